@@ -1,0 +1,136 @@
+/**
+ * `buildStrom(config)` assembles the process without listening: the Fastify app (API, health,
+ * aliases), the delivery origin in front of it, and the underlying HTTP/1.1 or HTTP/2 server.
+ * Tests call it and then `listen({ port: 0 })`; `strom serve` does the same plus signals.
+ */
+import http from 'node:http';
+import http2 from 'node:http2';
+import { readFileSync } from 'node:fs';
+import type { Socket } from 'node:net';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyServerFactory } from 'fastify';
+import type { Logger } from 'pino';
+import type { Config } from './config.js';
+import { fail, isStromError, StromError } from './errors.js';
+import { createLogger } from './logger.js';
+import { createDelivery, type Delivery } from './http/delivery/delivery-handler.js';
+import { healthRoutes } from './http/health.js';
+import { streamAliasRoutes } from './http/stream-alias.js';
+
+/** A built (not yet listening) Strom process. */
+export interface Strom {
+  config: Config;
+  log: Logger;
+  app: FastifyInstance;
+  delivery: Delivery;
+  server: http.Server | http2.Http2SecureServer;
+  /** Start listening on config host/port; resolves to the bound address. */
+  listen(): Promise<{ host: string; port: number; url: string }>;
+  /** Graceful stop: stop accepting, let in-flight responses end within `timeouts.shutdownMs`. */
+  close(): Promise<void>;
+}
+
+let reqCounter = 0;
+/** Request ids: the caller's `x-request-id` when sane, else a short process-unique id. */
+function requestId(raw: http.IncomingMessage): string {
+  const given = raw.headers['x-request-id'];
+  if (typeof given === 'string' && /^[A-Za-z0-9._:-]{1,64}$/.test(given)) return given;
+  return `r${process.pid.toString(36)}-${(++reqCounter).toString(36)}`;
+}
+
+/** Build the Strom process for `config`. */
+export async function buildStrom(config: Config, log: Logger = createLogger(config.logLevel)): Promise<Strom> {
+  const delivery = createDelivery(config, log);
+  const sockets = new Set<Socket>();
+  const sessions = new Set<http2.ServerHttp2Session>();
+  let server!: http.Server | http2.Http2SecureServer;
+
+  const serverFactory: FastifyServerFactory = (fastifyHandler) => {
+    const onRequest = (req: http.IncomingMessage, res: http.ServerResponse) => {
+      if (!delivery.handle(req, res)) fastifyHandler(req, res);
+    };
+    if (config.tls.cert && config.tls.key) {
+      const h2 = http2.createSecureServer({ cert: readFileSync(config.tls.cert), key: readFileSync(config.tls.key), allowHTTP1: true });
+      h2.on('request', onRequest as unknown as (req: http2.Http2ServerRequest, res: http2.Http2ServerResponse) => void);
+      h2.on('session', (s) => {
+        sessions.add(s);
+        s.once('close', () => sessions.delete(s));
+      });
+      h2.setTimeout(config.timeouts.idleMs);
+      server = h2;
+    } else {
+      const h1 = http.createServer({
+        headersTimeout: config.timeouts.headersMs,
+        requestTimeout: config.timeouts.requestMs,
+        keepAliveTimeout: config.timeouts.keepAliveMs,
+      }, onRequest);
+      h1.setTimeout(config.timeouts.idleMs);
+      server = h1;
+    }
+    server.on('connection', (s: Socket) => {
+      sockets.add(s);
+      s.once('close', () => sockets.delete(s));
+    });
+    // Fastify's types model an HTTP/1 server here; both kinds satisfy what it uses (listen/close/address).
+    return server as http.Server;
+  };
+
+  const app = Fastify({
+    loggerInstance: log as FastifyBaseLogger,
+    serverFactory,
+    genReqId: requestId,
+    bodyLimit: 1024 * 1024,
+    return503OnClosing: true,
+    forceCloseConnections: false,
+  });
+  app.addHook('onSend', async (req, reply) => {
+    reply.header('x-request-id', req.id);
+  });
+  app.setErrorHandler((err: Error & { statusCode?: number; validation?: unknown; code?: string }, req, reply) => {
+    let e: StromError;
+    if (isStromError(err)) e = err;
+    else if (err.validation) e = fail('VALIDATION_FAILED', (err as { validationContext?: string }).validationContext ?? 'request', err.message);
+    else if (err.code === 'FST_ERR_CTP_BODY_TOO_LARGE') e = fail('PAYLOAD_TOO_LARGE', Number(req.headers['content-length'] ?? 0), app.initialConfig.bodyLimit ?? 0);
+    else if (err.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE') e = fail('UNSUPPORTED_MEDIA_TYPE', String(req.headers['content-type']));
+    else if (err.statusCode && err.statusCode >= 400 && err.statusCode < 500) e = new StromError('BAD_REQUEST', err.message, err.statusCode);
+    else {
+      req.log.error({ err }, 'request failed');
+      e = fail('INTERNAL', 'unexpected error, see the server log for the request id');
+    }
+    void reply.code(e.statusCode).headers(e.headers).type('application/json; charset=utf-8').send(e.toJSON());
+  });
+  app.setNotFoundHandler((req, reply) => {
+    const e = fail('NOT_FOUND', `route ${req.method} ${req.url.split('?')[0]}`);
+    void reply.code(404).send(e.toJSON());
+  });
+
+  await app.register(healthRoutes);
+  await app.register(streamAliasRoutes(delivery));
+
+  async function close(): Promise<void> {
+    const deadline = setTimeout(() => {
+      for (const s of sockets) s.destroy();
+      for (const s of sessions) s.destroy();
+    }, config.timeouts.shutdownMs);
+    deadline.unref();
+    for (const s of sessions) s.close(); // GOAWAY: finish open streams, accept no new ones
+    if ('closeIdleConnections' in server) server.closeIdleConnections();
+    await app.close();
+    clearTimeout(deadline);
+  }
+
+  return {
+    config, log, app, delivery,
+    get server() {
+      return server;
+    },
+    async listen() {
+      await app.listen({ host: config.host, port: config.port });
+      const addr = server.address();
+      const port = typeof addr === 'object' && addr ? addr.port : config.port;
+      const scheme = config.tls.cert ? 'https' : 'http';
+      const host = config.host.includes(':') ? `[${config.host}]` : config.host;
+      return { host: config.host, port, url: `${scheme}://${host === '0.0.0.0' ? '127.0.0.1' : host}:${port}` };
+    },
+    close,
+  };
+}

@@ -1,0 +1,65 @@
+/** `strom serve`: load config (defaults < file < env < flags), build, listen, stop cleanly on signals. */
+import { parseArgs } from 'node:util';
+import { mkdirSync } from 'node:fs';
+import { loadConfig, type RawSettings } from '../config.js';
+import { buildStrom } from '../app.js';
+import { fail } from '../errors.js';
+
+export const serveUsage = `Usage: strom serve [--host H] [--port P] [--data DIR] [--config FILE] [--set key=value]...
+
+Starts the Strom server. Settings come from defaults < --config FILE (JSON) < STROM_* environment
+variables < flags. Every setting is listed in docs/CONFIGURATION.md; --set sets any of them by its
+dotted name, for example --set delivery.cacheBytes=512MB.`;
+
+/** Parse `serve` flags into raw settings. */
+export function serveFlags(argv: string[]): { file?: string; flags: RawSettings } {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      host: { type: 'string' },
+      port: { type: 'string', short: 'p' },
+      data: { type: 'string' },
+      config: { type: 'string', short: 'c' },
+      set: { type: 'string', multiple: true },
+      'rtmp-port': { type: 'string' },
+    },
+    strict: true,
+    allowPositionals: false,
+  });
+  const flags: RawSettings = { host: values.host, port: values.port, dataDir: values.data };
+  if (values['rtmp-port'] !== undefined) flags['rtmp.port'] = values['rtmp-port'];
+  for (const kv of values.set ?? []) {
+    const eq = kv.indexOf('=');
+    if (eq <= 0) throw fail('CLI_USAGE', `--set expects key=value, got ${JSON.stringify(kv)}`);
+    flags[kv.slice(0, eq)] = kv.slice(eq + 1);
+  }
+  return { file: values.config, flags };
+}
+
+/** Run the server until SIGTERM/SIGINT; exit 0 after a graceful stop. */
+export async function serve(argv: string[]): Promise<void> {
+  const { file, flags } = serveFlags(argv);
+  const config = loadConfig({ file, flags });
+  mkdirSync(config.dataDir, { recursive: true });
+  const strom = await buildStrom(config);
+  const { url } = await strom.listen();
+  strom.log.info({ url, dataDir: config.dataDir }, `Strom listening on ${url}`);
+  let stopping = false;
+  const stop = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    strom.log.info({ signal }, 'shutting down: no new connections, finishing in-flight responses');
+    strom.close().then(
+      () => {
+        strom.log.info('stopped');
+        process.exit(0);
+      },
+      (err) => {
+        strom.log.error({ err }, 'shutdown failed');
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGINT', () => stop('SIGINT'));
+}

@@ -1,0 +1,203 @@
+/**
+ * Typed configuration with one precedence rule: defaults < config file (JSON) < environment
+ * (`STROM_*`) < command-line flags. Every setting is declared once in `settings` below with its
+ * type, default and bounds; a bad value stops the start with an error naming the setting.
+ * docs/CONFIGURATION.md lists them all (generated from the same table by `strom config --help`).
+ */
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { fail } from './errors.js';
+
+type Kind = 'string' | 'int' | 'bytes' | 'duration' | 'bool' | 'enum' | 'list';
+
+/** One declared setting. `key` is dotted (`delivery.cacheBytes`), env is derived from it. */
+interface Setting {
+  key: string;
+  kind: Kind;
+  default: string | number | boolean | string[] | null;
+  doc: string;
+  min?: number;
+  max?: number;
+  values?: readonly string[];
+}
+
+const MB = 1024 * 1024;
+
+/** Every setting Strom knows. Keep in step with the `Config` interface. */
+export const settings: readonly Setting[] = [
+  { key: 'host', kind: 'string', default: '127.0.0.1', doc: 'address the HTTP server listens on' },
+  { key: 'port', kind: 'int', default: 8080, min: 0, max: 65535, doc: 'HTTP port (0 picks a free one)' },
+  { key: 'dataDir', kind: 'string', default: './data', doc: 'data directory: database, uploads, assets' },
+  { key: 'publicUrl', kind: 'string', default: null, doc: 'external base URL used in absolute links (default http://host:port)' },
+  { key: 'logLevel', kind: 'enum', default: 'info', values: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], doc: 'pino log level' },
+  { key: 'tls.cert', kind: 'string', default: null, doc: 'PEM certificate file; with tls.key enables HTTPS and HTTP/2' },
+  { key: 'tls.key', kind: 'string', default: null, doc: 'PEM private key file' },
+  { key: 'timeouts.headersMs', kind: 'duration', default: 10_000, min: 100, doc: 'max time to receive request headers (slowloris guard)' },
+  { key: 'timeouts.requestMs', kind: 'duration', default: 0, min: 0, doc: 'max time to receive a whole request body; 0 = none (uploads can be long)' },
+  { key: 'timeouts.idleMs', kind: 'duration', default: 30_000, min: 100, doc: 'close a socket idle this long' },
+  { key: 'timeouts.keepAliveMs', kind: 'duration', default: 5_000, min: 100, doc: 'keep-alive timeout between requests' },
+  { key: 'timeouts.shutdownMs', kind: 'duration', default: 10_000, min: 0, doc: 'graceful shutdown: wait this long for in-flight responses' },
+  { key: 'delivery.cacheBytes', kind: 'bytes', default: 256 * MB, min: 0, doc: 'byte budget of the in-memory hot-object cache' },
+  { key: 'delivery.maxObjectBytes', kind: 'bytes', default: 8 * MB, min: 0, doc: 'objects larger than this stream from disk and are never cached' },
+  { key: 'delivery.metaTtlMs', kind: 'duration', default: 2_000, min: 0, doc: 'how long cached file metadata is trusted before a re-stat' },
+  { key: 'delivery.metaEntries', kind: 'int', default: 100_000, min: 16, doc: 'max cached file-metadata entries' },
+  { key: 'delivery.corsOrigin', kind: 'string', default: '*', doc: 'Access-Control-Allow-Origin for media ("" disables CORS)' },
+  { key: 'delivery.earlyHints', kind: 'bool', default: true, doc: 'send 103 Early Hints for master playlists' },
+  { key: 'delivery.http2Push', kind: 'bool', default: false, doc: 'HTTP/2 push of hinted objects to peers that allow it' },
+  { key: 'delivery.playlistMaxAgeS', kind: 'int', default: 3600, min: 0, doc: 'Cache-Control max-age of VOD playlists' },
+  { key: 'delivery.streamChunkBytes', kind: 'bytes', default: 256 * 1024, min: 4096, doc: 'read size when streaming large files from disk' },
+];
+
+/** The validated configuration the process runs with. */
+export interface Config {
+  host: string;
+  port: number;
+  dataDir: string;
+  publicUrl: string | null;
+  logLevel: string;
+  tls: { cert: string | null; key: string | null };
+  timeouts: { headersMs: number; requestMs: number; idleMs: number; keepAliveMs: number; shutdownMs: number };
+  delivery: {
+    cacheBytes: number;
+    maxObjectBytes: number;
+    metaTtlMs: number;
+    metaEntries: number;
+    corsOrigin: string;
+    earlyHints: boolean;
+    http2Push: boolean;
+    playlistMaxAgeS: number;
+    streamChunkBytes: number;
+  };
+}
+
+/** Raw values keyed by dotted setting name, as they come from a file, env or flags. */
+export type RawSettings = Record<string, unknown>;
+
+/** `delivery.cacheBytes` → `STROM_DELIVERY_CACHE_BYTES`. */
+export function envName(key: string): string {
+  return `STROM_${key.replace(/\./g, '_').replace(/([a-z0-9])([A-Z])/g, '$1_$2').toUpperCase()}`;
+}
+
+const UNITS: Record<string, number> = { b: 1, k: 1024, kb: 1024, kib: 1024, m: MB, mb: MB, mib: MB, g: 1024 * MB, gb: 1024 * MB, gib: 1024 * MB };
+const TIME_UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
+
+function parseValue(s: Setting, raw: unknown): string | number | boolean | string[] | null {
+  const bad = (why: string): never => {
+    throw fail('CONFIG_INVALID', s.key, raw, why);
+  };
+  if (raw === null) return null;
+  switch (s.kind) {
+    case 'string':
+      if (typeof raw !== 'string') bad('expected a string');
+      return raw as string;
+    case 'enum':
+      if (typeof raw !== 'string' || !s.values!.includes(raw)) bad(`expected one of ${s.values!.join(', ')}`);
+      return raw as string;
+    case 'list':
+      if (Array.isArray(raw)) return raw.map(String);
+      if (typeof raw !== 'string') bad('expected a comma-separated list');
+      return (raw as string).split(',').map((x) => x.trim()).filter(Boolean);
+    case 'bool':
+      if (typeof raw === 'boolean') return raw;
+      if (typeof raw === 'string' && /^(true|1|yes|on)$/i.test(raw)) return true;
+      if (typeof raw === 'string' && /^(false|0|no|off)$/i.test(raw)) return false;
+      return bad('expected true or false');
+    case 'int':
+    case 'bytes':
+    case 'duration': {
+      let n: number;
+      if (typeof raw === 'number') n = raw;
+      else if (typeof raw === 'string') {
+        const m = /^\s*(\d+(?:\.\d+)?)\s*([a-zA-Z]*)\s*$/.exec(raw);
+        if (!m) return bad('expected a number');
+        const unit = m[2]!.toLowerCase();
+        const table = s.kind === 'bytes' ? UNITS : s.kind === 'duration' ? TIME_UNITS : { '': 1 };
+        const mult = unit === '' ? 1 : table[unit];
+        if (mult === undefined) return bad(`unknown unit ${JSON.stringify(m[2])}`);
+        n = Number(m[1]) * mult;
+      } else return bad('expected a number');
+      if (!Number.isFinite(n) || !Number.isInteger(Math.round(n))) bad('expected a finite number');
+      n = Math.round(n);
+      if (s.min !== undefined && n < s.min) bad(`must be ≥ ${s.min}`);
+      if (s.max !== undefined && n > s.max) bad(`must be ≤ ${s.max}`);
+      return n;
+    }
+  }
+}
+
+/** Flatten `{delivery: {cacheBytes: 1}}` into `{'delivery.cacheBytes': 1}`. */
+function flatten(obj: Record<string, unknown>, prefix = '', out: RawSettings = {}): RawSettings {
+  for (const [k, v] of Object.entries(obj)) {
+    const key = prefix ? `${prefix}.${k}` : k;
+    if (v !== null && typeof v === 'object' && !Array.isArray(v)) flatten(v as Record<string, unknown>, key, out);
+    else out[key] = v;
+  }
+  return out;
+}
+
+/** Read and flatten a JSON config file. */
+export function readConfigFile(file: string): RawSettings {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    throw fail('CONFIG_FILE_UNREADABLE', file, (err as Error).message);
+  }
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch (err) {
+    throw fail('CONFIG_FILE_UNREADABLE', file, `not valid JSON: ${(err as Error).message}`);
+  }
+  if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) throw fail('CONFIG_FILE_UNREADABLE', file, 'top level must be an object');
+  return flatten(parsed as Record<string, unknown>);
+}
+
+/** Settings found in the environment (`STROM_*`). */
+export function readEnv(env: NodeJS.ProcessEnv): RawSettings {
+  const out: RawSettings = {};
+  for (const s of settings) {
+    const v = env[envName(s.key)];
+    if (v !== undefined) out[s.key] = v;
+  }
+  return out;
+}
+
+/** Build a validated Config from layers, lowest precedence first. Unknown keys are rejected. */
+export function resolveConfig(...layers: RawSettings[]): Config {
+  const known = new Map(settings.map((s) => [s.key, s]));
+  const merged = new Map<string, unknown>(settings.map((s) => [s.key, s.default]));
+  for (const layer of layers) {
+    for (const [key, value] of Object.entries(layer)) {
+      if (value === undefined) continue;
+      if (!known.has(key)) throw fail('CONFIG_INVALID', key, value, 'unknown setting');
+      merged.set(key, value);
+    }
+  }
+  const out: Record<string, unknown> = {};
+  for (const [key, raw] of merged) {
+    const value = parseValue(known.get(key)!, raw);
+    const parts = key.split('.');
+    let node = out;
+    for (const p of parts.slice(0, -1)) node = (node[p] ??= {}) as Record<string, unknown>;
+    node[parts.at(-1)!] = value;
+  }
+  const config = out as unknown as Config;
+  if ((config.tls.cert === null) !== (config.tls.key === null)) {
+    throw fail('CONFIG_INVALID', config.tls.cert === null ? 'tls.cert' : 'tls.key', null, 'tls.cert and tls.key must be set together');
+  }
+  config.dataDir = path.resolve(config.dataDir);
+  return config;
+}
+
+/** Load config the way `strom serve` does: defaults < file < env < flags. */
+export function loadConfig(opts: { file?: string; env?: NodeJS.ProcessEnv; flags?: RawSettings } = {}): Config {
+  const env = opts.env ?? process.env;
+  const file = opts.file ?? env.STROM_CONFIG;
+  return resolveConfig(file ? readConfigFile(file) : {}, readEnv(env), opts.flags ?? {});
+}
+
+/** Config for tests: defaults plus overrides, nothing from env or files. */
+export function testConfig(overrides: RawSettings = {}): Config {
+  return resolveConfig({ port: 0, logLevel: 'silent' }, overrides);
+}

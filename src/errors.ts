@@ -1,0 +1,93 @@
+/**
+ * The one error catalog of Strom. Every error a user or operator can see is created here with a
+ * stable `code`, an HTTP status and a message that names the offending value. Add new errors to
+ * `catalog` instead of throwing ad-hoc `Error`s from request paths.
+ */
+
+/** Shape of one catalog entry: HTTP status and a message template built from details. */
+interface ErrorSpec<A extends unknown[]> {
+  status: number;
+  message: (...args: A) => string;
+}
+
+function spec<A extends unknown[]>(status: number, message: (...args: A) => string): ErrorSpec<A> {
+  return { status, message };
+}
+
+/** Render a value for an error message: quoted, truncated, control characters escaped. */
+export function show(value: unknown): string {
+  const text = typeof value === 'string' ? value : JSON.stringify(value) ?? String(value);
+  const clipped = text.length > 120 ? `${text.slice(0, 117)}...` : text;
+  // eslint-disable-next-line no-control-regex
+  return JSON.stringify(clipped.replace(/[\u0000-\u001f\u007f]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`));
+}
+
+/** All errors, by code. */
+export const catalog = {
+  // configuration
+  CONFIG_INVALID: spec(500, (setting: string, value: unknown, why: string) => `invalid setting ${setting}=${show(value)}: ${why}`),
+  CONFIG_FILE_UNREADABLE: spec(500, (file: string, why: string) => `cannot read config file ${show(file)}: ${why}`),
+  CLI_USAGE: spec(400, (what: string) => what),
+
+  // generic HTTP
+  BAD_REQUEST: spec(400, (why: string) => why),
+  VALIDATION_FAILED: spec(400, (field: string, why: string) => `invalid ${field}: ${why}`),
+  NOT_FOUND: spec(404, (what: string) => `${what} not found`),
+  METHOD_NOT_ALLOWED: spec(405, (method: string) => `method ${show(method)} is not allowed here`),
+  PAYLOAD_TOO_LARGE: spec(413, (size: number, limit: number) => `body of ${size} bytes exceeds the limit of ${limit} bytes`),
+  UNSUPPORTED_MEDIA_TYPE: spec(415, (type: string) => `content type ${show(type)} is not supported`),
+  RATE_LIMITED: spec(429, (retryAfterS: number) => `rate limit exceeded, retry in ${retryAfterS} s`),
+  INTERNAL: spec(500, (why: string) => `internal error: ${why}`),
+  SHUTTING_DOWN: spec(503, () => 'server is shutting down'),
+
+  // delivery
+  BAD_PATH: spec(400, (path: string, why: string) => `bad path ${show(path)}: ${why}`),
+  RANGE_NOT_SATISFIABLE: spec(416, (range: string, size: number) => `range ${show(range)} is outside the ${size}-byte object`),
+  PRECONDITION_FAILED: spec(412, (header: string) => `precondition ${header} failed`),
+  ASSET_NOT_FOUND: spec(404, (id: string) => `asset ${show(id)} not found`),
+  OBJECT_NOT_FOUND: spec(404, (path: string) => `object ${show(path)} not found`),
+} as const;
+
+/** Every known error code. */
+export type ErrorCode = keyof typeof catalog;
+
+type ArgsOf<C extends ErrorCode> = (typeof catalog)[C] extends ErrorSpec<infer A> ? A : never;
+
+/** An error from the catalog: carries `code`, `statusCode` (as Fastify expects) and a precise message. */
+export class StromError extends Error {
+  readonly code: ErrorCode;
+  readonly statusCode: number;
+  /** Extra response headers, for example `Retry-After` or `Content-Range`. */
+  readonly headers: Record<string, string>;
+
+  constructor(code: ErrorCode, message: string, status: number, headers: Record<string, string> = {}) {
+    super(message);
+    this.name = 'StromError';
+    this.code = code;
+    this.statusCode = status;
+    this.headers = headers;
+  }
+
+  /** The JSON body sent to clients. */
+  toJSON(): { error: { code: string; message: string; status: number } } {
+    return { error: { code: this.code, message: this.message, status: this.statusCode } };
+  }
+}
+
+/** Create a catalog error: `fail('BAD_PATH', path, 'contains ..')`. */
+export function fail<C extends ErrorCode>(code: C, ...args: ArgsOf<C>): StromError {
+  const entry = catalog[code] as unknown as ErrorSpec<ArgsOf<C>>;
+  return new StromError(code, entry.message(...args), entry.status);
+}
+
+/** Same as `fail`, with extra response headers. */
+export function failWith<C extends ErrorCode>(code: C, headers: Record<string, string>, ...args: ArgsOf<C>): StromError {
+  const err = fail(code, ...args);
+  Object.assign(err.headers, headers);
+  return err;
+}
+
+/** True when `err` is a catalog error (optionally of the given code). */
+export function isStromError(err: unknown, code?: ErrorCode): err is StromError {
+  return err instanceof StromError && (code === undefined || err.code === code);
+}

@@ -1,0 +1,186 @@
+/**
+ * The delivery origin's view of published asset files: metadata (size, mtime, strong ETag,
+ * precomputed response headers) cached in memory so a hit costs no syscall, bodies of hot objects
+ * held in the byte-bounded HotCache, concurrent misses for the same object coalesced into one read
+ * (the pattern of undici's deduplicate interceptor), and symlinks leaving the asset root refused.
+ *
+ * Files below `assets/<id>/` are published atomically and then immutable, so metadata is trusted
+ * for `metaTtlMs` and re-checked after that; deleting an asset calls `invalidateAsset`.
+ */
+import { promises as fsp } from 'node:fs';
+import path from 'node:path';
+import { HotCache } from '../../store/hot-cache.js';
+import { extensionOf, objectKinds, type ObjectKind } from './object-kinds.js';
+import type { AssetPath } from './safe-path.js';
+
+/** Cached facts about one servable file. */
+export interface FileEntry {
+  /** Cache key: the URL path (`/v/<id>/<rel>`). */
+  key: string;
+  assetId: string;
+  file: string;
+  size: number;
+  mtimeMs: number;
+  etag: string;
+  lastModified: string;
+  lastModifiedS: number;
+  kind: ObjectKind;
+  /** When the metadata was last confirmed against the file system. */
+  checkedAt: number;
+  /** Headers shared by every response for this object (not length or range specific). */
+  baseHeaders: string[];
+  /** `baseHeaders` plus Content-Length of the whole object: the whole 200 header block. */
+  fullHeaders: string[];
+  /** Early-hint Link values (playlists only; undefined until computed). */
+  hints?: string[];
+}
+
+/** Settings the catalog needs. */
+export interface FileCatalogOptions {
+  assetsDir: string;
+  cacheBytes: number;
+  maxObjectBytes: number;
+  metaTtlMs: number;
+  metaEntries: number;
+  playlistMaxAgeS: number;
+  /** Headers added to every media response (CORS), as a flat [name, value, …] list. */
+  commonHeaders: string[];
+}
+
+/** Metadata + body cache over `<dataDir>/assets`. */
+export class FileCatalog {
+  readonly hot: HotCache<string>;
+  private readonly meta = new Map<string, FileEntry>();
+  private readonly pendingReads = new Map<string, Promise<Buffer>>();
+  private readonly pendingMeta = new Map<string, Promise<FileEntry | null>>();
+  private readonly kinds: ReadonlyMap<string, ObjectKind>;
+  private realRoot: string | undefined;
+
+  constructor(private readonly opts: FileCatalogOptions) {
+    this.hot = new HotCache(opts.cacheBytes);
+    this.kinds = objectKinds(opts.playlistMaxAgeS);
+  }
+
+  /** Entry from memory when fresh, without any syscall; undefined when it must be (re)loaded. */
+  cached(key: string, now: number): FileEntry | undefined {
+    const e = this.meta.get(key);
+    if (e !== undefined && now - e.checkedAt < this.opts.metaTtlMs) return e;
+    return undefined;
+  }
+
+  /** Load (stat + realpath check) the entry for a validated path; null when not servable. */
+  load(key: string, p: AssetPath): Promise<FileEntry | null> {
+    let pending = this.pendingMeta.get(key);
+    if (pending === undefined) {
+      pending = this.loadUncoalesced(key, p).finally(() => this.pendingMeta.delete(key));
+      this.pendingMeta.set(key, pending);
+    }
+    return pending;
+  }
+
+  private async loadUncoalesced(key: string, p: AssetPath): Promise<FileEntry | null> {
+    const kind = this.kinds.get(extensionOf(p.rel));
+    if (kind === undefined) return null;
+    const file = path.join(this.opts.assetsDir, p.assetId, p.rel);
+    let st;
+    try {
+      const [real, root] = await Promise.all([fsp.realpath(file), this.root()]);
+      if (!real.startsWith(root + path.sep)) return null; // a symlink pointing outside the asset tree
+      st = await fsp.stat(real);
+    } catch {
+      this.forget(key);
+      return null;
+    }
+    if (!st.isFile()) return null;
+    const previous = this.meta.get(key);
+    if (previous && previous.size === st.size && previous.mtimeMs === st.mtimeMs) {
+      previous.checkedAt = Date.now();
+      return previous;
+    }
+    if (previous) this.hot.delete(key);
+    const entry = this.makeEntry(key, p.assetId, file, st.size, st.mtimeMs, kind);
+    this.remember(entry);
+    return entry;
+  }
+
+  private makeEntry(key: string, assetId: string, file: string, size: number, mtimeMs: number, kind: ObjectKind): FileEntry {
+    const lastModifiedS = Math.floor(mtimeMs / 1000);
+    const lastModified = new Date(lastModifiedS * 1000).toUTCString();
+    // Strong ETag from size and mtime (ns resolution kept): objects are immutable once published.
+    const etag = `"${size.toString(16)}-${Math.round(mtimeMs * 1000).toString(16)}"`;
+    const baseHeaders = [
+      'Content-Type', kind.type,
+      'ETag', etag,
+      'Last-Modified', lastModified,
+      'Cache-Control', kind.cacheControl,
+      'Accept-Ranges', 'bytes',
+      ...this.opts.commonHeaders,
+    ];
+    return {
+      key, assetId, file, size, mtimeMs, etag, lastModified, lastModifiedS, kind,
+      checkedAt: Date.now(),
+      baseHeaders,
+      fullHeaders: [...baseHeaders, 'Content-Length', String(size)],
+    };
+  }
+
+  /** Whether the body of this entry belongs in memory. */
+  cacheable(e: FileEntry): boolean {
+    return e.kind.hot && e.size <= this.opts.maxObjectBytes && e.size <= this.opts.cacheBytes;
+  }
+
+  /** Body of a cacheable entry: from memory, or read once (coalesced) and kept. */
+  body(e: FileEntry): Promise<Buffer> {
+    const hit = this.hot.get(e.key);
+    if (hit !== undefined) return Promise.resolve(hit);
+    let pending = this.pendingReads.get(e.key);
+    if (pending === undefined) {
+      pending = fsp.readFile(e.file).then((buf) => {
+        // A file that changed between stat and read is not cached under stale validators.
+        if (buf.length === e.size) this.hot.set(e.key, buf);
+        return buf;
+      }).finally(() => this.pendingReads.delete(e.key));
+      this.pendingReads.set(e.key, pending);
+    }
+    return pending;
+  }
+
+  /** Synchronous hot-cache hit for the fast path. */
+  hotBody(key: string): Buffer | undefined {
+    return this.hot.get(key);
+  }
+
+  /** Drop every cached fact about one asset (called when it is deleted or republished). */
+  invalidateAsset(assetId: string): void {
+    const prefix = `/v/${assetId}/`;
+    for (const key of [...this.meta.keys()]) if (key.startsWith(prefix)) this.meta.delete(key);
+    this.hot.deleteWhere((k) => k.startsWith(prefix));
+  }
+
+  /** Number of metadata entries held. */
+  get metaSize(): number {
+    return this.meta.size;
+  }
+
+  private remember(e: FileEntry): void {
+    this.meta.delete(e.key);
+    this.meta.set(e.key, e);
+    if (this.meta.size > this.opts.metaEntries) {
+      const oldest = this.meta.keys().next().value;
+      if (oldest !== undefined) this.forget(oldest);
+    }
+  }
+
+  private forget(key: string): void {
+    this.meta.delete(key);
+    this.hot.delete(key);
+  }
+
+  private async root(): Promise<string> {
+    if (this.realRoot === undefined) {
+      await fsp.mkdir(this.opts.assetsDir, { recursive: true });
+      this.realRoot = await fsp.realpath(this.opts.assetsDir);
+    }
+    return this.realRoot;
+  }
+}

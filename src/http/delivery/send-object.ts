@@ -1,0 +1,160 @@
+/**
+ * Writing one object response: preconditions, ranges, 304/412/416, HEAD, whole or partial bodies
+ * from memory or streamed from disk with backpressure. Works on Node's `ServerResponse` and on the
+ * HTTP/2 compatibility response alike. This is hand-written rather than `@fastify/static` because
+ * it is the hot path: a cache hit here is a map lookup and one `end(buffer)` (DESIGN.md numbers).
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Http2ServerRequest, Http2ServerResponse } from 'node:http2';
+import { open } from 'node:fs/promises';
+import { Readable, pipeline } from 'node:stream';
+import type { FileCatalog, FileEntry } from './file-catalog.js';
+import { evaluatePreconditions, ifRangeAllows } from './preconditions.js';
+import { parseRange, type ByteRange } from './range.js';
+import { planMultipart } from './multipart.js';
+
+/** Request/response pair of either HTTP version (compat API). */
+export type AnyRequest = IncomingMessage | Http2ServerRequest;
+export type AnyResponse = ServerResponse | Http2ServerResponse;
+
+/** Headers that HTTP/2 forbids (RFC 9113 §8.2.2); never set by us, listed for safety. */
+const H2_FORBIDDEN = new Set(['connection', 'keep-alive', 'transfer-encoding', 'upgrade', 'proxy-connection']);
+
+/** writeHead with a flat [name, value, …] list, converted to an object for HTTP/2. */
+export function writeHead(req: AnyRequest, res: AnyResponse, status: number, headers: string[]): void {
+  if (req.httpVersionMajor === 2) {
+    const obj: Record<string, string> = {};
+    for (let i = 0; i < headers.length; i += 2) {
+      const name = headers[i]!.toLowerCase();
+      if (!H2_FORBIDDEN.has(name)) obj[name] = headers[i + 1]!;
+    }
+    (res as Http2ServerResponse).writeHead(status, obj);
+  } else {
+    (res as ServerResponse).writeHead(status, headers);
+  }
+}
+
+/** Options for one send. */
+export interface SendOptions {
+  /** Always stream from disk, even when the object is cacheable (the original design's stream route). */
+  forceStream?: boolean;
+  /** Read size for disk streaming. */
+  chunkBytes: number;
+  /** Called right before the final response head for a 200/206 GET (used for Early Hints). */
+  beforeBody?: () => void;
+}
+
+/** Serve `e` for this request, honouring RFC 9110 preconditions and ranges. */
+export function sendObject(req: AnyRequest, res: AnyResponse, e: FileEntry, catalog: FileCatalog, opts: SendOptions): void {
+  const method = req.method ?? 'GET';
+  const h = req.headers;
+  const pre = evaluatePreconditions(method, h, e);
+  if (pre === 304) {
+    // §15.4.5: a 304 carries the headers a 200 would have for cache updating, not the body's.
+    writeHead(req, res, 304, withoutBodyHeaders(e.baseHeaders));
+    res.end();
+    return;
+  }
+  if (pre === 412) {
+    writeHead(req, res, 412, [...withoutBodyHeaders(e.baseHeaders), 'Content-Length', '0']);
+    res.end();
+    return;
+  }
+  let ranges: ByteRange[] | null = null;
+  const rangeHeader = method === 'GET' ? h.range : undefined; // Range is GET-only (§14.2)
+  if (rangeHeader !== undefined && ifRangeAllows(h['if-range'] as string | undefined, e)) {
+    const parsed = parseRange(rangeHeader, e.size);
+    if (parsed === 'unsatisfiable') {
+      writeHead(req, res, 416, [...withoutBodyHeaders(e.baseHeaders), 'Content-Range', `bytes */${e.size}`, 'Content-Length', '0']);
+      res.end();
+      return;
+    }
+    ranges = parsed;
+  }
+  const head = method === 'HEAD';
+  if (!head) opts.beforeBody?.();
+  const useMemory = !opts.forceStream && catalog.cacheable(e);
+  if (ranges === null) {
+    writeHead(req, res, 200, e.fullHeaders);
+    if (head) return void res.end();
+    if (useMemory) return withBody(catalog, e, res, (buf) => res.end(buf));
+    return streamRanges(res, e, [{ start: 0, end: e.size - 1 }], [], opts.chunkBytes);
+  }
+  if (ranges.length === 1) {
+    const r = ranges[0]!;
+    writeHead(req, res, 206, [...e.baseHeaders, 'Content-Range', `bytes ${r.start}-${r.end}/${e.size}`, 'Content-Length', String(r.end - r.start + 1)]);
+    if (head) return void res.end();
+    if (useMemory) return withBody(catalog, e, res, (buf) => res.end(buf.subarray(r.start, r.end + 1)));
+    return streamRanges(res, e, [r], [], opts.chunkBytes);
+  }
+  const plan = planMultipart(ranges, e.size, e.kind.type);
+  const headers = replaceHeader(e.baseHeaders, 'Content-Type', plan.contentType);
+  writeHead(req, res, 206, [...headers, 'Content-Length', String(plan.length)]);
+  if (head) return void res.end();
+  if (useMemory) {
+    const out = res as NodeJS.WritableStream;
+    return withBody(catalog, e, res, (buf) => {
+      for (const p of plan.pieces) out.write(Buffer.isBuffer(p) ? p : buf.subarray(p.start, p.end + 1));
+      res.end();
+    });
+  }
+  const rs: ByteRange[] = [];
+  const heads: Buffer[] = [];
+  for (const p of plan.pieces) (Buffer.isBuffer(p) ? heads : rs).push(p as never);
+  streamRanges(res, e, rs, heads, opts.chunkBytes);
+}
+
+/** Run `write` with the body of a cacheable entry, from memory or after one coalesced read. */
+function withBody(catalog: FileCatalog, e: FileEntry, res: AnyResponse, write: (buf: Buffer) => void): void {
+  const hit = catalog.hotBody(e.key);
+  if (hit !== undefined) return write(hit);
+  catalog.body(e).then(write, (err: Error) => res.destroy(err));
+}
+
+/**
+ * Stream byte ranges of a file with backpressure. `heads[i]` (multipart part headers) is written
+ * before range i and `heads[ranges.length]` after the last. Destroying the response (client abort)
+ * ends the generator, whose `finally` closes the file descriptor at once.
+ */
+function streamRanges(res: AnyResponse, e: FileEntry, ranges: ByteRange[], heads: Buffer[], chunkBytes: number): void {
+  async function* chunks(): AsyncGenerator<Buffer> {
+    const fh = await open(e.file, 'r');
+    try {
+      for (let i = 0; i < ranges.length; i++) {
+        if (heads[i]) yield heads[i]!;
+        const r = ranges[i]!;
+        let pos = r.start;
+        while (pos <= r.end) {
+          const want = Math.min(chunkBytes, r.end - pos + 1);
+          const { bytesRead, buffer } = await fh.read(Buffer.allocUnsafe(want), 0, want, pos);
+          if (bytesRead === 0) throw new Error(`file ${e.file} shrank while streaming`);
+          pos += bytesRead;
+          yield bytesRead === want ? buffer : buffer.subarray(0, bytesRead);
+        }
+      }
+      if (heads[ranges.length]) yield heads[ranges.length]!;
+    } finally {
+      await fh.close();
+    }
+  }
+  pipeline(Readable.from(chunks(), { objectMode: false }), res as NodeJS.WritableStream, () => {
+    /* errors and aborts end the response; nothing more to do */
+  });
+}
+
+const BODY_HEADERS = new Set(['content-type', 'content-length', 'accept-ranges', 'last-modified']);
+
+/** Header list minus representation-body headers (for 304/412/416). */
+function withoutBodyHeaders(headers: string[]): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < headers.length; i += 2) {
+    if (!BODY_HEADERS.has(headers[i]!.toLowerCase())) out.push(headers[i]!, headers[i + 1]!);
+  }
+  return out;
+}
+
+function replaceHeader(headers: string[], name: string, value: string): string[] {
+  const out = [...headers];
+  for (let i = 0; i < out.length; i += 2) if (out[i] === name) out[i + 1] = value;
+  return out;
+}
