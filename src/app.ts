@@ -15,6 +15,15 @@ import { createLogger } from './logger.js';
 import { createDelivery, type Delivery } from './http/delivery/delivery-handler.js';
 import { healthRoutes } from './http/health.js';
 import { streamAliasRoutes } from './http/stream-alias.js';
+// --- control API, auth, signed playback (issue 4) ---
+import { registerControlPlane, type ControlPlane } from './http/api/api.js';
+import { deadlineError } from './auth/deadlines.js';
+import { EventBus } from './events/event-bus.js';
+import { sseRoutes } from './http/events/sse.js';
+// --- live (issue 5) ---
+import { createLiveServer, type LiveServer } from './live/live-server.js';
+// --- VOD (issue 3) ---
+import { VodService } from './vod/vod-service.js';
 
 /** A built (not yet listening) Strom process. */
 export interface Strom {
@@ -22,6 +31,14 @@ export interface Strom {
   log: Logger;
   app: FastifyInstance;
   delivery: Delivery;
+  /** Issue 4: metadata store (`control.store`), playback policy/tokens, media limiter, playback guard. */
+  control: ControlPlane;
+  /** The internal event bus (SSE, webhooks, metrics subscribe). */
+  bus: EventBus;
+  /** Live (issue 5): RTMP ingest, HTTP-FLV/WS-FLV/RTMP playback, `live.status(id)`, `live.events`; RTMP port: `live.rtmp.port()`. */
+  live: LiveServer;
+  /** VOD (issue 3): job queue + transcode engine; `vod.enqueue(videoId)` after a source is stored. */
+  vod: VodService;
   server: http.Server | http2.Http2SecureServer;
   /** Start listening on config host/port; resolves to the bound address. */
   listen(): Promise<{ host: string; port: number; url: string }>;
@@ -40,6 +57,7 @@ function requestId(raw: http.IncomingMessage): string {
 /** Build the Strom process for `config`. */
 export async function buildStrom(config: Config, log: Logger = createLogger(config.logLevel)): Promise<Strom> {
   const delivery = createDelivery(config, log);
+  const bus = new EventBus();
   const sockets = new Set<Socket>();
   const sessions = new Set<http2.ServerHttp2Session>();
   let server!: http.Server | http2.Http2SecureServer;
@@ -62,6 +80,9 @@ export async function buildStrom(config: Config, log: Logger = createLogger(conf
         headersTimeout: config.timeouts.headersMs,
         requestTimeout: config.timeouts.requestMs,
         keepAliveTimeout: config.timeouts.keepAliveMs,
+        // Node enforces headersTimeout only when this sweep runs (default every 30 s), so a
+        // slowloris client would get 30 s, not headersMs; sweep at a quarter of the limit.
+        connectionsCheckingInterval: Math.max(25, Math.min(30_000, Math.floor(config.timeouts.headersMs / 4))),
       }, onRequest);
       h1.setTimeout(config.timeouts.idleMs);
       server = h1;
@@ -88,6 +109,7 @@ export async function buildStrom(config: Config, log: Logger = createLogger(conf
   app.setErrorHandler((err: Error & { statusCode?: number; validation?: unknown; code?: string }, req, reply) => {
     let e: StromError;
     if (isStromError(err)) e = err;
+    else if (err.code === 'FST_ERR_HANDLER_TIMEOUT') e = deadlineError(err, req)!; // issue 4: request deadline → 504
     else if (err.validation) e = fail('VALIDATION_FAILED', (err as { validationContext?: string }).validationContext ?? 'request', err.message);
     else if (err.code === 'FST_ERR_CTP_BODY_TOO_LARGE') e = fail('PAYLOAD_TOO_LARGE', Number(req.headers['content-length'] ?? 0), app.initialConfig.bodyLimit ?? 0);
     else if (err.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE') e = fail('UNSUPPORTED_MEDIA_TYPE', String(req.headers['content-type']));
@@ -105,8 +127,30 @@ export async function buildStrom(config: Config, log: Logger = createLogger(conf
 
   await app.register(healthRoutes);
   await app.register(streamAliasRoutes(delivery));
+  // --- issue 4: store, deadlines, authenticate → log → rate-limit, /api/v1 routes, delivery guard ---
+  const control = await registerControlPlane(app, config, delivery);
+  await app.register(sseRoutes({ bus }));
+  // --- VOD (issue 3): transcode jobs; deleting a video stops its running job ---
+  const vod = new VodService({ config, store: control.store, bus, log, invalidate: (id) => delivery.catalog.invalidateAsset(id) });
+  const onVisibility = control.store.videos.onVisibility;
+  control.store.videos.onVisibility = (id, visibility) => {
+    onVisibility?.(id, visibility);
+    if (visibility === null) {
+      vod.cancel(id);
+      bus.publish('video.deleted', { videoId: id });
+    }
+  };
+
+  // --- live (issue 5): RTMP listener, GET /live/<streamId>.flv (HTTP-FLV, or WS-FLV on upgrade) ---
+  const live = createLiveServer(config, log);
+  await app.register(live.routes);
+  if (server instanceof http.Server) live.attach(server);
+  control.setRtmpPort(() => live.rtmp.port()); // issue 4: ingest URLs name the bound RTMP port
+  // --- end live ---
 
   async function close(): Promise<void> {
+    await live.close(); // live: end publishers and never-ending FLV responses first
+    await vod.stop(); // VOD: running jobs go back to the queue for the next start
     const deadline = setTimeout(() => {
       for (const s of sockets) s.destroy();
       for (const s of sessions) s.destroy();
@@ -119,12 +163,14 @@ export async function buildStrom(config: Config, log: Logger = createLogger(conf
   }
 
   return {
-    config, log, app, delivery,
+    config, log, app, delivery, control, bus, live, vod,
     get server() {
       return server;
     },
     async listen() {
       await app.listen({ host: config.host, port: config.port });
+      await live.listen(); // live: RTMP on rtmp.host/rtmp.port
+      await vod.start(); // VOD: run queued jobs (and those a killed process left behind)
       const addr = server.address();
       const port = typeof addr === 'object' && addr ? addr.port : config.port;
       const scheme = config.tls.cert ? 'https' : 'http';

@@ -46,6 +46,63 @@ export const settings: readonly Setting[] = [
   { key: 'delivery.http2Push', kind: 'bool', default: false, doc: 'HTTP/2 push of hinted objects to peers that allow it' },
   { key: 'delivery.playlistMaxAgeS', kind: 'int', default: 3600, min: 0, doc: 'Cache-Control max-age of VOD playlists' },
   { key: 'delivery.streamChunkBytes', kind: 'bytes', default: 256 * 1024, min: 4096, doc: 'read size when streaming large files from disk' },
+  // --- live ingest and playback (issue 5, src/live; docs/LIVE.md) ---
+  { key: 'rtmp.enabled', kind: 'bool', default: true, doc: 'run the RTMP ingest/playback listener' },
+  { key: 'rtmp.host', kind: 'string', default: null, doc: 'address the RTMP listener binds (default: host)' },
+  { key: 'rtmp.port', kind: 'int', default: 1935, min: 0, max: 65535, doc: 'RTMP port (0 picks a free one); `strom serve --rtmp-port N`' },
+  { key: 'rtmp.maxMessageBytes', kind: 'bytes', default: 0xffffff, min: 1024, max: 0xffffff, doc: 'largest RTMP message accepted; a bigger one closes the session' },
+  { key: 'rtmp.maxChunkStreams', kind: 'int', default: 64, min: 4, max: 65599, doc: 'chunk stream ids one RTMP session may use' },
+  { key: 'rtmp.chunkSize', kind: 'int', default: 4096, min: 128, max: 0xffffff, doc: 'chunk size the server sends with' },
+  { key: 'rtmp.handshakeTimeoutMs', kind: 'duration', default: 10_000, min: 100, doc: 'close an RTMP connection that has not published or played within this time' },
+  { key: 'live.takeover', kind: 'enum', default: 'takeover', values: ['takeover', 'reject'], doc: 'second publisher on an active key: take over (OBS reconnects) or reject' },
+  { key: 'live.gopCacheMaxBytes', kind: 'bytes', default: 8 * MB, min: 0, doc: 'max bytes of the per-stream GOP cache (0 disables keyframe-first join)' },
+  { key: 'live.readerMaxBytes', kind: 'bytes', default: 2 * MB, min: 16 * 1024, doc: 'max bytes queued for one viewer before it skips to the next keyframe' },
+  { key: 'live.readerMaxUnits', kind: 'int', default: 512, min: 8, doc: 'max media units queued for one viewer' },
+  { key: 'live.slowReaderGraceMs', kind: 'duration', default: 5_000, min: 0, doc: 'a viewer still behind this long after a skip is disconnected' },
+  { key: 'live.staticKeys', kind: 'list', default: [], doc: 'streamId:key pairs that may publish without the API (e.g. "cam1:s3cret")' },
+  // --- API auth, signed playback, rate limits, deadlines (issue 4, src/auth; docs/API.md) ---
+  { key: 'auth.jwtSecret', kind: 'string', default: null, doc: 'HS256 secret for API JWTs; generated into <dataDir>/secrets/api-jwt.secret on first run when unset' },
+  { key: 'auth.jwksUrl', kind: 'string', default: null, doc: 'JWKS URL of an identity provider; enables RS256/ES256 API tokens' },
+  { key: 'auth.issuer', kind: 'string', default: 'strom', doc: 'required `iss` of API JWTs' },
+  { key: 'auth.audience', kind: 'string', default: 'strom', doc: 'required `aud` of API JWTs' },
+  { key: 'auth.clockToleranceS', kind: 'int', default: 5, min: 0, max: 300, doc: 'clock skew allowed when checking exp/nbf' },
+  { key: 'playback.tokenTtlMs', kind: 'duration', default: 3_600_000, min: 1000, doc: 'default lifetime of playback tokens issued by the API' },
+  { key: 'playback.tokenCacheEntries', kind: 'int', default: 10_000, min: 0, doc: 'verified playback tokens kept in memory (0 = verify every request)' },
+  { key: 'rateLimit.api.perMinute', kind: 'int', default: 600, min: 1, doc: 'API requests per minute per token subject (or per IP when anonymous)' },
+  { key: 'rateLimit.media.perMinute', kind: 'int', default: 60_000, min: 0, doc: 'media requests per minute per client IP (0 = unlimited)' },
+  { key: 'rateLimit.media.maxClients', kind: 'int', default: 100_000, min: 16, doc: 'client IPs tracked by the media rate limiter (least recent evicted)' },
+  { key: 'rateLimit.maxStreamsPerToken', kind: 'int', default: 64, min: 0, doc: 'concurrent media responses one playback token may hold open (0 = unlimited)' },
+  { key: 'timeouts.requestDeadlineMs', kind: 'duration', default: 30_000, min: 0, doc: 'deadline of an API request; its AbortSignal fires then (0 = none)' },
+  { key: 'live.rtmpPublicUrl', kind: 'string', default: null, doc: 'base of ingest URLs returned by the API (default rtmp://<host>:<rtmp.port>/live)' },
+  // --- vod.* : the transcode engine (issue 3, src/vod; docs/VOD.md) ---
+  { key: 'vod.segmentSeconds', kind: 'int', default: 4, min: 1, max: 10, doc: 'CMAF segment and keyframe interval in seconds (aligned across rungs)' },
+  { key: 'vod.preset', kind: 'enum', default: 'veryfast', values: ['ultrafast', 'superfast', 'veryfast', 'faster', 'fast', 'medium', 'slow', 'slower', 'veryslow'], doc: 'x264 preset of every rung' },
+  { key: 'vod.ladder', kind: 'list', default: ['1080:5000', '720:2800', '480:1400', '360:800', '240:400'], doc: 'rungs as shortSide:kbps (nominal for 16:9 at ≤30 fps); never upscaled' },
+  { key: 'vod.audioKbps', kind: 'int', default: 128, min: 32, max: 512, doc: 'bitrate of the AAC-LC stereo audio rendition' },
+  { key: 'vod.maxDurationS', kind: 'int', default: 4 * 3600, min: 1, doc: 'sources longer than this many seconds are rejected (MEDIA_TOO_LONG)' },
+  { key: 'vod.maxHeight', kind: 'int', default: 2160, min: 16, doc: 'sources whose short side exceeds this many pixels are rejected' },
+  { key: 'vod.maxBytes', kind: 'bytes', default: 20 * 1024 * MB, min: 1, doc: 'source files larger than this are rejected (MEDIA_TOO_LARGE)' },
+  { key: 'vod.fpsCap', kind: 'int', default: 60, min: 1, max: 120, doc: 'frame rates above this are reduced to it' },
+  { key: 'vod.jobTimeoutMs', kind: 'duration', default: 6 * 3_600_000, min: 1000, doc: 'a transcode job running longer than this is killed and removed' },
+  { key: 'vod.storyboardTiles', kind: 'int', default: 100, min: 1, max: 400, doc: 'thumbnails in the seek-bar storyboard sprite' },
+  // --- end vod.* ---
+  // --- jobs.* : the durable job queue (src/jobs) ---
+  { key: 'jobs.concurrency', kind: 'int', default: 1, min: 1, max: 64, doc: 'transcode jobs running at once (one ffmpeg already uses every core)' },
+  { key: 'jobs.maxAttempts', kind: 'int', default: 3, min: 1, max: 20, doc: 'attempts of a job whose failures are transient (bad media is never retried)' },
+  { key: 'jobs.retryBaseMs', kind: 'duration', default: 5_000, min: 0, doc: 'first retry delay; doubles each attempt' },
+  { key: 'jobs.leaseMs', kind: 'duration', default: 30_000, min: 1000, doc: 'a running job not heard from for this long is run again' },
+  { key: 'jobs.pollMs', kind: 'duration', default: 1_000, min: 10, doc: 'how often idle workers look for due jobs (new jobs start at once)' },
+  // --- end jobs.* ---
+  // --- uploads.* and webhooks.* (issue 3: src/http/uploads, src/events/webhook-*; docs/UPLOADS.md) ---
+  { key: 'uploads.maxBytes', kind: 'bytes', default: 10 * 1024 * MB, min: 1, doc: 'largest upload (tus Upload-Length, or a multipart file) accepted; larger is 413' },
+  { key: 'uploads.expireAfterMs', kind: 'duration', default: 24 * 3_600_000, min: 1000, doc: 'an unfinished tus upload is deleted (with its waiting video) this long after creation' },
+  { key: 'uploads.cleanupIntervalMs', kind: 'duration', default: 15 * 60_000, min: 100, doc: 'how often expired tus uploads are looked for' },
+  { key: 'webhooks.timeoutMs', kind: 'duration', default: 10_000, min: 10, doc: 'one webhook delivery attempt is aborted after this long' },
+  { key: 'webhooks.maxAttempts', kind: 'int', default: 5, min: 1, max: 20, doc: 'attempts per webhook delivery before it is given up' },
+  { key: 'webhooks.retryBaseMs', kind: 'duration', default: 2_000, min: 0, doc: 'first retry delay of a failed delivery; doubles each attempt' },
+  { key: 'webhooks.maxQueued', kind: 'int', default: 1000, min: 1, doc: 'deliveries waiting in memory; more are dropped, counted and logged' },
+  { key: 'webhooks.concurrency', kind: 'int', default: 4, min: 1, max: 64, doc: 'webhook deliveries in flight at once' },
+  // --- end uploads.* / webhooks.* ---
 ];
 
 /** The validated configuration the process runs with. */
@@ -56,7 +113,7 @@ export interface Config {
   publicUrl: string | null;
   logLevel: string;
   tls: { cert: string | null; key: string | null };
-  timeouts: { headersMs: number; requestMs: number; idleMs: number; keepAliveMs: number; shutdownMs: number };
+  timeouts: { headersMs: number; requestMs: number; idleMs: number; keepAliveMs: number; shutdownMs: number; /* issue 4 */ requestDeadlineMs: number };
   delivery: {
     cacheBytes: number;
     maxObjectBytes: number;
@@ -68,6 +125,39 @@ export interface Config {
     playlistMaxAgeS: number;
     streamChunkBytes: number;
   };
+  // --- live (issue 5) ---
+  rtmp: { enabled: boolean; host: string | null; port: number; maxMessageBytes: number; maxChunkStreams: number; chunkSize: number; handshakeTimeoutMs: number };
+  live: {
+    takeover: 'takeover' | 'reject';
+    gopCacheMaxBytes: number;
+    readerMaxBytes: number;
+    readerMaxUnits: number;
+    slowReaderGraceMs: number;
+    staticKeys: string[];
+    /** issue 4: base of API-returned ingest URLs */
+    rtmpPublicUrl: string | null;
+  };
+  // --- auth, playback, rate limits, deadlines (issue 4) ---
+  auth: { jwtSecret: string | null; jwksUrl: string | null; issuer: string; audience: string; clockToleranceS: number };
+  playback: { tokenTtlMs: number; tokenCacheEntries: number };
+  rateLimit: { api: { perMinute: number }; media: { perMinute: number; maxClients: number }; maxStreamsPerToken: number };
+  // --- vod.* (issue 3, src/vod) ---
+  vod: {
+    segmentSeconds: number;
+    preset: string;
+    ladder: string[];
+    audioKbps: number;
+    maxDurationS: number;
+    maxHeight: number;
+    maxBytes: number;
+    fpsCap: number;
+    jobTimeoutMs: number;
+    storyboardTiles: number;
+  };
+  jobs: { concurrency: number; maxAttempts: number; retryBaseMs: number; leaseMs: number; pollMs: number };
+  // --- uploads / webhooks (issue 3, src/http/uploads, src/events/webhook-*) ---
+  uploads: { maxBytes: number; expireAfterMs: number; cleanupIntervalMs: number };
+  webhooks: { timeoutMs: number; maxAttempts: number; retryBaseMs: number; maxQueued: number; concurrency: number };
 }
 
 /** Raw values keyed by dotted setting name, as they come from a file, env or flags. */
@@ -116,7 +206,9 @@ function parseValue(s: Setting, raw: unknown): string | number | boolean | strin
         if (mult === undefined) return bad(`unknown unit ${JSON.stringify(m[2])}`);
         n = Number(m[1]) * mult;
       } else return bad('expected a number');
-      if (!Number.isFinite(n) || !Number.isInteger(Math.round(n))) bad('expected a finite number');
+      if (!Number.isFinite(n)) bad('expected a finite number');
+      // Counts and ports must be whole; fractional sizes and times ("1.5MB", "0.5s") round.
+      if (s.kind === 'int' && !Number.isInteger(n)) bad('expected a whole number');
       n = Math.round(n);
       if (s.min !== undefined && n < s.min) bad(`must be ≥ ${s.min}`);
       if (s.max !== undefined && n > s.max) bad(`must be ≤ ${s.max}`);
@@ -199,5 +291,5 @@ export function loadConfig(opts: { file?: string; env?: NodeJS.ProcessEnv; flags
 
 /** Config for tests: defaults plus overrides, nothing from env or files. */
 export function testConfig(overrides: RawSettings = {}): Config {
-  return resolveConfig({ port: 0, logLevel: 'silent' }, overrides);
+  return resolveConfig({ port: 0, logLevel: 'silent', 'rtmp.port': 0 /* live: never grab 1935 in tests */ }, overrides);
 }

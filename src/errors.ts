@@ -46,6 +46,52 @@ export const catalog = {
   PRECONDITION_FAILED: spec(412, (header: string) => `precondition ${header} failed`),
   ASSET_NOT_FOUND: spec(404, (id: string) => `asset ${show(id)} not found`),
   OBJECT_NOT_FOUND: spec(404, (path: string) => `object ${show(path)} not found`),
+
+  // --- VOD media rejections (src/vod; stored on the video as its error code and message) ---
+  MEDIA_EMPTY: spec(422, (file: string) => `uploaded file ${show(file)} is empty (0 bytes)`),
+  MEDIA_NOT_MEDIA: spec(422, (file: string, why: string) => `${show(file)} is not a media file: ${why}`),
+  MEDIA_CORRUPT: spec(422, (file: string, why: string) => `${show(file)} is truncated or corrupt: ${why}`),
+  MEDIA_NO_STREAMS: spec(422, (file: string, found: string) => `${show(file)} has no decodable video or audio stream (found: ${found})`),
+  MEDIA_TOO_LONG: spec(422, (durationS: number, limitS: number) => `duration ${durationS.toFixed(1)} s exceeds the limit of ${limitS} s`),
+  MEDIA_TOO_LARGE: spec(413, (bytes: number, limit: number) => `file of ${bytes} bytes exceeds the limit of ${limit} bytes`),
+  MEDIA_RESOLUTION_TOO_HIGH: spec(422, (width: number, height: number, limit: number) => `resolution ${width}x${height} exceeds the limit of ${limit} pixels on the short side`),
+  MEDIA_DECODE_FAILED: spec(422, (atS: number, why: string) => `decoding failed at ${atS.toFixed(1)} s: ${why}`),
+  TRANSCODE_FAILED: spec(500, (why: string) => `transcode failed: ${why}`),
+  TRANSCODE_TIMEOUT: spec(500, (limitMs: number) => `transcode exceeded the job timeout of ${limitMs} ms`),
+  TRANSCODE_ABORTED: spec(499, (why: string) => `transcode cancelled: ${why}`),
+  // --- end VOD ---
+
+  // API auth, signed playback, deadlines (issue 4; RFC 6750 §3.1 for the 401/403 split)
+  UNAUTHORIZED: spec(401, (why: string) => `authentication required: ${why}`),
+  TOKEN_INVALID: spec(401, (why: string) => `invalid token: ${why}`),
+  TOKEN_EXPIRED: spec(401, (exp: string) => `token expired at ${exp}`),
+  FORBIDDEN: spec(403, (why: string) => `forbidden: ${why}`),
+  INSUFFICIENT_SCOPE: spec(403, (needed: string, had: string) => `this route needs scope ${show(needed)}, the token has ${show(had)}`),
+  PLAYBACK_DENIED: spec(403, (id: string, why: string) => `playback of ${show(id)} denied: ${why}`),
+  TOO_MANY_STREAMS: spec(429, (limit: number) => `this playback token already has ${limit} open media responses`),
+  VIDEO_NOT_FOUND: spec(404, (id: string) => `video ${show(id)} not found`),
+  SIGNING_KEY_NOT_FOUND: spec(404, (kid: string) => `signing key ${show(kid)} not found`),
+  CONFLICT: spec(409, (why: string) => why),
+  DEADLINE_EXCEEDED: spec(504, (ms: number) => `request exceeded its deadline of ${ms} ms`),
+  CLIENT_CLOSED: spec(499, () => 'client closed the request'),
+
+  // --- live ingest and playback (issue 5, src/live) ---
+  LIVE_STREAM_NOT_FOUND: spec(404, (streamId: string) => `live stream ${show(streamId)} not found`),
+  LIVE_BAD_KEY: spec(403, (key: string) => `stream key ${show(key)} is not known`),
+  LIVE_PUBLISHER_ACTIVE: spec(409, (streamId: string) => `live stream ${show(streamId)} already has a publisher`),
+  LIVE_READER_TOO_SLOW: spec(503, (behindMs: number) => `reader stayed behind for ${behindMs} ms after skipping to a keyframe`),
+  RTMP_PROTOCOL: spec(400, (why: string) => `RTMP protocol error: ${why}`),
+  RTMP_LIMIT: spec(413, (what: string, value: number, limit: number) => `RTMP ${what} ${value} exceeds the limit of ${limit}`),
+
+  // --- jobs (src/jobs) ---
+  JOB_TIMEOUT: spec(504, (jobId: string, limitMs: number) => `job ${show(jobId)} ran longer than ${limitMs} ms and was stopped`),
+  JOB_FAILED: spec(500, (jobId: string, why: string) => `job ${show(jobId)} failed: ${why}`),
+
+  // --- uploads and webhooks (issue 3: src/http/uploads, src/events/webhook-*) ---
+  UPLOAD_TOO_LARGE: spec(413, (limit: number) => `upload exceeds the limit of ${limit} bytes (uploads.maxBytes)`),
+  UPLOAD_FIELD_MISSING: spec(400, (field: string) => `multipart body has no file part (send the file as form field ${show(field)})`),
+  UPLOAD_MALFORMED: spec(400, (why: string) => `malformed upload: ${why}`),
+  WEBHOOK_NOT_FOUND: spec(404, (id: string) => `webhook ${show(id)} not found`),
 } as const;
 
 /** Every known error code. */

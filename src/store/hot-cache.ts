@@ -47,8 +47,9 @@ export class HotCache<K = string> {
 
   /** Insert; evicts least recently used entries until the budget holds. Too-large values are not kept. */
   set(key: K, value: Buffer): boolean {
-    if (value.length > this.maxBytes) return false;
+    // Drop the previous value first: a refused replacement must not leave stale bytes under the key.
     this.delete(key);
+    if (value.length > this.maxBytes) return false;
     this.map.set(key, value);
     this.bytesUsed += value.length;
     while (this.bytesUsed > this.maxBytes) {

@@ -10,14 +10,25 @@ import { fail, failWith, isStromError, type StromError } from '../../errors.js';
 import { FileCatalog, type FileEntry } from './file-catalog.js';
 import { parseAssetPath } from './safe-path.js';
 import { sendObject, writeHead, type AnyRequest, type AnyResponse } from './send-object.js';
-import { earlyHintLinks, firstVariant, resolveUri } from './early-hints.js';
-import type { Http2ServerResponse } from 'node:http2';
+import { acceptsEarlyHints, earlyHintLinks, firstVariant, resolveUri } from './early-hints.js';
+import http2, { type Http2ServerResponse } from 'node:http2';
 
 /** URL prefix of published assets. */
 export const ASSET_PREFIX = '/v/';
 
 /** Checks a request may read an asset (signed playback plugs in here); throw a StromError to refuse. */
-export type DeliveryGuard = (req: AnyRequest, assetId: string, rel: string) => void | Promise<void>;
+export type DeliveryGuard = (req: AnyRequest, assetId: string, rel: string, pathToken?: string | null, res?: AnyResponse) => void | Promise<void>;
+
+// --- signed playback (issue 4, src/auth/playback-guard.ts) ---
+/** URL prefix of signed playback: `/s/<token>/<assetId>/<path>` serves `/v/<assetId>/<path>` once the guard accepts the token. */
+export const SIGNED_PREFIX = '/s/';
+const MAX_TOKEN_CHARS = 2048;
+/** Asset id of a `/v/…` pathname, unvalidated (the guard only looks it up; serveSlow validates). */
+function assetIdOf(pathname: string): string {
+  const end = pathname.indexOf('/', ASSET_PREFIX.length);
+  return end < 0 ? pathname.slice(ASSET_PREFIX.length) : pathname.slice(ASSET_PREFIX.length, end);
+}
+// --- end signed playback ---
 
 /** The delivery origin bound to one data directory. */
 export interface Delivery {
@@ -93,29 +104,32 @@ export function createDelivery(config: Config, log: Logger): Delivery {
     if (!e.hints || e.hints.length === 0) return undefined;
     const links = e.hints;
     return () => {
-      // RFC 8297 §3: 1xx responses must not go to HTTP/1.0 clients.
-      if (config.delivery.earlyHints && !(req.httpVersionMajor === 1 && req.httpVersionMinor === 0)) {
+      // RFC 8297 §3: no 1xx to HTTP/1.0 clients, nor to HTTP/1.1 clients that break on them.
+      if (config.delivery.earlyHints && acceptsEarlyHints(req.httpVersionMajor, req.httpVersionMinor, req.headers['user-agent'])) {
         res.writeEarlyHints({ link: links });
       }
-      if (config.delivery.http2Push && req.httpVersionMajor === 2) pushHinted(res as Http2ServerResponse, links);
+      if (config.delivery.http2Push && req.httpVersionMajor === 2) pushHinted(req, res as Http2ServerResponse, links);
     };
   }
 
-  function pushHinted(res: Http2ServerResponse, links: string[]): void {
+  function pushHinted(req: AnyRequest, res: Http2ServerResponse, links: string[]): void {
     if (!res.stream.pushAllowed) return;
     for (const link of links) {
       const target = /^<([^>]+)>/.exec(link)?.[1];
       if (!target) continue;
       res.createPushResponse({ ':path': target }, (err, pushRes) => {
         if (err) return;
-        const e = catalog.cached(target, Date.now());
-        if (!e || !catalog.cacheable(e)) return void pushRes.stream.close();
-        catalog.body(e).then((buf) => {
+        // The init and first segment are usually not in the metadata cache yet (only the variant
+        // playlist was read to compute the hints), so load them; a miss resets the pushed stream.
+        lookup(target).then(async (e) => {
+          if (!e || !catalog.cacheable(e)) return void pushRes.stream.close();
+          if (guard) await guard(req, e.assetId, e.key.slice(ASSET_PREFIX.length + e.assetId.length + 1));
+          const buf = await catalog.body(e);
           const obj: Record<string, string> = {};
           for (let i = 0; i < e.fullHeaders.length; i += 2) obj[e.fullHeaders[i]!.toLowerCase()] = e.fullHeaders[i + 1]!;
           pushRes.writeHead(200, obj);
           pushRes.end(buf);
-        }, () => pushRes.stream.close());
+        }).catch(() => pushRes.stream.close(http2.constants.NGHTTP2_CANCEL));
       });
     }
   }
@@ -127,17 +141,18 @@ export function createDelivery(config: Config, log: Logger): Delivery {
     return catalog.load(pathname, p);
   }
 
-  async function serveSlow(req: AnyRequest, res: AnyResponse, pathname: string, forceStream: boolean): Promise<void> {
+  /** `guarded`: the guard already accepted this request (issue 4); `signed`: came in through /s/ (no early hints to /v/ URLs). */
+  async function serveSlow(req: AnyRequest, res: AnyResponse, pathname: string, forceStream: boolean, guarded = false, signed = false): Promise<void> {
     const p = parseAssetPath(pathname, ASSET_PREFIX);
-    if (guard) await guard(req, p.assetId, p.rel);
+    if (guard && !guarded) await guard(req, p.assetId, p.rel, null, res);
     const e = await catalog.load(pathname, p);
     if (e === null) throw fail('OBJECT_NOT_FOUND', pathname);
-    await serveEntry(req, res, e, forceStream);
+    await serveEntry(req, res, e, forceStream, signed);
   }
 
-  async function serveEntry(req: AnyRequest, res: AnyResponse, e: FileEntry, forceStream: boolean): Promise<void> {
+  async function serveEntry(req: AnyRequest, res: AnyResponse, e: FileEntry, forceStream: boolean, signed = false): Promise<void> {
     if (e.kind.playlist && e.hints === undefined && catalog.cacheable(e)) await prepareHints(e);
-    sendObject(req, res, e, catalog, { chunkBytes, forceStream, beforeBody: hintsFor(req, res, e) });
+    sendObject(req, res, e, catalog, { chunkBytes, forceStream, beforeBody: signed ? undefined : hintsFor(req, res, e) });
   }
 
   function track(res: AnyResponse): void {
@@ -152,7 +167,20 @@ export function createDelivery(config: Config, log: Logger): Delivery {
     },
     inFlight: () => active,
     handle(req, res) {
-      const url = req.url ?? '/';
+      let url = req.url ?? '/';
+      // --- signed playback (issue 4): peel `/s/<token>` off, serve the `/v/` object (same cache entry) ---
+      let token: string | null = null;
+      if (url.startsWith(SIGNED_PREFIX)) {
+        const end = url.indexOf('/', SIGNED_PREFIX.length);
+        if (end < 0 || end - SIGNED_PREFIX.length > MAX_TOKEN_CHARS) {
+          track(res);
+          sendError(req, res, fail('BAD_PATH', url.slice(0, 64), 'expected /s/<token>/<assetId>/<path>'));
+          return true;
+        }
+        token = url.slice(SIGNED_PREFIX.length, end);
+        url = ASSET_PREFIX + url.slice(end + 1);
+      }
+      // --- end signed playback ---
       if (!url.startsWith(ASSET_PREFIX)) return false;
       track(res);
       const method = req.method;
@@ -167,13 +195,28 @@ export function createDelivery(config: Config, log: Logger): Delivery {
       }
       const q = url.indexOf('?');
       const pathname = q < 0 ? url : url.slice(0, q);
-      const e = guard === null ? catalog.cached(pathname, Date.now()) : undefined;
+      // --- signed playback (issue 4): the guard answers synchronously for public assets and cached tokens ---
+      if (guard !== null) {
+        let verdict: void | Promise<void>;
+        try {
+          verdict = guard(req, assetIdOf(pathname), pathname.slice(pathname.indexOf('/', ASSET_PREFIX.length) + 1), token, res);
+        } catch (err) {
+          onError(req, res, err);
+          return true;
+        }
+        if (verdict) {
+          verdict.then(() => serveSlow(req, res, pathname, false, true, token !== null)).catch((err) => onError(req, res, err));
+          return true;
+        }
+      }
+      // --- end signed playback ---
+      const e = catalog.cached(pathname, Date.now());
       if (e !== undefined && (e.hints !== undefined || !e.kind.playlist)) {
-        // Hot path: metadata known, no guard, nothing to prepare.
-        sendObject(req, res, e, catalog, { chunkBytes, beforeBody: hintsFor(req, res, e) });
+        // Hot path: metadata known, guard (if any) passed synchronously, nothing to prepare.
+        sendObject(req, res, e, catalog, { chunkBytes, beforeBody: token === null ? hintsFor(req, res, e) : undefined });
         return true;
       }
-      serveSlow(req, res, pathname, false).catch((err) => onError(req, res, err));
+      serveSlow(req, res, pathname, false, true, token !== null).catch((err) => onError(req, res, err));
       return true;
     },
     async serveAssetFile(req, res, assetId, rel, forceStream) {

@@ -6,6 +6,24 @@
  * bytes often duplicated what the client already had cached — hints let the client decide.
  */
 
+/**
+ * HTTP/1.1 clients known to take a 103 for the final response. RFC 9110 §15.2 requires clients to
+ * skip 1xx, but FFmpeg's http protocol (libavformat ≤ 5.1, User-Agent `Lavf/…`) reads the 103
+ * head as the answer and fails with "Stream ends prematurely"; browsers ignore 103 over HTTP/1.1
+ * anyway, so leaving these clients out costs nothing.
+ */
+const NO_1XX_USER_AGENTS = /^Lavf\//;
+
+/**
+ * Whether a request may be sent 103 Early Hints: never to HTTP/1.0 (RFC 8297 §3, 1xx did not exist),
+ * always over HTTP/2+, and over HTTP/1.1 unless the client is known to choke on interim responses.
+ */
+export function acceptsEarlyHints(httpVersionMajor: number, httpVersionMinor: number, userAgent: string | undefined): boolean {
+  if (httpVersionMajor >= 2) return true;
+  if (httpVersionMajor < 1 || httpVersionMinor === 0) return false;
+  return userAgent === undefined || !NO_1XX_USER_AGENTS.test(userAgent);
+}
+
 /** Absolute-path form of `uri` relative to the playlist at `base` (a URL path). Null for off-origin URIs. */
 export function resolveUri(base: string, uri: string): string | null {
   if (/^[a-z][a-z0-9+.-]*:/i.test(uri) || uri.startsWith('//')) return null;

@@ -33,9 +33,10 @@ export function parseRange(header: string, size: number): ByteRange[] | 'unsatis
       if (n === 0 || size === 0) continue;
       ranges.push({ start: Math.max(0, size - n), end: size - 1 });
     } else {
+      // §14.1.1: a last-pos at or past the end (however large) means "to the end"; an open range
+      // or a first-pos at or past the end is unsatisfiable, not invalid (→ 416, never ignored).
       const start = Number(m[1]);
-      const end = m[2] === '' ? size - 1 : Number(m[2]);
-      if (!Number.isSafeInteger(start) || !Number.isSafeInteger(end)) return null;
+      const end = m[2] === '' ? Infinity : Number(m[2]);
       if (end < start) return null; // invalid range-spec → whole header invalid
       if (start >= size) continue;
       ranges.push({ start, end: Math.min(end, size - 1) });

@@ -56,7 +56,7 @@ export function sendObject(req: AnyRequest, res: AnyResponse, e: FileEntry, cata
     return;
   }
   if (pre === 412) {
-    writeHead(req, res, 412, [...withoutBodyHeaders(e.baseHeaders), 'Content-Length', '0']);
+    writeHead(req, res, 412, [...errorHeaders(e.baseHeaders), 'Content-Length', '0']);
     res.end();
     return;
   }
@@ -65,7 +65,7 @@ export function sendObject(req: AnyRequest, res: AnyResponse, e: FileEntry, cata
   if (rangeHeader !== undefined && ifRangeAllows(h['if-range'] as string | undefined, e)) {
     const parsed = parseRange(rangeHeader, e.size);
     if (parsed === 'unsatisfiable') {
-      writeHead(req, res, 416, [...withoutBodyHeaders(e.baseHeaders), 'Content-Range', `bytes */${e.size}`, 'Content-Length', '0']);
+      writeHead(req, res, 416, [...errorHeaders(e.baseHeaders), 'Content-Range', `bytes */${e.size}`, 'Content-Length', '0']);
       res.end();
       return;
     }
@@ -151,6 +151,15 @@ function withoutBodyHeaders(headers: string[]): string[] {
     if (!BODY_HEADERS.has(headers[i]!.toLowerCase())) out.push(headers[i]!, headers[i + 1]!);
   }
   return out;
+}
+
+/**
+ * Headers for 412 and 416. They describe one request's conditions, not the object, so they must
+ * not carry the object's long `max-age`: RFC 9111 §3 lets a cache store any final response with
+ * explicit freshness, and a stored 416 would then answer plain GETs of a year-immutable segment.
+ */
+function errorHeaders(headers: string[]): string[] {
+  return replaceHeader(withoutBodyHeaders(headers), 'Cache-Control', 'no-store');
 }
 
 function replaceHeader(headers: string[], name: string, value: string): string[] {

@@ -1,0 +1,158 @@
+/**
+ * bench/live: server-added latency and fan-out capacity of HTTP-FLV, Strom vs node-media-server 4.x,
+ * measured in the same run on the same machine.
+ *
+ *   node --import tsx bench/live/run.ts [--latency-viewers 100] [--capacity-viewers 2000] [--seconds 20]
+ *
+ * For each server: start it in a child process; publish a 3 Mbps H.264/AAC FLV (made once with
+ * ffmpeg) in real time with our own RTMP publisher, recording when each video frame was sent; read
+ * HTTP-FLV with N viewers in 2 child processes recording when each frame arrived. Reports p50/p99
+ * of (arrival − send) over frames sent after every viewer joined, frames delivered/dropped per
+ * viewer, and the server's RSS growth per viewer (/proc/<pid>/status VmRSS).
+ */
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import net from 'node:net';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import { fileURLToPath } from 'node:url';
+import { publishFlv, readFlv } from './publisher.js';
+import type { ViewerStats } from './flv-viewer-scan.js';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const { values } = parseArgs({ options: {
+  'latency-viewers': { type: 'string', default: '100' },
+  'capacity-viewers': { type: 'string', default: '2000' },
+  seconds: { type: 'string', default: '20' },
+  only: { type: 'string' },
+} });
+const CACHE = '/tmp/strom-bench-live';
+const NMS_DIR = path.join(CACHE, 'nms');
+mkdirSync(CACHE, { recursive: true });
+
+function sourceFlv(seconds: number): string {
+  const file = path.join(CACHE, `source-${seconds}s.flv`);
+  if (existsSync(file)) return file;
+  console.log(`encoding ${seconds}s 720p30 3 Mbps test source…`);
+  const r = spawnSync('ffmpeg', ['-v', 'error', '-f', 'lavfi', '-i', `testsrc2=size=1280x720:rate=30:duration=${seconds}`, '-f', 'lavfi', '-i', `sine=frequency=440:duration=${seconds}`,
+    '-vf', 'noise=alls=12:allf=t', '-c:v', 'libx264', '-preset', 'ultrafast', '-b:v', '2900k', '-maxrate', '3000k', '-bufsize', '3000k', '-g', '60', '-pix_fmt', 'yuv420p',
+    '-c:a', 'aac', '-b:a', '96k', '-y', file], { stdio: 'inherit' });
+  if (r.status !== 0) throw new Error('ffmpeg failed');
+  return file;
+}
+
+function installNms(): void {
+  if (existsSync(path.join(NMS_DIR, 'node_modules', 'node-media-server'))) return;
+  console.log('installing node-media-server@4 into', NMS_DIR);
+  const r = spawnSync('npm', ['install', '--no-audit', '--no-fund', '--prefix', NMS_DIR, 'node-media-server@4'], { stdio: 'inherit' });
+  if (r.status !== 0) throw new Error('npm install node-media-server failed');
+}
+
+async function freePort(): Promise<number> {
+  const s = net.createServer();
+  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
+  const port = (s.address() as net.AddressInfo).port;
+  await new Promise((r) => s.close(r));
+  return port;
+}
+
+function waitLine(child: ChildProcess, word: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    let buf = '';
+    child.stderr!.on('data', (d: Buffer) => {
+      buf += d.toString();
+      const line = buf.split('\n').find((l) => l.startsWith(word));
+      if (line) resolve(line);
+    });
+    child.once('exit', (code) => reject(new Error(`child exited ${code}: ${buf.slice(-500)}`)));
+  });
+}
+
+function rssKb(pid: number): number {
+  const m = /VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return m ? Number(m[1]) : 0;
+}
+
+const pct = (xs: number[], p: number) => xs[Math.min(xs.length - 1, Math.floor((p / 100) * xs.length))] ?? NaN;
+
+interface Result { server: string; viewers: number; p50: number; p99: number; delivered: number; dropped: number; stalled: number; rssPerViewerKb: number; rssBeforeMb: number; rssAfterMb: number }
+
+async function scenario(name: string, start: () => Promise<{ child: ChildProcess; http: number; rtmp: number; key: string; path: string }>, viewers: number, samples: number, file: string): Promise<Result> {
+  const srv = await start();
+  const tags = readFlv(file);
+  const sourceFrames = tags.filter((t) => t.type === 9 && t.body[1] === 1).map((t) => t.timestamp);
+  try {
+    let publishStartedAt = 0;
+    const publishing = publishFlv(tags, '127.0.0.1', srv.rtmp, srv.key, () => (publishStartedAt = Date.now()));
+    while (publishStartedAt === 0) await new Promise((r) => setTimeout(r, 20));
+    await new Promise((r) => setTimeout(r, 1500));
+    global.gc?.();
+    const rssBefore = rssKb(srv.child.pid!);
+    const procs = [0, 1].map((i) => {
+      const n = Math.floor(viewers / 2) + (i === 0 ? viewers % 2 : 0);
+      return spawn(process.execPath, ['--import', 'tsx', path.join(here, 'viewers.ts'), `http://127.0.0.1:${srv.http}${srv.path}`, String(n), String(i === 0 ? samples : 0)], { stdio: ['ignore', 'pipe', 'pipe'] });
+    });
+    const outputs = procs.map((p) => new Promise<string>((resolve) => {
+      let out = '';
+      p.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+      p.on('exit', () => resolve(out));
+    }));
+    const readyAt = Math.max(...(await Promise.all(procs.map((p) => waitLine(p, 'ready')))).map((l) => Number(l.split(' ')[1])));
+    await new Promise((r) => setTimeout(r, 3000));
+    const rssAfter = rssKb(srv.child.pid!);
+    const sent = await publishing;
+    await new Promise((r) => setTimeout(r, 1000));
+    for (const p of procs) p.kill('SIGTERM');
+    const stats = (await Promise.all(outputs)).flatMap((o) => JSON.parse(o) as ViewerStats[]);
+    const lat: number[] = [];
+    for (const v of stats) for (const [dts, at] of v.samples ?? []) {
+      const s = sent.get(dts);
+      if (s !== undefined && s > readyAt + 1000) lat.push(at - s);
+    }
+    lat.sort((a, b) => a - b);
+    let delivered = 0;
+    let dropped = 0;
+    let stalled = 0;
+    for (const v of stats) {
+      const expected = v.firstDts < 0 ? sourceFrames.length : sourceFrames.filter((d) => d >= v.firstDts).length;
+      delivered += v.frames;
+      dropped += Math.max(0, expected - v.frames);
+      if (v.frames < expected) stalled++;
+    }
+    return { server: name, viewers, p50: pct(lat, 50), p99: pct(lat, 99), delivered, dropped, stalled, rssPerViewerKb: (rssAfter - rssBefore) / viewers, rssBeforeMb: rssBefore / 1024, rssAfterMb: rssAfter / 1024 };
+  } finally {
+    srv.child.kill('SIGTERM');
+    await new Promise((r) => setTimeout(r, 300));
+    srv.child.kill('SIGKILL');
+  }
+}
+
+async function startStrom() {
+  const [http, rtmp] = [await freePort(), await freePort()];
+  const child = spawn(process.execPath, ['--import', 'tsx', path.join(here, 'strom-server.ts'), String(http), String(rtmp)], { stdio: ['ignore', 'ignore', 'pipe'] });
+  await waitLine(child, 'ready');
+  return { child, http, rtmp, key: 'bench', path: '/live/bench.flv' };
+}
+
+async function startNms() {
+  const [http, rtmp] = [await freePort(), await freePort()];
+  const child = spawn(process.execPath, ['--import', 'tsx', path.join(here, 'nms-runner.ts'), NMS_DIR, String(http), String(rtmp)], { stdio: ['ignore', 'ignore', 'pipe'] });
+  await waitLine(child, 'ready');
+  return { child, http, rtmp, key: 'bench', path: '/live/bench.flv' };
+}
+
+const seconds = Number(values.seconds);
+const file = sourceFlv(seconds);
+installNms();
+const results: Result[] = [];
+const servers: Array<[string, typeof startStrom]> = [['strom', startStrom], ['node-media-server', startNms]];
+for (const [label, viewers, samples] of [['latency', Number(values['latency-viewers']), 100], ['capacity', Number(values['capacity-viewers']), 20]] as const) {
+  if (values.only && values.only !== label) continue;
+  for (const [name, start] of servers) {
+    const r = await scenario(name, start, viewers, samples, file);
+    results.push(r);
+    console.log(`${label.padEnd(8)} ${name.padEnd(18)} viewers=${r.viewers} p50=${r.p50.toFixed(2)}ms p99=${r.p99.toFixed(2)}ms delivered=${r.delivered} dropped=${r.dropped} stalledViewers=${r.stalled} rss ${r.rssBeforeMb.toFixed(0)}→${r.rssAfterMb.toFixed(0)} MB (${r.rssPerViewerKb.toFixed(1)} KB/viewer)`);
+  }
+  const [a, b] = results.slice(-2);
+  if (a && b) console.log(`${label}: p99 ratio nms/strom = ${(b.p99 / a.p99).toFixed(2)}×, drops strom=${a.dropped} nms=${b.dropped}`);
+}

@@ -1,0 +1,27 @@
+/**
+ * Viewer process for bench/live: `node --import tsx viewers.ts <url> <count> <sampleCount>`.
+ * Opens `count` HTTP-FLV viewers (ramped), keeps them reading until SIGTERM, then prints one JSON
+ * line with every viewer's stats (samples for the first `sampleCount`).
+ */
+import { scanViewer, wallMs, type ViewerStats } from './flv-viewer-scan.js';
+
+const [url, countArg, sampleArg] = process.argv.slice(2);
+const u = new URL(url!);
+const count = Number(countArg);
+const sampleCount = Number(sampleArg);
+const all: ViewerStats[] = [];
+const sockets: Array<{ destroy(): void }> = [];
+for (let i = 0; i < count; i++) {
+  const v = scanViewer(u.hostname, Number(u.port), u.pathname, i < sampleCount);
+  all.push(v.stats);
+  sockets.push(v.socket);
+  await v.connected;
+  if (i % 50 === 49) await new Promise((r) => setTimeout(r, 5));
+}
+process.stderr.write(`ready ${wallMs()}\n`);
+process.on('SIGTERM', () => {
+  process.stdout.write(JSON.stringify(all) + '\n', () => {
+    for (const s of sockets) s.destroy();
+    process.exit(0);
+  });
+});

@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# README's first command: set up, ingest demo content on the embedded defaults (SQLite and local
+# files under ./data), then run Strom in the foreground until Ctrl-C.
+#   PORT=8080 HOST=127.0.0.1 DATA=./data bash scripts/demo.sh
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PORT="${PORT:-8080}"; HOST="${HOST:-127.0.0.1}"; DATA="${DATA:-./data}"
+RTMP_PORT="${RTMP_PORT:-1935}"
+
+bash scripts/setup.sh run
+mkdir -p "$DATA"
+strom() { node bin/strom.js "$@"; }
+
+# 1. A VOD asset: a generated 30 s test pattern with a tone, through the real pipeline.
+if [ ! -f "$DATA/.demo-vod" ]; then
+  src="$DATA/demo-source.mp4"
+  echo "demo: generating a 30 s 720p test video and ingesting it (a minute on 2 cores)…"
+  ffmpeg -hide_banner -loglevel error -y \
+    -f lavfi -i "testsrc2=size=1280x720:rate=30:duration=30" \
+    -f lavfi -i "sine=frequency=440:beep_factor=4:sample_rate=48000:duration=30" \
+    -c:v libx264 -preset veryfast -pix_fmt yuv420p -c:a aac -b:a 128k "$src"
+  strom ingest "$src" --data "$DATA" --title "Demo: test pattern (30 s)" --json > "$DATA/.demo-vod"
+  rm -f "$src"
+fi
+vod_id="$(node -p 'JSON.parse(require("fs").readFileSync(process.argv[1], "utf8")).id' "$DATA/.demo-vod")"
+
+# 2. An API token for trying the API (admin scope, 24 h).
+token="$(strom token create --scope admin --ttl 24h --data "$DATA")"
+
+base="http://$HOST:$PORT"
+cat <<MSG
+
+  Strom is starting on $base  (data: $DATA)
+
+  VOD demo    $base/v/$vod_id/master.m3u8   (HLS)
+              $base/v/$vod_id/manifest.mpd  (DASH)
+              $base/v/$vod_id/download.mp4
+  API         curl -H "Authorization: Bearer \$TOKEN" $base/api/v1/videos
+  API docs    $base/api/v1/docs
+  TOKEN       $token
+
+  Stop with Ctrl-C.
+MSG
+exec node bin/strom.js serve --data "$DATA" --host "$HOST" --port "$PORT" --rtmp-port "$RTMP_PORT"

@@ -1,0 +1,52 @@
+#!/usr/bin/env bash
+# Installs everything Strom needs on a fresh machine, then builds it.
+#   bash scripts/setup.sh run    ffmpeg/ffprobe + npm packages (what `strom serve` needs)
+#   bash scripts/setup.sh test   + Chromium, curl, nghttp, openssl (browser and protocol tests)
+#   bash scripts/setup.sh bench  + nginx and wrk (side-by-side benchmarks)
+# System tools come from Debian packages: installed with apt-get when running as root, otherwise
+# the script stops and names the packages to install. npm packages come from `npm ci`.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+mode="${1:-run}"
+
+# command:package pairs per mode
+want=("ffmpeg:ffmpeg" "ffprobe:ffmpeg")
+case "$mode" in
+  run) ;;
+  test) want+=("chromium:chromium" "curl:curl" "nghttp:nghttp2-client" "openssl:openssl") ;;
+  bench) want+=("nginx:nginx-light" "wrk:wrk" "curl:curl") ;;
+  all) want+=("chromium:chromium" "curl:curl" "nghttp:nghttp2-client" "openssl:openssl" "nginx:nginx-light" "wrk:wrk") ;;
+  *) echo "usage: $0 run|test|bench|all" >&2; exit 2 ;;
+esac
+
+missing=()
+for pair in "${want[@]}"; do
+  cmd="${pair%%:*}"; pkg="${pair##*:}"
+  if ! command -v "$cmd" >/dev/null 2>&1 && [ ! -x "/usr/sbin/$cmd" ]; then
+    [[ " ${missing[*]:-} " == *" $pkg "* ]] || missing+=("$pkg")
+  fi
+done
+if [ "${#missing[@]}" -gt 0 ]; then
+  if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null 2>&1; then
+    echo "setup: installing Debian packages: ${missing[*]}"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  else
+    echo "setup: missing system packages: ${missing[*]}" >&2
+    echo "setup: install them with: sudo apt-get install ${missing[*]}" >&2
+    exit 1
+  fi
+fi
+
+node_major="$(node -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 0)"
+if [ "$node_major" -lt 20 ]; then
+  echo "setup: Node.js >= 20 is required (found $(node --version 2>/dev/null || echo none))" >&2
+  exit 1
+fi
+
+# npm ci runs the `prepare` script, which compiles TypeScript into dist/.
+if [ -z "${STROM_SKIP_NPM_CI:-}" ]; then
+  npm ci --no-audit --no-fund --loglevel=error
+fi
+echo "setup: ready ($mode)"

@@ -1,0 +1,64 @@
+/**
+ * Assembles the control plane: opens the metadata store, loads the playback policy and signing
+ * keys, installs the delivery guard (signed playback + media rate limit + per-token stream cap),
+ * then registers, in order, deadlines → API middleware (authenticate → log → rate-limit) →
+ * OpenAPI → the resource plugins. `buildStrom` calls this once.
+ */
+import type { FastifyInstance } from 'fastify';
+import type { Config } from '../../config.js';
+import { openStore, type Store } from '../../store/db/database.js';
+import { createApiVerifier, loadApiSecret } from '../../auth/api-auth.js';
+import { apiMiddleware } from '../../auth/middleware.js';
+import { deadlines } from '../../auth/deadlines.js';
+import { PlaybackTokens } from '../../auth/playback-tokens.js';
+import { createPlaybackGuard, PlaybackPolicy } from '../../auth/playback-guard.js';
+import { MediaRateLimiter, StreamCap } from '../../auth/rate-limits.js';
+import type { Delivery } from '../delivery/delivery-handler.js';
+import { registerOpenApi, openApiRoutes } from './openapi.js';
+import { videosRoutes } from './videos.js';
+import { liveStreamsRoutes } from './live-streams.js';
+import { signingKeysRoutes } from './signing-keys.js';
+
+/** What the control plane exposes to the rest of the process. */
+export interface ControlPlane {
+  store: Store;
+  policy: PlaybackPolicy;
+  tokens: PlaybackTokens;
+  mediaLimiter: MediaRateLimiter;
+  streamCap: StreamCap;
+  /** The playback guard, for other media surfaces (/live/…): `(req, id, rel, token?, res?)`. */
+  guard: ReturnType<typeof createPlaybackGuard>;
+  /** Tell the API which RTMP port is really bound (ingest URLs); default `rtmp.port`. */
+  setRtmpPort(port: () => number | null): void;
+}
+
+/** Open the store and register auth, rate limits, deadlines and the `/api/v1` routes on `app`. */
+export async function registerControlPlane(app: FastifyInstance, config: Config, delivery: Delivery): Promise<ControlPlane> {
+  const store = await openStore(config.dataDir);
+  app.addHook('onClose', async () => store.close());
+
+  const policy = new PlaybackPolicy();
+  store.videos.onVisibility = (id, v) => policy.set(id, v);
+  store.liveStreams.onVisibility = (id, v) => policy.set(id, v);
+  for (const r of await store.videos.visibilities()) policy.set(r.id, r.visibility);
+  for (const r of await store.liveStreams.visibilities()) policy.set(r.id, r.visibility);
+
+  const tokens = new PlaybackTokens(store.signingKeys, config.playback.tokenCacheEntries);
+  await tokens.load();
+  const mediaLimiter = new MediaRateLimiter(config.rateLimit.media.perMinute, config.rateLimit.media.maxClients);
+  const streamCap = new StreamCap(config.rateLimit.maxStreamsPerToken);
+  const guard = createPlaybackGuard({ policy, tokens, limiter: mediaLimiter, cap: streamCap });
+  delivery.setGuard(guard);
+
+  const verify = createApiVerifier(config, loadApiSecret(config));
+  await app.register(deadlines, { config });
+  await app.register(apiMiddleware, { config, verify });
+  await registerOpenApi(app);
+  let rtmpPort = (): number | null => config.rtmp.port;
+  const ctx = { config, store, tokens, delivery, rtmpPort: () => rtmpPort() ?? config.rtmp.port };
+  await app.register(openApiRoutes);
+  await app.register(videosRoutes(ctx));
+  await app.register(liveStreamsRoutes(ctx));
+  await app.register(signingKeysRoutes(ctx));
+  return { store, policy, tokens, mediaLimiter, streamCap, guard, setRtmpPort: (p) => void (rtmpPort = p) };
+}

@@ -1,0 +1,20 @@
+/** What every API route plugin receives: config, store, playback tokens, the delivery origin. */
+import type { Config } from '../../config.js';
+import type { Store } from '../../store/db/database.js';
+import type { PlaybackTokens } from '../../auth/playback-tokens.js';
+import type { Delivery } from '../delivery/delivery-handler.js';
+
+/** Shared dependencies of the API plugins. */
+export interface ApiContext {
+  config: Config;
+  store: Store;
+  tokens: PlaybackTokens;
+  delivery: Delivery;
+  /** The RTMP port actually bound (set by the live server once listening), else `rtmp.port`. */
+  rtmpPort: () => number;
+}
+
+/** ISO-8601 text of an epoch-ms time. */
+export function iso(ms: number): string {
+  return new Date(ms).toISOString();
+}

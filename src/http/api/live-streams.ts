@@ -1,0 +1,121 @@
+/**
+ * `/api/v1/live-streams`: create (returns the stream key and full RTMP ingest URL), list, get,
+ * patch, rotate key, delete, and playback tokens for signed streams. The live engine finds a
+ * publisher's stream with `store.liveStreams.findLiveStreamByKey(key)`.
+ */
+import type { FastifyInstance } from 'fastify';
+import type { Config } from '../../config.js';
+import { fail } from '../../errors.js';
+import type { LiveStreamRow } from '../../store/db/schema.js';
+import { iso, type ApiContext } from './context.js';
+import { errors, IdParams, ListQuery, LiveStream, LiveStreamCreate, LiveStreamList, LiveStreamPatch, PlaybackToken, PlaybackTokenRequest } from './schemas.js';
+
+/** Base of RTMP ingest URLs: `live.rtmpPublicUrl`, else rtmp://<publicUrl host or host>:<rtmp.port>/live. */
+export function rtmpBase(config: Config, port: number = config.rtmp.port): string {
+  if (config.live.rtmpPublicUrl) return config.live.rtmpPublicUrl.replace(/\/+$/, '');
+  let host = config.host === '0.0.0.0' || config.host === '::' ? '127.0.0.1' : config.host;
+  if (config.publicUrl) host = new URL(config.publicUrl).hostname;
+  if (host.includes(':') && !host.startsWith('[')) host = `[${host}]`;
+  return `rtmp://${host}:${port}/live`;
+}
+
+/** Playback URL paths of a live stream (`?token=` appended for signed streams). */
+export function livePlayback(id: string, token?: string): { flv: string; hls: string; dash: string; whep: string } {
+  const q = token ? `?token=${token}` : '';
+  return { flv: `/live/${id}.flv${q}`, hls: `/live/${id}/index.m3u8${q}`, dash: `/live/${id}/manifest.mpd${q}`, whep: `/live/${id}/whep${q}` };
+}
+
+/** The API's JSON shape of a live stream row. */
+export function liveStreamJson(r: LiveStreamRow, config: Config, port?: number) {
+  return {
+    id: r.id,
+    title: r.title,
+    streamKey: r.stream_key,
+    visibility: r.visibility,
+    status: r.status,
+    record: r.record === 1,
+    createdAt: iso(r.created_at),
+    updatedAt: iso(r.updated_at),
+    ingest: { rtmp: `${rtmpBase(config, port)}/${r.stream_key}` },
+    playback: livePlayback(r.id),
+  };
+}
+
+const security = [{ bearer: [] }];
+const tags = ['live'];
+
+/** Register the live stream routes (scope live:write: responses carry stream keys). */
+export function liveStreamsRoutes(ctx: ApiContext) {
+  const { store, config } = ctx;
+  const json = (r: LiveStreamRow) => liveStreamJson(r, config, ctx.rtmpPort());
+  const must = async (id: string) => {
+    const r = await store.liveStreams.get(id);
+    if (!r) throw fail('LIVE_STREAM_NOT_FOUND', id);
+    return r;
+  };
+  return async function routes(app: FastifyInstance): Promise<void> {
+    app.post<{ Body: LiveStreamCreate }>('/api/v1/live-streams', {
+      config: { scope: 'live:write' },
+      schema: { tags, summary: 'Create a live stream (returns its stream key and ingest URL)', security, body: LiveStreamCreate, response: { 201: LiveStream, ...errors(400, 401, 403) } },
+    }, async (req, reply) => {
+      const b = req.body ?? {};
+      const row = await store.liveStreams.create({ title: b.title, visibility: b.visibility, record: b.record });
+      return reply.code(201).send(json(row));
+    });
+
+    app.get<{ Querystring: ListQuery }>('/api/v1/live-streams', {
+      config: { scope: 'live:write' },
+      schema: { tags, summary: 'List live streams, newest first', security, querystring: ListQuery, response: { 200: LiveStreamList, ...errors(400, 401, 403) } },
+    }, async (req) => {
+      try {
+        const page = await store.liveStreams.list({ limit: req.query.limit, afterId: req.query.cursor });
+        return { items: page.items.map(json), nextCursor: page.nextCursor };
+      } catch (err) {
+        if (err instanceof RangeError) throw fail('VALIDATION_FAILED', 'querystring', 'cursor is not a cursor from this API');
+        throw err;
+      }
+    });
+
+    app.get<{ Params: IdParams }>('/api/v1/live-streams/:id', {
+      config: { scope: 'live:write' },
+      schema: { tags, summary: 'Get a live stream', security, params: IdParams, response: { 200: LiveStream, ...errors(401, 403, 404) } },
+    }, async (req) => json(await must(req.params.id)));
+
+    app.patch<{ Params: IdParams; Body: LiveStreamPatch }>('/api/v1/live-streams/:id', {
+      config: { scope: 'live:write' },
+      schema: { tags, summary: 'Change title, visibility or recording', security, params: IdParams, body: LiveStreamPatch, response: { 200: LiveStream, ...errors(400, 401, 403, 404) } },
+    }, async (req) => {
+      const row = await store.liveStreams.update(req.params.id, req.body);
+      if (!row) throw fail('LIVE_STREAM_NOT_FOUND', req.params.id);
+      return json(row);
+    });
+
+    app.post<{ Params: IdParams }>('/api/v1/live-streams/:id/rotate-key', {
+      config: { scope: 'live:write' },
+      schema: { tags, summary: 'Replace the stream key (the old key stops working)', security, params: IdParams, response: { 200: LiveStream, ...errors(401, 403, 404) } },
+    }, async (req) => {
+      const row = await store.liveStreams.rotateKey(req.params.id);
+      if (!row) throw fail('LIVE_STREAM_NOT_FOUND', req.params.id);
+      return json(row);
+    });
+
+    app.delete<{ Params: IdParams }>('/api/v1/live-streams/:id', {
+      config: { scope: 'live:write' },
+      schema: { tags, summary: 'Delete a live stream', security, params: IdParams, response: { 204: { type: 'null' }, ...errors(401, 403, 404) } },
+    }, async (req, reply) => {
+      if (!(await store.liveStreams.delete(req.params.id))) throw fail('LIVE_STREAM_NOT_FOUND', req.params.id);
+      return reply.code(204).send();
+    });
+
+    app.post<{ Params: IdParams; Body: PlaybackTokenRequest }>('/api/v1/live-streams/:id/playback-token', {
+      config: { scope: 'videos:read' },
+      schema: { tags: ['live', 'playback'], summary: 'Sign a playback token and URLs for a live stream', security, params: IdParams, body: PlaybackTokenRequest, response: { 200: PlaybackToken, ...errors(400, 401, 403, 404) } },
+    }, async (req) => {
+      const { id } = req.params;
+      await must(id);
+      const b = req.body ?? {};
+      const t = await ctx.tokens.sign(id, { ttlMs: b.ttlS ? b.ttlS * 1000 : config.playback.tokenTtlMs, ip: b.ip, referrer: b.referrer });
+      return { token: t.token, kid: t.kid, expiresAt: iso(t.expiresAt), playback: livePlayback(id, t.token) };
+    });
+  };
+}

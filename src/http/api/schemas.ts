@@ -1,0 +1,128 @@
+/**
+ * TypeBox schemas of the control API: one definition gives request validation (a 400 names the
+ * offending field, e.g. "invalid body: body/title must NOT have more than 500 characters"),
+ * the TypeScript types and the OpenAPI 3 document (`/api/v1/openapi.json`).
+ */
+import { Type, type Static } from '@sinclair/typebox';
+import type {} from '@fastify/swagger'; // augments FastifySchema with tags/summary/security
+
+/** Who may play: anyone, or holders of a signed playback token. */
+export const Visibility = Type.Union([Type.Literal('public'), Type.Literal('signed')], { description: 'public, or signed (needs a playback token)' });
+/** Video lifecycle. */
+export const VideoStatus = Type.Union(['waiting', 'queued', 'processing', 'ready', 'errored'].map((s) => Type.Literal(s)));
+
+/** `{ error: { code, message, status } }` — every error response. */
+export const ErrorBody = Type.Object({ error: Type.Object({ code: Type.String(), message: Type.String(), status: Type.Integer() }) });
+
+/** Path parameter `:id` (videos, live streams). */
+export const IdParams = Type.Object({ id: Type.String({ pattern: '^[A-Za-z0-9_-]{1,64}$' }) });
+export type IdParams = Static<typeof IdParams>;
+
+/** Query of list routes. */
+export const ListQuery = Type.Object({
+  limit: Type.Integer({ minimum: 1, maximum: 100, default: 20 }),
+  cursor: Type.Optional(Type.String({ maxLength: 200, pattern: '^[A-Za-z0-9_-]+$' })),
+  status: Type.Optional(VideoStatus),
+});
+export type ListQuery = Static<typeof ListQuery>;
+
+const Metadata = Type.Record(Type.String({ maxLength: 100 }), Type.Unknown(), { description: 'free-form JSON object, stored verbatim', maxProperties: 100 });
+
+/** `PATCH /api/v1/videos/:id` body. */
+export const VideoPatch = Type.Object({
+  title: Type.Optional(Type.String({ maxLength: 500 })),
+  description: Type.Optional(Type.String({ maxLength: 5000 })),
+  visibility: Type.Optional(Visibility),
+  metadata: Type.Optional(Metadata),
+}, { additionalProperties: false, minProperties: 1 });
+export type VideoPatch = Static<typeof VideoPatch>;
+
+const Playback = Type.Object({ hls: Type.String(), dash: Type.String(), mp4: Type.String(), poster: Type.String() });
+
+/** A video as the API returns it. */
+export const Video = Type.Object({
+  id: Type.String(),
+  title: Type.String(),
+  description: Type.String(),
+  visibility: Visibility,
+  status: VideoStatus,
+  progress: Type.Number(),
+  error: Type.Union([Type.Object({ code: Type.String(), message: Type.String() }), Type.Null()]),
+  durationS: Type.Union([Type.Number(), Type.Null()]),
+  width: Type.Union([Type.Integer(), Type.Null()]),
+  height: Type.Union([Type.Integer(), Type.Null()]),
+  metadata: Type.Record(Type.String(), Type.Unknown()),
+  createdAt: Type.String({ format: 'date-time' }),
+  updatedAt: Type.String({ format: 'date-time' }),
+  playback: Playback,
+});
+
+/** A page of videos. */
+export const VideoList = Type.Object({ items: Type.Array(Video), nextCursor: Type.Union([Type.String(), Type.Null()]) });
+
+/** `POST …/playback-token` body. */
+export const PlaybackTokenRequest = Type.Object({
+  ttlS: Type.Optional(Type.Integer({ minimum: 10, maximum: 7 * 24 * 3600 })),
+  ip: Type.Optional(Type.String({ maxLength: 64 })),
+  referrer: Type.Optional(Type.String({ maxLength: 500 })),
+}, { additionalProperties: false });
+export type PlaybackTokenRequest = Static<typeof PlaybackTokenRequest>;
+
+/** A signed playback token with ready-made URLs. */
+export const PlaybackToken = Type.Object({
+  token: Type.String(),
+  kid: Type.String(),
+  expiresAt: Type.String({ format: 'date-time' }),
+  playback: Type.Record(Type.String(), Type.String()),
+});
+
+/** `POST /api/v1/live-streams` body. */
+export const LiveStreamCreate = Type.Object({
+  title: Type.Optional(Type.String({ maxLength: 500 })),
+  visibility: Type.Optional(Visibility),
+  record: Type.Optional(Type.Boolean()),
+}, { additionalProperties: false });
+export type LiveStreamCreate = Static<typeof LiveStreamCreate>;
+
+/** `PATCH /api/v1/live-streams/:id` body. */
+export const LiveStreamPatch = Type.Object({
+  title: Type.Optional(Type.String({ maxLength: 500 })),
+  visibility: Type.Optional(Visibility),
+  record: Type.Optional(Type.Boolean()),
+}, { additionalProperties: false, minProperties: 1 });
+export type LiveStreamPatch = Static<typeof LiveStreamPatch>;
+
+/** A live stream as the API returns it. */
+export const LiveStream = Type.Object({
+  id: Type.String(),
+  title: Type.String(),
+  streamKey: Type.String(),
+  visibility: Visibility,
+  status: Type.Union([Type.Literal('idle'), Type.Literal('active')]),
+  record: Type.Boolean(),
+  createdAt: Type.String({ format: 'date-time' }),
+  updatedAt: Type.String({ format: 'date-time' }),
+  ingest: Type.Object({ rtmp: Type.String() }),
+  playback: Type.Object({ flv: Type.String(), hls: Type.String(), dash: Type.String(), whep: Type.String() }),
+});
+
+/** A page of live streams. */
+export const LiveStreamList = Type.Object({ items: Type.Array(LiveStream), nextCursor: Type.Union([Type.String(), Type.Null()]) });
+
+/** Path parameter `:kid`. */
+export const KidParams = Type.Object({ kid: Type.String({ pattern: '^[A-Za-z0-9_-]{1,64}$' }) });
+export type KidParams = Static<typeof KidParams>;
+
+/** A signing key; `secret` only in the creation response. */
+export const SigningKey = Type.Object({
+  kid: Type.String(),
+  alg: Type.String(),
+  secret: Type.Optional(Type.String({ description: 'base64url HMAC secret, returned once at creation' })),
+  createdAt: Type.String({ format: 'date-time' }),
+  revokedAt: Type.Union([Type.String({ format: 'date-time' }), Type.Null()]),
+});
+
+/** Standard error responses for a route. */
+export function errors(...codes: number[]): Record<number, typeof ErrorBody> {
+  return Object.fromEntries(codes.map((c) => [c, ErrorBody]));
+}

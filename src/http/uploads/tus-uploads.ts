@@ -1,0 +1,123 @@
+/**
+ * tus 1.0 resumable uploads at `/api/v1/uploads` (creation, creation-with-upload, termination,
+ * expiration) with @tus/server + @tus/file-store, mounted in Fastify so the API middleware
+ * (auth scope `videos:write`, request log, rate limit) runs first; then the route hijacks the
+ * reply and hands the raw request/response to tus. The upload id *is* the video id: creating an
+ * upload creates the `waiting` video (header `Strom-Video-Id`), finishing it moves the file to
+ * `sources/<id>/source` and queues processing, terminating it deletes the waiting video.
+ */
+import path from 'node:path';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { EVENTS, Server, type ServerOptions, type Upload } from '@tus/server';
+import { FileStore } from '@tus/file-store';
+import { fail } from '../../errors.js';
+import { newId } from '../../store/db/ids.js';
+import { finishUpload, TUS_MARKER, uploadsDir, videoFields, type UploadOptions } from './upload-files.js';
+
+/** Response header naming the video an upload creates (exposed to browsers via CORS). */
+export const VIDEO_ID_HEADER = 'Strom-Video-Id';
+/** Base path of the tus endpoint. */
+export const TUS_PATH = '/api/v1/uploads';
+
+type TusRequest = Parameters<NonNullable<ServerOptions['onUploadCreate']>>[0];
+
+/** A tus error as @tus/server understands it (status + plain-text body). */
+function tusError(status_code: number, body: string): { status_code: number; body: string } {
+  return { status_code, body: `${body}\n` };
+}
+
+/** Build the tus server and its expiry sweeper; `close()` stops the sweeper. */
+export function createTus(o: UploadOptions, log: FastifyInstance['log']): { server: Server; sweep(): Promise<number>; close(): void } {
+  const { config, store, bus } = o;
+  const datastore = new FileStore({ directory: uploadsDir(config), expirationPeriodInMilliseconds: config.uploads.expireAfterMs });
+  const corsOrigin = config.delivery.corsOrigin;
+  const server = new Server({
+    path: TUS_PATH,
+    datastore,
+    maxSize: config.uploads.maxBytes,
+    relativeLocation: config.publicUrl === null,
+    generateUrl: config.publicUrl ? (_req, u) => `${config.publicUrl!.replace(/\/$/, '')}${u.path}/${u.id}` : undefined,
+    exposedHeaders: [VIDEO_ID_HEADER],
+    allowedOrigins: corsOrigin === '*' ? undefined : corsOrigin === '' ? () => false : [corsOrigin],
+    disableTerminationForFinishedUploads: true,
+    namingFunction: () => newId('v_'),
+    async onUploadCreate(req: TusRequest, upload: Upload) {
+      const md = upload.metadata ?? {};
+      let fields;
+      try {
+        fields = videoFields({ title: md.title ?? undefined, filename: md.filename ?? undefined, visibility: md.visibility ?? undefined });
+      } catch (err) {
+        throw tusError(400, `invalid Upload-Metadata: ${(err as Error).message}`);
+      }
+      const row = await store.videos.create({ id: upload.id, ...fields, status: 'waiting', metadata: { upload: TUS_MARKER, filename: md.filename ?? null } });
+      bus.publish('video.created', { videoId: row.id, title: row.title });
+      req.runtime?.node?.res?.setHeader(VIDEO_ID_HEADER, row.id);
+      return {};
+    },
+    async onUploadFinish(_req: TusRequest, upload: Upload) {
+      await finishUpload(o, log, upload.id, path.join(uploadsDir(config), upload.id), 'link');
+      return {};
+    },
+  });
+  // The source is linked; drop the upload file and its info once tus has built its answer.
+  server.on(EVENTS.POST_FINISH, (_req, _res, upload) => {
+    datastore.remove(upload.id).catch((err: unknown) => log.warn({ err, id: upload.id }, 'could not remove finished upload'));
+  });
+  server.on(EVENTS.POST_TERMINATE, (_req, _res, id) => {
+    dropWaiting(id).catch((err: unknown) => log.warn({ err, id }, 'could not delete terminated upload video'));
+  });
+
+  /** Delete a video whose upload went away, unless it already completed. */
+  async function dropWaiting(id: string): Promise<void> {
+    const row = await store.videos.get(id);
+    if (row?.status !== 'waiting') return;
+    await store.videos.delete(id);
+    bus.publish('video.deleted', { videoId: id });
+  }
+
+  let sweeping: Promise<number> | null = null;
+  /** Remove expired uploads, then waiting tus videos older than the expiry (bounded batch). */
+  async function sweepOnce(): Promise<number> {
+    const removed = await server.cleanUpExpiredUploads();
+    const cutoff = Date.now() - config.uploads.expireAfterMs;
+    const page = await store.videos.list({ status: 'waiting', limit: 200 });
+    for (const v of page.items) {
+      const md = JSON.parse(v.metadata) as { upload?: string };
+      if (md.upload === TUS_MARKER && v.created_at < cutoff) await dropWaiting(v.id);
+    }
+    return removed;
+  }
+  const sweep = (): Promise<number> => (sweeping ??= sweepOnce().finally(() => (sweeping = null)));
+  const timer = setInterval(() => {
+    sweep().catch((err: unknown) => log.warn({ err }, 'tus expiry sweep failed'));
+  }, config.uploads.cleanupIntervalMs);
+  timer.unref();
+  return { server, sweep, close: () => clearInterval(timer) };
+}
+
+/** Register the tus routes on `app` (an encapsulated scope whose body parsers pass streams through). */
+export function tusRoutes(app: FastifyInstance, tus: Server): void {
+  const handle = async (req: FastifyRequest<{ Params: { id?: string } }>, reply: FastifyReply) => {
+    if (req.method === 'PATCH' && !/^application\/offset\+octet-stream\s*$/i.test(req.headers['content-type'] ?? '')) {
+      throw fail('UNSUPPORTED_MEDIA_TYPE', req.headers['content-type'] ?? '(none)');
+    }
+    reply.hijack();
+    reply.raw.setHeader('x-request-id', req.id);
+    reply.raw.setHeader('Cache-Control', 'no-store');
+    if (req.params.id) reply.raw.setHeader(VIDEO_ID_HEADER, req.params.id);
+    try {
+      await tus.handle(req.raw, reply.raw);
+    } catch (err) {
+      req.log.warn({ err }, 'tus request failed');
+      if (!reply.raw.headersSent) reply.raw.writeHead(500).end();
+      else reply.raw.destroy();
+    }
+  };
+  // `deadlineMs: 0`: a PATCH lasts as long as the client's chunk takes to arrive.
+  const write = { scope: 'videos:write', deadlineMs: 0 } as const;
+  const open = { scope: 'none', deadlineMs: 0 } as const; // CORS preflight carries no token
+  app.route({ method: 'POST', url: TUS_PATH, config: write, handler: handle });
+  app.route({ method: 'OPTIONS', url: TUS_PATH, config: open, handler: handle });
+  app.route({ method: ['HEAD', 'PATCH', 'DELETE'], url: `${TUS_PATH}/:id`, config: write, handler: handle });
+  app.route({ method: 'OPTIONS', url: `${TUS_PATH}/:id`, config: open, handler: handle });
+}

@@ -1,0 +1,90 @@
+/**
+ * What both upload paths (tus and multipart) share once bytes are on disk: where files live
+ * (`<dataDir>/uploads/` while receiving, `<dataDir>/sources/<videoId>/source` once complete —
+ * the original kept for reprocessing, never served) and the hand-off that turns a finished file
+ * into a queued video. Kept in one place so both paths publish the same events in the same order.
+ */
+import { copyFile, link, mkdir, rename, rm } from 'node:fs/promises';
+import path from 'node:path';
+import type { FastifyBaseLogger } from 'fastify';
+import type { Config } from '../../config.js';
+import type { EventBus } from '../../events/event-bus.js';
+import type { Store } from '../../store/db/database.js';
+import type { VideoRow, Visibility } from '../../store/db/schema.js';
+
+/** Called once an upload is complete and its file is at `sourceFile`; the app enqueues the transcode. */
+export type OnUploaded = (videoId: string, sourceFile: string) => Promise<void> | void;
+
+/** What `registerUploads` needs. */
+export interface UploadOptions {
+  config: Config;
+  store: Store;
+  bus: EventBus;
+  onUploaded: OnUploaded;
+}
+
+/** `<dataDir>/uploads`: bytes still arriving (tus files + `.json` info, multipart `.part` files). */
+export function uploadsDir(config: Config): string {
+  return path.join(config.dataDir, 'uploads');
+}
+
+/** `<dataDir>/sources/<videoId>/source`: the complete original of a video. */
+export function sourceFile(config: Config, videoId: string): string {
+  return path.join(config.dataDir, 'sources', videoId, 'source');
+}
+
+/** Title / visibility as the client gave them (tus Upload-Metadata or multipart fields). */
+export interface UploadMeta {
+  title?: string;
+  filename?: string;
+  visibility?: string;
+}
+
+/** Validated title and visibility; throws a message (the caller maps it to its protocol's 400). */
+export function videoFields(m: UploadMeta): { title: string; visibility: Visibility } {
+  const title = (m.title ?? m.filename ?? '').trim().slice(0, 500);
+  const v = m.visibility ?? 'public';
+  if (v !== 'public' && v !== 'signed') throw new Error(`visibility must be "public" or "signed", not ${JSON.stringify(v).slice(0, 40)}`);
+  return { title, visibility: v };
+}
+
+/** Marker in `videos.metadata` of rows created by a tus upload (expiry cleanup only touches these). */
+export const TUS_MARKER = 'tus';
+
+/**
+ * Put a complete upload at its source path (`rename`, or `link` when the caller removes `from`
+ * itself later — tus still stats it while answering), mark the video `queued`, call `onUploaded`.
+ * A failing `onUploaded` leaves the video `errored` (INTERNAL) instead of queued forever.
+ */
+export async function finishUpload(o: UploadOptions, log: FastifyBaseLogger, videoId: string, from: string, how: 'rename' | 'link'): Promise<VideoRow | undefined> {
+  const to = sourceFile(o.config, videoId);
+  await mkdir(path.dirname(to), { recursive: true });
+  await rm(to, { force: true });
+  if (how === 'rename') await rename(from, to);
+  else {
+    try {
+      await link(from, to);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EXDEV') throw err;
+      await copyFile(from, to); // uploads/ and sources/ on different file systems
+    }
+  }
+  const row = await o.store.videos.setStatus(videoId, 'queued', { sourcePath: to });
+  if (!row) {
+    // Deleted while the last bytes arrived: keep nothing.
+    await rm(path.dirname(to), { recursive: true, force: true });
+    return undefined;
+  }
+  try {
+    await o.onUploaded(videoId, to);
+  } catch (err) {
+    log.error({ err, videoId }, 'onUploaded failed; video marked errored');
+    return o.store.videos.setStatus(videoId, 'errored', { error: { code: 'INTERNAL', message: 'could not queue processing' } });
+  }
+  return row;
+}
+
+/** Delete a file, ignoring "already gone". */
+export async function removeQuietly(file: string): Promise<void> {
+  await rm(file, { force: true });
+}

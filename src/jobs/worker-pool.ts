@@ -1,0 +1,150 @@
+/**
+ * Runs durable jobs from the `jobs` table with bounded concurrency. Each running job holds a lease
+ * that a heartbeat extends; a process killed mid-job leaves a lease that expires (or, at start in
+ * single-node SQLite mode, is released at once by `recoverOrphans`) so the job runs again.
+ * Every job gets an AbortSignal fired by cancellation (video deleted), the per-job timeout or
+ * shutdown. Only transient failures are retried, with exponential backoff.
+ */
+import type { Logger } from 'pino';
+import type { JobsRepo } from '../store/db/jobs-repo.js';
+import type { JobRow } from '../store/db/schema.js';
+import { isStromError } from '../errors.js';
+
+/** What a job handler receives besides the job row. */
+export interface JobContext {
+  signal: AbortSignal;
+  log: Logger;
+}
+
+/** Runs one job; throw to fail it (a StromError is permanent, other errors are retried). */
+export type JobHandler = (job: JobRow, ctx: JobContext) => Promise<void>;
+
+/** Pool settings. */
+export interface WorkerPoolOptions {
+  jobs: JobsRepo;
+  log: Logger;
+  handlers: Record<string, JobHandler>;
+  concurrency: number;
+  /** Per-job timeout; the job's signal aborts with reason 'timeout'. */
+  timeoutMs: number;
+  leaseMs?: number;
+  pollMs?: number;
+  retryBaseMs?: number;
+}
+
+/** Counters for metrics. */
+export interface WorkerPoolStats {
+  running: number;
+  completed: number;
+  failed: number;
+  retried: number;
+}
+
+const TRANSIENT_ERRNO = new Set(['EAGAIN', 'EMFILE', 'ENFILE', 'EBUSY', 'ENOMEM', 'SQLITE_BUSY', 'ECONNRESET', 'ETIMEDOUT']);
+
+/** Whether a failure is worth retrying: catalog errors (bad media, limits) are not. */
+export function isTransient(err: unknown): boolean {
+  if (isStromError(err)) return err.statusCode >= 500 && err.code !== 'JOB_TIMEOUT';
+  const code = (err as { code?: unknown } | null)?.code;
+  if (typeof code === 'string') return TRANSIENT_ERRNO.has(code);
+  return true; // unknown failures get the remaining attempts, bounded by max_attempts
+}
+
+/** A pool of job runners polling one queue. */
+export class WorkerPool {
+  private readonly running = new Map<string, { job: JobRow; ctrl: AbortController }>();
+  private timer: NodeJS.Timeout | undefined;
+  private polling = false;
+  private stopped = true;
+  private readonly idle = new Set<() => void>();
+  readonly counters: WorkerPoolStats = { running: 0, completed: 0, failed: 0, retried: 0 };
+
+  constructor(private readonly o: WorkerPoolOptions) {}
+
+  /** Start polling (and pick up any orphaned job at once). */
+  start(): void {
+    this.stopped = false;
+    this.timer = setInterval(() => this.kick(), this.o.pollMs ?? 1000);
+    this.timer.unref();
+    this.kick();
+  }
+
+  /** Look for work now (called after enqueue so a new job starts without waiting a poll). */
+  kick(): void {
+    if (this.stopped || this.polling) return;
+    this.polling = true;
+    this.fill().catch((err) => this.o.log.error({ err }, 'job poll failed')).finally(() => {
+      this.polling = false;
+    });
+  }
+
+  private async fill(): Promise<void> {
+    const kinds = Object.keys(this.o.handlers);
+    while (!this.stopped && this.running.size < this.o.concurrency) {
+      const job = await this.o.jobs.lease(kinds, this.o.leaseMs ?? 30_000);
+      if (!job) return;
+      this.run(job);
+    }
+  }
+
+  private run(job: JobRow): void {
+    const ctrl = new AbortController();
+    const log = this.o.log.child({ jobId: job.id, videoId: job.video_id, kind: job.kind });
+    this.running.set(job.id, { job, ctrl });
+    this.counters.running = this.running.size;
+    const leaseMs = this.o.leaseMs ?? 30_000;
+    const beat = setInterval(() => void this.o.jobs.heartbeat(job.id, leaseMs).catch(() => undefined), Math.max(1000, leaseMs / 3));
+    const timeout = setTimeout(() => ctrl.abort('timeout'), this.o.timeoutMs);
+    const started = Date.now();
+    log.info({ attempt: job.attempts }, 'job started');
+    this.o.handlers[job.kind]!(job, { signal: ctrl.signal, log })
+      .then(async () => {
+        await this.o.jobs.complete(job.id);
+        this.counters.completed++;
+        log.info({ ms: Date.now() - started }, 'job done');
+      })
+      .catch(async (err: unknown) => {
+        if (ctrl.signal.aborted && ctrl.signal.reason === 'shutdown') {
+          await this.o.jobs.release(job.id);
+          return log.info('job released at shutdown; it will run again');
+        }
+        if (ctrl.signal.aborted && ctrl.signal.reason === 'cancelled') return log.info('job cancelled');
+        const timedOut = ctrl.signal.aborted && ctrl.signal.reason === 'timeout';
+        const retry = !timedOut && isTransient(err) && job.attempts < job.max_attempts;
+        const delay = (this.o.retryBaseMs ?? 2000) * 2 ** (job.attempts - 1);
+        await this.o.jobs.fail(job.id, err instanceof Error ? err.message : String(err), retry ? delay : 0, retry);
+        if (retry) this.counters.retried++;
+        else this.counters.failed++;
+        log.warn({ err, retry, delayMs: retry ? delay : undefined }, 'job failed');
+      })
+      .catch((err: unknown) => log.error({ err }, 'job bookkeeping failed'))
+      .finally(() => {
+        clearInterval(beat);
+        clearTimeout(timeout);
+        this.running.delete(job.id);
+        this.counters.running = this.running.size;
+        if (this.running.size === 0) for (const f of this.idle) f();
+        this.kick();
+      });
+  }
+
+  /** Abort running jobs of a video (it was deleted); queued ones are cancelled in the table by the caller. */
+  cancelVideo(videoId: string): void {
+    for (const { job, ctrl } of this.running.values()) if (job.video_id === videoId) ctrl.abort('cancelled');
+  }
+
+  /** Number of jobs running now. */
+  get active(): number {
+    return this.running.size;
+  }
+
+  /** Stop polling, abort running jobs (they go back to the queue) and wait for them to unwind. */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.timer) clearInterval(this.timer);
+    if (this.running.size === 0) return;
+    const done = new Promise<void>((resolve) => this.idle.add(resolve));
+    for (const { ctrl } of this.running.values()) ctrl.abort('shutdown');
+    await done;
+  }
+}

@@ -1,0 +1,100 @@
+/**
+ * FLV playback over HTTP and WebSocket (FLV 10.1 Annex E; the flv.js / mpegts.js live formats):
+ *   GET /live/<streamId>.flv                    → HTTP-FLV, chunked transfer, never ends while live
+ *   GET /live/<streamId>.flv + Upgrade: websocket → WS-FLV, one binary message per FLV tag
+ * Both write the FLV header and then the stream's shared tag Buffers (built once per unit by
+ * `flvTagOf`). HTTP batches a reader's queue into one corked write; when the socket is backed up
+ * the reader queues (bounded) until 'drain' — see stream/reader.ts for the slow-reader policy.
+ */
+import type { IncomingMessage, Server } from 'node:http';
+import type { Duplex } from 'node:stream';
+import type { FastifyInstance } from 'fastify';
+import type { Logger } from 'pino';
+import { WebSocketServer, type WebSocket } from 'ws';
+import { fail, isStromError } from '../errors.js';
+import { flvHeader, flvTagOf } from './formats/flv/flv-tags.js';
+import type { StreamRegistry } from './stream/stream-registry.js';
+
+/** Stream ids allowed in playback URLs. */
+export const LIVE_STREAM_ID = /^[A-Za-z0-9_-]{1,64}$/;
+const PATH = /^\/live\/([A-Za-z0-9_-]{1,64})\.flv(?:\?.*)?$/;
+
+function headerFor(registry: StreamRegistry, streamId: string): Buffer {
+  const t = registry.get(streamId)?.tracks;
+  const known = t !== undefined && (t.audio !== undefined || t.video !== undefined);
+  return flvHeader(!known || t.audio !== undefined, !known || t.video !== undefined);
+}
+
+/** Fastify routes for HTTP-FLV playback. */
+export function httpFlvRoutes(registry: StreamRegistry, corsOrigin: string) {
+  return async function routes(app: FastifyInstance): Promise<void> {
+    app.get<{ Params: { file: string } }>('/live/:file', async (req, reply) => {
+      const m = /^([A-Za-z0-9_-]{1,64})\.flv$/.exec(req.params.file);
+      if (!m) throw fail('LIVE_STREAM_NOT_FOUND', req.params.file);
+      const streamId = m[1]!;
+      const stream = registry.get(streamId);
+      if (!stream?.active) throw fail('LIVE_STREAM_NOT_FOUND', streamId);
+      const res = reply.raw;
+      reply.hijack();
+      const headers: Record<string, string> = { 'Content-Type': 'video/x-flv', 'Cache-Control': 'no-cache, no-store', 'x-request-id': String(req.id) };
+      if (corsOrigin !== '') headers['Access-Control-Allow-Origin'] = corsOrigin;
+      res.writeHead(200, headers);
+      res.write(headerFor(registry, streamId));
+      req.raw.socket.setNoDelay(true);
+      const reader = registry.addReader(streamId, 'http-flv', {
+        write(units) {
+          res.cork();
+          let ok = true;
+          for (const u of units) ok = res.write(flvTagOf(u));
+          res.uncork();
+          return ok;
+        },
+        close() {
+          if (!res.writableEnded) res.end();
+        },
+      });
+      res.on('drain', () => reader.resume());
+      res.on('close', () => reader.close('viewer disconnected'));
+    });
+  };
+}
+
+/** Accept WS-FLV upgrades on `/live/<streamId>.flv`; returns a function that detaches it. */
+export function attachWsFlv(server: Server, registry: StreamRegistry, log: Logger): () => void {
+  const wss = new WebSocketServer({ noServer: true, perMessageDeflate: false, maxPayload: 64 * 1024 });
+  const onUpgrade = (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+    const m = PATH.exec(req.url ?? '');
+    if (!m) return; // not ours: other upgrade handlers may take it
+    const streamId = m[1]!;
+    if (!registry.get(streamId)?.active) {
+      socket.end('HTTP/1.1 404 Not Found\r\nContent-Type: application/json\r\nConnection: close\r\n\r\n' + JSON.stringify(fail('LIVE_STREAM_NOT_FOUND', streamId).toJSON()));
+      return;
+    }
+    wss.handleUpgrade(req, socket, head, (ws: WebSocket) => {
+      try {
+        ws.send(headerFor(registry, streamId));
+        const reader = registry.addReader(streamId, 'ws-flv', {
+          write(units) {
+            for (const u of units) ws.send(flvTagOf(u), { binary: true });
+            return socket.writableLength < socket.writableHighWaterMark;
+          },
+          close(reason) {
+            ws.close(1000, reason.slice(0, 120));
+          },
+        });
+        socket.on('drain', () => reader.resume());
+        ws.on('close', () => reader.close('viewer disconnected'));
+        ws.on('error', () => reader.close('websocket error'));
+      } catch (err) {
+        if (!isStromError(err)) log.error({ err }, 'ws-flv join failed');
+        ws.close(1011, 'stream not live');
+      }
+    });
+  };
+  server.on('upgrade', onUpgrade);
+  return () => {
+    server.off('upgrade', onUpgrade);
+    for (const c of wss.clients) c.terminate();
+    wss.close();
+  };
+}

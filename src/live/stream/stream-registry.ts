@@ -1,0 +1,160 @@
+/**
+ * The live stream registry: which streams exist, who publishes into each, who reads from each,
+ * and the status the API reports. Stream keys are resolved through a small `StreamKeyResolver`
+ * interface so the metadata store (live_streams table) plugs in without this code knowing it;
+ * `staticKeyResolver` serves `live.staticKeys` until then. Publishing policy for a key that is
+ * already live follows `live.takeover`: 'takeover' (default: OBS reconnects replace the old
+ * session, viewers stay) or 'reject' (LIVE_PUBLISHER_ACTIVE).
+ */
+import type { Logger } from 'pino';
+import type { Config } from '../../config.js';
+import { fail } from '../../errors.js';
+import { LiveEvents } from '../live-events.js';
+import { LiveStream, type Publisher } from './stream.js';
+import type { Reader, ReaderSink, ViewerProtocol } from './reader.js';
+
+/** Maps a publisher's stream key to the live-stream resource it publishes to (null: unknown key). */
+export type StreamKeyResolver = (key: string) => Promise<{ streamId: string } | null>;
+
+/** A resolver over `streamId:key` pairs (the `live.staticKeys` setting). */
+export function staticKeyResolver(pairs: readonly string[]): StreamKeyResolver {
+  const byKey = new Map<string, string>();
+  for (const pair of pairs) {
+    const i = pair.indexOf(':');
+    if (i <= 0 || i === pair.length - 1) throw fail('CONFIG_INVALID', 'live.staticKeys', pair, 'expected streamId:key');
+    byKey.set(pair.slice(i + 1), pair.slice(0, i));
+  }
+  return async (key) => {
+    const streamId = byKey.get(key);
+    return streamId === undefined ? null : { streamId };
+  };
+}
+
+/** Live status of one stream, as the API shows it. */
+export interface LiveStreamStatus {
+  streamId: string;
+  state: 'idle' | 'active';
+  publishedAt: string | null;
+  publisher: { sessionId: string; remote: string } | null;
+  ingestBitrate: number;
+  fps: number;
+  video: { codec: string; width?: number; height?: number } | null;
+  audio: { codec: string; sampleRate?: number; channels?: number } | null;
+  viewers: { total: number } & Record<ViewerProtocol, number>;
+  drops: number;
+  slowDisconnects: number;
+}
+
+/** All live streams of the process. */
+export class StreamRegistry {
+  /** Lifecycle events: publish start/stop, viewer join/leave. */
+  readonly events = new LiveEvents();
+  private readonly streams = new Map<string, LiveStream>();
+
+  constructor(
+    private readonly config: Config,
+    /** Resolves stream keys; replace with `setResolver` once the store exists. */
+    public resolveKey: StreamKeyResolver,
+    private readonly log: Logger,
+  ) {}
+
+  /** Swap the key resolver (the lead wires the metadata store here). */
+  setResolver(resolver: StreamKeyResolver): void {
+    this.resolveKey = resolver;
+  }
+
+  /** The stream with this id, if it has ever been published or read in this process. */
+  get(streamId: string): LiveStream | undefined {
+    return this.streams.get(streamId);
+  }
+
+  /** Start publishing `streamId` from `p`; handles takeover/reject. */
+  startPublish(streamId: string, p: Publisher): LiveStream {
+    let s = this.streams.get(streamId);
+    if (s === undefined) {
+      s = new LiveStream(streamId, this.config.live.gopCacheMaxBytes, {
+        maxBytes: this.config.live.readerMaxBytes,
+        maxUnits: this.config.live.readerMaxUnits,
+        graceMs: this.config.live.slowReaderGraceMs,
+      }, this.log);
+      this.streams.set(streamId, s);
+    }
+    const old = s.publisher;
+    if (old !== null) {
+      if (this.config.live.takeover === 'reject') throw fail('LIVE_PUBLISHER_ACTIVE', streamId);
+      this.log.info({ streamId, old: old.id, new: p.id }, 'publisher takeover');
+      this.stopPublish(s, old, `taken over by ${p.id}`, false);
+      old.close(`taken over by session ${p.id}`);
+    }
+    s.attach(p, old !== null);
+    this.events.emit('publish.start', { streamId, sessionId: p.id, remote: p.remote, takeover: old !== null });
+    return s;
+  }
+
+  /** Stop publishing if `p` is still the publisher; ends readers unless a takeover replaces it. */
+  stopPublish(s: LiveStream, p: Publisher, reason: string, endReaders = true): void {
+    if (s.publisher !== p) return;
+    const durationMs = Date.now() - s.publishedAt;
+    const bytesIn = s.bytesIn;
+    s.detach(reason, endReaders);
+    this.events.emit('publish.stop', { streamId: s.id, sessionId: p.id, reason, durationMs, bytesIn });
+  }
+
+  /** Attach a viewer to an active stream; throws LIVE_STREAM_NOT_FOUND when it is not live. */
+  addReader(streamId: string, protocol: ViewerProtocol, sink: ReaderSink): Reader {
+    const s = this.streams.get(streamId);
+    if (s === undefined || !s.active) throw fail('LIVE_STREAM_NOT_FOUND', streamId);
+    const r = s.addReader(protocol, sink, (reader, reason) => {
+      this.events.emit('viewer.leave', { streamId, viewerId: reader.id, protocol, reason, drops: reader.drops, durationMs: Date.now() - reader.joinedAt });
+    });
+    this.events.emit('viewer.join', { streamId, viewerId: r.id, protocol });
+    return r;
+  }
+
+  /** Status of one stream (idle when unknown). */
+  status(streamId: string): LiveStreamStatus {
+    const s = this.streams.get(streamId);
+    const viewers = { total: 0, 'http-flv': 0, 'ws-flv': 0, rtmp: 0 };
+    if (s === undefined) {
+      return { streamId, state: 'idle', publishedAt: null, publisher: null, ingestBitrate: 0, fps: 0, video: null, audio: null, viewers, drops: 0, slowDisconnects: 0 };
+    }
+    for (const r of s.readers) {
+      viewers.total++;
+      viewers[r.protocol]++;
+    }
+    const { bitrate, fps } = s.rates();
+    const v = s.tracks.video;
+    const a = s.tracks.audio;
+    const num = (x: unknown) => (typeof x === 'number' ? x : undefined);
+    return {
+      streamId,
+      state: s.active ? 'active' : 'idle',
+      publishedAt: s.active ? new Date(s.publishedAt).toISOString() : null,
+      publisher: s.publisher ? { sessionId: s.publisher.id, remote: s.publisher.remote } : null,
+      ingestBitrate: s.active ? bitrate : 0,
+      fps: s.active ? fps : 0,
+      video: s.active && v ? { codec: v.codecString, width: num(s.meta.width), height: num(s.meta.height) } : null,
+      audio: s.active && a ? { codec: a.codecString, sampleRate: a.sampleRate, channels: a.channels } : null,
+      viewers,
+      drops: s.totalDrops(),
+      slowDisconnects: s.slowDisconnects,
+    };
+  }
+
+  /** Status of every stream this process knows. */
+  list(): LiveStreamStatus[] {
+    return [...this.streams.keys()].map((id) => this.status(id));
+  }
+
+  /** Close every publisher and reader (shutdown). */
+  close(reason = 'server shutting down'): void {
+    for (const s of this.streams.values()) {
+      for (const r of [...s.readers]) r.close(reason);
+      if (s.publisher) {
+        const p = s.publisher;
+        this.stopPublish(s, p, reason);
+        p.close(reason);
+      }
+    }
+  }
+}

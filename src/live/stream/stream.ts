@@ -1,0 +1,190 @@
+/**
+ * One live stream: its current publisher, track configuration, GOP cache and readers.
+ *
+ * The GOP cache holds the units since the latest video keyframe (bounded by `gopCacheMaxBytes`;
+ * over the bound it is emptied until the next keyframe), so a new viewer gets onMetaData, the
+ * sequence headers and a decodable GOP at once instead of waiting for the next keyframe. Units are
+ * fanned out by reference; one `setImmediate` per stream per tick flushes every reader, which turns
+ * all units parsed from one socket read into one write per viewer.
+ *
+ * Takeover (a second publisher on the same key, e.g. OBS reconnecting) keeps the readers: the new
+ * publisher's timestamps are shifted to continue after the last one sent, and readers skip to its
+ * first keyframe.
+ */
+import type { Logger } from 'pino';
+import { aacInfo, avcCodecString } from '../formats/flv/flv-tags.js';
+import { unitBytes, type MediaUnit, type TrackConfig } from './media-unit.js';
+import { Reader, type ReaderLimits, type ReaderSink, type ViewerProtocol } from './reader.js';
+
+/** What the stream needs from whoever publishes into it. */
+export interface Publisher {
+  readonly id: string;
+  readonly remote: string;
+  /** Close the publishing session (takeover, shutdown). */
+  close(reason: string): void;
+}
+
+const WINDOW_S = 5;
+
+/** A live stream and its fan-out. */
+export class LiveStream {
+  publisher: Publisher | null = null;
+  publishedAt = 0;
+  tracks: TrackConfig = {};
+  metadata: MediaUnit | null = null;
+  /** The publisher's onMetaData object (width, height, framerate, encoder...). */
+  meta: Record<string, unknown> = {};
+  readonly readers = new Set<Reader>();
+  /** Units dropped across all readers of this stream (slow readers). */
+  drops = 0;
+  /** Readers disconnected for being too slow. */
+  slowDisconnects = 0;
+  bytesIn = 0;
+  private gop: MediaUnit[] = [];
+  private gopBytes = 0;
+  private flushScheduled = false;
+  private lastDts = 0;
+  private tsOffset: number | null = 0;
+  /** Per-second ingest buckets for bitrate and fps: [second, bytes, videoFrames]. */
+  private window: Array<[number, number, number]> = [];
+
+  constructor(
+    readonly id: string,
+    private readonly gopCacheMaxBytes: number,
+    private readonly readerLimits: ReaderLimits,
+    private readonly log: Logger,
+  ) {}
+
+  /** True while a publisher is attached. */
+  get active(): boolean {
+    return this.publisher !== null;
+  }
+
+  /** Attach a publisher; a previous one (takeover) must have been detached by the caller. */
+  attach(p: Publisher, takeover: boolean): void {
+    this.publisher = p;
+    this.publishedAt = Date.now();
+    this.gop = [];
+    this.gopBytes = 0;
+    this.tsOffset = takeover ? null : 0;
+    if (takeover) for (const r of this.readers) r.resync();
+    else {
+      this.tracks = {};
+      this.metadata = null;
+      this.meta = {};
+      this.lastDts = 0;
+    }
+  }
+
+  /** Detach the publisher; with `endReaders` every reader is closed (end of stream). */
+  detach(reason: string, endReaders: boolean): void {
+    this.publisher = null;
+    this.gop = [];
+    this.gopBytes = 0;
+    this.window = [];
+    if (endReaders) for (const r of [...this.readers]) r.close(`stream ended: ${reason}`);
+  }
+
+  /** Ingest one unit from the publisher. */
+  push(u: MediaUnit, ingestBytes: number): void {
+    if (this.tsOffset === null) this.tsOffset = this.lastDts + 1 - u.dts; // takeover: continue the timeline
+    if (this.tsOffset !== 0) {
+      u.dts += this.tsOffset;
+      u.pts += this.tsOffset;
+    }
+    if (u.dts > this.lastDts) this.lastDts = u.dts;
+    this.account(u, ingestBytes);
+    if (u.config) this.configure(u);
+    else if (u.kind === 'video' && u.keyframe) {
+      this.gop = [u];
+      this.gopBytes = unitBytes(u);
+    } else if (this.gop.length > 0) {
+      this.gopBytes += unitBytes(u);
+      if (this.gopBytes > this.gopCacheMaxBytes) {
+        this.gop = [];
+        this.gopBytes = 0;
+      } else this.gop.push(u);
+    }
+    let any = false;
+    for (const r of this.readers) if (r.push(u)) any = true;
+    if (any && !this.flushScheduled) {
+      this.flushScheduled = true;
+      setImmediate(this.flush);
+    }
+  }
+
+  /** Add a viewer: it starts with metadata, sequence headers and the cached GOP. */
+  addReader(protocol: ViewerProtocol, sink: ReaderSink, onClose: (r: Reader, reason: string) => void): Reader {
+    const r = new Reader(protocol, sink, this.readerLimits, () => this.tracks.video !== undefined, (reader, reason) => {
+      this.readers.delete(reader);
+      this.drops += reader.drops;
+      if (reason.includes('behind')) this.slowDisconnects++;
+      onClose(reader, reason);
+    });
+    const initial: MediaUnit[] = [];
+    if (this.metadata) initial.push(this.metadata);
+    if (this.tracks.video) initial.push(this.tracks.video.config);
+    if (this.tracks.audio) initial.push(this.tracks.audio.config);
+    initial.push(...this.gop);
+    r.pushInitial(initial);
+    this.readers.add(r);
+    if (!this.flushScheduled) {
+      this.flushScheduled = true;
+      setImmediate(this.flush);
+    }
+    return r;
+  }
+
+  /** Drops so far, including readers still attached. */
+  totalDrops(): number {
+    let n = this.drops;
+    for (const r of this.readers) n += r.drops;
+    return n;
+  }
+
+  /** Ingest bitrate (bits/s) and video fps over the last few seconds. */
+  rates(now = Date.now()): { bitrate: number; fps: number } {
+    const sec = Math.floor(now / 1000);
+    const full = this.window.filter(([s]) => s < sec && s >= sec - WINDOW_S);
+    if (full.length === 0) return { bitrate: 0, fps: 0 };
+    const span = Math.min(WINDOW_S, sec - full[0]![0]);
+    const bytes = full.reduce((n, [, b]) => n + b, 0);
+    const frames = full.reduce((n, [, , f]) => n + f, 0);
+    return { bitrate: Math.round((bytes * 8) / span), fps: Math.round((frames / span) * 100) / 100 };
+  }
+
+  private readonly flush = (): void => {
+    this.flushScheduled = false;
+    for (const r of this.readers) r.flush();
+  };
+
+  private account(u: MediaUnit, bytes: number): void {
+    this.bytesIn += bytes;
+    const sec = Math.floor(Date.now() / 1000);
+    let last = this.window.at(-1);
+    if (last === undefined || last[0] !== sec) {
+      last = [sec, 0, 0];
+      this.window.push(last);
+      if (this.window.length > WINDOW_S + 1) this.window.shift();
+    }
+    last[1] += bytes;
+    if (u.kind === 'video' && !u.config) last[2]++;
+  }
+
+  private configure(u: MediaUnit): void {
+    if (u.kind === 'data') {
+      this.metadata = u;
+      return;
+    }
+    if (u.kind === 'video') {
+      const enhanced = (u.body[0]! & 0x80) !== 0;
+      const codecString = u.codec === 'avc' ? avcCodecString(u.payload) : enhanced ? u.body.toString('latin1', 1, 5) : u.codec;
+      const prev = this.tracks.video;
+      this.tracks.video = { codec: u.codec, codecString, width: prev?.width, height: prev?.height, config: u };
+      this.log.debug({ streamId: this.id, codec: codecString }, 'video sequence header');
+    } else {
+      const info = u.codec === 'aac' ? aacInfo(u.payload) : { codecString: u.codec === 'opus' ? 'opus' : u.codec };
+      this.tracks.audio = { codec: u.codec, ...info, config: u };
+    }
+  }
+}

@@ -1,0 +1,94 @@
+/**
+ * The `live_streams` table: live inputs and their secret stream keys. `findLiveStreamByKey` is the
+ * one call the RTMP/WHIP ingest makes to authorise a publisher. Like videos, visibility changes
+ * reach the playback policy map through `onVisibility`.
+ */
+import type { Kysely } from 'kysely';
+import type { Database, LiveStreamRow, Visibility } from './schema.js';
+import type { VisibilityListener } from './videos-repo.js';
+import { newId } from './ids.js';
+
+/** A fresh secret stream key: `sk_` + 32 base62 (≈190 bits). */
+export function newStreamKey(): string {
+  return newId('sk_', 32);
+}
+
+/** Repository of live streams. */
+export class LiveStreamsRepo {
+  /** Set by the app: keeps the playback policy map in step with the table. */
+  onVisibility: VisibilityListener | null = null;
+
+  constructor(private readonly db: Kysely<Database>) {}
+
+  /** Create a stream with a new key. */
+  async create(o: { title?: string; visibility?: Visibility; record?: boolean; id?: string } = {}): Promise<LiveStreamRow> {
+    const now = Date.now();
+    const row: LiveStreamRow = {
+      id: o.id ?? newId('ls_'),
+      title: o.title ?? '',
+      stream_key: newStreamKey(),
+      visibility: o.visibility ?? 'public',
+      status: 'idle',
+      record: o.record ? 1 : 0,
+      created_at: now,
+      updated_at: now,
+    };
+    await this.db.insertInto('live_streams').values(row).execute();
+    this.onVisibility?.(row.id, row.visibility);
+    return row;
+  }
+
+  /** The row, or undefined. */
+  async get(id: string): Promise<LiveStreamRow | undefined> {
+    return this.db.selectFrom('live_streams').selectAll().where('id', '=', id).executeTakeFirst();
+  }
+
+  /** Authorise a publisher: the stream whose key is `key`, or undefined. */
+  async findLiveStreamByKey(key: string): Promise<LiveStreamRow | undefined> {
+    return this.db.selectFrom('live_streams').selectAll().where('stream_key', '=', key).executeTakeFirst();
+  }
+
+  /** Newest first, keyset pagination by (created_at, id) after `after` (an id from the previous page). */
+  async list(o: { limit: number; afterId?: string | null }): Promise<{ items: LiveStreamRow[]; nextCursor: string | null }> {
+    let q = this.db.selectFrom('live_streams').selectAll();
+    if (o.afterId) {
+      const last = await this.get(o.afterId);
+      if (!last) throw new RangeError('cursor');
+      q = q.where((eb) => eb.or([eb('created_at', '<', last.created_at), eb.and([eb('created_at', '=', last.created_at), eb('id', '<', last.id)])]));
+    }
+    const rows = await q.orderBy('created_at', 'desc').orderBy('id', 'desc').limit(o.limit + 1).execute();
+    const more = rows.length > o.limit;
+    const items = more ? rows.slice(0, o.limit) : rows;
+    return { items, nextCursor: more ? items.at(-1)!.id : null };
+  }
+
+  /** Change title, visibility, record flag or status (the live engine sets `active`/`idle`). */
+  async update(id: string, p: { title?: string; visibility?: Visibility; record?: boolean; status?: 'idle' | 'active' }): Promise<LiveStreamRow | undefined> {
+    const set: Partial<LiveStreamRow> = { updated_at: Date.now() };
+    if (p.title !== undefined) set.title = p.title;
+    if (p.visibility !== undefined) set.visibility = p.visibility;
+    if (p.record !== undefined) set.record = p.record ? 1 : 0;
+    if (p.status !== undefined) set.status = p.status;
+    const row = await this.db.updateTable('live_streams').set(set).where('id', '=', id).returningAll().executeTakeFirst();
+    if (row && p.visibility !== undefined) this.onVisibility?.(id, row.visibility);
+    return row;
+  }
+
+  /** Replace the stream key; the old one stops working immediately. */
+  async rotateKey(id: string): Promise<LiveStreamRow | undefined> {
+    return this.db.updateTable('live_streams').set({ stream_key: newStreamKey(), updated_at: Date.now() }).where('id', '=', id).returningAll().executeTakeFirst();
+  }
+
+  /** Delete; true when it existed. */
+  async delete(id: string): Promise<boolean> {
+    const r = await this.db.deleteFrom('live_streams').where('id', '=', id).executeTakeFirst();
+    const gone = Number(r.numDeletedRows) > 0;
+    if (gone) this.onVisibility?.(id, null);
+    return gone;
+  }
+
+  /** Every stream's visibility, to fill the policy map at start. */
+  async visibilities(): Promise<Array<{ id: string; visibility: Visibility }>> {
+    return this.db.selectFrom('live_streams').select(['id', 'visibility']).execute();
+  }
+}

@@ -1,0 +1,120 @@
+/**
+ * Versioned schema migrations, applied in order at start inside one transaction each and recorded
+ * in `schema_migrations`. Migrations are append-only: never edit a released one, add the next
+ * number. They use Kysely's schema builder only, so the same list runs on PostgreSQL later.
+ */
+import { sql, type Kysely } from 'kysely';
+import type { Database } from './schema.js';
+
+/** One migration step. */
+export interface Migration {
+  version: number;
+  name: string;
+  up(db: Kysely<Database>): Promise<void>;
+}
+
+/** All migrations, ascending. */
+export const migrations: readonly Migration[] = [
+  {
+    version: 1,
+    name: 'initial tables: videos, live_streams, signing_keys, jobs, webhooks',
+    async up(db) {
+      await db.schema.createTable('videos')
+        .addColumn('id', 'varchar(64)', (c) => c.primaryKey())
+        .addColumn('title', 'text', (c) => c.notNull().defaultTo(''))
+        .addColumn('description', 'text', (c) => c.notNull().defaultTo(''))
+        .addColumn('visibility', 'varchar(16)', (c) => c.notNull().defaultTo('public'))
+        .addColumn('status', 'varchar(16)', (c) => c.notNull().defaultTo('waiting'))
+        .addColumn('error_code', 'varchar(64)')
+        .addColumn('error_message', 'text')
+        .addColumn('progress', 'real', (c) => c.notNull().defaultTo(0))
+        .addColumn('duration_s', 'real')
+        .addColumn('width', 'integer')
+        .addColumn('height', 'integer')
+        .addColumn('source_path', 'text')
+        .addColumn('metadata', 'text', (c) => c.notNull().defaultTo('{}'))
+        .addColumn('playable', 'integer', (c) => c.notNull().defaultTo(0))
+        .addColumn('created_at', 'bigint', (c) => c.notNull())
+        .addColumn('updated_at', 'bigint', (c) => c.notNull())
+        .execute();
+      await db.schema.createIndex('videos_status_created').on('videos').columns(['status', 'created_at', 'id']).execute();
+      await db.schema.createIndex('videos_created').on('videos').columns(['created_at', 'id']).execute();
+
+      await db.schema.createTable('live_streams')
+        .addColumn('id', 'varchar(64)', (c) => c.primaryKey())
+        .addColumn('title', 'text', (c) => c.notNull().defaultTo(''))
+        .addColumn('stream_key', 'varchar(128)', (c) => c.notNull().unique())
+        .addColumn('visibility', 'varchar(16)', (c) => c.notNull().defaultTo('public'))
+        .addColumn('status', 'varchar(16)', (c) => c.notNull().defaultTo('idle'))
+        .addColumn('record', 'integer', (c) => c.notNull().defaultTo(0))
+        .addColumn('created_at', 'bigint', (c) => c.notNull())
+        .addColumn('updated_at', 'bigint', (c) => c.notNull())
+        .execute();
+
+      await db.schema.createTable('signing_keys')
+        .addColumn('kid', 'varchar(64)', (c) => c.primaryKey())
+        .addColumn('alg', 'varchar(16)', (c) => c.notNull())
+        .addColumn('secret', 'text', (c) => c.notNull())
+        .addColumn('created_at', 'bigint', (c) => c.notNull())
+        .addColumn('revoked_at', 'bigint')
+        .execute();
+
+      await db.schema.createTable('jobs')
+        .addColumn('id', 'varchar(64)', (c) => c.primaryKey())
+        .addColumn('video_id', 'varchar(64)')
+        .addColumn('kind', 'varchar(64)', (c) => c.notNull())
+        .addColumn('state', 'varchar(16)', (c) => c.notNull().defaultTo('queued'))
+        .addColumn('attempts', 'integer', (c) => c.notNull().defaultTo(0))
+        .addColumn('max_attempts', 'integer', (c) => c.notNull().defaultTo(3))
+        .addColumn('run_after', 'bigint', (c) => c.notNull())
+        .addColumn('lease_until', 'bigint')
+        .addColumn('last_error', 'text')
+        .addColumn('payload', 'text', (c) => c.notNull().defaultTo('{}'))
+        .addColumn('created_at', 'bigint', (c) => c.notNull())
+        .addColumn('updated_at', 'bigint', (c) => c.notNull())
+        .execute();
+      await db.schema.createIndex('jobs_state_run_after').on('jobs').columns(['state', 'run_after']).execute();
+      await db.schema.createIndex('jobs_video').on('jobs').column('video_id').execute();
+
+      await db.schema.createTable('webhooks')
+        .addColumn('id', 'varchar(64)', (c) => c.primaryKey())
+        .addColumn('url', 'text', (c) => c.notNull())
+        .addColumn('secret', 'text', (c) => c.notNull())
+        .addColumn('events', 'text', (c) => c.notNull().defaultTo('[]'))
+        .addColumn('created_at', 'bigint', (c) => c.notNull())
+        .execute();
+      await db.schema.createTable('webhook_deliveries')
+        .addColumn('id', 'varchar(64)', (c) => c.primaryKey())
+        .addColumn('webhook_id', 'varchar(64)', (c) => c.notNull())
+        .addColumn('event', 'varchar(64)', (c) => c.notNull())
+        .addColumn('payload', 'text', (c) => c.notNull())
+        .addColumn('status_code', 'integer')
+        .addColumn('attempts', 'integer', (c) => c.notNull().defaultTo(0))
+        .addColumn('last_error', 'text')
+        .addColumn('created_at', 'bigint', (c) => c.notNull())
+        .addColumn('updated_at', 'bigint', (c) => c.notNull())
+        .execute();
+    },
+  },
+];
+
+/** Apply every migration newer than the database's version; returns the versions applied. */
+export async function migrate(db: Kysely<Database>): Promise<number[]> {
+  await db.schema.createTable('schema_migrations').ifNotExists()
+    .addColumn('version', 'integer', (c) => c.primaryKey())
+    .addColumn('name', 'text', (c) => c.notNull())
+    .addColumn('applied_at', 'bigint', (c) => c.notNull())
+    .execute();
+  const row = await db.selectFrom('schema_migrations').select(sql<number | null>`max(version)`.as('v')).executeTakeFirst();
+  const current = row?.v ?? 0;
+  const applied: number[] = [];
+  for (const m of migrations) {
+    if (m.version <= current) continue;
+    await db.transaction().execute(async (trx) => {
+      await m.up(trx);
+      await trx.insertInto('schema_migrations').values({ version: m.version, name: m.name, applied_at: Date.now() }).execute();
+    });
+    applied.push(m.version);
+  }
+  return applied;
+}

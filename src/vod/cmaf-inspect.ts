@@ -1,0 +1,70 @@
+/**
+ * Read the RFC 6381 codec string out of a CMAF init segment, so the HLS CODECS attribute and the
+ * MPD @codecs name the profile and level x264 actually chose (a wrong level makes MSE refuse the
+ * source buffer or a player drop the variant). A walk over the box tree down to the sample entry;
+ * no full ISO BMFF parser is needed for two fields.
+ */
+
+const CONTAINERS = new Set(['moov', 'trak', 'mdia', 'minf', 'stbl']);
+
+/** Find the first box of `type` in the box tree of `buf` (ISO/IEC 14496-12 §4.2), returning its payload. */
+export function findBox(buf: Buffer, path: string[], start = 0, end = buf.length): Buffer | null {
+  let off = start;
+  while (off + 8 <= end) {
+    let size = buf.readUInt32BE(off);
+    const type = buf.toString('latin1', off + 4, off + 8);
+    let header = 8;
+    if (size === 1) {
+      size = Number(buf.readBigUInt64BE(off + 8));
+      header = 16;
+    } else if (size === 0) size = end - off;
+    if (size < header || off + size > end) return null;
+    if (type === path[0]) {
+      if (path.length === 1) return buf.subarray(off + header, off + size);
+      const rest = path.slice(1);
+      // stsd: version/flags + entry_count before its sample entries (§8.5.2).
+      if (type === 'stsd') return findBox(buf, rest, off + header + 8, off + size);
+      // Visual sample entry: 78 bytes of fields before child boxes (§12.1.3); audio: 28 (§12.2.3).
+      if (type === 'avc1' || type === 'avc3') return findBox(buf, rest, off + header + 78, off + size);
+      if (type === 'mp4a') return findBox(buf, rest, off + header + 28, off + size);
+      if (CONTAINERS.has(type)) return findBox(buf, rest, off + header, off + size);
+      return null;
+    }
+    off += size;
+  }
+  return null;
+}
+
+const hex2 = (n: number): string => n.toString(16).padStart(2, '0');
+
+/** `avc1.PPCCLL` from the AVCDecoderConfigurationRecord (ISO/IEC 14496-15 §5.3.3.1) of a video init segment. */
+export function avcCodecString(init: Buffer): string | null {
+  for (const entry of ['avc1', 'avc3']) {
+    const avcC = findBox(init, ['moov', 'trak', 'mdia', 'minf', 'stbl', 'stsd', entry, 'avcC']);
+    if (avcC && avcC.length >= 4 && avcC[0] === 1) return `${entry}.${hex2(avcC[1]!)}${hex2(avcC[2]!)}${hex2(avcC[3]!)}`;
+  }
+  return null;
+}
+
+/**
+ * `mp4a.40.N` from the AudioSpecificConfig inside `esds` (ISO/IEC 14496-1 descriptors); the
+ * audio object type is the top five bits of the DecoderSpecificInfo (tag 0x05).
+ */
+export function aacCodecString(init: Buffer): string | null {
+  const esds = findBox(init, ['moov', 'trak', 'mdia', 'minf', 'stbl', 'stsd', 'mp4a', 'esds']);
+  if (!esds) return null;
+  for (let i = 4; i < esds.length - 2; i++) {
+    if (esds[i] !== 0x05) continue;
+    // Descriptor length: 1–4 bytes of 7 bits with a continuation bit.
+    let j = i + 1;
+    while (j < esds.length && (esds[j]! & 0x80) !== 0) j++;
+    const aot = (esds[j + 1] ?? 0) >> 3;
+    if (aot > 0 && aot < 31) return `mp4a.40.${aot}`;
+  }
+  return null;
+}
+
+/** The codec string of an init segment, video or audio. */
+export function codecString(init: Buffer): string | null {
+  return avcCodecString(init) ?? aacCodecString(init);
+}

@@ -1,0 +1,149 @@
+/**
+ * The VOD service: connects uploads, the durable job queue and the transcode engine. `enqueue`
+ * adds a `transcode` job for a video whose source is stored; the worker pool runs it through
+ * `processVideo`, mirrors progress into the video row (throttled) and onto the event bus, and
+ * settles the video as `ready` or `errored` (with the engine's error code and message).
+ * A re-run after a crash first removes whatever an earlier attempt had published, so an asset is
+ * never half-published or duplicated.
+ */
+import { rm } from 'node:fs/promises';
+import path from 'node:path';
+import type { Logger } from 'pino';
+import type { Config } from '../config.js';
+import { fail, isStromError } from '../errors.js';
+import type { EventBus } from '../events/event-bus.js';
+import type { Store } from '../store/db/database.js';
+import type { JobRow } from '../store/db/schema.js';
+import { WorkerPool, isTransient, type JobContext } from '../jobs/worker-pool.js';
+import { processVideo, type AssetSummary, type VodProgress } from './process-video.js';
+
+/** Job kind of a transcode. */
+export const TRANSCODE = 'transcode';
+
+/** Dependencies of the service. */
+export interface VodServiceOptions {
+  config: Config;
+  store: Store;
+  bus: EventBus;
+  log: Logger;
+  /** Drop cached delivery metadata of an asset (it is being republished). */
+  invalidate: (assetId: string) => void;
+}
+
+/** Where the original of a video is kept (docs/STORAGE.md). */
+export function sourceDir(dataDir: string, videoId: string): string {
+  return path.join(dataDir, 'sources', videoId);
+}
+
+/** Upload → queue → transcode → publish. */
+export class VodService {
+  readonly pool: WorkerPool;
+  private readonly assetsDir: string;
+  private readonly tmpDir: string;
+
+  constructor(private readonly o: VodServiceOptions) {
+    this.assetsDir = path.join(o.config.dataDir, 'assets');
+    this.tmpDir = path.join(o.config.dataDir, 'tmp');
+    this.pool = new WorkerPool({
+      jobs: o.store.jobs,
+      log: o.log,
+      handlers: { [TRANSCODE]: (job, ctx) => this.transcode(job, ctx) },
+      concurrency: o.config.jobs.concurrency,
+      timeoutMs: o.config.vod.jobTimeoutMs,
+      leaseMs: o.config.jobs.leaseMs,
+      pollMs: o.config.jobs.pollMs,
+      retryBaseMs: o.config.jobs.retryBaseMs,
+    });
+  }
+
+  /** Start running jobs; jobs left `running` by a killed process are queued again first. */
+  async start(): Promise<void> {
+    const n = await this.o.store.jobs.recoverOrphans();
+    if (n > 0) this.o.log.warn({ jobs: n }, 'requeued jobs interrupted by an earlier stop');
+    this.pool.start();
+  }
+
+  /** Queue the transcode of a stored source. */
+  async enqueue(videoId: string): Promise<void> {
+    await this.o.store.videos.setStatus(videoId, 'queued', { progress: 0 });
+    await this.o.store.jobs.enqueue({ kind: TRANSCODE, videoId, maxAttempts: this.o.config.jobs.maxAttempts });
+    this.pool.kick();
+  }
+
+  /** Stop the running transcode of a deleted video (its queued jobs are cancelled in the table). */
+  cancel(videoId: string): void {
+    this.pool.cancelVideo(videoId);
+  }
+
+  /** Stop: running jobs are aborted and go back to the queue for the next start. */
+  stop(): Promise<void> {
+    return this.pool.stop();
+  }
+
+  private async transcode(job: JobRow, ctx: JobContext): Promise<void> {
+    const { store, bus } = this.o;
+    const videoId = job.video_id;
+    if (videoId === null) throw fail('JOB_FAILED', job.id, 'transcode job without a video');
+    const video = await store.videos.get(videoId);
+    if (!video) return ctx.log.info('video was deleted; nothing to do');
+    if (!video.source_path) throw fail('JOB_FAILED', job.id, `video ${videoId} has no stored source`);
+    // A crashed earlier attempt may have published part of the asset: start from nothing.
+    await rm(path.join(this.assetsDir, videoId), { recursive: true, force: true });
+    this.o.invalidate(videoId);
+    await store.videos.setStatus(videoId, 'processing', { progress: 0, error: null, playable: false });
+
+    let lastWrite = 0;
+    const onProgress = (p: VodProgress) => {
+      bus.publish('video.progress', { videoId, phase: p.phase, percent: p.percent, speed: p.speed, etaS: p.etaS ?? undefined });
+      const now = Date.now();
+      if (now - lastWrite < 1000 && p.phase !== 'done') return; // the row needs no more than 1 write/s
+      lastWrite = now;
+      void store.videos.update(videoId, { progress: Math.min(1, p.percent / 100) }).catch(() => undefined);
+    };
+    const onPlayable = () => {
+      this.o.invalidate(videoId);
+      void store.videos.update(videoId, { playable: true }).then(() => bus.publish('video.playable', { videoId }), () => undefined);
+    };
+    let summary: AssetSummary;
+    try {
+      summary = await processVideo({
+        source: video.source_path, assetsDir: this.assetsDir, tmpDir: this.tmpDir, assetId: videoId,
+        config: this.o.config.vod, signal: ctx.signal, onProgress, onPlayable,
+      });
+    } catch (err) {
+      await this.settleFailure(job, videoId, err, ctx);
+      throw err;
+    }
+    this.o.invalidate(videoId);
+    const top = summary.renditions.find((r) => r.kind === 'video');
+    await store.videos.setStatus(videoId, 'ready', {
+      progress: 1, playable: true, durationS: summary.durationS, width: top?.width ?? null, height: top?.height ?? null,
+      metadata: { ...safeJson(video.metadata), renditions: summary.renditions.map((r) => r.name), audioOnly: summary.audioOnly, speed: summary.speed, timings: summary.timings },
+    });
+    bus.publish('video.ready', { videoId, durationS: summary.durationS });
+  }
+
+  /** Record a failure on the video when it is final (permanent, timed out or out of attempts). */
+  private async settleFailure(job: JobRow, videoId: string, err: unknown, ctx: JobContext): Promise<void> {
+    const reason = ctx.signal.reason as unknown;
+    if (ctx.signal.aborted && (reason === 'shutdown' || reason === 'cancelled')) return;
+    const e = ctx.signal.aborted && reason === 'timeout' ? fail('JOB_TIMEOUT', job.id, this.o.config.vod.jobTimeoutMs) : err;
+    const final = !isTransient(e) || job.attempts >= job.max_attempts;
+    if (!final) return;
+    const code = isStromError(e) ? e.code : 'JOB_FAILED';
+    const message = e instanceof Error ? e.message : String(e);
+    await rm(path.join(this.assetsDir, videoId), { recursive: true, force: true });
+    this.o.invalidate(videoId);
+    await this.o.store.videos.setStatus(videoId, 'errored', { error: { code, message }, playable: false });
+    this.o.bus.publish('video.errored', { videoId, code, message });
+  }
+}
+
+function safeJson(text: string): Record<string, unknown> {
+  try {
+    const v = JSON.parse(text) as unknown;
+    return v !== null && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>) : {};
+  } catch {
+    return {};
+  }
+}

@@ -1,0 +1,67 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import http from 'node:http';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { buildStrom } from '../../src/app.js';
+import { testConfig } from '../../src/config.js';
+
+/** Open an SSE stream and collect parsed events until `count` arrive. */
+function collect(url: string, count: number, headers: Record<string, string> = {}): Promise<{ events: Array<{ id: string; event: string; data: Record<string, unknown> }>; contentType: string }> {
+  return new Promise((resolve, reject) => {
+    const events: Array<{ id: string; event: string; data: Record<string, unknown> }> = [];
+    const req = http.get(url, { headers }, (res) => {
+      let buf = '';
+      res.setEncoding('utf8');
+      res.on('data', (chunk: string) => {
+        buf += chunk;
+        let i;
+        while ((i = buf.indexOf('\n\n')) >= 0) {
+          const block = buf.slice(0, i);
+          buf = buf.slice(i + 2);
+          const f: Record<string, string> = {};
+          for (const line of block.split('\n')) {
+            const m = /^(id|event|data): (.*)$/.exec(line);
+            if (m) f[m[1]!] = m[2]!;
+          }
+          if (f.event) events.push({ id: f.id!, event: f.event, data: JSON.parse(f.data!) as Record<string, unknown> });
+          if (events.length >= count) {
+            req.destroy();
+            resolve({ events, contentType: String(res.headers['content-type']) });
+          }
+        }
+      });
+    });
+    req.on('error', (err) => {
+      if (events.length < count) reject(err);
+    });
+  });
+}
+
+test('SSE delivers bus events filtered by video id and resumes after Last-Event-ID', async (t) => {
+  const dir = mkdtempSync(path.join(tmpdir(), 'strom-sse-'));
+  const strom = await buildStrom(testConfig({ dataDir: dir }));
+  const { url } = await strom.listen();
+  t.after(async () => {
+    await strom.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+  const pending = collect(`${url}/api/v1/events?videoId=v1`, 2);
+  await new Promise((r) => setTimeout(r, 100));
+  strom.bus.publish('video.progress', { videoId: 'other', phase: 'transcode', percent: 5 });
+  const first = strom.bus.publish('video.progress', { videoId: 'v1', phase: 'transcode', percent: 10 });
+  strom.bus.publish('video.ready', { videoId: 'v1', durationS: 4 });
+  const { events, contentType } = await pending;
+  assert.match(contentType, /^text\/event-stream/);
+  assert.deepEqual(events.map((e) => e.event), ['video.progress', 'video.ready']);
+  assert.equal(events[0]!.data.percent, 10);
+  assert.equal(events[0]!.id, String(first.id));
+
+  // A reconnect with Last-Event-ID gets only what came after it.
+  const resumed = await collect(`${url}/api/v1/events?videoId=v1`, 1, { 'Last-Event-ID': String(first.id) });
+  assert.equal(resumed.events[0]!.event, 'video.ready');
+  // Subscribers are released when clients go away.
+  await new Promise((r) => setTimeout(r, 100));
+  assert.equal(strom.bus.subscribers, 0);
+});

@@ -1,0 +1,58 @@
+/** FLV tag ↔ MediaUnit: legacy AVC/AAC, Enhanced RTMP FourCC (hvc1, av01, vp09, Opus), shared tag Buffers. */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { aacInfo, audioToUnit, avcCodecString, flvTagOf, videoToUnit } from '../../src/live/formats/flv/flv-tags.js';
+import { FlvDemuxer } from '../../src/live/formats/flv/flv-demuxer.js';
+import { flvHeader } from '../../src/live/formats/flv/flv-tags.js';
+
+test('legacy AVC: sequence header, keyframe with composition time, inter frame', () => {
+  const cfg = videoToUnit(Buffer.from([0x17, 0, 0, 0, 0, 1, 0x64, 0, 0x1f]), 0)!;
+  assert.deepEqual([cfg.codec, cfg.config, cfg.keyframe], ['avc', true, true]);
+  assert.equal(avcCodecString(cfg.payload), 'avc1.64001f');
+  const key = videoToUnit(Buffer.from([0x17, 1, 0, 0, 80, 9, 9]), 1000)!;
+  assert.deepEqual([key.dts, key.pts, key.keyframe, key.config, key.payload.toString('hex')], [1000, 1080, true, false, '0909']);
+  const inter = videoToUnit(Buffer.from([0x27, 1, 0xff, 0xff, 0xf6, 1]), 1040)!;
+  assert.deepEqual([inter.pts, inter.keyframe], [1030, false], 'negative composition time');
+  assert.equal(videoToUnit(Buffer.from([0x17, 2, 0, 0, 0]), 0), null, 'end of sequence is not carried');
+});
+
+test('Enhanced RTMP video: FourCC hvc1/av01/vp09, packet types, CodedFramesX', () => {
+  const ex = (frameType: number, packetType: number, fourcc: string, rest: number[]) =>
+    Buffer.concat([Buffer.from([0x80 | (frameType << 4) | packetType]), Buffer.from(fourcc, 'latin1'), Buffer.from(rest)]);
+  const hevcCfg = videoToUnit(ex(1, 0, 'hvc1', [1, 2, 3]), 0)!;
+  assert.deepEqual([hevcCfg.codec, hevcCfg.config, hevcCfg.payload.toString('hex')], ['hevc', true, '010203']);
+  const hevcFrame = videoToUnit(ex(1, 1, 'hvc1', [0, 0, 40, 7]), 100)!;
+  assert.deepEqual([hevcFrame.pts, hevcFrame.keyframe, hevcFrame.payload.toString('hex')], [140, true, '07']);
+  const hevcX = videoToUnit(ex(2, 3, 'hvc1', [8]), 140)!;
+  assert.deepEqual([hevcX.pts, hevcX.keyframe, hevcX.payload.toString('hex')], [140, false, '08'], 'CodedFramesX has no composition time');
+  const av1 = videoToUnit(ex(1, 1, 'av01', [0x12, 0]), 0)!;
+  assert.deepEqual([av1.codec, av1.keyframe, av1.payload.length], ['av1', true, 2], 'AV1 frames carry no composition time');
+  assert.equal(videoToUnit(ex(2, 1, 'vp09', [1]), 0)!.codec, 'vp9');
+  assert.equal(videoToUnit(ex(1, 2, 'av01', []), 0), null, 'SequenceEnd');
+});
+
+test('audio: AAC config/raw, Enhanced RTMP Opus, MP3; AudioSpecificConfig info', () => {
+  const cfg = audioToUnit(Buffer.from([0xaf, 0, 0x12, 0x10]), 0)!;
+  assert.deepEqual([cfg.codec, cfg.config], ['aac', true]);
+  assert.deepEqual(aacInfo(cfg.payload), { codecString: 'mp4a.40.2', sampleRate: 44100, channels: 2 });
+  assert.equal(audioToUnit(Buffer.from([0xaf, 1, 5]), 20)!.config, false);
+  const opusHead = audioToUnit(Buffer.concat([Buffer.from([0x90]), Buffer.from('Opus'), Buffer.from('OpusHead')]), 0)!;
+  assert.deepEqual([opusHead.codec, opusHead.config, opusHead.payload.toString()], ['opus', true, 'OpusHead']);
+  const opus = audioToUnit(Buffer.concat([Buffer.from([0x91]), Buffer.from('Opus'), Buffer.from([1, 2])]), 20)!;
+  assert.deepEqual([opus.config, opus.payload.length], [false, 2]);
+  assert.equal(audioToUnit(Buffer.from([0x2f, 1]), 0)!.codec, 'mp3');
+});
+
+test('flvTagOf builds one shared tag per unit, readable by the demuxer with extended timestamps', () => {
+  const u = videoToUnit(Buffer.from([0x17, 1, 0, 0, 0, 9]), 0x01020304)!;
+  const tag = flvTagOf(u);
+  assert.equal(flvTagOf(u), tag, 'cached: the same Buffer for every reader');
+  assert.equal(tag.length, 11 + 6 + 4);
+  assert.equal(tag.readUInt32BE(tag.length - 4), 17, 'PreviousTagSize');
+  const d = new FlvDemuxer();
+  const tags = d.push(Buffer.concat([flvHeader(true, true), tag.subarray(0, 5)]));
+  assert.equal(tags.length, 0);
+  const [t] = d.push(tag.subarray(5));
+  assert.deepEqual([t!.type, t!.timestamp, t!.body.toString('hex')], [9, 0x01020304, '170100000009']);
+  assert.equal(d.flags, 5);
+});
