@@ -20,10 +20,15 @@ import { registerControlPlane, type ControlPlane } from './http/api/api.js';
 import { deadlineError } from './auth/deadlines.js';
 import { EventBus } from './events/event-bus.js';
 import { sseRoutes } from './http/events/sse.js';
+// --- web UI (issue 8): the built single-page app at / and /assets/* ---
+import { webRoutes } from './http/web.js';
 // --- live (issue 5) ---
 import { createLiveServer, type LiveServer } from './live/live-server.js';
 // --- VOD (issue 3) ---
 import { VodService } from './vod/vod-service.js';
+import { registerUploads, type Uploads } from './http/uploads/index.js';
+// --- webhooks (issue 3, item 8) ---
+import { WebhookDispatcher } from './events/webhook-dispatcher.js';
 
 /** A built (not yet listening) Strom process. */
 export interface Strom {
@@ -39,6 +44,10 @@ export interface Strom {
   live: LiveServer;
   /** VOD (issue 3): job queue + transcode engine; `vod.enqueue(videoId)` after a source is stored. */
   vod: VodService;
+  /** Uploads (issue 3): tus + multipart; `uploads.sweep()` removes expired unfinished uploads. */
+  uploads: Uploads;
+  /** Webhooks (issue 3): delivers bus events to `/api/v1/webhooks` receivers; `dropped` counts queue overflow. */
+  webhooks: WebhookDispatcher;
   server: http.Server | http2.Http2SecureServer;
   /** Start listening on config host/port; resolves to the bound address. */
   listen(): Promise<{ host: string; port: number; url: string }>;
@@ -130,8 +139,11 @@ export async function buildStrom(config: Config, log: Logger = createLogger(conf
   // --- issue 4: store, deadlines, authenticate → log → rate-limit, /api/v1 routes, delivery guard ---
   const control = await registerControlPlane(app, config, delivery);
   await app.register(sseRoutes({ bus }));
+  await app.register(webRoutes()); // issue 8: web UI from web/dist (docs/WEB.md)
   // --- VOD (issue 3): transcode jobs; deleting a video stops its running job ---
   const vod = new VodService({ config, store: control.store, bus, log, invalidate: (id) => delivery.catalog.invalidateAsset(id) });
+  // --- uploads (issue 3): tus /api/v1/uploads + multipart /api/v1/video/upload → transcode job ---
+  const uploads = await registerUploads(app, { config, store: control.store, bus, onUploaded: (videoId) => vod.enqueue(videoId) });
   const onVisibility = control.store.videos.onVisibility;
   control.store.videos.onVisibility = (id, visibility) => {
     onVisibility?.(id, visibility);
@@ -140,6 +152,10 @@ export async function buildStrom(config: Config, log: Logger = createLogger(conf
       bus.publish('video.deleted', { videoId: id });
     }
   };
+
+  // --- webhooks (issue 3): signed POSTs of bus events, retried, logged in webhook_deliveries ---
+  const webhooks = new WebhookDispatcher({ config, store: control.store, bus, log });
+  webhooks.start();
 
   // --- live (issue 5): RTMP listener, GET /live/<streamId>.flv (HTTP-FLV, or WS-FLV on upgrade) ---
   const live = createLiveServer(config, log);
@@ -151,6 +167,7 @@ export async function buildStrom(config: Config, log: Logger = createLogger(conf
   async function close(): Promise<void> {
     await live.close(); // live: end publishers and never-ending FLV responses first
     await vod.stop(); // VOD: running jobs go back to the queue for the next start
+    await webhooks.stop(); // webhooks: abort in-flight deliveries, clear retry timers (before the store closes)
     const deadline = setTimeout(() => {
       for (const s of sockets) s.destroy();
       for (const s of sessions) s.destroy();
@@ -163,7 +180,7 @@ export async function buildStrom(config: Config, log: Logger = createLogger(conf
   }
 
   return {
-    config, log, app, delivery, control, bus, live, vod,
+    config, log, app, delivery, control, bus, live, vod, webhooks, uploads,
     get server() {
       return server;
     },

@@ -87,6 +87,7 @@ export const settings: readonly Setting[] = [
   { key: 'vod.storyboardTiles', kind: 'int', default: 100, min: 1, max: 400, doc: 'thumbnails in the seek-bar storyboard sprite' },
   // --- end vod.* ---
   // --- jobs.* : the durable job queue (src/jobs) ---
+  { key: 'jobs.enabled', kind: 'bool', default: true, doc: 'run queued jobs in this process (false: only accept and queue them)' },
   { key: 'jobs.concurrency', kind: 'int', default: 1, min: 1, max: 64, doc: 'transcode jobs running at once (one ffmpeg already uses every core)' },
   { key: 'jobs.maxAttempts', kind: 'int', default: 3, min: 1, max: 20, doc: 'attempts of a job whose failures are transient (bad media is never retried)' },
   { key: 'jobs.retryBaseMs', kind: 'duration', default: 5_000, min: 0, doc: 'first retry delay; doubles each attempt' },
@@ -103,6 +104,23 @@ export const settings: readonly Setting[] = [
   { key: 'webhooks.maxQueued', kind: 'int', default: 1000, min: 1, doc: 'deliveries waiting in memory; more are dropped, counted and logged' },
   { key: 'webhooks.concurrency', kind: 'int', default: 4, min: 1, max: 64, doc: 'webhook deliveries in flight at once' },
   // --- end uploads.* / webhooks.* ---
+  // --- observability (issue 7: src/observability, src/http/metrics.ts, src/http/health.ts; docs/OPERATIONS.md) ---
+  { key: 'metrics.enabled', kind: 'bool', default: true, doc: 'serve Prometheus metrics at GET /metrics' },
+  { key: 'metrics.port', kind: 'int', default: null, min: 0, max: 65535, doc: 'serve /metrics on its own listener on this port (default: the main port)' },
+  { key: 'metrics.host', kind: 'string', default: null, doc: 'address of the separate metrics listener (default: host)' },
+  { key: 'metrics.allow', kind: 'list', default: ['loopback'], doc: 'who may scrape without a token: "all", "loopback" or CIDRs; others need a Bearer API token with admin scope' },
+  { key: 'metrics.defaultMetrics', kind: 'bool', default: true, doc: 'include prom-client process metrics (event-loop delay, GC, heap, CPU)' },
+  { key: 'log.accessMediaEvery', kind: 'int', default: 0, min: 0, doc: 'access-log one media request in N (0 = none, 1 = all); API requests are always logged' },
+  { key: 'tracing.otlpEndpoint', kind: 'string', default: null, doc: 'OTLP/HTTP base URL (e.g. http://collector:4318); enables OpenTelemetry tracing, no-op when unset' },
+  { key: 'tracing.serviceName', kind: 'string', default: 'strom', doc: 'service.name resource attribute of exported spans' },
+  { key: 'qoe.maxSessions', kind: 'int', default: 10_000, min: 1, doc: 'CMCD playback sessions kept in memory (least recent evicted)' },
+  { key: 'qoe.maxContents', kind: 'int', default: 10_000, min: 1, doc: 'videos/live streams with QoE aggregates kept in memory (least recent evicted)' },
+  { key: 'qoe.sessionIdleMs', kind: 'duration', default: 300_000, min: 1000, doc: 'a CMCD session not heard from this long is closed' },
+  { key: 'qoe.cmsd', kind: 'bool', default: false, doc: 'add a CMSD-Static response header to media responses (CTA-5006)' },
+  { key: 'health.toolCacheMs', kind: 'duration', default: 30_000, min: 0, doc: 'how long /readyz trusts a successful ffmpeg/ffprobe -version' },
+  { key: 'vod.ffmpegPath', kind: 'string', default: 'ffmpeg', doc: 'ffmpeg executable (name on PATH or absolute path)' },
+  { key: 'vod.ffprobePath', kind: 'string', default: 'ffprobe', doc: 'ffprobe executable (name on PATH or absolute path)' },
+  // --- end observability ---
 ];
 
 /** The validated configuration the process runs with. */
@@ -153,11 +171,20 @@ export interface Config {
     fpsCap: number;
     jobTimeoutMs: number;
     storyboardTiles: number;
+    /** issue 7: executables (readiness checks them; the runner spawns them) */
+    ffmpegPath: string;
+    ffprobePath: string;
   };
-  jobs: { concurrency: number; maxAttempts: number; retryBaseMs: number; leaseMs: number; pollMs: number };
+  jobs: { enabled: boolean; concurrency: number; maxAttempts: number; retryBaseMs: number; leaseMs: number; pollMs: number };
   // --- uploads / webhooks (issue 3, src/http/uploads, src/events/webhook-*) ---
   uploads: { maxBytes: number; expireAfterMs: number; cleanupIntervalMs: number };
   webhooks: { timeoutMs: number; maxAttempts: number; retryBaseMs: number; maxQueued: number; concurrency: number };
+  // --- observability (issue 7) ---
+  metrics: { enabled: boolean; port: number | null; host: string | null; allow: string[]; defaultMetrics: boolean };
+  log: { accessMediaEvery: number };
+  tracing: { otlpEndpoint: string | null; serviceName: string };
+  qoe: { maxSessions: number; maxContents: number; sessionIdleMs: number; cmsd: boolean };
+  health: { toolCacheMs: number };
 }
 
 /** Raw values keyed by dotted setting name, as they come from a file, env or flags. */

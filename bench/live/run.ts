@@ -2,16 +2,18 @@
  * bench/live: server-added latency and fan-out capacity of HTTP-FLV, Strom vs node-media-server 4.x,
  * measured in the same run on the same machine.
  *
- *   node --import tsx bench/live/run.ts [--latency-viewers 100] [--capacity-viewers 2000] [--seconds 20]
+ *   node --import tsx bench/live/run.ts [--latency-viewers 100] [--capacity-viewers 2000] [--seconds 20] [--rounds 3] [--only latency|capacity]
  *
  * For each server: start it in a child process; publish a 3 Mbps H.264/AAC FLV (made once with
  * ffmpeg) in real time with our own RTMP publisher, recording when each video frame was sent; read
  * HTTP-FLV with N viewers in 2 child processes recording when each frame arrived. Reports p50/p99
  * of (arrival − send) over frames sent after every viewer joined, frames delivered/dropped per
- * viewer, and the server's RSS growth per viewer (/proc/<pid>/status VmRSS).
+ * viewer, and the server's RSS growth per viewer (/proc/<pid>/status VmRSS). Latency runs `--rounds`
+ * times, alternating which server goes first, and reports medians: the machine is shared.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
 import net from 'node:net';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
@@ -25,6 +27,7 @@ const { values } = parseArgs({ options: {
   'capacity-viewers': { type: 'string', default: '2000' },
   seconds: { type: 'string', default: '20' },
   only: { type: 'string' },
+  rounds: { type: 'string', default: '3' },
 } });
 const CACHE = '/tmp/strom-bench-live';
 const NMS_DIR = path.join(CACHE, 'nms');
@@ -75,7 +78,7 @@ function rssKb(pid: number): number {
 
 const pct = (xs: number[], p: number) => xs[Math.min(xs.length - 1, Math.floor((p / 100) * xs.length))] ?? NaN;
 
-interface Result { server: string; viewers: number; p50: number; p99: number; delivered: number; dropped: number; stalled: number; rssPerViewerKb: number; rssBeforeMb: number; rssAfterMb: number }
+interface Result { server: string; viewers: number; answered: number; p50: number; p99: number; delivered: number; dropped: number; stalled: number; rssPerViewerKb: number; rssBeforeMb: number; rssAfterMb: number }
 
 async function scenario(name: string, start: () => Promise<{ child: ChildProcess; http: number; rtmp: number; key: string; path: string }>, viewers: number, samples: number, file: string): Promise<Result> {
   const srv = await start();
@@ -119,8 +122,13 @@ async function scenario(name: string, start: () => Promise<{ child: ChildProcess
       dropped += Math.max(0, expected - v.frames);
       if (v.frames < expected) stalled++;
     }
-    return { server: name, viewers, p50: pct(lat, 50), p99: pct(lat, 99), delivered, dropped, stalled, rssPerViewerKb: (rssAfter - rssBefore) / viewers, rssBeforeMb: rssBefore / 1024, rssAfterMb: rssAfter / 1024 };
+    const answered = stats.filter((v) => v.status === 200).length;
+    return { server: name, viewers, answered, p50: pct(lat, 50), p99: pct(lat, 99), delivered, dropped, stalled, rssPerViewerKb: (rssAfter - rssBefore) / viewers, rssBeforeMb: rssBefore / 1024, rssAfterMb: rssAfter / 1024 };
   } finally {
+    srv.child.stderr!.on('data', (d: Buffer) => {
+      const line = d.toString().split('\n').find((l) => l.startsWith('diag'));
+      if (line) console.log(`  ${name} ${line}`);
+    });
     srv.child.kill('SIGTERM');
     await new Promise((r) => setTimeout(r, 300));
     srv.child.kill('SIGKILL');
@@ -142,17 +150,32 @@ async function startNms() {
 }
 
 const seconds = Number(values.seconds);
+const rounds = Number(values.rounds);
 const file = sourceFlv(seconds);
 installNms();
-const results: Result[] = [];
 const servers: Array<[string, typeof startStrom]> = [['strom', startStrom], ['node-media-server', startNms]];
-for (const [label, viewers, samples] of [['latency', Number(values['latency-viewers']), 100], ['capacity', Number(values['capacity-viewers']), 20]] as const) {
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? NaN;
+const report: Record<string, unknown> = { date: new Date().toISOString(), load: os.loadavg(), seconds, rounds };
+for (const [label, viewers, samples, n] of [['latency', Number(values['latency-viewers']), 100, rounds], ['capacity', Number(values['capacity-viewers']), 20, 1]] as const) {
   if (values.only && values.only !== label) continue;
-  for (const [name, start] of servers) {
-    const r = await scenario(name, start, viewers, samples, file);
-    results.push(r);
-    console.log(`${label.padEnd(8)} ${name.padEnd(18)} viewers=${r.viewers} p50=${r.p50.toFixed(2)}ms p99=${r.p99.toFixed(2)}ms delivered=${r.delivered} dropped=${r.dropped} stalledViewers=${r.stalled} rss ${r.rssBeforeMb.toFixed(0)}→${r.rssAfterMb.toFixed(0)} MB (${r.rssPerViewerKb.toFixed(1)} KB/viewer)`);
+  const byServer = new Map<string, Result[]>();
+  for (let round = 0; round < n; round++) {
+    for (const [name, start] of round % 2 === 0 ? servers : [...servers].reverse()) {
+      const r = await scenario(name, start, viewers, samples, file);
+      byServer.set(name, [...(byServer.get(name) ?? []), r]);
+      console.log(`${label.padEnd(8)} round ${round + 1} ${name.padEnd(18)} viewers=${r.viewers} (200 OK: ${r.answered}) p50=${r.p50.toFixed(2)}ms p99=${r.p99.toFixed(2)}ms delivered=${r.delivered} dropped=${r.dropped} stalledViewers=${r.stalled} rss ${r.rssBeforeMb.toFixed(0)}→${r.rssAfterMb.toFixed(0)} MB (${r.rssPerViewerKb.toFixed(1)} KB/viewer) load=${os.loadavg()[0]!.toFixed(1)}`);
+    }
   }
-  const [a, b] = results.slice(-2);
-  if (a && b) console.log(`${label}: p99 ratio nms/strom = ${(b.p99 / a.p99).toFixed(2)}×, drops strom=${a.dropped} nms=${b.dropped}`);
+  const summary = [...byServer].map(([name, rs]) => ({
+    name, p50: median(rs.map((r) => r.p50)), p99: median(rs.map((r) => r.p99)), dropped: rs.reduce((a, r) => a + r.dropped, 0),
+    stalled: rs.reduce((a, r) => a + r.stalled, 0), rssPerViewerKb: median(rs.map((r) => r.rssPerViewerKb)),
+  }));
+  for (const x of summary) console.log(`${label} median of ${n}: ${x.name.padEnd(18)} p50=${x.p50.toFixed(2)}ms p99=${x.p99.toFixed(2)}ms dropped=${x.dropped} stalledViewers=${x.stalled} rss/viewer=${x.rssPerViewerKb.toFixed(1)} KB`);
+  const [a, b] = summary;
+  if (a && b) console.log(`${label}: p99 nms/strom = ${(b.p99 / a.p99).toFixed(2)}× (>1: Strom faster)`);
+  report[label] = { viewers, rounds: Object.fromEntries(byServer), summary };
 }
+const out = path.join(here, '..', 'results', `live-${Date.now()}.json`);
+mkdirSync(path.dirname(out), { recursive: true });
+writeFileSync(out, JSON.stringify(report, null, 2));
+console.log('raw results:', out);

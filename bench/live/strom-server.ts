@@ -2,6 +2,7 @@
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { monitorEventLoopDelay, PerformanceObserver } from 'node:perf_hooks';
 import { buildStrom } from '../../src/app.js';
 import { testConfig } from '../../src/config.js';
 
@@ -13,5 +14,19 @@ const strom = await buildStrom(testConfig({
   'timeouts.idleMs': '10m',
 }));
 await strom.listen();
+// Diagnostics for the latency tail: event-loop delay and GC pauses, printed on SIGTERM.
+const eld = monitorEventLoopDelay({ resolution: 1 });
+eld.enable();
+let gcMax = 0;
+let gcTotal = 0;
+new PerformanceObserver((list) => {
+  for (const e of list.getEntries()) {
+    gcMax = Math.max(gcMax, e.duration);
+    gcTotal += e.duration;
+  }
+}).observe({ entryTypes: ['gc'] });
 process.stderr.write('ready\n');
-process.on('SIGTERM', () => void strom.close().then(() => process.exit(0)));
+process.on('SIGTERM', () => {
+  process.stderr.write(`diag eventLoopDelay p99=${(eld.percentile(99) / 1e6).toFixed(1)}ms max=${(eld.max / 1e6).toFixed(1)}ms gcMax=${gcMax.toFixed(1)}ms gcTotal=${gcTotal.toFixed(0)}ms\n`);
+  void strom.close().then(() => process.exit(0));
+});

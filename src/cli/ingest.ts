@@ -47,7 +47,7 @@ export async function ingest(argv: string[]): Promise<void> {
     flags[kv.slice(0, eq)] = kv.slice(eq + 1);
   }
   const config = loadConfig({ file: values.config, flags });
-  const log = createLogger(config.logLevel);
+  const log = createLogger(config.logLevel, 2); // stdout carries the --json result
   const store = await openStore(config.dataDir);
   const bus = new EventBus(16);
   const vod = new VodService({ config, store, bus, log, invalidate: () => undefined });

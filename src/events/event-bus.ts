@@ -8,6 +8,7 @@
 /** Every event Strom emits, by type. */
 export interface EventMap {
   'video.created': { videoId: string; title: string };
+  'video.queued': { videoId: string };
   'video.progress': { videoId: string; phase: string; percent: number; speed?: number; etaS?: number };
   'video.playable': { videoId: string };
   'video.ready': { videoId: string; durationS?: number };

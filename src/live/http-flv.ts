@@ -11,9 +11,12 @@ import type { Duplex } from 'node:stream';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import { WebSocketServer, type WebSocket } from 'ws';
-import { fail, isStromError } from '../errors.js';
+import { fail, isStromError, type StromError } from '../errors.js';
 import { flvHeader, flvTagOf } from './formats/flv/flv-tags.js';
 import type { StreamRegistry } from './stream/stream-registry.js';
+
+/** Checks a viewer may watch `streamId` (signed playback plugs in here); throw a StromError to refuse. */
+export type LivePlaybackGuard = (req: IncomingMessage, streamId: string) => void | Promise<void>;
 
 /** Stream ids allowed in playback URLs. */
 export const LIVE_STREAM_ID = /^[A-Za-z0-9_-]{1,64}$/;
@@ -26,12 +29,13 @@ function headerFor(registry: StreamRegistry, streamId: string): Buffer {
 }
 
 /** Fastify routes for HTTP-FLV playback. */
-export function httpFlvRoutes(registry: StreamRegistry, corsOrigin: string) {
+export function httpFlvRoutes(registry: StreamRegistry, corsOrigin: string, guard: () => LivePlaybackGuard | null) {
   return async function routes(app: FastifyInstance): Promise<void> {
     app.get<{ Params: { file: string } }>('/live/:file', async (req, reply) => {
       const m = /^([A-Za-z0-9_-]{1,64})\.flv$/.exec(req.params.file);
       if (!m) throw fail('LIVE_STREAM_NOT_FOUND', req.params.file);
       const streamId = m[1]!;
+      await guard()?.(req.raw, streamId);
       const stream = registry.get(streamId);
       if (!stream?.active) throw fail('LIVE_STREAM_NOT_FOUND', streamId);
       const res = reply.raw;
@@ -60,16 +64,21 @@ export function httpFlvRoutes(registry: StreamRegistry, corsOrigin: string) {
 }
 
 /** Accept WS-FLV upgrades on `/live/<streamId>.flv`; returns a function that detaches it. */
-export function attachWsFlv(server: Server, registry: StreamRegistry, log: Logger): () => void {
+export function attachWsFlv(server: Server, registry: StreamRegistry, log: Logger, guard: () => LivePlaybackGuard | null): () => void {
   const wss = new WebSocketServer({ noServer: true, perMessageDeflate: false, maxPayload: 64 * 1024 });
   const onUpgrade = (req: IncomingMessage, socket: Duplex, head: Buffer) => {
     const m = PATH.exec(req.url ?? '');
     if (!m) return; // not ours: other upgrade handlers may take it
     const streamId = m[1]!;
-    if (!registry.get(streamId)?.active) {
-      socket.end('HTTP/1.1 404 Not Found\r\nContent-Type: application/json\r\nConnection: close\r\n\r\n' + JSON.stringify(fail('LIVE_STREAM_NOT_FOUND', streamId).toJSON()));
-      return;
-    }
+    const refuse = (e: StromError) => {
+      socket.end(`HTTP/1.1 ${e.statusCode} Refused\r\nContent-Type: application/json\r\nConnection: close\r\n\r\n${JSON.stringify(e.toJSON())}`);
+    };
+    Promise.resolve(guard()?.(req, streamId)).then(() => {
+      if (!registry.get(streamId)?.active) return refuse(fail('LIVE_STREAM_NOT_FOUND', streamId));
+      upgrade(req, socket, head, streamId);
+    }, (err: unknown) => refuse(isStromError(err) ? err : fail('INTERNAL', 'playback guard failed')));
+  };
+  const upgrade = (req: IncomingMessage, socket: Duplex, head: Buffer, streamId: string) => {
     wss.handleUpgrade(req, socket, head, (ws: WebSocket) => {
       try {
         ws.send(headerFor(registry, streamId));

@@ -7,7 +7,7 @@ import type http from 'node:http';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import type { Config } from '../config.js';
-import { attachWsFlv, httpFlvRoutes } from './http-flv.js';
+import { attachWsFlv, httpFlvRoutes, type LivePlaybackGuard } from './http-flv.js';
 import type { LiveEvents } from './live-events.js';
 import { createRtmpServer, type RtmpServer } from './rtmp/rtmp-server.js';
 import { staticKeyResolver, StreamRegistry, type LiveStreamStatus, type StreamKeyResolver } from './stream/stream-registry.js';
@@ -30,6 +30,8 @@ export interface LiveServer {
   status(streamId: string): LiveStreamStatus;
   /** Replace the stream-key resolver (e.g. with the metadata store's). */
   setResolver(resolver: StreamKeyResolver): void;
+  /** Guard HTTP-FLV/WS-FLV playback (signed streams); null = open. RTMP play is not guarded. */
+  setPlaybackGuard(guard: LivePlaybackGuard | null): void;
 }
 
 /** Create the live server; `resolver` defaults to `live.staticKeys`. */
@@ -38,13 +40,14 @@ export function createLiveServer(config: Config, log: Logger, resolver?: StreamK
   const registry = new StreamRegistry(config, resolver ?? staticKeyResolver(config.live.staticKeys), llog);
   const rtmp = createRtmpServer(config, registry, log);
   let detachWs: (() => void) | null = null;
+  let guard: LivePlaybackGuard | null = null;
   return {
     registry,
     events: registry.events,
     rtmp,
-    routes: httpFlvRoutes(registry, config.delivery.corsOrigin),
+    routes: httpFlvRoutes(registry, config.delivery.corsOrigin, () => guard),
     attach(server) {
-      detachWs = attachWsFlv(server, registry, llog);
+      detachWs = attachWsFlv(server, registry, llog, () => guard);
     },
     async listen() {
       return config.rtmp.enabled ? rtmp.listen() : null;
@@ -57,5 +60,8 @@ export function createLiveServer(config: Config, log: Logger, resolver?: StreamK
     },
     status: (id) => registry.status(id),
     setResolver: (r) => registry.setResolver(r),
+    setPlaybackGuard(g) {
+      guard = g;
+    },
   };
 }

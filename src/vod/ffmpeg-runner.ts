@@ -67,10 +67,18 @@ function tail(text: string, max: number): string {
  * when `timeoutMs` passes; otherwise resolves with the exit code and output (stdout whole unless
  * progress is parsed from it, stderr as a bounded tail).
  */
+// --- observability (issue 7): settings vod.ffmpegPath / vod.ffprobePath name the executables ---
+const toolPaths: Record<string, string> = {};
+/** Map tool names (`ffmpeg`, `ffprobe`) to executables; set once by VodService from the config. */
+export function setToolPaths(paths: Record<string, string>): void {
+  Object.assign(toolPaths, paths);
+}
+// --- end observability ---
+
 export function runTool(cmd: string, args: string[], o: RunOptions = {}): Promise<ToolResult> {
   return new Promise((resolve, reject) => {
     if (o.signal?.aborted) return reject(abortError(o.signal));
-    const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(toolPaths[cmd] ?? cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] }); // issue 7: configurable path
     let stdout = '';
     let stderr = '';
     let pending = '';

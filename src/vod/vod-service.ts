@@ -6,7 +6,7 @@
  * A re-run after a crash first removes whatever an earlier attempt had published, so an asset is
  * never half-published or duplicated.
  */
-import { rm } from 'node:fs/promises';
+import { readdir, rm } from 'node:fs/promises';
 import path from 'node:path';
 import type { Logger } from 'pino';
 import type { Config } from '../config.js';
@@ -16,6 +16,7 @@ import type { Store } from '../store/db/database.js';
 import type { JobRow } from '../store/db/schema.js';
 import { WorkerPool, isTransient, type JobContext } from '../jobs/worker-pool.js';
 import { processVideo, type AssetSummary, type VodProgress } from './process-video.js';
+import { setToolPaths } from './ffmpeg-runner.js'; // issue 7: vod.ffmpegPath / vod.ffprobePath
 
 /** Job kind of a transcode. */
 export const TRANSCODE = 'transcode';
@@ -44,6 +45,7 @@ export class VodService {
   constructor(private readonly o: VodServiceOptions) {
     this.assetsDir = path.join(o.config.dataDir, 'assets');
     this.tmpDir = path.join(o.config.dataDir, 'tmp');
+    setToolPaths({ ffmpeg: o.config.vod.ffmpegPath, ffprobe: o.config.vod.ffprobePath }); // issue 7
     this.pool = new WorkerPool({
       jobs: o.store.jobs,
       log: o.log,
@@ -58,6 +60,7 @@ export class VodService {
 
   /** Start running jobs; jobs left `running` by a killed process are queued again first. */
   async start(): Promise<void> {
+    if (!this.o.config.jobs.enabled) return void this.o.log.info('jobs.enabled is false: this process queues jobs but runs none');
     const n = await this.o.store.jobs.recoverOrphans();
     if (n > 0) this.o.log.warn({ jobs: n }, 'requeued jobs interrupted by an earlier stop');
     this.pool.start();
@@ -65,8 +68,10 @@ export class VodService {
 
   /** Queue the transcode of a stored source. */
   async enqueue(videoId: string): Promise<void> {
-    await this.o.store.videos.setStatus(videoId, 'queued', { progress: 0 });
+    const row = await this.o.store.videos.get(videoId);
+    if (row && row.status !== 'queued') await this.o.store.videos.setStatus(videoId, 'queued', { progress: 0 });
     await this.o.store.jobs.enqueue({ kind: TRANSCODE, videoId, maxAttempts: this.o.config.jobs.maxAttempts });
+    this.o.bus.publish('video.queued', { videoId });
     this.pool.kick();
   }
 
@@ -87,8 +92,12 @@ export class VodService {
     const video = await store.videos.get(videoId);
     if (!video) return ctx.log.info('video was deleted; nothing to do');
     if (!video.source_path) throw fail('JOB_FAILED', job.id, `video ${videoId} has no stored source`);
-    // A crashed earlier attempt may have published part of the asset: start from nothing.
+    // A crashed earlier attempt may have published part of the asset or left its work directory
+    // (processVideo names it `<assetId>-<random>`): start from nothing.
     await rm(path.join(this.assetsDir, videoId), { recursive: true, force: true });
+    for (const name of await readdir(this.tmpDir).catch(() => [] as string[])) {
+      if (name.startsWith(`${videoId}-`)) await rm(path.join(this.tmpDir, name), { recursive: true, force: true });
+    }
     this.o.invalidate(videoId);
     await store.videos.setStatus(videoId, 'processing', { progress: 0, error: null, playable: false });
 

@@ -6,6 +6,7 @@ import { setImmediate as tick, setTimeout as sleep } from 'node:timers/promises'
 import WebSocket from 'ws';
 import { FlvDemuxer, type FlvTag } from '../../src/live/formats/flv/flv-demuxer.js';
 import { RtmpClient } from '../../src/live/rtmp/rtmp-client.js';
+import { fail } from '../../src/errors.js';
 import { aacFrameBody, avcFrameBody, flvViewer, startLive, syntheticPublisher } from '../helpers/live-fixtures.js';
 
 test('a slow HTTP-FLV viewer skips, then is disconnected; a fast viewer keeps every frame', async (t) => {
@@ -99,4 +100,24 @@ test('RTMP play with our client: StreamBegin, Play.Start, metadata, configs, key
   const other = await RtmpClient.connect('127.0.0.1', h.rtmpPort, 'live');
   assert.equal(await other.play('nope'), 'NetStream.Play.StreamNotFound');
   await other.closed;
+});
+
+test('a playback guard refuses HTTP-FLV and WS-FLV viewers with its error and admits the rest', async (t) => {
+  const h = await startLive();
+  t.after(() => h.close());
+  h.strom.live.setPlaybackGuard((req, streamId) => {
+    if (!(req.url ?? '').includes('token=ok')) throw fail('BAD_REQUEST', `token required for ${streamId}`);
+  });
+  const pub = await syntheticPublisher(h.rtmpPort);
+  t.after(() => pub.destroy());
+  const refused = await fetch(`${h.httpUrl}/live/cam1.flv`);
+  assert.equal(refused.status, 400);
+  assert.match(((await refused.json()) as { error: { message: string } }).error.message, /token required for cam1/);
+  const ok = flvViewer(`${h.httpUrl}/live/cam1.flv?token=ok`);
+  assert.equal((await ok.res).statusCode, 200);
+  await ok.waitTags(3);
+  ok.req.destroy();
+  const ws = new WebSocket(`${h.httpUrl.replace('http', 'ws')}/live/cam1.flv`);
+  const status = await new Promise<number>((resolve) => ws.on('unexpected-response', (_req, res) => resolve(res.statusCode ?? 0)));
+  assert.equal(status, 400);
 });

@@ -85,7 +85,8 @@ export function videosRoutes(ctx: ApiContext) {
       await store.videos.delete(id);
       const dataDir = ctx.config.dataDir;
       await rm(path.join(dataDir, 'assets', id), { recursive: true, force: true });
-      // Only remove a source file that lives inside our uploads directory.
+      // The kept original (docs/STORAGE.md sources/<id>/); a source outside our data directory is never touched.
+      await rm(path.join(dataDir, 'sources', id), { recursive: true, force: true });
       const uploads = path.join(dataDir, 'uploads') + path.sep;
       if (row.source_path && path.resolve(row.source_path).startsWith(uploads)) await rm(row.source_path, { recursive: true, force: true });
       ctx.delivery.catalog.invalidateAsset(id);

@@ -12,6 +12,7 @@ import { parseAssetPath } from './safe-path.js';
 import { sendObject, writeHead, type AnyRequest, type AnyResponse } from './send-object.js';
 import { acceptsEarlyHints, earlyHintLinks, firstVariant, resolveUri } from './early-hints.js';
 import http2, { type Http2ServerResponse } from 'node:http2';
+import type { MediaObserver } from '../../observability/observability.js'; // issue 7
 
 /** URL prefix of published assets. */
 export const ASSET_PREFIX = '/v/';
@@ -41,6 +42,8 @@ export interface Delivery {
   setGuard(guard: DeliveryGuard | null): void;
   /** Requests currently being answered (for graceful shutdown and metrics). */
   inFlight(): number;
+  /** Issue 7: observe every finished media response (metrics, CMCD QoE, sampled access log). */
+  setObserver(observer: MediaObserver | null): void;
 }
 
 /** CORS headers on every media response (SPECS.md "CORS"). */
@@ -63,7 +66,10 @@ export function createDelivery(config: Config, log: Logger): Delivery {
     metaTtlMs: config.delivery.metaTtlMs,
     metaEntries: config.delivery.metaEntries,
     playlistMaxAgeS: config.delivery.playlistMaxAgeS,
-    commonHeaders: cors,
+    // issue 7: optional CMSD-Static (CTA-5006) on every media response, exposed to player scripts
+    commonHeaders: config.qoe.cmsd && cors.length > 0
+      ? [...cors.slice(0, 3), `${cors[3]}, CMSD-Static`, ...cors.slice(4), 'CMSD-Static', 'v=1,st=v,n="strom"']
+      : config.qoe.cmsd ? ['CMSD-Static', 'v=1,st=v,n="strom"'] : cors,
   });
   const preflight = [...cors, 'Access-Control-Allow-Methods', 'GET, HEAD, OPTIONS', 'Access-Control-Allow-Headers', ALLOW_HEADERS, 'Access-Control-Max-Age', '86400', 'Content-Length', '0'];
   let guard: DeliveryGuard | null = null;
@@ -155,10 +161,24 @@ export function createDelivery(config: Config, log: Logger): Delivery {
     sendObject(req, res, e, catalog, { chunkBytes, forceStream, beforeBody: signed ? undefined : hintsFor(req, res, e) });
   }
 
-  function track(res: AnyResponse): void {
+  // --- observability (issue 7): the one close listener per response also feeds the observer ---
+  let observer: MediaObserver | null = null;
+  function track(req: AnyRequest, res: AnyResponse): void {
     active++;
-    res.once('close', () => active--);
+    const obs = observer;
+    if (obs === null) {
+      res.once('close', () => active--);
+      return;
+    }
+    const t0 = performance.now();
+    const sock = req.httpVersionMajor === 2 ? null : req.socket;
+    const b0 = sock === null ? 0 : sock.bytesWritten;
+    res.once('close', () => {
+      active--;
+      obs.done(req, res, t0, sock === null ? -1 : sock.bytesWritten - b0);
+    });
   }
+  // --- end observability ---
 
   return {
     catalog,
@@ -166,6 +186,9 @@ export function createDelivery(config: Config, log: Logger): Delivery {
       guard = g;
     },
     inFlight: () => active,
+    setObserver(o) {
+      observer = o; // issue 7
+    },
     handle(req, res) {
       let url = req.url ?? '/';
       // --- signed playback (issue 4): peel `/s/<token>` off, serve the `/v/` object (same cache entry) ---
@@ -173,7 +196,7 @@ export function createDelivery(config: Config, log: Logger): Delivery {
       if (url.startsWith(SIGNED_PREFIX)) {
         const end = url.indexOf('/', SIGNED_PREFIX.length);
         if (end < 0 || end - SIGNED_PREFIX.length > MAX_TOKEN_CHARS) {
-          track(res);
+          track(req, res);
           sendError(req, res, fail('BAD_PATH', url.slice(0, 64), 'expected /s/<token>/<assetId>/<path>'));
           return true;
         }
@@ -182,7 +205,7 @@ export function createDelivery(config: Config, log: Logger): Delivery {
       }
       // --- end signed playback ---
       if (!url.startsWith(ASSET_PREFIX)) return false;
-      track(res);
+      track(req, res);
       const method = req.method;
       if (method === 'OPTIONS') {
         writeHead(req, res, 204, preflight);
@@ -220,7 +243,7 @@ export function createDelivery(config: Config, log: Logger): Delivery {
       return true;
     },
     async serveAssetFile(req, res, assetId, rel, forceStream) {
-      track(res);
+      track(req, res);
       await serveSlow(req, res, `${ASSET_PREFIX}${assetId}/${rel}`, forceStream).catch((err) => onError(req, res, err));
     },
   };

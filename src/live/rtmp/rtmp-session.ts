@@ -47,6 +47,7 @@ export class RtmpSession implements Publisher {
   private lastAck = 0;
   private peerWindow = 0;
   private timer: NodeJS.Timeout | null;
+  private starting = false;
 
   constructor(
     private readonly socket: Socket,
@@ -61,6 +62,7 @@ export class RtmpSession implements Publisher {
     this.reader = new ChunkReader({ maxMessageBytes: config.rtmp.maxMessageBytes, maxChunkStreams: config.rtmp.maxChunkStreams }, (m) => this.onMessage(m));
     this.timer = setTimeout(() => this.close('no publish or play before rtmp.handshakeTimeoutMs'), config.rtmp.handshakeTimeoutMs);
     socket.setNoDelay(true);
+    socket.setKeepAlive(true, 15_000); // notice publishers whose network vanished without a FIN
     socket.on('data', (d: Buffer) => this.onData(d));
     socket.on('error', (err) => this.close(`socket error: ${err.message}`));
     socket.on('close', () => this.close('peer closed the connection'));
@@ -202,10 +204,13 @@ export class RtmpSession implements Publisher {
       case 'getStreamLength':
         return this.send('_result', tx, null, 0); // live: no length
       case 'publish':
-        void this.publish(typeof args[3] === 'string' ? args[3] : '');
-        return;
       case 'play':
-        return this.play(typeof args[3] === 'string' ? args[3] : '');
+        // One role per session: a second publish/play would make the session take over itself.
+        if (this.stream || this.player || this.starting) return this.close(`${name} on a session that is already publishing or playing`);
+        if (name === 'play') return this.play(typeof args[3] === 'string' ? args[3] : '');
+        this.starting = true;
+        void this.publish(typeof args[3] === 'string' ? args[3] : '').finally(() => (this.starting = false));
+        return;
       case 'FCUnpublish':
       case 'deleteStream':
       case 'closeStream':

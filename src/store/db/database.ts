@@ -14,6 +14,7 @@ import { VideosRepo } from './videos-repo.js';
 import { LiveStreamsRepo } from './live-streams-repo.js';
 import { SigningKeysRepo } from './signing-keys-repo.js';
 import { JobsRepo } from './jobs-repo.js';
+import { WebhooksRepo } from './webhooks-repo.js'; // issue 3: webhook sender
 
 /** The opened store: the query builder plus one repository per table. */
 export interface Store {
@@ -22,6 +23,8 @@ export interface Store {
   liveStreams: LiveStreamsRepo;
   signingKeys: SigningKeysRepo;
   jobs: JobsRepo;
+  /** Webhooks and their per-attempt delivery log (src/events/webhook-dispatcher.ts). */
+  webhooks: WebhooksRepo;
   /** Close the database (after the HTTP server stopped). */
   close(): Promise<void>;
 }
@@ -46,6 +49,7 @@ export async function openStore(dataDir: string): Promise<Store> {
     liveStreams: new LiveStreamsRepo(db),
     signingKeys: new SigningKeysRepo(db),
     jobs: new JobsRepo(db),
+    webhooks: new WebhooksRepo(db),
     close: () => db.destroy(),
   };
 }

@@ -32,7 +32,7 @@ export function videoToUnit(body: Buffer, dts: number): MediaUnit | null {
       off = 8;
     }
     const config = packetType === 0 || packetType === 5;
-    if (packetType === 4) return { kind: 'data', codec, dts, pts: dts, keyframe: false, config: false, payload: body.subarray(off), body };
+    if (packetType === 4) return { kind: 'video', codec, dts, pts: dts, keyframe: false, config: false, payload: body.subarray(off), body }; // HDR metadata rides with the video
     return { kind: 'video', codec, dts, pts: dts + cts, keyframe: frameType === 1 || config, config, payload: body.subarray(off), body };
   }
   const frameType = b0 >> 4;

@@ -1,0 +1,187 @@
+/**
+ * Prometheus metrics of one Strom process (prom-client, one Registry per process so tests can run
+ * several). Request metrics are recorded through label children resolved once at start
+ * (`observeHttp(groupIndex, status, …)` is two array reads and two increments), so the delivery
+ * fast path pays no label hashing. Everything read from other components (hot cache, job table,
+ * live registry, connections) is pulled in `collect()` at scrape time, not pushed per event.
+ * Label values are bounded: route groups, status classes, job kinds/outcomes, content types,
+ * live protocols and operator-provisioned live stream ids (capped at MAX_STREAM_LABELS).
+ */
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import type { HotCacheStats } from '../store/hot-cache.js';
+import type { LiveStreamStatus } from '../live/stream/stream-registry.js';
+
+/** Bounded route groups used as the `group` label. */
+export const ROUTE_GROUPS = ['media', 'api', 'upload', 'live', 'events', 'health', 'metrics', 'other'] as const;
+/** One route group. */
+export type RouteGroup = (typeof ROUTE_GROUPS)[number];
+/** Index of `media` in ROUTE_GROUPS (the fast path's group). */
+export const MEDIA_GROUP = 0;
+const STATUS_CLASSES = ['1xx', '2xx', '3xx', '4xx', '5xx'] as const;
+/** Live streams labelled individually; the rest are summed under stream="_other". */
+export const MAX_STREAM_LABELS = 200;
+
+/** Route group index of a request path (query string allowed). */
+export function routeGroupIndex(url: string): number {
+  if (url.startsWith('/v/') || url.startsWith('/s/')) return 0;
+  if (url.startsWith('/api/')) {
+    if (url.startsWith('/api/v1/uploads') || url.startsWith('/api/v1/video/upload')) return 2;
+    if (url.startsWith('/api/v1/events')) return 4;
+    if (url.startsWith('/api/v1/video/stream/')) return 0; // the original design's MP4 route
+    return 1;
+  }
+  if (url.startsWith('/live/')) return 3;
+  if (url === '/healthz' || url === '/readyz' || url.startsWith('/healthz?') || url.startsWith('/readyz?')) return 5;
+  if (url === '/metrics' || url.startsWith('/metrics?')) return 6;
+  return 7;
+}
+
+/** Where scrape-time figures come from; set by `attach` once the components exist. */
+export interface MetricSources {
+  hotCache?: () => HotCacheStats;
+  jobCounts?: () => Promise<Record<string, number>>;
+  openConnections?: () => number;
+  mediaInFlight?: () => number;
+  liveStreams?: () => LiveStreamStatus[];
+  /** LL-HLS blocking playlist requests waiting (`_HLS_msn`); fed by the LL-HLS module when it exists. */
+  llhlsBlocked?: () => number;
+}
+
+type HistChild = ReturnType<Histogram<'group' | 'status'>['labels']>;
+type CounterChild = ReturnType<Counter<'group'>['labels']>;
+
+/** The metrics of one process. */
+export class StromMetrics {
+  readonly registry = new Registry();
+  readonly sources: MetricSources = {};
+  private readonly durations: HistChild[][];
+  private readonly bytes: CounterChild[];
+  private readonly jobDuration: Histogram<'kind' | 'outcome'>;
+  private readonly jobsFinished: Counter<'kind' | 'outcome'>;
+  private readonly speed: Histogram;
+  private readonly videos: Counter<'outcome'>;
+  private readonly readerDrops: Counter<'protocol'>;
+  private readonly liveSessions: Counter<'event'>;
+
+  constructor(o: { defaultMetrics: boolean }) {
+    const registers = [this.registry];
+    const src = this.sources;
+    if (o.defaultMetrics) collectDefaultMetrics({ register: this.registry });
+    const hist = new Histogram({
+      name: 'strom_http_request_duration_seconds', help: 'HTTP request duration by route group and status class', labelNames: ['group', 'status'] as const,
+      buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30], registers,
+    });
+    const bytes = new Counter({ name: 'strom_http_response_bytes_total', help: 'Bytes sent in responses (HTTP/1: on the wire incl. headers; HTTP/2: Content-Length)', labelNames: ['group'] as const, registers });
+    this.durations = ROUTE_GROUPS.map((g) => STATUS_CLASSES.map((c) => hist.labels(g, c)));
+    this.bytes = ROUTE_GROUPS.map((g) => bytes.labels(g));
+
+    new Gauge({ name: 'strom_http_open_connections', help: 'Open client connections (TCP/TLS sockets)', registers, collect() {
+      this.set(src.openConnections?.() ?? 0);
+    } });
+    new Gauge({ name: 'strom_media_requests_in_flight', help: 'Media responses being sent now', registers, collect() {
+      this.set(src.mediaInFlight?.() ?? 0);
+    } });
+
+    // Hot cache: its own counters are cumulative; mirror the growth into Prometheus counters.
+    const last = { hits: 0, misses: 0, evictions: 0 };
+    const hits = new Counter({ name: 'strom_hot_cache_hits_total', help: 'Hot-cache lookups answered from memory', registers });
+    const misses = new Counter({ name: 'strom_hot_cache_misses_total', help: 'Hot-cache lookups that read the file', registers });
+    const evictions = new Counter({ name: 'strom_hot_cache_evictions_total', help: 'Objects evicted from the hot cache', registers });
+    const cacheBytes = new Gauge({ name: 'strom_hot_cache_bytes', help: 'Bytes held in the hot cache', registers });
+    const cacheEntries = new Gauge({ name: 'strom_hot_cache_entries', help: 'Objects held in the hot cache', registers });
+    const cacheMax = new Gauge({ name: 'strom_hot_cache_max_bytes', help: 'Byte budget of the hot cache (delivery.cacheBytes)', registers });
+    hits.collect = () => {
+      const s = src.hotCache?.();
+      if (!s) return;
+      if (s.hits >= last.hits) hits.inc(s.hits - last.hits);
+      if (s.misses >= last.misses) misses.inc(s.misses - last.misses);
+      if (s.evictions >= last.evictions) evictions.inc(s.evictions - last.evictions);
+      last.hits = s.hits;
+      last.misses = s.misses;
+      last.evictions = s.evictions;
+      cacheBytes.set(s.bytes);
+      cacheEntries.set(s.entries);
+      cacheMax.set(s.maxBytes);
+    };
+
+    new Gauge({ name: 'strom_jobs', help: 'Jobs in the durable queue by state (queued = queue depth)', labelNames: ['state'] as const, registers, async collect() {
+      const counts = (await src.jobCounts?.().catch(() => null)) ?? {};
+      for (const state of ['queued', 'running', 'done', 'failed', 'cancelled']) this.set({ state }, counts[state] ?? 0);
+    } });
+    this.jobDuration = new Histogram({ name: 'strom_job_duration_seconds', help: 'Run time of one job attempt', labelNames: ['kind', 'outcome'] as const, buckets: [1, 5, 15, 30, 60, 120, 300, 600, 1800, 3600, 7200], registers });
+    this.jobsFinished = new Counter({ name: 'strom_jobs_finished_total', help: 'Job attempts finished by outcome (completed, failed, retried)', labelNames: ['kind', 'outcome'] as const, registers });
+    this.speed = new Histogram({ name: 'strom_transcode_speed_ratio', help: 'Transcode speed reported by ffmpeg (× realtime)', buckets: [0.25, 0.5, 1, 2, 4, 8, 16, 32], registers });
+    this.videos = new Counter({ name: 'strom_videos_finished_total', help: 'Videos that became ready or errored', labelNames: ['outcome'] as const, registers });
+
+    const streamGauge = (name: string, help: string) => new Gauge({ name, help, labelNames: ['stream'] as const, registers });
+    const bitrate = streamGauge('strom_live_ingest_bitrate_bps', 'Ingest bitrate of an active live stream (bits/s)');
+    const fps = streamGauge('strom_live_ingest_fps', 'Ingest video frame rate of an active live stream');
+    const drops = streamGauge('strom_live_stream_drops', 'Media units dropped for slow viewers since the stream was published');
+    const viewers = new Gauge({ name: 'strom_live_viewers', help: 'Viewers of a live stream by protocol', labelNames: ['stream', 'protocol'] as const, registers });
+    new Gauge({ name: 'strom_live_streams_active', help: 'Live streams with a publisher', registers, collect() {
+      const list = src.liveStreams?.() ?? [];
+      bitrate.reset();
+      fps.reset();
+      drops.reset();
+      viewers.reset();
+      let active = 0;
+      let labelled = 0;
+      for (const s of list) {
+        if (s.state === 'active') active++;
+        if (s.state !== 'active' && s.viewers.total === 0) continue;
+        const stream = labelled++ < MAX_STREAM_LABELS ? s.streamId : '_other';
+        bitrate.inc({ stream }, s.ingestBitrate);
+        fps.inc({ stream }, s.fps);
+        drops.inc({ stream }, s.drops);
+        for (const protocol of ['http-flv', 'ws-flv', 'rtmp'] as const) viewers.inc({ stream, protocol }, s.viewers[protocol]);
+      }
+      this.set(active);
+    } });
+    this.readerDrops = new Counter({ name: 'strom_live_reader_drops_total', help: 'Media units dropped for slow viewers, counted when the viewer leaves', labelNames: ['protocol'] as const, registers });
+    this.liveSessions = new Counter({ name: 'strom_live_sessions_total', help: 'Live publish sessions and viewers by event', labelNames: ['event'] as const, registers });
+    new Gauge({ name: 'strom_llhls_blocked_requests', help: 'LL-HLS blocking playlist reloads waiting (0 until LL-HLS is enabled)', registers, collect() {
+      this.set(src.llhlsBlocked?.() ?? 0);
+    } });
+  }
+
+  /** One finished HTTP response: `group` from ROUTE_GROUPS (index), duration in seconds, bytes sent. */
+  observeHttp(group: number, status: number, seconds: number, bytes: number): void {
+    let c = (status / 100) | 0;
+    if (c < 1) c = 1;
+    else if (c > 5) c = 5;
+    this.durations[group]![c - 1]!.observe(seconds);
+    if (bytes > 0) this.bytes[group]!.inc(bytes);
+  }
+
+  /** A job attempt finished (WorkerPool.onSettled). */
+  jobSettled(kind: string, outcome: 'completed' | 'failed' | 'retried', ms: number): void {
+    this.jobDuration.observe({ kind, outcome }, ms / 1000);
+    this.jobsFinished.inc({ kind, outcome });
+  }
+
+  /** ffmpeg reported a transcode speed (× realtime). */
+  transcodeSpeed(speed: number): void {
+    if (Number.isFinite(speed) && speed > 0) this.speed.observe(speed);
+  }
+
+  /** A video settled as ready or errored. */
+  videoFinished(outcome: 'ready' | 'errored'): void {
+    this.videos.inc({ outcome });
+  }
+
+  /** A live viewer left after `drops` dropped units. */
+  liveViewerLeft(protocol: string, drops: number): void {
+    this.liveSessions.inc({ event: 'viewer' });
+    if (drops > 0) this.readerDrops.inc({ protocol }, drops);
+  }
+
+  /** A publish session started. */
+  livePublishStarted(): void {
+    this.liveSessions.inc({ event: 'publish' });
+  }
+
+  /** The text exposition (Prometheus 0.0.4). */
+  async exposition(): Promise<string> {
+    return this.registry.metrics();
+  }
+}

@@ -1,0 +1,203 @@
+/**
+ * Observability of one Strom process, assembled once by `buildStrom`: metrics (metrics.ts), traces
+ * (tracing.ts), CMCD QoE (qoe.ts) and access logs. Two entry points see traffic:
+ * - `media` is the delivery fast path's observer: called once per media response from the close
+ *   listener the handler already has, with a start time and the bytes the socket wrote; it does
+ *   O(1) work and parses CMCD only when the request carries some;
+ * - `installHooks(app)` adds Fastify onRequest/onResponse hooks for everything else: one access-log
+ *   line per request (reqId, route, status, bytes, duration, token subject, trace id), request
+ *   metrics by route group and an API span when tracing is on.
+ * `attach` connects the scrape-time sources (hot cache, job table, live registry, sockets).
+ */
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { Logger } from 'pino';
+import type { Span } from '@opentelemetry/api';
+import type { Config } from '../config.js';
+import type { EventBus } from '../events/event-bus.js';
+import type { Delivery } from '../http/delivery/delivery-handler.js';
+import type { AnyRequest, AnyResponse } from '../http/delivery/send-object.js';
+import type { LiveServer } from '../live/live-server.js';
+import type { Store } from '../store/db/database.js';
+import type { WorkerPool } from '../jobs/worker-pool.js';
+import { cmcdOf, hasCmcd } from './cmcd.js';
+import { MEDIA_GROUP, routeGroupIndex, ROUTE_GROUPS, StromMetrics, type MetricSources } from './metrics.js';
+import { QoeTracker, type ContentType } from './qoe.js';
+import { Tracing } from './tracing.js';
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** issue 7: performance.now() at onRequest */
+    obsStart: number;
+    /** issue 7: socket bytesWritten at onRequest (HTTP/1), -1 on HTTP/2 */
+    obsBytes0: number;
+    /** issue 7: the API request span when tracing is on */
+    obsSpan: Span | null;
+  }
+}
+
+/** Observer the delivery fast path calls once per finished media response. */
+export interface MediaObserver {
+  /** `bytes`: bytes the HTTP/1 socket wrote for this response, or -1 on HTTP/2 (Content-Length is used). */
+  done(req: AnyRequest, res: AnyResponse, startMs: number, bytes: number): void;
+}
+
+/** Content id of a media or live URL: `/v/<id>/…`, `/s/<token>/<id>/…`, `/live/<id>.flv`, `/api/v1/video/stream/<id>`. */
+export function contentIdOf(url: string): string | null {
+  const q = url.indexOf('?');
+  const p = q < 0 ? url : url.slice(0, q);
+  const parts = p.split('/');
+  let id: string | undefined;
+  if (parts[1] === 'v') id = parts[2];
+  else if (parts[1] === 's') id = parts[3];
+  else if (parts[1] === 'live') id = parts[2]?.replace(/\.[a-z0-9]+$/i, '');
+  else if (parts[1] === 'api' && parts[3] === 'video' && parts[4] === 'stream') id = parts[5];
+  return id !== undefined && /^[A-Za-z0-9_-]{1,64}$/.test(id) ? id : null;
+}
+
+/** Request path without the query (which can hold tokens), bounded. */
+function pathOnly(url: string): string {
+  const q = url.indexOf('?');
+  return (q < 0 ? url : url.slice(0, q)).slice(0, 256);
+}
+
+/** Components `attach` reads from. */
+export interface ObservedParts {
+  delivery: Delivery;
+  store: Store;
+  bus: EventBus;
+  live: LiveServer;
+  pool: WorkerPool;
+  openConnections: () => number;
+}
+
+/** The observability of one process. */
+export class Observability {
+  readonly metrics: StromMetrics;
+  readonly tracing: Tracing;
+  readonly qoe: QoeTracker;
+  readonly media: MediaObserver;
+  private readonly unsubscribe: Array<() => void> = [];
+
+  constructor(private readonly config: Config, private readonly log: Logger) {
+    this.metrics = new StromMetrics({ defaultMetrics: config.metrics.defaultMetrics });
+    this.tracing = new Tracing(config.tracing);
+    this.qoe = new QoeTracker(this.metrics.registry, config.qoe);
+    const metrics = this.metrics;
+    const qoe = this.qoe;
+    const every = config.log.accessMediaEvery;
+    const accessLog = log.child({ component: 'access' });
+    let n = 0;
+    this.media = {
+      done(req, res, startMs, bytes) {
+        const status = res.statusCode;
+        const ms = performance.now() - startMs;
+        if (bytes < 0) bytes = Number(res.getHeader('content-length')) || 0;
+        metrics.observeHttp(MEDIA_GROUP, status, ms / 1000, bytes);
+        if (hasCmcd(req)) {
+          const url = req.url ?? '/';
+          const c = cmcdOf(req);
+          const id = contentIdOf(url);
+          if (c !== null && id !== null) qoe.record(c, id, 'vod');
+        }
+        if (every > 0 && ++n % every === 0) {
+          accessLog.info({ reqId: req.headers['x-request-id'], method: req.method, group: 'media', path: pathOnly(req.url ?? '/'), status, bytes, durationMs: Math.round(ms * 1000) / 1000, httpVersion: req.httpVersion }, 'access');
+        }
+      },
+    };
+  }
+
+  /** Fastify hooks: access log, request metrics and API spans for every request Fastify answers. */
+  installHooks(app: FastifyInstance): void {
+    app.decorateRequest('obsStart', 0);
+    app.decorateRequest('obsBytes0', -1);
+    app.decorateRequest('obsSpan', null);
+    const tracing = this.tracing;
+    app.addHook('onRequest', (req, _reply, done) => {
+      req.obsStart = performance.now();
+      req.obsBytes0 = req.raw.httpVersionMajor === 2 ? -1 : req.raw.socket.bytesWritten;
+      if (tracing.enabled) {
+        const tp = req.headers.traceparent;
+        req.obsSpan = tracing.startRequest(req.method, req.routeOptions.url ?? 'unmatched', typeof tp === 'string' ? tp : undefined);
+      }
+      done();
+    });
+    app.addHook('onResponse', (req, reply, done) => {
+      this.onResponse(req, reply.statusCode, reply.getHeader('content-length'));
+      done();
+    });
+  }
+
+  private onResponse(req: FastifyRequest, status: number, contentLength: unknown): void {
+    const ms = performance.now() - req.obsStart;
+    const group = routeGroupIndex(req.url);
+    let bytes = req.obsBytes0 >= 0 ? req.raw.socket.bytesWritten - req.obsBytes0 : Number(contentLength) || 0;
+    if (!(bytes >= 0)) bytes = 0;
+    // Media routes behind Fastify (the MP4 alias) are already counted by the delivery observer.
+    if (group !== MEDIA_GROUP) this.metrics.observeHttp(group, status, ms / 1000, bytes);
+    if (group === 3 /* live */ && hasCmcd(req.raw)) {
+      const c = cmcdOf(req.raw);
+      const id = contentIdOf(req.url);
+      if (c !== null && id !== null) this.qoe.record(c, id, 'live' as ContentType);
+    }
+    const span = req.obsSpan;
+    const traceId = span ? span.spanContext().traceId : undefined;
+    const sub = (req as { principal?: { sub?: string } | null }).principal?.sub;
+    if (span) this.tracing.endRequest(span, status, { 'strom.route_group': ROUTE_GROUPS[group]!, ...(sub ? { 'enduser.id': sub } : {}) });
+    req.log.info({
+      method: req.method, route: req.routeOptions.url ?? null, group: ROUTE_GROUPS[group], path: pathOnly(req.url), status, bytes,
+      durationMs: Math.round(ms * 1000) / 1000, sub, traceId,
+    }, 'access');
+  }
+
+  /** Connect scrape-time sources and event subscriptions once the components exist. */
+  attach(p: ObservedParts): void {
+    const s: MetricSources = this.metrics.sources;
+    s.hotCache = () => p.delivery.catalog.hot.stats();
+    s.jobCounts = () => p.store.jobs.countByState();
+    s.openConnections = p.openConnections;
+    s.mediaInFlight = () => p.delivery.inFlight();
+    s.liveStreams = () => p.live.registry.list();
+    p.pool.onSettled = (kind, outcome, ms) => this.metrics.jobSettled(kind, outcome, ms);
+    this.unsubscribe.push(p.bus.subscribe((e) => {
+      if (e.type === 'video.progress') {
+        const speed = (e.data as { speed?: number; phase: string }).speed;
+        if (speed !== undefined && (e.data as { phase: string }).phase === 'done') this.metrics.transcodeSpeed(speed);
+      } else if (e.type === 'video.ready') this.metrics.videoFinished('ready');
+      else if (e.type === 'video.errored') this.metrics.videoFinished('errored');
+      this.tracing.onBusEvent(e);
+    }));
+    const llog = this.log.child({ component: 'live-access' });
+    const ev = p.live.events;
+    this.unsubscribe.push(
+      ev.on('publish.start', (e) => {
+        this.metrics.livePublishStarted();
+        llog.info({ streamId: e.streamId, sessionId: e.sessionId, remote: e.remote, takeover: e.takeover }, 'live publish started');
+        this.tracing.onLiveEvent('publish.start', e);
+      }),
+      ev.on('publish.stop', (e) => {
+        llog.info({ streamId: e.streamId, sessionId: e.sessionId, reason: e.reason, durationMs: e.durationMs, bytesIn: e.bytesIn }, 'live publish stopped');
+        this.tracing.onLiveEvent('publish.stop', e);
+      }),
+      ev.on('viewer.join', (e) => {
+        llog.info({ streamId: e.streamId, sessionId: e.viewerId, protocol: e.protocol }, 'live viewer joined');
+        this.tracing.onLiveEvent('viewer.join', e);
+      }),
+      ev.on('viewer.leave', (e) => {
+        this.metrics.liveViewerLeft(e.protocol, e.drops);
+        llog.info({ streamId: e.streamId, sessionId: e.viewerId, protocol: e.protocol, reason: e.reason, drops: e.drops, durationMs: e.durationMs }, 'live viewer left');
+        this.tracing.onLiveEvent('viewer.leave', e);
+      }),
+    );
+  }
+
+  /** Feed the LL-HLS blocked-requests gauge (for the LL-HLS module). */
+  setLlHlsBlockedSource(fn: () => number): void {
+    this.metrics.sources.llhlsBlocked = fn;
+  }
+
+  /** Unsubscribe and flush traces. */
+  async close(): Promise<void> {
+    for (const u of this.unsubscribe.splice(0)) u();
+    await this.tracing.shutdown();
+  }
+}

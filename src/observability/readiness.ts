@@ -1,0 +1,105 @@
+/**
+ * Readiness checks behind `GET /readyz`: each returns null when fine or a reason naming what is
+ * wrong. `storage` writes and deletes a probe file in every directory Strom writes media to
+ * (creating it if missing), `database` runs `select 1`, `ffmpeg`/`ffprobe` run `-version` (a
+ * success is trusted for `health.toolCacheMs`), `http`/`rtmp`/`metrics` check their listeners.
+ */
+import { execFile } from 'node:child_process';
+import { mkdir, unlink, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { sql, type Kysely } from 'kysely';
+
+/** One named check. */
+export type Check = () => Promise<string | null>;
+
+/** What the checks read. */
+export interface ReadinessDeps {
+  dataDir: string;
+  db: () => Kysely<unknown> | null;
+  ffmpegPath: string;
+  ffprobePath: string;
+  toolCacheMs: number;
+  httpListening: () => boolean;
+  /** null when RTMP is disabled (the check is left out). */
+  rtmpListening: (() => boolean) | null;
+  /** null without a separate metrics listener. */
+  metricsListening: (() => boolean) | null;
+}
+
+/** Directories under the data directory that must be writable. */
+export const WRITABLE_DIRS = ['assets', 'tmp'] as const;
+
+function runVersion(file: string): Promise<string | null> {
+  return new Promise((resolve) => {
+    execFile(file, ['-version'], { timeout: 5000 }, (err, stdout) => {
+      if (err) resolve(`${file} -version failed: ${(err as NodeJS.ErrnoException).code ?? err.message}`);
+      else resolve(stdout.includes('version') ? null : `${file} -version printed no version`);
+    });
+  });
+}
+
+/** A `-version` check whose success is cached for `ttlMs` (failures are re-checked every time). */
+function toolCheck(file: string, ttlMs: number): Check {
+  let okUntil = 0;
+  return async () => {
+    if (Date.now() < okUntil) return null;
+    const why = await runVersion(file);
+    if (why === null) okUntil = Date.now() + ttlMs;
+    return why;
+  };
+}
+
+/** Build the named checks. */
+export function readinessChecks(d: ReadinessDeps): Record<string, Check> {
+  const checks: Record<string, Check> = {
+    storage: async () => {
+      for (const dir of WRITABLE_DIRS) {
+        const full = path.join(d.dataDir, dir);
+        const probe = path.join(full, `.readyz-${process.pid}`);
+        try {
+          await mkdir(full, { recursive: true });
+          await writeFile(probe, 'ok');
+          await unlink(probe);
+        } catch (err) {
+          return `${full} is not writable: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`;
+        }
+      }
+      return null;
+    },
+    database: async () => {
+      const db = d.db();
+      if (db === null) return 'database not open';
+      try {
+        await sql`select 1`.execute(db);
+        return null;
+      } catch (err) {
+        return `select 1 failed: ${(err as Error).message}`;
+      }
+    },
+    ffmpeg: toolCheck(d.ffmpegPath, d.toolCacheMs),
+    ffprobe: toolCheck(d.ffprobePath, d.toolCacheMs),
+    http: async () => (d.httpListening() ? null : 'HTTP listener not up'),
+  };
+  if (d.rtmpListening) {
+    const up = d.rtmpListening;
+    checks.rtmp = async () => (up() ? null : 'RTMP listener not up');
+  }
+  if (d.metricsListening) {
+    const up = d.metricsListening;
+    checks.metrics = async () => (up() ? null : 'metrics listener not up');
+  }
+  return checks;
+}
+
+/** Run every check in parallel: `{ready, checks: {name: 'ok' | reason}, failing: [names]}`. */
+export async function runChecks(checks: Record<string, Check>): Promise<{ ready: boolean; checks: Record<string, string>; failing: string[] }> {
+  const names = Object.keys(checks);
+  const results = await Promise.all(names.map((n) => checks[n]!().catch((err: unknown) => `check threw: ${(err as Error).message}`)));
+  const out: Record<string, string> = {};
+  const failing: string[] = [];
+  names.forEach((n, i) => {
+    out[n] = results[i] ?? 'ok';
+    if (results[i] !== null) failing.push(n);
+  });
+  return { ready: failing.length === 0, checks: out, failing };
+}

@@ -1,0 +1,130 @@
+/**
+ * `#/live`: create a live stream and list them; `#/live/<id>`: its ingest URL and key to copy
+ * (with OBS settings), a low-latency preview (HTTP-FLV through mpegts.js), viewers and ingest
+ * bitrate. Whether the stream is on air comes from the API's status, else from probing the FLV URL
+ * (404 while nobody publishes; docs/LIVE.md).
+ */
+import { api, events, type LiveStream, type Page } from '../api.js';
+import { announce, copyText, fmtBitrate, h } from '../dom.js';
+import { createPlayer, type Player } from '../player.js';
+import { livePlaybackOf } from '../playback.js';
+
+/** `#/live`: the list and the create form. */
+export async function liveListPage(main: HTMLElement, signal: AbortSignal): Promise<void> {
+  const title = h('input', { id: 'live-title', name: 'title', type: 'text', required: true, placeholder: 'My stream' });
+  const form = h('form', { class: 'card row wrap', id: 'create-live' },
+    h('div', { class: 'field grow' }, h('label', { for: 'live-title' }, 'Stream title'), title),
+    h('button', { type: 'submit' }, 'Create live stream'));
+  const status = h('p', { role: 'status' });
+  const list = h('ul', { class: 'list', 'aria-label': 'Live streams' });
+  main.append(h('h1', {}, 'Live'), form, status, list);
+  form.addEventListener('submit', (e) => {
+    e.preventDefault();
+    api<LiveStream>('POST', '/api/v1/live-streams', { title: title.value.trim() || 'Live stream' }).then((s) => {
+      location.hash = `#/live/${s.id}`;
+    }, (err: Error) => {
+      status.className = 'error';
+      status.textContent = `Could not create: ${err.message}`;
+    });
+  });
+  const page = await api<Page<LiveStream>>('GET', '/api/v1/live-streams?limit=100', undefined, signal);
+  list.replaceChildren(...page.items.map((s) => h('li', {}, h('a', { href: `#/live/${s.id}` }, s.title || s.id), ' ', s.status === 'active' ? h('span', { class: 'badge live' }, 'LIVE') : h('span', { class: 'badge' }, 'idle'))));
+  if (!page.items.length) list.append(h('li', { class: 'empty' }, 'No live streams yet.'));
+}
+
+/** Is `s` on air? The API's status when it says active, else a probe of the FLV URL. */
+async function onAir(s: LiveStream, flvUrl: string, signal: AbortSignal): Promise<boolean> {
+  if (s.status === 'active' || s.live?.state === 'active') return true;
+  const ctl = new AbortController();
+  const stop = () => ctl.abort();
+  signal.addEventListener('abort', stop);
+  try {
+    const r = await fetch(flvUrl, { signal: ctl.signal, cache: 'no-store' });
+    return r.ok;
+  } catch {
+    return false;
+  } finally {
+    ctl.abort(); // only the status line was wanted
+    signal.removeEventListener('abort', stop);
+  }
+}
+
+function copyField(id: string, label: string, value: string, secret = false): HTMLElement {
+  const input = h('input', { id, type: secret ? 'password' : 'text', readonly: true, value, class: 'mono' });
+  const out = h('span', { class: 'hint', 'aria-live': 'polite' });
+  const buttons: HTMLElement[] = [h('button', { type: 'button', class: 'secondary', onclick: (() => void copyText(value, input).then((ok) => (out.textContent = ok ? 'Copied.' : 'Selected: press Ctrl+C.'))) as EventListener, 'aria-label': `Copy ${label}` }, 'Copy')];
+  if (secret) {
+    const show = h('button', { type: 'button', class: 'secondary', 'aria-pressed': 'false', 'aria-label': `Show ${label}` }, 'Show');
+    show.addEventListener('click', () => {
+      const visible = input.type === 'password';
+      input.type = visible ? 'text' : 'password';
+      show.textContent = visible ? 'Hide' : 'Show';
+      show.setAttribute('aria-pressed', String(visible));
+    });
+    buttons.unshift(show);
+  }
+  return h('div', { class: 'field' }, h('label', { for: id }, label), h('div', { class: 'row' }, input, ...buttons), out);
+}
+
+/** `#/live/<id>`: one live stream. */
+export async function livePage(main: HTMLElement, signal: AbortSignal, id: string): Promise<void> {
+  let s = await api<LiveStream>('GET', `/api/v1/live-streams/${encodeURIComponent(id)}`, undefined, signal);
+  const rtmp = s.ingest.rtmp;
+  const server = rtmp.slice(0, rtmp.lastIndexOf('/'));
+  const pb = await livePlaybackOf(s);
+  const state = h('span', { class: 'badge', id: 'live-state' }, 'offline');
+  const viewers = h('dd', { id: 'live-viewers' }, '—');
+  const bitrate = h('dd', { id: 'live-bitrate' }, '—');
+  const stage = h('div', { class: 'stage' }, h('p', { class: 'placeholder' }, 'Waiting for a publisher… start OBS or ffmpeg with the settings on this page.'));
+  main.append(
+    h('div', { class: 'page-head' }, h('h1', {}, s.title || s.id), state),
+    h('div', { class: 'live-grid' },
+      h('section', { 'aria-labelledby': 'preview-h' }, h('h2', { id: 'preview-h' }, 'Preview'), stage,
+        h('dl', { class: 'facts' }, h('dt', {}, 'Viewers'), viewers, h('dt', {}, 'Ingest bitrate'), bitrate),
+        h('p', { class: 'links' }, 'Play elsewhere: ', h('a', { href: pb.flv }, 'HTTP-FLV'), ' · ', h('a', { href: pb.hls }, 'LL-HLS'))),
+      h('section', { class: 'card', 'aria-labelledby': 'ingest-h' }, h('h2', { id: 'ingest-h' }, 'Go live'),
+        copyField('ingest-server', 'Server', server),
+        copyField('ingest-key', 'Stream key', s.streamKey, true),
+        copyField('ingest-url', 'Full ingest URL (ffmpeg)', rtmp, true),
+        h('h3', {}, 'OBS settings'),
+        h('ul', { class: 'hint' },
+          h('li', {}, 'Settings → Stream: Service “Custom…”, Server and Stream Key as above.'),
+          h('li', {}, 'Settings → Output (Advanced): Encoder x264 (or NVENC H.264), Rate control CBR, Keyframe interval 1 s (2 s at most), Profile main/high, Tune zerolatency.'),
+          h('li', {}, 'Audio: AAC 128 kb/s, 48 kHz.')),
+        h('h3', {}, 'ffmpeg'),
+        h('pre', { class: 'mono' }, `ffmpeg -re -i input.mp4 -c:v libx264 -preset veryfast -tune zerolatency -g 30 -c:a aac -f flv "${rtmp}"`))),
+  );
+
+  let player: Player | null = null;
+  const stopPlayer = () => {
+    player?.destroy();
+    player = null;
+  };
+  signal.addEventListener('abort', stopPlayer);
+
+  const refresh = async () => {
+    s = await api<LiveStream>('GET', `/api/v1/live-streams/${encodeURIComponent(id)}`, undefined, signal).catch(() => s);
+    const live = player ? true : await onAir(s, pb.flv, signal);
+    if (signal.aborted) return;
+    state.textContent = live ? 'LIVE' : 'offline';
+    state.className = live ? 'badge live' : 'badge';
+    const v = s.live?.viewers?.total ?? (typeof s.viewers === 'number' ? s.viewers : s.viewers?.total);
+    viewers.textContent = v === undefined ? (live ? '≥ 1 (this preview)' : '0') : String(v);
+    bitrate.textContent = fmtBitrate(s.live?.ingestBitrate ?? s.ingestBitrate);
+    if (live && !player) {
+      stage.replaceChildren();
+      announce('The stream is live.');
+      player = await createPlayer(stage, { kind: 'flv', url: pb.flv, live: true, contentId: s.id, title: s.title });
+    }
+  };
+  await refresh();
+  const timer = setInterval(() => void refresh(), 2000);
+  signal.addEventListener('abort', () => clearInterval(timer));
+  void events(`streamId=${encodeURIComponent(id)}`, (e) => {
+    if (e.type === 'live.publish.stop') {
+      stopPlayer();
+      stage.replaceChildren(h('p', { class: 'placeholder' }, 'The publisher stopped.'));
+    }
+    void refresh();
+  }, signal);
+}
