@@ -32,6 +32,7 @@ cat <<MSG
 
   Strom is starting on $base  (data: $DATA)
 
+  Web UI      $base/#token=$token   (opens the UI signed in)
   VOD demo    $base/v/$vod_id/master.m3u8   (HLS)
               $base/v/$vod_id/manifest.mpd  (DASH)
               $base/v/$vod_id/download.mp4

@@ -7,13 +7,13 @@ import http from 'node:http';
 import http2 from 'node:http2';
 import { readFileSync } from 'node:fs';
 import type { Socket } from 'node:net';
-import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyServerFactory } from 'fastify';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyServerFactory } from 'fastify';
 import type { Logger } from 'pino';
 import type { Config } from './config.js';
 import { fail, isStromError, StromError } from './errors.js';
 import { createLogger } from './logger.js';
 import { createDelivery, type Delivery } from './http/delivery/delivery-handler.js';
-import { healthRoutes } from './http/health.js';
+import { healthRoutes, readinessRoutes } from './http/health.js';
 import { streamAliasRoutes } from './http/stream-alias.js';
 // --- control API, auth, signed playback (issue 4) ---
 import { registerControlPlane, type ControlPlane } from './http/api/api.js';
@@ -26,6 +26,11 @@ import { webRoutes } from './http/web.js';
 import { createLiveServer, type LiveServer } from './live/live-server.js';
 // --- VOD (issue 3) ---
 import { VodService } from './vod/vod-service.js';
+// --- observability (issue 7) ---
+import { Observability } from './observability/observability.js';
+import { readinessChecks } from './observability/readiness.js';
+import { qoeRoutes } from './observability/qoe-routes.js';
+import { createMetricsListener, metricsRoutes, type MetricsListener } from './http/metrics.js';
 import { registerUploads, type Uploads } from './http/uploads/index.js';
 // --- webhooks (issue 3, item 8) ---
 import { WebhookDispatcher } from './events/webhook-dispatcher.js';
@@ -44,6 +49,10 @@ export interface Strom {
   live: LiveServer;
   /** VOD (issue 3): job queue + transcode engine; `vod.enqueue(videoId)` after a source is stored. */
   vod: VodService;
+  /** Issue 7: metrics, tracing, CMCD QoE, access logs. */
+  obs: Observability;
+  /** Issue 7: the separate /metrics listener when `metrics.port` is set. */
+  metricsListener: MetricsListener | null;
   /** Uploads (issue 3): tus + multipart; `uploads.sweep()` removes expired unfinished uploads. */
   uploads: Uploads;
   /** Webhooks (issue 3): delivers bus events to `/api/v1/webhooks` receivers; `dropped` counts queue overflow. */
@@ -111,7 +120,13 @@ export async function buildStrom(config: Config, log: Logger = createLogger(conf
     bodyLimit: 1024 * 1024,
     return503OnClosing: true,
     forceCloseConnections: false,
+    logController: new LogController({ disableRequestLogging: true }), // issue 7: one access line per request from src/observability instead
   });
+  // --- observability (issue 7): hooks first so they cover every route; sources attached below ---
+  const obs = new Observability(config, log);
+  obs.installHooks(app);
+  delivery.setObserver(obs.media);
+  // --- end observability ---
   app.addHook('onSend', async (req, reply) => {
     reply.header('x-request-id', req.id);
   });
@@ -164,6 +179,23 @@ export async function buildStrom(config: Config, log: Logger = createLogger(conf
   control.setRtmpPort(() => live.rtmp.port()); // issue 4: ingest URLs name the bound RTMP port
   // --- end live ---
 
+  // --- observability (issue 7): /metrics, /readyz, QoE API, scrape-time sources ---
+  obs.attach({ delivery, store: control.store, bus, live, pool: vod.pool, openConnections: () => sockets.size + sessions.size });
+  const metricsListener = config.metrics.enabled && config.metrics.port !== null ? createMetricsListener(obs.metrics, config, log) : null;
+  if (config.metrics.enabled && metricsListener === null) await app.register(metricsRoutes(obs.metrics, config));
+  await app.register(readinessRoutes(readinessChecks({
+    dataDir: config.dataDir,
+    db: () => control.store.db as never,
+    ffmpegPath: config.vod.ffmpegPath,
+    ffprobePath: config.vod.ffprobePath,
+    toolCacheMs: config.health.toolCacheMs,
+    httpListening: () => server.listening,
+    rtmpListening: config.rtmp.enabled ? () => live.rtmp.port() !== null : null,
+    metricsListening: metricsListener ? () => metricsListener.listening() : null,
+  })));
+  await app.register(qoeRoutes(obs.qoe, control.store));
+  // --- end observability ---
+
   async function close(): Promise<void> {
     await live.close(); // live: end publishers and never-ending FLV responses first
     await vod.stop(); // VOD: running jobs go back to the queue for the next start
@@ -174,13 +206,23 @@ export async function buildStrom(config: Config, log: Logger = createLogger(conf
     }, config.timeouts.shutdownMs);
     deadline.unref();
     for (const s of sessions) s.close(); // GOAWAY: finish open streams, accept no new ones
-    if ('closeIdleConnections' in server) server.closeIdleConnections();
-    await app.close();
+    // server.close() drops the connections idle at that moment only; a keep-alive connection whose
+    // in-flight response ends later would hold the exit for keepAliveMs. Sweep until closed.
+    const h1 = server;
+    const sweep = 'closeIdleConnections' in h1 ? setInterval(() => h1.closeIdleConnections(), 50) : undefined;
+    if ('closeIdleConnections' in h1) h1.closeIdleConnections();
+    try {
+      await app.close();
+    } finally {
+      clearInterval(sweep);
+    }
     clearTimeout(deadline);
+    await metricsListener?.close(); // issue 7
+    await obs.close(); // issue 7: flush traces
   }
 
   return {
-    config, log, app, delivery, control, bus, live, vod, webhooks, uploads,
+    config, log, app, delivery, control, bus, live, vod, webhooks, uploads, obs, metricsListener,
     get server() {
       return server;
     },
@@ -188,6 +230,7 @@ export async function buildStrom(config: Config, log: Logger = createLogger(conf
       await app.listen({ host: config.host, port: config.port });
       await live.listen(); // live: RTMP on rtmp.host/rtmp.port
       await vod.start(); // VOD: run queued jobs (and those a killed process left behind)
+      await metricsListener?.listen(); // issue 7: separate /metrics listener
       const addr = server.address();
       const port = typeof addr === 'object' && addr ? addr.port : config.port;
       const scheme = config.tls.cert ? 'https' : 'http';

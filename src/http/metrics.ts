@@ -68,6 +68,8 @@ export function metricsRoutes(metrics: StromMetrics, config: Config) {
 export interface MetricsListener {
   listen(): Promise<number>;
   listening(): boolean;
+  /** Bound port, null before listen. */
+  port(): number | null;
   close(): Promise<void>;
 }
 
@@ -103,6 +105,10 @@ export function createMetricsListener(metrics: StromMetrics, config: Config, log
       });
     }),
     listening: () => server.listening,
+    port: () => {
+      const a = server.address();
+      return typeof a === 'object' && a ? a.port : null;
+    },
     close: () => new Promise((resolve) => {
       server.closeAllConnections();
       server.close(() => resolve());

@@ -3,20 +3,23 @@
  *   GET /live/<streamId>.flv                    → HTTP-FLV, chunked transfer, never ends while live
  *   GET /live/<streamId>.flv + Upgrade: websocket → WS-FLV, one binary message per FLV tag
  * Both write the FLV header and then the stream's shared tag Buffers (built once per unit by
- * `flvTagOf`). HTTP batches a reader's queue into one corked write; when the socket is backed up
+ * `flvTagOf`; over HTTP/1.1 already framed as an HTTP chunk by `httpChunkOf`). HTTP batches a
+ * reader's queue into one corked write; when the socket is backed up
  * the reader queues (bounded) until 'drain' — see stream/reader.ts for the slow-reader policy.
  */
-import type { IncomingMessage, Server } from 'node:http';
+import { ServerResponse, type IncomingMessage, type Server } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { fail, isStromError, type StromError } from '../errors.js';
-import { flvHeader, flvTagOf } from './formats/flv/flv-tags.js';
+import { flvHeader, flvTagOf, httpChunk, httpChunkOf } from './formats/flv/flv-tags.js';
 import type { StreamRegistry } from './stream/stream-registry.js';
 
 /** Checks a viewer may watch `streamId` (signed playback plugs in here); throw a StromError to refuse. */
 export type LivePlaybackGuard = (req: IncomingMessage, streamId: string) => void | Promise<void>;
+
+const LAST_CHUNK = Buffer.from('0\r\n\r\n');
 
 /** Stream ids allowed in playback URLs. */
 export const LIVE_STREAM_ID = /^[A-Za-z0-9_-]{1,64}$/;
@@ -42,9 +45,31 @@ export function httpFlvRoutes(registry: StreamRegistry, corsOrigin: string, guar
       reply.hijack();
       const headers: Record<string, string> = { 'Content-Type': 'video/x-flv', 'Cache-Control': 'no-cache, no-store', 'x-request-id': String(req.id) };
       if (corsOrigin !== '') headers['Access-Control-Allow-Origin'] = corsOrigin;
+      if (res instanceof ServerResponse && res.socket !== null) {
+        // HTTP/1.1 fast path: the response head goes out through Node, then tags are written to the
+        // socket as pre-framed HTTP chunks shared by every viewer (no per-viewer chunk framing).
+        const sock = res.socket;
+        res.writeHead(200, { ...headers, 'Transfer-Encoding': 'chunked', Connection: 'close' });
+        res.flushHeaders();
+        sock.setNoDelay(true);
+        sock.write(httpChunk(headerFor(registry, streamId)));
+        const reader = registry.addReader(streamId, 'http-flv', {
+          write(units) {
+            sock.cork();
+            for (const u of units) sock.write(httpChunkOf(u));
+            sock.uncork();
+            return !sock.writableNeedDrain;
+          },
+          close() {
+            if (!sock.destroyed) sock.end(LAST_CHUNK);
+          },
+        });
+        sock.on('drain', () => reader.resume());
+        res.on('close', () => reader.close('viewer disconnected'));
+        return;
+      }
       res.writeHead(200, headers);
       res.write(headerFor(registry, streamId));
-      req.raw.socket.setNoDelay(true);
       const reader = registry.addReader(streamId, 'http-flv', {
         write(units) {
           res.cork();
@@ -73,7 +98,7 @@ export function attachWsFlv(server: Server, registry: StreamRegistry, log: Logge
     const refuse = (e: StromError) => {
       socket.end(`HTTP/1.1 ${e.statusCode} Refused\r\nContent-Type: application/json\r\nConnection: close\r\n\r\n${JSON.stringify(e.toJSON())}`);
     };
-    Promise.resolve(guard()?.(req, streamId)).then(() => {
+    new Promise<void>((resolve) => resolve(guard()?.(req, streamId))).then(() => { // sync throws become rejections
       if (!registry.get(streamId)?.active) return refuse(fail('LIVE_STREAM_NOT_FOUND', streamId));
       upgrade(req, socket, head, streamId);
     }, (err: unknown) => refuse(isStromError(err) ? err : fail('INTERNAL', 'playback guard failed')));

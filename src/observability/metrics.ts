@@ -84,13 +84,8 @@ export class StromMetrics {
 
     // Hot cache: its own counters are cumulative; mirror the growth into Prometheus counters.
     const last = { hits: 0, misses: 0, evictions: 0 };
-    const hits = new Counter({ name: 'strom_hot_cache_hits_total', help: 'Hot-cache lookups answered from memory', registers });
-    const misses = new Counter({ name: 'strom_hot_cache_misses_total', help: 'Hot-cache lookups that read the file', registers });
-    const evictions = new Counter({ name: 'strom_hot_cache_evictions_total', help: 'Objects evicted from the hot cache', registers });
-    const cacheBytes = new Gauge({ name: 'strom_hot_cache_bytes', help: 'Bytes held in the hot cache', registers });
-    const cacheEntries = new Gauge({ name: 'strom_hot_cache_entries', help: 'Objects held in the hot cache', registers });
-    const cacheMax = new Gauge({ name: 'strom_hot_cache_max_bytes', help: 'Byte budget of the hot cache (delivery.cacheBytes)', registers });
-    hits.collect = () => {
+    // Registered before the other hot-cache metrics: its collect() runs first in a scrape and updates them all.
+    const hits: Counter = new Counter({ name: 'strom_hot_cache_hits_total', help: 'Hot-cache lookups answered from memory', registers, collect() {
       const s = src.hotCache?.();
       if (!s) return;
       if (s.hits >= last.hits) hits.inc(s.hits - last.hits);
@@ -102,7 +97,12 @@ export class StromMetrics {
       cacheBytes.set(s.bytes);
       cacheEntries.set(s.entries);
       cacheMax.set(s.maxBytes);
-    };
+    } });
+    const cacheBytes = new Gauge({ name: 'strom_hot_cache_bytes', help: 'Bytes held in the hot cache', registers });
+    const cacheEntries = new Gauge({ name: 'strom_hot_cache_entries', help: 'Objects held in the hot cache', registers });
+    const cacheMax = new Gauge({ name: 'strom_hot_cache_max_bytes', help: 'Byte budget of the hot cache (delivery.cacheBytes)', registers });
+    const misses = new Counter({ name: 'strom_hot_cache_misses_total', help: 'Hot-cache lookups that read the file', registers });
+    const evictions = new Counter({ name: 'strom_hot_cache_evictions_total', help: 'Objects evicted from the hot cache', registers });
 
     new Gauge({ name: 'strom_jobs', help: 'Jobs in the durable queue by state (queued = queue depth)', labelNames: ['state'] as const, registers, async collect() {
       const counts = (await src.jobCounts?.().catch(() => null)) ?? {};

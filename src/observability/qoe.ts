@@ -125,11 +125,19 @@ export class QoeTracker {
 
   constructor(registry: Registry, private readonly o: { maxSessions: number; maxContents: number; sessionIdleMs: number }) {
     const registers = [registry];
+    // eslint-disable-next-line @typescript-eslint/no-this-alias -- prom-client binds `this` to the metric in collect()
+    const self = this;
     const labelNames = ['type'] as const;
     this.m = {
       requests: new Counter({ name: 'strom_cmcd_requests_total', help: 'Media requests that carried CMCD', labelNames, registers }),
       sessions: new Counter({ name: 'strom_qoe_sessions_total', help: 'Playback sessions (CMCD sid) seen', labelNames, registers }),
-      active: new Gauge({ name: 'strom_qoe_active_sessions', help: 'Playback sessions heard from within qoe.sessionIdleMs', labelNames, registers }),
+      active: new Gauge({ name: 'strom_qoe_active_sessions', help: 'Playback sessions heard from within qoe.sessionIdleMs', labelNames, registers, collect() {
+        self.sweep(Date.now());
+        let vod = 0;
+        for (const s of self.sessions.values()) if (s.type === 'vod') vod++;
+        this.set({ type: 'vod' }, vod);
+        this.set({ type: 'live' }, self.sessions.size - vod);
+      } }),
       startup: new Histogram({ name: 'strom_qoe_startup_seconds', help: 'Startup time: first request to first request without su', labelNames, buckets: [0.25, 0.5, 1, 2, 3, 5, 8, 13, 20], registers }),
       rebuffers: new Counter({ name: 'strom_qoe_rebuffers_total', help: 'Rebuffer events (CMCD bs)', labelNames, registers }),
       rebufferSeconds: new Counter({ name: 'strom_qoe_rebuffer_seconds_total', help: 'Estimated time spent rebuffering', labelNames, registers }),
@@ -138,14 +146,6 @@ export class QoeTracker {
       throughput: new Histogram({ name: 'strom_qoe_throughput_kbps', help: 'Player-measured throughput (CMCD mtp)', labelNames, buckets: [500, 1000, 2500, 5000, 10000, 25000, 50000, 100000], registers }),
       buffer: new Histogram({ name: 'strom_qoe_buffer_seconds', help: 'Player buffer length at request time (CMCD bl)', labelNames, buckets: [0.5, 1, 2, 4, 8, 15, 30, 60], registers }),
       latency: new Histogram({ name: 'strom_qoe_live_latency_seconds', help: 'Live latency reported by players (CMCD v2 ltc)', labelNames, buckets: [0.5, 1, 2, 3, 5, 8, 13, 30], registers }),
-    };
-    const self = this;
-    this.m.active.collect = function collect() {
-      self.sweep(Date.now());
-      let vod = 0;
-      for (const s of self.sessions.values()) if (s.type === 'vod') vod++;
-      this.set({ type: 'vod' }, vod);
-      this.set({ type: 'live' }, self.sessions.size - vod);
     };
   }
 
@@ -222,8 +222,8 @@ export class QoeTracker {
   }
 
   /** QoE of one video or live stream: aggregates over every session seen, plus recent sessions. Null when none. */
-  report(contentId: string): { contentId: string; type: ContentType; sessions: number; activeSessions: number; startupMs: number | null; rebuffers: number; rebufferRatio: number; avgBitrateKbps: number | null; bitrateSwitches: number; throughputKbps: number | null; recentSessions: QoeSession[] } | null {
-    this.sweep(Date.now());
+  report(contentId: string, now = Date.now()): { contentId: string; type: ContentType; sessions: number; activeSessions: number; startupMs: number | null; rebuffers: number; rebufferRatio: number; avgBitrateKbps: number | null; bitrateSwitches: number; throughputKbps: number | null; recentSessions: QoeSession[] } | null {
+    this.sweep(now);
     const agg = this.contents.get(contentId);
     if (agg === undefined) return null;
     const t: Totals = { ...agg.closed };

@@ -76,6 +76,8 @@ export interface AssetSummary {
 
 /** Segments each rendition needs before the asset is announced playable. */
 const PLAYABLE_SEGMENTS = 2;
+/** How often finished segments are looked for and published. */
+const SYNC_INTERVAL_MS = 250;
 
 function imageOutputs(probe: ProbeResult, plan: Rendition[], workDir: string, tiles: number): ImageOutputs | undefined {
   const top = plan.find((r) => r.kind === 'video');
@@ -126,15 +128,33 @@ export async function processVideo(o: ProcessVideoOptions): Promise<AssetSummary
     };
     const tEncode = performance.now();
     let speed = 0;
-    await runFfmpeg(args, {
-      signal: job.signal,
-      onProgress: (p) => {
-        speed = p.speed || speed;
-        const left = Math.max(0, probe.durationS - p.outTimeS);
-        report({ phase: 'transcode', percent: Math.min(95, (p.outTimeS / probe.durationS) * 95), speed, etaS: speed > 0 ? left / speed : null });
-        publisher!.sync().then(announce, (err: unknown) => job.abort(err));
-      },
-    });
+    let outTimeS = 0;
+    // Progress: ffmpeg's own report, or (ffmpeg 5.1 withholds `-progress` until every output, the
+    // storyboard sprite included, has started) the media time already published.
+    const tick = (): void => {
+      publisher!.sync().then((became) => {
+        announce(became);
+        const doneS = Math.max(outTimeS, publisher!.durationS());
+        if (doneS <= 0) return;
+        if (outTimeS === 0) speed = doneS / ((performance.now() - tEncode) / 1000);
+        const left = Math.max(0, probe.durationS - doneS);
+        report({ phase: 'transcode', percent: Math.min(95, (doneS / probe.durationS) * 95), speed, etaS: speed > 0 ? left / speed : null });
+      }, (err: unknown) => job.abort(err));
+    };
+    // Segments are published on a timer, independent of progress reports.
+    const poll = setInterval(tick, SYNC_INTERVAL_MS);
+    try {
+      await runFfmpeg(args, {
+        signal: job.signal,
+        onProgress: (p) => {
+          speed = p.speed || speed;
+          outTimeS = p.outTimeS;
+          tick();
+        },
+      });
+    } finally {
+      clearInterval(poll);
+    }
     if (job.signal.aborted) throw job.signal.reason;
     announce(await publisher.sync());
     const transcodeMs = performance.now() - tEncode;

@@ -32,6 +32,9 @@ let videoId = '';
 
 type PlayerHook = { __stromPlayer?: { video: HTMLVideoElement; hls: { currentLevel: number; levels: { height: number }[] } | null } };
 
+let loads = 0;
+/** Load the app afresh on `route` (a query change forces a real navigation, not just a hash change). */
+const open = (route: string) => page.goto(`${url}/?n=${++loads}#/${route}`);
 const shot = (name: string) => page.screenshot({ path: path.join(SHOTS, `${name}.png`), fullPage: true });
 const api = (method: string, p: string, json?: unknown) => fetch(url + p, {
   method, headers: { authorization: `Bearer ${token}`, ...(json ? { 'content-type': 'application/json' } : {}) }, body: json ? JSON.stringify(json) : undefined,
@@ -42,6 +45,12 @@ before(async () => {
   dir = mkdtempSync(path.join(tmpdir(), 'strom-web-'));
   strom = await buildStrom(testConfig({ dataDir: dir, 'rtmp.port': 0, 'vod.ladder': '360:600,240:300', 'vod.preset': 'ultrafast' }));
   ({ url } = await strom.listen());
+  // Publishing with API-created stream keys: the same store lookup the live lead wires in app.ts
+  // (issue 5); set here so the live page can be tested before that lands.
+  strom.live.setResolver(async (key) => {
+    const row = await strom.control.store.liveStreams.findLiveStreamByKey(key);
+    return row ? { streamId: row.id } : null;
+  });
   token = await signApiToken(strom.config, loadApiSecret(strom.config), { scopes: ['admin'], ttlS: 3600, sub: 'web-e2e' });
   clip = await makeClip(path.join(dir, 'clip.mp4'), { width: 640, height: 360, seconds: 4 });
   browser = await launchBrowser();
@@ -73,7 +82,7 @@ test('serves the UI: no-cache index naming hashed, immutable assets with their M
 });
 
 test('sign-in refuses a bad token, accepts a good one and shows the library', async () => {
-  await page.goto(`${url}/#/library`);
+  await open('library');
   await page.locator('#token').fill('not-a-jwt');
   await page.getByRole('button', { name: 'Sign in' }).click();
   await page.getByText(/Not accepted/).waitFor();
@@ -85,7 +94,7 @@ test('sign-in refuses a bad token, accepts a good one and shows the library', as
 });
 
 test('uploads a file through the page; the library shows it processing, then ready', async () => {
-  await page.goto(`${url}/#/upload`);
+  await open('upload');
   const created = page.waitForResponse((r) => r.url().endsWith('/api/v1/uploads') && r.request().method() === 'POST');
   await page.locator('#title').fill('Web upload');
   await page.setInputFiles('#file', clip);
@@ -96,7 +105,7 @@ test('uploads a file through the page; the library shows it processing, then rea
   await page.locator('#process-label', { hasText: /Processing|Playable|Ready/ }).waitFor({ timeout: 60_000 });
   await shot('upload');
 
-  await page.goto(`${url}/#/library`);
+  await open('library');
   const card = page.locator(`li[data-video-id="${videoId}"]`);
   await card.waitFor();
   const seen = new Set<string>();
@@ -117,7 +126,7 @@ test('the player plays the VOD to the end with CMCD on and a stats overlay', asy
   const media: string[] = [];
   const onReq = (r: { url(): string }) => void (r.url().includes(`/v/${videoId}/`) && media.push(r.url()));
   page.on('request', onReq);
-  await page.goto(`${url}/#/watch/${videoId}`);
+  await open(`watch/${videoId}`);
   await page.waitForFunction(() => (window as unknown as PlayerHook).__stromPlayer?.video.ended === true, undefined, { timeout: 60_000, polling: 200 });
   page.off('request', onReq);
   const t = await page.evaluate(() => (window as unknown as PlayerHook).__stromPlayer!.video.currentTime);
@@ -125,14 +134,25 @@ test('the player plays the VOD to the end with CMCD on and a stats overlay', asy
   assert.equal(await page.locator('.player + .error').isVisible(), false, 'no player error shown');
   assert.ok(media.some((u) => /\.m4s\?.*CMCD=/.test(u)), 'segment requests carry CMCD');
   assert.match(await page.locator('[data-stat="Rendition"]').innerText(), /\d+×\d+/);
+  // Storyboard preview: hovering the seek bar shows a sprite tile from storyboard.vtt.
+  await page.locator('#seek').hover({ position: { x: 40, y: 8 } });
+  const tile = page.locator('.preview:not([hidden]) .tile');
+  await tile.waitFor();
+  assert.match((await tile.getAttribute('style')) ?? '', /storyboard\.jpg/);
   await shot('watch');
 });
 
 test('the quality menu switches hls.js to the chosen rendition and back to auto', async () => {
-  await page.goto(`${url}/#/watch/${videoId}`);
+  await open(`watch/${videoId}`);
   const quality = page.getByLabel('Quality');
   await page.waitForFunction(() => (document.querySelector('#quality') as HTMLSelectElement | null)?.options.length === 3);
-  const levels = await page.evaluate(() => (window as unknown as PlayerHook).__stromPlayer!.hls!.levels.map((l) => l.height));
+  // From the start and paused, so every switch has fragments left to load at the new level.
+  const levels = await page.evaluate(() => {
+    const p = (window as unknown as PlayerHook).__stromPlayer!;
+    p.video.pause();
+    p.video.currentTime = 0;
+    return p.hls!.levels.map((l) => l.height);
+  });
   assert.deepEqual([...levels].sort((a, b) => a - b), [240, 360]);
   for (const height of [240, 360]) {
     const idx = levels.indexOf(height);
@@ -149,15 +169,44 @@ test('a signed video plays through a playback token (/s/<token>/…)', async () 
   const signed: string[] = [];
   const onReq = (r: { url(): string }) => void (r.url().includes('/s/') && signed.push(r.url()));
   page.on('request', onReq);
-  await page.goto(`${url}/#/watch/${videoId}`);
+  await open(`watch/${videoId}`);
   await page.waitForFunction(() => ((window as unknown as PlayerHook).__stromPlayer?.video.currentTime ?? 0) > 1, undefined, { timeout: 30_000 });
   page.off('request', onReq);
   assert.ok(signed.some((u) => u.endsWith('/master.m3u8')), 'the master playlist came from /s/');
   assert.equal((await api('PATCH', `/api/v1/videos/${videoId}`, { visibility: 'public' })).status, 200);
 });
 
+test('an upload pauses and resumes from where it stopped (tus)', async () => {
+  // Slow uploads down so there is time to pause (Chrome DevTools network emulation, ~40 KB/s up).
+  const cdp = await ctx.newCDPSession(page);
+  await open('upload');
+  await cdp.send('Network.enable');
+  await cdp.send('Network.emulateNetworkConditions', { offline: false, latency: 0, downloadThroughput: -1, uploadThroughput: 40 * 1024 });
+  const patches: string[] = [];
+  const onReq = (r: { method(): string; url(): string; headers(): Record<string, string> }) => void (r.method() === 'PATCH' && r.url().includes('/api/v1/uploads/') && patches.push(r.headers()['upload-offset'] ?? ''));
+  page.on('request', onReq);
+  try {
+    const created = page.waitForResponse((r) => r.url().endsWith('/api/v1/uploads') && r.request().method() === 'POST');
+    await page.setInputFiles('#file', clip);
+    const id = (await (await created).headerValue('strom-video-id')) ?? '';
+    await page.waitForFunction(() => (document.querySelector('#upload-progress') as HTMLProgressElement).value >= 5, undefined, { timeout: 30_000 });
+    await page.getByRole('button', { name: 'Pause' }).click();
+    await page.locator('#upload-label', { hasText: 'Paused at' }).waitFor();
+    assert.equal(await page.getByRole('button', { name: 'Resume' }).getAttribute('aria-pressed'), 'true');
+    await cdp.send('Network.emulateNetworkConditions', { offline: false, latency: 0, downloadThroughput: -1, uploadThroughput: -1 });
+    await page.getByRole('button', { name: 'Resume' }).click();
+    await page.locator('#upload-label', { hasText: 'Uploaded' }).waitFor({ timeout: 30_000 });
+    assert.equal(patches[0], '0');
+    assert.ok(patches.length >= 2 && Number(patches.at(-1)) > 0, `the resumed PATCH starts past 0 (offsets ${patches.join(', ')})`);
+    assert.equal((await api('DELETE', `/api/v1/videos/${id}`)).status, 204); // keep the library to one video
+  } finally {
+    page.off('request', onReq);
+    await cdp.detach();
+  }
+});
+
 test('dashboard numbers change after traffic', async () => {
-  await page.goto(`${url}/#/dashboard`);
+  await open('dashboard');
   const requests = page.locator('#m-requests');
   await page.waitForFunction(() => /^\d+$/.test(document.querySelector('#m-requests')?.textContent ?? ''), undefined, { timeout: 10_000 });
   const before = Number(await requests.innerText());
@@ -170,7 +219,7 @@ test('dashboard numbers change after traffic', async () => {
 });
 
 test('the live page creates a stream, shows ingest settings, and plays what ffmpeg publishes', async () => {
-  await page.goto(`${url}/#/live`);
+  await open('live');
   await page.getByLabel('Stream title').fill('Web live');
   await page.getByRole('button', { name: 'Create live stream' }).click();
   const ingest = page.locator('#ingest-url');
@@ -186,26 +235,59 @@ test('the live page creates a stream, shows ingest settings, and plays what ffmp
     await page.locator('#live-state', { hasText: 'LIVE' }).waitFor({ timeout: 20_000 });
     await page.waitForFunction(() => ((window as unknown as PlayerHook).__stromPlayer?.video.currentTime ?? 0) > 1.5, undefined, { timeout: 30_000 });
     await page.locator('[data-stat="Latency to live edge"]', { hasText: /\d\.\d\d s/ }).waitFor();
+    // Viewers and ingest bitrate from the per-stream gauges in /metrics (the page is one viewer).
+    await page.locator('#live-bitrate', { hasText: /[kM]b\/s/ }).waitFor({ timeout: 10_000 });
+    await page.waitForFunction(() => Number(document.querySelector('#live-viewers')?.textContent) >= 1, undefined, { timeout: 10_000 });
     await shot('live');
+    const streamId = new URL(page.url()).hash.split('/')[2] ?? '';
+    await open('library');
+    await page.locator(`li[data-stream-id="${streamId}"][data-status="live"] .badge.live`).waitFor({ timeout: 10_000 });
+    await shot('library-live');
   } finally {
     pub.child.kill('SIGINT');
     await pub.done;
   }
 });
 
+test('keyboard: the drop zone opens the file picker and the quality menu is reachable by Tab', async () => {
+  await open('upload');
+  await page.locator('#title').focus();
+  await page.keyboard.press('Tab'); // → playback select
+  await page.keyboard.press('Tab'); // → drop zone
+  assert.equal(await page.evaluate(() => document.activeElement?.id), 'dropzone');
+  // Enter must open the picker: observe the click on the real file input (and keep the dialog shut).
+  await page.evaluate(() => document.getElementById('file')!.addEventListener('click', (e) => {
+    e.preventDefault();
+    (window as unknown as { __picked: number }).__picked = ((window as unknown as { __picked?: number }).__picked ?? 0) + 1;
+  }));
+  await page.keyboard.press('Enter');
+  await page.keyboard.press(' ');
+  assert.equal(await page.evaluate(() => (window as unknown as { __picked?: number }).__picked), 2);
+
+  await open(`watch/${videoId}`);
+  await page.waitForFunction(() => !(document.querySelector('#quality') as HTMLSelectElement | null)?.disabled);
+  const seen: string[] = [];
+  for (let i = 0; i < 25 && !seen.includes('quality'); i++) {
+    await page.keyboard.press('Tab');
+    seen.push(await page.evaluate(() => document.activeElement?.id ?? ''));
+  }
+  assert.ok(seen.includes('seek') && seen.includes('quality'), `tab order reaches seek and quality: ${seen.join(',')}`);
+});
+
 test('every page fits a 375 px phone screen and labels its form controls', async () => {
   await page.setViewportSize({ width: 375, height: 740 });
   for (const route of ['library', 'upload', `watch/${videoId}`, 'live', 'dashboard']) {
-    await page.goto(`${url}/#/${route}`);
+    await open(route);
     await page.locator('main h1').waitFor();
     await page.waitForTimeout(300);
     const r = await page.evaluate(() => ({
       overflow: document.documentElement.scrollWidth - window.innerWidth,
+      widest: [...document.querySelectorAll('main *')].filter((el) => el.getBoundingClientRect().right > window.innerWidth + 1).slice(-3).map((el) => el.outerHTML.slice(0, 100)),
       unlabelled: [...document.querySelectorAll('input, select, textarea, button')]
         .filter((el) => !(el as HTMLElement).hidden && !(el as HTMLInputElement).labels?.length && !el.getAttribute('aria-label') && !el.getAttribute('aria-labelledby') && !(el.textContent ?? '').trim())
         .map((el) => el.outerHTML.slice(0, 80)),
     }));
-    assert.ok(r.overflow <= 0, `#/${route} scrolls sideways by ${r.overflow}px at 375 px`);
+    assert.ok(r.overflow <= 0, `#/${route} scrolls sideways by ${r.overflow}px at 375 px: ${r.widest.join(' | ')}`);
     assert.deepEqual(r.unlabelled, [], `#/${route} has unlabelled controls`);
     await shot(`phone-${route.split('/')[0]}`);
   }

@@ -98,7 +98,7 @@ export function parseRawResponses(buf: Buffer, headOnly = false): RawMessage[] {
     }
     const status = Number(m[2]);
     pos = end + 4;
-    let body = Buffer.alloc(0);
+    let body: Buffer = Buffer.alloc(0);
     const final = status >= 200;
     if (final && !(headOnly || status === 204 || status === 304)) {
       if (headers['content-length'] !== undefined) {

@@ -309,7 +309,8 @@ describe('preconditions (RFC 9110 §13.2.2 order)', () => {
     for (const { name, s } of servers()) {
       const url = `${s.url}/v/${ID}/v360/seg_00001.m4s`;
       const full = await request(url, { headers: { origin: ORIGIN } });
-      for (const h of [{ 'if-none-match': String(full.headers.etag) }, { 'if-modified-since': String(full.headers['last-modified']) }]) {
+      const conditions: Array<Record<string, string>> = [{ 'if-none-match': String(full.headers.etag) }, { 'if-modified-since': String(full.headers['last-modified']) }];
+      for (const h of conditions) {
         const r = await request(url, { headers: { ...h, origin: ORIGIN } });
         assert.equal(r.status, 304, name);
         assert.equal(r.body.length, 0, name);

@@ -133,7 +133,7 @@ describe('103 Early Hints', () => {
   test('node:http2 sees :status 103 with Link preloads before the master playlist', async () => {
     const r = await h2get(h2.url, `/v/${ID}/master.m3u8`);
     assert.equal(r.headers[':status'], 200);
-    const early = r.informational.find((h) => h[':status'] === 103);
+    const early = r.informational.find((h) => Number(h[':status']) === 103);
     assert.ok(early, `no 103 among ${JSON.stringify(r.informational)}`);
     const link = ([] as string[]).concat(early.link ?? []).join(', ');
     for (const p of hinted) assert.ok(link.includes(`<${p}>; rel=preload`), `Link ${link} lacks ${p}`);
@@ -154,6 +154,13 @@ describe('103 Early Hints', () => {
     assert.match(stdout, /:status: 103/);
     assert.match(stdout, /link: <\/v\/a1\/v360\/index\.m3u8>; rel=preload/);
     assert.match(stdout, /:status: 200/);
+    // header names exactly as they came off the wire: lower-case, none connection-specific
+    const names = [...stdout.matchAll(/recv \(stream_id=\d+\) ([^:\s][^:]*|:[a-z]+): /g)].map((m) => m[1]!);
+    assert.ok(names.includes('content-type') && names.includes('etag'), names.join(','));
+    for (const n of names) {
+      assert.equal(n, n.toLowerCase(), `header ${n} is not lower-case`);
+      assert.ok(!CONNECTION_SPECIFIC.includes(n), `connection-specific header ${n}`);
+    }
   });
 
   test('curl -v --http2 shows the 103', async () => {
@@ -189,7 +196,7 @@ describe('103 Early Hints', () => {
     const bytes = await rawRequest(h1.port, `GET /v/${ID}/master.m3u8 HTTP/1.1\r\nHost: 127.0.0.1\r\nUser-Agent: Lavf/59.27.100\r\nConnection: close\r\n\r\n`);
     assert.deepEqual(parseRawResponses(bytes).map((m) => m.status), [200]);
     const r = await h2get(h2.url, `/v/${ID}/master.m3u8`, { 'user-agent': 'Lavf/59.27.100' });
-    assert.deepEqual(r.informational.map((h) => h[':status']), [103]);
+    assert.deepEqual(r.informational.map((h) => Number(h[':status'])), [103]);
   });
 
   test('an HTTP/1.1 raw request gets 103 then 200 on the same connection', async () => {

@@ -122,7 +122,6 @@ describe('path traversal corpus', () => {
     `/v/${ID}/hidden.m4s/..`,
     `http://127.0.0.1/v/${ID}/../../secret.m4s`,
     `http://evil.example/../../etc/passwd`,
-    '*',
   ];
 
   test(`${corpus.length} hostile request targets get 400 or 404 and no secret bytes`, async () => {

@@ -7,6 +7,7 @@ import WebSocket from 'ws';
 import { FlvDemuxer, type FlvTag } from '../../src/live/formats/flv/flv-demuxer.js';
 import { RtmpClient } from '../../src/live/rtmp/rtmp-client.js';
 import { fail } from '../../src/errors.js';
+import { command } from '../../src/live/rtmp/chunk-writer.js';
 import { aacFrameBody, avcFrameBody, flvViewer, startLive, syntheticPublisher } from '../helpers/live-fixtures.js';
 
 test('a slow HTTP-FLV viewer skips, then is disconnected; a fast viewer keeps every frame', async (t) => {
@@ -120,4 +121,16 @@ test('a playback guard refuses HTTP-FLV and WS-FLV viewers with its error and ad
   const ws = new WebSocket(`${h.httpUrl.replace('http', 'ws')}/live/cam1.flv`);
   const status = await new Promise<number>((resolve) => ws.on('unexpected-response', (_req, res) => resolve(res.statusCode ?? 0)));
   assert.equal(status, 400);
+});
+
+test('a second publish on the same RTMP session closes it with a reason instead of taking over itself', async (t) => {
+  const h = await startLive();
+  t.after(() => h.close());
+  const pub = await syntheticPublisher(h.rtmpPort);
+  t.after(() => pub.destroy());
+  const stopped = h.strom.live.events.next('publish.stop');
+  pub.socket.write(command(1, 4096, 'publish', 0, null, 'secret', 'live'));
+  await pub.closed;
+  assert.match((await stopped).reason, /already publishing or playing/);
+  assert.equal(h.strom.live.status('cam1').state, 'idle');
 });

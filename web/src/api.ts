@@ -59,6 +59,13 @@ export async function api<T>(method: string, path: string, body?: unknown, signa
   return json as T;
 }
 
+/** `GET /metrics` as text (loopback is allowed without a token, others need admin); null if refused or absent. */
+export async function fetchMetrics(signal?: AbortSignal): Promise<string | null> {
+  const token = getToken();
+  const res = await fetch('/metrics', { headers: token ? { authorization: `Bearer ${token}` } : {}, signal, cache: 'no-store' }).catch(() => null);
+  return res?.ok ? res.text() : null;
+}
+
 /** Playback URL paths of a video. */
 export interface Playback {
   hls: string;

@@ -63,10 +63,10 @@ export async function createPlayer(host: HTMLElement, src: PlayerSource): Promis
   const play = h('button', { type: 'button', class: 'ctl', id: 'play', 'aria-label': 'Play' }, '▶');
   const seek = h('input', { type: 'range', id: 'seek', min: 0, max: 0, step: 0.1, value: 0, 'aria-label': 'Seek', disabled: src.live });
   const time = h('span', { class: 'time', 'aria-live': 'off' }, '0:00 / 0:00');
-  const mute = h('button', { type: 'button', class: 'ctl', id: 'mute', 'aria-label': 'Mute', 'aria-pressed': 'false' }, '🔊');
+  const mute = h('button', { type: 'button', class: 'ctl', id: 'mute', 'aria-pressed': 'false' }, 'Mute');
   const quality = h('select', { id: 'quality', 'aria-label': 'Quality', disabled: true }, h('option', { value: '-1' }, 'Auto'));
   const statsBtn = h('button', { type: 'button', class: 'ctl', id: 'stats-toggle', 'aria-pressed': 'true', 'aria-controls': 'stats' }, 'Stats');
-  const full = h('button', { type: 'button', class: 'ctl', 'aria-label': 'Full screen' }, '⛶');
+  const full = h('button', { type: 'button', class: 'ctl', 'aria-label': 'Full screen' }, 'Full');
   const preview = h('div', { class: 'preview', 'aria-hidden': 'true', hidden: true }, h('div', { class: 'tile' }), h('span', {}));
   const stats = h('dl', { class: 'stats', id: 'stats', 'aria-label': 'Playback statistics' });
   const errorBox = h('p', { class: 'error', role: 'alert', hidden: true });
@@ -146,9 +146,7 @@ export async function createPlayer(host: HTMLElement, src: PlayerSource): Promis
   seek.addEventListener('blur', () => (preview.hidden = true));
   mute.addEventListener('click', () => {
     video.muted = !video.muted;
-    mute.textContent = video.muted ? '🔇' : '🔊';
-    mute.setAttribute('aria-pressed', String(video.muted));
-    mute.setAttribute('aria-label', video.muted ? 'Unmute' : 'Mute');
+    mute.setAttribute('aria-pressed', String(video.muted)); // a toggle button: "Mute", pressed or not
   });
   quality.addEventListener('change', () => {
     if (hls) hls.currentLevel = Number(quality.value); // -1 = automatic ABR
@@ -222,7 +220,6 @@ export async function createPlayer(host: HTMLElement, src: PlayerSource): Promis
   void video.play().catch(() => {
     // Autoplay with sound was refused: start muted, the user can unmute.
     video.muted = true;
-    mute.textContent = '🔇';
     mute.setAttribute('aria-pressed', 'true');
     void video.play().catch(() => undefined);
   });

@@ -41,10 +41,10 @@ export function sum(samples: Sample[], name: string, filter: (l: Record<string, 
 }
 
 /** Cumulative buckets (le → count) of histogram `base`, summed over all other labels. */
-export function buckets(samples: Sample[], base: string): Map<number, number> {
+export function buckets(samples: Sample[], base: string, filter: (l: Record<string, string>) => boolean = () => true): Map<number, number> {
   const m = new Map<number, number>();
   for (const s of samples) {
-    if (s.name !== `${base}_bucket` || s.labels.le === undefined) continue;
+    if (s.name !== `${base}_bucket` || s.labels.le === undefined || !filter(s.labels)) continue;
     const le = s.labels.le === '+Inf' ? Infinity : Number(s.labels.le);
     m.set(le, (m.get(le) ?? 0) + s.value);
   }

@@ -163,11 +163,15 @@ export function createDelivery(config: Config, log: Logger): Delivery {
 
   // --- observability (issue 7): the one close listener per response also feeds the observer ---
   let observer: MediaObserver | null = null;
+  /** Shared close listener when nobody observes: no closure allocated per request. */
+  const onResponseClosed = () => {
+    active--;
+  };
   function track(req: AnyRequest, res: AnyResponse): void {
     active++;
     const obs = observer;
     if (obs === null) {
-      res.once('close', () => active--);
+      res.once('close', onResponseClosed);
       return;
     }
     const t0 = performance.now();
@@ -233,7 +237,7 @@ export function createDelivery(config: Config, log: Logger): Delivery {
         }
       }
       // --- end signed playback ---
-      const e = catalog.cached(pathname, Date.now());
+      const e = catalog.peek(pathname, Date.now());
       if (e !== undefined && (e.hints !== undefined || !e.kind.playlist)) {
         // Hot path: metadata known, guard (if any) passed synchronously, nothing to prepare.
         sendObject(req, res, e, catalog, { chunkBytes, beforeBody: token === null ? hintsFor(req, res, e) : undefined });

@@ -8,7 +8,7 @@
 
 /**
  * HTTP/1.1 clients known to take a 103 for the final response. RFC 9110 §15.2 requires clients to
- * skip 1xx, but FFmpeg's http protocol (libavformat ≤ 5.1, User-Agent `Lavf/…`) reads the 103
+ * skip 1xx, but FFmpeg's http protocol (seen with FFmpeg 5.1; User-Agent `Lavf/…`) reads the 103
  * head as the answer and fails with "Stream ends prematurely"; browsers ignore 103 over HTTP/1.1
  * anyway, so leaving these clients out costs nothing.
  */

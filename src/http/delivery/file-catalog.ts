@@ -68,6 +68,20 @@ export class FileCatalog {
     return undefined;
   }
 
+  /**
+   * Entry from memory even when its metadata is older than `metaTtlMs`; a stale entry is served
+   * as is while one coalesced re-check runs in the background (stale-while-revalidate), so the hot
+   * path never waits on a syscall. A file removed behind Strom's back is noticed by that re-check.
+   */
+  peek(key: string, now: number): FileEntry | undefined {
+    const e = this.meta.get(key);
+    if (e !== undefined && now - e.checkedAt >= this.opts.metaTtlMs && !this.pendingMeta.has(key)) {
+      e.checkedAt = now; // one re-check per TTL, however many requests arrive meanwhile
+      void this.load(key, { assetId: e.assetId, rel: key.slice(key.indexOf('/', 3) + 1) }).catch(() => undefined);
+    }
+    return e;
+  }
+
   /** Load (stat + realpath check) the entry for a validated path; null when not servable. */
   load(key: string, p: AssetPath): Promise<FileEntry | null> {
     let pending = this.pendingMeta.get(key);

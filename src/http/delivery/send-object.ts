@@ -47,6 +47,15 @@ export interface SendOptions {
 /** Serve `e` for this request, honouring RFC 9110 preconditions and ranges. */
 export function sendObject(req: AnyRequest, res: AnyResponse, e: FileEntry, catalog: FileCatalog, opts: SendOptions): void {
   const method = req.method ?? 'GET';
+  const head = method === 'HEAD';
+  if (!hasConditionalHeaders(req.rawHeaders)) {
+    // Most player requests: no Range, no If-*. Skip building `req.headers` (lazy in Node).
+    if (!head) opts.beforeBody?.();
+    writeHead(req, res, 200, e.fullHeaders);
+    if (head) return void res.end();
+    if (!opts.forceStream && catalog.cacheable(e)) return withBody(catalog, e, res, (buf) => res.end(buf));
+    return streamRanges(res, e, [{ start: 0, end: e.size - 1 }], [], opts.chunkBytes);
+  }
   const h = req.headers;
   const pre = evaluatePreconditions(method, h, e);
   if (pre === 304) {
@@ -71,7 +80,6 @@ export function sendObject(req: AnyRequest, res: AnyResponse, e: FileEntry, cata
     }
     ranges = parsed;
   }
-  const head = method === 'HEAD';
   if (!head) opts.beforeBody?.();
   const useMemory = !opts.forceStream && catalog.cacheable(e);
   if (ranges === null) {
@@ -140,6 +148,20 @@ function streamRanges(res: AnyResponse, e: FileEntry, ranges: ByteRange[], heads
   pipeline(Readable.from(chunks(), { objectMode: false }), res as NodeJS.WritableStream, () => {
     /* errors and aborts end the response; nothing more to do */
   });
+}
+
+/**
+ * True when the request has a Range or any If-* header (RFC 9110 §13.1, §14.2), found by scanning
+ * the raw header names — cheaper than materialising `req.headers` on every request.
+ */
+function hasConditionalHeaders(raw: string[]): boolean {
+  for (let i = 0; i < raw.length; i += 2) {
+    const n = raw[i]!;
+    const c0 = n.charCodeAt(0) | 0x20;
+    if (c0 === 0x69 /* i */ && (n.charCodeAt(1) | 0x20) === 0x66 /* f */ && n.charCodeAt(2) === 0x2d /* - */) return true;
+    if (c0 === 0x72 /* r */ && n.length === 5 && n.toLowerCase() === 'range') return true;
+  }
+  return false;
 }
 
 const BODY_HEADERS = new Set(['content-type', 'content-length', 'accept-ranges', 'last-modified']);

@@ -30,6 +30,8 @@ export interface MediaUnit {
   body: Buffer;
   /** Lazily built complete FLV tag (header + body + PreviousTagSize), shared by every reader. */
   flvTag?: Buffer;
+  /** Lazily built FLV tag framed as an HTTP/1.1 chunk, shared by every HTTP-FLV viewer. */
+  httpChunk?: Buffer;
   /** Lazily built RTMP chunks of this unit, shared by every RTMP player. */
   rtmpChunks?: Buffer;
 }

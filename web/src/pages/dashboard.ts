@@ -4,14 +4,25 @@
  * last interval, computed from the difference of two scrapes; active streams and viewers from
  * live gauges or the live-stream API; library counts; a QoE summary when the API offers one.
  */
-import { api, ApiError, getToken, type LiveStream, type Page, type Video } from '../api.js';
+import { api, fetchMetrics, type LiveStream, type Page, type Video } from '../api.js';
 import { h } from '../dom.js';
 import { buckets, diffBuckets, findRequestHistogram, isServerError, parseProm, quantile, sum, type Sample } from '../prom.js';
+
+/** `GET /api/v1/videos/:id/qoe` (the fields shown). */
+interface Qoe {
+  sessions: number;
+  startupMs?: number | null;
+  rebufferRatio?: number;
+  avgBitrateKbps?: number | null;
+}
 
 interface Scrape {
   at: number;
   samples: Sample[];
 }
+
+/** Long-lived responses (event streams, live FLV) would swamp request latency: leave them out of P95/P99. */
+const shortLived = (l: Record<string, string>) => l.group !== 'events' && l.group !== 'live';
 
 const fmtMs = (s: number | null) => (s === null ? '—' : s < 1 ? `${(s * 1000).toFixed(s < 0.01 ? 1 : 0)} ms` : `${s.toFixed(2)} s`);
 
@@ -21,9 +32,8 @@ function tile(id: string, label: string): { el: HTMLElement; set(v: string): voi
 }
 
 async function scrape(signal: AbortSignal): Promise<Scrape | string> {
-  const res = await fetch('/metrics', { headers: { authorization: `Bearer ${getToken() ?? ''}` }, signal, cache: 'no-store' });
-  if (!res.ok) return `HTTP ${res.status}`;
-  return { at: performance.now(), samples: parseProm(await res.text()) };
+  const text = await fetchMetrics(signal);
+  return text === null ? 'not available (absent, or this token lacks admin)' : { at: performance.now(), samples: parseProm(text) };
 }
 
 /** First gauge whose name matches `re`, summed over its labels; null when absent. */
@@ -58,10 +68,10 @@ export async function dashboardPage(main: HTMLElement, signal: AbortSignal): Pro
 
   let prev: Scrape | null = null;
   const tick = async () => {
-    const m = await scrape(signal).catch((e: Error) => e.message);
+    const m = await scrape(signal);
     let liveFromMetrics: { streams: number | null; viewers: number | null } = { streams: null, viewers: null };
     if (typeof m === 'string') {
-      note.textContent = `Server metrics unavailable (/metrics: ${m}); traffic figures need them.`;
+      note.textContent = `Server metrics ${m}; traffic figures need /metrics.`;
     } else {
       const base = findRequestHistogram(m.samples);
       if (base) {
@@ -72,7 +82,7 @@ export async function dashboardPage(main: HTMLElement, signal: AbortSignal): Pro
           const dt = (m.at - prev.at) / 1000;
           const dCount = Math.max(0, count - sum(prev.samples, `${base}_count`));
           const dErr = Math.max(0, sum(m.samples, `${base}_count`, isServerError) - sum(prev.samples, `${base}_count`, isServerError));
-          const window = diffBuckets(buckets(prev.samples, base), buckets(m.samples, base));
+          const window = diffBuckets(buckets(prev.samples, base, shortLived), buckets(m.samples, base, shortLived));
           t.qps.set(dt > 0 ? (dCount / dt).toFixed(1) : '—');
           t.p95.set(fmtMs(quantile(0.95, window)));
           t.p99.set(fmtMs(quantile(0.99, window)));
@@ -92,26 +102,37 @@ export async function dashboardPage(main: HTMLElement, signal: AbortSignal): Pro
     t.streams.set(String(liveFromMetrics.streams ?? (streams ? active.length : '—')));
     const apiViewers = active.reduce((n, s) => n + (s.live?.viewers?.total ?? (typeof s.viewers === 'number' ? s.viewers : s.viewers?.total ?? 0)), 0);
     t.viewers.set(String(liveFromMetrics.viewers ?? apiViewers));
-    await renderQoe(videos.items, signal);
+    await renderQoe(typeof m === 'string' ? null : m.samples, videos.items, signal);
     updated.textContent = `Updated ${new Date().toLocaleTimeString()}`;
   };
 
-  async function renderQoe(videos: Video[], sig: AbortSignal): Promise<void> {
-    // An aggregate endpoint if the metrics work provides one, else the newest ready videos' summaries.
-    const agg = await api<Record<string, unknown>>('GET', '/api/v1/qoe', undefined, sig).catch(() => null);
+  async function renderQoe(samples: Sample[] | null, videos: Video[], sig: AbortSignal): Promise<void> {
     const rows: HTMLElement[] = [];
-    const show = (label: string, o: Record<string, unknown>) => {
-      const nums = Object.entries(o).filter(([, v]) => typeof v === 'number').slice(0, 6);
-      if (nums.length) rows.push(h('dt', {}, label), h('dd', {}, nums.map(([k, v]) => `${k}: ${Number.isInteger(v) ? v : (v as number).toFixed(3)}`).join(' · ')));
-    };
-    if (agg) show('All videos', agg);
-    else {
-      for (const v of videos.filter((x) => x.status === 'ready').slice(0, 4)) {
-        const q = await api<Record<string, unknown>>('GET', `/api/v1/videos/${encodeURIComponent(v.id)}/qoe`, undefined, sig).catch((e: unknown) => (e instanceof ApiError ? null : null));
-        if (q) show(v.title || v.id, (q.summary as Record<string, unknown> | undefined) ?? q);
-      }
+    const line = (label: string, parts: (string | null)[]) => rows.push(h('dt', {}, label), h('dd', {}, parts.filter(Boolean).join(' · ') || '—'));
+    // All content, from the CMCD aggregates in /metrics (src/observability/qoe.ts).
+    if (samples?.some((x) => x.name.startsWith('strom_qoe_'))) {
+      const startup = quantile(0.5, buckets(samples, 'strom_qoe_startup_seconds'));
+      const brCount = sum(samples, 'strom_qoe_bitrate_kbps_count');
+      line('All playback', [
+        `${sum(samples, 'strom_qoe_sessions_total')} sessions (${sum(samples, 'strom_qoe_active_sessions')} active)`,
+        startup === null ? null : `startup P50 ${fmtMs(startup)}`,
+        `${sum(samples, 'strom_qoe_rebuffers_total')} rebuffers`,
+        brCount ? `avg ${Math.round(sum(samples, 'strom_qoe_bitrate_kbps_sum') / brCount)} kb/s` : null,
+        `${sum(samples, 'strom_qoe_bitrate_switches_total')} switches`,
+      ]);
     }
-    qoe.replaceChildren(...(rows.length ? rows : [h('dd', {}, 'No QoE reports yet (players send CMCD; summaries appear once the server aggregates them).')]));
+    // The newest ready videos, from GET /api/v1/videos/:id/qoe.
+    for (const v of videos.filter((x) => x.status === 'ready').slice(0, 4)) {
+      const q = await api<Qoe>('GET', `/api/v1/videos/${encodeURIComponent(v.id)}/qoe`, undefined, sig).catch(() => null);
+      if (!q) continue;
+      line(v.title || v.id, [
+        `${q.sessions} sessions`,
+        q.startupMs === null || q.startupMs === undefined ? null : `startup ${Math.round(q.startupMs)} ms`,
+        `rebuffer ${((q.rebufferRatio ?? 0) * 100).toFixed(1)} %`,
+        q.avgBitrateKbps ? `avg ${Math.round(q.avgBitrateKbps)} kb/s` : null,
+      ]);
+    }
+    qoe.replaceChildren(...(rows.length ? rows : [h('dd', {}, 'No QoE data yet (players report it with CMCD).')]));
   }
 
   await tick();

@@ -3,7 +3,8 @@
  * live stream (LIVE badge when a publisher is on). Updates itself from the event stream: progress
  * moves the bar, other video/live events reload the list.
  */
-import { api, ApiError, events, type LiveStream, type Page, type Video } from '../api.js';
+import { api, ApiError, events, fetchMetrics, type LiveStream, type Page, type Video } from '../api.js';
+import { parseProm } from '../prom.js';
 import { h, fmtDuration } from '../dom.js';
 import { posterUrl } from '../playback.js';
 
@@ -33,8 +34,8 @@ function videoCard(v: Video): HTMLElement {
   );
 }
 
-function liveCard(s: LiveStream): HTMLElement {
-  const active = s.status === 'active' || s.live?.state === 'active';
+function liveCard(s: LiveStream, onAir: Set<string>): HTMLElement {
+  const active = s.status === 'active' || s.live?.state === 'active' || onAir.has(s.id);
   return h('li', { class: 'card video', 'data-stream-id': s.id, 'data-status': active ? 'live' : 'idle' },
     h('a', { href: `#/live/${s.id}`, class: 'cover', 'aria-label': `Open live stream ${s.title || s.id}` },
       h('div', { class: 'thumb live-thumb' }, active ? h('span', { class: 'badge live' }, 'LIVE') : h('span', { class: 'badge' }, 'offline'))),
@@ -61,7 +62,10 @@ export async function libraryPage(main: HTMLElement, signal: AbortSignal): Promi
         throw e;
       }),
     ]);
-    const cards = [...streams.items.map(liveCard), ...videos.items.map(videoCard)];
+    // Which streams have a publisher: the API's status, or the per-stream ingest gauge in /metrics.
+    const text = streams.items.length ? await fetchMetrics(signal) : null;
+    const onAir = new Set(text ? parseProm(text).filter((x) => x.name === 'strom_live_ingest_bitrate_bps').map((x) => x.labels.stream ?? '') : []);
+    const cards = [...streams.items.map((s) => liveCard(s, onAir)), ...videos.items.map(videoCard)];
     list.replaceChildren(...(cards.length ? cards : [h('li', { class: 'empty' }, 'Nothing here yet. ', h('a', { href: '#/upload' }, 'Upload a video'), '.')]));
     list.setAttribute('aria-busy', 'false');
   };

@@ -4,7 +4,8 @@
  * bitrate. Whether the stream is on air comes from the API's status, else from probing the FLV URL
  * (404 while nobody publishes; docs/LIVE.md).
  */
-import { api, events, type LiveStream, type Page } from '../api.js';
+import { api, events, fetchMetrics, type LiveStream, type Page } from '../api.js';
+import { parseProm, sum } from '../prom.js';
 import { announce, copyText, fmtBitrate, h } from '../dom.js';
 import { createPlayer, type Player } from '../player.js';
 import { livePlaybackOf } from '../playback.js';
@@ -28,7 +29,9 @@ export async function liveListPage(main: HTMLElement, signal: AbortSignal): Prom
     });
   });
   const page = await api<Page<LiveStream>>('GET', '/api/v1/live-streams?limit=100', undefined, signal);
-  list.replaceChildren(...page.items.map((s) => h('li', {}, h('a', { href: `#/live/${s.id}` }, s.title || s.id), ' ', s.status === 'active' ? h('span', { class: 'badge live' }, 'LIVE') : h('span', { class: 'badge' }, 'idle'))));
+  const text = page.items.length ? await fetchMetrics(signal) : null;
+  const onAir = new Set(text ? parseProm(text).filter((x) => x.name === 'strom_live_ingest_bitrate_bps').map((x) => x.labels.stream ?? '') : []);
+  list.replaceChildren(...page.items.map((s) => h('li', {}, h('a', { href: `#/live/${s.id}` }, s.title || s.id), ' ', s.status === 'active' || onAir.has(s.id) ? h('span', { class: 'badge live' }, 'LIVE') : h('span', { class: 'badge' }, 'idle'))));
   if (!page.items.length) list.append(h('li', { class: 'empty' }, 'No live streams yet.'));
 }
 
@@ -104,13 +107,20 @@ export async function livePage(main: HTMLElement, signal: AbortSignal, id: strin
 
   const refresh = async () => {
     s = await api<LiveStream>('GET', `/api/v1/live-streams/${encodeURIComponent(id)}`, undefined, signal).catch(() => s);
-    const live = player ? true : await onAir(s, pb.flv, signal);
+    // Per-stream gauges from /metrics (issue 7) when this token may scrape; else the API's fields.
+    const text = await fetchMetrics(signal);
+    const samples = text === null ? null : parseProm(text);
+    const mine = (l: Record<string, string>) => l.stream === id;
+    const hasGauge = !!samples?.some((x) => x.name === 'strom_live_ingest_bitrate_bps' && x.labels.stream === id);
+    const live = hasGauge || player !== null || await onAir(s, pb.flv, signal);
     if (signal.aborted) return;
     state.textContent = live ? 'LIVE' : 'offline';
     state.className = live ? 'badge live' : 'badge';
-    const v = s.live?.viewers?.total ?? (typeof s.viewers === 'number' ? s.viewers : s.viewers?.total);
-    viewers.textContent = v === undefined ? (live ? '≥ 1 (this preview)' : '0') : String(v);
-    bitrate.textContent = fmtBitrate(s.live?.ingestBitrate ?? s.ingestBitrate);
+    const v = samples ? sum(samples, 'strom_live_viewers', mine) : s.live?.viewers?.total ?? (typeof s.viewers === 'number' ? s.viewers : s.viewers?.total);
+    viewers.textContent = v === undefined ? '—' : String(v);
+    const bps = hasGauge ? sum(samples!, 'strom_live_ingest_bitrate_bps', mine) : s.live?.ingestBitrate ?? s.ingestBitrate;
+    const fps = hasGauge ? sum(samples!, 'strom_live_ingest_fps', mine) : s.live?.fps;
+    bitrate.textContent = live ? `${fmtBitrate(bps)}${fps ? ` · ${Math.round(fps)} fps` : ''}` : '—';
     if (live && !player) {
       stage.replaceChildren();
       announce('The stream is live.');

@@ -14,10 +14,11 @@ function videoIdFrom(header: string | null | undefined, url: string | null): str
 
 /** Render the upload page. */
 export function uploadPage(main: HTMLElement, signal: AbortSignal): void {
-  const file = h('input', { type: 'file', id: 'file', name: 'file', accept: 'video/*,audio/*,.mkv,.mov,.mp4,.webm', class: 'file-input' });
+  const file = h('input', { type: 'file', id: 'file', name: 'file', accept: 'video/*,audio/*,.mkv,.mov,.mp4,.webm', class: 'file-input', tabindex: -1 });
   const title = h('input', { type: 'text', id: 'title', name: 'title', autocomplete: 'off', placeholder: 'defaults to the file name' });
   const visibility = h('select', { id: 'visibility', name: 'visibility' }, h('option', { value: 'public' }, 'Public'), h('option', { value: 'signed' }, 'Signed (token required)'));
-  const drop = h('label', { for: 'file', class: 'dropzone', id: 'dropzone' },
+  // The drop zone is the keyboard stop (role button: Enter/Space open the picker); the input stays real but off the tab order.
+  const drop = h('label', { for: 'file', class: 'dropzone', id: 'dropzone', role: 'button', 'aria-label': 'Choose a video file to upload, or drop one here' },
     h('strong', {}, 'Drop a video here'), h('span', {}, 'or press Enter / click to choose a file'));
   const bar = h('progress', { id: 'upload-progress', max: 100, value: 0, 'aria-labelledby': 'upload-label' });
   const label = h('p', { id: 'upload-label', 'aria-live': 'polite' }, 'No upload yet.');

@@ -92,6 +92,22 @@ export function flvTagOf(u: MediaUnit): Buffer {
   return tag;
 }
 
+/** `buf` framed as one HTTP/1.1 chunk (RFC 9112 §7.1): size in hex, CRLF, data, CRLF. */
+export function httpChunk(buf: Buffer): Buffer {
+  const head = `${buf.length.toString(16)}\r\n`;
+  const out = Buffer.allocUnsafe(head.length + buf.length + 2);
+  out.write(head, 0, 'latin1');
+  buf.copy(out, head.length);
+  out.write('\r\n', head.length + buf.length, 'latin1');
+  return out;
+}
+
+/** The unit's FLV tag framed as an HTTP chunk, built once per unit and shared by HTTP-FLV viewers. */
+export function httpChunkOf(u: MediaUnit): Buffer {
+  u.httpChunk ??= httpChunk(flvTagOf(u));
+  return u.httpChunk;
+}
+
 /** FLV file header (E.2) plus PreviousTagSize0. */
 export function flvHeader(hasAudio: boolean, hasVideo: boolean): Buffer {
   const b = Buffer.from([0x46, 0x4c, 0x56, 1, (hasAudio ? 4 : 0) | (hasVideo ? 1 : 0), 0, 0, 0, 9, 0, 0, 0, 0]);
