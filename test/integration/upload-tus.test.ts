@@ -11,10 +11,12 @@ import * as tus from 'tus-js-client';
 import { noise, sha256, startUploads, type UploadServer } from '../helpers/upload-server.js';
 
 const T = { 'Tus-Resumable': '1.0.0' };
+/** tus-js-client's Node build has FileUrlStorage, but its type declarations omit it. */
+const FileUrlStorage = (tus as unknown as { FileUrlStorage: new (file: string) => tus.UrlStorage }).FileUrlStorage;
 
 /** POST a creation request; returns the response. */
 async function create(s: UploadServer, token: string, headers: Record<string, string>, body?: Buffer): Promise<Response> {
-  return fetch(`${s.url}/api/v1/uploads`, { method: 'POST', headers: { ...T, authorization: `Bearer ${token}`, ...headers }, body });
+  return fetch(`${s.url}/api/v1/uploads`, { method: 'POST', headers: { ...T, authorization: `Bearer ${token}`, ...headers }, body: body ? new Uint8Array(body) : undefined });
 }
 
 /** Absolute upload URL of a creation response. */
@@ -38,7 +40,7 @@ test('tus-js-client: upload, abort midway, resume from the previous upload, sha2
     retryDelays: [],
     headers: { Authorization: `Bearer ${token}` },
     metadata: { filename: 'clip.mp4', title: 'My clip', visibility: 'signed' },
-    urlStorage: new tus.FileUrlStorage(path.join(storeDir, 'urls.json')),
+    urlStorage: new FileUrlStorage(path.join(storeDir, 'urls.json')),
     storeFingerprintForResuming: true,
     onChunkComplete: (_size, accepted) => onChunk?.(accepted),
   });

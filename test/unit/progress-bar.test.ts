@@ -4,11 +4,11 @@ import { formatDuration, renderProgress } from '../../src/cli/progress-bar.js';
 
 test('renderProgress shows percent, phase, speed as × realtime and ETA', () => {
   const line = renderProgress({ phase: 'transcode', percent: 42.04, speed: 3.1, etaS: 75 }, 10);
-  assert.match(line, /^████░░░░░░ +42\.0%  transcode +3\.10× realtime  ETA 1:15$/);
+  assert.match(line, /^████░░░░░░ +42\.0% {2}transcode +3\.10× realtime {2}ETA 1:15$/);
 });
 
 test('renderProgress clamps percent and tolerates missing speed and ETA', () => {
-  assert.match(renderProgress({ phase: 'probe', percent: 140 }, 4), /^████ 100\.0%  probe +—× realtime  ETA --:--$/);
+  assert.match(renderProgress({ phase: 'probe', percent: 140 }, 4), /^████ 100\.0% {2}probe +—× realtime {2}ETA --:--$/);
   assert.match(renderProgress({ phase: 'probe', percent: -3 }, 4), /^░░░░ +0\.0%/);
 });
 
