@@ -97,8 +97,13 @@ async function scenario(name: string, start: () => Promise<{ child: ChildProcess
     });
     const outputs = procs.map((p) => new Promise<string>((resolve) => {
       let out = '';
+      let err = '';
       p.stdout!.on('data', (d: Buffer) => (out += d.toString()));
-      p.on('exit', () => resolve(out));
+      p.stderr!.on('data', (d: Buffer) => (err += d.toString()));
+      p.on('exit', (code, signal) => {
+        if (out.trim() === '') console.log(`  viewer process exited ${code ?? signal} without results: ${err.slice(-800)}`);
+        resolve(out.trim() === '' ? '[]' : out);
+      });
     }));
     const readyAt = Math.max(...(await Promise.all(procs.map((p) => waitLine(p, 'ready')))).map((l) => Number(l.split(' ')[1])));
     await new Promise((r) => setTimeout(r, 3000));

@@ -25,6 +25,7 @@ for (let i = 0; i < count; i += 50) {
   await new Promise((r) => setTimeout(r, 5));
 }
 process.stderr.write(`ready ${wallMs()}\n`);
+setInterval(() => {}, 1 << 30); // stay alive after the server ends the streams, until SIGTERM
 process.on('SIGTERM', () => {
   process.stdout.write(JSON.stringify(all) + '\n', () => {
     for (const s of sockets) s.destroy();

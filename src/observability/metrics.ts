@@ -113,11 +113,7 @@ export class StromMetrics {
     this.speed = new Histogram({ name: 'strom_transcode_speed_ratio', help: 'Transcode speed reported by ffmpeg (× realtime)', buckets: [0.25, 0.5, 1, 2, 4, 8, 16, 32], registers });
     this.videos = new Counter({ name: 'strom_videos_finished_total', help: 'Videos that became ready or errored', labelNames: ['outcome'] as const, registers });
 
-    const streamGauge = (name: string, help: string) => new Gauge({ name, help, labelNames: ['stream'] as const, registers });
-    const bitrate = streamGauge('strom_live_ingest_bitrate_bps', 'Ingest bitrate of an active live stream (bits/s)');
-    const fps = streamGauge('strom_live_ingest_fps', 'Ingest video frame rate of an active live stream');
-    const drops = streamGauge('strom_live_stream_drops', 'Media units dropped for slow viewers since the stream was published');
-    const viewers = new Gauge({ name: 'strom_live_viewers', help: 'Viewers of a live stream by protocol', labelNames: ['stream', 'protocol'] as const, registers });
+    // Registered before the per-stream gauges: its collect() runs first in a scrape and fills them.
     new Gauge({ name: 'strom_live_streams_active', help: 'Live streams with a publisher', registers, collect() {
       const list = src.liveStreams?.() ?? [];
       bitrate.reset();
@@ -137,6 +133,11 @@ export class StromMetrics {
       }
       this.set(active);
     } });
+    const streamGauge = (name: string, help: string) => new Gauge({ name, help, labelNames: ['stream'] as const, registers });
+    const bitrate = streamGauge('strom_live_ingest_bitrate_bps', 'Ingest bitrate of an active live stream (bits/s)');
+    const fps = streamGauge('strom_live_ingest_fps', 'Ingest video frame rate of an active live stream');
+    const drops = streamGauge('strom_live_stream_drops', 'Media units dropped for slow viewers since the stream was published');
+    const viewers = new Gauge({ name: 'strom_live_viewers', help: 'Viewers of a live stream by protocol', labelNames: ['stream', 'protocol'] as const, registers });
     this.readerDrops = new Counter({ name: 'strom_live_reader_drops_total', help: 'Media units dropped for slow viewers, counted when the viewer leaves', labelNames: ['protocol'] as const, registers });
     this.liveSessions = new Counter({ name: 'strom_live_sessions_total', help: 'Live publish sessions and viewers by event', labelNames: ['event'] as const, registers });
     new Gauge({ name: 'strom_llhls_blocked_requests', help: 'LL-HLS blocking playlist reloads waiting (0 until LL-HLS is enabled)', registers, collect() {

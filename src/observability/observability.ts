@@ -32,8 +32,13 @@ declare module 'fastify' {
     obsBytes0: number;
     /** issue 7: the API request span when tracing is on */
     obsSpan: Span | null;
+    /** issue 7: route group index (metrics.ts ROUTE_GROUPS) */
+    obsGroup: number;
   }
 }
+
+const LIVE_GROUP = ROUTE_GROUPS.indexOf('live');
+const EVENTS_GROUP = ROUTE_GROUPS.indexOf('events');
 
 /** Observer the delivery fast path calls once per finished media response. */
 export interface MediaObserver {
@@ -111,10 +116,18 @@ export class Observability {
     app.decorateRequest('obsStart', 0);
     app.decorateRequest('obsBytes0', -1);
     app.decorateRequest('obsSpan', null);
+    app.decorateRequest('obsGroup', 7);
     const tracing = this.tracing;
-    app.addHook('onRequest', (req, _reply, done) => {
+    app.addHook('onRequest', (req, reply, done) => {
       req.obsStart = performance.now();
       req.obsBytes0 = req.raw.httpVersionMajor === 2 ? -1 : req.raw.socket.bytesWritten;
+      const group = (req.obsGroup = routeGroupIndex(req.url));
+      // Live (HTTP-FLV) and event streams hijack the reply, so Fastify's onResponse never runs for
+      // them: observe the raw response's close instead (one listener, only for these groups).
+      if (group === LIVE_GROUP || group === EVENTS_GROUP) {
+        const raw = reply.raw;
+        raw.once('close', () => this.onResponse(req, raw.statusCode, raw.getHeader('content-length')));
+      }
       if (tracing.enabled) {
         const tp = req.headers.traceparent;
         req.obsSpan = tracing.startRequest(req.method, req.routeOptions.url ?? 'unmatched', typeof tp === 'string' ? tp : undefined);
@@ -122,19 +135,19 @@ export class Observability {
       done();
     });
     app.addHook('onResponse', (req, reply, done) => {
-      this.onResponse(req, reply.statusCode, reply.getHeader('content-length'));
+      if (req.obsGroup !== LIVE_GROUP && req.obsGroup !== EVENTS_GROUP) this.onResponse(req, reply.statusCode, reply.getHeader('content-length'));
       done();
     });
   }
 
   private onResponse(req: FastifyRequest, status: number, contentLength: unknown): void {
     const ms = performance.now() - req.obsStart;
-    const group = routeGroupIndex(req.url);
+    const group = req.obsGroup;
     let bytes = req.obsBytes0 >= 0 ? req.raw.socket.bytesWritten - req.obsBytes0 : Number(contentLength) || 0;
     if (!(bytes >= 0)) bytes = 0;
     // Media routes behind Fastify (the MP4 alias) are already counted by the delivery observer.
     if (group !== MEDIA_GROUP) this.metrics.observeHttp(group, status, ms / 1000, bytes);
-    if (group === 3 /* live */ && hasCmcd(req.raw)) {
+    if (group === LIVE_GROUP && hasCmcd(req.raw)) {
       const c = cmcdOf(req.raw);
       const id = contentIdOf(req.url);
       if (c !== null && id !== null) this.qoe.record(c, id, 'live' as ContentType);

@@ -80,7 +80,8 @@ export function buildLadderArgs(o: LadderArgsInput): string[] {
     if (images) {
       const top = rungs[0]!;
       const k = rungs.length;
-      graph.push(`[s${k}]trim=start=${images.posterAtS.toFixed(3)},setpts=PTS-STARTPTS,scale=${top.width}:${top.height},setsar=1[poster]`);
+      // The second trim ends the branch after one frame, so no later frame is scaled for nothing.
+      graph.push(`[s${k}]trim=start=${images.posterAtS.toFixed(3)},trim=end_frame=1,setpts=PTS-STARTPTS,scale=${top.width}:${top.height},setsar=1[poster]`);
       const rows = storyboardRows(images.tiles, images.columns);
       graph.push(`[s${k + 1}]fps=1/${images.intervalS.toFixed(6)}:start_time=0,scale=${images.tileWidth}:${images.tileHeight},setsar=1,tile=${images.columns}x${rows}[story]`);
     }

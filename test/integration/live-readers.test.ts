@@ -11,7 +11,7 @@ import { command } from '../../src/live/rtmp/chunk-writer.js';
 import { aacFrameBody, avcFrameBody, flvViewer, startLive, syntheticPublisher } from '../helpers/live-fixtures.js';
 
 test('a slow HTTP-FLV viewer skips, then is disconnected; a fast viewer keeps every frame', async (t) => {
-  const h = await startLive({ 'live.readerMaxBytes': '256KB', 'live.readerMaxUnits': 64, 'live.slowReaderGraceMs': '200ms' });
+  const h = await startLive({ 'live.readerMaxBytes': '1MB', 'live.readerMaxUnits': 256, 'live.slowReaderGraceMs': '200ms' });
   t.after(() => h.close());
   const pub = await syntheticPublisher(h.rtmpPort);
   t.after(() => pub.destroy());

@@ -6,14 +6,18 @@
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
+import { promisify } from 'node:util';
 import { isStromError } from '../../src/errors.js';
+import { thumbnailAt } from '../../src/vod/extras.js';
 import { processVideo, type AssetSummary, type VodProgress } from '../../src/vod/process-video.js';
 import { ffprobeJson, makeClip, scratch, vodTestConfig } from '../helpers/vod-fixtures.js';
 import { parseM3u8, parseMpd } from '../helpers/vod-parsers.js';
 
+const run = promisify(execFile);
 let dir: string;
 const assetsDir = (): string => path.join(dir, 'assets');
 const tmpDir = (): string => path.join(dir, 'tmp');
@@ -111,9 +115,11 @@ test('the MPD describes the same segments, parsed by mpd-parser', async () => {
 
 test('download.mp4 is faststart H.264 + AAC; poster and storyboard are made', async () => {
   const a = path.join(assetsDir(), 'main');
-  const head = (await readFile(path.join(a, 'download.mp4'))).subarray(0, 64 * 1024).toString('latin1');
-  assert.ok(head.indexOf('moov') > 0 && head.indexOf('moov') < Math.max(head.indexOf('mdat'), 1e9), 'moov before mdat');
-  assert.ok(head.indexOf('mdat') === -1 || head.indexOf('moov') < head.indexOf('mdat'), 'faststart');
+  // Top-level boxes in file order: faststart puts moov before mdat (ISO/IEC 14496-12 §8.2).
+  const file = await readFile(path.join(a, 'download.mp4'));
+  const boxes: string[] = [];
+  for (let off = 0; off + 8 <= file.length; off += file.readUInt32BE(off)) boxes.push(file.toString('latin1', off + 4, off + 8));
+  assert.ok(boxes.includes('mdat') && boxes.indexOf('moov') < boxes.indexOf('mdat'), `box order ${boxes.join(',')}`);
   const j = await ffprobeJson(['-show_entries', 'stream=codec_name,width,height:format=duration', path.join(a, 'download.mp4')]);
   const streams = j.streams as { codec_name: string; width?: number }[];
   assert.deepEqual(streams.map((s) => s.codec_name).sort(), ['aac', 'h264']);
@@ -127,12 +133,20 @@ test('download.mp4 is faststart H.264 + AAC; poster and storyboard are made', as
   assert.deepEqual(sprite.streams, [{ width: 640, height: 90 }]);
 });
 
+test('thumbnailAt returns a JPEG of the requested width from an asset directory', async () => {
+  const jpeg = await thumbnailAt(path.join(assetsDir(), 'main'), 2.5, 200);
+  assert.deepEqual([...jpeg.subarray(0, 3)], [0xff, 0xd8, 0xff]);
+  const file = path.join(dir, 'thumb.jpg');
+  await writeFile(file, jpeg);
+  assert.deepEqual((await ffprobeJson(['-show_entries', 'stream=width,height', file])).streams, [{ width: 200, height: 112 }]);
+  await assert.rejects(thumbnailAt(path.join(assetsDir(), 'main'), 99, 200), (e: unknown) => isStromError(e, 'VALIDATION_FAILED') && e.message.includes('99'));
+});
+
 test('a rotated (portrait) source with non-square pixels becomes upright, square-pixel, even-sized rungs', async () => {
   // 320x240 coded, SAR 4:3 (display 427x240), rotated 90° → displayed 240x427 portrait.
   const coded = await makeClip(path.join(dir, 'ana.mp4'), { width: 320, height: 240, seconds: 2, extra: ['-aspect', '16:9'] });
   const src = path.join(dir, 'portrait.mp4');
-  const { execFile } = await import('node:child_process');
-  await new Promise<void>((resolve, reject) => execFile('ffmpeg', ['-hide_banner', '-loglevel', 'error', '-y', '-i', coded, '-c', 'copy', '-metadata:s:v', 'rotate=90', src], (err) => (err ? reject(err) : resolve())));
+  await run('ffmpeg', ['-hide_banner', '-loglevel', 'error', '-y', '-i', coded, '-c', 'copy', '-metadata:s:v', 'rotate=90', src]);
   const s = await processVideo({ source: src, assetsDir: assetsDir(), tmpDir: tmpDir(), assetId: 'portrait', config: vodTestConfig() });
   assert.deepEqual(s.renditions.filter((r) => r.kind === 'video').map((r) => `${r.name}:${r.width}x${r.height}`), ['v240:240x426', 'v144:144x256']);
   const j = await ffprobeJson(['-show_entries', 'stream=width,height,sample_aspect_ratio:stream_side_data=rotation', path.join(s.dir, 'download.mp4')]);

@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { aacInfo, audioToUnit, avcCodecString, flvTagOf, videoToUnit } from '../../src/live/formats/flv/flv-tags.js';
 import { FlvDemuxer } from '../../src/live/formats/flv/flv-demuxer.js';
-import { flvHeader } from '../../src/live/formats/flv/flv-tags.js';
+import { flvHeader, httpChunkOf } from '../../src/live/formats/flv/flv-tags.js';
 
 test('legacy AVC: sequence header, keyframe with composition time, inter frame', () => {
   const cfg = videoToUnit(Buffer.from([0x17, 0, 0, 0, 0, 1, 0x64, 0, 0x1f]), 0)!;
@@ -55,4 +55,14 @@ test('flvTagOf builds one shared tag per unit, readable by the demuxer with exte
   const [t] = d.push(tag.subarray(5));
   assert.deepEqual([t!.type, t!.timestamp, t!.body.toString('hex')], [9, 0x01020304, '170100000009']);
   assert.equal(d.flags, 5);
+});
+
+test('httpChunkOf frames the shared tag as one HTTP/1.1 chunk, once per unit', () => {
+  const u = videoToUnit(Buffer.alloc(300, 0x17), 40)!;
+  const c = httpChunkOf(u);
+  assert.equal(httpChunkOf(u), c);
+  const tagLen = 11 + 300 + 4;
+  assert.equal(c.toString('latin1', 0, 5), `${tagLen.toString(16)}\r\n`);
+  assert.ok(c.subarray(5, 5 + tagLen).equals(flvTagOf(u)));
+  assert.equal(c.toString('latin1', 5 + tagLen), '\r\n');
 });

@@ -13,6 +13,9 @@ import { HotCache } from '../../store/hot-cache.js';
 import { extensionOf, objectKinds, type ObjectKind } from './object-kinds.js';
 import type { AssetPath } from './safe-path.js';
 
+/** Cache-Control of a media playlist without EXT-X-ENDLIST (half the shortest segment target). */
+const GROWING_PLAYLIST_CACHE = 'public, max-age=1';
+
 /** Cached facts about one servable file. */
 export interface FileEntry {
   /** Cache key: the URL path (`/v/<id>/<rel>`). */
@@ -112,7 +115,14 @@ export class FileCatalog {
       return previous;
     }
     if (previous) this.hot.delete(key);
-    const entry = this.makeEntry(key, p.assetId, file, st.size, st.mtimeMs, kind);
+    let effectiveKind = kind;
+    if (kind.playlist && st.size <= this.opts.maxObjectBytes) {
+      // A media playlist still growing (EVENT, no ENDLIST: an asset being published progressively)
+      // must not be cached for an hour by players and CDNs: SPECS.md caps it at half a target.
+      const text = await fsp.readFile(file, 'utf8').catch(() => '');
+      if (text.includes('#EXTINF') && !text.includes('#EXT-X-ENDLIST')) effectiveKind = { ...kind, cacheControl: GROWING_PLAYLIST_CACHE };
+    }
+    const entry = this.makeEntry(key, p.assetId, file, st.size, st.mtimeMs, effectiveKind);
     this.remember(entry);
     return entry;
   }
