@@ -24,6 +24,7 @@ import { sseRoutes } from './http/events/sse.js';
 import { webRoutes } from './http/web.js';
 // --- live (issue 5) ---
 import { createLiveServer, type LiveServer } from './live/live-server.js';
+import { wireLive } from './live/live-wiring.js';
 // --- VOD (issue 3) ---
 import { VodService } from './vod/vod-service.js';
 // --- observability (issue 7) ---
@@ -177,6 +178,7 @@ export async function buildStrom(config: Config, log: Logger = createLogger(conf
   await app.register(live.routes);
   if (server instanceof http.Server) live.attach(server);
   control.setRtmpPort(() => live.rtmp.port()); // issue 4: ingest URLs name the bound RTMP port
+  await wireLive(live, control, bus, config, log);
   // --- end live ---
 
   // --- observability (issue 7): /metrics, /readyz, QoE API, scrape-time sources ---

@@ -73,6 +73,12 @@ export const settings: readonly Setting[] = [
   { key: 'rateLimit.media.maxClients', kind: 'int', default: 100_000, min: 16, doc: 'client IPs tracked by the media rate limiter (least recent evicted)' },
   { key: 'rateLimit.maxStreamsPerToken', kind: 'int', default: 64, min: 0, doc: 'concurrent media responses one playback token may hold open (0 = unlimited)' },
   { key: 'timeouts.requestDeadlineMs', kind: 'duration', default: 30_000, min: 0, doc: 'deadline of an API request; its AbortSignal fires then (0 = none)' },
+  // --- LL-HLS (issue 6, src/live/formats/hls; docs/LIVE.md "Low-latency HLS") ---
+  { key: 'llhls.partTargetMs', kind: 'duration', default: 500, min: 100, max: 3000, doc: 'LL-HLS part (CMAF chunk) target duration; parts never exceed it' },
+  { key: 'llhls.segmentTargetMs', kind: 'duration', default: 2000, min: 500, max: 30_000, doc: 'LL-HLS segments are cut at the first keyframe at/after this duration' },
+  { key: 'llhls.windowSegments', kind: 'int', default: 8, min: 3, max: 100, doc: 'complete segments (with their parts) kept in memory and listed per stream' },
+  { key: 'llhls.idleTimeoutMs', kind: 'duration', default: 30_000, min: 1000, doc: 'a stream\'s LL-HLS muxer stops after this long without an HLS request' },
+  // --- end LL-HLS ---
   { key: 'live.rtmpPublicUrl', kind: 'string', default: null, doc: 'base of ingest URLs returned by the API (default rtmp://<host>:<rtmp.port>/live)' },
   // --- vod.* : the transcode engine (issue 3, src/vod; docs/VOD.md) ---
   { key: 'vod.segmentSeconds', kind: 'int', default: 4, min: 1, max: 10, doc: 'CMAF segment and keyframe interval in seconds (aligned across rungs)' },
@@ -155,6 +161,8 @@ export interface Config {
     /** issue 4: base of API-returned ingest URLs */
     rtmpPublicUrl: string | null;
   };
+  // --- LL-HLS (issue 6) ---
+  llhls: { partTargetMs: number; segmentTargetMs: number; windowSegments: number; idleTimeoutMs: number };
   // --- auth, playback, rate limits, deadlines (issue 4) ---
   auth: { jwtSecret: string | null; jwksUrl: string | null; issuer: string; audience: string; clockToleranceS: number };
   playback: { tokenTtlMs: number; tokenCacheEntries: number };

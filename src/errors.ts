@@ -80,6 +80,10 @@ export const catalog = {
   LIVE_BAD_KEY: spec(403, (key: string) => `stream key ${show(key)} is not known`),
   LIVE_PUBLISHER_ACTIVE: spec(409, (streamId: string) => `live stream ${show(streamId)} already has a publisher`),
   LIVE_READER_TOO_SLOW: spec(503, (behindMs: number) => `reader stayed behind for ${behindMs} ms after skipping to a keyframe`),
+  // --- LL-HLS (issue 6, src/live/formats/hls, src/live/ll-hls-*.ts) ---
+  LIVE_HLS_BAD_QUERY: spec(400, (why: string) => `bad LL-HLS request: ${why}`),
+  LIVE_HLS_NOT_READY: spec(503, (what: string, waitedMs: number) => `${what} did not become available within ${waitedMs} ms`),
+  // --- end LL-HLS ---
   RTMP_PROTOCOL: spec(400, (why: string) => `RTMP protocol error: ${why}`),
   RTMP_LIMIT: spec(413, (what: string, value: number, limit: number) => `RTMP ${what} ${value} exceeds the limit of ${limit}`),
 

@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { buildStrom } from '../../src/app.js';
 import { testConfig } from '../../src/config.js';
+import { loadApiSecret, signApiToken } from '../../src/auth/api-auth.js';
 
 /** Open an SSE stream and collect parsed events until `count` arrive. */
 function collect(url: string, count: number, headers: Record<string, string> = {}): Promise<{ events: Array<{ id: string; event: string; data: Record<string, unknown> }>; contentType: string }> {
@@ -13,6 +14,7 @@ function collect(url: string, count: number, headers: Record<string, string> = {
     const events: Array<{ id: string; event: string; data: Record<string, unknown> }> = [];
     const req = http.get(url, { headers }, (res) => {
       let buf = '';
+      if (res.statusCode !== 200) return reject(new Error(`SSE answered ${res.statusCode}`));
       res.setEncoding('utf8');
       res.on('data', (chunk: string) => {
         buf += chunk;
@@ -47,7 +49,12 @@ test('SSE delivers bus events filtered by video id and resumes after Last-Event-
     await strom.close();
     rmSync(dir, { recursive: true, force: true });
   });
-  const pending = collect(`${url}/api/v1/events?videoId=v1`, 2);
+  const token = await signApiToken(strom.config, loadApiSecret(strom.config), { scopes: ['videos:read'], ttlS: 600, sub: 'sse' });
+  const auth = { authorization: `Bearer ${token}` };
+  const baseline = strom.bus.subscribers; // webhooks, metrics and tracing subscribe for good
+  const refused = await fetch(`${url}/api/v1/events`);
+  assert.equal(refused.status, 401, 'the event stream needs videos:read');
+  const pending = collect(`${url}/api/v1/events?videoId=v1`, 2, auth);
   await new Promise((r) => setTimeout(r, 100));
   strom.bus.publish('video.progress', { videoId: 'other', phase: 'transcode', percent: 5 });
   const first = strom.bus.publish('video.progress', { videoId: 'v1', phase: 'transcode', percent: 10 });
@@ -59,9 +66,9 @@ test('SSE delivers bus events filtered by video id and resumes after Last-Event-
   assert.equal(events[0]!.id, String(first.id));
 
   // A reconnect with Last-Event-ID gets only what came after it.
-  const resumed = await collect(`${url}/api/v1/events?videoId=v1`, 1, { 'Last-Event-ID': String(first.id) });
+  const resumed = await collect(`${url}/api/v1/events?videoId=v1`, 1, { ...auth, 'Last-Event-ID': String(first.id) });
   assert.equal(resumed.events[0]!.event, 'video.ready');
   // Subscribers are released when clients go away.
   await new Promise((r) => setTimeout(r, 100));
-  assert.equal(strom.bus.subscribers, 0);
+  assert.equal(strom.bus.subscribers, baseline);
 });

@@ -118,6 +118,22 @@ test('request metrics, bytes, hot cache and connections move after real traffic,
   assert.equal(value(await scrape(api.url), 'strom_llhls_blocked_requests'), 3);
 });
 
+test('job attempts and the queue depth reach the metrics', async (t) => {
+  const api = await startApi(t, { 'jobs.maxAttempts': 1 });
+  const video = await api.strom.control.store.videos.create({ title: 'no source' });
+  await api.strom.vod.enqueue(video.id); // no stored source: the job's only attempt fails at once
+  let samples: Sample[] = [];
+  for (let i = 0; i < 100; i++) {
+    samples = await scrape(api.url);
+    if (value(samples, 'strom_jobs_finished_total', { kind: 'transcode', outcome: 'failed' }) > 0) break;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  assert.equal(value(samples, 'strom_jobs_finished_total', { kind: 'transcode', outcome: 'failed' }), 1);
+  assert.equal(value(samples, 'strom_job_duration_seconds_count', { kind: 'transcode', outcome: 'failed' }), 1);
+  assert.equal(value(samples, 'strom_jobs', { state: 'failed' }), 1);
+  assert.equal(value(samples, 'strom_jobs', { state: 'queued' }), 0);
+});
+
 test('/metrics outside metrics.allow needs an admin token', async (t) => {
   const api = await startApi(t, { 'metrics.allow': '10.0.0.0/8' });
   const noToken = await fetch(`${api.url}/metrics`);
@@ -190,4 +206,22 @@ test('media requests are not access-logged by default', async (t) => {
   assert.equal((await fetch(`${s.url}/healthz`)).status, 200);
   await new Promise((r) => setTimeout(r, 50));
   assert.equal(s.lines.filter((x) => x.msg === 'access' && x.group === 'media').length, 0);
+});
+
+test('QoE API: 401 without a token, 404 for an unknown video, empty for a video without CMCD; CMSD header when enabled', async (t) => {
+  const api = await startApi(t, { 'qoe.cmsd': true });
+  const token = await api.token(['videos:read']);
+  assert.equal((await api.call('GET', '/api/v1/videos/nope/qoe')).status, 401);
+  assert.equal((await api.call('GET', '/api/v1/videos/nope/qoe', { token })).status, 404);
+  assert.equal((await api.call('GET', '/api/v1/live-streams/nope/qoe', { token })).status, 404);
+  const video = await api.strom.control.store.videos.create({ title: 'quiet' });
+  const res = await api.call('GET', `/api/v1/videos/${video.id}/qoe`, { token });
+  assert.equal(res.status, 200);
+  const body = (await res.json()) as { sessions: number; startupMs: number | null };
+  assert.equal(body.sessions, 0);
+  assert.equal(body.startupMs, null);
+  publishAsset(api.dataDir, 'cmsdAsset1');
+  const media = await fetch(`${api.url}/v/cmsdAsset1/master.m3u8`);
+  assert.equal(media.headers.get('cmsd-static'), 'v=1,st=v,n="strom"');
+  assert.match(media.headers.get('access-control-expose-headers') ?? '', /CMSD-Static/);
 });

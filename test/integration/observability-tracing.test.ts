@@ -1,13 +1,20 @@
 /**
  * OpenTelemetry: with `tracing.otlpEndpoint` set, spans reach an OTLP/HTTP (JSON) receiver started
- * by the test: an API request span that continues the caller's W3C traceparent, and one trace per video spanning upload → probe → transcode → package.
+ * by the test: an API request span that continues the caller's W3C traceparent (its trace id is in
+ * the access log), and one trace per video spanning upload → probe → transcode → package.
  * Without an endpoint nothing is sent.
  */
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { Writable } from 'node:stream';
+import { pino } from 'pino';
 import { startApi } from '../helpers/api-server.js';
+import { buildStrom } from '../../src/app.js';
 import { testConfig } from '../../src/config.js';
 import { Tracing } from '../../src/observability/tracing.js';
 
@@ -63,6 +70,31 @@ test('API request spans continue the caller trace and reach the OTLP receiver', 
   const status = span.attributes.find((a) => a.key === 'http.response.status_code');
   assert.equal(Number(status?.value.intValue), 200);
   assert.match(otlp.posts[0]!, /^POST \/v1\/traces application\/json/);
+});
+
+test('the access-log line of a traced request carries its trace id', async (t) => {
+  const otlp = await receiver(t);
+  const dir = mkdtempSync(path.join(tmpdir(), 'strom-trace-log-'));
+  const lines: Record<string, unknown>[] = [];
+  const sink = new Writable({
+    write(chunk: Buffer, _enc, cb) {
+      for (const l of chunk.toString('utf8').split('\n')) if (l) lines.push(JSON.parse(l) as Record<string, unknown>);
+      cb();
+    },
+  });
+  const strom = await buildStrom(testConfig({ dataDir: dir, 'rtmp.enabled': false, logLevel: 'info', 'tracing.otlpEndpoint': otlp.url }), pino({ level: 'info' }, sink));
+  const { url } = await strom.listen();
+  t.after(async () => {
+    await strom.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+  const res = await fetch(`${url}/api/v1/videos`, { headers: { 'x-request-id': 'traced-1' } });
+  assert.equal(res.status, 401);
+  await res.arrayBuffer();
+  await strom.obs.tracing.flush();
+  await until(() => otlp.spans.some((s) => s.name === 'GET /api/v1/videos'));
+  const line = lines.find((l) => l.msg === 'access' && l.reqId === 'traced-1');
+  assert.equal(line?.traceId, otlp.spans.find((s) => s.name === 'GET /api/v1/videos')!.traceId);
 });
 
 test('one trace per video: upload → probe → transcode → package', async (t) => {

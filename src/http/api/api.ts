@@ -14,6 +14,7 @@ import { PlaybackTokens } from '../../auth/playback-tokens.js';
 import { createPlaybackGuard, PlaybackPolicy } from '../../auth/playback-guard.js';
 import { MediaRateLimiter, StreamCap } from '../../auth/rate-limits.js';
 import type { Delivery } from '../delivery/delivery-handler.js';
+import type { LiveStreamStatus } from '../../live/stream/stream-registry.js';
 import { registerOpenApi, openApiRoutes } from './openapi.js';
 import { videosRoutes } from './videos.js';
 import { liveStreamsRoutes } from './live-streams.js';
@@ -31,6 +32,8 @@ export interface ControlPlane {
   guard: ReturnType<typeof createPlaybackGuard>;
   /** Tell the API which RTMP port is really bound (ingest URLs); default `rtmp.port`. */
   setRtmpPort(port: () => number | null): void;
+  /** Give the API the stream hub's runtime status (issue 5). */
+  setLiveStatus(status: (id: string) => LiveStreamStatus | null): void;
 }
 
 /** Open the store and register auth, rate limits, deadlines and the `/api/v1` routes on `app`. */
@@ -56,11 +59,12 @@ export async function registerControlPlane(app: FastifyInstance, config: Config,
   await app.register(apiMiddleware, { config, verify });
   await registerOpenApi(app);
   let rtmpPort = (): number | null => config.rtmp.port;
-  const ctx = { config, store, tokens, delivery, rtmpPort: () => rtmpPort() ?? config.rtmp.port };
+  let liveStatus = (_id: string): LiveStreamStatus | null => null;
+  const ctx = { config, store, tokens, delivery, rtmpPort: () => rtmpPort() ?? config.rtmp.port, liveStatus: (id: string) => liveStatus(id) };
   await app.register(openApiRoutes);
   await app.register(videosRoutes(ctx));
   await app.register(liveStreamsRoutes(ctx));
   await app.register(signingKeysRoutes(ctx));
   await app.register(webhooksRoutes(ctx)); // issue 3: /api/v1/webhooks (scope admin)
-  return { store, policy, tokens, mediaLimiter, streamCap, guard, setRtmpPort: (p) => void (rtmpPort = p) };
+  return { store, policy, tokens, mediaLimiter, streamCap, guard, setRtmpPort: (p) => void (rtmpPort = p), setLiveStatus: (f) => void (liveStatus = f) };
 }

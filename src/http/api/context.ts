@@ -3,6 +3,7 @@ import type { Config } from '../../config.js';
 import type { Store } from '../../store/db/database.js';
 import type { PlaybackTokens } from '../../auth/playback-tokens.js';
 import type { Delivery } from '../delivery/delivery-handler.js';
+import type { LiveStreamStatus } from '../../live/stream/stream-registry.js';
 
 /** Shared dependencies of the API plugins. */
 export interface ApiContext {
@@ -12,6 +13,8 @@ export interface ApiContext {
   delivery: Delivery;
   /** The RTMP port actually bound (set by the live server once listening), else `rtmp.port`. */
   rtmpPort: () => number;
+  /** Runtime state of a live stream from the stream hub (issue 5), or null when it has none. */
+  liveStatus: (id: string) => LiveStreamStatus | null;
 }
 
 /** ISO-8601 text of an epoch-ms time. */

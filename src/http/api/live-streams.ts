@@ -4,6 +4,7 @@
  * publisher's stream with `store.liveStreams.findLiveStreamByKey(key)`.
  */
 import type { FastifyInstance } from 'fastify';
+import type { LiveStreamStatus } from '../../live/stream/stream-registry.js';
 import type { Config } from '../../config.js';
 import { fail } from '../../errors.js';
 import type { LiveStreamRow } from '../../store/db/schema.js';
@@ -26,18 +27,23 @@ export function livePlayback(id: string, token?: string): { flv: string; hls: st
 }
 
 /** The API's JSON shape of a live stream row. */
-export function liveStreamJson(r: LiveStreamRow, config: Config, port?: number) {
+export function liveStreamJson(r: LiveStreamRow, config: Config, port?: number, runtime: LiveStreamStatus | null = null) {
+  const active = runtime !== null && runtime.state === 'active';
   return {
     id: r.id,
     title: r.title,
     streamKey: r.stream_key,
     visibility: r.visibility,
-    status: r.status,
+    status: active ? ('active' as const) : r.status,
     record: r.record === 1,
     createdAt: iso(r.created_at),
     updatedAt: iso(r.updated_at),
     ingest: { rtmp: `${rtmpBase(config, port)}/${r.stream_key}` },
     playback: livePlayback(r.id),
+    live: active ? {
+      publishedAt: runtime.publishedAt, ingestBitrate: runtime.ingestBitrate, fps: runtime.fps,
+      video: runtime.video, audio: runtime.audio, viewers: runtime.viewers, drops: runtime.drops,
+    } : null,
   };
 }
 
@@ -47,7 +53,7 @@ const tags = ['live'];
 /** Register the live stream routes (scope live:write: responses carry stream keys). */
 export function liveStreamsRoutes(ctx: ApiContext) {
   const { store, config } = ctx;
-  const json = (r: LiveStreamRow) => liveStreamJson(r, config, ctx.rtmpPort());
+  const json = (r: LiveStreamRow) => liveStreamJson(r, config, ctx.rtmpPort(), ctx.liveStatus(r.id));
   const must = async (id: string) => {
     const r = await store.liveStreams.get(id);
     if (!r) throw fail('LIVE_STREAM_NOT_FOUND', id);

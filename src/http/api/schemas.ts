@@ -104,6 +104,16 @@ export const LiveStream = Type.Object({
   updatedAt: Type.String({ format: 'date-time' }),
   ingest: Type.Object({ rtmp: Type.String() }),
   playback: Type.Object({ flv: Type.String(), hls: Type.String(), dash: Type.String(), whep: Type.String() }),
+  /** Runtime figures while a publisher is connected (issue 5); null when idle. */
+  live: Type.Union([Type.Null(), Type.Object({
+    publishedAt: Type.Union([Type.String(), Type.Null()]),
+    ingestBitrate: Type.Number({ description: 'bit/s over the last seconds' }),
+    fps: Type.Number(),
+    video: Type.Union([Type.Null(), Type.Object({ codec: Type.String(), width: Type.Optional(Type.Number()), height: Type.Optional(Type.Number()) })]),
+    audio: Type.Union([Type.Null(), Type.Object({ codec: Type.String(), sampleRate: Type.Optional(Type.Number()), channels: Type.Optional(Type.Number()) })]),
+    viewers: Type.Record(Type.String(), Type.Number(), { description: 'viewers by protocol, and total' }),
+    drops: Type.Number(),
+  })]),
 });
 
 /** A page of live streams. */

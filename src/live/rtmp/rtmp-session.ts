@@ -10,26 +10,17 @@ import type { Logger } from 'pino';
 import type { Config } from '../../config.js';
 import { isStromError } from '../../errors.js';
 import { audioToUnit, scriptToUnit, videoToUnit } from '../formats/flv/flv-tags.js';
-import type { MediaUnit } from '../stream/media-unit.js';
 import type { Reader } from '../stream/reader.js';
 import type { LiveStream, Publisher } from '../stream/stream.js';
 import type { StreamRegistry } from '../stream/stream-registry.js';
 import { decodeAmf0, encodeAmf0, type Amf0Object, type Amf0Value } from './amf0.js';
 import { ChunkReader, type RtmpMessage } from './chunk-reader.js';
-import { acknowledgement, chunkMessage, command, CSID, MSG, setChunkSize, setPeerBandwidth, userControl, windowAckSize } from './chunk-writer.js';
+import { acknowledgement, command, MSG, setChunkSize, setPeerBandwidth, userControl, windowAckSize } from './chunk-writer.js';
+import { sampleAccess, STREAM_ID, writePlayBatch } from './rtmp-play.js';
 import { ServerHandshake } from './handshake.js';
 
 const WINDOW = 5_000_000;
-const STREAM_ID = 1;
 let nextSessionId = 0;
-
-/** The RTMP chunks of a unit for players, built once per unit and shared. */
-function rtmpChunksOf(u: MediaUnit, chunkSize: number): Buffer {
-  if (u.rtmpChunks !== undefined) return u.rtmpChunks;
-  const [csid, type] = u.kind === 'video' ? [CSID.VIDEO, MSG.VIDEO] : u.kind === 'audio' ? [CSID.AUDIO, MSG.AUDIO] : [CSID.DATA, MSG.DATA_AMF0];
-  u.rtmpChunks = chunkMessage(csid, type, STREAM_ID, u.dts, u.body, chunkSize);
-  return u.rtmpChunks;
-}
 
 /** An RTMP server session. */
 export class RtmpSession implements Publisher {
@@ -258,12 +249,7 @@ export class RtmpSession implements Publisher {
     let reader: Reader;
     try {
       reader = this.registry.addReader(streamId, 'rtmp', {
-        write: (units) => {
-          this.socket.cork();
-          for (const u of units) this.socket.write(rtmpChunksOf(u, this.chunkSize));
-          this.socket.uncork();
-          return this.socket.writableLength < this.socket.writableHighWaterMark;
-        },
+        write: (units) => writePlayBatch(this.socket, units, this.chunkSize),
         close: (reason) => this.close(reason),
       });
     } catch (err) {
@@ -277,7 +263,7 @@ export class RtmpSession implements Publisher {
     this.socket.write(userControl(0, STREAM_ID));
     this.status('status', 'NetStream.Play.Reset', `Playing and resetting ${streamId}.`);
     this.status('status', 'NetStream.Play.Start', `Started playing ${streamId}.`);
-    this.socket.write(chunkMessage(CSID.DATA, MSG.DATA_AMF0, STREAM_ID, 0, encodeAmf0('|RtmpSampleAccess', false, false), this.chunkSize));
+    this.socket.write(sampleAccess(this.chunkSize));
     this.socket.uncork();
   }
 }

@@ -27,7 +27,7 @@ export interface ReaderLimits {
 }
 
 /** Output protocol of a reader (status counts viewers per protocol). */
-export type ViewerProtocol = 'http-flv' | 'ws-flv' | 'rtmp';
+export type ViewerProtocol = 'http-flv' | 'ws-flv' | 'rtmp' | /* issue 6: one CMAF/LL-HLS muxer per watched stream */ 'll-hls';
 
 let nextReaderId = 0;
 

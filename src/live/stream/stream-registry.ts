@@ -114,7 +114,7 @@ export class StreamRegistry {
   /** Status of one stream (idle when unknown). */
   status(streamId: string): LiveStreamStatus {
     const s = this.streams.get(streamId);
-    const viewers = { total: 0, 'http-flv': 0, 'ws-flv': 0, rtmp: 0 };
+    const viewers = { total: 0, 'http-flv': 0, 'ws-flv': 0, rtmp: 0, 'll-hls': 0 /* issue 6: LL-HLS muxers */ };
     if (s === undefined) {
       return { streamId, state: 'idle', publishedAt: null, publisher: null, ingestBitrate: 0, fps: 0, video: null, audio: null, viewers, drops: 0, slowDisconnects: 0 };
     }

@@ -1,0 +1,158 @@
+/**
+ * The LL-HLS state of one live stream: a LiveSegmenter fed by the stream (as a reader), a sliding
+ * window of segments and their parts, and the requests waiting for the next part.
+ *
+ * Memory is bounded by the window: the last `windowSegments` complete segments plus the one in
+ * progress. A segment's bytes ARE its parts' Buffers (concatenated lazily, once, when the segment
+ * itself is requested), so parts stay addressable for the whole window (≥ 3 target durations,
+ * §6.2.2) at no extra cost. Everything a waiting request needs is woken from `onPart`, i.e. the
+ * moment the muxer produced it (draft-pantos-hls-rfc8216bis-16 §6.2.5.2, "as soon as").
+ * PROGRAM-DATE-TIME maps dts to wall clock with the smallest (arrival − dts) seen, so units
+ * replayed from the GOP cache do not make the first segments look older than they are.
+ */
+import type { MediaUnit } from '../../stream/media-unit.js';
+import { LiveSegmenter, type CmafPart } from '../cmaf/live-segmenter.js';
+import { BlockingWaiters, type LivePosition } from './ll-hls-blocking.js';
+
+/** Muxer settings (from `llhls.*`). */
+export interface LlHlsOptions {
+  partTargetMs: number;
+  segmentTargetMs: number;
+  windowSegments: number;
+}
+
+/** One segment of the window. */
+export interface LiveSegment {
+  msn: number;
+  parts: CmafPart[];
+  complete: boolean;
+  startMs: number;
+  durationMs: number;
+  pdtMs: number;
+  bytes?: Buffer;
+}
+
+/** LL-HLS muxer of one stream. */
+export class LlHlsMuxer {
+  readonly segments: LiveSegment[] = [];
+  readonly waiters = new BlockingWaiters();
+  ended = false;
+  /** Longest complete segment so far, ms (EXT-X-TARGETDURATION is its ceiling, never lowered). */
+  maxSegmentMs = 0;
+  /** Bytes/s of the largest segment (master playlist BANDWIDTH). */
+  peakBitrate = 0;
+  lastAccess = Date.now();
+  private readonly segmenter: LiveSegmenter;
+  private readonly parts = new Map<number, CmafPart>();
+  private readonly partWaiters = new Map<number, Array<(p: CmafPart | null) => void>>();
+  private nextSeq = 0;
+  private wallOffset = Number.POSITIVE_INFINITY;
+
+  constructor(expect: { video: boolean; audio: boolean }, readonly opts: LlHlsOptions, dims: { width?: number; height?: number } = {}) {
+    this.segmenter = new LiveSegmenter(expect, opts, (p) => this.onPart(p), dims);
+  }
+
+  /** The init segment (null until every track's configuration arrived). */
+  get init(): Buffer | null {
+    return this.segmenter.init;
+  }
+
+  /** True once one segment is complete (target duration known, playlists servable). */
+  get ready(): boolean {
+    return this.maxSegmentMs > 0;
+  }
+
+  /** EXT-X-TARGETDURATION in whole seconds. */
+  get targetDurationS(): number {
+    return Math.max(1, Math.ceil(Math.max(this.maxSegmentMs, this.opts.segmentTargetMs) / 1000));
+  }
+
+  /** The segment in progress and its completed part count. */
+  position(): LivePosition {
+    const cur = this.segments.at(-1);
+    if (cur === undefined) return { msn: 0, parts: 0 };
+    return cur.complete ? { msn: cur.msn + 1, parts: 0 } : { msn: cur.msn, parts: cur.parts.length };
+  }
+
+  /** Global number of the part being produced (the PRELOAD-HINT). */
+  get nextPartSeq(): number {
+    return this.nextSeq;
+  }
+
+  /** Feed a unit from the stream. */
+  push(u: MediaUnit): void {
+    if (this.ended) return;
+    if (!u.config) this.wallOffset = Math.min(this.wallOffset, Date.now() - u.dts);
+    this.segmenter.push(u);
+  }
+
+  /** The stream ended: flush the last part, add ENDLIST, release every waiter. */
+  end(): void {
+    if (this.ended) return;
+    this.segmenter.flush();
+    this.ended = true;
+    const cur = this.segments.at(-1);
+    if (cur && !cur.complete) this.complete(cur);
+    this.waiters.cancelAll();
+    for (const [seq, ws] of this.partWaiters) {
+      this.partWaiters.delete(seq);
+      for (const w of ws) w(null);
+    }
+  }
+
+  /** A complete part by global number. */
+  part(seq: number): CmafPart | undefined {
+    return this.parts.get(seq);
+  }
+
+  /** Wait for part `seq` (only the one in production may be awaited); null if the stream ends. */
+  awaitPart(seq: number): Promise<CmafPart | null> {
+    const done = this.parts.get(seq);
+    if (done) return Promise.resolve(done);
+    return new Promise((resolve) => {
+      const list = this.partWaiters.get(seq) ?? [];
+      list.push(resolve);
+      this.partWaiters.set(seq, list);
+    });
+  }
+
+  /** The bytes of a complete segment in the window. */
+  segmentBytes(msn: number): Buffer | null {
+    const s = this.segments.find((x) => x.msn === msn && x.complete);
+    if (!s) return null;
+    s.bytes ??= Buffer.concat(s.parts.map((p) => p.bytes));
+    return s.bytes;
+  }
+
+  private onPart(p: CmafPart): void {
+    let cur = this.segments.at(-1);
+    if (cur === undefined || cur.complete) {
+      const wall = Number.isFinite(this.wallOffset) ? this.wallOffset : Date.now() - p.startMs;
+      cur = { msn: p.msn, parts: [], complete: false, startMs: p.startMs, durationMs: 0, pdtMs: p.startMs + wall };
+      this.segments.push(cur);
+    }
+    cur.parts.push(p);
+    cur.durationMs += p.durationMs;
+    this.parts.set(p.seq, p);
+    this.nextSeq = p.seq + 1;
+    if (p.lastOfSegment) this.complete(cur);
+    const ws = this.partWaiters.get(p.seq);
+    if (ws) {
+      this.partWaiters.delete(p.seq);
+      for (const w of ws) w(p);
+    }
+    this.waiters.notify(this.position());
+  }
+
+  private complete(s: LiveSegment): void {
+    s.complete = true;
+    if (s.parts.length === 0) return;
+    this.maxSegmentMs = Math.max(this.maxSegmentMs, s.durationMs);
+    const bytes = s.parts.reduce((n, p) => n + p.bytes.length, 0);
+    if (s.durationMs > 0) this.peakBitrate = Math.max(this.peakBitrate, (bytes * 8 * 1000) / s.durationMs);
+    while (this.segments.filter((x) => x.complete).length > this.opts.windowSegments) {
+      const old = this.segments.shift()!;
+      for (const p of old.parts) this.parts.delete(p.seq);
+    }
+  }
+}

@@ -1,0 +1,88 @@
+/**
+ * LL-HLS muxers on demand (the MediaMTX "muxer created on first request, closed when idle" rule):
+ * the first HLS request for a live stream attaches one LlHlsMuxer to it as a reader (protocol
+ * 'll-hls'; it starts from the GOP cache, so its first segment begins at once); every request
+ * refreshes its `lastAccess`; one re-armed timer per muxer stops it after `llhls.idleTimeoutMs`
+ * without requests. A muxer whose stream ended keeps answering (ENDLIST) until it goes idle or the
+ * stream is published again. Memory is the muxers' windows (docs/LIVE.md "Low-latency HLS").
+ */
+import type { Logger } from 'pino';
+import type { Config } from '../config.js';
+import { fail } from '../errors.js';
+import { LlHlsMuxer } from './formats/hls/ll-hls-muxer.js';
+import type { Reader } from './stream/reader.js';
+import type { StreamRegistry } from './stream/stream-registry.js';
+
+interface Entry {
+  mux: LlHlsMuxer;
+  reader: Reader;
+  idle: NodeJS.Timeout;
+}
+
+/** All LL-HLS muxers of the process. */
+export class LlHlsService {
+  private readonly muxers = new Map<string, Entry>();
+
+  constructor(private readonly registry: StreamRegistry, private readonly config: Config, private readonly log: Logger) {}
+
+  /** Muxers currently running (tests, metrics). */
+  get size(): number {
+    return this.muxers.size;
+  }
+
+  /** The muxer of `streamId`, started if needed; LIVE_STREAM_NOT_FOUND when there is nothing to serve. */
+  muxer(streamId: string): LlHlsMuxer {
+    const stream = this.registry.get(streamId);
+    const e = this.muxers.get(streamId);
+    if (e && !(e.mux.ended && stream?.active)) {
+      e.mux.lastAccess = Date.now();
+      return e.mux;
+    }
+    if (e) this.stop(streamId, 'stream published again');
+    if (!stream?.active) throw fail('LIVE_STREAM_NOT_FOUND', streamId);
+    const num = (x: unknown) => (typeof x === 'number' && x > 0 ? Math.round(x) : undefined);
+    const { partTargetMs, segmentTargetMs, windowSegments } = this.config.llhls;
+    const mux = new LlHlsMuxer({ video: stream.tracks.video !== undefined, audio: stream.tracks.audio !== undefined },
+      { partTargetMs, segmentTargetMs, windowSegments }, { width: num(stream.meta.width), height: num(stream.meta.height) });
+    const reader = stream.addReader('ll-hls', {
+      write(units) {
+        for (const u of units) mux.push(u);
+        return true; // the muxer never blocks: it keeps a bounded window, not a queue
+      },
+      close: () => mux.end(),
+    }, () => undefined);
+    const entry: Entry = { mux, reader, idle: this.armIdle(streamId, this.config.llhls.idleTimeoutMs) };
+    this.muxers.set(streamId, entry);
+    this.log.info({ streamId }, 'll-hls muxer started');
+    return mux;
+  }
+
+  /** Stop and forget the muxer of `streamId`. */
+  stop(streamId: string, reason: string): void {
+    const e = this.muxers.get(streamId);
+    if (!e) return;
+    this.muxers.delete(streamId);
+    clearTimeout(e.idle);
+    e.reader.close(`ll-hls muxer stopped: ${reason}`);
+    e.mux.end();
+    this.log.info({ streamId, reason }, 'll-hls muxer stopped');
+  }
+
+  /** Stop every muxer (shutdown). */
+  close(): void {
+    for (const id of [...this.muxers.keys()]) this.stop(id, 'server shutting down');
+  }
+
+  private armIdle(streamId: string, ms: number): NodeJS.Timeout {
+    const t = setTimeout(() => {
+      const e = this.muxers.get(streamId);
+      if (!e) return;
+      const left = e.mux.lastAccess + this.config.llhls.idleTimeoutMs - Date.now();
+      if (left > 0 && e.mux.waiters.size === 0) e.idle = this.armIdle(streamId, left);
+      else if (e.mux.waiters.size > 0) e.idle = this.armIdle(streamId, this.config.llhls.idleTimeoutMs);
+      else this.stop(streamId, 'idle');
+    }, ms);
+    t.unref();
+    return t;
+  }
+}
