@@ -28,18 +28,47 @@ vod_id="$(node -p 'JSON.parse(require("fs").readFileSync(process.argv[1], "utf8"
 token="$(strom token create --scope admin --ttl 24h --data "$DATA")"
 
 base="http://$HOST:$PORT"
+
+# 3. Run the server in the background, then a demo live stream published by ffmpeg.
+node bin/strom.js serve --data "$DATA" --host "$HOST" --port "$PORT" --rtmp-port "$RTMP_PORT" &
+server=$!
+publisher=""
+cleanup() {
+  [ -n "$publisher" ] && kill "$publisher" 2>/dev/null || true
+  kill -TERM "$server" 2>/dev/null || true
+  wait "$server" 2>/dev/null || true
+}
+trap cleanup EXIT INT TERM
+for _ in $(seq 1 100); do
+  curl -fsS "$base/healthz" >/dev/null 2>&1 && break
+  kill -0 "$server" 2>/dev/null || { echo "demo: the server failed to start" >&2; exit 1; }
+  sleep 0.1
+done
+if [ ! -f "$DATA/.demo-live" ]; then
+  curl -fsS -X POST "$base/api/v1/live-streams" -H "Authorization: Bearer $token" \
+    -H 'Content-Type: application/json' -d '{"title":"Demo: live test pattern"}' > "$DATA/.demo-live"
+fi
+live_id="$(node -p 'JSON.parse(require("fs").readFileSync(process.argv[1], "utf8")).id' "$DATA/.demo-live")"
+live_key="$(node -p 'JSON.parse(require("fs").readFileSync(process.argv[1], "utf8")).streamKey' "$DATA/.demo-live")"
+ffmpeg -hide_banner -loglevel error -re -f lavfi -i "testsrc2=size=1280x720:rate=30" \
+  -f lavfi -i "sine=frequency=330:beep_factor=2:sample_rate=48000" \
+  -c:v libx264 -preset veryfast -tune zerolatency -g 60 -b:v 2500k -pix_fmt yuv420p -c:a aac -b:a 128k \
+  -f flv "rtmp://127.0.0.1:$RTMP_PORT/live/$live_key" &
+publisher=$!
+
 cat <<MSG
 
-  Strom is starting on $base  (data: $DATA)
+  Strom is running on $base  (data: $DATA)
 
   Web UI      $base/#token=$token   (opens the UI signed in)
   VOD demo    $base/v/$vod_id/master.m3u8   (HLS)
               $base/v/$vod_id/manifest.mpd  (DASH)
               $base/v/$vod_id/download.mp4
+  Live demo   $base/live/$live_id.flv   (HTTP-FLV, published by ffmpeg to rtmp://127.0.0.1:$RTMP_PORT/live/…)
   API         curl -H "Authorization: Bearer \$TOKEN" $base/api/v1/videos
   API docs    $base/api/v1/docs
   TOKEN       $token
 
   Stop with Ctrl-C.
 MSG
-exec node bin/strom.js serve --data "$DATA" --host "$HOST" --port "$PORT" --rtmp-port "$RTMP_PORT"
+wait "$server"

@@ -10,6 +10,10 @@ import type { Config } from '../config.js';
 import { attachWsFlv, httpFlvRoutes, type LivePlaybackGuard } from './http-flv.js';
 import type { LiveEvents } from './live-events.js';
 import { createRtmpServer, type RtmpServer } from './rtmp/rtmp-server.js';
+// --- LL-HLS (issue 6) ---
+import { llHlsRoutes } from './ll-hls-routes.js';
+import { LlHlsService } from './ll-hls-service.js';
+// --- end LL-HLS ---
 import { staticKeyResolver, StreamRegistry, type LiveStreamStatus, type StreamKeyResolver } from './stream/stream-registry.js';
 
 /** The live server of one Strom process. */
@@ -32,6 +36,8 @@ export interface LiveServer {
   setResolver(resolver: StreamKeyResolver): void;
   /** Guard HTTP-FLV/WS-FLV playback (signed streams); null = open. RTMP play is not guarded. */
   setPlaybackGuard(guard: LivePlaybackGuard | null): void;
+  /** LL-HLS muxers (issue 6): started by the first HLS request of a stream, stopped when idle. */
+  llhls: LlHlsService;
 }
 
 /** Create the live server; `resolver` defaults to `live.staticKeys`. */
@@ -41,11 +47,20 @@ export function createLiveServer(config: Config, log: Logger, resolver?: StreamK
   const rtmp = createRtmpServer(config, registry, log);
   let detachWs: (() => void) | null = null;
   let guard: LivePlaybackGuard | null = null;
+  // --- LL-HLS (issue 6): /live/<streamId>/{index,master,plain}.m3u8, init.mp4, seg_N.m4s, part_N.m4s ---
+  const llhls = new LlHlsService(registry, config, llog);
+  const hlsRoutes = llHlsRoutes(registry, llhls, config.delivery.corsOrigin, () => guard);
+  const flvRoutes = httpFlvRoutes(registry, config.delivery.corsOrigin, () => guard);
+  // --- end LL-HLS ---
   return {
     registry,
     events: registry.events,
     rtmp,
-    routes: httpFlvRoutes(registry, config.delivery.corsOrigin, () => guard),
+    routes: async (app) => {
+      await flvRoutes(app);
+      await hlsRoutes(app); // LL-HLS (issue 6)
+    },
+    llhls,
     attach(server) {
       detachWs = attachWsFlv(server, registry, llog, () => guard);
     },
@@ -53,6 +68,7 @@ export function createLiveServer(config: Config, log: Logger, resolver?: StreamK
       return config.rtmp.enabled ? rtmp.listen() : null;
     },
     async close() {
+      llhls.close(); // LL-HLS (issue 6): release held blocking requests first
       registry.close();
       detachWs?.();
       detachWs = null;

@@ -45,7 +45,7 @@ export function skipUntilS(targetDurationS: number): number {
   return 6 * targetDurationS;
 }
 
-/** Number of complete leading segments a delta update may skip (§6.2.5.1). */
+/** Leading segments a delta update skips (§6.2.5.1): those ending ≥ CAN-SKIP-UNTIL before the end (conservative). */
 export function skippableSegments(p: MediaPlaylistInput): number {
   const limit = skipUntilS(p.targetDurationS);
   let fromEnd = 0;
