@@ -34,7 +34,7 @@ export interface LiveServer {
   status(streamId: string): LiveStreamStatus;
   /** Replace the stream-key resolver (e.g. with the metadata store's). */
   setResolver(resolver: StreamKeyResolver): void;
-  /** Guard HTTP-FLV/WS-FLV playback (signed streams); null = open. RTMP play is not guarded. */
+  /** Guard HTTP-FLV, WS-FLV and RTMP playback (signed streams); null = open. */
   setPlaybackGuard(guard: LivePlaybackGuard | null): void;
   /** LL-HLS muxers (issue 6): started by the first HLS request of a stream, stopped when idle. */
   llhls: LlHlsService;
@@ -78,6 +78,7 @@ export function createLiveServer(config: Config, log: Logger, resolver?: StreamK
     setResolver: (r) => registry.setResolver(r),
     setPlaybackGuard(g) {
       guard = g;
+      registry.playbackGuard = g; // RTMP play asks the registry
     },
   };
 }

@@ -51,7 +51,7 @@ export function assertLlConformant(text: string): LlManifest {
   assert.ok(partTarget !== undefined && partTarget > 0, 'EXT-X-PART-INF:PART-TARGET present');
   assert.ok(lines.findIndex((l) => l.startsWith('#EXT-X-PART-INF')) < lines.findIndex((l) => l.startsWith('#EXTINF') || l.startsWith('#EXT-X-PART:')), 'PART-INF before the first segment');
   assert.equal(m.serverControl?.canBlockReload, true, 'CAN-BLOCK-RELOAD=YES');
-  assert.ok((m.serverControl?.partHoldBack ?? 0) >= 3 * partTarget, 'PART-HOLD-BACK ≥ 3 × PART-TARGET');
+  assert.ok((m.serverControl?.partHoldBack ?? 0) >= 3 * partTarget - 1e-9, 'PART-HOLD-BACK ≥ 3 × PART-TARGET');
   assert.ok((m.serverControl?.canSkipUntil ?? 0) >= 6 * m.targetDuration!, 'CAN-SKIP-UNTIL ≥ 6 × target duration');
   for (const s of m.segments) assert.ok(Math.round(s.duration) <= m.targetDuration!, `EXTINF ${s.duration} rounds to ≤ target ${m.targetDuration}`);
   for (const s of m.segments) assert.ok(s.programDateTime !== undefined, `${s.uri} has EXT-X-PROGRAM-DATE-TIME`);

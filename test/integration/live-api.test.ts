@@ -8,7 +8,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
 import { startApi } from '../helpers/api-server.js';
-import { ffmpegPublish } from '../helpers/live-fixtures.js';
+import { ffmpegPublish, run } from '../helpers/live-fixtures.js';
 
 interface LiveJson {
   id: string; streamKey: string; status: string; ingest: { rtmp: string }; playback: { flv: string };
@@ -85,7 +85,7 @@ test('a signed live stream needs a playback token for HTTP-FLV', { timeout: 60_0
   const token = await s.token(['live:write', 'videos:read', 'admin']);
   const created = (await (await s.call('POST', '/api/v1/live-streams', { token, json: { title: 'private', visibility: 'signed' } })).json()) as LiveJson;
   await s.call('POST', '/api/v1/signing-keys', { token, json: {} });
-  const pub = ffmpegPublish(s.strom.live.rtmp.port()!, created.streamKey, 6);
+  const pub = ffmpegPublish(s.strom.live.rtmp.port()!, created.streamKey, 12);
   await waitFor('active', async () => (s.strom.live.status(created.id).state === 'active' ? true : undefined));
   const refused = await openFlv(`${s.url}/live/${created.id}.flv`);
   refused.close();
@@ -94,5 +94,13 @@ test('a signed live stream needs a playback token for HTTP-FLV', { timeout: 60_0
   const ok = await openFlv(s.url + signed.playback.flv);
   ok.close();
   assert.equal(ok.status, 200);
+  // RTMP play follows the same policy: the token rides in the play name's query.
+  const rtmp = `rtmp://127.0.0.1:${s.strom.live.rtmp.port()}/live/${created.id}`;
+  const playToken = new URL(signed.playback.flv, s.url).searchParams.get('token')!;
+  const without = await run('ffprobe', ['-v', 'error', '-show_entries', 'stream=codec_name', '-of', 'csv=p=0', rtmp], 15_000).done;
+  assert.notEqual(without.code, 0, 'RTMP play without a token is refused');
+  const withToken = await run('ffprobe', ['-v', 'error', '-show_entries', 'stream=codec_name', '-of', 'csv=p=0', `${rtmp}?token=${playToken}`], 15_000).done;
+  assert.equal(withToken.code, 0, withToken.stderr);
+  assert.match(withToken.stdout, /h264/);
   await pub.done;
 });

@@ -5,6 +5,7 @@
  * reader whose sink writes pre-chunked, shared messages). Every failure ends in `close(reason)`,
  * which logs the reason once and releases the socket, parser, timers and stream attachments.
  */
+import type { IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
 import type { Logger } from 'pino';
 import type { Config } from '../../config.js';
@@ -245,7 +246,26 @@ export class RtmpSession implements Publisher {
   }
 
   private play(rawName: string): void {
-    const streamId = rawName.split('?')[0]!;
+    const q = rawName.indexOf('?');
+    const streamId = q < 0 ? rawName : rawName.slice(0, q);
+    const guard = this.registry.playbackGuard;
+    if (guard === null) return this.startPlay(streamId);
+    // The playback guard reads an HTTP request; RTMP has none, so it gets the fields it uses: the
+    // play name's query as the URL query (`rtmp://host/live/<id>?token=…`) and the client socket.
+    const req = { method: 'GET', url: `/live/${streamId}${q < 0 ? '' : rawName.slice(q)}`, headers: {}, socket: this.socket } as unknown as IncomingMessage;
+    this.starting = true;
+    Promise.resolve()
+      .then(() => guard(req, streamId))
+      .then(() => {
+        this.starting = false;
+        this.startPlay(streamId);
+      }, (err: unknown) => {
+        this.status('error', 'NetStream.Play.Failed', isStromError(err) ? err.message : 'playback refused');
+        this.close(`play refused: ${isStromError(err) ? err.message : String(err)}`);
+      });
+  }
+
+  private startPlay(streamId: string): void {
     let reader: Reader;
     try {
       reader = this.registry.addReader(streamId, 'rtmp', {

@@ -6,6 +6,7 @@
  * already live follows `live.takeover`: 'takeover' (default: OBS reconnects replace the old
  * session, viewers stay) or 'reject' (LIVE_PUBLISHER_ACTIVE).
  */
+import type { LivePlaybackGuard } from '../http-flv.js';
 import type { Logger } from 'pino';
 import type { Config } from '../../config.js';
 import { fail } from '../../errors.js';
@@ -57,6 +58,9 @@ export class StreamRegistry {
     public resolveKey: StreamKeyResolver,
     private readonly log: Logger,
   ) {}
+
+  /** Who may play (signed streams need a token); consulted by HTTP-FLV, WS-FLV and RTMP play. */
+  playbackGuard: LivePlaybackGuard | null = null;
 
   /** Swap the key resolver (the lead wires the metadata store here). */
   setResolver(resolver: StreamKeyResolver): void {
