@@ -79,6 +79,10 @@ export const settings: readonly Setting[] = [
   { key: 'llhls.windowSegments', kind: 'int', default: 8, min: 3, max: 100, doc: 'complete segments (with their parts) kept in memory and listed per stream' },
   { key: 'llhls.idleTimeoutMs', kind: 'duration', default: 30_000, min: 1000, doc: 'a stream\'s LL-HLS muxer stops after this long without an HLS request' },
   // --- end LL-HLS ---
+  // --- live recording → VOD (issue 6 item 5; docs/LIVE.md "LL-DASH, DVR and recording") ---
+  { key: 'live.recordAll', kind: 'bool', default: false, doc: 'record every live stream (not only those with record=true) and publish it as a video when it ends' },
+  { key: 'live.recordMaxBytes', kind: 'bytes', default: 4096 * MB, min: 1, doc: 'disk bytes one recording may use; later segments are not recorded' },
+  // --- end recording ---
   { key: 'live.rtmpPublicUrl', kind: 'string', default: null, doc: 'base of ingest URLs returned by the API (default rtmp://<host>:<rtmp.port>/live)' },
   // --- vod.* : the transcode engine (issue 3, src/vod; docs/VOD.md) ---
   { key: 'vod.segmentSeconds', kind: 'int', default: 4, min: 1, max: 10, doc: 'CMAF segment and keyframe interval in seconds (aligned across rungs)' },
@@ -160,6 +164,9 @@ export interface Config {
     staticKeys: string[];
     /** issue 4: base of API-returned ingest URLs */
     rtmpPublicUrl: string | null;
+    /** issue 6: recording → VOD */
+    recordAll: boolean;
+    recordMaxBytes: number;
   };
   // --- LL-HLS (issue 6) ---
   llhls: { partTargetMs: number; segmentTargetMs: number; windowSegments: number; idleTimeoutMs: number };

@@ -122,7 +122,9 @@ start_strom() {
   local cache=$1; shift
   local port; port=$(free_port)
   # No RTMP listener (newer builds start one on 1935 by default); env vars are ignored by builds without it.
-  STROM_RTMP_ENABLED=false STROM_RTMP_PORT=0 \
+  # wrk is one client IP: the per-IP media rate limiter stays on (its cost is measured) with a budget
+  # one IP cannot exhaust, as an origin behind a CDN would be configured.
+  STROM_RTMP_ENABLED=false STROM_RTMP_PORT=0 STROM_RATE_LIMIT_MEDIA_PER_MINUTE=1000000000 \
     start_bg "strom-$port" node "$@" "$STROM_MAIN" serve --host 127.0.0.1 --port "$port" --data "$DATA_DIR" \
     --set logLevel=warn --set "delivery.cacheBytes=$cache"
   STROM_PID=$BG_PID

@@ -13,6 +13,7 @@ import { createRtmpServer, type RtmpServer } from './rtmp/rtmp-server.js';
 // --- LL-HLS (issue 6) ---
 import { llHlsRoutes } from './ll-hls-routes.js';
 import { LlHlsService } from './ll-hls-service.js';
+import type { LiveRecorder } from './recording/live-recorder.js';
 // --- end LL-HLS ---
 import { staticKeyResolver, StreamRegistry, type LiveStreamStatus, type StreamKeyResolver } from './stream/stream-registry.js';
 
@@ -38,6 +39,8 @@ export interface LiveServer {
   setPlaybackGuard(guard: LivePlaybackGuard | null): void;
   /** LL-HLS muxers (issue 6): started by the first HLS request of a stream, stopped when idle. */
   llhls: LlHlsService;
+  /** Live recording → VOD (issue 6 item 5), set by live-wiring when the store is available. */
+  recorder: LiveRecorder | null;
 }
 
 /** Create the live server; `resolver` defaults to `live.staticKeys`. */
@@ -52,7 +55,8 @@ export function createLiveServer(config: Config, log: Logger, resolver?: StreamK
   const hlsRoutes = llHlsRoutes(registry, llhls, config.delivery.corsOrigin, () => guard);
   const flvRoutes = httpFlvRoutes(registry, config.delivery.corsOrigin, () => guard);
   // --- end LL-HLS ---
-  return {
+  const server: LiveServer = {
+    recorder: null, // recording (issue 6 item 5)
     registry,
     events: registry.events,
     rtmp,
@@ -70,6 +74,7 @@ export function createLiveServer(config: Config, log: Logger, resolver?: StreamK
     async close() {
       llhls.close(); // LL-HLS (issue 6): release held blocking requests first
       registry.close();
+      await server.recorder?.close(); // recording (issue 6): publish what was recorded before the store closes
       detachWs?.();
       detachWs = null;
       await rtmp.close();
@@ -81,4 +86,5 @@ export function createLiveServer(config: Config, log: Logger, resolver?: StreamK
       registry.playbackGuard = g; // RTMP play asks the registry
     },
   };
+  return server;
 }

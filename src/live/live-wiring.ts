@@ -11,6 +11,12 @@ import type { EventBus } from '../events/event-bus.js';
 import type { ControlPlane } from '../http/api/api.js';
 import type { LiveServer } from './live-server.js';
 import { staticKeyResolver } from './stream/stream-registry.js';
+// --- recording → VOD (issue 6 item 5) ---
+import { rename } from 'node:fs/promises';
+import path from 'node:path';
+import { LiveRecorder } from './recording/live-recorder.js';
+import { recordingDurationS } from './recording/vod-manifests.js';
+// --- end recording ---
 
 /** Wire `live` to the store, bus, guard and API; listeners live as long as the process. */
 export async function wireLive(live: LiveServer, control: ControlPlane, bus: EventBus, config: Config, log: Logger): Promise<void> {
@@ -37,6 +43,22 @@ export async function wireLive(live: LiveServer, control: ControlPlane, bus: Eve
   live.events.on('viewer.leave', (e) => bus.publish('live.viewer.leave', { streamId: e.streamId, protocol: e.protocol, viewerId: e.viewerId }));
   // Signed live streams: `/live/<id>.flv?token=…` (or Bearer); public ones pass after the media rate limit.
   live.setPlaybackGuard((req, streamId) => control.guard(req, streamId, '', null));
+  // --- recording → VOD (issue 6 item 5): record=1 streams (or live.recordAll) become videos when they end ---
+  live.recorder = new LiveRecorder(live.registry, live.events, live.llhls, {
+    tmpDir: path.join(config.dataDir, 'tmp'),
+    maxBytes: config.live.recordMaxBytes,
+    shouldRecord: async (id) => config.live.recordAll || (await store.liveStreams.get(id))?.record === 1,
+    publish: async (rec) => {
+      const title = (await store.liveStreams.get(rec.streamId))?.title || rec.streamId;
+      const video = await store.videos.create({ title: `${title} — recording ${new Date(rec.startedAt).toISOString().slice(0, 16).replace('T', ' ')}`, status: 'processing', metadata: { liveStreamId: rec.streamId, sessionId: rec.sessionId } });
+      await rename(rec.dir, path.join(config.dataDir, 'assets', video.id)); // atomic publication (docs/STORAGE.md)
+      const durationS = recordingDurationS(rec.info);
+      await store.videos.setStatus(video.id, 'ready', { progress: 1, playable: true, durationS, width: rec.info.width ?? null, height: rec.info.height ?? null });
+      bus.publish('video.ready', { videoId: video.id, durationS });
+      log.info({ streamId: rec.streamId, videoId: video.id, durationS }, 'live recording published as a video');
+    },
+  }, log.child({ component: 'recorder' }));
+  // --- end recording ---
   control.setLiveStatus((id) => {
     const s = live.status(id);
     return s.state === 'active' ? s : null;

@@ -2,7 +2,8 @@
  * LL-HLS over HTTP (draft-pantos-hls-rfc8216bis-16 §6.2.5–§6.2.6; SPECS.md "LL-HLS" and
  * "HTTP delivery"): under /live/<streamId>/ —
  *   master.m3u8  multivariant playlist → index.m3u8     index.m3u8  LL media playlist (blocking)
- *   plain.m3u8   same segments, no LL tags               init.mp4    CMAF header
+ *   plain.m3u8   same segments, no LL tags               init.mp4    CMAF header (init_<v>.mp4 after
+ *                                                        a codec configuration change)
  *   seg_<msn>.m4s  complete segment                     part_<n>.m4s  part n (global number)
  * Parts are numbered globally, so the PRELOAD-HINT URI is known before anyone knows whether the
  * next part opens a new segment. The hinted part is answered at once with chunked transfer and
@@ -15,7 +16,7 @@
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import { fail } from '../errors.js';
 import { codecParameter } from './formats/cmaf/sample-entry.js';
-import { parseBlockingQuery, tooFarAhead } from './formats/hls/ll-hls-blocking.js';
+import { isAvailable, parseBlockingQuery, tooFarAhead } from './formats/hls/ll-hls-blocking.js';
 import type { LlHlsMuxer } from './formats/hls/ll-hls-muxer.js';
 import { renderLlPlaylist, renderMasterPlaylist, renderPlainPlaylist, type MediaPlaylistInput } from './formats/hls/ll-hls-playlist.js';
 import type { LivePlaybackGuard } from './http-flv.js';
@@ -24,9 +25,7 @@ import type { StreamRegistry } from './stream/stream-registry.js';
 
 const IMMUTABLE = 'public, max-age=31536000, immutable';
 const M3U8 = 'application/vnd.apple.mpegurl';
-const FILE = /^(index|master|plain)\.m3u8$|^init\.mp4$|^seg_(\d{1,10})\.m4s$|^part_(\d{1,12})\.m4s$/;
-/** Segments whose parts are listed (current + 3 before: ≥ 3 target durations, §6.2.2). */
-const PART_SEGMENTS = 4;
+const FILE = /^(index|master|plain)\.m3u8$|^init(?:_(\d{1,6}))?\.mp4$|^seg_(\d{1,10})\.m4s$|^part_(\d{1,12})\.m4s$/;
 
 /** Query parameters other than `_HLS_*` (playback tokens) carried onto every URI we list. */
 function carriedQuery(q: Record<string, unknown>): string {
@@ -42,11 +41,12 @@ export function playlistInput(mux: LlHlsMuxer, q: string): MediaPlaylistInput {
     initUri: `init.mp4${q}`,
     segments: mux.segments.map((s) => ({
       msn: s.msn, durationS: s.durationMs / 1000, pdtMs: s.pdtMs, complete: s.complete, uri: `seg_${s.msn}.m4s${q}`,
+      discontinuity: s.discontinuity, mapUri: s.initVersion === 0 ? undefined : `init_${s.initVersion}.mp4${q}`,
       parts: s.parts.map((p) => ({ uri: `part_${p.seq}.m4s${q}`, durationS: p.durationMs / 1000, independent: p.independent })),
     })),
     preloadHint: mux.ended ? null : `part_${mux.nextPartSeq}.m4s${q}`,
     ended: mux.ended,
-    partSegments: PART_SEGMENTS,
+    discontinuitySequence: mux.discontinuitySequence,
   };
 }
 
@@ -83,19 +83,20 @@ export function llHlsRoutes(registry: StreamRegistry, service: LlHlsService, cor
         if ('error' in bq) throw fail('LIVE_HLS_BAD_QUERY', bq.error);
         await ready(mux);
         if (bq.msn !== undefined) {
-          if (tooFarAhead(mux.position(), bq.msn)) throw fail('LIVE_HLS_BAD_QUERY', `_HLS_msn=${bq.msn} is more than 2 beyond the last segment ${mux.position().msn}`);
+          const last = mux.segments.at(-1)?.msn ?? 0;
+          if (tooFarAhead(last, bq.msn)) throw fail('LIVE_HLS_BAD_QUERY', `_HLS_msn=${bq.msn} is more than 2 beyond the last segment ${last}`);
           const holdMs = 3 * mux.targetDurationS * 1000;
-          if (!(await mux.waiters.wait(bq.msn, bq.part, holdMs)) && !mux.ended) {
+          if (!isAvailable(mux.position(), bq.msn, bq.part) && !(await mux.waiters.wait(bq.msn, bq.part, holdMs)) && !mux.ended) {
             throw fail('LIVE_HLS_NOT_READY', `segment ${bq.msn}${bq.part === undefined ? '' : ` part ${bq.part}`}`, holdMs);
           }
         }
         const cache = bq.msn !== undefined ? `public, max-age=${6 * mux.targetDurationS}` : 'public, max-age=0';
-        return reply.type(M3U8).header('Cache-Control', cache).send(renderLlPlaylist(playlistInput(mux, q), bq.skip));
+        return reply.type(M3U8).header('Cache-Control', cache).send(mux.rendition(`ll|${bq.skip}|${q}`, () => renderLlPlaylist(playlistInput(mux, q), bq.skip)));
       }
       if (m[1] === 'plain') {
         await ready(mux);
         const maxAge = Math.floor(mux.targetDurationS / 2);
-        return reply.type(M3U8).header('Cache-Control', `public, max-age=${maxAge}`).send(renderPlainPlaylist(playlistInput(mux, q)));
+        return reply.type(M3U8).header('Cache-Control', `public, max-age=${maxAge}`).send(mux.rendition(`plain|${q}`, () => renderPlainPlaylist(playlistInput(mux, q))));
       }
       if (m[1] === 'master') {
         await ready(mux);
@@ -107,17 +108,18 @@ export function llHlsRoutes(registry: StreamRegistry, service: LlHlsService, cor
         const body = renderMasterPlaylist([{ uri: `index.m3u8${q}`, bandwidth: mux.peakBitrate, codecs, width: dim(meta.width), height: dim(meta.height) }]);
         return reply.type(M3U8).header('Cache-Control', 'public, max-age=1').send(body);
       }
-      if (file === 'init.mp4') {
+      if (file.startsWith('init')) {
         await ready(mux);
-        if (mux.init === null) throw fail('LIVE_STREAM_NOT_FOUND', `${streamId}/${file}`);
-        return reply.type('video/mp4').header('Cache-Control', IMMUTABLE).send(mux.init);
+        const init = mux.init(Number(m[2] ?? 0));
+        if (init === null) throw fail('LIVE_STREAM_NOT_FOUND', `${streamId}/${file}`);
+        return reply.type('video/mp4').header('Cache-Control', IMMUTABLE).send(init);
       }
-      if (m[2] !== undefined) {
-        const bytes = mux.segmentBytes(Number(m[2]));
+      if (m[3] !== undefined) {
+        const bytes = mux.segmentBytes(Number(m[3]));
         if (bytes === null) throw fail('LIVE_STREAM_NOT_FOUND', `${streamId}/${file}`);
         return reply.type('video/iso.segment').header('Cache-Control', IMMUTABLE).send(bytes);
       }
-      return sendPart(mux, Number(m[3]), reply, `${streamId}/${file}`);
+      return sendPart(mux, Number(m[4]), reply, `${streamId}/${file}`);
     });
   };
 }

@@ -22,6 +22,15 @@ interface Entry {
 /** All LL-HLS muxers of the process. */
 export class LlHlsService {
   private readonly muxers = new Map<string, Entry>();
+  // --- recording (issue 6 item 7): pinned muxers stay on without viewers ---
+  private readonly pinned = new Set<string>();
+
+  /** Keep (`on`) or release the muxer of `streamId` from the idle stop (recording, DVR). */
+  pin(streamId: string, on: boolean): void {
+    if (on) this.pinned.add(streamId);
+    else this.pinned.delete(streamId);
+  }
+  // --- end recording ---
 
   constructor(private readonly registry: StreamRegistry, private readonly config: Config, private readonly log: Logger) {}
 
@@ -78,7 +87,8 @@ export class LlHlsService {
       const e = this.muxers.get(streamId);
       if (!e) return;
       const left = e.mux.lastAccess + this.config.llhls.idleTimeoutMs - Date.now();
-      if (left > 0 && e.mux.waiters.size === 0) e.idle = this.armIdle(streamId, left);
+      if (this.pinned.has(streamId)) e.idle = this.armIdle(streamId, this.config.llhls.idleTimeoutMs); // recording
+      else if (left > 0 && e.mux.waiters.size === 0) e.idle = this.armIdle(streamId, left);
       else if (e.mux.waiters.size > 0) e.idle = this.armIdle(streamId, this.config.llhls.idleTimeoutMs);
       else this.stop(streamId, 'idle');
     }, ms);

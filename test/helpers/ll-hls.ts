@@ -65,6 +65,9 @@ export function assertLlConformant(text: string): LlManifest {
     });
     if (parts[0] && parts === groups.find((g) => g === parts) && parts !== groups.at(-1)) assert.equal(parts[0].independent, true, `${parts[0].uri} opens a segment: INDEPENDENT=YES`);
   }
+  const total = m.segments.reduce((n, s) => n + s.duration, 0) + (m.preloadSegment?.parts ?? []).reduce((n, x) => n + x.duration, 0);
+  const listed = allParts(m).reduce((n, x) => n + x.duration, 0);
+  if (m.skip === undefined) assert.ok(listed >= Math.min(3 * m.targetDuration!, total) - 1e-6, `parts listed for ${listed} s < 3 × target duration`);
   const hints = lines.filter((l) => l.startsWith('#EXT-X-PRELOAD-HINT'));
   if (m.endList) assert.equal(hints.length, 0, 'no PRELOAD-HINT after ENDLIST');
   else assert.equal(hints.filter((l) => l.includes('TYPE=PART')).length, 1, 'exactly one PART preload hint');

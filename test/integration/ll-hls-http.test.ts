@@ -80,14 +80,14 @@ test('LL-HLS: blocking reload, preload hint, 400/503, skip, caching, CORS, ENDLI
   assert.ok(m2.segments.some((s) => s.uri === 'seg_1.m4s'));
   const hint = m2.preloadSegment!.preloadHints![0]!.uri;
   assert.equal(allParts(m2).filter((p) => p.uri.startsWith('part_')).length >= 5, true);
-  let hintHeaders: http.IncomingMessage | null = null;
+  const seen: { res: http.IncomingMessage | null } = { res: null };
   const blocked = get(`${base}/index.m3u8?_HLS_msn=2&_HLS_part=0`);
-  const hinted = get(`${base}/${hint}`, 'GET', (res) => (hintHeaders = res));
+  const hinted = get(`${base}/${hint}`, 'GET', (res) => (seen.res = res));
   assert.equal(await settled(blocked), false, 'blocking request held while the part is incomplete');
   assert.equal(await settled(hinted), false, 'hinted part held while incomplete');
-  assert.ok(hintHeaders, 'hinted part: response headers sent at once');
-  assert.equal(hintHeaders!.headers['transfer-encoding'], 'chunked');
-  assert.equal(hintHeaders!.headers['cache-control'], 'public, max-age=31536000, immutable');
+  assert.ok(seen.res, 'hinted part: response headers sent at once');
+  assert.equal(seen.res.headers['transfer-encoding'], 'chunked');
+  assert.equal(seen.res.headers['cache-control'], 'public, max-age=31536000, immutable');
   frames(pub, 32, 34); // frame 34 completes part 30..33
   const [r3, part] = await Promise.all([blocked, hinted]);
   assert.equal(r3.status, 200);
@@ -134,7 +134,8 @@ test('LL-HLS: blocking reload, preload hint, 400/503, skip, caching, CORS, ENDLI
   assert.equal((await get(`${base}/part_99999.m4s`)).status, 404, 'a part beyond the hint is not served');
 
   // Delta update once the window is longer than CAN-SKIP-UNTIL (6 s).
-  frames(pub, 35, 200);
+  frames(pub, 35, 215); // segment k = frames 10(k+1)..10(k+1)+9: segment 19 completes at frame 210
+  for (let msn = 4; msn < 19; msn += 2) assert.equal((await get(`${base}/index.m3u8?_HLS_msn=${msn}`)).status, 200, `follow to msn ${msn}`);
   const full = await get(`${base}/index.m3u8?_HLS_msn=19`);
   const delta = await get(`${base}/index.m3u8?_HLS_msn=19&_HLS_skip=YES`);
   const fm = assertLlConformant(full.body.toString());

@@ -14,7 +14,7 @@ function input(over: Partial<MediaPlaylistInput> = {}): MediaPlaylistInput {
       parts: [0, 1, 2, 3].slice(0, complete ? 4 : 2).map((k) => ({ uri: `part_${i * 4 + k}.m4s`, durationS: k === 3 ? 0.45 : 0.5, independent: k === 0 })),
     };
   });
-  return { targetDurationS: 2, partTargetS: 0.5, initUri: 'init.mp4', segments, preloadHint: 'part_38.m4s', ended: false, partSegments: 4, ...over };
+  return { targetDurationS: 2, partTargetS: 0.5, initUri: 'init.mp4', segments, preloadHint: 'part_38.m4s', ended: false, ...over };
 }
 
 test('LL media playlist: PART-INF, SERVER-CONTROL, parts of the last segments only, PDT, one preload hint', () => {
@@ -27,7 +27,7 @@ test('LL media playlist: PART-INF, SERVER-CONTROL, parts of the last segments on
   assert.equal(m.serverControl?.partHoldBack, 1.5);
   assert.equal(m.serverControl?.canSkipUntil, 12);
   assert.deepEqual(m.segments.slice(0, 6).map((s) => s.parts), [undefined, undefined, undefined, undefined, undefined, undefined], 'old segments without parts');
-  assert.equal(allParts(m).length, 3 * 4 + 2, 'parts of the last 3 complete segments + the current one');
+  assert.equal(allParts(m).length, 3 * 4 + 2, 'parts of the segments covering the last 3 × target duration (3 complete + the current one)');
   assert.equal(m.preloadSegment?.preloadHints?.[0]?.uri, 'part_38.m4s');
   assert.equal(m.segments[0]!.programDateTime, 1_700_000_000_000);
   assert.equal(m.renditionReports, undefined);
@@ -78,8 +78,8 @@ test('availability: finished segments satisfy any part, the current one by part 
   assert.equal(isAvailable(pos, 10, 2), false);
   assert.equal(isAvailable(pos, 10, undefined), false, 'the whole segment is not finished');
   assert.equal(isAvailable(pos, 11, 0), false);
-  assert.equal(tooFarAhead(pos, 12), false);
-  assert.equal(tooFarAhead(pos, 13), true);
+  assert.equal(tooFarAhead(10, 12), false);
+  assert.equal(tooFarAhead(10, 13), true);
 });
 
 test('waiters are woken by notify (not by time) and time out with false', async () => {
@@ -98,4 +98,19 @@ test('waiters are woken by notify (not by time) and time out with false', async 
   w.cancelAll();
   assert.equal(await c, false);
   assert.equal(w.size, 0);
+});
+
+test('discontinuity: EXT-X-DISCONTINUITY then the new EXT-X-MAP; DISCONTINUITY-SEQUENCE when some slid out', () => {
+  const base = input();
+  const segments = base.segments.map((s, i) => (i >= 7 ? { ...s, mapUri: 'init_1.mp4', discontinuity: i === 7 } : s));
+  const text = renderLlPlaylist({ ...base, segments, discontinuitySequence: 2 });
+  assertLlConformant(text);
+  const lines = text.split('\n');
+  const d = lines.indexOf('#EXT-X-DISCONTINUITY');
+  assert.ok(d > 0);
+  assert.equal(lines[d + 1], '#EXT-X-MAP:URI="init_1.mp4"');
+  assert.equal(lines.filter((l) => l.startsWith('#EXT-X-MAP')).length, 2, 'the map is repeated only where it changes');
+  assert.ok(lines.includes('#EXT-X-DISCONTINUITY-SEQUENCE:2'));
+  const plain = renderPlainPlaylist({ ...base, segments });
+  assert.ok(plain.includes('#EXT-X-DISCONTINUITY\n#EXT-X-MAP:URI="init_1.mp4"'));
 });

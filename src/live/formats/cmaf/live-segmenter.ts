@@ -13,6 +13,10 @@
  * - Audio-only streams are cut on audio frames the same way (every audio frame is a sync sample).
  * Video uses a 90 kHz timescale (ms × 90, exact); audio uses its sample rate with a running sample
  * clock (AAC frames are 1024 samples) re-anchored to the FLV ms dts only when it drifts a frame.
+ * - A repeated identical sequence header (publisher takeover) ends the segment; a changed one
+ *   (takeover with other encoder settings) also ends the
+ *   segment, bumps `initVersion` and marks the next part `discontinuity` (EXT-X-DISCONTINUITY with
+ *   a new EXT-X-MAP, §4.4.4.3): an init segment, once published, never changes.
  */
 import type { MediaUnit } from '../../stream/media-unit.js';
 import { fragment, type CmafSample, type TrackRun } from './fragment.js';
@@ -34,6 +38,10 @@ export interface CmafPart {
   independent: boolean;
   /** The part closes its segment (the next part starts a new segment). */
   lastOfSegment: boolean;
+  /** Version of the init segment the part needs. */
+  initVersion: number;
+  /** First part after a configuration change. */
+  discontinuity: boolean;
   bytes: Buffer;
 }
 
@@ -49,6 +57,9 @@ const VIDEO_TIMESCALE = 90_000;
 export class LiveSegmenter {
   /** The init segment, once every expected track has its configuration. */
   init: Buffer | null = null;
+  /** Bumped on every configuration change after the first init segment. */
+  initVersion = 0;
+  private discontinuity = false;
   private video: CmafTrack | null = null;
   private audio: CmafTrack | null = null;
   private vq: MediaUnit[] = [];
@@ -84,17 +95,42 @@ export class LiveSegmenter {
       const prev = this.vq.at(-2);
       const end = last ? last.dts + (prev ? last.dts - prev.dts : 33) : this.partStart + this.opts.partTargetMs;
       this.emit(end, true);
+    } else if (this.partIndex > 0) {
+      this.msn++; // the segment in progress ends without another part
+      this.partIndex = 0;
     }
   }
 
   private configure(u: MediaUnit): void {
+    let track: CmafTrack;
     if (u.kind === 'video' && this.expect.video && (u.codec === 'avc' || u.codec === 'hevc' || u.codec === 'av1')) {
-      this.video = { id: 1, kind: 'video', codec: u.codec, timescale: VIDEO_TIMESCALE, config: u.payload, ...this.dims };
+      track = { id: 1, kind: 'video', codec: u.codec, timescale: VIDEO_TIMESCALE, config: u.payload, ...this.dims };
     } else if (u.kind === 'audio' && this.expect.audio && (u.codec === 'aac' || u.codec === 'opus')) {
       const info = u.codec === 'aac' ? ascInfo(u.payload) : { sampleRate: 48_000, channels: u.payload[9] ?? 2 };
-      this.audioFrame = u.codec === 'aac' ? 1024 : 960;
-      this.audio = { id: 2, kind: 'audio', codec: u.codec, timescale: info.sampleRate, config: u.payload, ...info };
+      track = { id: 2, kind: 'audio', codec: u.codec, timescale: info.sampleRate, config: u.payload, ...info };
     } else return;
+    const prev = track.kind === 'video' ? this.video : this.audio;
+    if (prev !== null && prev.codec === track.codec && prev.config.equals(track.config)) {
+      // A repeated sequence header marks a splice (publisher takeover: the timeline jumps to the new
+      // publisher's first keyframe): end the segment there so no part spans the jump.
+      if (this.started) {
+        this.flush();
+        this.started = false;
+      }
+      return;
+    }
+    if (this.init !== null) {
+      this.flush(); // the old configuration's samples end their segment
+      this.started = false; // restart at the next keyframe
+      this.initVersion++;
+      this.discontinuity = true;
+      this.audioClock = -1;
+    }
+    if (track.kind === 'video') this.video = track;
+    else {
+      this.audio = track;
+      this.audioFrame = track.codec === 'aac' ? 1024 : 960;
+    }
     const ready = (!this.expect.video || this.video !== null) && (!this.expect.audio || this.audio !== null);
     if (ready) this.init = initSegment([this.video, this.audio].filter((t): t is CmafTrack => t !== null));
   }
@@ -135,7 +171,7 @@ export class LiveSegmenter {
   /** Close the current part at `endMs` (the next unit's dts); `segmentEnds` when a segment follows. */
   private emit(endMs: number, segmentEnds: boolean): void {
     const runs: TrackRun[] = [];
-    let independent = this.partIndex === 0;
+    let independent = true; // audio-only: every frame is a sync sample
     if (this.video && this.vq.length > 0) {
       const v = this.vq;
       independent = v[0]!.keyframe;
@@ -156,8 +192,9 @@ export class LiveSegmenter {
     this.aq = [];
     const part: CmafPart = {
       seq: this.seq, msn: this.msn, index: this.partIndex, startMs: this.partStart, durationMs: endMs - this.partStart,
-      independent, lastOfSegment: segmentEnds, bytes: fragment(this.seq + 1, runs),
+      independent, lastOfSegment: segmentEnds, bytes: fragment(this.seq + 1, runs), initVersion: this.initVersion, discontinuity: this.discontinuity,
     };
+    this.discontinuity = false;
     this.seq++;
     this.partStart = endMs;
     if (segmentEnds) {

@@ -56,9 +56,9 @@ export function isAvailable(pos: LivePosition, msn: number, part: number | undef
   return part < pos.parts;
 }
 
-/** `_HLS_msn` too far ahead to wait for (§6.2.5.2: more than two segments beyond the last). */
-export function tooFarAhead(pos: LivePosition, msn: number): boolean {
-  return msn > pos.msn + 2;
+/** `_HLS_msn` too far ahead to wait for (§6.2.5.2: more than two beyond the last segment listed, complete or not). */
+export function tooFarAhead(lastListedMsn: number, msn: number): boolean {
+  return msn > lastListedMsn + 2;
 }
 
 interface Waiter {

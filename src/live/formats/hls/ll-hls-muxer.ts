@@ -29,6 +29,10 @@ export interface LiveSegment {
   startMs: number;
   durationMs: number;
   pdtMs: number;
+  /** Init segment version its parts need (0 = init.mp4). */
+  initVersion: number;
+  /** First segment after a configuration change (EXT-X-DISCONTINUITY). */
+  discontinuity: boolean;
   bytes?: Buffer;
 }
 
@@ -42,19 +46,27 @@ export class LlHlsMuxer {
   /** Bytes/s of the largest segment (master playlist BANDWIDTH). */
   peakBitrate = 0;
   lastAccess = Date.now();
+  /** Discontinuities that slid out of the window (EXT-X-DISCONTINUITY-SEQUENCE). */
+  discontinuitySequence = 0;
   private readonly segmenter: LiveSegmenter;
   private readonly parts = new Map<number, CmafPart>();
+  private readonly inits = new Map<number, Buffer>();
   private readonly partWaiters = new Map<number, Array<(p: CmafPart | null) => void>>();
   private nextSeq = 0;
+  private rendered = new Map<string, Buffer>();
   private wallOffset = Number.POSITIVE_INFINITY;
+  // --- recording (issue 6 item 5): called with every completed, non-empty segment and its init ---
+  /** Listeners of completed segments (the recorder writes them to disk). */
+  readonly segmentListeners = new Set<(s: LiveSegment, init: Buffer | null) => void>();
+  // --- end recording ---
 
   constructor(expect: { video: boolean; audio: boolean }, readonly opts: LlHlsOptions, dims: { width?: number; height?: number } = {}) {
     this.segmenter = new LiveSegmenter(expect, opts, (p) => this.onPart(p), dims);
   }
 
-  /** The init segment (null until every track's configuration arrived). */
-  get init(): Buffer | null {
-    return this.segmenter.init;
+  /** Init segment `version` while the window needs it (null before every track's configuration arrived). */
+  init(version = 0): Buffer | null {
+    return this.inits.get(version) ?? (version === this.segmenter.initVersion ? this.segmenter.init : null);
   }
 
   /** True once one segment is complete (target duration known, playlists servable). */
@@ -91,6 +103,7 @@ export class LlHlsMuxer {
     if (this.ended) return;
     this.segmenter.flush();
     this.ended = true;
+    this.rendered.clear();
     const cur = this.segments.at(-1);
     if (cur && !cur.complete) this.complete(cur);
     this.waiters.cancelAll();
@@ -98,6 +111,20 @@ export class LlHlsMuxer {
       this.partWaiters.delete(seq);
       for (const w of ws) w(null);
     }
+  }
+
+  /**
+   * A playlist rendered once per window state and key (view, skip, carried query) and shared by
+   * every request: when a part completes, all the blocked requests it wakes get the same Buffer.
+   */
+  rendition(key: string, render: () => string): Buffer {
+    let b = this.rendered.get(key);
+    if (b === undefined) {
+      if (this.rendered.size >= 64) this.rendered.clear(); // many distinct tokens: stay bounded
+      b = Buffer.from(render());
+      this.rendered.set(key, b);
+    }
+    return b;
   }
 
   /** A complete part by global number. */
@@ -126,15 +153,18 @@ export class LlHlsMuxer {
 
   private onPart(p: CmafPart): void {
     let cur = this.segments.at(-1);
+    if (cur !== undefined && !cur.complete && cur.msn !== p.msn) this.complete(cur); // ended by a configuration change
+    if (!this.inits.has(p.initVersion) && this.segmenter.init) this.inits.set(p.initVersion, this.segmenter.init);
     if (cur === undefined || cur.complete) {
       const wall = Number.isFinite(this.wallOffset) ? this.wallOffset : Date.now() - p.startMs;
-      cur = { msn: p.msn, parts: [], complete: false, startMs: p.startMs, durationMs: 0, pdtMs: p.startMs + wall };
+      cur = { msn: p.msn, parts: [], complete: false, startMs: p.startMs, durationMs: 0, pdtMs: p.startMs + wall, initVersion: p.initVersion, discontinuity: p.discontinuity };
       this.segments.push(cur);
     }
     cur.parts.push(p);
     cur.durationMs += p.durationMs;
     this.parts.set(p.seq, p);
     this.nextSeq = p.seq + 1;
+    this.rendered.clear();
     if (p.lastOfSegment) this.complete(cur);
     const ws = this.partWaiters.get(p.seq);
     if (ws) {
@@ -150,9 +180,12 @@ export class LlHlsMuxer {
     this.maxSegmentMs = Math.max(this.maxSegmentMs, s.durationMs);
     const bytes = s.parts.reduce((n, p) => n + p.bytes.length, 0);
     if (s.durationMs > 0) this.peakBitrate = Math.max(this.peakBitrate, (bytes * 8 * 1000) / s.durationMs);
+    for (const l of this.segmentListeners) l(s, this.init(s.initVersion)); // recording (issue 6 item 5)
     while (this.segments.filter((x) => x.complete).length > this.opts.windowSegments) {
       const old = this.segments.shift()!;
       for (const p of old.parts) this.parts.delete(p.seq);
+      if (old.discontinuity) this.discontinuitySequence++;
+      for (const v of this.inits.keys()) if (v < this.segments[0]!.initVersion) this.inits.delete(v);
     }
   }
 }

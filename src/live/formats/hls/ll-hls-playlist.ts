@@ -6,9 +6,10 @@
  *   after ENDLIST); §4.4.3.8 EXT-X-SERVER-CONTROL with CAN-BLOCK-RELOAD, PART-HOLD-BACK = 3 × part
  *   target, CAN-SKIP-UNTIL = 6 × target duration; §4.4.5.1 EXT-X-SKIP for delta updates
  *   (_HLS_skip, version 9); §4.4.4.6 EXT-X-PROGRAM-DATE-TIME on every segment (ms, UTC);
- *   §4.4.5.4 EXT-X-RENDITION-REPORT per other rendition.
- * - Parts are listed for the last `partSegments` segments only (§6.2.2: keep parts for at least
- *   3 × target duration); older segments are listed whole.
+ *   §4.4.5.4 EXT-X-RENDITION-REPORT per other rendition; §4.4.4.3/§4.4.3.3 EXT-X-DISCONTINUITY
+ *   (+ a new EXT-X-MAP) where the codec configuration changed.
+ * - Parts are listed for the segments covering the last 3 × target duration (§6.2.2: parts stay
+ *   listed that long); older segments are listed whole.
  * - The plain view lists complete segments only, with no LL tags (players without LL support).
  */
 
@@ -21,6 +22,10 @@ export interface PlaylistSegment {
   complete: boolean;
   uri: string;
   parts: Array<{ uri: string; durationS: number; independent: boolean }>;
+  /** EXT-X-DISCONTINUITY before this segment (its codec configuration changed, §4.4.4.3). */
+  discontinuity?: boolean;
+  /** EXT-X-MAP URI of this segment when it is not `initUri`. */
+  mapUri?: string;
 }
 
 /** Everything a media playlist shows. */
@@ -32,8 +37,8 @@ export interface MediaPlaylistInput {
   /** URI of the next, not yet complete part (PRELOAD-HINT); null after the end. */
   preloadHint: string | null;
   ended: boolean;
-  /** Segments whose parts are listed (from the end). */
-  partSegments: number;
+  /** Discontinuities before the first listed segment (§4.4.3.3). */
+  discontinuitySequence?: number;
   /** Other renditions to report (§4.4.5.4). */
   renditionReports?: ReadonlyArray<{ uri: string; lastMsn: number; lastPart: number }>;
 }
@@ -58,29 +63,48 @@ export function skippableSegments(p: MediaPlaylistInput): number {
   return n;
 }
 
-/** The LL-HLS media playlist; `skip` renders a delta update (EXT-X-SKIP). */
-export function renderLlPlaylist(p: MediaPlaylistInput, skip = false): string {
-  const skipped = skip ? skippableSegments(p) : 0;
-  const first = p.segments[0]?.msn ?? 0;
-  const lines = [
-    '#EXTM3U',
-    `#EXT-X-VERSION:${skip ? 9 : 6}`,
-    `#EXT-X-TARGETDURATION:${p.targetDurationS}`,
-    `#EXT-X-SERVER-CONTROL:CAN-BLOCK-RELOAD=YES,CAN-SKIP-UNTIL=${fmt(skipUntilS(p.targetDurationS))},PART-HOLD-BACK=${fmt(3 * p.partTargetS)}`,
-    `#EXT-X-PART-INF:PART-TARGET=${fmt(p.partTargetS)}`,
-    `#EXT-X-MEDIA-SEQUENCE:${first}`,
-    `#EXT-X-MAP:URI="${p.initUri}"`,
-  ];
-  if (skipped > 0) lines.push(`#EXT-X-SKIP:SKIPPED-SEGMENTS=${skipped}`);
-  const partFrom = p.segments.length - p.partSegments;
-  p.segments.forEach((s, i) => {
-    if (i < skipped) return;
+/** Index of the first segment whose parts are listed: the last 3 × target duration are covered. */
+export function partWindowStart(p: MediaPlaylistInput): number {
+  let acc = 0;
+  for (let i = p.segments.length - 1; i >= 0; i--) {
+    acc += p.segments[i]!.durationS;
+    if (acc >= 3 * p.targetDurationS) return i;
+  }
+  return 0;
+}
+
+/** Header lines shared by both views; returns them and the map in force. */
+function head(p: MediaPlaylistInput, version: number, first: PlaylistSegment | undefined, ll: string[]): string[] {
+  const lines = ['#EXTM3U', `#EXT-X-VERSION:${version}`, `#EXT-X-TARGETDURATION:${p.targetDurationS}`, ...ll, `#EXT-X-MEDIA-SEQUENCE:${first?.msn ?? 0}`];
+  if ((p.discontinuitySequence ?? 0) > 0) lines.push(`#EXT-X-DISCONTINUITY-SEQUENCE:${p.discontinuitySequence}`);
+  return lines;
+}
+
+/** Segment lines: DISCONTINUITY and MAP where they change, PDT, parts (when `withParts`), EXTINF. */
+function segmentLines(lines: string[], segs: readonly PlaylistSegment[], p: MediaPlaylistInput, partFrom: number, offset: number): void {
+  let map = '';
+  segs.forEach((s, k) => {
+    if (s.discontinuity) lines.push('#EXT-X-DISCONTINUITY');
+    const m = s.mapUri ?? p.initUri;
+    if (m !== map) lines.push(`#EXT-X-MAP:URI="${m}"`);
+    map = m;
     lines.push(`#EXT-X-PROGRAM-DATE-TIME:${new Date(s.pdtMs).toISOString()}`);
-    if (i >= partFrom) {
+    if (k + offset >= partFrom) {
       for (const part of s.parts) lines.push(`#EXT-X-PART:DURATION=${fmt(part.durationS)},URI="${part.uri}"${part.independent ? ',INDEPENDENT=YES' : ''}`);
     }
     if (s.complete) lines.push(`#EXTINF:${fmt(s.durationS)},`, s.uri);
   });
+}
+
+/** The LL-HLS media playlist; `skip` renders a delta update (EXT-X-SKIP). */
+export function renderLlPlaylist(p: MediaPlaylistInput, skip = false): string {
+  const skipped = skip ? skippableSegments(p) : 0;
+  const lines = head(p, skip ? 9 : 6, p.segments[0], [
+    `#EXT-X-SERVER-CONTROL:CAN-BLOCK-RELOAD=YES,CAN-SKIP-UNTIL=${fmt(skipUntilS(p.targetDurationS))},PART-HOLD-BACK=${fmt(3 * p.partTargetS)}`,
+    `#EXT-X-PART-INF:PART-TARGET=${fmt(p.partTargetS)}`,
+  ]);
+  if (skipped > 0) lines.push(`#EXT-X-SKIP:SKIPPED-SEGMENTS=${skipped}`);
+  segmentLines(lines, p.segments.slice(skipped), p, partWindowStart(p), skipped);
   if (p.ended) lines.push('#EXT-X-ENDLIST');
   else if (p.preloadHint !== null) lines.push(`#EXT-X-PRELOAD-HINT:TYPE=PART,URI="${p.preloadHint}"`);
   for (const r of p.renditionReports ?? []) lines.push(`#EXT-X-RENDITION-REPORT:URI="${r.uri}",LAST-MSN=${r.lastMsn},LAST-PART=${r.lastPart}`);
@@ -90,8 +114,8 @@ export function renderLlPlaylist(p: MediaPlaylistInput, skip = false): string {
 /** The plain (non-LL) live media playlist over the same complete segments (RFC 8216 §4.3.3). */
 export function renderPlainPlaylist(p: MediaPlaylistInput): string {
   const done = p.segments.filter((s) => s.complete);
-  const lines = ['#EXTM3U', '#EXT-X-VERSION:6', `#EXT-X-TARGETDURATION:${p.targetDurationS}`, `#EXT-X-MEDIA-SEQUENCE:${done[0]?.msn ?? 0}`, `#EXT-X-MAP:URI="${p.initUri}"`];
-  for (const s of done) lines.push(`#EXT-X-PROGRAM-DATE-TIME:${new Date(s.pdtMs).toISOString()}`, `#EXTINF:${fmt(s.durationS)},`, s.uri);
+  const lines = head(p, 6, done[0], []);
+  segmentLines(lines, done, p, Number.POSITIVE_INFINITY, 0);
   if (p.ended) lines.push('#EXT-X-ENDLIST');
   return `${lines.join('\n')}\n`;
 }

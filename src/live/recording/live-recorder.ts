@@ -1,0 +1,162 @@
+/**
+ * Live recording → VOD (issue 6 item 5; docs/LIVE.md "LL-DASH, DVR and recording"). While a stream
+ * that records (`live_streams.record` or `live.recordAll`) is published, its LL-HLS muxer is kept
+ * running without viewers (pinned, item 7) and every completed CMAF segment is written to
+ * `<dataDir>/tmp/rec-<streamId>-<session>/seg_<msn>.m4s` next to its init segment(s). When the
+ * publisher stops (not on a takeover, which continues the same muxer and recording), the directory
+ * gets static manifests (vod-manifests.ts: RFC 8216bis VOD playlist, ISO/IEC 23009-1 static MPD)
+ * and is handed to `publish`, which renames it into `assets/<videoId>/` (atomic publication,
+ * docs/STORAGE.md). Disk use per recording is bounded by `live.recordMaxBytes`: past it, further
+ * segments are dropped and the recording ends there.
+ * The muxer is started when the stream's first media unit arrives (a short-lived probe reader), not
+ * at publish.start: the muxer's track set comes from the sequence headers, sent after `publish`.
+ */
+import { mkdir, rm, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import type { Logger } from 'pino';
+import { codecParameter } from '../formats/cmaf/sample-entry.js';
+import type { LiveSegment, LlHlsMuxer } from '../formats/hls/ll-hls-muxer.js';
+import type { LiveEvents } from '../live-events.js';
+import type { LlHlsService } from '../ll-hls-service.js';
+import type { StreamRegistry } from '../stream/stream-registry.js';
+import { initName, renderVodMaster, renderVodMpd, renderVodPlaylist, type RecordingInfo } from './vod-manifests.js';
+
+/** A finished recording directory, ready to be published. */
+export interface FinishedRecording {
+  streamId: string;
+  sessionId: string;
+  dir: string;
+  info: RecordingInfo;
+  startedAt: number;
+}
+
+/** Recorder settings and hooks. */
+export interface RecorderOptions {
+  tmpDir: string;
+  maxBytes: number;
+  /** Whether `streamId` records (store flag or `live.recordAll`). */
+  shouldRecord(streamId: string): Promise<boolean>;
+  /** Turn a finished directory into a VOD asset (moves it away). */
+  publish(rec: FinishedRecording): Promise<void>;
+}
+
+interface Session {
+  rec: FinishedRecording;
+  mux: LlHlsMuxer | null;
+  written: Set<number>;
+  bytes: number;
+  full: boolean;
+  queue: Promise<void>;
+  off: () => void;
+}
+
+/** Records live streams to disk and publishes them as VOD when they end. */
+export class LiveRecorder {
+  private readonly sessions = new Map<string, Session>();
+  private readonly offs: Array<() => void> = [];
+  /** Settles when every recording started so far is published (tests, shutdown). */
+  idle: Promise<void> = Promise.resolve();
+
+  constructor(private readonly registry: StreamRegistry, events: LiveEvents, private readonly llhls: LlHlsService, private readonly o: RecorderOptions, private readonly log: Logger) {
+    this.offs.push(events.on('publish.start', (e) => {
+      if (!e.takeover) void this.start(e.streamId, e.sessionId).catch((err: unknown) => this.log.warn({ err, streamId: e.streamId }, 'recording failed to start'));
+    }));
+    // A takeover emits publish.stop and attaches the new publisher in the same tick: decide after it.
+    this.offs.push(events.on('publish.stop', (e) => queueMicrotask(() => {
+      if (this.registry.get(e.streamId)?.active !== true) this.finish(e.streamId);
+    })));
+  }
+
+  /** Recordings in progress (tests, metrics). */
+  get size(): number {
+    return this.sessions.size;
+  }
+
+  /** Stop listening; recordings in progress are finished and published. */
+  async close(): Promise<void> {
+    for (const off of this.offs.splice(0)) off();
+    for (const id of [...this.sessions.keys()]) this.finish(id);
+    await this.idle;
+  }
+
+  private async start(streamId: string, sessionId: string): Promise<void> {
+    if (this.sessions.has(streamId) || !(await this.o.shouldRecord(streamId))) return;
+    const stream = this.registry.get(streamId);
+    if (stream?.active !== true) return;
+    const dir = path.join(this.o.tmpDir, `rec-${streamId}-${sessionId}`);
+    await mkdir(dir, { recursive: true });
+    const s: Session = { rec: { streamId, sessionId, dir, info: { segments: [], codecs: [] }, startedAt: Date.now() }, mux: null, written: new Set(), bytes: 0, full: false, queue: Promise.resolve(), off: () => undefined };
+    this.sessions.set(streamId, s);
+    this.llhls.pin(streamId, true);
+    // Probe: the first media unit means the sequence headers are in; start the muxer from there.
+    let probe: { close(reason: string): void } | null = null;
+    probe = stream.addReader('ll-hls', {
+      write: (units) => {
+        if (s.mux === null && units.some((u) => !u.config)) queueMicrotask(() => {
+          probe?.close('recording started');
+          this.attach(streamId, s);
+        });
+        return true;
+      },
+      close: () => undefined,
+    }, () => undefined);
+    this.log.info({ streamId, dir }, 'recording started');
+  }
+
+  private attach(streamId: string, s: Session): void {
+    if (s.mux !== null || this.sessions.get(streamId) !== s) return;
+    const t = this.registry.get(streamId)?.tracks ?? {};
+    const meta = this.registry.get(streamId)?.meta ?? {};
+    s.rec.info.codecs = [t.video && codecParameter({ codec: t.video.codec, config: t.video.config.payload }, t.video.codecString),
+      t.audio && codecParameter({ codec: t.audio.codec, config: t.audio.config.payload }, t.audio.codecString)].filter((c): c is string => typeof c === 'string');
+    if (typeof meta.width === 'number' && typeof meta.height === 'number') Object.assign(s.rec.info, { width: meta.width, height: meta.height });
+    const mux = this.llhls.muxer(streamId);
+    s.mux = mux;
+    const l = (seg: LiveSegment, init: Buffer | null) => this.onSegment(s, seg, init);
+    mux.segmentListeners.add(l);
+    s.off = () => mux.segmentListeners.delete(l);
+  }
+
+  private onSegment(s: Session, seg: LiveSegment, init: Buffer | null): void {
+    if (s.full || init === null) return;
+    const bytes = seg.parts.reduce((n, p) => n + p.bytes.length, 0);
+    const newInit = !s.written.has(seg.initVersion);
+    if (s.bytes + bytes + (newInit ? init.length : 0) > this.o.maxBytes) {
+      s.full = true;
+      this.log.warn({ streamId: s.rec.streamId, maxBytes: this.o.maxBytes }, 'recording reached live.recordMaxBytes; later segments are not recorded');
+      return;
+    }
+    s.bytes += bytes + (newInit ? init.length : 0);
+    s.written.add(seg.initVersion);
+    s.rec.info.segments.push({ msn: seg.msn, startMs: seg.startMs, durationMs: seg.durationMs, initVersion: seg.initVersion, bytes });
+    const parts = seg.parts.map((p) => p.bytes);
+    s.queue = s.queue.then(async () => {
+      if (newInit) await writeFile(path.join(s.rec.dir, initName(seg.initVersion)), init);
+      await writeFile(path.join(s.rec.dir, `seg_${seg.msn}.m4s`), Buffer.concat(parts));
+    });
+  }
+
+  private finish(streamId: string): void {
+    const s = this.sessions.get(streamId);
+    if (!s) return;
+    this.sessions.delete(streamId);
+    s.mux?.end(); // flushes the last segment to our listener (idempotent)
+    s.off();
+    this.llhls.pin(streamId, false);
+    const done = s.queue.then(async () => {
+      const { dir, info } = s.rec;
+      if (info.segments.length === 0) {
+        await rm(dir, { recursive: true, force: true });
+        return;
+      }
+      await writeFile(path.join(dir, 'index.m3u8'), renderVodPlaylist(info));
+      await writeFile(path.join(dir, 'master.m3u8'), renderVodMaster(info));
+      await writeFile(path.join(dir, 'manifest.mpd'), renderVodMpd(info));
+      await this.o.publish(s.rec);
+    }).catch(async (err: unknown) => {
+      this.log.error({ err, streamId }, 'recording could not be published');
+      await rm(s.rec.dir, { recursive: true, force: true });
+    });
+    this.idle = Promise.all([this.idle, done]).then(() => undefined);
+  }
+}
