@@ -15,6 +15,7 @@ import { openStore } from '../store/db/database.js';
 import { videoJson } from '../http/api/videos.js';
 import { sourceDir, VodService } from '../vod/vod-service.js';
 import { ProgressBar } from './progress-bar.js';
+import { parseSetFlags } from './serve.js';
 
 export const ingestUsage = `Usage: strom ingest FILE [--title T] [--visibility public|signed] [--data DIR] [--config FILE] [--set key=value]... [--json]
 
@@ -40,12 +41,7 @@ export async function ingest(argv: string[]): Promise<void> {
   if (values.visibility !== undefined && values.visibility !== 'public' && values.visibility !== 'signed') {
     throw fail('CLI_USAGE', `--visibility must be public or signed, got ${JSON.stringify(values.visibility)}`);
   }
-  const flags: RawSettings = { dataDir: values.data, logLevel: process.env.STROM_LOG_LEVEL ?? 'warn' };
-  for (const kv of values.set ?? []) {
-    const eq = kv.indexOf('=');
-    if (eq <= 0) throw fail('CLI_USAGE', `--set expects key=value, got ${JSON.stringify(kv)}`);
-    flags[kv.slice(0, eq)] = kv.slice(eq + 1);
-  }
+  const flags: RawSettings = { dataDir: values.data, logLevel: process.env.STROM_LOG_LEVEL ?? 'warn', ...parseSetFlags(values.set) };
   const config = loadConfig({ file: values.config, flags });
   const log = createLogger(config.logLevel, 2); // stdout carries the --json result
   const store = await openStore(config.dataDir);

@@ -28,12 +28,19 @@ export function serveFlags(argv: string[]): { file?: string; flags: RawSettings 
   });
   const flags: RawSettings = { host: values.host, port: values.port, dataDir: values.data };
   if (values['rtmp-port'] !== undefined) flags['rtmp.port'] = values['rtmp-port'];
-  for (const kv of values.set ?? []) {
+  Object.assign(flags, parseSetFlags(values.set));
+  return { file: values.config, flags };
+}
+
+/** `--set key=value` flags (repeatable) as raw settings; shared by every command that loads config. */
+export function parseSetFlags(list: readonly string[] | undefined): RawSettings {
+  const out: RawSettings = {};
+  for (const kv of list ?? []) {
     const eq = kv.indexOf('=');
     if (eq <= 0) throw fail('CLI_USAGE', `--set expects key=value, got ${JSON.stringify(kv)}`);
-    flags[kv.slice(0, eq)] = kv.slice(eq + 1);
+    out[kv.slice(0, eq)] = kv.slice(eq + 1);
   }
-  return { file: values.config, flags };
+  return out;
 }
 
 /** Run the server until SIGTERM/SIGINT; exit 0 after a graceful stop. */
