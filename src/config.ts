@@ -78,6 +78,9 @@ export const settings: readonly Setting[] = [
   { key: 'llhls.segmentTargetMs', kind: 'duration', default: 2000, min: 500, max: 30_000, doc: 'LL-HLS segments are cut at the first keyframe at/after this duration' },
   { key: 'llhls.windowSegments', kind: 'int', default: 8, min: 3, max: 100, doc: 'complete segments (with their parts) kept in memory and listed per stream' },
   { key: 'llhls.idleTimeoutMs', kind: 'duration', default: 30_000, min: 1000, doc: 'a stream\'s LL-HLS muxer stops after this long without an HLS request' },
+  { key: 'llhls.maxHeldRequests', kind: 'int', default: 10_000, min: 1, doc: 'blocking playlist requests (_HLS_msn) held per stream; more are answered 503 at once' },
+  { key: 'llhls.dvrWindowS', kind: 'int', default: 0, min: 0, max: 86_400, doc: 'seconds of complete segments kept and listed (HLS playlist, DASH timeShiftBufferDepth) so players can seek back; 0 = only the LL window. Keeps the muxer on while published' },
+  { key: 'llhls.dvrMaxBytes', kind: 'bytes', default: 512 * MB, min: 0, doc: 'bytes the DVR window of one stream may hold in memory (older segments are dropped first)' },
   // --- end LL-HLS ---
   // --- live recording → VOD (issue 6 item 5; docs/LIVE.md "LL-DASH, DVR and recording") ---
   { key: 'live.recordAll', kind: 'bool', default: false, doc: 'record every live stream (not only those with record=true) and publish it as a video when it ends' },
@@ -169,7 +172,7 @@ export interface Config {
     recordMaxBytes: number;
   };
   // --- LL-HLS (issue 6) ---
-  llhls: { partTargetMs: number; segmentTargetMs: number; windowSegments: number; idleTimeoutMs: number };
+  llhls: { partTargetMs: number; segmentTargetMs: number; windowSegments: number; idleTimeoutMs: number; /** DVR (issue 6) */ dvrWindowS: number; dvrMaxBytes: number; maxHeldRequests: number };
   // --- auth, playback, rate limits, deadlines (issue 4) ---
   auth: { jwtSecret: string | null; jwksUrl: string | null; issuer: string; audience: string; clockToleranceS: number };
   playback: { tokenTtlMs: number; tokenCacheEntries: number };

@@ -83,6 +83,8 @@ export const catalog = {
   // --- LL-HLS (issue 6, src/live/formats/hls, src/live/ll-hls-*.ts) ---
   LIVE_HLS_BAD_QUERY: spec(400, (why: string) => `bad LL-HLS request: ${why}`),
   LIVE_HLS_NOT_READY: spec(503, (what: string, waitedMs: number) => `${what} did not become available within ${waitedMs} ms`),
+  // issue 6: too many blocking requests held for one stream (llhls.maxHeldRequests)
+  LIVE_HLS_BUSY: spec(503, (held: number) => `${held} blocking requests are already held for this stream`),
   // --- end LL-HLS ---
   RTMP_PROTOCOL: spec(400, (why: string) => `RTMP protocol error: ${why}`),
   RTMP_LIMIT: spec(413, (what: string, value: number, limit: number) => `RTMP ${what} ${value} exceeds the limit of ${limit}`),

@@ -12,6 +12,7 @@ import type { LiveEvents } from './live-events.js';
 import { createRtmpServer, type RtmpServer } from './rtmp/rtmp-server.js';
 // --- LL-HLS (issue 6) ---
 import { llHlsRoutes } from './ll-hls-routes.js';
+import { llDashRoutes } from './ll-dash-routes.js';
 import { LlHlsService } from './ll-hls-service.js';
 import type { LiveRecorder } from './recording/live-recorder.js';
 // --- end LL-HLS ---
@@ -53,6 +54,7 @@ export function createLiveServer(config: Config, log: Logger, resolver?: StreamK
   // --- LL-HLS (issue 6): /live/<streamId>/{index,master,plain}.m3u8, init.mp4, seg_N.m4s, part_N.m4s ---
   const llhls = new LlHlsService(registry, config, llog);
   const hlsRoutes = llHlsRoutes(registry, llhls, config.delivery.corsOrigin, () => guard);
+  const dashRoutes = llDashRoutes(registry, llhls, config.delivery.corsOrigin, () => guard); // LL-DASH: /live/<id>/manifest.mpd, /live/time
   const flvRoutes = httpFlvRoutes(registry, config.delivery.corsOrigin, () => guard);
   // --- end LL-HLS ---
   const server: LiveServer = {
@@ -62,6 +64,7 @@ export function createLiveServer(config: Config, log: Logger, resolver?: StreamK
     rtmp,
     routes: async (app) => {
       await flvRoutes(app);
+      await dashRoutes(app); // LL-DASH (issue 6)
       await hlsRoutes(app); // LL-HLS (issue 6)
     },
     llhls,

@@ -12,7 +12,7 @@ import type { ControlPlane } from '../http/api/api.js';
 import type { LiveServer } from './live-server.js';
 import { staticKeyResolver } from './stream/stream-registry.js';
 // --- recording → VOD (issue 6 item 5) ---
-import { rename } from 'node:fs/promises';
+import { mkdir, rename } from 'node:fs/promises';
 import path from 'node:path';
 import { LiveRecorder } from './recording/live-recorder.js';
 import { recordingDurationS } from './recording/vod-manifests.js';
@@ -36,7 +36,11 @@ export async function wireLive(live: LiveServer, control: ControlPlane, bus: Eve
     bus.publish('live.publish.start', { streamId: e.streamId, sessionId: e.sessionId, remote: e.remote });
   });
   live.events.on('publish.stop', (e) => {
-    if (live.status(e.streamId).state !== 'active') setStatus(e.streamId, 'idle'); // not on takeover
+    // On takeover the registry emits publish.stop before attaching the new publisher in the same
+    // tick: look again after it so a takeover never flips the stream to idle.
+    queueMicrotask(() => {
+      if (live.status(e.streamId).state !== 'active') setStatus(e.streamId, 'idle');
+    });
     bus.publish('live.publish.stop', { streamId: e.streamId, sessionId: e.sessionId, reason: e.reason });
   });
   live.events.on('viewer.join', (e) => bus.publish('live.viewer.join', { streamId: e.streamId, protocol: e.protocol, viewerId: e.viewerId }));
@@ -47,11 +51,18 @@ export async function wireLive(live: LiveServer, control: ControlPlane, bus: Eve
   live.recorder = new LiveRecorder(live.registry, live.events, live.llhls, {
     tmpDir: path.join(config.dataDir, 'tmp'),
     maxBytes: config.live.recordMaxBytes,
+    alwaysOn: config.llhls.dvrWindowS > 0, // DVR: the window fills while nobody watches
     shouldRecord: async (id) => config.live.recordAll || (await store.liveStreams.get(id))?.record === 1,
     publish: async (rec) => {
       const title = (await store.liveStreams.get(rec.streamId))?.title || rec.streamId;
       const video = await store.videos.create({ title: `${title} — recording ${new Date(rec.startedAt).toISOString().slice(0, 16).replace('T', ' ')}`, status: 'processing', metadata: { liveStreamId: rec.streamId, sessionId: rec.sessionId } });
-      await rename(rec.dir, path.join(config.dataDir, 'assets', video.id)); // atomic publication (docs/STORAGE.md)
+      try {
+        await mkdir(path.join(config.dataDir, 'assets'), { recursive: true });
+        await rename(rec.dir, path.join(config.dataDir, 'assets', video.id)); // atomic publication (docs/STORAGE.md)
+      } catch (err) {
+        await store.videos.setStatus(video.id, 'errored', { error: { code: 'TRANSCODE_FAILED', message: `recording could not be published: ${String(err)}` } });
+        throw err;
+      }
       const durationS = recordingDurationS(rec.info);
       await store.videos.setStatus(video.id, 'ready', { progress: 1, playable: true, durationS, width: rec.info.width ?? null, height: rec.info.height ?? null });
       bus.publish('video.ready', { videoId: video.id, durationS });

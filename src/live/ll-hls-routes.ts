@@ -15,6 +15,7 @@
  */
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import { fail } from '../errors.js';
+import { sendChunkedSegment, streamable } from './chunked-segment.js'; // LL-DASH (issue 6)
 import { codecParameter } from './formats/cmaf/sample-entry.js';
 import { isAvailable, parseBlockingQuery, tooFarAhead } from './formats/hls/ll-hls-blocking.js';
 import type { LlHlsMuxer } from './formats/hls/ll-hls-muxer.js';
@@ -74,13 +75,15 @@ export function llHlsRoutes(registry: StreamRegistry, service: LlHlsService, cor
       cors(reply);
       const m = FILE.exec(file);
       if (!m || !/^[A-Za-z0-9_-]{1,64}$/.test(streamId)) throw fail('LIVE_STREAM_NOT_FOUND', `${streamId}/${file}`);
+      // issue 6: a malformed blocking query is a 400 whether or not the stream is live
+      const bq = m[1] === 'index' ? parseBlockingQuery(req.query) : null;
+      if (bq !== null && 'error' in bq) throw fail('LIVE_HLS_BAD_QUERY', bq.error);
       await guard()?.(req.raw, streamId);
       const mux = service.muxer(streamId);
       const q = carriedQuery(req.query);
       reply.header('Age', '0');
-      if (m[1] === 'index') {
-        const bq = parseBlockingQuery(req.query);
-        if ('error' in bq) throw fail('LIVE_HLS_BAD_QUERY', bq.error);
+      if (bq !== null && !('error' in bq)) {
+        if (mux.waiters.size >= service.maxHeldRequests) throw fail('LIVE_HLS_BUSY', mux.waiters.size); // issue 6: cap held requests
         await ready(mux);
         if (bq.msn !== undefined) {
           const last = mux.segments.at(-1)?.msn ?? 0;
@@ -116,6 +119,9 @@ export function llHlsRoutes(registry: StreamRegistry, service: LlHlsService, cor
       }
       if (m[3] !== undefined) {
         const bytes = mux.segmentBytes(Number(m[3]));
+        // --- LL-DASH (issue 6 item 3): a segment in progress is streamed part by part ---
+        if (bytes === null && streamable(mux, Number(m[3]))) return sendChunkedSegment(mux, Number(m[3]), reply);
+        // --- end LL-DASH ---
         if (bytes === null) throw fail('LIVE_STREAM_NOT_FOUND', `${streamId}/${file}`);
         return reply.type('video/iso.segment').header('Cache-Control', IMMUTABLE).send(bytes);
       }

@@ -34,6 +34,11 @@ export class LlHlsService {
 
   constructor(private readonly registry: StreamRegistry, private readonly config: Config, private readonly log: Logger) {}
 
+  /** Blocking requests one stream may hold (`llhls.maxHeldRequests`); more → 503. */
+  get maxHeldRequests(): number {
+    return this.config.llhls.maxHeldRequests;
+  }
+
   /** Muxers currently running (tests, metrics). */
   get size(): number {
     return this.muxers.size;
@@ -50,9 +55,9 @@ export class LlHlsService {
     if (e) this.stop(streamId, 'stream published again');
     if (!stream?.active) throw fail('LIVE_STREAM_NOT_FOUND', streamId);
     const num = (x: unknown) => (typeof x === 'number' && x > 0 ? Math.round(x) : undefined);
-    const { partTargetMs, segmentTargetMs, windowSegments } = this.config.llhls;
+    const { partTargetMs, segmentTargetMs, windowSegments, dvrWindowS, dvrMaxBytes } = this.config.llhls;
     const mux = new LlHlsMuxer({ video: stream.tracks.video !== undefined, audio: stream.tracks.audio !== undefined },
-      { partTargetMs, segmentTargetMs, windowSegments }, { width: num(stream.meta.width), height: num(stream.meta.height) });
+      { partTargetMs, segmentTargetMs, windowSegments, dvrWindowS, dvrMaxBytes /* DVR (issue 6) */ }, { width: num(stream.meta.width), height: num(stream.meta.height) });
     const reader = stream.addReader('ll-hls', {
       write(units) {
         for (const u of units) mux.push(u);

@@ -3,13 +3,15 @@
  * is muxed with no viewer at all, its segments are kept on disk, and when the publisher leaves it
  * becomes a ready video listed by the API whose VOD playlist (ENDLIST, MAP) and static MPD
  * reference segments byte-identical to what was recorded; a stream without `record` leaves nothing;
- * `live.recordMaxBytes` bounds what is kept. Frames: video every 50 ms, keyframe every 10 frames,
+ * `live.recordMaxBytes` bounds what is kept; `llhls.dvrWindowS` alone keeps the muxer on (window
+ * filling with nobody watching) without recording. Frames: video every 50 ms, keyframe every 10 frames,
  * parts 200 ms, segments 500 ms.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, readdirSync } from 'node:fs';
 import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { RtmpClient } from '../../src/live/rtmp/rtmp-client.js';
 import { startApi, type ApiServer } from '../helpers/api-server.js';
 import { aacFrameBody, avcFrameBody, syntheticPublisher } from '../helpers/live-fixtures.js';
@@ -38,7 +40,11 @@ async function publishAndWait(api: ApiServer, key: string, to: number): Promise<
     });
   });
   const pub = await syntheticPublisher(api.strom.live.rtmp.port()!, key);
-  frames(pub, 0, to);
+  frames(pub, 0, 0);
+  // The recorder starts the muxer once the first media unit is in (it needs the sequence headers).
+  for (let i = 0; i < 200 && api.strom.live.llhls.size === 0; i++) await sleep(10);
+  assert.equal(api.strom.live.llhls.size, 1, 'the recorded stream is muxed without any viewer');
+  frames(pub, 1, to);
   pub.destroy();
   return ready;
 }
@@ -56,7 +62,6 @@ test('recording: a record=true stream becomes a ready, listed, playable video', 
   await q.closed;
 
   const videoId = await publishAndWait(api, show.streamKey, 49);
-  assert.equal(api.strom.live.llhls.size, 1, 'the recorded stream was muxed without any viewer');
   const list = (await (await api.call('GET', '/api/v1/videos', { token })).json()) as { items: Array<{ id: string; title: string; status: string; durationS: number | null }> };
   assert.equal(list.items.length, 1, 'only the recorded stream became a video');
   const v = list.items[0]!;
@@ -99,4 +104,24 @@ test('recording: live.recordAll records every stream and live.recordMaxBytes bou
   const files = readdirSync(path.join(api.dataDir, 'assets', videoId)).filter((f) => f.endsWith('.m4s'));
   assert.equal(files.length, n, 'segments past the cap were never written');
   assert.ok(!existsSync(path.join(api.dataDir, 'assets', videoId, `seg_${n}.m4s`)));
+});
+
+test('DVR (llhls.dvrWindowS) keeps the muxer on without viewers and records nothing', async (t) => {
+  const api = await startApi(t, { 'rtmp.enabled': true, 'llhls.dvrWindowS': 10, 'llhls.partTargetMs': 200, 'llhls.segmentTargetMs': 500 });
+  const token = await api.token(['admin']);
+  const s = await createStream(api, token, false);
+  const pub = await syntheticPublisher(api.strom.live.rtmp.port()!, s.streamKey);
+  frames(pub, 0, 0);
+  for (let i = 0; i < 200 && api.strom.live.llhls.size === 0; i++) await sleep(10);
+  assert.equal(api.strom.live.llhls.size, 1, 'muxer running with nobody watching');
+  frames(pub, 1, 49);
+  const mux = api.strom.live.llhls.muxer(s.id);
+  for (let i = 0; i < 200 && mux.segments.filter((x) => x.complete).length < 4; i++) await sleep(10);
+  assert.ok(mux.segments.filter((x) => x.complete).length >= 4, 'segments accumulate for the DVR window');
+  pub.destroy();
+  await pub.closed;
+  await api.strom.live.recorder?.idle;
+  assert.equal(existsSync(path.join(api.dataDir, 'tmp')), false, 'no recording directory was created');
+  const list = (await (await api.call('GET', '/api/v1/videos', { token })).json()) as { items: unknown[] };
+  assert.equal(list.items.length, 0, 'DVR alone does not create a video');
 });

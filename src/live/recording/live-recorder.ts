@@ -8,6 +8,7 @@
  * and is handed to `publish`, which renames it into `assets/<videoId>/` (atomic publication,
  * docs/STORAGE.md). Disk use per recording is bounded by `live.recordMaxBytes`: past it, further
  * segments are dropped and the recording ends there.
+ * With `alwaysOn` (DVR) every published stream gets a pinned muxer the same way, recorded or not.
  * The muxer is started when the stream's first media unit arrives (a short-lived probe reader), not
  * at publish.start: the muxer's track set comes from the sequence headers, sent after `publish`.
  */
@@ -34,6 +35,8 @@ export interface FinishedRecording {
 export interface RecorderOptions {
   tmpDir: string;
   maxBytes: number;
+  /** Keep every published stream's muxer on even when it does not record (DVR, `llhls.dvrWindowS`). */
+  alwaysOn: boolean;
   /** Whether `streamId` records (store flag or `live.recordAll`). */
   shouldRecord(streamId: string): Promise<boolean>;
   /** Turn a finished directory into a VOD asset (moves it away). */
@@ -41,6 +44,8 @@ export interface RecorderOptions {
 }
 
 interface Session {
+  /** False: only keeping the muxer on (DVR), nothing written. */
+  record: boolean;
   rec: FinishedRecording;
   mux: LlHlsMuxer | null;
   written: Set<number>;
@@ -80,12 +85,15 @@ export class LiveRecorder {
   }
 
   private async start(streamId: string, sessionId: string): Promise<void> {
-    if (this.sessions.has(streamId) || !(await this.o.shouldRecord(streamId))) return;
+    if (this.sessions.has(streamId)) return;
+    const record = await this.o.shouldRecord(streamId);
+    if (!record && !this.o.alwaysOn) return;
     const stream = this.registry.get(streamId);
     if (stream?.active !== true) return;
     const dir = path.join(this.o.tmpDir, `rec-${streamId}-${sessionId}`);
-    await mkdir(dir, { recursive: true });
-    const s: Session = { rec: { streamId, sessionId, dir, info: { segments: [], codecs: [] }, startedAt: Date.now() }, mux: null, written: new Set(), bytes: 0, full: false, queue: Promise.resolve(), off: () => undefined };
+    // Registered before any further await, so a publish.stop from now on finishes this session.
+    const queue = record ? mkdir(dir, { recursive: true }).then(() => undefined) : Promise.resolve();
+    const s: Session = { record, rec: { streamId, sessionId, dir, info: { segments: [], codecs: [] }, startedAt: Date.now() }, mux: null, written: new Set(), bytes: 0, full: false, queue, off: () => undefined };
     this.sessions.set(streamId, s);
     this.llhls.pin(streamId, true);
     // Probe: the first media unit means the sequence headers are in; start the muxer from there.
@@ -100,11 +108,11 @@ export class LiveRecorder {
       },
       close: () => undefined,
     }, () => undefined);
-    this.log.info({ streamId, dir }, 'recording started');
+    if (record) this.log.info({ streamId, dir }, 'recording started');
   }
 
   private attach(streamId: string, s: Session): void {
-    if (s.mux !== null || this.sessions.get(streamId) !== s) return;
+    if (s.mux !== null || this.sessions.get(streamId) !== s || this.registry.get(streamId)?.active !== true) return;
     const t = this.registry.get(streamId)?.tracks ?? {};
     const meta = this.registry.get(streamId)?.meta ?? {};
     s.rec.info.codecs = [t.video && codecParameter({ codec: t.video.codec, config: t.video.config.payload }, t.video.codecString),
@@ -118,7 +126,7 @@ export class LiveRecorder {
   }
 
   private onSegment(s: Session, seg: LiveSegment, init: Buffer | null): void {
-    if (s.full || init === null) return;
+    if (!s.record || s.full || init === null) return;
     const bytes = seg.parts.reduce((n, p) => n + p.bytes.length, 0);
     const newInit = !s.written.has(seg.initVersion);
     if (s.bytes + bytes + (newInit ? init.length : 0) > this.o.maxBytes) {
@@ -140,9 +148,10 @@ export class LiveRecorder {
     const s = this.sessions.get(streamId);
     if (!s) return;
     this.sessions.delete(streamId);
-    s.mux?.end(); // flushes the last segment to our listener (idempotent)
+    if (s.record) s.mux?.end(); // flushes the last segment to our listener (idempotent)
     s.off();
     this.llhls.pin(streamId, false);
+    if (!s.record) return;
     const done = s.queue.then(async () => {
       const { dir, info } = s.rec;
       if (info.segments.length === 0) {

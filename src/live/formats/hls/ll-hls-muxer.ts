@@ -19,6 +19,12 @@ export interface LlHlsOptions {
   partTargetMs: number;
   segmentTargetMs: number;
   windowSegments: number;
+  // --- DVR (issue 6 item 5): older complete segments kept (without listing their parts) ---
+  /** Media seconds of complete segments kept and listed beyond the LL window (0 = off). */
+  dvrWindowS?: number;
+  /** Bytes the DVR segments may hold. */
+  dvrMaxBytes?: number;
+  // --- end DVR ---
 }
 
 /** One segment of the window. */
@@ -181,11 +187,28 @@ export class LlHlsMuxer {
     const bytes = s.parts.reduce((n, p) => n + p.bytes.length, 0);
     if (s.durationMs > 0) this.peakBitrate = Math.max(this.peakBitrate, (bytes * 8 * 1000) / s.durationMs);
     for (const l of this.segmentListeners) l(s, this.init(s.initVersion)); // recording (issue 6 item 5)
-    while (this.segments.filter((x) => x.complete).length > this.opts.windowSegments) {
+    while (this.segments.filter((x) => x.complete).length > this.opts.windowSegments && !this.dvrKeeps()) {
       const old = this.segments.shift()!;
       for (const p of old.parts) this.parts.delete(p.seq);
       if (old.discontinuity) this.discontinuitySequence++;
       for (const v of this.inits.keys()) if (v < this.segments[0]!.initVersion) this.inits.delete(v);
     }
   }
+
+  // --- DVR (issue 6 item 5) ---
+  /** True while the oldest segment is still inside `dvrWindowS` and the DVR bytes stay ≤ `dvrMaxBytes`. */
+  private dvrKeeps(): boolean {
+    const windowMs = (this.opts.dvrWindowS ?? 0) * 1000;
+    if (windowMs <= 0) return false;
+    let ms = 0;
+    let bytes = 0;
+    for (const x of this.segments) {
+      if (!x.complete) continue;
+      ms += x.durationMs;
+      for (const p of x.parts) bytes += p.bytes.length;
+      bytes += x.bytes?.length ?? 0; // a served segment's concatenated copy
+    }
+    return ms - this.segments[0]!.durationMs < windowMs && bytes <= (this.opts.dvrMaxBytes ?? Number.POSITIVE_INFINITY);
+  }
+  // --- end DVR ---
 }

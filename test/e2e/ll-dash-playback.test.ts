@@ -1,0 +1,31 @@
+/**
+ * LL-DASH with real clients: ffmpeg publishes H.264 + AAC over RTMP (1 s GOP = segment target);
+ * dash.js in Chromium plays /live/cam1/manifest.mpd in low-latency mode (liveDelay 2 s, catch-up
+ * on), syncing its clock on Strom's UTCTiming endpoint, with no errors and currentTime advancing.
+ * Latency is printed, not asserted (no wall-clock assertions).
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { launchBrowser, playInBrowser } from '../helpers/browser.js';
+import { ffmpegPublish, startLive } from '../helpers/live-fixtures.js';
+
+test('dash.js plays the LL-DASH stream', async (t) => {
+  const h = await startLive({ 'llhls.segmentTargetMs': 1000, 'llhls.partTargetMs': 500 });
+  const pub = ffmpegPublish(h.rtmpPort, 'secret', 40);
+  const browser = await launchBrowser();
+  t.after(async () => {
+    pub.child.kill('SIGKILL');
+    await browser.close();
+    await h.close();
+  });
+  for (let i = 0; i < 100 && !h.strom.live.registry.get('cam1')?.active; i++) await new Promise((r) => setTimeout(r, 100));
+  assert.ok(h.strom.live.registry.get('cam1')?.active, 'ffmpeg is publishing');
+  const src = `${h.httpUrl}/live/cam1/manifest.mpd`;
+  const dashSettings = { streaming: { delay: { liveDelay: 2 }, liveCatchup: { enabled: true } } };
+  const res = await playInBrowser(browser, { player: 'dash', src, dashSettings, untilTime: 4, timeoutMs: 60_000 });
+  assert.deepEqual(res.errors, [], `player errors: ${res.errors.join(', ')}`);
+  assert.ok(res.currentTime >= 4, `currentTime advanced to ${res.currentTime}`);
+  assert.ok(res.requests.some((u) => u.endsWith('/live/time')), 'clock synced on the UTCTiming endpoint');
+  assert.ok(res.requests.some((u) => /seg_\d+\.m4s$/.test(u)), 'segments fetched');
+  console.log(`dash.js LL-DASH: currentTime ${res.currentTime}; info ${JSON.stringify(res.info)}`);
+});

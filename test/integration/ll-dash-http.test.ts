@@ -1,0 +1,91 @@
+/**
+ * LL-DASH over real HTTP with a synthetic RTMP publisher whose frames the test controls: the
+ * dynamic MPD (parsed with mpd-parser) lists the HLS segment URLs with chunked-availability
+ * attributes and a UTCTiming source that answers without auth; a segment requested while in
+ * progress gets the parts produced so far at once and the rest as the frames completing them
+ * arrive, ending with the segment's last part (same bytes as the finished segment).
+ * Frames: video every 50 ms, keyframe every 10 frames; parts 200 ms, segments 500 ms.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import http from 'node:http';
+import { createRequire } from 'node:module';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { RtmpClient } from '../../src/live/rtmp/rtmp-client.js';
+import { aacFrameBody, avcFrameBody, startLive } from '../helpers/live-fixtures.js';
+import { syntheticPublisher } from '../helpers/live-fixtures.js';
+
+const require = createRequire(import.meta.url);
+interface DashSegment { uri: string; map?: { uri: string } }
+const mpdParser = require('mpd-parser') as {
+  parse(text: string, o: { manifestUri: string; NOW: number; clientOffset: number }): { minimumUpdatePeriod?: number; playlists?: Array<{ attributes: { CODECS?: string }; segments?: DashSegment[] }> };
+};
+
+function frames(c: RtmpClient, from: number, to: number): void {
+  for (let i = from; i <= to; i++) {
+    c.send(9, i * 50, avcFrameBody(i % 10 === 0, i, 300));
+    c.send(8, i * 50, aacFrameBody(40));
+  }
+}
+
+async function until(cond: () => boolean, what: string): Promise<void> {
+  for (let i = 0; i < 200 && !cond(); i++) await sleep(25);
+  assert.ok(cond(), what);
+}
+
+test('LL-DASH: dynamic MPD, UTCTiming endpoint, in-progress segment streamed part by part', async (t) => {
+  const h = await startLive({ 'llhls.partTargetMs': 200, 'llhls.segmentTargetMs': 500, 'delivery.corsOrigin': '*' });
+  t.after(() => h.close());
+  const base = `${h.httpUrl}/live/cam1`;
+  const time = await fetch(`${h.httpUrl}/live/time`);
+  assert.equal(time.status, 200);
+  assert.equal(time.headers.get('access-control-allow-origin'), '*');
+  assert.match(await time.text(), /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
+
+  const pub = await syntheticPublisher(h.rtmpPort);
+  frames(pub, 0, 0);
+  await until(() => h.strom.live.registry.get('cam1')?.active === true, 'stream live');
+  const first = fetch(`${base}/manifest.mpd?token=t1`);
+  await until(() => h.strom.live.llhls.size === 1, 'muxer started by the MPD request');
+  frames(pub, 1, 24);
+  assert.equal((await first).status, 200, 'held until the first segment, then answered');
+  // Frames 0..24: segments 0 (0–500), 1 (500–1000) complete, segment 2 has part 0 (1000–1200) only.
+  await until(() => h.strom.live.llhls.muxer('cam1').position().msn === 2 && h.strom.live.llhls.muxer('cam1').position().parts === 1, 'segment 2 in progress');
+  const r = await fetch(`${base}/manifest.mpd?token=t1`);
+  assert.equal(r.headers.get('content-type'), 'application/dash+xml');
+  const text = await r.text();
+  for (const attr of ['type="dynamic"', 'availabilityStartTime="', 'publishTime="', 'availabilityTimeOffset="0.300"', 'availabilityTimeComplete="false"', 'media="seg_$Number$.m4s?token=t1"', 'initialization="init.mp4?token=t1"', '<Latency referenceId="0" target="2500"', 'urn:mpeg:dash:utc:http-iso:2014']) {
+    assert.ok(text.includes(attr), `MPD has ${attr}`);
+  }
+  assert.ok(text.includes(`value="${h.httpUrl}/live/time"`), 'UTCTiming points at this server');
+  // Synthetic frames arrive faster than real time: evaluate the template at AST + 1.5 s of media.
+  const ast = Date.parse(/availabilityStartTime="([^"]+)"/.exec(text)![1]!);
+  const m = mpdParser.parse(text, { manifestUri: `${base}/manifest.mpd`, NOW: ast + 1500, clientOffset: 0 });
+  assert.equal(m.minimumUpdatePeriod, 500);
+  const rep = m.playlists?.[0];
+  assert.equal(rep?.attributes.CODECS, 'avc1.64001f,mp4a.40.2');
+  // $Number$ = media sequence: the segment ending at 1.5 s is seg_2, the 1 s window also holds seg_1.
+  assert.deepEqual(rep?.segments?.map((x) => x.uri), ['seg_1.m4s?token=t1', 'seg_2.m4s?token=t1']);
+  assert.ok(rep!.segments!.every((x) => x.map?.uri === 'init.mp4?token=t1'));
+
+  const chunks: Buffer[] = [];
+  let head: http.IncomingMessage | undefined;
+  const body = new Promise<Buffer>((resolve, reject) => {
+    http.get(`${base}/seg_2.m4s`, (res) => {
+      head = res;
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => resolve(Buffer.concat(chunks)));
+      res.on('error', reject);
+    }).on('error', reject);
+  });
+  await until(() => chunks.length > 0, 'the produced part is sent at once');
+  assert.equal(head?.headers['transfer-encoding'], 'chunked');
+  const part0 = h.strom.live.llhls.muxer('cam1').segments.find((s) => s.msn === 2)!.parts[0]!.bytes;
+  assert.ok(Buffer.concat(chunks).equals(part0), 'first the part already produced');
+  frames(pub, 25, 30); // completes parts 1 (…1400, at frame 28) and 2 (…1500, cut by keyframe 30: last of segment)
+  const whole = await body;
+  const seg = await fetch(`${base}/seg_2.m4s`);
+  assert.ok(whole.equals(Buffer.from(await seg.arrayBuffer())), 'streamed bytes = the finished segment');
+  assert.equal((await fetch(`${base}/seg_9.m4s`)).status, 404, 'a segment beyond the next one is not held');
+  pub.destroy();
+});
