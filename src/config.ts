@@ -97,6 +97,7 @@ export const settings: readonly Setting[] = [
   { key: 'vod.maxBytes', kind: 'bytes', default: 20 * 1024 * MB, min: 1, doc: 'source files larger than this are rejected (MEDIA_TOO_LARGE)' },
   { key: 'vod.fpsCap', kind: 'int', default: 60, min: 1, max: 120, doc: 'frame rates above this are reduced to it' },
   { key: 'vod.jobTimeoutMs', kind: 'duration', default: 6 * 3_600_000, min: 1000, doc: 'a transcode job running longer than this is killed and removed' },
+  { key: 'vod.thumbnailConcurrency', kind: 'int', default: 2, min: 1, max: 32, doc: 'on-demand thumbnails rendered at once (GET /api/v1/videos/:id/thumbnail); more → 503' },
   { key: 'vod.storyboardTiles', kind: 'int', default: 100, min: 1, max: 400, doc: 'thumbnails in the seek-bar storyboard sprite' },
   // --- end vod.* ---
   // --- jobs.* : the durable job queue (src/jobs) ---
@@ -189,6 +190,7 @@ export interface Config {
     fpsCap: number;
     jobTimeoutMs: number;
     storyboardTiles: number;
+    thumbnailConcurrency: number;
     /** issue 7: executables (readiness checks them; the runner spawns them) */
     ffmpegPath: string;
     ffprobePath: string;

@@ -89,6 +89,9 @@ export const catalog = {
   RTMP_PROTOCOL: spec(400, (why: string) => `RTMP protocol error: ${why}`),
   RTMP_LIMIT: spec(413, (what: string, value: number, limit: number) => `RTMP ${what} ${value} exceeds the limit of ${limit}`),
 
+  // --- thumbnails (src/http/api/thumbnails.ts) ---
+  VIDEO_NOT_READY: spec(409, (id: string, status: string) => `video ${show(id)} is ${status}, not ready`),
+  BUSY: spec(503, (what: string) => `${what} is busy, retry shortly`),
   // --- jobs (src/jobs) ---
   JOB_TIMEOUT: spec(504, (jobId: string, limitMs: number) => `job ${show(jobId)} ran longer than ${limitMs} ms and was stopped`),
   JOB_FAILED: spec(500, (jobId: string, why: string) => `job ${show(jobId)} failed: ${why}`),

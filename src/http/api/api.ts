@@ -19,6 +19,7 @@ import { registerOpenApi, openApiRoutes } from './openapi.js';
 import { videosRoutes } from './videos.js';
 import { liveStreamsRoutes } from './live-streams.js';
 import { signingKeysRoutes } from './signing-keys.js';
+import { thumbnailRoutes } from './thumbnails.js';
 import { webhooksRoutes } from './webhooks.js'; // issue 3: webhook admin API
 
 /** What the control plane exposes to the rest of the process. */
@@ -66,5 +67,6 @@ export async function registerControlPlane(app: FastifyInstance, config: Config,
   await app.register(liveStreamsRoutes(ctx));
   await app.register(signingKeysRoutes(ctx));
   await app.register(webhooksRoutes(ctx)); // issue 3: /api/v1/webhooks (scope admin)
+  await app.register(thumbnailRoutes(ctx)); // issue 3: thumbnails at a requested time
   return { store, policy, tokens, mediaLimiter, streamCap, guard, setRtmpPort: (p) => void (rtmpPort = p), setLiveStatus: (f) => void (liveStatus = f) };
 }
