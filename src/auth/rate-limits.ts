@@ -70,8 +70,9 @@ export class StreamCap {
   constructor(private readonly max: number) {}
 
   /** Count one response for `token` until `res` closes; throws TOO_MANY_STREAMS (429) at the cap. */
-  acquire(token: string, res: { once(event: 'close', fn: () => void): unknown }): void {
+  acquire(token: string, res: { once(event: 'close', fn: () => void): unknown; destroyed?: boolean }): void {
     if (this.max === 0) return;
+    if (res.destroyed) return; // closed while its token was verified: 'close' will never fire again
     const n = this.open.get(token) ?? 0;
     if (n >= this.max) throw failWith('TOO_MANY_STREAMS', { 'Retry-After': '1' }, this.max);
     this.open.set(token, n + 1);

@@ -57,6 +57,17 @@ test('signed video: /v/ refused, /s/<token>/ serves every derived URL, bad token
   const body = await (await fetch(`${s.url}/s/${token}/${sv.id}/v1/seg_00001.m4s`)).arrayBuffer();
   assert.equal(body.byteLength, 256);
   assert.equal(await status(`${s.url}/v/${sv.id}/master.m3u8?token=${token}`), 200, '?token= works too');
+  // Caching: /s/<token>/ URLs carry the token in the cache key and stay shareable; a signed asset
+  // reached at its token-less /v/ URL (token in query or header) must never be stored by a CDN.
+  const viaPath = await fetch(`${s.url}/s/${token}/${sv.id}/v1/seg_00001.m4s`);
+  assert.equal(viaPath.headers.get('cache-control'), 'public, max-age=31536000, immutable');
+  for (const headers of [{}, { authorization: `Bearer ${token}` }]) {
+    const url = Object.keys(headers).length ? `${s.url}/v/${sv.id}/v1/seg_00001.m4s` : `${s.url}/v/${sv.id}/v1/seg_00001.m4s?token=${token}`;
+    const res = await fetch(url, { headers });
+    assert.equal(res.status, 200);
+    assert.equal(res.headers.get('cache-control'), 'private, no-store', url);
+  }
+  assert.equal((await fetch(`${s.url}/v/${pub.id}/v1/seg_00001.m4s`)).headers.get('cache-control'), 'public, max-age=31536000, immutable');
 
   const other = await playbackToken(s, pub.id);
   assert.equal(await status(`${s.url}/s/${other.token}/${sv.id}/master.m3u8`), 403, 'token of another video');

@@ -54,6 +54,7 @@ export async function registerControlPlane(app: FastifyInstance, config: Config,
   const streamCap = new StreamCap(config.rateLimit.maxStreamsPerToken);
   const guard = createPlaybackGuard({ policy, tokens, limiter: mediaLimiter, cap: streamCap });
   delivery.setGuard(guard);
+  delivery.setPrivacy((id) => policy.isSigned(id)); // signed assets outside /s/<token>/: private caching
 
   const verify = createApiVerifier(config, loadApiSecret(config));
   await app.register(deadlines, { config });

@@ -1,13 +1,14 @@
 /**
- * `GET /api/v1/videos/:id/thumbnail?time=S&width=W`: a JPEG of a ready video at any time, for
- * poster pickers and editors (the storyboard sprite covers seek-bar previews). Each distinct
- * (time, width) is rendered once by ffmpeg from the asset's MP4 and kept as
- * `assets/<id>/thumbs/t<ms>-w<width>.jpg` (published by rename, so it is also served by the delivery
- * origin at `/v/<id>/thumbs/…` under the video's playback policy); concurrent renders are bounded (`vod.thumbnailConcurrency`, over it → 503 Retry-After),
- * and the request's AbortSignal stops ffmpeg when the client goes away or the deadline passes.
+ * `GET /api/v1/videos/:id/thumbnail?time=S&width=W`: a JPEG of a ready video at any time (to 0.1 s),
+ * for poster pickers and editors (the storyboard sprite covers seek-bar previews). Rendered by
+ * ffmpeg from the asset's MP4 and kept in a byte-bounded in-memory LRU (`THUMB_CACHE_BYTES`) —
+ * never on disk, so a read-only token cannot fill the disk by asking for every (time, width).
+ * Identical concurrent requests share one render; renders at once are bounded
+ * (`vod.thumbnailConcurrency`, over it → 503 Retry-After); the request's AbortSignal stops ffmpeg
+ * when the client goes away or the deadline passes.
  */
-import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import path from 'node:path';
+import { HotCache } from '../../store/hot-cache.js';
 import type { FastifyInstance } from 'fastify';
 import { Type, type Static } from '@sinclair/typebox';
 import { fail, failWith } from '../../errors.js';
@@ -21,9 +22,14 @@ const ThumbnailQuery = Type.Object({
 });
 type ThumbnailQuery = Static<typeof ThumbnailQuery>;
 
+/** Memory budget of rendered thumbnails (a 320 px JPEG is ~10–20 KB). */
+const THUMB_CACHE_BYTES = 16 * 1024 * 1024;
+
 /** Register the thumbnail route. */
 export function thumbnailRoutes(ctx: ApiContext) {
   let rendering = 0;
+  const cache = new HotCache<string>(THUMB_CACHE_BYTES);
+  const pending = new Map<string, Promise<Buffer>>();
   return async function routes(app: FastifyInstance): Promise<void> {
     app.get<{ Params: IdParams; Querystring: ThumbnailQuery }>('/api/v1/videos/:id/thumbnail', {
       config: { scope: 'videos:read' },
@@ -40,22 +46,22 @@ export function thumbnailRoutes(ctx: ApiContext) {
       const time = req.query.time;
       if (row.duration_s !== null && time > row.duration_s) throw fail('VALIDATION_FAILED', 'querystring/time', `${time} s is past the end (${row.duration_s.toFixed(2)} s)`);
       const assetDir = path.join(ctx.config.dataDir, 'assets', id);
-      const rel = `thumbs/t${Math.round(time * 1000)}-w${width}.jpg`;
-      const file = path.join(assetDir, rel);
-      let jpeg: Buffer | null = await readFile(file).catch(() => null);
-      if (jpeg === null) {
-        if (rendering >= ctx.config.vod.thumbnailConcurrency) throw failWith('BUSY', { 'Retry-After': '1' }, 'thumbnail renderer');
-        rendering++;
-        try {
-          const rendered = await thumbnailAt(assetDir, time, width, { signal: req.signal });
-          jpeg = rendered;
-          await mkdir(path.dirname(file), { recursive: true });
-          const tmp = `${file}.${process.pid}.tmp`;
-          await writeFile(tmp, rendered);
-          await rename(tmp, file);
-        } finally {
-          rendering--;
+      const tenths = Math.round(time * 10);
+      const key = `${id}/${tenths}/${width}`;
+      let jpeg = cache.get(key);
+      if (jpeg === undefined) {
+        let render = pending.get(key);
+        if (render === undefined) {
+          if (rendering >= ctx.config.vod.thumbnailConcurrency) throw failWith('BUSY', { 'Retry-After': '1' }, 'thumbnail renderer');
+          rendering++;
+          render = thumbnailAt(assetDir, tenths / 10, width, { signal: req.signal }).finally(() => {
+            rendering--;
+            pending.delete(key);
+          });
+          pending.set(key, render);
+          render.then((buf) => cache.set(key, buf), () => undefined);
         }
+        jpeg = await render;
       }
       // Sent here rather than through the delivery origin: the API token already authorised it,
       // and a signed video's playback guard would ask for a playback token instead.

@@ -40,6 +40,8 @@ export interface Delivery {
   serveAssetFile(req: AnyRequest, res: AnyResponse, assetId: string, rel: string, forceStream: boolean): Promise<void>;
   /** Guard every request (set by the auth layer). */
   setGuard(guard: DeliveryGuard | null): void;
+  /** Tell the origin which assets are signed (their non-`/s/` responses get `private, no-store`). */
+  setPrivacy(isPrivate: (assetId: string) => boolean): void;
   /** Requests currently being answered (for graceful shutdown and metrics). */
   inFlight(): number;
   /** Issue 7: observe every finished media response (metrics, CMCD QoE, sampled access log). */
@@ -73,6 +75,8 @@ export function createDelivery(config: Config, log: Logger): Delivery {
   });
   const preflight = [...cors, 'Access-Control-Allow-Methods', 'GET, HEAD, OPTIONS', 'Access-Control-Allow-Headers', ALLOW_HEADERS, 'Access-Control-Max-Age', '86400', 'Content-Length', '0'];
   let guard: DeliveryGuard | null = null;
+  /** Whether an asset needs a playback token (its responses outside /s/ must not be shared-cached). */
+  let isPrivate: (assetId: string) => boolean = () => false;
   let active = 0;
   const chunkBytes = config.delivery.streamChunkBytes;
 
@@ -158,7 +162,7 @@ export function createDelivery(config: Config, log: Logger): Delivery {
 
   async function serveEntry(req: AnyRequest, res: AnyResponse, e: FileEntry, forceStream: boolean, signed = false): Promise<void> {
     if (e.kind.playlist && e.hints === undefined && catalog.cacheable(e)) await prepareHints(e);
-    sendObject(req, res, e, catalog, { chunkBytes, forceStream, beforeBody: signed ? undefined : hintsFor(req, res, e) });
+    sendObject(req, res, e, catalog, { chunkBytes, forceStream, beforeBody: signed ? undefined : hintsFor(req, res, e), privateCache: !signed && isPrivate(e.assetId) });
   }
 
   // --- observability (issue 7): the one close listener per response also feeds the observer ---
@@ -188,6 +192,9 @@ export function createDelivery(config: Config, log: Logger): Delivery {
     catalog,
     setGuard(g) {
       guard = g;
+    },
+    setPrivacy(fn) {
+      isPrivate = fn;
     },
     inFlight: () => active,
     setObserver(o) {
@@ -232,7 +239,7 @@ export function createDelivery(config: Config, log: Logger): Delivery {
           return true;
         }
         if (verdict) {
-          verdict.then(() => serveSlow(req, res, pathname, false, true, token !== null)).catch((err) => onError(req, res, err));
+          verdict.then(() => (res.destroyed ? undefined : serveSlow(req, res, pathname, false, true, token !== null))).catch((err) => onError(req, res, err));
           return true;
         }
       }
@@ -240,7 +247,7 @@ export function createDelivery(config: Config, log: Logger): Delivery {
       const e = catalog.peek(pathname, Date.now());
       if (e !== undefined && (e.hints !== undefined || !e.kind.playlist)) {
         // Hot path: metadata known, guard (if any) passed synchronously, nothing to prepare.
-        sendObject(req, res, e, catalog, { chunkBytes, beforeBody: token === null ? hintsFor(req, res, e) : undefined });
+        sendObject(req, res, e, catalog, { chunkBytes, beforeBody: token === null ? hintsFor(req, res, e) : undefined, privateCache: token === null && isPrivate(e.assetId) });
         return true;
       }
       serveSlow(req, res, pathname, false, true, token !== null).catch((err) => onError(req, res, err));

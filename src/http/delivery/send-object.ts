@@ -42,16 +42,26 @@ export interface SendOptions {
   chunkBytes: number;
   /** Called right before the final response head for a 200/206 GET (used for Early Hints). */
   beforeBody?: () => void;
+  /**
+   * A signed asset reached with a token in a header or query: a shared cache must not store it
+   * under the token-less URL (RFC 9111 §3.5 — `public` would let a CDN hand it to anyone).
+   */
+  privateCache?: boolean;
 }
+
+/** Cache-Control of a signed asset not addressed by a `/s/<token>/` URL. */
+const PRIVATE_CACHE = 'private, no-store';
 
 /** Serve `e` for this request, honouring RFC 9110 preconditions and ranges. */
 export function sendObject(req: AnyRequest, res: AnyResponse, e: FileEntry, catalog: FileCatalog, opts: SendOptions): void {
   const method = req.method ?? 'GET';
   const head = method === 'HEAD';
+  const full = opts.privateCache ? replaceHeader(e.fullHeaders, 'Cache-Control', PRIVATE_CACHE) : e.fullHeaders;
+  const base = opts.privateCache ? replaceHeader(e.baseHeaders, 'Cache-Control', PRIVATE_CACHE) : e.baseHeaders;
   if (!hasConditionalHeaders(req.rawHeaders)) {
     // Most player requests: no Range, no If-*. Skip building `req.headers` (lazy in Node).
     if (!head) opts.beforeBody?.();
-    writeHead(req, res, 200, e.fullHeaders);
+    writeHead(req, res, 200, full);
     if (head) return void res.end();
     if (!opts.forceStream && catalog.cacheable(e)) return withBody(catalog, e, res, (buf) => res.end(buf));
     return streamRanges(res, e, [{ start: 0, end: e.size - 1 }], [], opts.chunkBytes);
@@ -60,12 +70,12 @@ export function sendObject(req: AnyRequest, res: AnyResponse, e: FileEntry, cata
   const pre = evaluatePreconditions(method, h, e);
   if (pre === 304) {
     // §15.4.5: a 304 carries the headers a 200 would have for cache updating, not the body's.
-    writeHead(req, res, 304, withoutBodyHeaders(e.baseHeaders));
+    writeHead(req, res, 304, withoutBodyHeaders(base));
     res.end();
     return;
   }
   if (pre === 412) {
-    writeHead(req, res, 412, [...errorHeaders(e.baseHeaders), 'Content-Length', '0']);
+    writeHead(req, res, 412, [...errorHeaders(base), 'Content-Length', '0']);
     res.end();
     return;
   }
@@ -74,7 +84,7 @@ export function sendObject(req: AnyRequest, res: AnyResponse, e: FileEntry, cata
   if (rangeHeader !== undefined && ifRangeAllows(h['if-range'] as string | undefined, e)) {
     const parsed = parseRange(rangeHeader, e.size);
     if (parsed === 'unsatisfiable') {
-      writeHead(req, res, 416, [...errorHeaders(e.baseHeaders), 'Content-Range', `bytes */${e.size}`, 'Content-Length', '0']);
+      writeHead(req, res, 416, [...errorHeaders(base), 'Content-Range', `bytes */${e.size}`, 'Content-Length', '0']);
       res.end();
       return;
     }
@@ -83,20 +93,20 @@ export function sendObject(req: AnyRequest, res: AnyResponse, e: FileEntry, cata
   if (!head) opts.beforeBody?.();
   const useMemory = !opts.forceStream && catalog.cacheable(e);
   if (ranges === null) {
-    writeHead(req, res, 200, e.fullHeaders);
+    writeHead(req, res, 200, full);
     if (head) return void res.end();
     if (useMemory) return withBody(catalog, e, res, (buf) => res.end(buf));
     return streamRanges(res, e, [{ start: 0, end: e.size - 1 }], [], opts.chunkBytes);
   }
   if (ranges.length === 1) {
     const r = ranges[0]!;
-    writeHead(req, res, 206, [...e.baseHeaders, 'Content-Range', `bytes ${r.start}-${r.end}/${e.size}`, 'Content-Length', String(r.end - r.start + 1)]);
+    writeHead(req, res, 206, [...base, 'Content-Range', `bytes ${r.start}-${r.end}/${e.size}`, 'Content-Length', String(r.end - r.start + 1)]);
     if (head) return void res.end();
     if (useMemory) return withBody(catalog, e, res, (buf) => res.end(buf.subarray(r.start, r.end + 1)));
     return streamRanges(res, e, [r], [], opts.chunkBytes);
   }
   const plan = planMultipart(ranges, e.size, e.kind.type);
-  const headers = replaceHeader(e.baseHeaders, 'Content-Type', plan.contentType);
+  const headers = replaceHeader(base, 'Content-Type', plan.contentType);
   writeHead(req, res, 206, [...headers, 'Content-Length', String(plan.length)]);
   if (head) return void res.end();
   if (useMemory) {

@@ -102,9 +102,16 @@ export function multipartRoutes(app: FastifyInstance, o: UploadOptions): void {
       await removeQuietly(got.tmp);
       throw fail('VALIDATION_FAILED', 'visibility', (err as Error).message);
     }
-    const created = await o.store.videos.create({ ...fields, status: 'waiting', metadata: { upload: 'multipart', filename: got.filename || null, bytes: got.bytes } });
-    o.bus.publish('video.created', { videoId: created.id, title: created.title });
-    const row = await finishUpload(o, req.log, created.id, got.tmp, 'rename');
+    let created;
+    let row;
+    try {
+      created = await o.store.videos.create({ ...fields, status: 'waiting', metadata: { upload: 'multipart', filename: got.filename || null, bytes: got.bytes } });
+      o.bus.publish('video.created', { videoId: created.id, title: created.title });
+      row = await finishUpload(o, req.log, created.id, got.tmp, 'rename');
+    } catch (err) {
+      await removeQuietly(got.tmp); // nothing else ever sweeps mp_*.part files
+      throw err;
+    }
     return reply.code(201).header('location', `/api/v1/videos/${created.id}`).send(videoJson(row ?? created));
   });
 }
