@@ -61,8 +61,11 @@ test('signed video: /v/ refused, /s/<token>/ serves every derived URL, bad token
   // reached at its token-less /v/ URL (token in query or header) must never be stored by a CDN.
   const viaPath = await fetch(`${s.url}/s/${token}/${sv.id}/v1/seg_00001.m4s`);
   assert.equal(viaPath.headers.get('cache-control'), 'public, max-age=31536000, immutable');
-  for (const headers of [{}, { authorization: `Bearer ${token}` }]) {
-    const url = Object.keys(headers).length ? `${s.url}/v/${sv.id}/v1/seg_00001.m4s` : `${s.url}/v/${sv.id}/v1/seg_00001.m4s?token=${token}`;
+  const privateCases: Array<[string, Record<string, string>]> = [
+    [`${s.url}/v/${sv.id}/v1/seg_00001.m4s?token=${token}`, {}],
+    [`${s.url}/v/${sv.id}/v1/seg_00001.m4s`, { authorization: `Bearer ${token}` }],
+  ];
+  for (const [url, headers] of privateCases) {
     const res = await fetch(url, { headers });
     assert.equal(res.status, 200);
     assert.equal(res.headers.get('cache-control'), 'private, no-store', url);
