@@ -6,20 +6,11 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { launchBrowser, playInBrowser } from '../helpers/browser.js';
-import { ffmpegPublish, run, startLive } from '../helpers/live-fixtures.js';
+import { playInBrowser } from '../helpers/browser.js';
+import { run, startPublishedLive } from '../helpers/live-fixtures.js';
 
 test('hls.js plays the live stream in low-latency mode; ffmpeg reads plain.m3u8', async (t) => {
-  const h = await startLive({ 'llhls.segmentTargetMs': 1000, 'llhls.partTargetMs': 500 });
-  const pub = ffmpegPublish(h.rtmpPort, 'secret', 40);
-  const browser = await launchBrowser();
-  t.after(async () => {
-    pub.child.kill('SIGKILL');
-    await browser.close();
-    await h.close();
-  });
-  for (let i = 0; i < 100 && !h.strom.live.registry.get('cam1')?.active; i++) await new Promise((r) => setTimeout(r, 100));
-  assert.ok(h.strom.live.registry.get('cam1')?.active, 'ffmpeg is publishing');
+  const { h, browser } = await startPublishedLive(t, { 'llhls.segmentTargetMs': 1000, 'llhls.partTargetMs': 500 });
   const base = `${h.httpUrl}/live/cam1`;
 
   const res = await playInBrowser(browser, { player: 'hls', src: `${base}/master.m3u8`, hlsConfig: { lowLatencyMode: true }, untilTime: 6, timeoutMs: 60_000 });

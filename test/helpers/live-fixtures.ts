@@ -9,7 +9,11 @@ import { pino } from 'pino';
 import { buildStrom, type Strom } from '../../src/app.js';
 import { testConfig, type RawSettings } from '../../src/config.js';
 import { FlvDemuxer, type FlvTag } from '../../src/live/formats/flv/flv-demuxer.js';
+import assert from 'node:assert/strict';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { TestContext } from 'node:test';
 import { RtmpClient } from '../../src/live/rtmp/rtmp-client.js';
+import { launchBrowser } from './browser.js';
 
 /** A listening Strom with its RTMP port and captured JSON log lines. */
 export interface LiveHarness {
@@ -151,4 +155,33 @@ export function run(cmd: string, args: string[], timeoutMs = 30_000): { child: C
 export function ffmpegPublish(port: number, key: string, seconds: number, extra: string[] = []) {
   return run('ffmpeg', ['-hide_banner', '-loglevel', 'error', '-re', '-f', 'lavfi', '-i', 'testsrc2=size=320x240:rate=25', '-f', 'lavfi', '-i', 'sine=frequency=440:sample_rate=44100',
     '-c:v', 'libx264', '-preset', 'ultrafast', '-tune', 'zerolatency', '-g', '25', '-c:a', 'aac', '-t', String(seconds), ...extra, '-f', 'flv', `rtmp://127.0.0.1:${port}/live/${key}`], (seconds + 20) * 1000);
+}
+
+/** Send synthetic 20 fps frames `from..to` (keyframe every 10th, 300-byte video, 40-byte AAC) with their audio. */
+export function sendFrames(c: RtmpClient, from: number, to: number): void {
+  for (let i = from; i <= to; i++) {
+    c.send(9, i * 50, avcFrameBody(i % 10 === 0, i, 300));
+    c.send(8, i * 50, aacFrameBody(40));
+  }
+}
+
+/** Poll `cond` every 25 ms for up to 5 s, then assert it with `what`. */
+export async function waitUntil(cond: () => boolean, what: string): Promise<void> {
+  for (let i = 0; i < 200 && !cond(); i++) await sleep(25);
+  assert.ok(cond(), what);
+}
+
+/** A Strom with ffmpeg publishing `cam1` for `seconds` and a Chromium, all cleaned up after `t`. */
+export async function startPublishedLive(t: TestContext, overrides: RawSettings, seconds = 40) {
+  const h = await startLive(overrides);
+  const pub = ffmpegPublish(h.rtmpPort, 'secret', seconds);
+  const browser = await launchBrowser();
+  t.after(async () => {
+    pub.child.kill('SIGKILL');
+    await browser.close();
+    await h.close();
+  });
+  for (let i = 0; i < 100 && !h.strom.live.registry.get('cam1')?.active; i++) await sleep(100);
+  assert.ok(h.strom.live.registry.get('cam1')?.active, 'ffmpeg is publishing');
+  return { h, pub, browser };
 }

@@ -12,17 +12,10 @@ import assert from 'node:assert/strict';
 import { existsSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { RtmpClient } from '../../src/live/rtmp/rtmp-client.js';
 import { startApi, type ApiServer } from '../helpers/api-server.js';
-import { aacFrameBody, avcFrameBody, syntheticPublisher } from '../helpers/live-fixtures.js';
+import { sendFrames, syntheticPublisher } from '../helpers/live-fixtures.js';
 import { parseM3u8, parseMpd } from '../helpers/vod-parsers.js';
 
-function frames(c: RtmpClient, from: number, to: number): void {
-  for (let i = from; i <= to; i++) {
-    c.send(9, i * 50, avcFrameBody(i % 10 === 0, i, 300));
-    c.send(8, i * 50, aacFrameBody(40));
-  }
-}
 
 async function createStream(api: ApiServer, token: string, record: boolean): Promise<{ id: string; streamKey: string }> {
   const r = await api.call('POST', '/api/v1/live-streams', { token, json: { title: record ? 'Show' : 'Quiet', record } });
@@ -40,11 +33,11 @@ async function publishAndWait(api: ApiServer, key: string, to: number): Promise<
     });
   });
   const pub = await syntheticPublisher(api.strom.live.rtmp.port()!, key);
-  frames(pub, 0, 0);
+  sendFrames(pub, 0, 0);
   // The recorder starts the muxer once the first media unit is in (it needs the sequence headers).
   for (let i = 0; i < 200 && api.strom.live.llhls.size === 0; i++) await sleep(10);
   assert.equal(api.strom.live.llhls.size, 1, 'the recorded stream is muxed without any viewer');
-  frames(pub, 1, to);
+  sendFrames(pub, 1, to);
   pub.destroy();
   return ready;
 }
@@ -57,7 +50,7 @@ test('recording: a record=true stream becomes a ready, listed, playable video', 
 
   // Not recorded: publishing and leaving leaves no video and no tmp directory.
   const q = await syntheticPublisher(api.strom.live.rtmp.port()!, quiet.streamKey);
-  frames(q, 0, 12);
+  sendFrames(q, 0, 12);
   q.destroy();
   await q.closed;
 
@@ -111,10 +104,10 @@ test('DVR (llhls.dvrWindowS) keeps the muxer on without viewers and records noth
   const token = await api.token(['admin']);
   const s = await createStream(api, token, false);
   const pub = await syntheticPublisher(api.strom.live.rtmp.port()!, s.streamKey);
-  frames(pub, 0, 0);
+  sendFrames(pub, 0, 0);
   for (let i = 0; i < 200 && api.strom.live.llhls.size === 0; i++) await sleep(10);
   assert.equal(api.strom.live.llhls.size, 1, 'muxer running with nobody watching');
-  frames(pub, 1, 49);
+  sendFrames(pub, 1, 49);
   const mux = api.strom.live.llhls.muxer(s.id);
   for (let i = 0; i < 200 && mux.segments.filter((x) => x.complete).length < 4; i++) await sleep(10);
   assert.ok(mux.segments.filter((x) => x.complete).length >= 4, 'segments accumulate for the DVR window');

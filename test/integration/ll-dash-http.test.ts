@@ -10,10 +10,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
 import { createRequire } from 'node:module';
-import { setTimeout as sleep } from 'node:timers/promises';
-import type { RtmpClient } from '../../src/live/rtmp/rtmp-client.js';
-import { aacFrameBody, avcFrameBody, startLive } from '../helpers/live-fixtures.js';
-import { syntheticPublisher } from '../helpers/live-fixtures.js';
+import { sendFrames, startLive, syntheticPublisher, waitUntil } from '../helpers/live-fixtures.js';
 
 const require = createRequire(import.meta.url);
 interface DashSegment { uri: string; map?: { uri: string } }
@@ -21,17 +18,7 @@ const mpdParser = require('mpd-parser') as {
   parse(text: string, o: { manifestUri: string; NOW: number; clientOffset: number }): { minimumUpdatePeriod?: number; playlists?: Array<{ attributes: { CODECS?: string }; segments?: DashSegment[] }> };
 };
 
-function frames(c: RtmpClient, from: number, to: number): void {
-  for (let i = from; i <= to; i++) {
-    c.send(9, i * 50, avcFrameBody(i % 10 === 0, i, 300));
-    c.send(8, i * 50, aacFrameBody(40));
-  }
-}
 
-async function until(cond: () => boolean, what: string): Promise<void> {
-  for (let i = 0; i < 200 && !cond(); i++) await sleep(25);
-  assert.ok(cond(), what);
-}
 
 test('LL-DASH: dynamic MPD, UTCTiming endpoint, in-progress segment streamed part by part', async (t) => {
   const h = await startLive({ 'llhls.partTargetMs': 200, 'llhls.segmentTargetMs': 500, 'delivery.corsOrigin': '*' });
@@ -43,14 +30,14 @@ test('LL-DASH: dynamic MPD, UTCTiming endpoint, in-progress segment streamed par
   assert.match(await time.text(), /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
 
   const pub = await syntheticPublisher(h.rtmpPort);
-  frames(pub, 0, 0);
-  await until(() => h.strom.live.registry.get('cam1')?.active === true, 'stream live');
+  sendFrames(pub, 0, 0);
+  await waitUntil(() => h.strom.live.registry.get('cam1')?.active === true, 'stream live');
   const first = fetch(`${base}/manifest.mpd?token=t1`);
-  await until(() => h.strom.live.llhls.size === 1, 'muxer started by the MPD request');
-  frames(pub, 1, 24);
+  await waitUntil(() => h.strom.live.llhls.size === 1, 'muxer started by the MPD request');
+  sendFrames(pub, 1, 24);
   assert.equal((await first).status, 200, 'held until the first segment, then answered');
   // Frames 0..24: segments 0 (0–500), 1 (500–1000) complete, segment 2 has part 0 (1000–1200) only.
-  await until(() => h.strom.live.llhls.muxer('cam1').position().msn === 2 && h.strom.live.llhls.muxer('cam1').position().parts === 1, 'segment 2 in progress');
+  await waitUntil(() => h.strom.live.llhls.muxer('cam1').position().msn === 2 && h.strom.live.llhls.muxer('cam1').position().parts === 1, 'segment 2 in progress');
   const r = await fetch(`${base}/manifest.mpd?token=t1`);
   assert.equal(r.headers.get('content-type'), 'application/dash+xml');
   const text = await r.text();
@@ -78,11 +65,11 @@ test('LL-DASH: dynamic MPD, UTCTiming endpoint, in-progress segment streamed par
       res.on('error', reject);
     }).on('error', reject);
   });
-  await until(() => chunks.length > 0, 'the produced part is sent at once');
+  await waitUntil(() => chunks.length > 0, 'the produced part is sent at once');
   assert.equal(head?.headers['transfer-encoding'], 'chunked');
   const part0 = h.strom.live.llhls.muxer('cam1').segments.find((s) => s.msn === 2)!.parts[0]!.bytes;
   assert.ok(Buffer.concat(chunks).equals(part0), 'first the part already produced');
-  frames(pub, 25, 30); // completes parts 1 (…1400, at frame 28) and 2 (…1500, cut by keyframe 30: last of segment)
+  sendFrames(pub, 25, 30); // completes parts 1 (…1400, at frame 28) and 2 (…1500, cut by keyframe 30: last of segment)
   const whole = await body;
   const seg = await fetch(`${base}/seg_2.m4s`);
   assert.ok(whole.equals(Buffer.from(await seg.arrayBuffer())), 'streamed bytes = the finished segment');

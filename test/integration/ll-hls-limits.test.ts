@@ -6,21 +6,9 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { setTimeout as sleep } from 'node:timers/promises';
-import type { RtmpClient } from '../../src/live/rtmp/rtmp-client.js';
-import { aacFrameBody, avcFrameBody, startLive, syntheticPublisher } from '../helpers/live-fixtures.js';
+import { sendFrames, startLive, syntheticPublisher, waitUntil } from '../helpers/live-fixtures.js';
 
-function frames(c: RtmpClient, from: number, to: number): void {
-  for (let i = from; i <= to; i++) {
-    c.send(9, i * 50, avcFrameBody(i % 10 === 0, i, 300));
-    c.send(8, i * 50, aacFrameBody(40));
-  }
-}
 
-async function until(cond: () => boolean, what: string): Promise<void> {
-  for (let i = 0; i < 200 && !cond(); i++) await sleep(25);
-  assert.ok(cond(), what);
-}
 
 test('LL-HLS limits: _HLS_part alone → 400 when not live; held requests capped → 503', async (t) => {
   const h = await startLive({ 'llhls.partTargetMs': 200, 'llhls.segmentTargetMs': 500, 'llhls.maxHeldRequests': 1 });
@@ -32,19 +20,19 @@ test('LL-HLS limits: _HLS_part alone → 400 when not live; held requests capped
   assert.equal((await fetch(`${base}/index.m3u8`)).status, 404, 'a valid query for a stream that is not live is still 404');
 
   const pub = await syntheticPublisher(h.rtmpPort);
-  frames(pub, 0, 0);
-  await until(() => h.strom.live.registry.get('cam1')?.active === true, 'stream live');
+  sendFrames(pub, 0, 0);
+  await waitUntil(() => h.strom.live.registry.get('cam1')?.active === true, 'stream live');
   const first = fetch(`${base}/index.m3u8`);
-  await until(() => h.strom.live.llhls.size === 1, 'muxer started');
-  frames(pub, 1, 12); // segment 0 complete (cut by keyframe 10)
+  await waitUntil(() => h.strom.live.llhls.size === 1, 'muxer started');
+  sendFrames(pub, 1, 12); // segment 0 complete (cut by keyframe 10)
   assert.equal((await first).status, 200);
   const mux = h.strom.live.llhls.muxer('cam1');
   const held = fetch(`${base}/index.m3u8?_HLS_msn=2`);
-  await until(() => mux.waiters.size === 1, 'one request held');
+  await waitUntil(() => mux.waiters.size === 1, 'one request held');
   const busy = await fetch(`${base}/index.m3u8?_HLS_msn=2`);
   assert.equal(busy.status, 503);
   assert.equal(((await busy.json()) as { error: { code: string } }).error.code, 'LIVE_HLS_BUSY');
-  frames(pub, 13, 31); // segments 1 and 2 complete (cut by keyframes 20 and 30)
+  sendFrames(pub, 13, 31); // segments 1 and 2 complete (cut by keyframes 20 and 30)
   assert.equal((await held).status, 200, 'the held request is answered when segment 2 completes');
   pub.destroy();
 });
