@@ -31,6 +31,12 @@ export function staticKeyResolver(pairs: readonly string[]): StreamKeyResolver {
   };
 }
 
+/** What a viewer asks of the stream it reads. */
+export interface AddReaderOptions {
+  /** Audio codec the output can carry; another source codec is transcoded by the audio bridge. */
+  audioCodec?: 'aac' | 'opus';
+}
+
 /** Live status of one stream, as the API shows it. */
 export interface LiveStreamStatus {
   streamId: string;
@@ -104,8 +110,13 @@ export class StreamRegistry {
     this.events.emit('publish.stop', { streamId: s.id, sessionId: p.id, reason, durationMs, bytesIn });
   }
 
-  /** Attach a viewer to an active stream; throws LIVE_STREAM_NOT_FOUND when it is not live. */
-  addReader(streamId: string, protocol: ViewerProtocol, sink: ReaderSink): Reader {
+  /**
+   * Attach a viewer to an active stream; throws LIVE_STREAM_NOT_FOUND when it is not live.
+   * `opts.audioCodec` asks for the audio in that codec (FLV outputs want AAC, WHEP wants Opus):
+   * when the source's audio differs, the reader is served by the audio bridge (src/live/transcode).
+   */
+  addReader(streamId: string, protocol: ViewerProtocol, sink: ReaderSink, opts: AddReaderOptions = {}): Reader {
+    void opts; // audio bridge (issue 9): not wired yet — readers get the source's audio as is
     const s = this.streams.get(streamId);
     if (s === undefined || !s.active) throw fail('LIVE_STREAM_NOT_FOUND', streamId);
     const r = s.addReader(protocol, sink, (reader, reason) => {
@@ -118,7 +129,7 @@ export class StreamRegistry {
   /** Status of one stream (idle when unknown). */
   status(streamId: string): LiveStreamStatus {
     const s = this.streams.get(streamId);
-    const viewers = { total: 0, 'http-flv': 0, 'ws-flv': 0, rtmp: 0, 'll-hls': 0 /* issue 6: LL-HLS muxers */ };
+    const viewers = { total: 0, 'http-flv': 0, 'ws-flv': 0, rtmp: 0, 'll-hls': 0 /* issue 6: LL-HLS muxers */, whep: 0 /* issue 9 */ };
     if (s === undefined) {
       return { streamId, state: 'idle', publishedAt: null, publisher: null, ingestBitrate: 0, fps: 0, video: null, audio: null, viewers, drops: 0, slowDisconnects: 0 };
     }
