@@ -35,6 +35,8 @@ import { createMetricsListener, metricsRoutes, type MetricsListener } from './ht
 import { registerUploads, type Uploads } from './http/uploads/index.js';
 // --- webhooks (issue 3, item 8) ---
 import { WebhookDispatcher } from './events/webhook-dispatcher.js';
+// --- delivery workers (issue 2) ---
+import { DeliveryWorkers } from './http/delivery/workers/delivery-workers.js';
 
 /** A built (not yet listening) Strom process. */
 export interface Strom {
@@ -54,6 +56,8 @@ export interface Strom {
   obs: Observability;
   /** Issue 7: the separate /metrics listener when `metrics.port` is set. */
   metricsListener: MetricsListener | null;
+  /** Issue 2: delivery worker processes (`delivery.workers` > 0 on plain HTTP), null otherwise. */
+  deliveryWorkers: DeliveryWorkers | null;
   /** Uploads (issue 3): tus + multipart; `uploads.sweep()` removes expired unfinished uploads. */
   uploads: Uploads;
   /** Webhooks (issue 3): delivers bus events to `/api/v1/webhooks` receivers; `dropped` counts queue overflow. */
@@ -182,6 +186,7 @@ export async function buildStrom(config: Config, log: Logger = createLogger(conf
   // --- end live ---
 
   // --- observability (issue 7): /metrics, /readyz, QoE API, scrape-time sources ---
+  live.webrtc.metrics.register(obs.metrics.registry); // issue 9: WebRTC sessions, RTP, NACK/PLI, setup time
   obs.attach({ delivery, store: control.store, bus, live, pool: vod.pool, openConnections: () => sockets.size + sessions.size });
   const metricsListener = config.metrics.enabled && config.metrics.port !== null ? createMetricsListener(obs.metrics, config, log) : null;
   if (config.metrics.enabled && metricsListener === null) await app.register(metricsRoutes(obs.metrics, config));
@@ -198,7 +203,12 @@ export async function buildStrom(config: Config, log: Logger = createLogger(conf
   await app.register(qoeRoutes(obs.qoe, control.store));
   // --- end observability ---
 
+  // --- delivery workers (issue 2): player connections handed to worker processes; TLS/HTTP2 stays single-process ---
+  const deliveryWorkers = config.delivery.workers > 0 && server instanceof http.Server ? new DeliveryWorkers({ config, log, delivery, control, obs }) : null;
+  // --- end delivery workers ---
+
   async function close(): Promise<void> {
+    const workersStopped = deliveryWorkers?.stop(); // issue 2: workers finish their in-flight responses meanwhile
     await live.close(); // live: end publishers and never-ending FLV responses first
     await vod.stop(); // VOD: running jobs go back to the queue for the next start
     await webhooks.stop(); // webhooks: abort in-flight deliveries, clear retry timers (before the store closes)
@@ -219,17 +229,19 @@ export async function buildStrom(config: Config, log: Logger = createLogger(conf
       clearInterval(sweep);
     }
     clearTimeout(deadline);
+    await workersStopped; // issue 2
     await metricsListener?.close(); // issue 7
     await obs.close(); // issue 7: flush traces
   }
 
   return {
-    config, log, app, delivery, control, bus, live, vod, webhooks, uploads, obs, metricsListener,
+    config, log, app, delivery, control, bus, live, vod, webhooks, uploads, obs, metricsListener, deliveryWorkers,
     get server() {
       return server;
     },
     async listen() {
       await app.listen({ host: config.host, port: config.port });
+      deliveryWorkers?.start(server as http.Server); // issue 2
       await live.listen(); // live: RTMP on rtmp.host/rtmp.port
       await vod.start(); // VOD: run queued jobs (and those a killed process left behind)
       await metricsListener?.listen(); // issue 7: separate /metrics listener

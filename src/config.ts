@@ -46,6 +46,8 @@ export const settings: readonly Setting[] = [
   { key: 'delivery.http2Push', kind: 'bool', default: false, doc: 'HTTP/2 push of hinted objects to peers that allow it' },
   { key: 'delivery.playlistMaxAgeS', kind: 'int', default: 3600, min: 0, doc: 'Cache-Control max-age of VOD playlists' },
   { key: 'delivery.streamChunkBytes', kind: 'bytes', default: 256 * 1024, min: 4096, doc: 'read size when streaming large files from disk' },
+  // issue 2: delivery worker processes (src/http/delivery/workers/); `strom serve` default 1 = one worker + the main on a 2-core box
+  { key: 'delivery.workers', kind: 'int', default: 1, min: 0, max: 64, doc: 'extra processes serving /v/ and /s/ connections handed over by the main process (0 = single process; ignored with TLS)' },
   // --- live ingest and playback (issue 5, src/live; docs/LIVE.md) ---
   { key: 'rtmp.enabled', kind: 'bool', default: true, doc: 'run the RTMP ingest/playback listener' },
   { key: 'rtmp.host', kind: 'string', default: null, doc: 'address the RTMP listener binds (default: host)' },
@@ -86,7 +88,33 @@ export const settings: readonly Setting[] = [
   { key: 'live.recordAll', kind: 'bool', default: false, doc: 'record every live stream (not only those with record=true) and publish it as a video when it ends' },
   { key: 'live.recordMaxBytes', kind: 'bytes', default: 4096 * MB, min: 1, doc: 'disk bytes one recording may use; later segments are not recorded' },
   // --- end recording ---
+  // --- live ABR (issue 6) ---
+  { key: 'live.abrAll', kind: 'bool', default: false, doc: 'transcode the live ABR ladder for every stream (not only those with abr=true); otherwise streams are passthrough' },
+  { key: 'live.abrLadder', kind: 'list', default: ['720p', '360p'], doc: 'live ABR rungs below the source (NNNp = height); rungs not below the source height are skipped; the source is the top rendition' },
+  { key: 'live.abrMaxStreams', kind: 'int', default: 2, min: 0, max: 64, doc: 'live ABR transcodes (one ffmpeg per watched stream) running at once; over it a stream stays passthrough' },
+  { key: 'live.abrPreset', kind: 'enum', default: 'veryfast', values: ['ultrafast', 'superfast', 'veryfast'], doc: 'x264 preset of live ABR renditions' },
+  // --- end live ABR ---
+  // --- live audio bridge (issue 9: src/live/transcode; docs/LIVE.md "Audio bridge") ---
+  { key: 'live.audioBridgeMaxChildren', kind: 'int', default: 16, min: 0, max: 1024, doc: 'ffmpeg children transcoding live audio (AAC↔Opus) at once; over it viewers get the source audio as is (0 disables the bridge)' },
+  { key: 'live.audioBridgeMaxQueuedBytes', kind: 'bytes', default: 64 * 1024, min: 4096, doc: 'audio bytes waiting for one bridge child\'s stdin; more is dropped and counted' },
+  { key: 'live.audioBridgeMaxRestarts', kind: 'int', default: 5, min: 0, max: 100, doc: 'restarts (backoff 250 ms doubling to 5 s) of a crashed bridge child before its viewers go on without audio' },
+  { key: 'live.audioBridgeKbps', kind: 'int', default: 96, min: 16, max: 512, doc: 'bitrate of transcoded live audio (Opus for WebRTC, AAC for FLV/RTMP)' },
+  // --- end audio bridge ---
   { key: 'live.rtmpPublicUrl', kind: 'string', default: null, doc: 'base of ingest URLs returned by the API (default rtmp://<host>:<rtmp.port>/live)' },
+  // --- WebRTC (issue 9: src/webrtc; docs/WEBRTC.md) ---
+  { key: 'webrtc.enabled', kind: 'bool', default: true, doc: 'serve WHIP ingest (POST /whip) and WHEP playback (POST /live/<id>/whep)' },
+  { key: 'webrtc.hostAddresses', kind: 'list', default: ['127.0.0.1'], doc: 'IPv4 addresses offered as ICE host candidates (the only ones advertised); empty = every interface' },
+  { key: 'webrtc.udpPortMin', kind: 'int', default: 40000, min: 1024, max: 65534, doc: 'lowest UDP port of ICE/media sockets (one per session)' },
+  { key: 'webrtc.udpPortMax', kind: 'int', default: 40999, min: 1025, max: 65535, doc: 'highest UDP port of ICE/media sockets; must exceed webrtc.udpPortMin' },
+  { key: 'webrtc.stunServers', kind: 'list', default: [], doc: 'STUN URLs (stun:host:port) used for server-reflexive candidates and advertised in Link rel="ice-server"' },
+  { key: 'webrtc.turnServers', kind: 'list', default: [], doc: 'TURN URLs (turn:host:port?transport=udp) advertised in Link rel="ice-server" with the credentials below' },
+  { key: 'webrtc.turnUsername', kind: 'string', default: null, doc: 'TURN username advertised with webrtc.turnServers' },
+  { key: 'webrtc.turnCredential', kind: 'string', default: null, doc: 'TURN password advertised with webrtc.turnServers' },
+  { key: 'webrtc.maxSessions', kind: 'int', default: 200, min: 1, doc: 'WHIP + WHEP sessions at once; more are answered 503 with Retry-After' },
+  { key: 'webrtc.sessionTimeoutMs', kind: 'duration', default: 15_000, min: 500, doc: 'a session whose ICE/DTLS has not connected (or stays disconnected) this long is closed' },
+  { key: 'webrtc.keyframeIntervalMs', kind: 'duration', default: 2_000, min: 0, doc: 'ask WHIP publishers (RTCP PLI) for a keyframe when none came for this long, so HLS segments and viewer joins have one; 0 = only on loss or a viewer\'s request' },
+  { key: 'webrtc.maxFrameBytes', kind: 'bytes', default: 4 * MB, min: 64 * 1024, doc: 'largest video frame a WHIP publisher may send; a bigger one is dropped (and a keyframe asked for)' },
+  // --- end WebRTC ---
   // --- vod.* : the transcode engine (issue 3, src/vod; docs/VOD.md) ---
   { key: 'vod.segmentSeconds', kind: 'int', default: 4, min: 1, max: 10, doc: 'CMAF segment and keyframe interval in seconds (aligned across rungs)' },
   { key: 'vod.preset', kind: 'enum', default: 'veryfast', values: ['ultrafast', 'superfast', 'veryfast', 'faster', 'fast', 'medium', 'slow', 'slower', 'veryslow'], doc: 'x264 preset of every rung' },
@@ -156,6 +184,8 @@ export interface Config {
     http2Push: boolean;
     playlistMaxAgeS: number;
     streamChunkBytes: number;
+    /** issue 2: delivery worker processes */
+    workers: number;
   };
   // --- live (issue 5) ---
   rtmp: { enabled: boolean; host: string | null; port: number; maxMessageBytes: number; maxChunkStreams: number; chunkSize: number; handshakeTimeoutMs: number };
@@ -171,9 +201,17 @@ export interface Config {
     /** issue 6: recording → VOD */
     recordAll: boolean;
     recordMaxBytes: number;
+    /** issue 9: audio bridge (src/live/transcode) */
+    audioBridgeMaxChildren: number;
+    audioBridgeMaxQueuedBytes: number;
+    audioBridgeMaxRestarts: number;
+    audioBridgeKbps: number;
+    /** live ABR (issue 6) */ abrAll: boolean; abrLadder: string[]; abrMaxStreams: number; abrPreset: 'ultrafast' | 'superfast' | 'veryfast';
   };
   // --- LL-HLS (issue 6) ---
   llhls: { partTargetMs: number; segmentTargetMs: number; windowSegments: number; idleTimeoutMs: number; /** DVR (issue 6) */ dvrWindowS: number; dvrMaxBytes: number; maxHeldRequests: number };
+  // --- WebRTC (issue 9) ---
+  webrtc: { enabled: boolean; hostAddresses: string[]; udpPortMin: number; udpPortMax: number; stunServers: string[]; turnServers: string[]; turnUsername: string | null; turnCredential: string | null; maxSessions: number; sessionTimeoutMs: number; keyframeIntervalMs: number; maxFrameBytes: number };
   // --- auth, playback, rate limits, deadlines (issue 4) ---
   auth: { jwtSecret: string | null; jwksUrl: string | null; issuer: string; audience: string; clockToleranceS: number };
   playback: { tokenTtlMs: number; tokenCacheEntries: number };
@@ -325,6 +363,7 @@ export function resolveConfig(...layers: RawSettings[]): Config {
   if ((config.tls.cert === null) !== (config.tls.key === null)) {
     throw fail('CONFIG_INVALID', config.tls.cert === null ? 'tls.cert' : 'tls.key', null, 'tls.cert and tls.key must be set together');
   }
+  if (config.webrtc.udpPortMax <= config.webrtc.udpPortMin) throw fail('CONFIG_INVALID', 'webrtc.udpPortMax', config.webrtc.udpPortMax, 'must exceed webrtc.udpPortMin'); // issue 9
   config.dataDir = path.resolve(config.dataDir);
   return config;
 }
@@ -338,5 +377,5 @@ export function loadConfig(opts: { file?: string; env?: NodeJS.ProcessEnv; flags
 
 /** Config for tests: defaults plus overrides, nothing from env or files. */
 export function testConfig(overrides: RawSettings = {}): Config {
-  return resolveConfig({ port: 0, logLevel: 'silent', 'rtmp.port': 0 /* live: never grab 1935 in tests */ }, overrides);
+  return resolveConfig({ port: 0, logLevel: 'silent', 'rtmp.port': 0 /* live: never grab 1935 in tests */, 'delivery.workers': 0 /* issue 2: single process unless a test asks */ }, overrides);
 }

@@ -38,6 +38,7 @@ export const catalog = {
   UNSUPPORTED_MEDIA_TYPE: spec(415, (type: string) => `content type ${show(type)} is not supported`),
   RATE_LIMITED: spec(429, (retryAfterS: number) => `rate limit exceeded, retry in ${retryAfterS} s`),
   INTERNAL: spec(500, (why: string) => `internal error: ${why}`),
+  MISDIRECTED_REQUEST: spec(421, (method: string, path: string) => `${show(method)} ${show(path)} cannot be answered on this connection (a delivery worker's); retry on a new connection`), // issue 2, RFC 9110 §15.5.20
   SHUTTING_DOWN: spec(503, () => 'server is shutting down'),
 
   // delivery
@@ -86,6 +87,13 @@ export const catalog = {
   // issue 6: too many blocking requests held for one stream (llhls.maxHeldRequests)
   LIVE_HLS_BUSY: spec(503, (held: number) => `${held} blocking requests are already held for this stream`),
   // --- end LL-HLS ---
+  // --- WebRTC (issue 9, src/webrtc): WHIP (RFC 9725) / WHEP resources ---
+  WEBRTC_BAD_SDP: spec(400, (why: string) => `bad SDP: ${why}`),
+  WEBRTC_UNSUPPORTED_CODEC: spec(422, (kind: string, offered: string) => `no supported ${kind} codec in the offer (offered: ${offered})`),
+  WEBRTC_PRECONDITION_REQUIRED: spec(428, (method: string) => `${method} on a WebRTC session needs an If-Match header with the session ETag`),
+  WEBRTC_SESSION_NOT_FOUND: spec(404, (id: string) => `WebRTC session ${show(id)} not found`),
+  WEBRTC_ICE_RESTART: spec(422, (id: string) => `session ${show(id)} does not support ICE restart; DELETE it and POST a new offer`),
+  WEBRTC_OVERLOADED: spec(503, (limit: number) => `${limit} WebRTC sessions are already open (webrtc.maxSessions)`),
   RTMP_PROTOCOL: spec(400, (why: string) => `RTMP protocol error: ${why}`),
   RTMP_LIMIT: spec(413, (what: string, value: number, limit: number) => `RTMP ${what} ${value} exceeds the limit of ${limit}`),
 

@@ -117,7 +117,15 @@ start_bg() {
   BG_PIDS+=("$BG_PID")
 }
 
-# start_strom CACHE_BYTES [node flags...]: sets STROM_PID and STROM_URL.
+# strom_workers_setting: STROM_WORKERS_EFFECTIVE = STROM_WORKERS, else the build's default of
+# delivery.workers (0 for builds that predate delivery workers).
+strom_workers_setting() {
+  if [ -n "${STROM_WORKERS:-}" ]; then STROM_WORKERS_EFFECTIVE=$STROM_WORKERS; return; fi
+  STROM_WORKERS_EFFECTIVE=$(node --input-type=module -e "import('$(dirname "$STROM_MAIN")/config.js').then((m) => console.log(m.settings.find((s) => s.key === 'delivery.workers')?.default ?? 0))") \
+    || die "cannot read delivery.workers from $(dirname "$STROM_MAIN")/config.js"
+}
+
+# start_strom CACHE_BYTES [node flags...]: sets STROM_PID and STROM_URL; waits for the delivery workers.
 start_strom() {
   local cache=$1; shift
   local port; port=$(free_port)
@@ -126,13 +134,22 @@ start_strom() {
   # one IP cannot exhaust, as an origin behind a CDN would be configured.
   STROM_RTMP_ENABLED=false STROM_RTMP_PORT=0 STROM_RATE_LIMIT_MEDIA_PER_MINUTE=1000000000 \
     start_bg "strom-$port" node "$@" "$STROM_MAIN" serve --host 127.0.0.1 --port "$port" --data "$DATA_DIR" \
-    --set logLevel=warn --set "delivery.cacheBytes=$cache"
+    --set logLevel=warn --set "delivery.cacheBytes=$cache" ${STROM_WORKERS:+--set "delivery.workers=$STROM_WORKERS"}
   STROM_PID=$BG_PID
   STROM_URL=http://127.0.0.1:$port
   wait_http "$STROM_URL$PLAYLIST_URL" 30 "$STROM_PID" || {
     cat "$TMP_DIR/strom-$port.log" >&2
     die "Strom did not start (if the working tree is mid-edit, STROM_REF=HEAD benchmarks the last commit)"
   }
+  # Measure with every delivery worker up (they start after the main listens).
+  if [ "${STROM_WORKERS_EFFECTIVE:-0}" -gt 0 ]; then
+    local i
+    for i in $(seq 300); do
+      curl -s "$STROM_URL/metrics" | grep -qx "strom_delivery_workers $STROM_WORKERS_EFFECTIVE" && return 0
+      sleep 0.1
+    done
+    die "Strom's $STROM_WORKERS_EFFECTIVE delivery worker(s) did not become ready"
+  fi
 }
 
 start_nginx() {

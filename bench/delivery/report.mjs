@@ -93,6 +93,7 @@ const settings = {
     playlistBytes: Number(env.PLAYLIST_BYTES),
   },
   stromBuild: env.BUILD_STATUS,
+  stromDeliveryWorkers: Number(env.STROM_WORKERS_EFFECTIVE ?? 0),
   gitCommit: sh('git', ['-C', env.ROOT ?? '.', 'rev-parse', '--short', env.STROM_REF || 'HEAD']),
   stromRef: env.STROM_REF || 'working tree',
   srcFilesChangedSinceCommit: sh('git', ['-C', env.ROOT ?? '.', 'status', '--porcelain', '--', 'src']).split('\n').filter(Boolean).length,
@@ -119,7 +120,7 @@ console.log(`machine: nproc ${machine.nproc} (${machine.cpu}), ${machine.memGiB}
 console.log(`load:    start: ${load.start.trim()}`);
 console.log(`         end:   ${load.end.trim()}`);
 console.log(`data:    ${settings.data.segments} segments, ${(settings.data.segmentBytes / 1e6).toFixed(1)} MB (mean ${(settings.data.meanSegmentBytes / 1e3).toFixed(0)} kB), playlist ${settings.data.playlistBytes} B`);
-console.log(`strom:   ${settings.stromRef} (git ${settings.gitCommit}${settings.stromRef === 'working tree' ? `, ${settings.srcFilesChangedSinceCommit} uncommitted src/ change(s)` : ''}), build ${settings.stromBuild}`);
+console.log(`strom:   ${settings.stromRef} (git ${settings.gitCommit}${settings.stromRef === 'working tree' ? `, ${settings.srcFilesChangedSinceCommit} uncommitted src/ change(s)` : ''}), build ${settings.stromBuild}, delivery.workers ${settings.stromDeliveryWorkers}`);
 console.log(`wrk:     ${settings.wrk}; Strom cache (a)/(c) ${settings.stromCacheBytes.a} B, (b) ${settings.stromCacheBytes.b} B`);
 console.log('');
 console.log(table);

@@ -17,6 +17,7 @@
 #   ASSETS [4]  ASSET_SECONDS [60]   data set size (3 rungs × 2 s segments of ~0.5 MB)
 #   BENCH_DATA [bench/results/delivery-data]   where the assets live (reused when present)
 #   SKIP_BUILD=1    do not run `npx tsc -p tsconfig.json` first
+#   STROM_WORKERS=<n>  --set delivery.workers=<n> (default: unset = what `strom serve` does by default)
 #   STROM_REF=<rev> benchmark that commit (git archive + tsc in the temp dir) instead of the working tree
 set -euo pipefail
 . "$(cd "$(dirname "$0")" && pwd)/lib.sh"
@@ -28,7 +29,7 @@ THREADS=${THREADS:-1}
 ROUNDS=${ROUNDS:-1}
 # The exact invocation, with the environment overrides that shaped it (for the report).
 COMMAND_LINE=""
-for v in ROUNDS DURATION WARMUP CONNECTIONS THREADS ASSETS ASSET_SECONDS BENCH_DATA SKIP_BUILD STROM_REF; do
+for v in ROUNDS DURATION WARMUP CONNECTIONS THREADS ASSETS ASSET_SECONDS BENCH_DATA SKIP_BUILD STROM_REF STROM_WORKERS; do
   [ -n "${!v+x}" ] && [ -n "$(printenv "$v" || true)" ] && COMMAND_LINE+="$v=$(printenv "$v") " || true
 done
 COMMAND_LINE+="bench/delivery/run.sh${*:+ $*}"
@@ -45,6 +46,8 @@ mkdir -p "$RESULTS_DIR"
 UPTIME_START=$(uptime)
 log "load at start: $UPTIME_START"
 build_strom
+strom_workers_setting
+log "Strom delivery.workers: $STROM_WORKERS_EFFECTIVE (${STROM_WORKERS:+--set delivery.workers=$STROM_WORKERS}${STROM_WORKERS:-the strom serve default})"
 prepare_data
 CACHE_A=$((SEGMENT_BYTES * 2))
 CACHE_B=$((SEGMENT_BYTES / 4))
@@ -106,5 +109,5 @@ UPTIME_END=$(uptime)
 log "load at end: $UPTIME_END"
 STAMP=$(date -u +%Y%m%dT%H%M%SZ)
 export DURATION WARMUP CONNECTIONS THREADS ROUNDS CACHE_A CACHE_B SEGMENT_COUNT SEGMENT_BYTES MEAN_SEGMENT_BYTES \
-  MIN_SEGMENT_BYTES MAX_SEGMENT_BYTES PLAYLIST_URL PLAYLIST_BYTES BUILD_STATUS UPTIME_START UPTIME_END COMMAND_LINE DATA_DIR ROOT STROM_REF
+  MIN_SEGMENT_BYTES MAX_SEGMENT_BYTES STROM_WORKERS_EFFECTIVE PLAYLIST_URL PLAYLIST_BYTES BUILD_STATUS UPTIME_START UPTIME_END COMMAND_LINE DATA_DIR ROOT STROM_REF
 node "$BENCH_DIR/report.mjs" "$RUN_JSONL" "$RESULTS_DIR/delivery-$STAMP.json"

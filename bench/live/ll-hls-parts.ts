@@ -8,7 +8,8 @@
  * arrival add one frame interval (33 ms) to get the end-to-end figure.
  */
 import http from 'node:http';
-import { performance } from 'node:perf_hooks';
+import os from 'node:os';
+import { performance, PerformanceObserver } from 'node:perf_hooks';
 import { pino } from 'pino';
 import { buildStrom } from '../../src/app.js';
 import { testConfig } from '../../src/config.js';
@@ -60,6 +61,13 @@ let i = 1;
 const pub = setInterval(() => {
   while (i * 33.333 <= performance.now() - t0) frame(i++);
 }, 5);
+// Tail attribution: GC pauses (start, duration) seen during the run, to tell GC from other causes.
+const gcs: Array<[number, number]> = [];
+const gcObs = new PerformanceObserver((list) => {
+  for (const e of list.getEntries()) gcs.push([e.startTime, e.duration]);
+});
+gcObs.observe({ entryTypes: ['gc'] });
+const windows: Array<[number, number]> = [];
 const playlistLat: number[] = [];
 const hintLat: number[] = [];
 const base = `${url}/live/cam1`;
@@ -72,11 +80,16 @@ while (performance.now() - t0 < seconds * 1000) {
   if (done === undefined) continue;
   playlistLat.push(pEnd - done);
   hintLat.push(hEnd - done);
+  windows.push([done, Math.max(pEnd, hEnd)]);
 }
 clearInterval(pub);
-const show = (name: string, xs: number[]) => console.log(`${name}: n=${xs.length} p50=${pct(xs, 50).toFixed(2)} ms p99=${pct(xs, 99).toFixed(2)} ms`);
-console.log(`part target ${partTargetMs} ms, ${seconds} s run`);
+const show = (name: string, xs: number[]) => console.log(`${name}: n=${xs.length} p50=${pct(xs, 50).toFixed(2)} ms p90=${pct(xs, 90).toFixed(2)} ms p99=${pct(xs, 99).toFixed(2)} ms max=${Math.max(...xs).toFixed(2)} ms`);
+console.log(`part target ${partTargetMs} ms, ${seconds} s run, load average ${os.loadavg().map((x) => x.toFixed(2)).join(' ')}`);
 show('blocking playlist reload (part complete → response end)', playlistLat);
 show('preload-hinted part        (part complete → response end)', hintLat);
+gcObs.disconnect();
+const slow = windows.map(([a, b], k) => ({ ms: b - a, gc: gcs.filter(([t, d]) => t < b && t + d > a).reduce((n, [, d]) => n + d, 0), k })).sort((x, y) => y.ms - x.ms).slice(0, 5);
+console.log(`GC pauses during the run: ${gcs.length}, total ${gcs.reduce((n, [, d]) => n + d, 0).toFixed(1)} ms, longest ${Math.max(0, ...gcs.map(([, d]) => d)).toFixed(2)} ms`);
+console.log(`slowest 5 samples (ms/GC ms inside the window@sample index): ${slow.map((x) => `${x.ms.toFixed(2)}/${x.gc.toFixed(2)}@#${x.k}`).join(' ')}`);
 c.destroy();
 await strom.close();

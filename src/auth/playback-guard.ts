@@ -29,6 +29,11 @@ export class PlaybackPolicy {
   isSigned(id: string): boolean {
     return this.signed.has(id);
   }
+
+  /** Every signed id (the snapshot a delivery worker starts from, issue 2). */
+  signedIds(): string[] {
+    return [...this.signed];
+  }
 }
 
 /** A token from `?token=` or `Authorization: Bearer`, or null. */

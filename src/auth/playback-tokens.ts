@@ -50,6 +50,11 @@ export class PlaybackTokens {
     this.newestKid = row.kid;
   }
 
+  /** Active keys as `{kid, secret}` (base64url), oldest first (the snapshot a delivery worker starts from, issue 2). */
+  activeKeys(): Array<{ kid: string; secret: string }> {
+    return [...this.keys].map(([kid, key]) => ({ kid, secret: Buffer.from(key).toString('base64url') }));
+  }
+
   /** Stop accepting a key's tokens at once. */
   revokeKey(kid: string): void {
     this.keys.delete(kid);

@@ -63,7 +63,7 @@ export function httpFlvRoutes(registry: StreamRegistry, corsOrigin: string, guar
           close() {
             if (!sock.destroyed) sock.end(LAST_CHUNK);
           },
-        });
+        }, { audioCodec: 'aac' /* issue 9: flv.js/mpegts.js cannot decode Opus in FLV */ });
         sock.on('drain', () => reader.resume());
         res.on('close', () => reader.close('viewer disconnected'));
         return;
@@ -81,7 +81,7 @@ export function httpFlvRoutes(registry: StreamRegistry, corsOrigin: string, guar
         close() {
           if (!res.writableEnded) res.end();
         },
-      });
+      }, { audioCodec: 'aac' /* issue 9: flv.js/mpegts.js cannot decode Opus in FLV */ });
       res.on('drain', () => reader.resume());
       res.on('close', () => reader.close('viewer disconnected'));
     });
@@ -115,7 +115,7 @@ export function attachWsFlv(server: Server, registry: StreamRegistry, log: Logge
           close(reason) {
             ws.close(1000, reason.slice(0, 120));
           },
-        });
+        }, { audioCodec: 'aac' /* issue 9: flv.js/mpegts.js cannot decode Opus in FLV */ });
         socket.on('drain', () => reader.resume());
         ws.on('close', () => reader.close('viewer disconnected'));
         ws.on('error', () => reader.close('websocket error'));

@@ -16,6 +16,9 @@ import { llDashRoutes } from './ll-dash-routes.js';
 import { LlHlsService } from './ll-hls-service.js';
 import type { LiveRecorder } from './recording/live-recorder.js';
 // --- end LL-HLS ---
+// --- WebRTC (issue 9) ---
+import { WebRtcService } from '../webrtc/webrtc-service.js';
+// --- end WebRTC ---
 import { staticKeyResolver, StreamRegistry, type LiveStreamStatus, type StreamKeyResolver } from './stream/stream-registry.js';
 
 /** The live server of one Strom process. */
@@ -42,6 +45,8 @@ export interface LiveServer {
   llhls: LlHlsService;
   /** Live recording → VOD (issue 6 item 5), set by live-wiring when the store is available. */
   recorder: LiveRecorder | null;
+  /** WHIP ingest and WHEP playback (issue 9). */
+  webrtc: WebRtcService;
 }
 
 /** Create the live server; `resolver` defaults to `live.staticKeys`. */
@@ -57,6 +62,10 @@ export function createLiveServer(config: Config, log: Logger, resolver?: StreamK
   const dashRoutes = llDashRoutes(registry, llhls, config.delivery.corsOrigin, () => guard); // LL-DASH: /live/<id>/manifest.mpd, /live/time
   const flvRoutes = httpFlvRoutes(registry, config.delivery.corsOrigin, () => guard);
   // --- end LL-HLS ---
+  // --- WebRTC (issue 9): POST /whip, POST /live/<id>/whep, /whip/<id>, /whep/<id> ---
+  const webrtc = new WebRtcService(config, registry, llog);
+  const webrtcRoutes = webrtc.routes(() => guard);
+  // --- end WebRTC ---
   const server: LiveServer = {
     recorder: null, // recording (issue 6 item 5)
     registry,
@@ -66,7 +75,9 @@ export function createLiveServer(config: Config, log: Logger, resolver?: StreamK
       await flvRoutes(app);
       await dashRoutes(app); // LL-DASH (issue 6)
       await hlsRoutes(app); // LL-HLS (issue 6)
+      await webrtcRoutes(app); // WebRTC (issue 9)
     },
+    webrtc, // WebRTC (issue 9)
     llhls,
     attach(server) {
       detachWs = attachWsFlv(server, registry, llog, () => guard);
@@ -76,7 +87,9 @@ export function createLiveServer(config: Config, log: Logger, resolver?: StreamK
     },
     async close() {
       llhls.close(); // LL-HLS (issue 6): release held blocking requests first
+      webrtc.close(); // WebRTC (issue 9): end WHIP/WHEP sessions and fan-outs
       registry.close();
+      await registry.bridges.close(); // issue 9: audio bridge children reaped before the process exits
       await server.recorder?.close(); // recording (issue 6): publish what was recorded before the store closes
       detachWs?.();
       detachWs = null;

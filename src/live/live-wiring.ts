@@ -14,7 +14,8 @@ import { staticKeyResolver } from './stream/stream-registry.js';
 // --- recording → VOD (issue 6 item 5) ---
 import { mkdir, rename } from 'node:fs/promises';
 import path from 'node:path';
-import { LiveRecorder } from './recording/live-recorder.js';
+import { LiveRecorder, type RecorderOptions } from './recording/live-recorder.js';
+import { sweepRecordings } from './recording/recording-sweep.js';
 import { recordingDurationS } from './recording/vod-manifests.js';
 // --- end recording ---
 
@@ -33,6 +34,9 @@ export async function wireLive(live: LiveServer, control: ControlPlane, bus: Eve
   };
   live.events.on('publish.start', (e) => {
     setStatus(e.streamId, 'active');
+    // --- live ABR (issue 6): the stream's own abr flag (live.abrAll covers the rest) ---
+    store.liveStreams.get(e.streamId).then((row) => live.llhls.abr.setWanted(e.streamId, row?.abr === 1))
+      .catch((err: unknown) => log.warn({ err, streamId: e.streamId }, 'could not read the live ABR flag'));
     bus.publish('live.publish.start', { streamId: e.streamId, sessionId: e.sessionId, remote: e.remote });
   });
   live.events.on('publish.stop', (e) => {
@@ -48,7 +52,7 @@ export async function wireLive(live: LiveServer, control: ControlPlane, bus: Eve
   // Signed live streams: `/live/<id>.flv?token=…` (or Bearer); public ones pass after the media rate limit.
   live.setPlaybackGuard((req, streamId) => control.guard(req, streamId, '', null));
   // --- recording → VOD (issue 6 item 5): record=1 streams (or live.recordAll) become videos when they end ---
-  live.recorder = new LiveRecorder(live.registry, live.events, live.llhls, {
+  const recOpts: RecorderOptions = {
     tmpDir: path.join(config.dataDir, 'tmp'),
     maxBytes: config.live.recordMaxBytes,
     alwaysOn: config.llhls.dvrWindowS > 0, // DVR: the window fills while nobody watches
@@ -68,7 +72,10 @@ export async function wireLive(live: LiveServer, control: ControlPlane, bus: Eve
       bus.publish('video.ready', { videoId: video.id, durationS });
       log.info({ streamId: rec.streamId, videoId: video.id, durationS }, 'live recording published as a video');
     },
-  }, log.child({ component: 'recorder' }));
+  };
+  // crash-safe recordings (issue 6): finish or remove what a crash left in tmp/rec-* before new publishers arrive
+  await sweepRecordings(recOpts.tmpDir, recOpts.publish, log.child({ component: 'recorder' }));
+  live.recorder = new LiveRecorder(live.registry, live.events, live.llhls, recOpts, log.child({ component: 'recorder' }));
   // --- end recording ---
   control.setLiveStatus((id) => {
     const s = live.status(id);

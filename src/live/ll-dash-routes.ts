@@ -57,6 +57,8 @@ export function llDashRoutes(registry: StreamRegistry, service: LlHlsService, co
       const body = renderLlDashMpd(mux, {
         codecs, width: dim(meta.width), height: dim(meta.height), query: xmlAttr(query),
         timeUrl: xmlAttr(`${req.protocol}://${host}/live/time`), targetLatencyMs: DASH_TARGET_LATENCY_MS,
+        // --- live ABR (issue 6): one Representation per transcoded rendition ---
+        renditions: service.abr.renditions(streamId).map((r) => ({ id: r.rung.name, codecs: r.codecs.length > 0 ? r.codecs : codecs, width: r.rung.width, height: r.rung.height, bandwidth: r.mux!.peakBitrate, prefix: `${r.rung.name}/` })),
       });
       return reply.type('application/dash+xml').header('Cache-Control', 'public, max-age=0').send(body);
     });

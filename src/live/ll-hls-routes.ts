@@ -5,6 +5,9 @@
  *   plain.m3u8   same segments, no LL tags               init.mp4    CMAF header (init_<v>.mp4 after
  *                                                        a codec configuration change)
  *   seg_<msn>.m4s  complete segment                     part_<n>.m4s  part n (global number)
+ * Live ABR (issue 6): /live/<streamId>/<rung>/<file> serves a transcoded rendition with the same
+ * files (no master); the master lists every rendition that is up, and each LL media playlist
+ * reports the OTHER renditions (§4.4.5.4 EXT-X-RENDITION-REPORT, LAST-MSN/LAST-PART).
  * Parts are numbered globally, so the PRELOAD-HINT URI is known before anyone knows whether the
  * next part opens a new segment. The hinted part is answered at once with chunked transfer and
  * its bytes are written the moment the muxer completes it.
@@ -13,13 +16,13 @@
  * max-age 0 (a part target is under a second); the plain playlist max-age ≤ half the target
  * duration. CORS exposes Age (hls.js reads it for blocking responses) and the length headers.
  */
-import type { FastifyInstance, FastifyReply } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { fail } from '../errors.js';
 import { sendChunkedSegment, streamable } from './chunked-segment.js'; // LL-DASH (issue 6)
 import { codecParameter } from './formats/cmaf/sample-entry.js';
 import { isAvailable, parseBlockingQuery, tooFarAhead } from './formats/hls/ll-hls-blocking.js';
 import type { LlHlsMuxer } from './formats/hls/ll-hls-muxer.js';
-import { renderLlPlaylist, renderMasterPlaylist, renderPlainPlaylist, type MediaPlaylistInput } from './formats/hls/ll-hls-playlist.js';
+import { renderLlPlaylist, renderMasterPlaylist, renderPlainPlaylist, type MediaPlaylistInput, type Variant } from './formats/hls/ll-hls-playlist.js';
 import type { LivePlaybackGuard } from './http-flv.js';
 import type { LlHlsService } from './ll-hls-service.js';
 import type { StreamRegistry } from './stream/stream-registry.js';
@@ -70,17 +73,20 @@ export function llHlsRoutes(registry: StreamRegistry, service: LlHlsService, cor
       reply.code(204).header('Access-Control-Allow-Methods', 'GET, HEAD, OPTIONS')
         .header('Access-Control-Allow-Headers', 'Range, CMCD-Object, CMCD-Request, CMCD-Session, CMCD-Status').header('Access-Control-Max-Age', '600');
     });
-    app.get<{ Params: { streamId: string; file: string }; Querystring: Record<string, unknown> }>('/live/:streamId/:file', async (req, reply) => {
+    type Req = FastifyRequest<{ Params: { streamId: string; file: string; rendition?: string }; Querystring: Record<string, unknown> }>;
+    const serve = async (req: Req, reply: FastifyReply) => {
       const { streamId, file } = req.params;
+      const rung = req.params.rendition ?? null; // --- live ABR (issue 6): /live/<id>/<rung>/<file> ---
       cors(reply);
       const m = FILE.exec(file);
-      if (!m || !/^[A-Za-z0-9_-]{1,64}$/.test(streamId)) throw fail('LIVE_STREAM_NOT_FOUND', `${streamId}/${file}`);
+      if (!m || !/^[A-Za-z0-9_-]{1,64}$/.test(streamId) || (rung !== null && (!RUNG.test(rung) || m[1] === 'master'))) throw fail('LIVE_STREAM_NOT_FOUND', `${streamId}/${rung === null ? '' : `${rung}/`}${file}`);
       // issue 6: a malformed blocking query is a 400 whether or not the stream is live
       const bq = m[1] === 'index' ? parseBlockingQuery(req.query) : null;
       if (bq !== null && 'error' in bq) throw fail('LIVE_HLS_BAD_QUERY', bq.error);
       await guard()?.(req.raw, streamId);
-      const mux = service.muxer(streamId);
+      const mux = rung === null ? service.muxer(streamId) : service.rendition(streamId, rung);
       const q = carriedQuery(req.query);
+      const reports = () => renditionReports(service, streamId, rung, q);
       reply.header('Age', '0');
       if (bq !== null && !('error' in bq)) {
         if (mux.waiters.size >= service.maxHeldRequests) throw fail('LIVE_HLS_BUSY', mux.waiters.size); // issue 6: cap held requests
@@ -94,7 +100,9 @@ export function llHlsRoutes(registry: StreamRegistry, service: LlHlsService, cor
           }
         }
         const cache = bq.msn !== undefined ? `public, max-age=${6 * mux.targetDurationS}` : 'public, max-age=0';
-        return reply.type(M3U8).header('Cache-Control', cache).send(mux.rendition(`ll|${bq.skip}|${q}`, () => renderLlPlaylist(playlistInput(mux, q), bq.skip)));
+        const rr = reports();
+        const key = `ll|${bq.skip}|${q}|${rr.map((r) => `${r.lastMsn}.${r.lastPart}`).join(',')}`;
+        return reply.type(M3U8).header('Cache-Control', cache).send(mux.rendition(key, () => renderLlPlaylist({ ...playlistInput(mux, q), renditionReports: rr }, bq.skip)));
       }
       if (m[1] === 'plain') {
         await ready(mux);
@@ -103,12 +111,7 @@ export function llHlsRoutes(registry: StreamRegistry, service: LlHlsService, cor
       }
       if (m[1] === 'master') {
         await ready(mux);
-        const t = registry.get(streamId)?.tracks ?? {};
-        const codecs = [t.video && codecParameter({ codec: t.video.codec, config: t.video.config.payload }, t.video.codecString),
-          t.audio && codecParameter({ codec: t.audio.codec, config: t.audio.config.payload }, t.audio.codecString)].filter((c): c is string => typeof c === 'string');
-        const meta = registry.get(streamId)?.meta ?? {};
-        const dim = (x: unknown) => (typeof x === 'number' ? x : undefined);
-        const body = renderMasterPlaylist([{ uri: `index.m3u8${q}`, bandwidth: mux.peakBitrate, codecs, width: dim(meta.width), height: dim(meta.height) }]);
+        const body = renderMasterPlaylist(variants(registry, service, streamId, mux, q));
         return reply.type(M3U8).header('Cache-Control', 'public, max-age=1').send(body);
       }
       if (file.startsWith('init')) {
@@ -126,9 +129,51 @@ export function llHlsRoutes(registry: StreamRegistry, service: LlHlsService, cor
         return reply.type('video/iso.segment').header('Cache-Control', IMMUTABLE).send(bytes);
       }
       return sendPart(mux, Number(m[4]), reply, `${streamId}/${file}`);
+    };
+    app.get('/live/:streamId/:file', serve);
+    app.get('/live/:streamId/:rendition/:file', serve); // live ABR (issue 6)
+    app.options('/live/:streamId/:rendition/:file', async (_req, reply) => {
+      cors(reply);
+      reply.code(204).header('Access-Control-Allow-Methods', 'GET, HEAD, OPTIONS')
+        .header('Access-Control-Allow-Headers', 'Range, CMCD-Object, CMCD-Request, CMCD-Session, CMCD-Status').header('Access-Control-Max-Age', '600');
     });
   };
 }
+
+// --- live ABR (issue 6): master variants and rendition reports ---
+const RUNG = /^\d{2,4}p$/;
+
+/** EXT-X-STREAM-INF entries: the source (index.m3u8), then every transcoded rendition that is up. */
+function variants(registry: StreamRegistry, service: LlHlsService, streamId: string, mux: LlHlsMuxer, q: string): Variant[] {
+  const s = registry.get(streamId);
+  const t = s?.tracks ?? {};
+  const codecs = [t.video && codecParameter({ codec: t.video.codec, config: t.video.config.payload }, t.video.codecString),
+    t.audio && codecParameter({ codec: t.audio.codec, config: t.audio.config.payload }, t.audio.codecString)].filter((c): c is string => typeof c === 'string');
+  const meta = s?.meta ?? {};
+  const dim = (x: unknown) => (typeof x === 'number' && x > 0 ? x : undefined);
+  const frameRate = dim(meta.framerate) ?? (dim(s?.rates().fps) !== undefined ? s!.rates().fps : undefined);
+  const out: Variant[] = [{ uri: `index.m3u8${q}`, bandwidth: mux.peakBitrate, averageBandwidth: mux.averageBitrate(), codecs, width: dim(meta.width), height: dim(meta.height), frameRate }];
+  for (const r of service.abr.renditions(streamId)) {
+    out.push({ uri: `${r.rung.name}/index.m3u8${q}`, bandwidth: r.mux!.peakBitrate, averageBandwidth: r.mux!.averageBitrate(), codecs: r.codecs.length > 0 ? r.codecs : codecs, width: r.rung.width, height: r.rung.height, frameRate });
+  }
+  return out;
+}
+
+/** EXT-X-RENDITION-REPORT for every OTHER rendition (§4.4.5.4), relative to the playlist's own URL. */
+function renditionReports(service: LlHlsService, streamId: string, self: string | null, q: string): Array<{ uri: string; lastMsn: number; lastPart: number }> {
+  const list = service.abr.renditions(streamId);
+  if (list.length === 0) return [];
+  const up = self === null ? '' : '../';
+  const all: Array<{ uri: string; mux: LlHlsMuxer | null }> = [{ uri: `${up}index.m3u8${q}`, mux: self === null ? null : service.muxer(streamId) }];
+  for (const r of list) all.push({ uri: `${up}${r.rung.name}/index.m3u8${q}`, mux: r.rung.name === self ? null : r.mux });
+  const out: Array<{ uri: string; lastMsn: number; lastPart: number }> = [];
+  for (const x of all) {
+    const pos = x.mux?.lastPosition();
+    if (pos) out.push({ uri: x.uri, lastMsn: pos.msn, lastPart: pos.part });
+  }
+  return out;
+}
+// --- end live ABR ---
 
 /** A complete part, or the hinted one streamed with chunked transfer as soon as it completes. */
 async function sendPart(mux: LlHlsMuxer, seq: number, reply: FastifyReply, name: string): Promise<FastifyReply | undefined> {

@@ -5,6 +5,8 @@
  * refreshes its `lastAccess`; one re-armed timer per muxer stops it after `llhls.idleTimeoutMs`
  * without requests. A muxer whose stream ended keeps answering (ENDLIST) until it goes idle or the
  * stream is published again. Memory is the muxers' windows (docs/LIVE.md "Low-latency HLS").
+ * Live ABR (issue 6): a source muxer's start/stop also starts/stops the stream's transcode
+ * (abr/abr-service.ts), so renditions live exactly as long as the source muxer.
  */
 import type { Logger } from 'pino';
 import type { Config } from '../config.js';
@@ -12,6 +14,7 @@ import { fail } from '../errors.js';
 import { LlHlsMuxer } from './formats/hls/ll-hls-muxer.js';
 import type { Reader } from './stream/reader.js';
 import type { StreamRegistry } from './stream/stream-registry.js';
+import { AbrService } from './abr/abr-service.js'; // --- live ABR (issue 6) ---
 
 interface Entry {
   mux: LlHlsMuxer;
@@ -32,7 +35,24 @@ export class LlHlsService {
   }
   // --- end recording ---
 
-  constructor(private readonly registry: StreamRegistry, private readonly config: Config, private readonly log: Logger) {}
+  // --- live ABR (issue 6): transcoded renditions follow the source muxer's lifetime ---
+  /** Live ABR ladders of the watched streams. */
+  readonly abr: AbrService;
+  /** Segments longer than their playlist's fixed EXT-X-TARGETDURATION, all streams (metric). */
+  segmentsOverTarget = 0;
+
+  /** The muxer of rendition `name` (`360p`) of `streamId`; refreshes the source muxer; 404 when absent. */
+  rendition(streamId: string, name: string): LlHlsMuxer {
+    this.muxer(streamId);
+    const m = this.abr.rendition(streamId, name);
+    if (m === null || (m.ended && !m.ready)) throw fail('LIVE_STREAM_NOT_FOUND', `${streamId}/${name}`); // never an empty playlist
+    return m;
+  }
+  // --- end live ABR ---
+
+  constructor(private readonly registry: StreamRegistry, private readonly config: Config, private readonly log: Logger) {
+    this.abr = new AbrService(config, log); // live ABR (issue 6)
+  }
 
   /** Blocking requests one stream may hold (`llhls.maxHeldRequests`); more → 503. */
   get maxHeldRequests(): number {
@@ -54,6 +74,12 @@ export class LlHlsService {
     }
     if (e) this.stop(streamId, 'stream published again');
     if (!stream?.active) throw fail('LIVE_STREAM_NOT_FOUND', streamId);
+    // issue 6: a request between publish and the sequence headers must not create a muxer that expects no track
+    // (it would never produce a segment, and live ABR would see no video): 503, the player retries.
+    const m = stream.meta;
+    // onMetaData announces AVC/HEVC (7/12) or AAC (10), whose sequence header has not arrived yet.
+    if ((stream.tracks.video === undefined && stream.tracks.audio === undefined) || (stream.tracks.video === undefined && (m.videocodecid === 7 || m.videocodecid === 12))
+      || (stream.tracks.audio === undefined && m.audiocodecid === 10)) throw fail('LIVE_HLS_NOT_READY', "the stream's sequence headers", 0);
     const num = (x: unknown) => (typeof x === 'number' && x > 0 ? Math.round(x) : undefined);
     const { partTargetMs, segmentTargetMs, windowSegments, dvrWindowS, dvrMaxBytes } = this.config.llhls;
     const mux = new LlHlsMuxer({ video: stream.tracks.video !== undefined, audio: stream.tracks.audio !== undefined },
@@ -68,6 +94,12 @@ export class LlHlsService {
     const entry: Entry = { mux, reader, idle: this.armIdle(streamId, this.config.llhls.idleTimeoutMs) };
     this.muxers.set(streamId, entry);
     this.log.info({ streamId }, 'll-hls muxer started');
+    // --- issue 6: a segment longer than the fixed target duration is logged and counted ---
+    mux.onOverTarget = (seg, targetS) => {
+      this.segmentsOverTarget++;
+      this.log.warn({ streamId, msn: seg.msn, durationMs: seg.durationMs, targetS }, 'segment longer than EXT-X-TARGETDURATION (GOP grew); target kept');
+    };
+    this.abr.muxerStarted(streamId, stream, mux); // live ABR (issue 6)
     return mux;
   }
 
@@ -77,6 +109,7 @@ export class LlHlsService {
     if (!e) return;
     this.muxers.delete(streamId);
     clearTimeout(e.idle);
+    this.abr.muxerStopped(streamId, reason); // live ABR (issue 6)
     e.reader.close(`ll-hls muxer stopped: ${reason}`);
     e.mux.end();
     this.log.info({ streamId, reason }, 'll-hls muxer stopped');
@@ -85,6 +118,7 @@ export class LlHlsService {
   /** Stop every muxer (shutdown). */
   close(): void {
     for (const id of [...this.muxers.keys()]) this.stop(id, 'server shutting down');
+    this.abr.close(); // live ABR (issue 6): nothing may outlive the muxers
   }
 
   private armIdle(streamId: string, ms: number): NodeJS.Timeout {

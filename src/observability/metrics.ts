@@ -10,6 +10,7 @@
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { HotCacheStats } from '../store/hot-cache.js';
 import type { LiveStreamStatus } from '../live/stream/stream-registry.js';
+import type { AudioBridgeStats } from '../live/transcode/audio-bridge-pool.js';
 
 /** Bounded route groups used as the `group` label. */
 export const ROUTE_GROUPS = ['media', 'api', 'upload', 'live', 'events', 'health', 'metrics', 'other'] as const;
@@ -45,6 +46,12 @@ export interface MetricSources {
   liveStreams?: () => LiveStreamStatus[];
   /** LL-HLS blocking playlist requests waiting (`_HLS_msn`); fed by the LL-HLS module when it exists. */
   llhlsBlocked?: () => number;
+  /** live ABR (issue 6): transcodes running, restarts, refusals (cap) and segments over the fixed target duration. */
+  liveAbr?: () => { running: number; restarts: number; refused: number; segmentsOverTarget: number };
+  /** Issue 9: the live audio bridge's figures (children, restarts, units). */
+  audioBridge?: () => AudioBridgeStats;
+  /** Issue 2: renders the exposition instead of the registry alone (delivery workers' metrics summed in). */
+  exposition?: (own: Registry) => Promise<string>;
 }
 
 type HistChild = ReturnType<Histogram<'group' | 'status'>['labels']>;
@@ -62,6 +69,7 @@ export class StromMetrics {
   private readonly videos: Counter<'outcome'>;
   private readonly readerDrops: Counter<'protocol'>;
   private readonly liveSessions: Counter<'event'>;
+  private readonly bridgeLatency: Histogram; // issue 9
 
   constructor(o: { defaultMetrics: boolean }) {
     const registers = [this.registry];
@@ -140,9 +148,40 @@ export class StromMetrics {
     const viewers = new Gauge({ name: 'strom_live_viewers', help: 'Viewers of a live stream by protocol', labelNames: ['stream', 'protocol'] as const, registers });
     this.readerDrops = new Counter({ name: 'strom_live_reader_drops_total', help: 'Media units dropped for slow viewers, counted when the viewer leaves', labelNames: ['protocol'] as const, registers });
     this.liveSessions = new Counter({ name: 'strom_live_sessions_total', help: 'Live publish sessions and viewers by event', labelNames: ['event'] as const, registers });
+    // --- live ABR (issue 6): cumulative figures of the LL-HLS service mirrored at scrape time ---
+    new Gauge({ name: 'strom_live_abr_transcodes', help: 'Live ABR ffmpeg children running (bounded by live.abrMaxStreams)', registers, collect() {
+      this.set(src.liveAbr?.().running ?? 0);
+    } });
+    const abrLast = { restarts: 0, refused: 0, segmentsOverTarget: 0 };
+    const abrCounter = (name: string, help: string, key: keyof typeof abrLast) => new Counter({ name, help, registers, collect() {
+      const v = src.liveAbr?.()[key] ?? 0;
+      if (v > abrLast[key]) this.inc(v - abrLast[key]);
+      abrLast[key] = v;
+    } });
+    abrCounter('strom_live_abr_restarts_total', 'Live ABR ffmpeg children restarted after a crash', 'restarts');
+    abrCounter('strom_live_abr_refused_total', 'Streams left passthrough because live.abrMaxStreams transcodes were running', 'refused');
+    abrCounter('strom_llhls_segments_over_target_total', 'LL-HLS segments longer than their fixed EXT-X-TARGETDURATION (GOP grew)', 'segmentsOverTarget');
+    // --- end live ABR ---
     new Gauge({ name: 'strom_llhls_blocked_requests', help: 'LL-HLS blocking playlist reloads waiting (0 until LL-HLS is enabled)', registers, collect() {
       this.set(src.llhlsBlocked?.() ?? 0);
     } });
+    // --- issue 9: live audio bridge; the counters mirror the pool's cumulative figures at scrape time ---
+    const lastBridge = { restarts: 0, transcodedUnits: 0, droppedBytes: 0, refused: 0 };
+    new Gauge({ name: 'strom_live_audio_bridge_children', help: 'ffmpeg children transcoding live audio (AAC<->Opus)', registers, collect() {
+      const st = src.audioBridge?.();
+      this.set(st?.children ?? 0);
+      if (!st) return;
+      for (const [k, c] of [['restarts', bridgeRestarts], ['transcodedUnits', bridgeUnits], ['droppedBytes', bridgeDropped], ['refused', bridgeRefused]] as const) {
+        if (st[k] > lastBridge[k]) c.inc(st[k] - lastBridge[k]);
+        lastBridge[k] = st[k];
+      }
+    } });
+    const bridgeRestarts = new Counter({ name: 'strom_live_audio_bridge_restarts_total', help: 'Audio bridge children restarted after a crash or stall', registers });
+    const bridgeUnits = new Counter({ name: 'strom_live_audio_bridge_units_total', help: 'Audio units transcoded by the audio bridge', registers });
+    const bridgeDropped = new Counter({ name: 'strom_live_audio_bridge_dropped_bytes_total', help: 'Audio input bytes dropped by the bridge (ffmpeg behind, unusable packets)', registers });
+    const bridgeRefused = new Counter({ name: 'strom_live_audio_bridge_refused_total', help: 'Viewers served the source audio because live.audioBridgeMaxChildren was reached', registers });
+    this.bridgeLatency = new Histogram({ name: 'strom_live_audio_bridge_latency_seconds', help: 'Latency the audio bridge adds per packet (input written to output read)', buckets: [0.005, 0.01, 0.02, 0.04, 0.08, 0.16, 0.32, 0.64, 1.28, 2.56], registers });
+    // --- end audio bridge ---
   }
 
   /** One finished HTTP response: `group` from ROUTE_GROUPS (index), duration in seconds, bytes sent. */
@@ -176,6 +215,11 @@ export class StromMetrics {
     if (drops > 0) this.readerDrops.inc({ protocol }, drops);
   }
 
+  /** Issue 9: latency one audio bridge packet added (ms). */
+  audioBridgeLatency(ms: number): void {
+    this.bridgeLatency.observe(ms / 1000);
+  }
+
   /** A publish session started. */
   livePublishStarted(): void {
     this.liveSessions.inc({ event: 'publish' });
@@ -183,6 +227,7 @@ export class StromMetrics {
 
   /** The text exposition (Prometheus 0.0.4). */
   async exposition(): Promise<string> {
+    if (this.sources.exposition) return this.sources.exposition(this.registry); // issue 2
     return this.registry.metrics();
   }
 }

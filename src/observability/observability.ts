@@ -170,6 +170,9 @@ export class Observability {
     s.openConnections = p.openConnections;
     s.mediaInFlight = () => p.delivery.inFlight();
     s.liveStreams = () => p.live.registry.list();
+    s.liveAbr = () => ({ running: p.live.llhls.abr.running, restarts: p.live.llhls.abr.restarts, refused: p.live.llhls.abr.refused, segmentsOverTarget: p.live.llhls.segmentsOverTarget }); // live ABR (issue 6)
+    s.audioBridge = () => p.live.registry.bridges.stats(); // issue 9
+    p.live.registry.bridges.observeLatency = (ms) => this.metrics.audioBridgeLatency(ms);
     p.pool.onSettled = (kind, outcome, ms) => this.metrics.jobSettled(kind, outcome, ms);
     this.unsubscribe.push(p.bus.subscribe((e) => {
       if (e.type === 'video.progress') {

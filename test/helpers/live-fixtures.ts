@@ -185,3 +185,13 @@ export async function startPublishedLive(t: TestContext, overrides: RawSettings,
   assert.ok(h.strom.live.registry.get('cam1')?.active, 'ffmpeg is publishing');
   return { h, pub, browser };
 }
+
+/** True while a process with this pid exists (signal 0 probes without signalling). */
+export function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}

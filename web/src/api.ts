@@ -109,7 +109,7 @@ export interface LiveStream {
   status: 'idle' | 'active';
   record: boolean;
   createdAt: string;
-  ingest: { rtmp: string };
+  ingest: { rtmp: string; /** issue 9: WHIP endpoint (Bearer = stream key) */ whip?: string };
   playback: { flv: string; hls: string; dash: string; whep: string };
   /** Optional: live status if the API reports it (several names tolerated). */
   live?: LiveStatus;

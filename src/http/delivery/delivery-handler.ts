@@ -46,6 +46,8 @@ export interface Delivery {
   inFlight(): number;
   /** Issue 7: observe every finished media response (metrics, CMCD QoE, sampled access log). */
   setObserver(observer: MediaObserver | null): void;
+  /** Issue 2: compute what a first response of `e` prepares (a playlist's early hints), for the lean HTTP/1.1 path. */
+  prepare(e: FileEntry): Promise<void>;
 }
 
 /** CORS headers on every media response (SPECS.md "CORS"). */
@@ -197,6 +199,7 @@ export function createDelivery(config: Config, log: Logger): Delivery {
       isPrivate = fn;
     },
     inFlight: () => active,
+    prepare: (e) => prepareHints(e), // issue 2
     setObserver(o) {
       observer = o; // issue 7
     },

@@ -6,11 +6,14 @@
  *
  * Files below `assets/<id>/` are published atomically and then immutable, so metadata is trusted
  * for `metaTtlMs` and re-checked after that; deleting an asset calls `invalidateAsset`.
+ * Issue 2: once the hot cache is full, a missed body is admitted only on its second miss
+ * (`admits`), and one not admitted is read into a pooled buffer (`bodyForSend`, read-pool.ts).
  */
 import fs, { promises as fsp } from 'node:fs';
 import path from 'node:path';
 import { HotCache } from '../../store/hot-cache.js';
 import { extensionOf, objectKinds, type ObjectKind } from './object-kinds.js';
+import { ReadPool } from './read-pool.js';
 import type { AssetPath } from './safe-path.js';
 
 /**
@@ -19,11 +22,11 @@ import type { AssetPath } from './safe-path.js';
  * the cache-miss path (bench scenario b). A file that shrank returns the bytes read, which the
  * caller rejects by length.
  */
-function readWhole(file: string, size: number): Promise<Buffer> {
+function readWhole(file: string, size: number, into?: Buffer): Promise<Buffer> {
   return new Promise((resolve, reject) => {
     fs.open(file, 'r', (err, fd) => {
       if (err) return reject(err);
-      const buf = Buffer.allocUnsafe(size);
+      const buf = into ?? Buffer.allocUnsafe(size);
       const readFrom = (offset: number): void => {
         fs.read(fd, buf, offset, size - offset, offset, (rerr, n) => {
           if (rerr || n === 0 || offset + n >= size) {
@@ -37,6 +40,8 @@ function readWhole(file: string, size: number): Promise<Buffer> {
     });
   });
 }
+
+const noop = (): void => undefined;
 
 /** Cache-Control of a media playlist without EXT-X-ENDLIST (half the shortest segment target). */
 const GROWING_PLAYLIST_CACHE = 'public, max-age=1';
@@ -81,11 +86,16 @@ export class FileCatalog {
   private readonly meta = new Map<string, FileEntry>();
   private readonly pendingReads = new Map<string, Promise<Buffer>>();
   private readonly pendingMeta = new Map<string, Promise<FileEntry | null>>();
+  /** Issue 2, admission: keys that missed once while the cache was full (at most as many as it holds objects). */
+  private readonly doorkeeper = new Set<string>();
+  /** Issue 2: read buffers for bodies not admitted to the cache. */
+  private readonly pool: ReadPool;
   private readonly kinds: ReadonlyMap<string, ObjectKind>;
   private realRoot: string | undefined;
 
   constructor(private readonly opts: FileCatalogOptions) {
     this.hot = new HotCache(opts.cacheBytes);
+    this.pool = ReadPool.forCache(opts.cacheBytes);
     this.kinds = objectKinds(opts.playlistMaxAgeS);
   }
 
@@ -178,20 +188,54 @@ export class FileCatalog {
     return e.kind.hot && e.size <= this.opts.maxObjectBytes && e.size <= this.opts.cacheBytes;
   }
 
-  /** Body of a cacheable entry: from memory, or read once (coalesced) and kept. */
+  /** Body of a cacheable entry: from memory, or read once (coalesced) and kept when admitted. */
   body(e: FileEntry): Promise<Buffer> {
     const hit = this.hot.get(e.key);
     if (hit !== undefined) return Promise.resolve(hit);
     let pending = this.pendingReads.get(e.key);
     if (pending === undefined) {
+      const admit = this.admits(e.key, e.size);
       pending = readWhole(e.file, e.size).then((buf) => {
         // A file that changed between stat and read is not cached under stale validators.
-        if (buf.length === e.size) this.hot.set(e.key, buf);
+        if (admit && buf.length === e.size) this.hot.set(e.key, buf);
         return buf;
       }).finally(() => this.pendingReads.delete(e.key));
       this.pendingReads.set(e.key, pending);
     }
     return pending;
+  }
+
+  /**
+   * Admission (issue 2): a missed body enters the cache while there is room; once the cache is
+   * full, only on its second miss while its key is still in the doorkeeper (TinyLFU's first
+   * stage, Einziger et al. 2017). With a working set larger than the cache, admitting every miss
+   * evicts a just-cached object per request — CPU spent copying and collecting for no later hit.
+   */
+  admits(key: string, size: number): boolean {
+    const s = this.hot.stats();
+    if (s.bytes + size <= s.maxBytes) return true;
+    if (this.doorkeeper.delete(key)) return true;
+    this.doorkeeper.add(key);
+    const cap = Math.max(16, s.entries);
+    for (const k of this.doorkeeper) {
+      if (this.doorkeeper.size <= cap) break;
+      this.doorkeeper.delete(k);
+    }
+    return false;
+  }
+
+  /**
+   * Body of a cacheable entry for one send (the lean HTTP/1.1 path): from memory, read and cached
+   * when admitted, else read into a pooled buffer that `release` returns once the socket has taken
+   * the bytes — a miss that is not cached then allocates nothing for the garbage collector.
+   */
+  bodyForSend(e: FileEntry): Promise<{ buf: Buffer; release: () => void }> {
+    if (this.hot.peek(e.key) !== undefined || this.pendingReads.has(e.key) || this.admits(e.key, e.size)) return this.body(e).then((buf) => ({ buf, release: noop }));
+    const pooled = this.pool.take(e.size);
+    return readWhole(e.file, e.size, pooled.subarray(0, e.size)).then((buf) => ({ buf, release: () => this.pool.give(pooled) }), (err: Error) => {
+      this.pool.give(pooled);
+      throw err;
+    });
   }
 
   /** Synchronous hot-cache hit for the fast path. */

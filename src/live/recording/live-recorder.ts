@@ -12,7 +12,7 @@
  * The muxer is started when the stream's first media unit arrives (a short-lived probe reader), not
  * at publish.start: the muxer's track set comes from the sequence headers, sent after `publish`.
  */
-import { mkdir, rm, writeFile } from 'node:fs/promises';
+import { appendFile, mkdir, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Logger } from 'pino';
 import { codecParameter } from '../formats/cmaf/sample-entry.js';
@@ -21,6 +21,10 @@ import type { LiveEvents } from '../live-events.js';
 import type { LlHlsService } from '../ll-hls-service.js';
 import type { StreamRegistry } from '../stream/stream-registry.js';
 import { initName, renderVodMaster, renderVodMpd, renderVodPlaylist, type RecordingInfo } from './vod-manifests.js';
+
+/** Journal files of a recording in progress (removed when it is published; recording-sweep.ts reads them after a crash). */
+export const JOURNAL = 'segments.jsonl';
+export const JOURNAL_HEAD = 'recording.json';
 
 /** A finished recording directory, ready to be published. */
 export interface FinishedRecording {
@@ -120,6 +124,9 @@ export class LiveRecorder {
     if (typeof meta.width === 'number' && typeof meta.height === 'number') Object.assign(s.rec.info, { width: meta.width, height: meta.height });
     const mux = this.llhls.muxer(streamId);
     s.mux = mux;
+    // --- crash-safe recordings (issue 6): what a restart needs to finish this directory ---
+    const head = { streamId, sessionId: s.rec.sessionId, startedAt: s.rec.startedAt, codecs: s.rec.info.codecs, width: s.rec.info.width, height: s.rec.info.height };
+    if (s.record) s.queue = s.queue.then(() => writeFile(path.join(s.rec.dir, JOURNAL_HEAD), JSON.stringify(head)));
     const l = (seg: LiveSegment, init: Buffer | null) => this.onSegment(s, seg, init);
     mux.segmentListeners.add(l);
     s.off = () => mux.segmentListeners.delete(l);
@@ -141,6 +148,7 @@ export class LiveRecorder {
     s.queue = s.queue.then(async () => {
       if (newInit) await writeFile(path.join(s.rec.dir, initName(seg.initVersion)), init);
       await writeFile(path.join(s.rec.dir, `seg_${seg.msn}.m4s`), Buffer.concat(parts));
+      await appendFile(path.join(s.rec.dir, JOURNAL), `${JSON.stringify({ msn: seg.msn, startMs: seg.startMs, durationMs: seg.durationMs, initVersion: seg.initVersion, bytes })}\n`); // after the segment: a listed one is complete
     });
   }
 
@@ -158,6 +166,8 @@ export class LiveRecorder {
         await rm(dir, { recursive: true, force: true });
         return;
       }
+      await rm(path.join(dir, JOURNAL), { force: true });
+      await rm(path.join(dir, JOURNAL_HEAD), { force: true });
       await writeFile(path.join(dir, 'index.m3u8'), renderVodPlaylist(info));
       await writeFile(path.join(dir, 'master.m3u8'), renderVodMaster(info));
       await writeFile(path.join(dir, 'manifest.mpd'), renderVodMpd(info));

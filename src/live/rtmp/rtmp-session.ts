@@ -271,7 +271,7 @@ export class RtmpSession implements Publisher {
       reader = this.registry.addReader(streamId, 'rtmp', {
         write: (units) => writePlayBatch(this.socket, units, this.chunkSize),
         close: (reason) => this.close(reason),
-      });
+      }, { audioCodec: 'aac' /* issue 9: legacy RTMP players know AAC, not Enhanced-RTMP Opus */ });
     } catch (err) {
       this.status('error', 'NetStream.Play.StreamNotFound', isStromError(err) ? err.message : 'not found');
       return this.close(`play refused: ${streamId} is not live`);

@@ -42,6 +42,8 @@ export class Reader {
   /** Units handed to the sink. */
   delivered = 0;
   readonly joinedAt = Date.now();
+  /** End viewers this reader serves (a shared WHEP packetizer serves many); status counts this. */
+  viewerCount: () => number = () => 1;
   closed = false;
   private queue: MediaUnit[] = [];
   private queuedBytes = 0;

@@ -13,6 +13,7 @@ import { fail } from '../../errors.js';
 import { LiveEvents } from '../live-events.js';
 import { LiveStream, type Publisher } from './stream.js';
 import type { Reader, ReaderSink, ViewerProtocol } from './reader.js';
+import { AudioBridgePool } from '../transcode/audio-bridge-pool.js'; // issue 9: AAC↔Opus for outputs that need the other codec
 
 /** Maps a publisher's stream key to the live-stream resource it publishes to (null: unknown key). */
 export type StreamKeyResolver = (key: string) => Promise<{ streamId: string } | null>;
@@ -57,13 +58,17 @@ export class StreamRegistry {
   /** Lifecycle events: publish start/stop, viewer join/leave. */
   readonly events = new LiveEvents();
   private readonly streams = new Map<string, LiveStream>();
+  /** Issue 9: audio bridges (one ffmpeg per stream and target codec), see src/live/transcode. */
+  readonly bridges: AudioBridgePool;
 
   constructor(
     private readonly config: Config,
     /** Resolves stream keys; replace with `setResolver` once the store exists. */
     public resolveKey: StreamKeyResolver,
     private readonly log: Logger,
-  ) {}
+  ) {
+    this.bridges = new AudioBridgePool(config, log); // issue 9
+  }
 
   /** Who may play (signed streams need a token); consulted by HTTP-FLV, WS-FLV and RTMP play. */
   playbackGuard: LivePlaybackGuard | null = null;
@@ -116,12 +121,12 @@ export class StreamRegistry {
    * when the source's audio differs, the reader is served by the audio bridge (src/live/transcode).
    */
   addReader(streamId: string, protocol: ViewerProtocol, sink: ReaderSink, opts: AddReaderOptions = {}): Reader {
-    void opts; // audio bridge (issue 9): not wired yet — readers get the source's audio as is
     const s = this.streams.get(streamId);
     if (s === undefined || !s.active) throw fail('LIVE_STREAM_NOT_FOUND', streamId);
-    const r = s.addReader(protocol, sink, (reader, reason) => {
+    const onLeave = (reader: Reader, reason: string) => {
       this.events.emit('viewer.leave', { streamId, viewerId: reader.id, protocol, reason, drops: reader.drops, durationMs: Date.now() - reader.joinedAt });
-    });
+    };
+    const r = this.bridges.addReader(s, opts.audioCodec, protocol, sink, onLeave) ?? s.addReader(protocol, sink, onLeave);
     this.events.emit('viewer.join', { streamId, viewerId: r.id, protocol });
     return r;
   }
@@ -133,9 +138,11 @@ export class StreamRegistry {
     if (s === undefined) {
       return { streamId, state: 'idle', publishedAt: null, publisher: null, ingestBitrate: 0, fps: 0, video: null, audio: null, viewers, drops: 0, slowDisconnects: 0 };
     }
-    for (const r of s.readers) {
-      viewers.total++;
-      viewers[r.protocol]++;
+    for (const r of [...s.readers, ...this.bridges.viewersOf(streamId)]) {
+      if (this.bridges.isInternal(r)) continue; // issue 9: a bridge's own reader is not a viewer
+      const n = r.viewerCount(); // a shared packetizer counts its viewers (issue 9)
+      viewers.total += n;
+      viewers[r.protocol] += n;
     }
     const { bitrate, fps } = s.rates();
     const v = s.tracks.video;
@@ -151,7 +158,7 @@ export class StreamRegistry {
       video: s.active && v ? { codec: v.codecString, width: num(s.meta.width), height: num(s.meta.height) } : null,
       audio: s.active && a ? { codec: a.codecString, sampleRate: a.sampleRate, channels: a.channels } : null,
       viewers,
-      drops: s.totalDrops(),
+      drops: s.totalDrops() + this.bridges.dropsOf(streamId),
       slowDisconnects: s.slowDisconnects,
     };
   }

@@ -96,6 +96,15 @@ export const migrations: readonly Migration[] = [
         .execute();
     },
   },
+  // --- live ABR (issue 6) ---
+  {
+    version: 2,
+    name: 'live_streams.abr: per-stream live ABR ladder',
+    async up(db) {
+      await db.schema.alterTable('live_streams').addColumn('abr', 'integer', (c) => c.notNull().defaultTo(0)).execute();
+    },
+  },
+  // --- end live ABR ---
 ];
 
 /** Apply every migration newer than the database's version; returns the versions applied. */

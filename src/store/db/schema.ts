@@ -40,6 +40,8 @@ export interface LiveStreamRow {
   visibility: Visibility;
   status: 'idle' | 'active';
   record: number;
+  /** live ABR (issue 6): 1 = transcode the `live.abrLadder` renditions while watched. */
+  abr: number;
   created_at: number;
   updated_at: number;
 }

@@ -1,7 +1,7 @@
 /**
  * `#/live`: create a live stream and list them; `#/live/<id>`: its ingest URL and key to copy
  * (with OBS settings), a low-latency preview (HTTP-FLV through mpegts.js), viewers and ingest
- * bitrate. Whether the stream is on air comes from the API's status, else from probing the FLV URL
+ * bitrate; the preview can be switched to WebRTC (WHEP, issue 9) with a latency readout. Whether the stream is on air comes from the API's status, else from probing the FLV URL
  * (404 while nobody publishes; docs/LIVE.md).
  */
 import { api, events, fetchMetrics, type LiveStream, type Page } from '../api.js';
@@ -9,6 +9,7 @@ import { parseProm, sum } from '../prom.js';
 import { announce, copyText, fmtBitrate, h } from '../dom.js';
 import { createPlayer, type Player } from '../player.js';
 import { livePlaybackOf } from '../playback.js';
+import type { WhepPlayer } from '../whep-player.js'; // issue 9: WebRTC preview
 
 /** `#/live`: the list and the create form. */
 export async function liveListPage(main: HTMLElement, signal: AbortSignal): Promise<void> {
@@ -78,17 +79,21 @@ export async function livePage(main: HTMLElement, signal: AbortSignal, id: strin
   const state = h('span', { class: 'badge', id: 'live-state' }, 'offline');
   const viewers = h('dd', { id: 'live-viewers' }, '—');
   const bitrate = h('dd', { id: 'live-bitrate' }, '—');
+  // issue 9: HTTP-FLV (mpegts.js) or WebRTC (WHEP) preview
+  const kind = h('select', { id: 'preview-kind', name: 'preview-kind' }, h('option', { value: 'flv' }, 'HTTP-FLV (mpegts.js)'), h('option', { value: 'webrtc' }, 'WebRTC (WHEP)'));
   const stage = h('div', { class: 'stage' }, h('p', { class: 'placeholder' }, 'Waiting for a publisher… start OBS or ffmpeg with the settings on this page.'));
   main.append(
     h('div', { class: 'page-head' }, h('h1', {}, s.title || s.id), state),
     h('div', { class: 'live-grid' },
       h('section', { 'aria-labelledby': 'preview-h' }, h('h2', { id: 'preview-h' }, 'Preview'), stage,
         h('dl', { class: 'facts' }, h('dt', {}, 'Viewers'), viewers, h('dt', {}, 'Ingest bitrate'), bitrate),
+        h('div', { class: 'field' }, h('label', { for: 'preview-kind' }, 'Playback'), kind), // issue 9
         h('p', { class: 'links' }, 'Play elsewhere: ', h('a', { href: pb.flv }, 'HTTP-FLV'), ' · ', h('a', { href: pb.hls }, 'LL-HLS'))),
       h('section', { class: 'card', 'aria-labelledby': 'ingest-h' }, h('h2', { id: 'ingest-h' }, 'Go live'),
         copyField('ingest-server', 'Server', server),
         copyField('ingest-key', 'Stream key', s.streamKey, true),
         copyField('ingest-url', 'Full ingest URL (ffmpeg)', rtmp, true),
+        s.ingest.whip === undefined ? null : copyField('ingest-whip', 'WHIP URL (OBS: Service WHIP, Bearer Token = stream key)', new URL(s.ingest.whip, location.href).href), // issue 9
         h('h3', {}, 'OBS settings'),
         h('ul', { class: 'hint' },
           h('li', {}, 'Settings → Stream: Service “Custom…”, Server and Stream Key as above.'),
@@ -98,11 +103,39 @@ export async function livePage(main: HTMLElement, signal: AbortSignal, id: strin
         h('pre', { class: 'mono' }, `ffmpeg -re -i input.mp4 -c:v libx264 -preset veryfast -tune zerolatency -g 30 -c:a aac -f flv "${rtmp}"`))),
   );
 
-  let player: Player | null = null;
+  let player: Player | WhepPlayer | null = null;
   const stopPlayer = () => {
     player?.destroy();
     player = null;
   };
+  let starting = false; // one player at a time: refreshes and the menu may ask while one is starting
+  const startPlayer = async () => {
+    if (starting) return;
+    starting = true;
+    const chosen = kind.value;
+    try {
+      stage.replaceChildren();
+      if (chosen === 'webrtc') { // issue 9: WHEP with a latency readout
+        const { createWhepPlayer } = await import('../whep-player.js');
+        player = await createWhepPlayer(stage, pb.whep).catch((err: Error) => {
+          stage.replaceChildren(h('p', { class: 'error' }, `WebRTC playback failed: ${err.message}`));
+          return null;
+        });
+      } else player = await createPlayer(stage, { kind: 'flv', url: pb.flv, live: true, contentId: s.id, title: s.title });
+      if (signal.aborted) stopPlayer();
+    } finally {
+      starting = false;
+    }
+    if (player !== null && kind.value !== chosen) { // the menu changed while this one was starting
+      stopPlayer();
+      void startPlayer();
+    }
+  };
+  kind.addEventListener('change', () => {
+    if (player === null) return;
+    stopPlayer();
+    void startPlayer();
+  });
   signal.addEventListener('abort', stopPlayer);
 
   const refresh = async () => {
@@ -121,10 +154,9 @@ export async function livePage(main: HTMLElement, signal: AbortSignal, id: strin
     const bps = hasGauge ? sum(samples!, 'strom_live_ingest_bitrate_bps', mine) : s.live?.ingestBitrate ?? s.ingestBitrate;
     const fps = hasGauge ? sum(samples!, 'strom_live_ingest_fps', mine) : s.live?.fps;
     bitrate.textContent = live ? `${fmtBitrate(bps)}${fps ? ` · ${Math.round(fps)} fps` : ''}` : '—';
-    if (live && !player) {
-      stage.replaceChildren();
+    if (live && !player && !starting) {
       announce('The stream is live.');
-      player = await createPlayer(stage, { kind: 'flv', url: pb.flv, live: true, contentId: s.id, title: s.title });
+      await startPlayer();
     }
   };
   await refresh();

@@ -17,10 +17,16 @@
  *   (takeover with other encoder settings) also ends the
  *   segment, bumps `initVersion` and marks the next part `discontinuity` (EXT-X-DISCONTINUITY with
  *   a new EXT-X-MAP, §4.4.4.3): an init segment, once published, never changes.
+ * - Follower mode (live ABR, issue 6): a transcoded rendition cuts its parts and segments exactly
+ *   where the source rendition cut them, at the same decode times (ffmpeg `-copyts`, keyframes
+ *   forced where the source has them), and takes the source's segment and part numbers, so every
+ *   rendition lists the same media sequence numbers, part counts and durations (§6.2.4: a client
+ *   switching renditions addresses the same MSN/part).
  */
 import type { MediaUnit } from '../../stream/media-unit.js';
 import { fragment, type CmafSample, type TrackRun } from './fragment.js';
 import { initSegment } from './init-segment.js';
+import { opusPacketSamples } from '../../transcode/opus-toc.js'; // issue 9: Opus packets are 2.5–120 ms, not always 20
 import type { CmafTrack } from './sample-entry.js';
 
 /** One finished CMAF chunk. */
@@ -45,6 +51,13 @@ export interface CmafPart {
   bytes: Buffer;
 }
 
+/** A part boundary of the source rendition (follower mode): its numbers at a decode time. */
+export interface PartBoundary {
+  msn: number;
+  index: number;
+  seq: number;
+}
+
 /** Part and segment targets. */
 export interface SegmenterOptions {
   partTargetMs: number;
@@ -63,7 +76,7 @@ export class LiveSegmenter {
   private video: CmafTrack | null = null;
   private audio: CmafTrack | null = null;
   private vq: MediaUnit[] = [];
-  private aq: Array<{ u: MediaUnit; time: number }> = [];
+  private aq: Array<{ u: MediaUnit; time: number; dur: number }> = [];
   private audioClock = -1;
   private audioFrame = 1024;
   private started = false;
@@ -72,12 +85,16 @@ export class LiveSegmenter {
   private seq = 0;
   private msn = 0;
   private partIndex = 0;
+  /** Where the recent parts START (decode time → numbers), known the moment a part begins (for followers). */
+  readonly boundaries = new Map<number, PartBoundary>();
 
   constructor(
     private readonly expect: { video: boolean; audio: boolean },
     private readonly opts: SegmenterOptions,
     private readonly onPart: (p: CmafPart) => void,
     private readonly dims: { width?: number; height?: number } = {},
+    /** Follower mode: the source's part starting at a decode time (ms), if any. */
+    private readonly follow?: (dts: number) => PartBoundary | undefined,
   ) {}
 
   /** Feed one unit (configs, video and audio in arrival order). */
@@ -136,16 +153,34 @@ export class LiveSegmenter {
   }
 
   private pushVideo(u: MediaUnit): void {
+    if (this.follow) return this.followVideo(u, this.follow(u.dts));
     if (!this.started) {
       if (!u.keyframe) return;
       this.started = true;
       this.partStart = this.segStart = u.dts;
+      this.mark(u.dts);
     }
     const last = this.vq.at(-1);
     if (last !== undefined) {
       const frame = Math.max(1, u.dts - last.dts);
       const cutSegment = u.keyframe && u.dts - this.segStart >= this.opts.segmentTargetMs;
       if (cutSegment || u.dts + frame - this.partStart > this.opts.partTargetMs) this.emit(u.dts, cutSegment);
+    }
+    this.vq.push(u);
+  }
+
+  /** Follower mode: cut where (and only where) the source cut, and take its numbers. */
+  private followVideo(u: MediaUnit, b: PartBoundary | undefined): void {
+    if (!this.started) {
+      if (!u.keyframe || b === undefined || b.index !== 0) return; // start on a source segment start
+      this.started = true;
+      this.partStart = this.segStart = u.dts;
+      this.aq = this.aq.filter((a) => a.u.dts >= u.dts);
+    } else if (b !== undefined && this.vq.length > 0) this.emit(u.dts, b.index === 0);
+    if (b !== undefined) {
+      this.msn = b.msn;
+      this.seq = b.seq;
+      this.partIndex = b.index;
     }
     this.vq.push(u);
   }
@@ -157,15 +192,22 @@ export class LiveSegmenter {
       this.partStart = this.segStart = u.dts;
     }
     const sr = this.audio!.timescale;
+    const dur = this.audio!.codec === 'opus' ? opusPacketSamples(u.payload) || this.audioFrame : this.audioFrame; // issue 9
     const exact = Math.round((u.dts * sr) / 1000);
     if (this.audioClock < 0 || Math.abs(exact - this.audioClock) > this.audioFrame) this.audioClock = exact;
     if (this.video === null && this.aq.length > 0) {
-      const frameMs = (this.audioFrame * 1000) / sr;
+      const frameMs = (dur * 1000) / sr;
       const cutSegment = u.dts - this.segStart >= this.opts.segmentTargetMs;
       if (cutSegment || u.dts + frameMs - this.partStart > this.opts.partTargetMs) this.emit(u.dts, cutSegment);
     }
-    this.aq.push({ u, time: this.audioClock });
-    this.audioClock += this.audioFrame;
+    this.aq.push({ u, time: this.audioClock, dur });
+    this.audioClock += dur;
+  }
+
+  /** Record that the next part starts at `dts` (bounded: the last 256 boundaries, minutes of parts). */
+  private mark(dts: number): void {
+    this.boundaries.set(dts, { msn: this.msn, index: this.partIndex, seq: this.seq });
+    if (this.boundaries.size > 256) this.boundaries.delete(this.boundaries.keys().next().value!);
   }
 
   /** Close the current part at `endMs` (the next unit's dts); `segmentEnds` when a segment follows. */
@@ -185,7 +227,7 @@ export class LiveSegmenter {
     }
     if (this.audio && this.aq.length > 0) {
       const a = this.aq;
-      const samples: CmafSample[] = a.map(({ u }) => ({ duration: this.audioFrame, size: u.payload.length, sync: true, cto: 0 }));
+      const samples: CmafSample[] = a.map(({ u, dur }) => ({ duration: dur, size: u.payload.length, sync: true, cto: 0 }));
       runs.push({ trackId: 2, baseDecodeTime: a[0]!.time, samples, data: a.map(({ u }) => u.payload) });
     }
     this.vq = [];
@@ -202,6 +244,7 @@ export class LiveSegmenter {
       this.partIndex = 0;
       this.segStart = endMs;
     } else this.partIndex++;
+    this.mark(endMs);
     this.onPart(part);
   }
 }

@@ -13,6 +13,13 @@
  * at keyframes at/after the target, so a GOP equal to the target (the usual live setting) keeps the
  * template exact; a longer GOP makes the player ask a little early, and the route then holds the
  * request until the segment starts (ll-dash-routes.ts).
+ * Periods (§5.3.2; issue 6): a publisher takeover with another codec configuration makes the muxer
+ * start a new init segment (`init_<v>.mp4`); the MPD then starts a new Period (id = v) at that
+ * segment: Period@start = M·d, startNumber = M, presentationTimeOffset = the decode time of segment
+ * M (its first msn), so segment N keeps its place AST + N·d on the same timeline. Each Period's
+ * first msn is remembered the first time it is rendered, so a Period's start never moves.
+ * Live ABR renditions (issue 6) are extra Representations of the current Period's AdaptationSet
+ * (same $Number$ = same MSN, aligned boundaries), under `<rung>/`.
  */
 import type { LlHlsMuxer } from '../hls/ll-hls-muxer.js';
 import { isoDuration } from '../../recording/vod-manifests.js';
@@ -24,6 +31,24 @@ interface Anchor {
 }
 
 const anchors = new WeakMap<LlHlsMuxer, Anchor>();
+const periodStarts = new WeakMap<LlHlsMuxer, Map<number, { msn: number; startMs: number }>>();
+
+/** One extra Representation (a live ABR rendition). */
+export interface DashRendition {
+  id: string;
+  codecs: string[];
+  width?: number;
+  height?: number;
+  bandwidth: number;
+  /** URL prefix of its segments and init, e.g. `360p/`. */
+  prefix: string;
+}
+
+/** `avc1.PPCCLL` read from the avcC box of an init segment (null: not AVC). */
+export function avcCodecOfInit(init: Buffer | null): string | null {
+  const i = init?.indexOf('avcC') ?? -1;
+  return init && i >= 0 && init.length >= i + 8 ? `avc1.${init.subarray(i + 5, i + 8).toString('hex')}` : null;
+}
 
 /** Options of the rendered MPD. */
 export interface LlDashOptions {
@@ -37,6 +62,8 @@ export interface LlDashOptions {
   /** ServiceDescription Latency@target, ms. */
   targetLatencyMs: number;
   now?: number;
+  /** live ABR renditions listed as Representations of the current Period. */
+  renditions?: readonly DashRendition[];
 }
 
 /** AST/PTO of a muxer, fixed by its first segment (null before one exists). */
@@ -64,6 +91,37 @@ export function renderLlDashMpd(mux: LlHlsMuxer, o: LlDashOptions): string {
   const bandwidth = Math.max(1, Math.ceil(mux.peakBitrate));
   const iso = (ms: number) => new Date(ms).toISOString();
   const ended = mux.ended;
+  const known = periodStarts.get(mux) ?? new Map<number, { msn: number; startMs: number }>();
+  periodStarts.set(mux, known);
+  for (const seg of mux.segments) if (!known.has(seg.initVersion)) known.set(seg.initVersion, { msn: seg.msn, startMs: seg.startMs });
+  const versions = [...new Set(mux.segments.map((x) => x.initVersion))];
+  const contentType = hasVideo ? 'video' : 'audio';
+  const periods = versions.map((v, k) => {
+    const last = k === versions.length - 1;
+    const p = known.get(v)!;
+    const initUri = v === 0 ? 'init.mp4' : `init_${v}.mp4`;
+    const first = v === 0 ? { start: 0, number: 0, pto: a.ptoMs } : { start: p.msn * d, number: p.msn, pto: p.startMs };
+    const vCodec = last ? null : avcCodecOfInit(mux.init(v));
+    const codecs = vCodec === null ? o.codecs : [vCodec, ...o.codecs.filter((c) => c.startsWith('mp4a') || c === 'opus')];
+    const template = (prefix: string, init: string) => `<SegmentTemplate timescale="1000" presentationTimeOffset="${first.pto}" startNumber="${first.number}" duration="${d}" initialization="${prefix}${init}${o.query}" media="${prefix}seg_$Number$.m4s${o.query}" availabilityTimeOffset="${((d - part) / 1000).toFixed(3)}" availabilityTimeComplete="false"/>`;
+    const reps = [`      <Representation id="0" codecs="${codecs.join(',')}" bandwidth="${bandwidth}"${size}>
+        ${template('', initUri)}
+      </Representation>`];
+    if (last) {
+      for (const r of o.renditions ?? []) {
+        const rs = r.width && r.height ? ` width="${r.width}" height="${r.height}"` : '';
+        reps.push(`      <Representation id="${r.id}" codecs="${r.codecs.join(',')}" bandwidth="${Math.max(1, Math.ceil(r.bandwidth))}"${rs}>
+        ${template(r.prefix, 'init.mp4')}
+      </Representation>`);
+      }
+    }
+    return `  <Period id="${v}" start="${isoDuration(first.start)}">
+    <AdaptationSet id="0" contentType="${contentType}" mimeType="${contentType}/mp4" segmentAlignment="true" startWithSAP="1">
+${reps.join('\n')}
+    </AdaptationSet>
+  </Period>
+`;
+  }).join('');
   const endAttrs = ended ? ` mediaPresentationDuration="${isoDuration((mux.segments.at(-1)?.msn ?? 0) * d + (mux.segments.at(-1)?.durationMs ?? 0))}"` : '';
   return `<?xml version="1.0" encoding="UTF-8"?>
 <MPD xmlns="urn:mpeg:dash:schema:mpd:2011" type="dynamic" profiles="urn:mpeg:dash:profile:isoff-live:2011,http://www.dashif.org/guidelines/low-latency-live-v5" availabilityStartTime="${iso(a.astMs)}" publishTime="${iso(o.now ?? Date.now())}" minimumUpdatePeriod="${isoDuration(d)}" timeShiftBufferDepth="${isoDuration(depthMs)}" maxSegmentDuration="${isoDuration(mux.targetDurationS * 1000)}" minBufferTime="${isoDuration(part)}"${endAttrs}>
@@ -71,14 +129,7 @@ export function renderLlDashMpd(mux: LlHlsMuxer, o: LlDashOptions): string {
     <Latency referenceId="0" target="${o.targetLatencyMs}" min="${Math.round(o.targetLatencyMs / 2)}" max="${o.targetLatencyMs * 3}"/>
     <PlaybackRate min="0.96" max="1.04"/>
   </ServiceDescription>
-  <Period id="0" start="PT0S">
-    <AdaptationSet id="0" contentType="${hasVideo ? 'video' : 'audio'}" mimeType="${hasVideo ? 'video' : 'audio'}/mp4" segmentAlignment="true" startWithSAP="1">
-      <Representation id="0" codecs="${o.codecs.join(',')}" bandwidth="${bandwidth}"${size}>
-        <SegmentTemplate timescale="1000" presentationTimeOffset="${a.ptoMs}" startNumber="0" duration="${d}" initialization="init.mp4${o.query}" media="seg_$Number$.m4s${o.query}" availabilityTimeOffset="${((d - part) / 1000).toFixed(3)}" availabilityTimeComplete="false"/>
-      </Representation>
-    </AdaptationSet>
-  </Period>
-  <UTCTiming schemeIdUri="urn:mpeg:dash:utc:http-iso:2014" value="${o.timeUrl}"/>
+${periods}  <UTCTiming schemeIdUri="urn:mpeg:dash:utc:http-iso:2014" value="${o.timeUrl}"/>
 </MPD>
 `;
 }

@@ -9,9 +9,15 @@
  * moment the muxer produced it (draft-pantos-hls-rfc8216bis-16 §6.2.5.2, "as soon as").
  * PROGRAM-DATE-TIME maps dts to wall clock with the smallest (arrival − dts) seen, so units
  * replayed from the GOP cache do not make the first segments look older than they are.
+ * EXT-X-TARGETDURATION is fixed when the first segment completes (§4.4.3.1: it MUST NOT change):
+ * ⌈max(segmentTargetMs, first segment)⌉ s. The headroom is the rounding rule itself (a segment is
+ * within the target while its EXTINF *rounds* to ≤ target, i.e. < target + 0.5 s); a later, longer
+ * segment (GOP raised by the encoder) is counted in `overTarget` and logged by the service, never
+ * raises the target. A rendition muxer (live ABR) follows a leader: the leader's part boundaries,
+ * numbers, target duration and wall clock, so all renditions line up.
  */
 import type { MediaUnit } from '../../stream/media-unit.js';
-import { LiveSegmenter, type CmafPart } from '../cmaf/live-segmenter.js';
+import { LiveSegmenter, type CmafPart, type PartBoundary } from '../cmaf/live-segmenter.js';
 import { BlockingWaiters, type LivePosition } from './ll-hls-blocking.js';
 
 /** Muxer settings (from `llhls.*`). */
@@ -47,8 +53,13 @@ export class LlHlsMuxer {
   readonly segments: LiveSegment[] = [];
   readonly waiters = new BlockingWaiters();
   ended = false;
-  /** Longest complete segment so far, ms (EXT-X-TARGETDURATION is its ceiling, never lowered). */
+  /** Longest complete segment so far, ms. */
   maxSegmentMs = 0;
+  /** Complete segments whose duration rounds above the fixed target duration (a warning each). */
+  overTarget = 0;
+  /** Called once per segment longer than the fixed target duration. */
+  onOverTarget: ((s: LiveSegment, targetS: number) => void) | null = null;
+  private fixedTargetS = 0;
   /** Bytes/s of the largest segment (master playlist BANDWIDTH). */
   peakBitrate = 0;
   lastAccess = Date.now();
@@ -66,8 +77,14 @@ export class LlHlsMuxer {
   readonly segmentListeners = new Set<(s: LiveSegment, init: Buffer | null) => void>();
   // --- end recording ---
 
-  constructor(expect: { video: boolean; audio: boolean }, readonly opts: LlHlsOptions, dims: { width?: number; height?: number } = {}) {
-    this.segmenter = new LiveSegmenter(expect, opts, (p) => this.onPart(p), dims);
+  constructor(expect: { video: boolean; audio: boolean }, readonly opts: LlHlsOptions, dims: { width?: number; height?: number } = {}, readonly leader?: LlHlsMuxer) {
+    const follow = leader ? (dts: number): PartBoundary | undefined => leader.segmenter.boundaries.get(dts) : undefined;
+    this.segmenter = new LiveSegmenter(expect, opts, (p) => this.onPart(p), dims, follow);
+  }
+
+  /** Dts → wall-clock offset (a follower uses its leader's, so PROGRAM-DATE-TIME matches across renditions). */
+  private get wall(): number {
+    return this.leader ? this.leader.wallOffset : this.wallOffset;
   }
 
   /** Init segment `version` while the window needs it (null before every track's configuration arrived). */
@@ -80,9 +97,30 @@ export class LlHlsMuxer {
     return this.maxSegmentMs > 0;
   }
 
-  /** EXT-X-TARGETDURATION in whole seconds. */
+  /** EXT-X-TARGETDURATION in whole seconds: fixed by the first segment (the leader's, for a rendition). */
   get targetDurationS(): number {
+    if (this.leader?.ready) return this.leader.targetDurationS;
+    if (this.fixedTargetS > 0) return this.fixedTargetS;
     return Math.max(1, Math.ceil(Math.max(this.maxSegmentMs, this.opts.segmentTargetMs) / 1000));
+  }
+
+  /** Mean bitrate of the complete segments in the window, bit/s (AVERAGE-BANDWIDTH; 0 before one). */
+  averageBitrate(): number {
+    let bytes = 0;
+    let ms = 0;
+    for (const s of this.segments) {
+      if (!s.complete) continue;
+      ms += s.durationMs;
+      for (const p of s.parts) bytes += p.bytes.length;
+    }
+    return ms > 0 ? (bytes * 8 * 1000) / ms : 0;
+  }
+
+  /** Segment msn and last part index of the live edge (EXT-X-RENDITION-REPORT LAST-MSN / LAST-PART). */
+  lastPosition(): { msn: number; part: number } | null {
+    const cur = this.segments.at(-1);
+    const p = cur?.parts.at(-1);
+    return cur === undefined || p === undefined ? null : { msn: cur.msn, part: p.index };
   }
 
   /** The segment in progress and its completed part count. */
@@ -100,7 +138,7 @@ export class LlHlsMuxer {
   /** Feed a unit from the stream. */
   push(u: MediaUnit): void {
     if (this.ended) return;
-    if (!u.config) this.wallOffset = Math.min(this.wallOffset, Date.now() - u.dts);
+    if (!u.config && !this.leader) this.wallOffset = Math.min(this.wallOffset, Date.now() - u.dts);
     this.segmenter.push(u);
   }
 
@@ -162,7 +200,7 @@ export class LlHlsMuxer {
     if (cur !== undefined && !cur.complete && cur.msn !== p.msn) this.complete(cur); // ended by a configuration change
     if (!this.inits.has(p.initVersion) && this.segmenter.init) this.inits.set(p.initVersion, this.segmenter.init);
     if (cur === undefined || cur.complete) {
-      const wall = Number.isFinite(this.wallOffset) ? this.wallOffset : Date.now() - p.startMs;
+      const wall = Number.isFinite(this.wall) ? this.wall : Date.now() - p.startMs;
       cur = { msn: p.msn, parts: [], complete: false, startMs: p.startMs, durationMs: 0, pdtMs: p.startMs + wall, initVersion: p.initVersion, discontinuity: p.discontinuity };
       this.segments.push(cur);
     }
@@ -184,6 +222,11 @@ export class LlHlsMuxer {
     s.complete = true;
     if (s.parts.length === 0) return;
     this.maxSegmentMs = Math.max(this.maxSegmentMs, s.durationMs);
+    if (this.fixedTargetS === 0) this.fixedTargetS = Math.max(1, Math.ceil(Math.max(s.durationMs, this.opts.segmentTargetMs) / 1000));
+    else if (Math.round(s.durationMs / 1000) > this.targetDurationS) {
+      this.overTarget++;
+      this.onOverTarget?.(s, this.targetDurationS);
+    }
     const bytes = s.parts.reduce((n, p) => n + p.bytes.length, 0);
     if (s.durationMs > 0) this.peakBitrate = Math.max(this.peakBitrate, (bytes * 8 * 1000) / s.durationMs);
     for (const l of this.segmentListeners) l(s, this.init(s.initVersion)); // recording (issue 6 item 5)

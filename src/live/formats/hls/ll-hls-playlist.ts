@@ -127,6 +127,9 @@ export interface Variant {
   codecs: string[];
   width?: number;
   height?: number;
+  /** live ABR (issue 6): AVERAGE-BANDWIDTH and FRAME-RATE when known. */
+  averageBandwidth?: number;
+  frameRate?: number;
 }
 
 /** The master (multivariant) playlist. */
@@ -134,7 +137,9 @@ export function renderMasterPlaylist(variants: readonly Variant[]): string {
   const lines = ['#EXTM3U', '#EXT-X-VERSION:6', '#EXT-X-INDEPENDENT-SEGMENTS'];
   for (const v of variants) {
     const res = v.width && v.height ? `,RESOLUTION=${v.width}x${v.height}` : '';
-    lines.push(`#EXT-X-STREAM-INF:BANDWIDTH=${Math.max(1, Math.round(v.bandwidth))},CODECS="${v.codecs.join(',')}"${res}`, v.uri);
+    const avg = v.averageBandwidth ? `,AVERAGE-BANDWIDTH=${Math.max(1, Math.round(v.averageBandwidth))}` : '';
+    const fr = v.frameRate ? `,FRAME-RATE=${v.frameRate.toFixed(3)}` : '';
+    lines.push(`#EXT-X-STREAM-INF:BANDWIDTH=${Math.max(1, Math.round(v.bandwidth))}${avg},CODECS="${v.codecs.join(',')}"${res}${fr}`, v.uri);
   }
   return `${lines.join('\n')}\n`;
 }
