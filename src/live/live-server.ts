@@ -87,13 +87,14 @@ export function createLiveServer(config: Config, log: Logger, resolver?: StreamK
     },
     async close() {
       llhls.close(); // LL-HLS (issue 6): release held blocking requests first
-      webrtc.close(); // WebRTC (issue 9): end WHIP/WHEP sessions and fan-outs
+      const webrtcReleased = webrtc.close(); // WebRTC (issue 9): end WHIP/WHEP sessions and fan-outs
       registry.close();
       await registry.bridges.close(); // issue 9: audio bridge children reaped before the process exits
       await server.recorder?.close(); // recording (issue 6): publish what was recorded before the store closes
       detachWs?.();
       detachWs = null;
       await rtmp.close();
+      await webrtcReleased; // issue 9: werift sockets/timers released (bounded) before close resolves
     },
     status: (id) => registry.status(id),
     setResolver: (r) => registry.setResolver(r),

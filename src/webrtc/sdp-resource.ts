@@ -24,6 +24,8 @@ export abstract class WebRtcSession {
   connected = false;
   protected readonly log: Logger;
   private timer: NodeJS.Timeout | null = null;
+  /** Settles when werift has released the peer connection's sockets and timers (after `close`). */
+  released: Promise<void> = Promise.resolve();
 
   constructor(
     readonly role: WebRtcRole,
@@ -85,7 +87,7 @@ export abstract class WebRtcSession {
     try {
       this.onClose(reason);
     } finally {
-      this.pc.close().catch((err: unknown) => this.log.debug({ err }, 'peer connection close failed'));
+      this.released = this.pc.close().catch((err: unknown) => this.log.debug({ err }, 'peer connection close failed'));
       this.log.info({ reason, durationMs: Date.now() - this.createdAt }, 'webrtc session closed');
       this.metrics.sessionEnded(this.role);
       this.onEnded(this);
@@ -133,9 +135,15 @@ export class SessionTable {
     this.sessions.set(s.id, s);
   }
 
+  /** Peer connections still releasing their sockets (shutdown waits for them, bounded). */
+  private readonly releasing = new Set<Promise<void>>();
+
   /** Forget a session that ended. */
   delete(s: WebRtcSession): void {
     if (this.sessions.get(s.id) === s) this.sessions.delete(s.id);
+    const p = s.released;
+    this.releasing.add(p);
+    void p.finally(() => this.releasing.delete(p));
   }
 
   /** The session `id` of `role`, or WEBRTC_SESSION_NOT_FOUND. */
@@ -152,9 +160,16 @@ export class SessionTable {
     return c;
   }
 
-  /** Close every session (shutdown). */
-  closeAll(reason: string): void {
+  /**
+   * Close every session (shutdown); resolves once werift released their UDP sockets and timers, or
+   * after `waitMs` — a peer connection stuck mid-close must not hang the process's shutdown.
+   */
+  async closeAll(reason: string, waitMs = 3000): Promise<void> {
     for (const s of [...this.sessions.values()]) s.close(reason);
+    let timer: NodeJS.Timeout | undefined;
+    const bound = new Promise<void>((resolve) => { timer = setTimeout(resolve, waitMs); });
+    await Promise.race([Promise.all([...this.releasing]), bound]);
+    clearTimeout(timer);
   }
 }
 

@@ -63,9 +63,10 @@ export class WebRtcService {
     return this.fanouts.size;
   }
 
-  /** End every session and fan-out. */
-  close(reason = 'server shutting down'): void {
-    this.table.closeAll(reason);
+  /** End every session and fan-out; resolves once their peer connections are released (bounded). */
+  async close(reason = 'server shutting down'): Promise<void> {
+    const released = this.table.closeAll(reason);
     for (const f of [...this.fanouts.values()]) f.close(reason);
+    await released;
   }
 }
