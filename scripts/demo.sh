@@ -65,6 +65,8 @@ cat <<MSG
               $base/v/$vod_id/manifest.mpd  (DASH)
               $base/v/$vod_id/download.mp4
   Live demo   $base/live/$live_id.flv   (HTTP-FLV, published by ffmpeg to rtmp://127.0.0.1:$RTMP_PORT/live/…)
+              $base/live/$live_id/master.m3u8   (LL-HLS)    $base/live/$live_id/manifest.mpd   (LL-DASH)
+              WebRTC (WHEP): the Web UI's live page, Playback → WebRTC; WHIP ingest: $base/whip
   API         curl -H "Authorization: Bearer \$TOKEN" $base/api/v1/videos
   API docs    $base/api/v1/docs
   TOKEN       $token
