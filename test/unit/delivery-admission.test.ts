@@ -40,6 +40,11 @@ test('misses are cached while there is room, then only on a second miss; pooled 
   assert.equal(b.buf.buffer, a.buf.buffer, 'the released buffer was reused');
   b.release();
   assert.equal(catalog.hot.peek(e7.key), undefined);
+  // …and its second miss through bodyForSend is admitted too (admission decided once per miss)
+  const c = await catalog.bodyForSend(e7);
+  assert.deepEqual(c.buf, Buffer.alloc(1000, 7));
+  c.release();
+  assert.notEqual(catalog.hot.peek(e7.key), undefined, 'second miss through the lean path is cached');
 
   // the doorkeeper forgets: after more distinct misses than the cache holds objects, a key counts as new again
   for (let i = 10; i < 30; i++) await catalog.body(await entry(i));

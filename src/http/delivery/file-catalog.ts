@@ -192,16 +192,17 @@ export class FileCatalog {
   body(e: FileEntry): Promise<Buffer> {
     const hit = this.hot.get(e.key);
     if (hit !== undefined) return Promise.resolve(hit);
-    let pending = this.pendingReads.get(e.key);
-    if (pending === undefined) {
-      const admit = this.admits(e.key, e.size);
-      pending = readWhole(e.file, e.size).then((buf) => {
-        // A file that changed between stat and read is not cached under stale validators.
-        if (admit && buf.length === e.size) this.hot.set(e.key, buf);
-        return buf;
-      }).finally(() => this.pendingReads.delete(e.key));
-      this.pendingReads.set(e.key, pending);
-    }
+    return this.pendingReads.get(e.key) ?? this.read(e, this.admits(e.key, e.size));
+  }
+
+  /** Read a whole body once (callers coalesce on `pendingReads`), caching it when `admit`. */
+  private read(e: FileEntry, admit: boolean): Promise<Buffer> {
+    const pending = readWhole(e.file, e.size).then((buf) => {
+      // A file that changed between stat and read is not cached under stale validators.
+      if (admit && buf.length === e.size) this.hot.set(e.key, buf);
+      return buf;
+    }).finally(() => this.pendingReads.delete(e.key));
+    this.pendingReads.set(e.key, pending);
     return pending;
   }
 
@@ -230,7 +231,11 @@ export class FileCatalog {
    * the bytes — a miss that is not cached then allocates nothing for the garbage collector.
    */
   bodyForSend(e: FileEntry): Promise<{ buf: Buffer; release: () => void }> {
-    if (this.hot.peek(e.key) !== undefined || this.pendingReads.has(e.key) || this.admits(e.key, e.size)) return this.body(e).then((buf) => ({ buf, release: noop }));
+    // The caller (hotBody) already counted this lookup: peek, and decide admission exactly once.
+    const hit = this.hot.peek(e.key);
+    if (hit !== undefined) return Promise.resolve({ buf: hit, release: noop });
+    const shared = this.pendingReads.get(e.key) ?? (this.admits(e.key, e.size) ? this.read(e, true) : null);
+    if (shared !== null) return shared.then((buf) => ({ buf, release: noop }));
     const pooled = this.pool.take(e.size);
     return readWhole(e.file, e.size, pooled.subarray(0, e.size)).then((buf) => ({ buf, release: () => this.pool.give(pooled) }), (err: Error) => {
       this.pool.give(pooled);
