@@ -18,10 +18,11 @@ import { createRequire } from 'node:module';
 import type { AddressInfo } from 'node:net';
 import { loadavg, tmpdir } from 'node:os';
 import path from 'node:path';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { pino } from 'pino';
 import { buildStrom, type Strom } from '../../src/app.js';
 import { testConfig } from '../../src/config.js';
+import { launchBrowser } from '../../test/helpers/browser.js';
 import type { MediaUnit } from '../../src/live/stream/media-unit.js';
 
 const require = createRequire(import.meta.url);
@@ -33,7 +34,6 @@ const SEGMENT_TARGET_MS = 1000; // = the 1 s GOP (-g 30 at 30 fps): exact DASH t
 const DASH_LIVE_DELAY_S = 1.5;
 const TARGETS = { 'LL-HLS': 2.0, 'LL-DASH': 2.5 } as const;
 const HARD_LIMIT_MS = 170_000;
-const CHROMIUM_ARGS = ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--autoplay-policy=no-user-gesture-required', '--mute-audio'];
 
 type Protocol = keyof typeof TARGETS;
 
@@ -223,7 +223,7 @@ console.log(`load average before: ${load().join(' ')}`);
 const results: RunResult[] = [];
 let exitCode = 0;
 try {
-  const browser = await chromium.launch({ executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium', headless: true, args: CHROMIUM_ARGS });
+  const browser = await launchBrowser();
   cleanups.push(() => browser.close());
   for (const protocol of ['LL-HLS', 'LL-DASH'] as const) results.push(await runOne(browser, protocol));
 } catch (e) {

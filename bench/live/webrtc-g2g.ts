@@ -17,18 +17,16 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { loadavg, tmpdir } from 'node:os';
 import path from 'node:path';
-import { chromium } from 'playwright-core';
 import { pino } from 'pino';
 import { buildStrom } from '../../src/app.js';
 import { testConfig } from '../../src/config.js';
+import { launchWebRtcBrowser } from '../../test/helpers/webrtc.js';
 
 const sampleSeconds = Number(process.argv[2] ?? 20);
 const settleSeconds = Number(process.argv[3] ?? 5);
 const busy = (process.argv[4] ?? '1') !== '0';
 const TARGET_MS = 300;
 const HARD_LIMIT_MS = 120_000;
-const ARGS = ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync',
-  '--autoplay-policy=no-user-gesture-required', '--mute-audio', '--allow-loopback-in-peer-connection', '--disable-features=WebRtcHideLocalIpsWithMdns'];
 
 const cleanups: Array<() => Promise<unknown> | unknown> = [];
 async function cleanup(): Promise<void> {
@@ -105,7 +103,7 @@ async function main(): Promise<void> {
     pageServer.closeAllConnections();
     pageServer.close(resolve);
   }));
-  const browser = await chromium.launch({ executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium', headless: true, args: ARGS });
+  const browser = await launchWebRtcBrowser();
   cleanups.push(() => browser.close());
   const page = await browser.newPage();
   await page.goto(`http://127.0.0.1:${(pageServer.address() as AddressInfo).port}/`);

@@ -165,9 +165,10 @@ export function sendFrames(c: RtmpClient, from: number, to: number): void {
   }
 }
 
-/** Poll `cond` every 25 ms for up to 5 s, then assert it with `what`. */
-export async function waitUntil(cond: () => boolean, what: string): Promise<void> {
-  for (let i = 0; i < 200 && !cond(); i++) await sleep(25);
+/** Poll `cond` every 25 ms for up to `ms` (5 s), then assert it with `what`. */
+export async function waitUntil(cond: () => boolean, what: string, ms = 5_000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!cond() && Date.now() < end) await sleep(25);
   assert.ok(cond(), what);
 }
 

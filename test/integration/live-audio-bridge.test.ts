@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { readdirSync } from 'node:fs';
-import { test } from 'node:test';
+import { test, type TestContext } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { videoToUnit } from '../../src/live/formats/flv/flv-tags.js';
 import { FlvDemuxer } from '../../src/live/formats/flv/flv-demuxer.js';
@@ -18,7 +18,7 @@ import { AdtsParser, adtsToAsc } from '../../src/live/transcode/adts.js';
 import { OggReader } from '../../src/live/transcode/ogg.js';
 import { RtmpClient } from '../../src/live/rtmp/rtmp-client.js';
 import { opusHeadInfo, opusPacketSamples } from '../../src/live/transcode/opus-toc.js';
-import { ffmpegPublish, run, startLive, syntheticPublisher, avcConfigBody, avcFrameBody, aacFrameBody, processAlive } from '../helpers/live-fixtures.js';
+import { ffmpegPublish, run, startLive, syntheticPublisher, avcConfigBody, avcFrameBody, aacFrameBody, processAlive, waitUntil } from '../helpers/live-fixtures.js';
 
 /** A sink collecting every unit it is handed. */
 function collector(): ReaderSink & { units: MediaUnit[]; closed: string | null } {
@@ -35,11 +35,8 @@ function collector(): ReaderSink & { units: MediaUnit[]; closed: string | null }
   return c;
 }
 
-async function until(cond: () => boolean, what: string, ms = 30_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!cond() && Date.now() < end) await sleep(50);
-  assert.ok(cond(), what);
-}
+/** `waitUntil` with this file's generous default: ffmpeg children start slowly on a loaded box. */
+const until = (cond: () => boolean, what: string, ms = 30_000) => waitUntil(cond, what, ms);
 
 
 test('AAC (RTMP) → Opus: one shared ffmpeg child, OpusHead + 20 ms Opus units on the video timeline, video shared by reference', async (t) => {
@@ -284,8 +281,9 @@ test('a crashing child is restarted with backoff, bounded, and the readers keep 
   assert.equal(reg.status('cam1').viewers.whep, 1);
 });
 
-test('over live.audioBridgeMaxChildren a viewer gets the source audio unchanged (counted)', async (t) => {
-  const h = await startLive({ 'live.audioBridgeMaxChildren': 0 });
+/** Strom with `overrides` and a synthetic H.264+AAC publisher on cam1, both closed after the test. */
+async function aacPublished(t: TestContext, overrides: Parameters<typeof startLive>[0]) {
+  const h = await startLive(overrides);
   const reg = h.strom.live.registry;
   const c = await syntheticPublisher(h.rtmpPort);
   t.after(async () => {
@@ -293,6 +291,11 @@ test('over live.audioBridgeMaxChildren a viewer gets the source audio unchanged 
     await h.close();
   });
   await until(() => reg.get('cam1')?.tracks.audio?.codec === 'aac', 'synthetic publisher is live');
+  return { h, reg };
+}
+
+test('over live.audioBridgeMaxChildren a viewer gets the source audio unchanged (counted)', async (t) => {
+  const { h, reg } = await aacPublished(t, { 'live.audioBridgeMaxChildren': 0 });
   const a = collector();
   reg.addReader('cam1', 'whep', a, { audioCodec: 'opus' });
   await until(() => a.units.some((u) => u.kind === 'audio'), 'reader gets audio');
@@ -302,14 +305,7 @@ test('over live.audioBridgeMaxChildren a viewer gets the source audio unchanged 
 });
 
 test('an ffmpeg that cannot be spawned is logged, counted once per attempt, and leaves no child count behind', async (t) => {
-  const h = await startLive({ 'vod.ffmpegPath': '/nonexistent/ffmpeg', 'live.audioBridgeMaxRestarts': 1 });
-  const reg = h.strom.live.registry;
-  const c = await syntheticPublisher(h.rtmpPort);
-  t.after(async () => {
-    c.destroy();
-    await h.close();
-  });
-  await until(() => reg.get('cam1')?.tracks.audio?.codec === 'aac', 'synthetic publisher is live');
+  const { h, reg } = await aacPublished(t, { 'vod.ffmpegPath': '/nonexistent/ffmpeg', 'live.audioBridgeMaxRestarts': 1 });
   const a = collector();
   reg.addReader('cam1', 'whep', a, { audioCodec: 'opus' });
   await until(() => h.logs.some((l) => l.msg === 'audio bridge: giving up restarting ffmpeg; viewers keep video without audio'), 'gives up');
