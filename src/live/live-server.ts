@@ -88,8 +88,7 @@ export function createLiveServer(config: Config, log: Logger, resolver?: StreamK
     async close() {
       llhls.close(); // LL-HLS (issue 6): release held blocking requests first
       const webrtcReleased = webrtc.close(); // WebRTC (issue 9): end WHIP/WHEP sessions and fan-outs
-      registry.close();
-      await registry.bridges.close(); // issue 9: audio bridge children reaped before the process exits
+      await registry.close();
       await server.recorder?.close(); // recording (issue 6): publish what was recorded before the store closes
       detachWs?.();
       detachWs = null;

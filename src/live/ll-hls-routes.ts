@@ -84,9 +84,10 @@ export function llHlsRoutes(registry: StreamRegistry, service: LlHlsService, cor
       const bq = m[1] === 'index' ? parseBlockingQuery(req.query) : null;
       if (bq !== null && 'error' in bq) throw fail('LIVE_HLS_BAD_QUERY', bq.error);
       await guard()?.(req.raw, streamId);
-      const mux = rung === null ? service.muxer(streamId) : service.rendition(streamId, rung);
+      const source = service.muxer(streamId); // starts (or keeps alive) the source muxer, and with it the ABR ladder
+      const mux = rung === null ? source : service.rendition(streamId, rung);
       const q = carriedQuery(req.query);
-      const reports = () => renditionReports(service, streamId, rung, q);
+      const reports = () => renditionReports(service, streamId, source, rung, q);
       reply.header('Age', '0');
       if (bq !== null && !('error' in bq)) {
         if (mux.waiters.size >= service.maxHeldRequests) throw fail('LIVE_HLS_BUSY', mux.waiters.size); // issue 6: cap held requests
@@ -160,11 +161,11 @@ function variants(registry: StreamRegistry, service: LlHlsService, streamId: str
 }
 
 /** EXT-X-RENDITION-REPORT for every OTHER rendition (§4.4.5.4), relative to the playlist's own URL. */
-function renditionReports(service: LlHlsService, streamId: string, self: string | null, q: string): Array<{ uri: string; lastMsn: number; lastPart: number }> {
+function renditionReports(service: LlHlsService, streamId: string, source: LlHlsMuxer, self: string | null, q: string): Array<{ uri: string; lastMsn: number; lastPart: number }> {
   const list = service.abr.renditions(streamId);
   if (list.length === 0) return [];
   const up = self === null ? '' : '../';
-  const all: Array<{ uri: string; mux: LlHlsMuxer | null }> = [{ uri: `${up}index.m3u8${q}`, mux: self === null ? null : service.muxer(streamId) }];
+  const all: Array<{ uri: string; mux: LlHlsMuxer | null }> = [{ uri: `${up}index.m3u8${q}`, mux: self === null ? null : source }];
   for (const r of list) all.push({ uri: `${up}${r.rung.name}/index.m3u8${q}`, mux: r.rung.name === self ? null : r.mux });
   const out: Array<{ uri: string; lastMsn: number; lastPart: number }> = [];
   for (const x of all) {

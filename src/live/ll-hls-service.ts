@@ -41,9 +41,8 @@ export class LlHlsService {
   /** Segments longer than their playlist's fixed EXT-X-TARGETDURATION, all streams (metric). */
   segmentsOverTarget = 0;
 
-  /** The muxer of rendition `name` (`360p`) of `streamId`; refreshes the source muxer; 404 when absent. */
+  /** The muxer of rendition `name` (`360p`) of `streamId` (get the source `muxer` first: it runs the ladder); 404 when absent. */
   rendition(streamId: string, name: string): LlHlsMuxer {
-    this.muxer(streamId);
     const m = this.abr.rendition(streamId, name);
     if (m === null || (m.ended && !m.ready)) throw fail('LIVE_STREAM_NOT_FOUND', `${streamId}/${name}`); // never an empty playlist
     return m;

@@ -40,11 +40,6 @@ export interface FanoutViewer {
   close(reason: string): void;
 }
 
-/** A publisher that can be asked for a keyframe (WHIP). */
-interface KeyframeSource {
-  requestKeyframe(): void;
-}
-
 /** The shared packetizer of one stream. */
 export class WhepFanout {
   private readonly viewers = new Map<FanoutViewer, { started: boolean }>();
@@ -85,16 +80,6 @@ export class WhepFanout {
     return this.gop.length > 0 ? this.gopBytes : 0;
   }
 
-  /** Viewers now. */
-  get size(): number {
-    return this.viewers.size;
-  }
-
-  /** Profile (profile_idc) of the stream's H.264, when known: WHEP prefers an offer with the same. */
-  profileIdc(): number | undefined {
-    return this.sps[0]?.[1];
-  }
-
   /** Add a connected viewer: it starts at the cached keyframe, or at the next one. */
   add(v: FanoutViewer): void {
     const state = { started: false };
@@ -113,8 +98,7 @@ export class WhepFanout {
 
   /** A viewer lost a picture (PLI/FIR): ask the publisher for a keyframe if it can make one. */
   requestKeyframe(): void {
-    const p = this.registry.get(this.streamId)?.publisher as (Partial<KeyframeSource> | null | undefined);
-    if (typeof p?.requestKeyframe === 'function') p.requestKeyframe(); // WHIP; RTMP cannot (see the header)
+    this.registry.get(this.streamId)?.publisher?.requestKeyframe?.(); // WHIP can; RTMP cannot (see the header)
   }
 
   /** Close the fan-out and every viewer still on it. */

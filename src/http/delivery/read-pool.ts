@@ -40,9 +40,4 @@ export class ReadPool {
     this.free.push(b);
     this.idle += b.length;
   }
-
-  /** Idle bytes held. */
-  idleBytes(): number {
-    return this.idle;
-  }
 }

@@ -32,8 +32,6 @@ const MAX_BACKOFF_MS = 30_000;
 /** The transcode of one stream. */
 export class AbrTranscoder {
   readonly renditions: AbrRendition[];
-  /** Restarts after an unexpected exit. */
-  restarts = 0;
   private child: ChildProcess | null = null;
   private reader: Reader | null = null;
   private stopped = false;
@@ -110,7 +108,6 @@ export class AbrTranscoder {
       if (Date.now() - this.startedAt > 60_000) this.backoffMs = 1000; // it ran fine for a while
       this.retry = setTimeout(() => {
         this.retry = null;
-        this.restarts++;
         this.o.onRestart();
         this.start();
       }, this.backoffMs);

@@ -139,7 +139,6 @@ export class StreamRegistry {
       return { streamId, state: 'idle', publishedAt: null, publisher: null, ingestBitrate: 0, fps: 0, video: null, audio: null, viewers, drops: 0, slowDisconnects: 0 };
     }
     for (const r of [...s.readers, ...this.bridges.viewersOf(streamId)]) {
-      if (this.bridges.isInternal(r)) continue; // issue 9: a bridge's own reader is not a viewer
       const n = r.viewerCount(); // a shared packetizer counts its viewers (issue 9)
       viewers.total += n;
       viewers[r.protocol] += n;
@@ -168,8 +167,8 @@ export class StreamRegistry {
     return [...this.streams.keys()].map((id) => this.status(id));
   }
 
-  /** Close every publisher and reader (shutdown). */
-  close(reason = 'server shutting down'): void {
+  /** Close every publisher and reader (shutdown); resolves once the audio bridges' children are reaped. */
+  async close(reason = 'server shutting down'): Promise<void> {
     for (const s of this.streams.values()) {
       for (const r of [...s.readers]) r.close(reason);
       if (s.publisher) {
@@ -178,5 +177,6 @@ export class StreamRegistry {
         p.close(reason);
       }
     }
+    await this.bridges.close(); // audio bridge children reaped before the process exits
   }
 }

@@ -22,6 +22,8 @@ export interface Publisher {
   readonly remote: string;
   /** Close the publishing session (takeover, shutdown). */
   close(reason: string): void;
+  /** Ask the encoder for a keyframe (WebRTC PLI); absent when the protocol has no way (RTMP). */
+  requestKeyframe?(): void;
 }
 
 const WINDOW_S = 5;

@@ -4,8 +4,8 @@
  * one leaving stops it. At most `live.audioBridgeMaxChildren` bridges run; a viewer over the limit
  * is served the source stream unchanged (video plays, the audio may not decode) rather than
  * refused: a viewer without audio beats no viewer, and the refusal is logged and counted.
- * The registry asks `isInternal` to leave the bridges' own readers out of the viewer counts and
- * `viewersOf` to add the bridged viewers to their source stream's status.
+ * The registry asks `viewersOf` to add the bridged viewers to their source stream's status (a
+ * bridge's own reader on the source counts as no viewer: `Reader.viewerCount`).
  */
 import type { Logger } from 'pino';
 import type { Config } from '../../config.js';
@@ -35,7 +35,6 @@ export class AudioBridgePool {
   /** Called with the latency each transcoded packet added (ms); set by the metrics. */
   observeLatency: ((ms: number) => void) | null = null;
   private readonly bridges = new Map<string, AudioBridge>();
-  private readonly internal = new WeakSet<Reader>();
   private readonly counts = { children: 0, restarts: 0, transcodedUnits: 0, droppedBytes: 0, refused: 0 };
   private readonly reaping = new Set<Promise<void>>();
   private readonly opts: AudioBridgeOptions;
@@ -81,7 +80,6 @@ export class AudioBridgePool {
         if (this.bridges.get(key) === done) this.bridges.delete(key);
         this.track(reaped);
       });
-      this.internal.add(created.input);
       this.bridges.set(key, created);
       b = created;
     }
@@ -90,11 +88,6 @@ export class AudioBridgePool {
       onClose(r, reason);
       if (bridge.stream.readers.size === 0) void bridge.stop('no viewers left');
     });
-  }
-
-  /** True for a bridge's own reader on a source stream (not a viewer). */
-  isInternal(r: Reader): boolean {
-    return this.internal.has(r);
   }
 
   /** Viewers reading `streamId` through bridges. */

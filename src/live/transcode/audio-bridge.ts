@@ -86,6 +86,7 @@ export class AudioBridge {
       },
       close: (reason) => this.stop(reason),
     }, () => {});
+    this.input.viewerCount = () => 0; // the bridge's own reader is not a viewer (status counts the bridged ones)
   }
 
   /** Stop: close the internal reader and the viewers, kill the child (resolves once reaped). */

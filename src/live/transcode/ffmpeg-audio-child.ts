@@ -44,8 +44,6 @@ export function audioBridgeArgs(target: BridgeTarget, kbps: number): string[] {
 
 /** A running transcoder process. */
 export class FfmpegAudioChild {
-  /** Bytes of input dropped because ffmpeg did not keep up. */
-  droppedBytes = 0;
   /** Process id (null once reaped). */
   pid: number | null;
   readonly exited: Promise<void>;
@@ -89,10 +87,7 @@ export class FfmpegAudioChild {
   /** Write input; false (and counted) when ffmpeg is too far behind or gone. */
   write(buf: Buffer): boolean {
     const stdin = this.child.stdin;
-    if (this.stopping || this.pid === null || stdin.destroyed || stdin.writableLength + buf.length > this.maxQueuedBytes) {
-      this.droppedBytes += buf.length;
-      return false;
-    }
+    if (this.stopping || this.pid === null || stdin.destroyed || stdin.writableLength + buf.length > this.maxQueuedBytes) return false;
     stdin.write(buf);
     return true;
   }

@@ -11,8 +11,6 @@
 export const OGG_CONTINUED = 0x01;
 /** First page of a logical bitstream. */
 export const OGG_BOS = 0x02;
-/** Last page of a logical bitstream. */
-export const OGG_EOS = 0x04;
 
 const CRC_TABLE = (() => {
   const t = new Uint32Array(256);

@@ -36,8 +36,6 @@ export interface RouterPool {
 export interface ConnectionRouter {
   /** Serve a connection in the main process, `head` being bytes already read from it (pushed back first). */
   keep(socket: Socket, head: Buffer | null): void;
-  /** Connections waiting for their first bytes. */
-  pending(): number;
   /** Drop connections that never sent a byte (on shutdown). */
   close(): void;
 }
@@ -88,7 +86,6 @@ export function installConnectionRouter(server: http.Server, pool: RouterPool, f
 
   return {
     keep,
-    pending: () => waiting.size,
     close() {
       for (const s of waiting) s.destroy();
       waiting.clear();

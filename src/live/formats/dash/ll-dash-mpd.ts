@@ -23,6 +23,7 @@
  */
 import type { LlHlsMuxer } from '../hls/ll-hls-muxer.js';
 import { isoDuration } from '../../recording/vod-manifests.js';
+import { avcCodecString } from '../flv/flv-tags.js';
 
 /** The fixed timing anchor of one muxer. */
 interface Anchor {
@@ -47,7 +48,7 @@ export interface DashRendition {
 /** `avc1.PPCCLL` read from the avcC box of an init segment (null: not AVC). */
 export function avcCodecOfInit(init: Buffer | null): string | null {
   const i = init?.indexOf('avcC') ?? -1;
-  return init && i >= 0 && init.length >= i + 8 ? `avc1.${init.subarray(i + 5, i + 8).toString('hex')}` : null;
+  return init && i >= 0 && init.length >= i + 8 ? avcCodecString(init.subarray(i + 4)) : null; // avcC payload = the record
 }
 
 /** Options of the rendered MPD. */
