@@ -150,16 +150,10 @@ export class WhipPublisher extends WebRtcSession implements Publisher {
       return t !== 7 && t !== 8 && t !== 9;
     });
     if (frame.length === 0) return;
-    const avcc = Buffer.allocUnsafe(frame.reduce((n, f) => n + 4 + f.length, 0));
-    let off = 0;
-    for (const f of frame) {
-      avcc.writeUInt32BE(f.length, off);
-      f.copy(avcc, off + 4);
-      off += 4 + f.length;
-    }
     this.lastVideoMs = dts;
     if (keyframe) this.lastKeyframe = Date.now();
-    stream.push(avcUnit(avcc, dts, dts, keyframe), avcc.length);
+    const unit = avcUnit(frame, dts, dts, keyframe);
+    stream.push(unit, unit.payload.length);
   }
 
   private onOpus(stream: LiveStream, packet: Buffer, ms: number): void {
@@ -170,6 +164,6 @@ export class WhipPublisher extends WebRtcSession implements Publisher {
       stream.push(opusConfigUnit(opusHead(2), dts), 19);
     }
     this.lastAudioMs = dts;
-    stream.push(opusUnit(Buffer.from(packet), dts), packet.length);
+    stream.push(opusUnit(packet, dts), packet.length); // opusUnit copies: the unit never aliases werift's buffer
   }
 }

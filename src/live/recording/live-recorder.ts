@@ -26,6 +26,15 @@ import { initName, renderVodMaster, renderVodMpd, renderVodPlaylist, type Record
 export const JOURNAL = 'segments.jsonl';
 export const JOURNAL_HEAD = 'recording.json';
 
+/** Turn a recording directory into a VOD asset directory: drop the journal, write its manifests. */
+export async function finalizeRecordingDir(dir: string, info: RecordingInfo): Promise<void> {
+  await rm(path.join(dir, JOURNAL), { force: true });
+  await rm(path.join(dir, JOURNAL_HEAD), { force: true });
+  await writeFile(path.join(dir, 'index.m3u8'), renderVodPlaylist(info));
+  await writeFile(path.join(dir, 'master.m3u8'), renderVodMaster(info));
+  await writeFile(path.join(dir, 'manifest.mpd'), renderVodMpd(info));
+}
+
 /** A finished recording directory, ready to be published. */
 export interface FinishedRecording {
   streamId: string;
@@ -166,11 +175,7 @@ export class LiveRecorder {
         await rm(dir, { recursive: true, force: true });
         return;
       }
-      await rm(path.join(dir, JOURNAL), { force: true });
-      await rm(path.join(dir, JOURNAL_HEAD), { force: true });
-      await writeFile(path.join(dir, 'index.m3u8'), renderVodPlaylist(info));
-      await writeFile(path.join(dir, 'master.m3u8'), renderVodMaster(info));
-      await writeFile(path.join(dir, 'manifest.mpd'), renderVodMpd(info));
+      await finalizeRecordingDir(dir, info);
       await this.o.publish(s.rec);
     }).catch(async (err: unknown) => {
       this.log.error({ err, streamId }, 'recording could not be published');

@@ -10,11 +10,11 @@
  * those segments need; segments after the first missing or short one are dropped. Anything else
  * (crash before the first segment, foreign files) is removed.
  */
-import { readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { readdir, readFile, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { Logger } from 'pino';
-import { JOURNAL, JOURNAL_HEAD, type FinishedRecording } from './live-recorder.js';
-import { initName, renderVodMaster, renderVodMpd, renderVodPlaylist, type RecordedSegment } from './vod-manifests.js';
+import { finalizeRecordingDir, JOURNAL, JOURNAL_HEAD, type FinishedRecording } from './live-recorder.js';
+import { initName, type RecordedSegment } from './vod-manifests.js';
 
 /** What the sweep did. */
 export interface SweepResult {
@@ -84,11 +84,7 @@ export async function sweepRecordings(tmpDir: string, publish: (rec: FinishedRec
       }
       const keep = new Set(rec.info.segments.map((s) => `seg_${s.msn}.m4s`));
       for (const f of await readdir(dir)) if (f.startsWith('seg_') && !keep.has(f)) await rm(path.join(dir, f), { force: true }); // torn tail
-      await rm(path.join(dir, JOURNAL), { force: true });
-      await rm(path.join(dir, JOURNAL_HEAD), { force: true });
-      await writeFile(path.join(dir, 'index.m3u8'), renderVodPlaylist(rec.info));
-      await writeFile(path.join(dir, 'master.m3u8'), renderVodMaster(rec.info));
-      await writeFile(path.join(dir, 'manifest.mpd'), renderVodMpd(rec.info));
+      await finalizeRecordingDir(dir, rec.info);
       await publish(rec);
       out.published.push(name);
       log.info({ dir, streamId: rec.streamId, segments: rec.info.segments.length }, 'interrupted recording finished and published');

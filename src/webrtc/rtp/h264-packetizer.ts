@@ -35,7 +35,11 @@ export function packetizeH264(nalus: readonly Buffer[], maxPayload = DEFAULT_MAX
     for (let off = 0; off < body.length; off += step) {
       const end = Math.min(body.length, off + step);
       const header = (off === 0 ? 0x80 : 0) | (end === body.length ? 0x40 : 0) | type; // S, E bits
-      out.push({ payload: Buffer.concat([Buffer.from([indicator, header]), body.subarray(off, end)]), marker: last && end === body.length });
+      const payload = Buffer.allocUnsafe(2 + end - off); // one allocation per fragment
+      payload[0] = indicator;
+      payload[1] = header;
+      body.copy(payload, 2, off, end);
+      out.push({ payload, marker: last && end === body.length });
     }
   });
   if (out.length > 0) out[out.length - 1]!.marker = true;

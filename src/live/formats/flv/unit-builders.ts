@@ -7,13 +7,24 @@
  */
 import type { MediaUnit } from '../../stream/media-unit.js';
 
-/** An AVC access unit; `avcc` is length-prefixed NAL units (ISO/IEC 14496-15 §5.3.2), times in ms. */
-export function avcUnit(avcc: Buffer, dts: number, pts: number, keyframe: boolean): MediaUnit {
-  const head = Buffer.allocUnsafe(5);
-  head[0] = (keyframe ? 0x10 : 0x20) | 7; // frameType 1 key / 2 inter, codec id 7 = AVC
-  head[1] = 1; // AVCPacketType 1: NALUs
-  head.writeIntBE(Math.round(pts - dts), 2, 3); // CompositionTime (signed 24-bit ms)
-  const body = Buffer.concat([head, avcc]);
+/**
+ * An AVC access unit from its NAL units (no start codes), times in ms. The FLV body and its AVCC
+ * payload (4-byte length prefixes, ISO/IEC 14496-15 §5.3.2) are written into one allocation: this
+ * runs once per frame of every WebRTC publisher.
+ */
+export function avcUnit(nalus: readonly Buffer[], dts: number, pts: number, keyframe: boolean): MediaUnit {
+  let size = 5;
+  for (const n of nalus) size += 4 + n.length;
+  const body = Buffer.allocUnsafe(size);
+  body[0] = (keyframe ? 0x10 : 0x20) | 7; // frameType 1 key / 2 inter, codec id 7 = AVC
+  body[1] = 1; // AVCPacketType 1: NALUs
+  body.writeIntBE(Math.round(pts - dts), 2, 3); // CompositionTime (signed 24-bit ms)
+  let off = 5;
+  for (const n of nalus) {
+    body.writeUInt32BE(n.length, off);
+    n.copy(body, off + 4);
+    off += 4 + n.length;
+  }
   return { kind: 'video', codec: 'avc', dts, pts, keyframe, config: false, payload: body.subarray(5), body };
 }
 
