@@ -37,6 +37,7 @@ import { registerUploads, type Uploads } from './http/uploads/index.js';
 import { WebhookDispatcher } from './events/webhook-dispatcher.js';
 // --- delivery workers (issue 2) ---
 import { DeliveryWorkers } from './http/delivery/workers/delivery-workers.js';
+import { answerClientError } from './http/client-error.js';
 
 /** A built (not yet listening) Strom process. */
 export interface Strom {
@@ -126,6 +127,7 @@ export async function buildStrom(config: Config, log: Logger = createLogger(conf
     return503OnClosing: true,
     forceCloseConnections: false,
     logController: new LogController({ disableRequestLogging: true }), // issue 7: one access line per request from src/observability instead
+    clientErrorHandler: (err, socket) => answerClientError(err, socket, log, config.timeouts), // same bytes as a delivery worker's
   });
   // --- observability (issue 7): hooks first so they cover every route; sources attached below ---
   const obs = new Observability(config, log);

@@ -40,6 +40,9 @@ export const catalog = {
   INTERNAL: spec(500, (why: string) => `internal error: ${why}`),
   MISDIRECTED_REQUEST: spec(421, (method: string, path: string) => `${show(method)} ${show(path)} cannot be answered on this connection (a delivery worker's); retry on a new connection`), // issue 2, RFC 9110 §15.5.20
   SHUTTING_DOWN: spec(503, () => 'server is shutting down'),
+  MALFORMED_REQUEST: spec(400, (parserCode: string) => `malformed HTTP request (${parserCode}); the connection is closed`), // RFC 9112 §2.2
+  REQUEST_HEAD_TIMEOUT: spec(408, (headersMs: number, requestMs: number) => `request not received in time (headers within ${headersMs} ms, whole request within ${requestMs} ms); the connection is closed`),
+  HEADERS_TOO_LARGE: spec(431, () => 'request header fields too large; the connection is closed'), // RFC 6585 §5
 
   // delivery
   BAD_PATH: spec(400, (path: string, why: string) => `bad path ${show(path)}: ${why}`),

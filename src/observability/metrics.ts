@@ -1,14 +1,14 @@
 /**
  * Prometheus metrics of one Strom process (prom-client, one Registry per process so tests can run
- * several). Request metrics are recorded through label children resolved once at start
- * (`observeHttp(groupIndex, status, …)` is two array reads and two increments), so the delivery
- * fast path pays no label hashing. Everything read from other components (hot cache, job table,
+ * several). Request metrics go to typed arrays (http-stats.ts: `observeHttp(groupIndex, status, …)`
+ * is a bucket search and three increments), so the delivery fast path pays no label hashing. Everything read from other components (hot cache, job table,
  * live registry, connections) is pulled in `collect()` at scrape time, not pushed per event.
  * Label values are bounded: route groups, status classes, job kinds/outcomes, content types,
  * live protocols and operator-provisioned live stream ids (capped at MAX_STREAM_LABELS).
  */
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { HotCacheStats } from '../store/hot-cache.js';
+import { HttpStats } from './http-stats.js';
 import type { LiveStreamStatus } from '../live/stream/stream-registry.js';
 import type { AudioBridgeStats } from '../live/transcode/audio-bridge-pool.js';
 
@@ -54,15 +54,11 @@ export interface MetricSources {
   exposition?: (own: Registry) => Promise<string>;
 }
 
-type HistChild = ReturnType<Histogram<'group' | 'status'>['labels']>;
-type CounterChild = ReturnType<Counter<'group'>['labels']>;
-
 /** The metrics of one process. */
 export class StromMetrics {
   readonly registry = new Registry();
   readonly sources: MetricSources = {};
-  private readonly durations: HistChild[][];
-  private readonly bytes: CounterChild[];
+  private readonly http: HttpStats;
   private readonly jobDuration: Histogram<'kind' | 'outcome'>;
   private readonly jobsFinished: Counter<'kind' | 'outcome'>;
   private readonly speed: Histogram;
@@ -75,13 +71,7 @@ export class StromMetrics {
     const registers = [this.registry];
     const src = this.sources;
     if (o.defaultMetrics) collectDefaultMetrics({ register: this.registry });
-    const hist = new Histogram({
-      name: 'strom_http_request_duration_seconds', help: 'HTTP request duration by route group and status class', labelNames: ['group', 'status'] as const,
-      buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30], registers,
-    });
-    const bytes = new Counter({ name: 'strom_http_response_bytes_total', help: 'Bytes sent in responses (HTTP/1: on the wire incl. headers; HTTP/2: Content-Length)', labelNames: ['group'] as const, registers });
-    this.durations = ROUTE_GROUPS.map((g) => STATUS_CLASSES.map((c) => hist.labels(g, c)));
-    this.bytes = ROUTE_GROUPS.map((g) => bytes.labels(g));
+    this.http = new HttpStats(ROUTE_GROUPS, STATUS_CLASSES, registers);
 
     new Gauge({ name: 'strom_http_open_connections', help: 'Open client connections (TCP/TLS sockets)', registers, collect() {
       this.set(src.openConnections?.() ?? 0);
@@ -189,8 +179,7 @@ export class StromMetrics {
     let c = (status / 100) | 0;
     if (c < 1) c = 1;
     else if (c > 5) c = 5;
-    this.durations[group]![c - 1]!.observe(seconds);
-    if (bytes > 0) this.bytes[group]!.inc(bytes);
+    this.http.observe(group, c - 1, seconds, bytes);
   }
 
   /** A job attempt finished (WorkerPool.onSettled). */

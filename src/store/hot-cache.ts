@@ -20,6 +20,8 @@ export interface HotCacheStats {
 export class HotCache<K = string> {
   private readonly map = new Map<K, Buffer>();
   private bytesUsed = 0;
+  /** The last key in map order: a repeated hit on it (a polled playlist) needs no delete + set. */
+  private mru: K | undefined;
   hits = 0;
   misses = 0;
   evictions = 0;
@@ -35,8 +37,11 @@ export class HotCache<K = string> {
       return undefined;
     }
     this.hits++;
-    this.map.delete(key);
-    this.map.set(key, value);
+    if (key !== this.mru) {
+      this.map.delete(key);
+      this.map.set(key, value);
+      this.mru = key;
+    }
     return value;
   }
 
@@ -51,6 +56,7 @@ export class HotCache<K = string> {
     this.delete(key);
     if (value.length > this.maxBytes) return false;
     this.map.set(key, value);
+    this.mru = key;
     this.bytesUsed += value.length;
     while (this.bytesUsed > this.maxBytes) {
       const oldest = this.map.keys().next();
@@ -66,6 +72,7 @@ export class HotCache<K = string> {
     const value = this.map.get(key);
     if (value === undefined) return false;
     this.map.delete(key);
+    if (key === this.mru) this.mru = undefined;
     this.bytesUsed -= value.length;
     return true;
   }

@@ -163,6 +163,21 @@ describe('path traversal corpus', () => {
   });
 });
 
+describe('unparsable requests', () => {
+  test('a malformed head gets a catalog 400 with Connection: close; oversized headers get 431', async () => {
+    for (const head of ['GET /healthz HTTP/1.1\r\nBad Name: x\r\n\r\n', `GET /v/${ID}/master.m3u8 HTTP/1.1\r\nHost: a\r\nX: a\r\n folded\r\n\r\n`, 'GET /v/a1/x HTTP/9.9\r\n\r\n']) {
+      const text = (await rawRequest(srv.port, Buffer.from(head, 'latin1'))).toString('latin1');
+      assert.match(text, /^HTTP\/1\.1 400 Bad Request\r\n/, JSON.stringify(head));
+      assert.match(text, /\r\nConnection: close\r\n/);
+      assert.equal(JSON.parse(text.slice(text.indexOf('\r\n\r\n') + 4)).error.code, 'MALFORMED_REQUEST');
+    }
+    const big = `GET /healthz HTTP/1.1\r\nHost: a\r\nX-Big: ${'a'.repeat(20_000)}\r\n\r\n`;
+    const text = (await rawRequest(srv.port, Buffer.from(big, 'latin1'))).toString('latin1');
+    assert.match(text, /^HTTP\/1\.1 431 /);
+    assert.equal(JSON.parse(text.slice(text.indexOf('\r\n\r\n') + 4)).error.code, 'HEADERS_TOO_LARGE');
+  });
+});
+
 describe('slowloris', () => {
   test('a client dripping headers slower than timeouts.headersMs (500 ms) gets its socket closed', async () => {
     const sock = net.connect(srv.port, '127.0.0.1');

@@ -310,6 +310,13 @@ describe('the lean HTTP/1.1 path answers exactly like node:http', () => {
       [req(`/v/${ID}/leak.m4s`)],
       [req(`/v/${ID}/v360/index.m3u8`, 'If-None-Match: *\r\n')],
       [req(`/v/${ID}/v360/index.m3u8`, 'Transfer-Encoding: chunked\r\n') + '0\r\n\r\n'],
+      // field-line edge cases: answered by the lean path only when node:http would answer the same
+      [`GET /v/${ID}/v360/index.m3u8 HTTP/1.1\r\nhost: x\r\nconnection: KEEP-ALIVE\r\nTest: 1\r\nTea: 2\r\n\r\n`],
+      [req(`/v/${ID}/v360/index.m3u8`, 'Connection: keep-alive, Upgrade\r\n')],
+      [req(`/v/${ID}/v360/index.m3u8`, 'X-Folded: a\r\n b\r\n')], // obs-fold
+      [req(`/v/${ID}/v360/index.m3u8`, 'Bad Name: x\r\n')],
+      [req(`/v/${ID}/v360/index.m3u8`, 'CMCD-Request: bl=1000\r\n')],
+      [req(`/v/${ID}/v360/${seg()}`) + req(`/v/${ID}/v360/index.m3u8`, 'If-None-Match: *\r\n') + req(`/v/${ID}/v360/${seg()}`)], // conditional between two plain ones
     ];
     for (const chunks of variants) {
       const want = await exchange(single.port, chunks);

@@ -89,3 +89,18 @@ test('delete and deleteWhere release bytes', () => {
   assert.equal(c.delete('/v/b/1'), false);
   assert.equal(c.stats().bytes, 0);
 });
+
+test('repeated hits on the most recent key keep exact LRU order (the no-reorder shortcut)', () => {
+  const c = new HotCache(300);
+  c.set('a', buf(100));
+  c.set('b', buf(100));
+  assert.ok(c.get('a') && c.get('a')); // order b, a — the second hit needs no reorder
+  c.set('c', buf(100)); // order b, a, c: c is now the most recent, not a
+  assert.ok(c.get('a')); // must reorder: b, c, a
+  c.delete('b');
+  c.set('d', buf(100)); // c, a, d
+  c.set('e', buf(100)); // evicts c
+  assert.equal(c.peek('c'), undefined, 'c was the least recently used');
+  assert.ok(c.peek('a') && c.peek('d') && c.peek('e'));
+  assert.equal(c.stats().hits, 3);
+});

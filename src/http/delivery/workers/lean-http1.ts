@@ -20,6 +20,7 @@ import type { Socket } from 'node:net';
 import type { Delivery } from '../delivery-handler.js';
 import type { FileEntry } from '../file-catalog.js';
 import { parseAssetPath } from '../safe-path.js';
+import { LeanConnection, type LeanServer } from './lean-connection.js';
 
 /** What the lean path needs from its process. */
 export interface LeanContext {
@@ -36,13 +37,6 @@ export interface LeanContext {
   /** Give the connection to node:http with `rest` (unanswered bytes) to be read first. */
   fallback(socket: Socket, rest: Buffer): void;
 }
-
-/** Request line of the only requests answered here (RFC 9112 §3; a strict path alphabet, no query). */
-const REQUEST_LINE = /^(GET|HEAD) (\/v\/[A-Za-z0-9_-]{1,64}\/[A-Za-z0-9][A-Za-z0-9._/-]{0,400}) HTTP\/1\.1$/;
-/** `field-name ":" OWS field-value OWS` with a token name and no control characters (RFC 9110 §5). */
-const FIELD_LINE = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+:[\t\x20-\x7e\x80-\xff]*$/;
-const MAX_HEAD = 8192;
-const CRLF2 = Buffer.from('\r\n\r\n', 'latin1');
 
 /** Pre-serialised status line + object headers of an entry (everything but Date and keep-alive). */
 const heads = new WeakMap<FileEntry, Buffer>();
@@ -62,33 +56,9 @@ const ASSEMBLE_MAX = 16 * 1024;
 /** Whole responses of small objects: valid while `tail` (the Date line) is the current one. */
 const whole = new WeakMap<FileEntry, { tail: Buffer; buf: Buffer }>();
 
-/** A parsed request this path may answer, or null to hand the connection to node:http. */
-function parse(buf: Buffer, start: number, end: number): { method: string; path: string } | null {
-  const lineEnd = buf.indexOf('\r\n', start);
-  const m = REQUEST_LINE.exec(buf.toString('latin1', start, lineEnd));
-  if (m === null || m[2]!.includes('//') || m[2]!.includes('/.')) return null;
-  let hosts = 0;
-  let pos = lineEnd + 2;
-  while (pos < end) {
-    const nl = buf.indexOf('\r\n', pos);
-    const line = buf.toString('latin1', pos, nl);
-    pos = nl + 2;
-    if (!FIELD_LINE.test(line)) return null;
-    const c0 = line.charCodeAt(0) | 0x20;
-    // Only names starting with c, e, h, i, r, t, u can matter; the rest (accept, user-agent…) are ignored.
-    if (c0 !== 0x63 && c0 !== 0x65 && c0 !== 0x68 && c0 !== 0x69 && c0 !== 0x72 && c0 !== 0x74 && c0 !== 0x75) continue;
-    const colon = line.indexOf(':');
-    const name = line.slice(0, colon).toLowerCase();
-    if (name === 'host') hosts++;
-    else if (name === 'connection') {
-      if (line.slice(colon + 1).trim().toLowerCase() !== 'keep-alive') return null;
-    } else if (name.startsWith('if-') || name.startsWith('cmcd-') || name === 'range' || name === 'content-length' || name === 'transfer-encoding' || name === 'expect' || name === 'upgrade' || name === 'te' || name === 'trailer') return null;
-  }
-  return hosts === 1 ? { method: m[1]!, path: m[2]! } : null;
-}
 
 /** Serves handed-over delivery connections until one needs node:http. */
-export class LeanHttp1 {
+export class LeanHttp1 implements LeanServer {
   private readonly sockets = new Set<Socket>();
   /** Connections waiting for an asynchronous answer (metadata or body read). */
   private readonly busy = new Set<Socket>();
@@ -107,86 +77,7 @@ export class LeanHttp1 {
   serve(socket: Socket, head: Buffer): void {
     if (this.closing) return this.c.fallback(socket, head);
     this.sockets.add(socket);
-    socket.setNoDelay(true);
-    socket.setTimeout(this.c.keepAliveMs);
-    let pending: Buffer | null = null; // bytes read while an asynchronous answer is being prepared
-    let busy = false;
-    let gone = false;
-    let stalled = false;
-    const release = (rest: Buffer) => {
-      gone = true;
-      this.sockets.delete(socket);
-      this.busy.delete(socket);
-      socket.removeListener('data', onData);
-      socket.removeListener('timeout', onTimeout);
-      socket.removeListener('error', onError);
-      socket.removeListener('close', onClose);
-      socket.setTimeout(0);
-      socket.pause();
-      this.c.fallback(socket, rest);
-    };
-    const run = (buf: Buffer): void => {
-      let at = 0;
-      while (at < buf.length) {
-        if (this.closing) return release(buf.subarray(at));
-        const end = buf.indexOf(CRLF2, at);
-        if (end < 0 || end - at > MAX_HEAD) return release(buf.subarray(at));
-        const req = parse(buf, at, end);
-        if (req === null) return release(buf.subarray(at));
-        const next = end + 4;
-        const answered = this.answer(socket, req.method, req.path, () => {
-          // asynchronous: metadata or body was loaded; continue with what followed
-          busy = false;
-          this.busy.delete(socket);
-          if (this.closing) return void socket.end();
-          const more = pending;
-          pending = null;
-          const rest = buf.subarray(next);
-          const all = more === null ? rest : Buffer.concat([rest, more]);
-          socket.resume();
-          if (all.length > 0 && !gone) run(all);
-        }, () => release(pending === null ? buf.subarray(at) : Buffer.concat([buf.subarray(at), pending])));
-        if (answered === 'async') {
-          busy = true;
-          this.busy.add(socket);
-          socket.pause();
-          return;
-        }
-        if (answered === 'no') return release(buf.subarray(at));
-        at = next;
-      }
-      if (this.closing) socket.end(); // after the responses just written
-    };
-    const onData = (d: Buffer) => {
-      if (stalled) {
-        stalled = false;
-        socket.setTimeout(this.c.keepAliveMs);
-      }
-      if (busy) pending = pending === null ? d : Buffer.concat([pending, d]);
-      else run(d);
-    };
-    const onTimeout = () => {
-      // Idle between requests: node:http's keepAliveTimeout. Still answering: allow idleMs more.
-      if ((busy || socket.writableLength > 0) && !stalled) {
-        stalled = true;
-        socket.setTimeout(this.c.idleMs);
-        return;
-      }
-      socket.destroy();
-    };
-    const onError = () => {
-      /* reset by the peer: 'close' follows */
-    };
-    const onClose = () => {
-      this.sockets.delete(socket);
-      this.busy.delete(socket);
-    };
-    socket.on('data', onData);
-    socket.on('timeout', onTimeout);
-    socket.on('error', onError);
-    socket.once('close', onClose);
-    socket.resume(); // the router paused it after reading `head`
-    run(head);
+    new LeanConnection(this, socket).start(head);
   }
 
   /** Stop answering: idle connections end now, busy ones after their current response. */
@@ -195,11 +86,34 @@ export class LeanHttp1 {
     for (const s of this.sockets) if (!this.busy.has(s)) s.end();
   }
 
-  /** 'yes' = written; 'async' = `resume` or `giveUp` will be called; 'no' = node:http must answer. */
-  private answer(socket: Socket, method: string, path: string, resume: () => void, giveUp: () => void): 'yes' | 'async' | 'no' {
+  get isClosing(): boolean {
+    return this.closing;
+  }
+
+  setBusy(socket: Socket, busy: boolean): void {
+    if (busy) this.busy.add(socket);
+    else this.busy.delete(socket);
+  }
+
+  forget(socket: Socket, rest: Buffer | null): void {
+    this.sockets.delete(socket);
+    this.busy.delete(socket);
+    if (rest !== null) this.c.fallback(socket, rest);
+  }
+
+  get keepAliveMs(): number {
+    return this.c.keepAliveMs;
+  }
+
+  get idleMs(): number {
+    return this.c.idleMs;
+  }
+
+  answer(conn: LeanConnection, method: string, path: string): 'yes' | 'async' | 'no' {
     const t0 = performance.now();
+    const now = Date.now();
     const { catalog } = this.c.delivery;
-    const e = catalog.peek(path, Date.now());
+    const e = catalog.peek(path, now);
     if (e === undefined) {
       let p;
       try {
@@ -208,41 +122,42 @@ export class LeanHttp1 {
         return 'no';
       }
       if (!this.c.isPublic(p.assetId)) return 'no';
-      catalog.load(path, p).then((loaded) => (loaded === null || !catalog.cacheable(loaded) ? giveUp() : this.retry(socket, method, path, resume, giveUp)), giveUp);
+      catalog.load(path, p).then((loaded) => (loaded === null || !catalog.cacheable(loaded) ? conn.giveUp() : this.retry(conn, method, path)), () => conn.giveUp());
       return 'async';
     }
     if (!catalog.cacheable(e) || !this.c.isPublic(e.assetId)) return 'no';
     if (e.kind.playlist && e.hints === undefined) {
-      this.c.delivery.prepare(e).then(() => this.retry(socket, method, path, resume, giveUp), giveUp);
+      this.c.delivery.prepare(e).then(() => this.retry(conn, method, path), () => conn.giveUp());
       return 'async';
     }
     if (e.kind.playlist && e.hints!.length > 0) return 'no'; // 103 Early Hints: node:http's writeEarlyHints
+    const socket = conn.socket;
     try {
       this.c.admit(socket.remoteAddress ?? '');
     } catch {
       return 'no';
     }
-    if (method === 'HEAD') return this.write(socket, e, null, method, path, t0);
+    if (method === 'HEAD') return this.write(socket, e, null, method, path, t0, now);
     const hit = catalog.hotBody(e.key);
-    if (hit !== undefined) return this.write(socket, e, hit, method, path, t0);
+    if (hit !== undefined) return this.write(socket, e, hit, method, path, t0, now);
     catalog.bodyForSend(e).then(({ buf, release }) => {
       if (socket.destroyed) return release();
-      this.write(socket, e, buf, method, path, t0, release);
-      resume();
-    }, giveUp);
+      this.write(socket, e, buf, method, path, t0, Date.now(), release);
+      conn.resume();
+    }, () => conn.giveUp());
     return 'async';
   }
 
-  private retry(socket: Socket, method: string, path: string, resume: () => void, giveUp: () => void): void {
-    if (socket.destroyed) return;
-    const r = this.answer(socket, method, path, resume, giveUp);
-    if (r === 'yes') resume();
-    else if (r === 'no') giveUp();
+  private retry(conn: LeanConnection, method: string, path: string): void {
+    if (conn.socket.destroyed) return;
+    const r = this.answer(conn, method, path);
+    if (r === 'yes') conn.resume();
+    else if (r === 'no') conn.giveUp();
   }
 
   /** Write one response; `release` runs once the socket no longer needs `body` (pooled buffers). */
-  private write(socket: Socket, e: FileEntry, body: Buffer | null, method: string, path: string, t0: number, release?: () => void): 'yes' {
-    const tail = this.dateAndConnection();
+  private write(socket: Socket, e: FileEntry, body: Buffer | null, method: string, path: string, t0: number, now: number, release?: () => void): 'yes' {
+    const tail = this.dateAndConnection(now);
     if (body !== null && release === undefined && body.length <= ASSEMBLE_MAX) {
       // A small cached object (playlists, init segments): one buffer, one write.
       let w = whole.get(e);
@@ -265,8 +180,7 @@ export class LeanHttp1 {
   }
 
   /** `Date` (cached per second, RFC 9110 §6.6.1) and the keep-alive fields, ending the head. */
-  private dateAndConnection(): Buffer {
-    const now = Date.now();
+  private dateAndConnection(now: number): Buffer {
     if (now - this.dateAt >= 1000 || now < this.dateAt) {
       this.dateAt = now - (now % 1000);
       this.tail = Buffer.from(`Date: ${new Date(now).toUTCString()}\r\nConnection: keep-alive\r\nKeep-Alive: timeout=${Math.floor(this.c.keepAliveMs / 1000)}\r\n\r\n`, 'latin1');

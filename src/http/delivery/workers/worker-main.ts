@@ -31,6 +31,7 @@ import { MEDIA_GROUP, StromMetrics } from '../../../observability/metrics.js';
 import { cmcdOf, hasCmcd } from '../../../observability/cmcd.js';
 import { contentIdOf } from '../../../observability/observability.js';
 import { LeanHttp1 } from './lean-http1.js';
+import { answerClientError } from '../../client-error.js';
 import { clientIp } from '../../../auth/playback-tokens.js';
 import { MAX_QOE_BATCH, type FromWorker, type QoeRecord, type ToWorker, type WorkerKey } from './ipc-protocol.js';
 
@@ -130,6 +131,7 @@ function start(init: Extract<ToWorker, { type: 'init' }>): void {
   /** Connections with a response being written (tracked once stopping, when it matters). */
   const inFlight = new Set<Socket>();
   server.setTimeout(config.timeouts.idleMs);
+  server.on('clientError', (err: Error, socket: Socket) => answerClientError(err, socket, log, config.timeouts));
   server.on('upgrade', (req: http.IncomingMessage, socket: Socket, head: Buffer) => giveBack(req, socket, head));
 
   /** Not a delivery request: return the connection to the main, or 421 when the request has a body. */
