@@ -101,7 +101,7 @@ export class DeliveryWorkers {
       keepAliveMs: config.timeouts.keepAliveMs,
       idleMs: config.timeouts.idleMs,
       isPublic: (id) => !control.policy.isSigned(id),
-      admit: (ip) => control.mediaLimiter.take(clientIp(ip)),
+      admit: (ip, now) => control.mediaLimiter.take(clientIp(ip), now),
       done(method, path, status, bytes, ms) {
         obs.metrics.observeHttp(MEDIA_GROUP, status, ms / 1000, bytes);
         if (every > 0 && ++n % every === 0) accessLog.info({ method, group: 'media', path, status, bytes, durationMs: Math.round(ms * 1000) / 1000, httpVersion: '1.1' }, 'access');

@@ -20,8 +20,11 @@ export interface LeanServer {
   readonly keepAliveMs: number;
   /** How long a response may make no progress (a stalled reader) before the socket is dropped. */
   readonly idleMs: number;
-  /** 'yes' = answered; 'async' = conn.resume() or conn.giveUp() follows; 'no' = node:http must answer. */
-  answer(conn: LeanConnection, method: string, path: string): 'yes' | 'async' | 'no';
+  /**
+   * Answer one request that arrived at `t0` (performance.now(), read once per chunk): 'yes' =
+   * answered; 'async' = conn.resume() or conn.giveUp() follows; 'no' = node:http must answer.
+   */
+  answer(conn: LeanConnection, method: string, path: string, t0: number): 'yes' | 'async' | 'no';
   /** `socket` waits for an asynchronous answer (true) or no longer (false). */
   setBusy(socket: Socket, busy: boolean): void;
   /** The connection left the lean path: closed (`rest` null) or handed to node:http with `rest`. */
@@ -62,7 +65,12 @@ export class LeanConnection {
     this.server.forget(this.socket, null);
   };
 
-  constructor(private readonly server: LeanServer, readonly socket: Socket) {}
+  /** The peer's address, read once (the getter costs a lookup per call). */
+  readonly remoteAddress: string;
+
+  constructor(private readonly server: LeanServer, readonly socket: Socket) {
+    this.remoteAddress = socket.remoteAddress ?? '';
+  }
 
   /** Begin serving; `head` = bytes the router already read from the socket. */
   start(head: Buffer): void {
@@ -101,6 +109,7 @@ export class LeanConnection {
   /** Answer every complete request in `buf` (pipelining), or hand the connection over. */
   private run(buf: Buffer): void {
     const text = buf.toString('latin1'); // one char per byte: offsets in text are offsets in buf
+    const t0 = performance.now();
     let at = 0;
     while (at < buf.length) {
       if (this.server.isClosing) return this.release(buf.subarray(at));
@@ -111,7 +120,7 @@ export class LeanConnection {
       this.waitBuf = buf;
       this.waitAt = at;
       this.waitNext = end + 4;
-      const answered = this.server.answer(this, req.method, req.path);
+      const answered = this.server.answer(this, req.method, req.path, t0);
       if (answered === 'async') {
         this.busy = true;
         this.server.setBusy(this.socket, true);

@@ -15,7 +15,10 @@
  */
 
 /** The only request lines answered: GET or HEAD of a /v/ path in Strom's asset alphabet, HTTP/1.1. */
-const REQUEST_LINE = /(?:GET|HEAD) \/v\/[A-Za-z0-9_-]{1,64}\/[A-Za-z0-9][A-Za-z0-9._/-]{0,400} HTTP\/1\.1\r\n/y;
+const REQUEST_LINE = /(?:GET|HEAD) \/v\/[A-Za-z0-9_-]+\/[A-Za-z0-9][A-Za-z0-9._/-]* HTTP\/1\.1\r\n/y;
+/** Longest asset id and longest path inside an asset (checked after the regex: counted repeats are slower in irregexp). */
+const MAX_ID = 64;
+const MAX_REST = 401;
 /**
  * Every field line and the empty line ending the head: token ":" field-value CRLF (RFC 9110 §5.1,
  * §5.5; RFC 9112 §5: no obs-fold, no whitespace before the colon, no CR/LF/NUL/DEL in a value).
@@ -73,6 +76,8 @@ export function parseLeanRequest(text: string, start: number, end: number): { me
   let i = REQUEST_LINE.lastIndex;
   const method = text.charCodeAt(start) === 0x47 ? 'GET' : 'HEAD';
   const path = text.slice(start + method.length + 1, i - 11); // before " HTTP/1.1\r\n"
+  const idEnd = path.indexOf('/', 3);
+  if (idEnd - 3 > MAX_ID || path.length - idEnd - 1 > MAX_REST) return null;
   if (path.includes('//') || path.includes('/.')) return null; // empty or dot segments, hidden files
 
   // Field lines (RFC 9112 §5): validated in one native pass, then walked line by line with indexOf.

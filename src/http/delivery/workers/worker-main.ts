@@ -77,7 +77,7 @@ function start(init: Extract<ToWorker, { type: 'init' }>): void {
     keepAliveMs: config.timeouts.keepAliveMs,
     idleMs: config.timeouts.idleMs,
     isPublic: (id) => !policy.isSigned(id),
-    admit: (ip) => limiter.take(clientIp(ip)),
+    admit: (ip, now) => limiter.take(clientIp(ip), now),
     done(method, path, status, bytes, ms) {
       metrics.observeHttp(MEDIA_GROUP, status, ms / 1000, bytes);
       requests++;
