@@ -18,11 +18,18 @@ import type { MediaRateLimiter, StreamCap } from './rate-limits.js';
 /** Ids (videos and live streams) whose playback needs a token; everything else is public. */
 export class PlaybackPolicy {
   private readonly signed = new Set<string>();
+  private readonly listeners: Array<(id: string, visibility: Visibility | null) => void> = [];
 
   /** Record an id's visibility (`null` = deleted). */
   set(id: string, visibility: Visibility | null): void {
     if (visibility === 'signed') this.signed.add(id);
     else this.signed.delete(id);
+    for (const l of this.listeners) l(id, visibility);
+  }
+
+  /** Call `listener` after every set() (delivery workers mirror the policy, issue 2). */
+  onChange(listener: (id: string, visibility: Visibility | null) => void): void {
+    this.listeners.push(listener);
   }
 
   /** True when `id` needs a signed token (synchronous, O(1)). */

@@ -29,13 +29,22 @@ export interface PlaybackTokenOptions {
   referrer?: string;
 }
 
+/** A change to the keyring: a key made active (with its base64url secret) or revoked. */
+export type SigningKeyChange = { type: 'added'; kid: string; secret: string } | { type: 'revoked'; kid: string };
+
 /** Keyring of active signing keys plus the verified-token cache. */
 export class PlaybackTokens {
   private readonly keys = new Map<string, Uint8Array>();
   private newestKid: string | null = null;
   private readonly cache = new Map<string, PlaybackClaims>();
+  private readonly listeners: Array<(change: SigningKeyChange) => void> = [];
 
   constructor(private readonly repo: SigningKeysRepo, private readonly cacheEntries: number) {}
+
+  /** Call `listener` after every key added or revoked (delivery workers mirror the keyring, issue 2). */
+  onChange(listener: (change: SigningKeyChange) => void): void {
+    this.listeners.push(listener);
+  }
 
   /** Load the active keys from the store (at start). */
   async load(): Promise<void> {
@@ -48,6 +57,7 @@ export class PlaybackTokens {
     if (row.revoked_at !== null) return;
     this.keys.set(row.kid, Buffer.from(row.secret, 'base64url'));
     this.newestKid = row.kid;
+    for (const l of this.listeners) l({ type: 'added', kid: row.kid, secret: row.secret });
   }
 
   /** Active keys as `{kid, secret}` (base64url), oldest first (the snapshot a delivery worker starts from, issue 2). */
@@ -60,6 +70,7 @@ export class PlaybackTokens {
     this.keys.delete(kid);
     this.cache.clear();
     if (this.newestKid === kid) this.newestKid = [...this.keys.keys()].at(-1) ?? null;
+    for (const l of this.listeners) l({ type: 'revoked', kid });
   }
 
   /** Sign a token for `sub` with the newest active key (creating the first key when none exists). */

@@ -84,6 +84,7 @@ export interface FileCatalogOptions {
 export class FileCatalog {
   readonly hot: HotCache<string>;
   private readonly meta = new Map<string, FileEntry>();
+  private readonly invalidationListeners: Array<(assetId: string) => void> = [];
   private readonly pendingReads = new Map<string, Promise<Buffer>>();
   private readonly pendingMeta = new Map<string, Promise<FileEntry | null>>();
   /** Issue 2, admission: keys that missed once while the cache was full (at most as many as it holds objects). */
@@ -253,6 +254,12 @@ export class FileCatalog {
     const prefix = `/v/${assetId}/`;
     for (const key of [...this.meta.keys()]) if (key.startsWith(prefix)) this.meta.delete(key);
     this.hot.deleteWhere((k) => k.startsWith(prefix));
+    for (const l of this.invalidationListeners) l(assetId);
+  }
+
+  /** Call `listener` after every invalidateAsset() (delivery workers drop their copies, issue 2). */
+  onInvalidate(listener: (assetId: string) => void): void {
+    this.invalidationListeners.push(listener);
   }
 
   /** Number of metadata entries held. */

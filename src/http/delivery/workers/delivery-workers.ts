@@ -86,7 +86,7 @@ export class DeliveryWorkers {
     this.restarts = new Counter({ name: 'strom_delivery_worker_restarts_total', help: 'Delivery workers restarted after exiting unasked', registers });
     this.handedOff = new Counter({ name: 'strom_delivery_connections_handed_off_total', help: 'Connections the main handed to a delivery worker', registers });
     o.obs.metrics.sources.exposition = (own) => this.exposition(own);
-    this.wrapStateChanges();
+    this.subscribeStateChanges();
   }
 
   /** Fork the workers and take over `server`'s connections. */
@@ -264,29 +264,11 @@ export class DeliveryWorkers {
     return AggregatorRegistry.aggregate([mine.map(tag), ...theirs.map((list) => list.map(tag))]).metrics();
   }
 
-  /** Broadcast every state change the guard and the catalog depend on, whoever makes it. */
-  private wrapStateChanges(): void {
+  /** Mirror guard and catalog changes to every worker, one IPC hop after they happen in the main. */
+  private subscribeStateChanges(): void {
     const { policy, tokens } = this.o.control;
-    const catalog = this.o.delivery.catalog;
-    const setVisibility = policy.set.bind(policy);
-    policy.set = (id, visibility) => {
-      setVisibility(id, visibility);
-      this.broadcast({ type: 'visibility', id, signed: visibility === 'signed' });
-    };
-    const addKey = tokens.addKey.bind(tokens);
-    tokens.addKey = (row) => {
-      addKey(row);
-      if (row.revoked_at === null) this.broadcast({ type: 'key-added', key: { kid: row.kid, secret: row.secret } });
-    };
-    const revokeKey = tokens.revokeKey.bind(tokens);
-    tokens.revokeKey = (kid) => {
-      revokeKey(kid);
-      this.broadcast({ type: 'key-revoked', kid });
-    };
-    const invalidate = catalog.invalidateAsset.bind(catalog);
-    catalog.invalidateAsset = (assetId) => {
-      invalidate(assetId);
-      this.broadcast({ type: 'invalidate', assetId });
-    };
+    policy.onChange((id, visibility) => this.broadcast({ type: 'visibility', id, signed: visibility === 'signed' }));
+    tokens.onChange((c) => this.broadcast(c.type === 'added' ? { type: 'key-added', key: { kid: c.kid, secret: c.secret } } : { type: 'key-revoked', kid: c.kid }));
+    this.o.delivery.catalog.onInvalidate((assetId) => this.broadcast({ type: 'invalidate', assetId }));
   }
 }
