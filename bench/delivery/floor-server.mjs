@@ -7,6 +7,7 @@
 // PROCESSES > 1 forks that many with node:cluster (round-robin: the primary accepts and hands
 // connections over, as Strom's main does).
 import cluster from 'node:cluster';
+import { Buffer } from 'node:buffer';
 import { readFileSync } from 'node:fs';
 import net from 'node:net';
 
