@@ -132,7 +132,7 @@ export async function buildStrom(config: Config, log: Logger = createLogger(conf
   // --- observability (issue 7): hooks first so they cover every route; sources attached below ---
   const obs = new Observability(config, log);
   obs.installHooks(app);
-  delivery.setObserver(obs.media);
+  delivery.setObserver(obs.media.observer);
   // --- end observability ---
   app.addHook('onSend', async (req, reply) => {
     reply.header('x-request-id', req.id);

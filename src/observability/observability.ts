@@ -1,9 +1,9 @@
 /**
  * Observability of one Strom process, assembled once by `buildStrom`: metrics (metrics.ts), traces
  * (tracing.ts), CMCD QoE (qoe.ts) and access logs. Two entry points see traffic:
- * - `media` is the delivery fast path's observer: called once per media response from the close
- *   listener the handler already has, with a start time and the bytes the socket wrote; it does
- *   O(1) work and parses CMCD only when the request carries some;
+ * - `media` accounts for every media response (media-accounting.ts): its `observer` is called by
+ *   the delivery handler's close listener, its `lean()` by the lean HTTP/1.1 path; O(1) work, CMCD
+ *   parsed only when the request carries some;
  * - `installHooks(app)` adds Fastify onRequest/onResponse hooks for everything else: one access-log
  *   line per request (reqId, route, status, bytes, duration, token subject, trace id), request
  *   metrics by route group and an API span when tracing is on.
@@ -15,11 +15,11 @@ import type { Span } from '@opentelemetry/api';
 import type { Config } from '../config.js';
 import type { EventBus } from '../events/event-bus.js';
 import type { Delivery } from '../http/delivery/delivery-handler.js';
-import type { AnyRequest, AnyResponse } from '../http/delivery/send-object.js';
 import type { LiveServer } from '../live/live-server.js';
 import type { Store } from '../store/db/database.js';
 import type { WorkerPool } from '../jobs/worker-pool.js';
 import { cmcdOf, hasCmcd } from './cmcd.js';
+import { contentIdOf, MediaAccounting, pathOnly } from './media-accounting.js';
 import { MEDIA_GROUP, routeGroupIndex, ROUTE_GROUPS, StromMetrics, type MetricSources } from './metrics.js';
 import { QoeTracker, type ContentType } from './qoe.js';
 import { Tracing } from './tracing.js';
@@ -40,31 +40,6 @@ declare module 'fastify' {
 const LIVE_GROUP = ROUTE_GROUPS.indexOf('live');
 const EVENTS_GROUP = ROUTE_GROUPS.indexOf('events');
 
-/** Observer the delivery fast path calls once per finished media response. */
-export interface MediaObserver {
-  /** `bytes`: bytes the HTTP/1 socket wrote for this response, or -1 on HTTP/2 (Content-Length is used). */
-  done(req: AnyRequest, res: AnyResponse, startMs: number, bytes: number): void;
-}
-
-/** Content id of a media or live URL: `/v/<id>/…`, `/s/<token>/<id>/…`, `/live/<id>.flv`, `/api/v1/video/stream/<id>`. */
-export function contentIdOf(url: string): string | null {
-  const q = url.indexOf('?');
-  const p = q < 0 ? url : url.slice(0, q);
-  const parts = p.split('/');
-  let id: string | undefined;
-  if (parts[1] === 'v') id = parts[2];
-  else if (parts[1] === 's') id = parts[3];
-  else if (parts[1] === 'live') id = parts[2]?.replace(/\.[a-z0-9]+$/i, '');
-  else if (parts[1] === 'api' && parts[3] === 'video' && parts[4] === 'stream') id = parts[5];
-  return id !== undefined && /^[A-Za-z0-9_-]{1,64}$/.test(id) ? id : null;
-}
-
-/** Request path without the query (which can hold tokens), bounded. */
-function pathOnly(url: string): string {
-  const q = url.indexOf('?');
-  return (q < 0 ? url : url.slice(0, q)).slice(0, 256);
-}
-
 /** Components `attach` reads from. */
 export interface ObservedParts {
   delivery: Delivery;
@@ -80,35 +55,16 @@ export class Observability {
   readonly metrics: StromMetrics;
   readonly tracing: Tracing;
   readonly qoe: QoeTracker;
-  readonly media: MediaObserver;
+  /** Media responses of this process (both delivery paths; Delivery.setObserver(media.observer)). */
+  readonly media: MediaAccounting;
   private readonly unsubscribe: Array<() => void> = [];
 
   constructor(private readonly config: Config, private readonly log: Logger) {
     this.metrics = new StromMetrics({ defaultMetrics: config.metrics.defaultMetrics });
     this.tracing = new Tracing(config.tracing);
     this.qoe = new QoeTracker(this.metrics.registry, config.qoe);
-    const metrics = this.metrics;
     const qoe = this.qoe;
-    const every = config.log.accessMediaEvery;
-    const accessLog = log.child({ component: 'access' });
-    let n = 0;
-    this.media = {
-      done(req, res, startMs, bytes) {
-        const status = res.statusCode;
-        const ms = performance.now() - startMs;
-        if (bytes < 0) bytes = Number(res.getHeader('content-length')) || 0;
-        metrics.observeHttp(MEDIA_GROUP, status, ms / 1000, bytes);
-        if (hasCmcd(req)) {
-          const url = req.url ?? '/';
-          const c = cmcdOf(req);
-          const id = contentIdOf(url);
-          if (c !== null && id !== null) qoe.record(c, id, 'vod');
-        }
-        if (every > 0 && ++n % every === 0) {
-          accessLog.info({ reqId: req.headers['x-request-id'], method: req.method, group: 'media', path: pathOnly(req.url ?? '/'), status, bytes, durationMs: Math.round(ms * 1000) / 1000, httpVersion: req.httpVersion }, 'access');
-        }
-      },
-    };
+    this.media = new MediaAccounting(this.metrics, log.child({ component: 'access' }), config.log.accessMediaEvery, (c, id) => qoe.record(c, id, 'vod'));
   }
 
   /** Fastify hooks: access log, request metrics and API spans for every request Fastify answers. */

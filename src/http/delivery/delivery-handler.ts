@@ -12,7 +12,7 @@ import { parseAssetPath } from './safe-path.js';
 import { sendObject, writeHead, type AnyRequest, type AnyResponse } from './send-object.js';
 import { acceptsEarlyHints, earlyHintLinks, firstVariant, resolveUri } from './early-hints.js';
 import http2, { type Http2ServerResponse } from 'node:http2';
-import type { MediaObserver } from '../../observability/observability.js'; // issue 7
+import type { MediaObserver } from '../../observability/media-accounting.js'; // issue 7
 
 /** URL prefix of published assets. */
 export const ASSET_PREFIX = '/v/';

@@ -30,7 +30,6 @@ import type { Observability } from '../../../observability/observability.js';
 import type { Cmcd } from '../../../observability/cmcd.js';
 import { installConnectionRouter, type ConnectionRouter } from './connection-router.js';
 import { LeanHttp1 } from './lean-http1.js';
-import { MEDIA_GROUP } from '../../../observability/metrics.js';
 import { clientIp } from '../../../auth/playback-tokens.js';
 import type { FromWorker, ToWorker } from './ipc-protocol.js';
 
@@ -91,10 +90,7 @@ export class DeliveryWorkers {
 
   /** Fork the workers and take over `server`'s connections. */
   start(server: http.Server): void {
-    const { config, control, obs, log } = this.o;
-    const every = config.log.accessMediaEvery;
-    const accessLog = log.child({ component: 'access' });
-    let n = 0;
+    const { config, control, obs } = this.o;
     // The main's share of player connections goes through the same lean path as the workers'.
     const lean = (this.lean = new LeanHttp1({
       delivery: this.o.delivery,
@@ -102,10 +98,7 @@ export class DeliveryWorkers {
       idleMs: config.timeouts.idleMs,
       isPublic: (id) => !control.policy.isSigned(id),
       admit: (ip, now) => control.mediaLimiter.take(clientIp(ip), now),
-      done(method, path, status, bytes, ms) {
-        obs.metrics.observeHttp(MEDIA_GROUP, status, ms / 1000, bytes);
-        if (every > 0 && ++n % every === 0) accessLog.info({ method, group: 'media', path, status, bytes, durationMs: Math.round(ms * 1000) / 1000, httpVersion: '1.1' }, 'access');
-      },
+      done: (method, path, status, bytes, ms) => obs.media.lean(method, path, status, bytes, ms),
       fallback: (socket, rest) => router.keep(socket, rest.length > 0 ? rest : null),
     }));
     const router = (this.router = installConnectionRouter(server, {

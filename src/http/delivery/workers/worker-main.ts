@@ -27,9 +27,8 @@ import { createPlaybackGuard, PlaybackPolicy } from '../../../auth/playback-guar
 import { PlaybackTokens } from '../../../auth/playback-tokens.js';
 import { MediaRateLimiter, StreamCap } from '../../../auth/rate-limits.js';
 import type { SigningKeysRepo } from '../../../store/db/signing-keys-repo.js';
-import { MEDIA_GROUP, StromMetrics } from '../../../observability/metrics.js';
-import { cmcdOf, hasCmcd } from '../../../observability/cmcd.js';
-import { contentIdOf } from '../../../observability/observability.js';
+import { StromMetrics } from '../../../observability/metrics.js';
+import { MediaAccounting } from '../../../observability/media-accounting.js';
 import { LeanHttp1 } from './lean-http1.js';
 import { answerClientError } from '../../client-error.js';
 import { clientIp } from '../../../auth/playback-tokens.js';
@@ -69,44 +68,23 @@ function start(init: Extract<ToWorker, { type: 'init' }>): void {
   metrics.sources.mediaInFlight = () => delivery.inFlight();
   metrics.sources.openConnections = () => sockets.size + lean.size();
   let qoe: QoeRecord[] = [];
-  let requests = 0;
-  const every = config.log.accessMediaEvery;
-  const accessLog = root.child({ component: 'access', worker: init.index });
+  const media = new MediaAccounting(metrics, root.child({ component: 'access', worker: init.index }), config.log.accessMediaEvery, (cmcd, id) => {
+    if (qoe.length < MAX_QOE_BATCH) qoe.push({ cmcd: cmcd as Record<string, unknown>, id });
+  });
   const lean = new LeanHttp1({
     delivery,
     keepAliveMs: config.timeouts.keepAliveMs,
     idleMs: config.timeouts.idleMs,
     isPublic: (id) => !policy.isSigned(id),
     admit: (ip, now) => limiter.take(clientIp(ip), now),
-    done(method, path, status, bytes, ms) {
-      metrics.observeHttp(MEDIA_GROUP, status, ms / 1000, bytes);
-      requests++;
-      if (every > 0 && requests % every === 0) accessLog.info({ method, group: 'media', path, status, bytes, durationMs: Math.round(ms * 1000) / 1000, httpVersion: '1.1' }, 'access');
-    },
+    done: (method, path, status, bytes, ms) => media.lean(method, path, status, bytes, ms),
     fallback(socket, rest) {
       if (rest.length > 0) socket.unshift(rest);
       server.emit('connection', socket);
       socket.resume();
     },
   });
-  delivery.setObserver({
-    done(req, res, startMs, bytes) {
-      requests++;
-      const ms = performance.now() - startMs;
-      if (bytes < 0) bytes = Number(res.getHeader('content-length')) || 0;
-      metrics.observeHttp(MEDIA_GROUP, res.statusCode, ms / 1000, bytes);
-      if (hasCmcd(req)) {
-        const c = cmcdOf(req);
-        const id = contentIdOf(req.url ?? '/');
-        if (c !== null && id !== null && qoe.length < MAX_QOE_BATCH) qoe.push({ cmcd: c as Record<string, unknown>, id });
-      }
-      if (every > 0 && requests % every === 0) {
-        const url = req.url ?? '/';
-        const q = url.indexOf('?');
-        accessLog.info({ method: req.method, group: 'media', path: (q < 0 ? url : url.slice(0, q)).slice(0, 256), status: res.statusCode, bytes, durationMs: Math.round(ms * 1000) / 1000, httpVersion: req.httpVersion }, 'access');
-      }
-    },
-  });
+  delivery.setObserver(media.observer);
   const flushQoe = setInterval(() => {
     if (qoe.length === 0) return;
     send({ type: 'qoe', records: qoe });
@@ -203,7 +181,7 @@ function start(init: Extract<ToWorker, { type: 'init' }>): void {
         return delivery.catalog.invalidateAsset(msg.assetId);
       case 'scrape':
         void metrics.registry.getMetricsAsJSON().then((all) => {
-          send({ type: 'metrics', id: msg.id, requests, metrics: all.filter((m) => REPORTED.test(m.name)) });
+          send({ type: 'metrics', id: msg.id, requests: media.responses, metrics: all.filter((m) => REPORTED.test(m.name)) });
         });
         return;
       case 'stop':
