@@ -12,14 +12,17 @@ mkdir -p "$DATA"
 strom() { node bin/strom.js "$@"; }
 
 # 1. A VOD asset: a generated 30 s test pattern with a tone, through the real pipeline.
-if [ ! -f "$DATA/.demo-vod" ]; then
+# The marker files are written through a temp name so a failed step leaves none behind (the next
+# run retries it instead of reading an empty file).
+if [ ! -s "$DATA/.demo-vod" ]; then
   src="$DATA/demo-source.mp4"
   echo "demo: generating a 30 s 720p test video and ingesting it (a minute on 2 cores)…"
   ffmpeg -hide_banner -loglevel error -y \
     -f lavfi -i "testsrc2=size=1280x720:rate=30:duration=30" \
     -f lavfi -i "sine=frequency=440:beep_factor=4:sample_rate=48000:duration=30" \
     -c:v libx264 -preset veryfast -pix_fmt yuv420p -c:a aac -b:a 128k "$src"
-  strom ingest "$src" --data "$DATA" --title "Demo: test pattern (30 s)" --json > "$DATA/.demo-vod"
+  strom ingest "$src" --data "$DATA" --title "Demo: test pattern (30 s)" --json > "$DATA/.demo-vod.tmp"
+  mv "$DATA/.demo-vod.tmp" "$DATA/.demo-vod"
   rm -f "$src"
 fi
 vod_id="$(node -p 'JSON.parse(require("fs").readFileSync(process.argv[1], "utf8")).id' "$DATA/.demo-vod")"
@@ -44,9 +47,10 @@ for _ in $(seq 1 100); do
   kill -0 "$server" 2>/dev/null || { echo "demo: the server failed to start" >&2; exit 1; }
   sleep 0.1
 done
-if [ ! -f "$DATA/.demo-live" ]; then
+if [ ! -s "$DATA/.demo-live" ]; then
   curl -fsS -X POST "$base/api/v1/live-streams" -H "Authorization: Bearer $token" \
-    -H 'Content-Type: application/json' -d '{"title":"Demo: live test pattern"}' > "$DATA/.demo-live"
+    -H 'Content-Type: application/json' -d '{"title":"Demo: live test pattern"}' > "$DATA/.demo-live.tmp"
+  mv "$DATA/.demo-live.tmp" "$DATA/.demo-live"
 fi
 live_id="$(node -p 'JSON.parse(require("fs").readFileSync(process.argv[1], "utf8")).id' "$DATA/.demo-live")"
 live_key="$(node -p 'JSON.parse(require("fs").readFileSync(process.argv[1], "utf8")).streamKey' "$DATA/.demo-live")"

@@ -56,6 +56,13 @@ export async function serve(argv: string[]): Promise<void> {
     if (stopping) return;
     stopping = true;
     strom.log.info({ signal }, 'shutting down: no new connections, finishing in-flight responses');
+    // Safety net: a graceful stop is bounded (timeouts.shutdownMs for responses, the same again for
+    // workers and flushing); past that, something is stuck and waiting longer helps nobody.
+    const limitMs = config.timeouts.shutdownMs * 2 + 5_000;
+    setTimeout(() => {
+      strom.log.error({ limitMs }, 'shutdown did not finish in time; exiting');
+      process.exit(1);
+    }, limitMs).unref();
     strom.close().then(
       () => {
         strom.log.info('stopped');

@@ -41,8 +41,8 @@ export class HttpStats {
     const histogram = () => this.histogram(DURATION.name, DURATION.help);
     const counter = () => this.counter(BYTES.name, BYTES.help);
     const reset = () => [this.counts, this.totals, this.sums, this.bytes].forEach((a) => a.fill(0));
-    // The casts: prom-client's d.ts does not export its metric-object type (and types a `collect`
-    // member the runtime never reads); `Exported` is the runtime shape its own get() returns.
+    // The casts: prom-client's d.ts types the metric object with a `collect` member the runtime
+    // never reads; `Exported` is the runtime shape its own get() returns.
     // getForPromString is what Registry#metrics() calls when present (undeclared in the d.ts).
     new (class extends Histogram<'group' | 'status'> {
       override async get() {

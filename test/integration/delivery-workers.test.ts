@@ -472,6 +472,28 @@ describe('workers: guard state, crashes, safety', () => {
   });
 });
 
+describe('shutdown after a worker that held handed-off sockets has exited', () => {
+  // Node's net.Server#close waits for every child it sent sockets to; when all of them had exited
+  // it waited forever (forgetExitedWorkers). Before the fix this close() never settled.
+  test('a crashed worker, restarted, does not hold up close()', async () => {
+    const s = await startStrom({ dataDir, 'delivery.workers': 1, 'rtmp.enabled': false });
+    const dw = s.strom.deliveryWorkers!;
+    await until('worker ready', () => dw.readyCount() === 1);
+    // Hand at least one connection to the worker (round-robin with the main).
+    for (let i = 0; i < 4; i++) {
+      const c = new Conn(s.port);
+      assert.equal((await c.send('GET', `/v/${ID}/master.m3u8`)).status, 200);
+      c.close();
+    }
+    assert.ok((await workerRequests(s)) > 0, 'the worker served a handed-off connection');
+    const old = dw.pids()[0]!;
+    process.kill(old, 'SIGKILL');
+    await until('a new worker', () => dw.readyCount() === 1 && dw.pids()[0] !== old);
+    const closed = await Promise.race([s.stop().then(() => true), sleep(15_000).then(() => false)]);
+    assert.ok(closed, 'close() settled within 15 s');
+  });
+});
+
 describe('strom serve with workers (a real process)', () => {
   /** Pids whose parent is `ppid`. */
   function children(ppid: number): number[] {
