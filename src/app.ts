@@ -36,7 +36,7 @@ import { registerUploads, type Uploads } from './http/uploads/index.js';
 // --- webhooks (issue 3, item 8) ---
 import { WebhookDispatcher } from './events/webhook-dispatcher.js';
 // --- delivery workers (issue 2) ---
-import { DeliveryWorkers, forgetWorkers } from './http/delivery/workers/delivery-workers.js';
+import { DeliveryWorkers, forgetExitedWorkers } from './http/delivery/workers/delivery-workers.js';
 import { answerClientError } from './http/client-error.js';
 
 /** A built (not yet listening) Strom process. */
@@ -210,11 +210,6 @@ export async function buildStrom(config: Config, log: Logger = createLogger(conf
   // --- end delivery workers ---
 
   async function close(): Promise<void> {
-    // Stop accepting first, and close the server here rather than in app.close(): with delivery
-    // workers, net.Server#close must run while they are alive (see forgetWorkers). Fastify's own
-    // server.close() later gets ERR_SERVER_NOT_RUNNING, which it treats as closed.
-    if (deliveryWorkers) forgetWorkers(server, 'exited');
-    const drained = new Promise<void>((resolve) => server.close(() => resolve()));
     const workersStopped = deliveryWorkers?.stop(); // issue 2: workers finish their in-flight responses meanwhile
     await live.close(); // live: end publishers and never-ending FLV responses first
     await vod.stop(); // VOD: running jobs go back to the queue for the next start
@@ -231,8 +226,9 @@ export async function buildStrom(config: Config, log: Logger = createLogger(conf
     const sweep = 'closeIdleConnections' in h1 ? setInterval(() => h1.closeIdleConnections(), 50) : undefined;
     if ('closeIdleConnections' in h1) h1.closeIdleConnections();
     try {
-      await drained;
-      if (deliveryWorkers) forgetWorkers(server, 'all');
+      // Workers that already exited (a crash, or a slow live.close) would make net.Server#close
+      // wait forever (see forgetExitedWorkers); one still alive answers it or disconnects.
+      if (deliveryWorkers) forgetExitedWorkers(server);
       await app.close();
     } finally {
       clearInterval(sweep);

@@ -24,6 +24,7 @@ import { buildStrom, type Strom } from '../../src/app.js';
 import { testConfig } from '../../src/config.js';
 import { launchBrowser } from '../../test/helpers/browser.js';
 import type { MediaUnit } from '../../src/live/stream/media-unit.js';
+import { cleanup, cleanups } from './cleanup-stack.js';
 
 const require = createRequire(import.meta.url);
 
@@ -59,17 +60,7 @@ function pct(xs: readonly number[], p: number): number {
 
 const load = () => loadavg().map((x) => Number(x.toFixed(2)));
 
-/* ---------- processes and resources, all released by cleanup() ---------- */
-const cleanups: Array<() => Promise<void> | void> = [];
-async function cleanup(): Promise<void> {
-  for (const c of cleanups.splice(0).reverse()) {
-    try {
-      await c();
-    } catch (e) {
-      console.error('cleanup:', (e as Error).message);
-    }
-  }
-}
+/* ---------- processes and resources, all released by cleanup() (cleanup-stack.ts) ---------- */
 const watchdog = setTimeout(() => {
   console.error(`hard limit ${HARD_LIMIT_MS / 1000} s reached; cleaning up`);
   void cleanup().finally(() => process.exit(2));

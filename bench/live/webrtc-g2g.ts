@@ -21,6 +21,7 @@ import { pino } from 'pino';
 import { buildStrom } from '../../src/app.js';
 import { testConfig } from '../../src/config.js';
 import { launchWebRtcBrowser } from '../../test/helpers/webrtc.js';
+import { cleanup, cleanups } from './cleanup-stack.js';
 
 const sampleSeconds = Number(process.argv[2] ?? 20);
 const settleSeconds = Number(process.argv[3] ?? 5);
@@ -28,16 +29,6 @@ const busy = (process.argv[4] ?? '1') !== '0';
 const TARGET_MS = 300;
 const HARD_LIMIT_MS = 120_000;
 
-const cleanups: Array<() => Promise<unknown> | unknown> = [];
-async function cleanup(): Promise<void> {
-  for (const c of cleanups.splice(0).reverse()) {
-    try {
-      await c();
-    } catch (e) {
-      console.error('cleanup:', (e as Error).message);
-    }
-  }
-}
 const watchdog = setTimeout(() => void cleanup().finally(() => process.exit(2)), HARD_LIMIT_MS);
 
 const PAGE = `<!doctype html><html><body><canvas id="src" width="320" height="240"></canvas><video id="v" muted autoplay playsinline></video><canvas id="dst" width="320" height="240"></canvas><script>

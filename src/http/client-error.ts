@@ -5,6 +5,7 @@
  * Fastify's `clientErrorHandler`) and the delivery workers (plain node:http servers) use this one
  * function, so a malformed head gets the same bytes whichever process owns the connection.
  */
+import { STATUS_CODES } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { Logger } from '../logger.js';
 import { fail, type StromError } from '../errors.js';
@@ -20,11 +21,7 @@ export function answerClientError(err: Error & { code?: string }, socket: Duplex
   log.debug({ code: err.code, status: e.statusCode }, 'unparsable request');
   if (socket.writable) {
     const body = JSON.stringify(e.toJSON());
-    socket.write(`HTTP/1.1 ${e.statusCode} ${reason(e.statusCode)}\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\nCache-Control: no-store\r\nConnection: close\r\n\r\n${body}`);
+    socket.write(`HTTP/1.1 ${e.statusCode} ${STATUS_CODES[e.statusCode]}\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\nCache-Control: no-store\r\nConnection: close\r\n\r\n${body}`);
   }
   socket.destroy();
-}
-
-function reason(status: number): string {
-  return status === 408 ? 'Request Timeout' : status === 431 ? 'Request Header Fields Too Large' : 'Bad Request';
 }

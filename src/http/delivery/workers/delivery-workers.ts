@@ -67,16 +67,16 @@ export interface WorkerStats {
  * Work around net.Server bookkeeping (Node 20 lib/net.js, Server#close): once a socket has been
  * sent to a child process, every close() asks each child still holding such sockets to report them
  * closed and counts one extra connection until all have answered — but when no such child is left
- * (a crashed worker, workers that exited first, or a second close() after they exited), nobody is
+ * (a crashed worker, workers that exited first, or a later close() after they exited), nobody is
  * asked, the extra count is never dropped and 'close' never comes. That hung `strom serve` on
- * SIGTERM (found with the README demo). `exited`: before the first close(), stop the bookkeeping
- * when no child is left; `all`: once that close() has completed, stop it for good (Fastify closes
- * the server a second time). Call synchronously right before the close() concerned.
+ * SIGTERM (found with the README demo). Call right before closing the server: it stops the
+ * bookkeeping when no such child is left. (A worker that exits between this call and Fastify's
+ * server.close() can still cause the wait; `strom serve`'s stop watchdog bounds that case.)
  */
-export function forgetWorkers(server: object, which: 'exited' | 'all'): void {
+export function forgetExitedWorkers(server: object): void {
   // `_usingWorkers` / `_workers`: undocumented fields of net.Server, unchanged since Node 0.10.
   const s = server as unknown as { _usingWorkers?: boolean; _workers?: unknown[] };
-  if (s._usingWorkers === true && (which === 'all' || s._workers?.length === 0)) s._usingWorkers = false;
+  if (s._usingWorkers === true && s._workers?.length === 0) s._usingWorkers = false;
 }
 
 /** Delivery worker processes of one Strom main process. */

@@ -25,16 +25,15 @@ export interface LeanServer {
    * answered; 'async' = conn.resume() or conn.giveUp() follows; 'no' = node:http must answer.
    */
   answer(conn: LeanConnection, method: string, path: string, t0: number): 'yes' | 'async' | 'no';
-  /** `socket` waits for an asynchronous answer (true) or no longer (false). */
-  setBusy(socket: Socket, busy: boolean): void;
   /** The connection left the lean path: closed (`rest` null) or handed to node:http with `rest`. */
-  forget(socket: Socket, rest: Buffer | null): void;
+  forget(conn: LeanConnection, rest: Buffer | null): void;
 }
 
 /** One connection on the lean path. */
 export class LeanConnection {
   /** Bytes read while an asynchronous answer is being prepared. */
   private pending: Buffer | null = null;
+  /** Waiting for an asynchronous answer (metadata or body read). */
   private busy = false;
   private gone = false;
   private stalled = false;
@@ -62,7 +61,7 @@ export class LeanConnection {
     /* reset by the peer: 'close' follows */
   };
   private readonly onClose = (): void => {
-    this.server.forget(this.socket, null);
+    this.server.forget(this, null);
   };
 
   /** The peer's address, read once (the getter costs a lookup per call). */
@@ -70,6 +69,11 @@ export class LeanConnection {
 
   constructor(private readonly server: LeanServer, readonly socket: Socket) {
     this.remoteAddress = socket.remoteAddress ?? '';
+  }
+
+  /** True while an asynchronous answer is being prepared (a stopping server ends it afterwards). */
+  get isBusy(): boolean {
+    return this.busy;
   }
 
   /** Begin serving; `head` = bytes the router already read from the socket. */
@@ -88,7 +92,6 @@ export class LeanConnection {
   /** The asynchronous answer was written: go on with what followed it. */
   resume(): void {
     this.busy = false;
-    this.server.setBusy(this.socket, false);
     if (this.server.isClosing) return void this.socket.end();
     const rest = this.waitBuf!.subarray(this.waitNext);
     const more = this.pending;
@@ -123,7 +126,6 @@ export class LeanConnection {
       const answered = this.server.answer(this, req.method, req.path, t0);
       if (answered === 'async') {
         this.busy = true;
-        this.server.setBusy(this.socket, true);
         this.socket.pause();
         return;
       }
@@ -144,6 +146,6 @@ export class LeanConnection {
     s.removeListener('close', this.onClose);
     s.setTimeout(0);
     s.pause();
-    this.server.forget(s, rest);
+    this.server.forget(this, rest);
   }
 }

@@ -2,8 +2,9 @@
  * The lean HTTP/1.1 path for player connections (issue 2, benchmark scenario c). A small response
  * through `node:http` and the full handler costs ~25 µs of CPU; answered on the socket directly it
  * costs ~9 µs (a bare socket server: ~7.8 µs, nginx ~7–7.8 µs; bench/delivery/cpu-per-request.sh),
- * and on a 2-core box that decides whether Strom reaches nginx. So a connection the router gives to delivery is first read
- * here, and the one request shape players send all the time is answered with one write:
+ * and on a 2-core box that decides whether Strom reaches nginx. So a connection the router gives
+ * to delivery is first read here, and the one request shape players send all the time is
+ * answered with one write:
  *
  *   `GET|HEAD /v/<asset>/<path> HTTP/1.1`, exactly one Host, no Range / If-* / CMCD / body /
  *   Expect / Upgrade, `Connection` absent or `keep-alive`, a public asset, an object whose body is
@@ -59,9 +60,7 @@ const whole = new WeakMap<FileEntry, { tail: Buffer; buf: Buffer }>();
 
 /** Serves handed-over delivery connections until one needs node:http. */
 export class LeanHttp1 implements LeanServer {
-  private readonly sockets = new Set<Socket>();
-  /** Connections waiting for an asynchronous answer (metadata or body read). */
-  private readonly busy = new Set<Socket>();
+  private readonly connections = new Set<LeanConnection>();
   private closing = false;
   private dateAt = 0;
   private tail: Buffer = Buffer.alloc(0);
@@ -76,35 +75,30 @@ export class LeanHttp1 implements LeanServer {
 
   /** Connections currently served here. */
   size(): number {
-    return this.sockets.size;
+    return this.connections.size;
   }
 
   /** Take a connection; `head` = bytes already read from it. */
   serve(socket: Socket, head: Buffer): void {
     if (this.closing) return this.c.fallback(socket, head);
-    this.sockets.add(socket);
-    new LeanConnection(this, socket).start(head);
+    const conn = new LeanConnection(this, socket);
+    this.connections.add(conn);
+    conn.start(head);
   }
 
   /** Stop answering: idle connections end now, busy ones after their current response. */
   close(): void {
     this.closing = true;
-    for (const s of this.sockets) if (!this.busy.has(s)) s.end();
+    for (const c of this.connections) if (!c.isBusy) c.socket.end();
   }
 
   get isClosing(): boolean {
     return this.closing;
   }
 
-  setBusy(socket: Socket, busy: boolean): void {
-    if (busy) this.busy.add(socket);
-    else this.busy.delete(socket);
-  }
-
-  forget(socket: Socket, rest: Buffer | null): void {
-    this.sockets.delete(socket);
-    this.busy.delete(socket);
-    if (rest !== null) this.c.fallback(socket, rest);
+  forget(conn: LeanConnection, rest: Buffer | null): void {
+    this.connections.delete(conn);
+    if (rest !== null) this.c.fallback(conn.socket, rest);
   }
 
   get keepAliveMs(): number {
