@@ -1,5 +1,5 @@
 /**
- * Glass-to-glass latency of WebRTC through Strom (issue 9): ONE headless Chromium page publishes a
+ * Glass-to-glass latency of WebRTC through Strom: ONE headless Chromium page publishes a
  * canvas over WHIP and plays the same stream back over WHEP from an in-process Strom on loopback.
  * The publisher canvas draws Date.now() as a pixel barcode (32 bits of ms + 8-bit checksum, 40
  * blocks of 32×32 px) on every animation frame and is captured with canvas.captureStream(30) →

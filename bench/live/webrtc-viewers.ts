@@ -1,5 +1,5 @@
 /**
- * Viewers per core, WHEP vs HTTP-FLV (issue 9): Strom runs in this process; ffmpeg publishes one
+ * Viewers per core, WHEP vs HTTP-FLV: Strom runs in this process; ffmpeg publishes one
  * 640x360@30 H.264 stream over RTMP (video only, ~1 Mbit/s, so both outputs fan out the same bytes
  * and no audio bridge runs); viewer clients run in child processes (bench/live/viewers.ts for
  * HTTP-FLV, bench/live/whep-viewers.ts — werift peers — for WHEP). Strom's own CPU time

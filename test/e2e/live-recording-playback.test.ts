@@ -1,5 +1,5 @@
 /**
- * Live recording → VOD with real clients (issue 6 item 5): ffmpeg publishes 4 s of H.264 + AAC
+ * Live recording → VOD with real clients: ffmpeg publishes 4 s of H.264 + AAC
  * with `live.recordAll` and nobody watching; when it stops, the recording is a ready video whose
  * master.m3u8 ffprobe reads (h264 + aac, duration ≈ what was published) and hls.js in Chromium
  * plays to the end without errors.

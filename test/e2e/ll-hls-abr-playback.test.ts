@@ -1,5 +1,5 @@
 /**
- * Live ABR in a real player (issue 6): ffmpeg publishes 320x240; Strom adds a 180p rendition with
+ * Live ABR in a real player: ffmpeg publishes 320x240; Strom adds a 180p rendition with
  * one ffmpeg child; hls.js in Chromium loads the ABR master in low-latency mode, sees both levels,
  * starts on the 180p rendition (startLevel 0) and plays through its parts and blocking reloads.
  */

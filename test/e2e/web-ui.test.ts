@@ -1,5 +1,5 @@
 /**
- * End to end through the web UI (issue 8) in headless Debian Chromium: sign in with a pasted
+ * End to end through the web UI in headless Debian Chromium: sign in with a pasted
  * token, upload a generated clip through the page's file input and watch the library go
  * processing → ready, play it to the end, switch quality in the menu, play it signed, see the
  * dashboard move after traffic, create a live stream on the live page and watch what ffmpeg
@@ -45,8 +45,8 @@ before(async () => {
   dir = mkdtempSync(path.join(tmpdir(), 'strom-web-'));
   strom = await buildStrom(testConfig({ dataDir: dir, 'rtmp.port': 0, 'vod.ladder': '360:600,240:300', 'vod.preset': 'ultrafast' }));
   ({ url } = await strom.listen());
-  // Publishing with API-created stream keys: the same store lookup the live lead wires in app.ts
-  // (issue 5); set here so the live page can be tested before that lands.
+  // Stream keys created through the API resolve through the store, as wireLive does in the app
+  // (without its static-key fallback), so ffmpeg can publish with the key the live page shows.
   strom.live.setResolver(async (key) => {
     const row = await strom.control.store.liveStreams.findLiveStreamByKey(key);
     return row ? { streamId: row.id } : null;

@@ -59,7 +59,7 @@ function playerPage(o: PlayOptions): string {
        hls.on(Hls.Events.ERROR, (_e, d) => window.__errors.push(d.type + '/' + d.details + (d.fatal ? '/fatal' : '')));
        hls.on(Hls.Events.MANIFEST_PARSED, (_e, d) => { window.__info.levels = d.levels.map(l => l.height); });
        hls.on(Hls.Events.LEVEL_LOADED, (_e, d) => { window.__info.live = d.details.live; window.__info.partList = !!(d.details.partList && d.details.partList.length); });
-       hls.on(Hls.Events.FRAG_BUFFERED, () => { window.__info.latency = hls.latency; }); /* issue 6: LL-HLS latency (s) as hls.js estimates it */
+       hls.on(Hls.Events.FRAG_BUFFERED, () => { window.__info.latency = hls.latency; }); /* LL-HLS latency (s) as hls.js estimates it */
        hls.loadSource(${JSON.stringify(o.src)}); hls.attachMedia(v);`
     : `const p = dashjs.MediaPlayer().create();
        window.__player = p;

@@ -1,5 +1,5 @@
 /**
- * Multi-process delivery (issue 2): with `delivery.workers` 1 and 2 the main hands player
+ * Multi-process delivery: with `delivery.workers` 1 and 2 the main hands player
  * connections to worker processes round-robin (keeping its own share) and everything must look
  * like one server: exact bytes and headers for 200/206/304/HEAD on many keep-alive connections,
  * some of them provably served by workers (their request counts, asked over IPC); an API request

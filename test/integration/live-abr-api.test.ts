@@ -1,5 +1,5 @@
 /**
- * The per-stream live ABR flag (issue 6) through the API: `abr` on POST/PATCH
+ * The per-stream live ABR flag through the API: `abr` on POST/PATCH
  * /api/v1/live-streams is stored (migration 2) and returned; a bad value is a 400; a stream with
  * `abr: true` gets a transcode when its LL-HLS muxer starts (without `live.abrAll`); new streams
  * default to passthrough. Renditions never appear as streams of their own in the API.

@@ -1,5 +1,5 @@
 /**
- * Crash-safe recordings (issue 6): a recording interrupted by a crash stays in <dataDir>/tmp/rec-*.
+ * Crash-safe recordings: a recording interrupted by a crash stays in <dataDir>/tmp/rec-*.
  * A new Strom on the same data dir finishes a directory with a journaled, complete segment and its
  * init (manifests written, published as a ready video whose playlist lists exactly the complete
  * segments, a torn trailing segment dropped) and deletes one without a complete segment.

@@ -1,5 +1,5 @@
 /**
- * Live recording → VOD (issue 6 item 5) over a real server: a stream created with `record: true`
+ * Live recording → VOD over a real server: a stream created with `record: true`
  * is muxed with no viewer at all, its segments are kept on disk, and when the publisher leaves it
  * becomes a ready video listed by the API whose VOD playlist (ENDLIST, MAP) and static MPD
  * reference segments byte-identical to what was recorded; a stream without `record` leaves nothing;

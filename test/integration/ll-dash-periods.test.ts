@@ -1,5 +1,5 @@
 /**
- * LL-DASH after a codec-changing takeover (issue 6): the live MPD starts a new Period (id 1) at the
+ * LL-DASH after a codec-changing takeover: the live MPD starts a new Period (id 1) at the
  * first segment of the new configuration, pointing at init_1.mp4 with startNumber = that segment's
  * media sequence number and Period@start = msn × segment duration, while Period 0 (init.mp4, the
  * old codecs) stays listed with a start that never moves. mpd-parser accepts the MPD.

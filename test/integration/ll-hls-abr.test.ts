@@ -1,5 +1,5 @@
 /**
- * Live ABR (issue 6): ffmpeg publishes 640x360 H.264 + AAC; Strom transcodes 240p and 180p with one
+ * Live ABR: ffmpeg publishes 640x360 H.264 + AAC; Strom transcodes 240p and 180p with one
  * ffmpeg child. Proves: the master lists the source and both renditions with RESOLUTION, CODECS,
  * FRAME-RATE; every media playlist is LL-conformant; renditions are aligned with the source (same
  * media sequence numbers, same part count per segment, same durations ±1 frame); each playlist

@@ -1,5 +1,5 @@
 /**
- * An HLS request that arrives after `publish` but before the sequence headers (issue 6): it must
+ * An HLS request that arrives after `publish` but before the sequence headers: it must
  * not create a muxer expecting no track (that muxer would never produce a segment, and live ABR
  * would see no video). It gets 503 LIVE_HLS_NOT_READY at once; once the headers are in, the next
  * request starts a working muxer.

@@ -1,5 +1,5 @@
 /**
- * LL-HLS request limits (issue 6 item 4): `_HLS_part` without `_HLS_msn` is a 400 even for a stream
+ * LL-HLS request limits: `_HLS_part` without `_HLS_msn` is a 400 even for a stream
  * that is not live; blocking requests held per stream are capped by `llhls.maxHeldRequests` (the
  * next one is a 503 at once, the held one is still answered when its part completes).
  * Frames: video every 50 ms, keyframe every 10 frames; parts 200 ms, segments 500 ms.

@@ -1,5 +1,5 @@
 /**
- * The hot cache's admission policy (issue 2, file-catalog.ts `admits`): every miss is admitted
+ * The hot cache's admission policy (file-catalog.ts `admits`): every miss is admitted
  * while the cache has room; once full, an object enters only on its second miss while its key is
  * still in the doorkeeper, whose memory is as many keys as the cache holds objects.
  */

@@ -1,5 +1,5 @@
 /**
- * Live ABR building blocks (issue 6): the ladder (parsing, rungs below the source, even widths, the
+ * Live ABR building blocks: the ladder (parsing, rungs below the source, even widths, the
  * ffmpeg alignment flags, one pipe per rung) and the segmenter's follower mode (a rendition that
  * joins mid-stream starts on a source segment start and then cuts exactly where the source cut,
  * with the source's MSN, part index and part number).

@@ -91,7 +91,7 @@ export interface Video {
   playback: Playback;
 }
 
-/** Live status fields, when the API includes them (issue 5 wires `live.status(id)` in). */
+/** Live runtime fields: the API reports them in `live` while the stream is on air. */
 export interface LiveStatus {
   state?: 'idle' | 'active';
   ingestBitrate?: number;
@@ -109,7 +109,7 @@ export interface LiveStream {
   status: 'idle' | 'active';
   record: boolean;
   createdAt: string;
-  ingest: { rtmp: string; /** issue 9: WHIP endpoint (Bearer = stream key) */ whip?: string };
+  ingest: { rtmp: string; /** WHIP endpoint (Bearer = stream key) */ whip?: string };
   playback: { flv: string; hls: string; dash: string; whep: string };
   /** Optional: live status if the API reports it (several names tolerated). */
   live?: LiveStatus;

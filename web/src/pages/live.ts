@@ -1,7 +1,7 @@
 /**
  * `#/live`: create a live stream and list them; `#/live/<id>`: its ingest URL and key to copy
  * (with OBS settings), a low-latency preview (HTTP-FLV through mpegts.js), viewers and ingest
- * bitrate; the preview can be switched to WebRTC (WHEP, issue 9) with a latency readout. Whether the stream is on air comes from the API's status, else from probing the FLV URL
+ * bitrate; the preview can be switched to WebRTC (WHEP) with a latency readout. Whether the stream is on air comes from the API's status, else from probing the FLV URL
  * (404 while nobody publishes; docs/LIVE.md).
  */
 import { api, events, fetchMetrics, type LiveStream, type Page } from '../api.js';
@@ -9,7 +9,7 @@ import { parseProm, sum } from '../prom.js';
 import { announce, copyText, fmtBitrate, h } from '../dom.js';
 import { createPlayer, type Player } from '../player.js';
 import { livePlaybackOf } from '../playback.js';
-import type { WhepPlayer } from '../whep-player.js'; // issue 9: WebRTC preview
+import type { WhepPlayer } from '../whep-player.js'; // types only: the module is loaded when the WebRTC preview is chosen
 
 /** `#/live`: the list and the create form. */
 export async function liveListPage(main: HTMLElement, signal: AbortSignal): Promise<void> {
@@ -79,7 +79,7 @@ export async function livePage(main: HTMLElement, signal: AbortSignal, id: strin
   const state = h('span', { class: 'badge', id: 'live-state' }, 'offline');
   const viewers = h('dd', { id: 'live-viewers' }, '—');
   const bitrate = h('dd', { id: 'live-bitrate' }, '—');
-  // issue 9: HTTP-FLV (mpegts.js) or WebRTC (WHEP) preview
+  // Preview player: HTTP-FLV (mpegts.js) or WebRTC (WHEP)
   const kind = h('select', { id: 'preview-kind', name: 'preview-kind' }, h('option', { value: 'flv' }, 'HTTP-FLV (mpegts.js)'), h('option', { value: 'webrtc' }, 'WebRTC (WHEP)'));
   const stage = h('div', { class: 'stage' }, h('p', { class: 'placeholder' }, 'Waiting for a publisher… start OBS or ffmpeg with the settings on this page.'));
   main.append(
@@ -87,13 +87,13 @@ export async function livePage(main: HTMLElement, signal: AbortSignal, id: strin
     h('div', { class: 'live-grid' },
       h('section', { 'aria-labelledby': 'preview-h' }, h('h2', { id: 'preview-h' }, 'Preview'), stage,
         h('dl', { class: 'facts' }, h('dt', {}, 'Viewers'), viewers, h('dt', {}, 'Ingest bitrate'), bitrate),
-        h('div', { class: 'field' }, h('label', { for: 'preview-kind' }, 'Playback'), kind), // issue 9
+        h('div', { class: 'field' }, h('label', { for: 'preview-kind' }, 'Playback'), kind),
         h('p', { class: 'links' }, 'Play elsewhere: ', h('a', { href: pb.flv }, 'HTTP-FLV'), ' · ', h('a', { href: pb.hls }, 'LL-HLS'))),
       h('section', { class: 'card', 'aria-labelledby': 'ingest-h' }, h('h2', { id: 'ingest-h' }, 'Go live'),
         copyField('ingest-server', 'Server', server),
         copyField('ingest-key', 'Stream key', s.streamKey, true),
         copyField('ingest-url', 'Full ingest URL (ffmpeg)', rtmp, true),
-        s.ingest.whip === undefined ? null : copyField('ingest-whip', 'WHIP URL (OBS: Service WHIP, Bearer Token = stream key)', new URL(s.ingest.whip, location.href).href), // issue 9
+        s.ingest.whip === undefined ? null : copyField('ingest-whip', 'WHIP URL (OBS: Service WHIP, Bearer Token = stream key)', new URL(s.ingest.whip, location.href).href),
         h('h3', {}, 'OBS settings'),
         h('ul', { class: 'hint' },
           h('li', {}, 'Settings → Stream: Service “Custom…”, Server and Stream Key as above.'),
@@ -115,7 +115,7 @@ export async function livePage(main: HTMLElement, signal: AbortSignal, id: strin
     const chosen = kind.value;
     try {
       stage.replaceChildren();
-      if (chosen === 'webrtc') { // issue 9: WHEP with a latency readout
+      if (chosen === 'webrtc') { // WHEP with a latency readout
         const { createWhepPlayer } = await import('../whep-player.js');
         player = await createWhepPlayer(stage, pb.whep).catch((err: Error) => {
           stage.replaceChildren(h('p', { class: 'error' }, `WebRTC playback failed: ${err.message}`));
@@ -140,7 +140,7 @@ export async function livePage(main: HTMLElement, signal: AbortSignal, id: strin
 
   const refresh = async () => {
     s = await api<LiveStream>('GET', `/api/v1/live-streams/${encodeURIComponent(id)}`, undefined, signal).catch(() => s);
-    // Per-stream gauges from /metrics (issue 7) when this token may scrape; else the API's fields.
+    // Per-stream gauges from /metrics when this token may scrape; else the API's fields.
     const text = await fetchMetrics(signal);
     const samples = text === null ? null : parseProm(text);
     const mine = (l: Record<string, string>) => l.stream === id;
