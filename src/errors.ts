@@ -38,7 +38,7 @@ export const catalog = {
   UNSUPPORTED_MEDIA_TYPE: spec(415, (type: string) => `content type ${show(type)} is not supported`),
   RATE_LIMITED: spec(429, (retryAfterS: number) => `rate limit exceeded, retry in ${retryAfterS} s`),
   INTERNAL: spec(500, (why: string) => `internal error: ${why}`),
-  MISDIRECTED_REQUEST: spec(421, (method: string, path: string) => `${show(method)} ${show(path)} cannot be answered on this connection (a delivery worker's); retry on a new connection`), // issue 2, RFC 9110 §15.5.20
+  MISDIRECTED_REQUEST: spec(421, (method: string, path: string) => `${show(method)} ${show(path)} cannot be answered on this connection (a delivery worker's); retry on a new connection`), // RFC 9110 §15.5.20
   SHUTTING_DOWN: spec(503, () => 'server is shutting down'),
   MALFORMED_REQUEST: spec(400, (parserCode: string) => `malformed HTTP request (${parserCode}); the connection is closed`), // RFC 9112 §2.2
   REQUEST_HEAD_TIMEOUT: spec(408, (headersMs: number, requestMs: number) => `request not received in time (headers within ${headersMs} ms, whole request within ${requestMs} ms); the connection is closed`),
@@ -63,9 +63,8 @@ export const catalog = {
   TRANSCODE_FAILED: spec(500, (why: string) => `transcode failed: ${why}`),
   TRANSCODE_TIMEOUT: spec(500, (limitMs: number) => `transcode exceeded the job timeout of ${limitMs} ms`),
   TRANSCODE_ABORTED: spec(499, (why: string) => `transcode cancelled: ${why}`),
-  // --- end VOD ---
 
-  // API auth, signed playback, deadlines (issue 4; RFC 6750 §3.1 for the 401/403 split)
+  // API auth, signed playback, deadlines (RFC 6750 §3.1 for the 401/403 split)
   UNAUTHORIZED: spec(401, (why: string) => `authentication required: ${why}`),
   TOKEN_INVALID: spec(401, (why: string) => `invalid token: ${why}`),
   TOKEN_EXPIRED: spec(401, (exp: string) => `token expired at ${exp}`),
@@ -79,18 +78,17 @@ export const catalog = {
   DEADLINE_EXCEEDED: spec(504, (ms: number) => `request exceeded its deadline of ${ms} ms`),
   CLIENT_CLOSED: spec(499, () => 'client closed the request'),
 
-  // --- live ingest and playback (issue 5, src/live) ---
+  // --- live ingest and playback (src/live) ---
   LIVE_STREAM_NOT_FOUND: spec(404, (streamId: string) => `live stream ${show(streamId)} not found`),
   LIVE_BAD_KEY: spec(403, (key: string) => `stream key ${show(key)} is not known`),
   LIVE_PUBLISHER_ACTIVE: spec(409, (streamId: string) => `live stream ${show(streamId)} already has a publisher`),
   LIVE_READER_TOO_SLOW: spec(503, (behindMs: number) => `reader stayed behind for ${behindMs} ms after skipping to a keyframe`),
-  // --- LL-HLS (issue 6, src/live/formats/hls, src/live/ll-hls-*.ts) ---
+  // --- LL-HLS (src/live/formats/hls, src/live/ll-hls) ---
   LIVE_HLS_BAD_QUERY: spec(400, (why: string) => `bad LL-HLS request: ${why}`),
   LIVE_HLS_NOT_READY: spec(503, (what: string, waitedMs: number) => `${what} did not become available within ${waitedMs} ms`),
-  // issue 6: too many blocking requests held for one stream (llhls.maxHeldRequests)
+  // too many blocking requests held for one stream (llhls.maxHeldRequests)
   LIVE_HLS_BUSY: spec(503, (held: number) => `${held} blocking requests are already held for this stream`),
-  // --- end LL-HLS ---
-  // --- WebRTC (issue 9, src/webrtc): WHIP (RFC 9725) / WHEP resources ---
+  // --- WebRTC (src/live/webrtc): WHIP (RFC 9725) / WHEP resources ---
   WEBRTC_BAD_SDP: spec(400, (why: string) => `bad SDP: ${why}`),
   WEBRTC_UNSUPPORTED_CODEC: spec(422, (kind: string, offered: string) => `no supported ${kind} codec in the offer (offered: ${offered})`),
   WEBRTC_PRECONDITION_REQUIRED: spec(428, (method: string) => `${method} on a WebRTC session needs an If-Match header with the session ETag`),
@@ -107,7 +105,7 @@ export const catalog = {
   JOB_TIMEOUT: spec(504, (jobId: string, limitMs: number) => `job ${show(jobId)} ran longer than ${limitMs} ms and was stopped`),
   JOB_FAILED: spec(500, (jobId: string, why: string) => `job ${show(jobId)} failed: ${why}`),
 
-  // --- uploads and webhooks (issue 3: src/http/uploads, src/events/webhook-*) ---
+  // --- uploads and webhooks (src/http/uploads, src/events/webhook-*) ---
   UPLOAD_TOO_LARGE: spec(413, (limit: number) => `upload exceeds the limit of ${limit} bytes (uploads.maxBytes)`),
   UPLOAD_FIELD_MISSING: spec(400, (field: string) => `multipart body has no file part (send the file as form field ${show(field)})`),
   UPLOAD_MALFORMED: spec(400, (why: string) => `malformed upload: ${why}`),

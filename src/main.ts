@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs';
 import { isStromError } from './errors.js';
 import { serve, serveUsage } from './cli/serve.js';
 import { ingest, ingestUsage } from './cli/ingest.js';
-import { token, tokenUsage } from './cli/token.js'; // issue 4
+import { token, tokenUsage } from './cli/token.js';
 
 interface Command {
   summary: string;
@@ -18,7 +18,7 @@ interface Command {
 const commands: Record<string, Command> = {
   serve: { summary: 'run the server (HTTP API, delivery origin)', usage: serveUsage, run: serve },
   ingest: { summary: 'transcode a file into a playable asset, with a progress bar', usage: ingestUsage, run: ingest },
-  token: { summary: 'create an API token: strom token create --scope "…" [--ttl 1h]', usage: tokenUsage, run: token }, // issue 4
+  token: { summary: 'create an API token: strom token create --scope "…" [--ttl 1h]', usage: tokenUsage, run: token },
 };
 
 function version(): string {

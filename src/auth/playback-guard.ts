@@ -10,7 +10,8 @@
  * `Authorization: Bearer` (for `/api/v1/video/stream/:id` and players that set headers).
  */
 import type { Visibility } from '../store/db/schema.js';
-import type { AnyRequest, AnyResponse } from '../http/delivery/send-object.js';
+import type { IncomingMessage } from 'node:http';
+import type { AnyRequest, AnyResponse } from '../http-message.js';
 import type { PlaybackTokens } from './playback-tokens.js';
 import { checkBindings, clientIp, denied } from './playback-tokens.js';
 import type { MediaRateLimiter, StreamCap } from './rate-limits.js';
@@ -27,7 +28,7 @@ export class PlaybackPolicy {
     for (const l of this.listeners) l(id, visibility);
   }
 
-  /** Call `listener` after every set() (delivery workers mirror the policy, issue 2). */
+  /** Call `listener` after every set() (delivery workers mirror the policy). */
   onChange(listener: (id: string, visibility: Visibility | null) => void): void {
     this.listeners.push(listener);
   }
@@ -37,7 +38,7 @@ export class PlaybackPolicy {
     return this.signed.has(id);
   }
 
-  /** Every signed id (the snapshot a delivery worker starts from, issue 2). */
+  /** Every signed id (the snapshot a delivery worker starts from). */
   signedIds(): string[] {
     return [...this.signed];
   }
@@ -89,3 +90,9 @@ export function createPlaybackGuard(d: GuardDeps) {
     return d.tokens.verify(token, id).then(admit);
   };
 }
+
+/**
+ * Checks a viewer may watch live stream `streamId` (signed streams need a token, media rate limits
+ * apply); throws a StromError to refuse. Every live playback protocol calls it before attaching.
+ */
+export type LivePlaybackGuard = (req: IncomingMessage, streamId: string) => void | Promise<void>;

@@ -41,7 +41,7 @@ export class PlaybackTokens {
 
   constructor(private readonly repo: SigningKeysRepo, private readonly cacheEntries: number) {}
 
-  /** Call `listener` after every key added or revoked (delivery workers mirror the keyring, issue 2). */
+  /** Call `listener` after every key added or revoked (delivery workers mirror the keyring). */
   onChange(listener: (change: SigningKeyChange) => void): void {
     this.listeners.push(listener);
   }
@@ -60,7 +60,7 @@ export class PlaybackTokens {
     for (const l of this.listeners) l({ type: 'added', kid: row.kid, secret: row.secret });
   }
 
-  /** Active keys as `{kid, secret}` (base64url), oldest first (the snapshot a delivery worker starts from, issue 2). */
+  /** Active keys as `{kid, secret}` (base64url), oldest first (the snapshot a delivery worker starts from). */
   activeKeys(): Array<{ kid: string; secret: string }> {
     return [...this.keys].map(([kid, key]) => ({ kid, secret: Buffer.from(key).toString('base64url') }));
   }

@@ -1,6 +1,6 @@
 /**
  * `GET /healthz`: 200 while the process is up and serving (liveness).
- * `GET /readyz` (issue 7): 200 `{status:'ready', checks}` when every readiness check passes, else
+ * `GET /readyz`: 200 `{status:'ready', checks}` when every readiness check passes, else
  * 503 `{status:'not ready', failing:[names], checks:{name: reason}}` (src/observability/readiness.ts).
  */
 import type { FastifyInstance } from 'fastify';

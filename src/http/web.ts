@@ -1,5 +1,5 @@
 /**
- * The web UI (issue 8): serves the single-page app built by scripts/build-web.mjs from web/dist.
+ * The web UI: serves the single-page app built by scripts/build-web.mjs from web/dist.
  * `GET /` (and `/index.html`, `/ui/…`) → index.html with `Cache-Control: no-cache`, so a new build
  * is picked up on the next load; `GET /assets/<name>-<hash>.<ext>` → immutable for a year, since a
  * changed file gets a new name. The files are few and small, so they are read once into memory at

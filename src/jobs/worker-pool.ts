@@ -58,7 +58,7 @@ export class WorkerPool {
   private stopped = true;
   private readonly idle = new Set<() => void>();
   readonly counters: WorkerPoolStats = { running: 0, completed: 0, failed: 0, retried: 0 };
-  /** Issue 7 (metrics): called once per finished attempt with its outcome and run time. */
+  /** Metrics hook: called once per finished attempt with its outcome and run time. */
   onSettled: ((kind: string, outcome: 'completed' | 'failed' | 'retried', ms: number) => void) | null = null;
 
   constructor(private readonly o: WorkerPoolOptions) {}
@@ -103,7 +103,7 @@ export class WorkerPool {
       .then(async () => {
         await this.o.jobs.complete(job.id);
         this.counters.completed++;
-        this.onSettled?.(job.kind, 'completed', Date.now() - started); // issue 7
+        this.onSettled?.(job.kind, 'completed', Date.now() - started);
         log.info({ ms: Date.now() - started }, 'job done');
       })
       .catch(async (err: unknown) => {
@@ -118,7 +118,7 @@ export class WorkerPool {
         await this.o.jobs.fail(job.id, err instanceof Error ? err.message : String(err), retry ? delay : 0, retry);
         if (retry) this.counters.retried++;
         else this.counters.failed++;
-        this.onSettled?.(job.kind, retry ? 'retried' : 'failed', Date.now() - started); // issue 7
+        this.onSettled?.(job.kind, retry ? 'retried' : 'failed', Date.now() - started);
         log.warn({ err, retry, delayMs: retry ? delay : undefined }, 'job failed');
       })
       .catch((err: unknown) => log.error({ err }, 'job bookkeeping failed'))

@@ -7,21 +7,30 @@
  */
 import type { Logger } from 'pino';
 import type { Config } from '../config.js';
+import type { LivePlaybackGuard } from '../auth/playback-guard.js';
 import type { EventBus } from '../events/event-bus.js';
-import type { ControlPlane } from '../http/api/api.js';
+import type { Store } from '../store/db/database.js';
 import type { LiveServer } from './live-server.js';
-import { staticKeyResolver } from './stream/stream-registry.js';
-// --- recording → VOD (issue 6 item 5) ---
+import { staticKeyResolver, type LiveStreamStatus } from './stream/stream-registry.js';
 import { mkdir, rename } from 'node:fs/promises';
 import path from 'node:path';
 import { LiveRecorder, type RecorderOptions } from './recording/live-recorder.js';
 import { sweepRecordings } from './recording/recording-sweep.js';
 import { recordingDurationS } from './recording/vod-manifests.js';
-// --- end recording ---
+
+/** What the live server is connected to. */
+export interface LiveWiring {
+  store: Store;
+  bus: EventBus;
+  /** The playback guard every live output consults (signed streams, media rate limits). */
+  guard: LivePlaybackGuard;
+  /** Hands the API a reader of the runtime status of active streams. */
+  setLiveStatus(status: (id: string) => LiveStreamStatus | null): void;
+}
 
 /** Wire `live` to the store, bus, guard and API; listeners live as long as the process. */
-export async function wireLive(live: LiveServer, control: ControlPlane, bus: EventBus, config: Config, log: Logger): Promise<void> {
-  const { store } = control;
+export async function wireLive(live: LiveServer, wiring: LiveWiring, config: Config, log: Logger): Promise<void> {
+  const { store, bus } = wiring;
   // No stream is live before this process has accepted a publisher (a crash may have left 'active').
   await store.db.updateTable('live_streams').set({ status: 'idle' }).where('status', '=', 'active').execute();
   const fallback = staticKeyResolver(config.live.staticKeys);
@@ -34,7 +43,7 @@ export async function wireLive(live: LiveServer, control: ControlPlane, bus: Eve
   };
   live.events.on('publish.start', (e) => {
     setStatus(e.streamId, 'active');
-    // --- live ABR (issue 6): the stream's own abr flag (live.abrAll covers the rest) ---
+    // Live ABR: the stream's own abr flag (live.abrAll covers the rest).
     store.liveStreams.get(e.streamId).then((row) => live.llhls.abr.setWanted(e.streamId, row?.abr === 1))
       .catch((err: unknown) => log.warn({ err, streamId: e.streamId }, 'could not read the live ABR flag'));
     bus.publish('live.publish.start', { streamId: e.streamId, sessionId: e.sessionId, remote: e.remote });
@@ -50,8 +59,8 @@ export async function wireLive(live: LiveServer, control: ControlPlane, bus: Eve
   live.events.on('viewer.join', (e) => bus.publish('live.viewer.join', { streamId: e.streamId, protocol: e.protocol, viewerId: e.viewerId }));
   live.events.on('viewer.leave', (e) => bus.publish('live.viewer.leave', { streamId: e.streamId, protocol: e.protocol, viewerId: e.viewerId }));
   // Signed live streams: `/live/<id>.flv?token=…` (or Bearer); public ones pass after the media rate limit.
-  live.setPlaybackGuard((req, streamId) => control.guard(req, streamId, '', null));
-  // --- recording → VOD (issue 6 item 5): record=1 streams (or live.recordAll) become videos when they end ---
+  live.setPlaybackGuard(wiring.guard);
+  // Recording → VOD: record=1 streams (or live.recordAll) become videos when they end.
   const recOpts: RecorderOptions = {
     tmpDir: path.join(config.dataDir, 'tmp'),
     maxBytes: config.live.recordMaxBytes,
@@ -73,11 +82,10 @@ export async function wireLive(live: LiveServer, control: ControlPlane, bus: Eve
       log.info({ streamId: rec.streamId, videoId: video.id, durationS }, 'live recording published as a video');
     },
   };
-  // crash-safe recordings (issue 6): finish or remove what a crash left in tmp/rec-* before new publishers arrive
+  // Crash-safe recordings: finish or remove what a crash left in tmp/rec-* before new publishers arrive
   await sweepRecordings(recOpts.tmpDir, recOpts.publish, log.child({ component: 'recorder' }));
   live.recorder = new LiveRecorder(live.registry, live.events, live.llhls, recOpts, log.child({ component: 'recorder' }));
-  // --- end recording ---
-  control.setLiveStatus((id) => {
+  wiring.setLiveStatus((id) => {
     const s = live.status(id);
     return s.state === 'active' ? s : null;
   });

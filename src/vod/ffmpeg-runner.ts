@@ -62,23 +62,22 @@ function tail(text: string, max: number): string {
   return text.length > max ? text.slice(text.length - max) : text;
 }
 
-/**
- * Run a tool to completion. Rejects with TRANSCODE_ABORTED when `signal` fires and TRANSCODE_TIMEOUT
- * when `timeoutMs` passes; otherwise resolves with the exit code and output (stdout whole unless
- * progress is parsed from it, stderr as a bounded tail).
- */
-// --- observability (issue 7): settings vod.ffmpegPath / vod.ffprobePath name the executables ---
+/** Executable per tool name; the settings vod.ffmpegPath / vod.ffprobePath fill it, else the name is looked up on PATH. */
 const toolPaths: Record<string, string> = {};
 /** Map tool names (`ffmpeg`, `ffprobe`) to executables; set once by VodService from the config. */
 export function setToolPaths(paths: Record<string, string>): void {
   Object.assign(toolPaths, paths);
 }
-// --- end observability ---
 
+/**
+ * Run a tool to completion. Rejects with TRANSCODE_ABORTED when `signal` fires and TRANSCODE_TIMEOUT
+ * when `timeoutMs` passes; otherwise resolves with the exit code and output (stdout whole unless
+ * progress is parsed from it, stderr as a bounded tail).
+ */
 export function runTool(cmd: string, args: string[], o: RunOptions = {}): Promise<ToolResult> {
   return new Promise((resolve, reject) => {
     if (o.signal?.aborted) return reject(abortError(o.signal));
-    const child = spawn(toolPaths[cmd] ?? cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] }); // issue 7: configurable path
+    const child = spawn(toolPaths[cmd] ?? cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] }); // configurable path, else PATH
     let stdout = '';
     let stderr = '';
     let pending = '';

@@ -16,7 +16,7 @@ import type { Store } from '../store/db/database.js';
 import type { JobRow } from '../store/db/schema.js';
 import { WorkerPool, isTransient, type JobContext } from '../jobs/worker-pool.js';
 import { processVideo, type AssetSummary, type VodProgress } from './process-video.js';
-import { setToolPaths } from './ffmpeg-runner.js'; // issue 7: vod.ffmpegPath / vod.ffprobePath
+import { setToolPaths } from './ffmpeg-runner.js';
 
 /** Job kind of a transcode. */
 export const TRANSCODE = 'transcode';
@@ -45,7 +45,7 @@ export class VodService {
   constructor(private readonly o: VodServiceOptions) {
     this.assetsDir = path.join(o.config.dataDir, 'assets');
     this.tmpDir = path.join(o.config.dataDir, 'tmp');
-    setToolPaths({ ffmpeg: o.config.vod.ffmpegPath, ffprobe: o.config.vod.ffprobePath }); // issue 7
+    setToolPaths({ ffmpeg: o.config.vod.ffmpegPath, ffprobe: o.config.vod.ffprobePath });
     this.pool = new WorkerPool({
       jobs: o.store.jobs,
       log: o.log,

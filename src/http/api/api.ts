@@ -20,7 +20,7 @@ import { videosRoutes } from './videos.js';
 import { liveStreamsRoutes } from './live-streams.js';
 import { signingKeysRoutes } from './signing-keys.js';
 import { thumbnailRoutes } from './thumbnails.js';
-import { webhooksRoutes } from './webhooks.js'; // issue 3: webhook admin API
+import { webhooksRoutes } from './webhooks.js';
 
 /** What the control plane exposes to the rest of the process. */
 export interface ControlPlane {
@@ -33,7 +33,7 @@ export interface ControlPlane {
   guard: ReturnType<typeof createPlaybackGuard>;
   /** Tell the API which RTMP port is really bound (ingest URLs); default `rtmp.port`. */
   setRtmpPort(port: () => number | null): void;
-  /** Give the API the stream hub's runtime status (issue 5). */
+  /** Give the API the stream hub's runtime status. */
   setLiveStatus(status: (id: string) => LiveStreamStatus | null): void;
 }
 
@@ -67,7 +67,7 @@ export async function registerControlPlane(app: FastifyInstance, config: Config,
   await app.register(videosRoutes(ctx));
   await app.register(liveStreamsRoutes(ctx));
   await app.register(signingKeysRoutes(ctx));
-  await app.register(webhooksRoutes(ctx)); // issue 3: /api/v1/webhooks (scope admin)
-  await app.register(thumbnailRoutes(ctx)); // issue 3: thumbnails at a requested time
+  await app.register(webhooksRoutes(ctx)); // /api/v1/webhooks (scope admin)
+  await app.register(thumbnailRoutes(ctx)); // thumbnails at a requested time
   return { store, policy, tokens, mediaLimiter, streamCap, guard, setRtmpPort: (p) => void (rtmpPort = p), setLiveStatus: (f) => void (liveStatus = f) };
 }

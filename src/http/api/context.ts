@@ -13,7 +13,7 @@ export interface ApiContext {
   delivery: Delivery;
   /** The RTMP port actually bound (set by the live server once listening), else `rtmp.port`. */
   rtmpPort: () => number;
-  /** Runtime state of a live stream from the stream hub (issue 5), or null when it has none. */
+  /** Runtime state of a live stream from the stream hub, or null when it has none. */
   liveStatus: (id: string) => LiveStreamStatus | null;
 }
 

@@ -36,10 +36,10 @@ export function liveStreamJson(r: LiveStreamRow, config: Config, port?: number, 
     visibility: r.visibility,
     status: active ? ('active' as const) : r.status,
     record: r.record === 1,
-    abr: r.abr === 1, // --- live ABR (issue 6) ---
+    abr: r.abr === 1,
     createdAt: iso(r.created_at),
     updatedAt: iso(r.updated_at),
-    ingest: { rtmp: `${rtmpBase(config, port)}/${r.stream_key}`, whip: `${(config.publicUrl ?? '').replace(/\/+$/, '')}/whip` /* issue 9: Bearer <streamKey> */ },
+    ingest: { rtmp: `${rtmpBase(config, port)}/${r.stream_key}`, whip: `${(config.publicUrl ?? '').replace(/\/+$/, '')}/whip` /* the publisher sends Authorization: Bearer <streamKey> */ },
     playback: livePlayback(r.id),
     live: active ? {
       publishedAt: runtime.publishedAt, ingestBitrate: runtime.ingestBitrate, fps: runtime.fps,
@@ -66,7 +66,7 @@ export function liveStreamsRoutes(ctx: ApiContext) {
       schema: { tags, summary: 'Create a live stream (returns its stream key and ingest URL)', security, body: LiveStreamCreate, response: { 201: LiveStream, ...errors(400, 401, 403) } },
     }, async (req, reply) => {
       const b = req.body ?? {};
-      const row = await store.liveStreams.create({ title: b.title, visibility: b.visibility, record: b.record, abr: b.abr /* live ABR (issue 6) */ });
+      const row = await store.liveStreams.create({ title: b.title, visibility: b.visibility, record: b.record, abr: b.abr });
       return reply.code(201).send(json(row));
     });
 

@@ -81,7 +81,7 @@ export const LiveStreamCreate = Type.Object({
   title: Type.Optional(Type.String({ maxLength: 500 })),
   visibility: Type.Optional(Visibility),
   record: Type.Optional(Type.Boolean()),
-  abr: Type.Optional(Type.Boolean({ description: 'live ABR (issue 6): transcode the live.abrLadder renditions while watched' })),
+  abr: Type.Optional(Type.Boolean({ description: 'live ABR: transcode the live.abrLadder renditions while watched' })),
 }, { additionalProperties: false });
 export type LiveStreamCreate = Static<typeof LiveStreamCreate>;
 
@@ -90,7 +90,7 @@ export const LiveStreamPatch = Type.Object({
   title: Type.Optional(Type.String({ maxLength: 500 })),
   visibility: Type.Optional(Visibility),
   record: Type.Optional(Type.Boolean()),
-  abr: Type.Optional(Type.Boolean({ description: 'live ABR (issue 6)' })),
+  abr: Type.Optional(Type.Boolean({ description: 'live ABR: transcode the live.abrLadder renditions while watched' })),
 }, { additionalProperties: false, minProperties: 1 });
 export type LiveStreamPatch = Static<typeof LiveStreamPatch>;
 
@@ -102,12 +102,12 @@ export const LiveStream = Type.Object({
   visibility: Visibility,
   status: Type.Union([Type.Literal('idle'), Type.Literal('active')]),
   record: Type.Boolean(),
-  abr: Type.Boolean({ description: 'live ABR (issue 6): renditions of live.abrLadder below the source, or passthrough' }),
+  abr: Type.Boolean({ description: 'live ABR: renditions of live.abrLadder below the source, or passthrough' }),
   createdAt: Type.String({ format: 'date-time' }),
   updatedAt: Type.String({ format: 'date-time' }),
-  ingest: Type.Object({ rtmp: Type.String(), /* issue 9 */ whip: Type.String({ description: 'WHIP endpoint (RFC 9725); send the stream key as Authorization: Bearer' }) }),
+  ingest: Type.Object({ rtmp: Type.String(), whip: Type.String({ description: 'WHIP endpoint (RFC 9725); send the stream key as Authorization: Bearer' }) }),
   playback: Type.Object({ flv: Type.String(), hls: Type.String(), dash: Type.String(), whep: Type.String() }),
-  /** Runtime figures while a publisher is connected (issue 5); null when idle. */
+  /** Runtime figures while a publisher is connected; null when idle. */
   live: Type.Union([Type.Null(), Type.Object({
     publishedAt: Type.Union([Type.String(), Type.Null()]),
     ingestBitrate: Type.Number({ description: 'bit/s over the last seconds' }),

@@ -9,10 +9,11 @@ import type { Config } from '../../config.js';
 import { fail, failWith, isStromError, type StromError } from '../../errors.js';
 import { FileCatalog, type FileEntry } from './file-catalog.js';
 import { parseAssetPath } from './safe-path.js';
-import { sendObject, writeHead, type AnyRequest, type AnyResponse } from './send-object.js';
+import { sendObject, writeHead } from './send-object.js';
+import type { AnyRequest, AnyResponse } from '../../http-message.js';
 import { acceptsEarlyHints, earlyHintLinks, firstVariant, resolveUri } from './early-hints.js';
 import http2, { type Http2ServerResponse } from 'node:http2';
-import type { MediaObserver } from '../../observability/media-accounting.js'; // issue 7
+import type { MediaObserver } from '../../observability/media-accounting.js';
 
 /** URL prefix of published assets. */
 export const ASSET_PREFIX = '/v/';
@@ -20,7 +21,7 @@ export const ASSET_PREFIX = '/v/';
 /** Checks a request may read an asset (signed playback plugs in here); throw a StromError to refuse. */
 export type DeliveryGuard = (req: AnyRequest, assetId: string, rel: string, pathToken?: string | null, res?: AnyResponse) => void | Promise<void>;
 
-// --- signed playback (issue 4, src/auth/playback-guard.ts) ---
+// Signed playback (the guard itself is src/auth/playback-guard.ts).
 /** URL prefix of signed playback: `/s/<token>/<assetId>/<path>` serves `/v/<assetId>/<path>` once the guard accepts the token. */
 export const SIGNED_PREFIX = '/s/';
 const MAX_TOKEN_CHARS = 2048;
@@ -29,7 +30,6 @@ function assetIdOf(pathname: string): string {
   const end = pathname.indexOf('/', ASSET_PREFIX.length);
   return end < 0 ? pathname.slice(ASSET_PREFIX.length) : pathname.slice(ASSET_PREFIX.length, end);
 }
-// --- end signed playback ---
 
 /** The delivery origin bound to one data directory. */
 export interface Delivery {
@@ -44,9 +44,9 @@ export interface Delivery {
   setPrivacy(isPrivate: (assetId: string) => boolean): void;
   /** Requests currently being answered (for graceful shutdown and metrics). */
   inFlight(): number;
-  /** Issue 7: observe every finished media response (metrics, CMCD QoE, sampled access log). */
+  /** Observe every finished media response (metrics, CMCD QoE, sampled access log). */
   setObserver(observer: MediaObserver | null): void;
-  /** Issue 2: compute what a first response of `e` prepares (a playlist's early hints), for the lean HTTP/1.1 path. */
+  /** Compute what a first response of `e` prepares (a playlist's early hints), for the lean HTTP/1.1 path. */
   prepare(e: FileEntry): Promise<void>;
 }
 
@@ -70,7 +70,7 @@ export function createDelivery(config: Config, log: Logger): Delivery {
     metaTtlMs: config.delivery.metaTtlMs,
     metaEntries: config.delivery.metaEntries,
     playlistMaxAgeS: config.delivery.playlistMaxAgeS,
-    // issue 7: optional CMSD-Static (CTA-5006) on every media response, exposed to player scripts
+    // Optional CMSD-Static (CTA-5006) on every media response, exposed to player scripts
     commonHeaders: config.qoe.cmsd && cors.length > 0
       ? [...cors.slice(0, 3), `${cors[3]}, CMSD-Static`, ...cors.slice(4), 'CMSD-Static', 'v=1,st=v,n="strom"']
       : config.qoe.cmsd ? ['CMSD-Static', 'v=1,st=v,n="strom"'] : cors,
@@ -153,7 +153,7 @@ export function createDelivery(config: Config, log: Logger): Delivery {
     return catalog.load(pathname, p);
   }
 
-  /** `guarded`: the guard already accepted this request (issue 4); `signed`: came in through /s/ (no early hints to /v/ URLs). */
+  /** `guarded`: the guard already accepted this request; `signed`: came in through /s/ (no early hints to /v/ URLs). */
   async function serveSlow(req: AnyRequest, res: AnyResponse, pathname: string, forceStream: boolean, guarded = false, signed = false): Promise<void> {
     const p = parseAssetPath(pathname, ASSET_PREFIX);
     if (guard && !guarded) await guard(req, p.assetId, p.rel, null, res);
@@ -167,7 +167,7 @@ export function createDelivery(config: Config, log: Logger): Delivery {
     sendObject(req, res, e, catalog, { chunkBytes, forceStream, beforeBody: signed ? undefined : hintsFor(req, res, e), privateCache: !signed && isPrivate(e.assetId) });
   }
 
-  // --- observability (issue 7): the one close listener per response also feeds the observer ---
+  // Request tracking: the one close listener per response also feeds the observer.
   let observer: MediaObserver | null = null;
   /** Shared close listener when nobody observes: no closure allocated per request. */
   const onResponseClosed = () => {
@@ -188,7 +188,6 @@ export function createDelivery(config: Config, log: Logger): Delivery {
       obs.done(req, res, t0, sock === null ? -1 : sock.bytesWritten - b0);
     });
   }
-  // --- end observability ---
 
   return {
     catalog,
@@ -199,13 +198,13 @@ export function createDelivery(config: Config, log: Logger): Delivery {
       isPrivate = fn;
     },
     inFlight: () => active,
-    prepare: (e) => prepareHints(e), // issue 2
+    prepare: (e) => prepareHints(e),
     setObserver(o) {
-      observer = o; // issue 7
+      observer = o;
     },
     handle(req, res) {
       let url = req.url ?? '/';
-      // --- signed playback (issue 4): peel `/s/<token>` off, serve the `/v/` object (same cache entry) ---
+      // Signed playback: peel `/s/<token>` off, serve the `/v/` object (same cache entry).
       let token: string | null = null;
       if (url.startsWith(SIGNED_PREFIX)) {
         const end = url.indexOf('/', SIGNED_PREFIX.length);
@@ -217,7 +216,6 @@ export function createDelivery(config: Config, log: Logger): Delivery {
         token = url.slice(SIGNED_PREFIX.length, end);
         url = ASSET_PREFIX + url.slice(end + 1);
       }
-      // --- end signed playback ---
       if (!url.startsWith(ASSET_PREFIX)) return false;
       track(req, res);
       const method = req.method;
@@ -232,7 +230,7 @@ export function createDelivery(config: Config, log: Logger): Delivery {
       }
       const q = url.indexOf('?');
       const pathname = q < 0 ? url : url.slice(0, q);
-      // --- signed playback (issue 4): the guard answers synchronously for public assets and cached tokens ---
+      // Signed playback: the guard answers synchronously for public assets and cached tokens.
       if (guard !== null) {
         let verdict: void | Promise<void>;
         try {
@@ -246,7 +244,6 @@ export function createDelivery(config: Config, log: Logger): Delivery {
           return true;
         }
       }
-      // --- end signed playback ---
       const e = catalog.peek(pathname, Date.now());
       if (e !== undefined && (e.hints !== undefined || !e.kind.playlist)) {
         // Hot path: metadata known, guard (if any) passed synchronously, nothing to prepare.

@@ -6,7 +6,7 @@
  *
  * Files below `assets/<id>/` are published atomically and then immutable, so metadata is trusted
  * for `metaTtlMs` and re-checked after that; deleting an asset calls `invalidateAsset`.
- * Issue 2: once the hot cache is full, a missed body is admitted only on its second miss
+ * Once the hot cache is full, a missed body is admitted only on its second miss
  * (`admits`), and one not admitted is read into a pooled buffer (`bodyForSend`, read-pool.ts).
  */
 import fs, { promises as fsp } from 'node:fs';
@@ -87,9 +87,9 @@ export class FileCatalog {
   private readonly invalidationListeners: Array<(assetId: string) => void> = [];
   private readonly pendingReads = new Map<string, Promise<Buffer>>();
   private readonly pendingMeta = new Map<string, Promise<FileEntry | null>>();
-  /** Issue 2, admission: keys that missed once while the cache was full (at most as many as it holds objects). */
+  /** Admission: keys that missed once while the cache was full (at most as many as it holds objects). */
   private readonly doorkeeper = new Set<string>();
-  /** Issue 2: read buffers for bodies not admitted to the cache. */
+  /** Read buffers for bodies not admitted to the cache. */
   private readonly pool: ReadPool;
   private readonly kinds: ReadonlyMap<string, ObjectKind>;
   private realRoot: string | undefined;
@@ -208,7 +208,7 @@ export class FileCatalog {
   }
 
   /**
-   * Admission (issue 2): a missed body enters the cache while there is room; once the cache is
+   * Admission: a missed body enters the cache while there is room; once the cache is
    * full, only on its second miss while its key is still in the doorkeeper (TinyLFU's first
    * stage, Einziger et al. 2017). With a working set larger than the cache, admitting every miss
    * evicts a just-cached object per request — CPU spent copying and collecting for no later hit.
@@ -257,7 +257,7 @@ export class FileCatalog {
     for (const l of this.invalidationListeners) l(assetId);
   }
 
-  /** Call `listener` after every invalidateAsset() (delivery workers drop their copies, issue 2). */
+  /** Call `listener` after every invalidateAsset() (delivery workers drop their copies). */
   onInvalidate(listener: (assetId: string) => void): void {
     this.invalidationListeners.push(listener);
   }

@@ -1,8 +1,8 @@
 /**
- * Reusable read buffers for bodies that are sent but not cached (issue 2). A cache miss that the
+ * Reusable read buffers for bodies that are sent but not cached. A cache miss that the
  * admission policy keeps out of the hot cache would otherwise allocate a fresh ~0.5 MB Buffer per
  * request — outside the V8 heap, but each one pushes the external-memory counter that triggers
- * full garbage collections (28 % of a worker's CPU in benchmark scenario (b) before this). A buffer
+ * full garbage collections (28 % of a worker's CPU in benchmark scenario (b) without the pool). A buffer
  * goes back to the pool once the socket has taken its bytes; idle bytes are bounded.
  */
 

@@ -1,5 +1,5 @@
 /**
- * Live ABR ladder (issue 6; docs/LIVE.md "Live ABR"): which renditions a stream gets and the ONE
+ * Live ABR ladder (docs/LIVE.md "Live ABR"): which renditions a stream gets and the ONE
  * ffmpeg command that makes them. The source is the top rendition (passthrough, never transcoded);
  * each lower rung is scaled and encoded once and written as FLV to its own pipe (`pipe:3`,
  * `pipe:4`, …), so one decode feeds every rung.

@@ -1,5 +1,5 @@
 /**
- * Live ABR of the process (issue 6; docs/LIVE.md "Live ABR"): decides which streams get a
+ * Live ABR of the process (docs/LIVE.md "Live ABR"): decides which streams get a
  * transcoded ladder and owns their ffmpeg children. Default is passthrough; a stream is
  * transcoded when it asks for it (`live_streams.abr`, set by live-wiring on publish) or
  * `live.abrAll` is set, AND its LL-HLS source muxer runs (watched over HLS/DASH, or pinned by

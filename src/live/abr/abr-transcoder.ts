@@ -1,5 +1,5 @@
 /**
- * One live ABR transcode (issue 6; docs/LIVE.md "Live ABR"): ONE ffmpeg child per stream reads the
+ * One live ABR transcode (docs/LIVE.md "Live ABR"): ONE ffmpeg child per stream reads the
  * source as FLV on stdin (a bounded stream reader: `flvHeader`, then each unit's cached FLV tag)
  * and writes every lower rung as FLV on its own pipe (fd 3, 4, …; abr-ladder.ts). Each pipe is
  * demuxed back into MediaUnits and fed to that rendition's LL-HLS muxer, which follows the
@@ -13,7 +13,8 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import type { Readable } from 'node:stream';
 import type { Logger } from 'pino';
 import { FlvDemuxer } from '../formats/flv/flv-demuxer.js';
-import { audioToUnit, avcCodecString, flvHeader, flvTagOf, TAG, videoToUnit } from '../formats/flv/flv-tags.js';
+import { audioToUnit, flvHeader, flvTagOf, TAG, videoToUnit } from '../formats/flv/flv-tags.js';
+import { avcCodecString } from '../stream/codec-config.js';
 import { LlHlsMuxer } from '../formats/hls/ll-hls-muxer.js';
 import type { Reader } from '../stream/reader.js';
 import type { LiveStream } from '../stream/stream.js';

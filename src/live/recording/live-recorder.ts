@@ -1,7 +1,7 @@
 /**
- * Live recording → VOD (issue 6 item 5; docs/LIVE.md "LL-DASH, DVR and recording"). While a stream
+ * Live recording → VOD (docs/LIVE.md "LL-DASH, DVR and recording"). While a stream
  * that records (`live_streams.record` or `live.recordAll`) is published, its LL-HLS muxer is kept
- * running without viewers (pinned, item 7) and every completed CMAF segment is written to
+ * running without viewers (pinned) and every completed CMAF segment is written to
  * `<dataDir>/tmp/rec-<streamId>-<session>/seg_<msn>.m4s` next to its init segment(s). When the
  * publisher stops (not on a takeover, which continues the same muxer and recording), the directory
  * gets static manifests (vod-manifests.ts: RFC 8216bis VOD playlist, ISO/IEC 23009-1 static MPD)
@@ -17,8 +17,8 @@ import path from 'node:path';
 import type { Logger } from 'pino';
 import { codecParameter } from '../formats/cmaf/sample-entry.js';
 import type { LiveSegment, LlHlsMuxer } from '../formats/hls/ll-hls-muxer.js';
-import type { LiveEvents } from '../live-events.js';
-import type { LlHlsService } from '../ll-hls-service.js';
+import type { LiveEvents } from '../stream/live-events.js';
+import type { LlHlsService } from '../ll-hls/ll-hls-service.js';
 import type { StreamRegistry } from '../stream/stream-registry.js';
 import { initName, renderVodMaster, renderVodMpd, renderVodPlaylist, type RecordingInfo } from './vod-manifests.js';
 
@@ -133,7 +133,7 @@ export class LiveRecorder {
     if (typeof meta.width === 'number' && typeof meta.height === 'number') Object.assign(s.rec.info, { width: meta.width, height: meta.height });
     const mux = this.llhls.muxer(streamId);
     s.mux = mux;
-    // --- crash-safe recordings (issue 6): what a restart needs to finish this directory ---
+    // Crash safety: the journal head holds what a restart needs to finish this directory.
     const head = { streamId, sessionId: s.rec.sessionId, startedAt: s.rec.startedAt, codecs: s.rec.info.codecs, width: s.rec.info.width, height: s.rec.info.height };
     if (s.record) s.queue = s.queue.then(() => writeFile(path.join(s.rec.dir, JOURNAL_HEAD), JSON.stringify(head)));
     const l = (seg: LiveSegment, init: Buffer | null) => this.onSegment(s, seg, init);

@@ -1,5 +1,5 @@
 /**
- * Crash-safe recordings (issue 6; docs/LIVE.md "LL-DASH, DVR and recording"): a recording
+ * Crash-safe recordings (docs/LIVE.md "LL-DASH, DVR and recording"): a recording
  * interrupted by a crash is left as `<dataDir>/tmp/rec-*`. At start, before any new publisher,
  * every such directory is either finished like a normal end — manifests written from its journal
  * and handed to the same `publish` (video row, one `rename` into assets/, `video.ready`) — or

@@ -17,7 +17,7 @@ import type { StreamRegistry } from '../stream/stream-registry.js';
 import { decodeAmf0, encodeAmf0, type Amf0Object, type Amf0Value } from './amf0.js';
 import { ChunkReader, type RtmpMessage } from './chunk-reader.js';
 import { acknowledgement, command, MSG, setChunkSize, setPeerBandwidth, userControl, windowAckSize } from './chunk-writer.js';
-import { sampleAccess, STREAM_ID, writePlayBatch } from './rtmp-play.js';
+import { sampleAccess, STREAM_ID, writePlayBatch } from './rtmp-playback.js';
 import { ServerHandshake } from './handshake.js';
 
 const WINDOW = 5_000_000;
@@ -271,7 +271,7 @@ export class RtmpSession implements Publisher {
       reader = this.registry.addReader(streamId, 'rtmp', {
         write: (units) => writePlayBatch(this.socket, units, this.chunkSize),
         close: (reason) => this.close(reason),
-      }, { audioCodec: 'aac' /* issue 9: legacy RTMP players know AAC, not Enhanced-RTMP Opus */ });
+      }, { audioCodec: 'aac' /* legacy RTMP players know AAC, not Enhanced-RTMP Opus */ });
     } catch (err) {
       this.status('error', 'NetStream.Play.StreamNotFound', isStromError(err) ? err.message : 'not found');
       return this.close(`play refused: ${streamId} is not live`);

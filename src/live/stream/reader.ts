@@ -27,7 +27,7 @@ export interface ReaderLimits {
 }
 
 /** Output protocol of a reader (status counts viewers per protocol). */
-export type ViewerProtocol = 'http-flv' | 'ws-flv' | 'rtmp' | /* issue 6: one CMAF/LL-HLS muxer per watched stream */ 'll-hls' | /* issue 9: one RTP packetizer per watched stream */ 'whep';
+export type ViewerProtocol = 'http-flv' | 'ws-flv' | 'rtmp' | /* one CMAF/LL-HLS muxer per watched stream */ 'll-hls' | /* one RTP packetizer per watched stream */ 'whep';
 
 let nextReaderId = 0;
 

@@ -2,18 +2,21 @@
  * The live stream registry: which streams exist, who publishes into each, who reads from each,
  * and the status the API reports. Stream keys are resolved through a small `StreamKeyResolver`
  * interface so the metadata store (live_streams table) plugs in without this code knowing it;
- * `staticKeyResolver` serves `live.staticKeys` until then. Publishing policy for a key that is
+ * `staticKeyResolver` serves `live.staticKeys` (the default, and live-wiring's fallback for keys
+ * configured by hand). Publishing policy for a key that is
  * already live follows `live.takeover`: 'takeover' (default: OBS reconnects replace the old
  * session, viewers stay) or 'reject' (LIVE_PUBLISHER_ACTIVE).
  */
-import type { LivePlaybackGuard } from '../http-flv.js';
+import type { LivePlaybackGuard } from '../../auth/playback-guard.js';
 import type { Logger } from 'pino';
 import type { Config } from '../../config.js';
 import { fail } from '../../errors.js';
-import { LiveEvents } from '../live-events.js';
+import { LiveEvents } from './live-events.js';
 import { LiveStream, type Publisher } from './stream.js';
 import type { Reader, ReaderSink, ViewerProtocol } from './reader.js';
-import { AudioBridgePool } from '../transcode/audio-bridge-pool.js'; // issue 9: AAC↔Opus for outputs that need the other codec
+
+/** Stream ids allowed in playback URLs. */
+export const LIVE_STREAM_ID = /^[A-Za-z0-9_-]{1,64}$/;
 
 /** Maps a publisher's stream key to the live-stream resource it publishes to (null: unknown key). */
 export type StreamKeyResolver = (key: string) => Promise<{ streamId: string } | null>;
@@ -31,6 +34,25 @@ export function staticKeyResolver(pairs: readonly string[]): StreamKeyResolver {
     return streamId === undefined ? null : { streamId };
   };
 }
+
+/**
+ * Serves viewers that need the stream's audio in another codec (FLV outputs carry AAC, WHEP Opus).
+ * The audio bridge (src/live/transcode) implements it; the hub only asks, so it does not depend
+ * on ffmpeg or the transcoding layer above it.
+ */
+export interface AudioCodecAdapter {
+  /** A reader fed through a codec bridge, or null when `s`'s audio already suits `codec`. */
+  addReader(s: LiveStream, codec: 'aac' | 'opus' | undefined, protocol: ViewerProtocol, sink: ReaderSink, onClose: (r: Reader, reason: string) => void): Reader | null;
+  /** Viewers of `streamId` served through bridges (counted in its status). */
+  viewersOf(streamId: string): Reader[];
+  /** Units dropped for slow bridged viewers of `streamId`. */
+  dropsOf(streamId: string): number;
+  /** Stop every bridge; resolves once their children are reaped. */
+  close(): Promise<void>;
+}
+
+/** An adapter that bridges nothing: every viewer reads the source audio. */
+const NO_BRIDGES: AudioCodecAdapter = { addReader: () => null, viewersOf: () => [], dropsOf: () => 0, close: async () => undefined };
 
 /** What a viewer asks of the stream it reads. */
 export interface AddReaderOptions {
@@ -58,22 +80,20 @@ export class StreamRegistry {
   /** Lifecycle events: publish start/stop, viewer join/leave. */
   readonly events = new LiveEvents();
   private readonly streams = new Map<string, LiveStream>();
-  /** Issue 9: audio bridges (one ffmpeg per stream and target codec), see src/live/transcode. */
-  readonly bridges: AudioBridgePool;
 
   constructor(
     private readonly config: Config,
-    /** Resolves stream keys; replace with `setResolver` once the store exists. */
+    /** Resolves stream keys; live-wiring swaps in the metadata store's through `setResolver`. */
     public resolveKey: StreamKeyResolver,
     private readonly log: Logger,
-  ) {
-    this.bridges = new AudioBridgePool(config, log); // issue 9
-  }
+    /** Viewers wanting the other audio codec go through it (the audio bridge pool). */
+    private readonly bridges: AudioCodecAdapter = NO_BRIDGES,
+  ) {}
 
   /** Who may play (signed streams need a token); consulted by HTTP-FLV, WS-FLV and RTMP play. */
   playbackGuard: LivePlaybackGuard | null = null;
 
-  /** Swap the key resolver (the lead wires the metadata store here). */
+  /** Swap the key resolver (live-wiring installs the metadata store's at start). */
   setResolver(resolver: StreamKeyResolver): void {
     this.resolveKey = resolver;
   }
@@ -134,12 +154,12 @@ export class StreamRegistry {
   /** Status of one stream (idle when unknown). */
   status(streamId: string): LiveStreamStatus {
     const s = this.streams.get(streamId);
-    const viewers = { total: 0, 'http-flv': 0, 'ws-flv': 0, rtmp: 0, 'll-hls': 0 /* issue 6: LL-HLS muxers */, whep: 0 /* issue 9 */ };
+    const viewers = { total: 0, 'http-flv': 0, 'ws-flv': 0, rtmp: 0, 'll-hls': 0, whep: 0 };
     if (s === undefined) {
       return { streamId, state: 'idle', publishedAt: null, publisher: null, ingestBitrate: 0, fps: 0, video: null, audio: null, viewers, drops: 0, slowDisconnects: 0 };
     }
     for (const r of [...s.readers, ...this.bridges.viewersOf(streamId)]) {
-      const n = r.viewerCount(); // a shared packetizer counts its viewers (issue 9)
+      const n = r.viewerCount(); // a shared reader (WHEP packetizer) counts all its viewers
       viewers.total += n;
       viewers[r.protocol] += n;
     }

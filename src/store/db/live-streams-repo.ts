@@ -21,7 +21,7 @@ export class LiveStreamsRepo {
   constructor(private readonly db: Kysely<Database>) {}
 
   /** Create a stream with a new key. */
-  async create(o: { title?: string; visibility?: Visibility; record?: boolean; id?: string; /** live ABR (issue 6) */ abr?: boolean } = {}): Promise<LiveStreamRow> {
+  async create(o: { title?: string; visibility?: Visibility; record?: boolean; id?: string; /** live ABR: transcode the ladder while watched */ abr?: boolean } = {}): Promise<LiveStreamRow> {
     const now = Date.now();
     const row: LiveStreamRow = {
       id: o.id ?? newId('ls_'),
@@ -30,7 +30,7 @@ export class LiveStreamsRepo {
       visibility: o.visibility ?? 'public',
       status: 'idle',
       record: o.record ? 1 : 0,
-      abr: o.abr ? 1 : 0, // live ABR (issue 6)
+      abr: o.abr ? 1 : 0,
       created_at: now,
       updated_at: now,
     };
@@ -64,12 +64,12 @@ export class LiveStreamsRepo {
   }
 
   /** Change title, visibility, record flag or status (the live engine sets `active`/`idle`). */
-  async update(id: string, p: { title?: string; visibility?: Visibility; record?: boolean; status?: 'idle' | 'active'; /** live ABR (issue 6) */ abr?: boolean }): Promise<LiveStreamRow | undefined> {
+  async update(id: string, p: { title?: string; visibility?: Visibility; record?: boolean; status?: 'idle' | 'active'; /** live ABR: transcode the ladder while watched */ abr?: boolean }): Promise<LiveStreamRow | undefined> {
     const set: Partial<LiveStreamRow> = { updated_at: Date.now() };
     if (p.title !== undefined) set.title = p.title;
     if (p.visibility !== undefined) set.visibility = p.visibility;
     if (p.record !== undefined) set.record = p.record ? 1 : 0;
-    if (p.abr !== undefined) set.abr = p.abr ? 1 : 0; // live ABR (issue 6)
+    if (p.abr !== undefined) set.abr = p.abr ? 1 : 0;
     if (p.status !== undefined) set.status = p.status;
     const row = await this.db.updateTable('live_streams').set(set).where('id', '=', id).returningAll().executeTakeFirst();
     if (row && p.visibility !== undefined) this.onVisibility?.(id, row.visibility);

@@ -96,7 +96,6 @@ export const migrations: readonly Migration[] = [
         .execute();
     },
   },
-  // --- live ABR (issue 6) ---
   {
     version: 2,
     name: 'live_streams.abr: per-stream live ABR ladder',
@@ -104,7 +103,6 @@ export const migrations: readonly Migration[] = [
       await db.schema.alterTable('live_streams').addColumn('abr', 'integer', (c) => c.notNull().defaultTo(0)).execute();
     },
   },
-  // --- end live ABR ---
 ];
 
 /** Apply every migration newer than the database's version; returns the versions applied. */

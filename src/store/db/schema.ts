@@ -40,7 +40,7 @@ export interface LiveStreamRow {
   visibility: Visibility;
   status: 'idle' | 'active';
   record: number;
-  /** live ABR (issue 6): 1 = transcode the `live.abrLadder` renditions while watched. */
+  /** Live ABR: 1 = transcode the `live.abrLadder` renditions while watched. */
   abr: number;
   created_at: number;
   updated_at: number;
@@ -73,7 +73,7 @@ export interface JobRow {
   updated_at: number;
 }
 
-/** `webhooks`: endpoints notified of events (the VOD issue owns the sender). */
+/** `webhooks`: endpoints notified of events (sent by src/events/webhook-dispatcher.ts). */
 export interface WebhookRow {
   id: string;
   url: string;

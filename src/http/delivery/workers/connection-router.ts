@@ -1,5 +1,5 @@
 /**
- * Main-process side of multi-process delivery (issue 2): decides, once per TCP connection, which
+ * Main-process side of multi-process delivery: decides, once per TCP connection, which
  * process serves it. Node 20 has no SO_REUSEPORT (`reusePort` arrived in 22.12), so the main keeps
  * the only listening socket; it reads the connection's first chunk and, when that is a `GET`/`HEAD`
  * of `/v/` or `/s/` (a player), hands the socket plus those bytes to a delivery worker, choosing

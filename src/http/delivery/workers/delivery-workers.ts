@@ -1,5 +1,5 @@
 /**
- * The main process's pool of delivery workers (issue 2; not the transcode pool of src/jobs). One
+ * The main process's pool of delivery workers (not the transcode pool of src/jobs). One
  * JS thread cannot answer small media requests as fast as a 2-worker nginx (docs/BENCHMARKS.md),
  * so `delivery.workers` processes are forked and the connection router hands them player
  * connections. This module owns their lifecycle and keeps them consistent with the main:

@@ -1,5 +1,5 @@
 /**
- * The messages between the main process and its delivery workers (issue 2), over the IPC channel of
+ * The messages between the main process and its delivery workers, over the IPC channel of
  * `child_process.fork`. Connections travel as socket handles next to a `conn`/`back` message (the
  * bytes already read ride along, latin1-encoded so any octet survives JSON). State the playback
  * guard needs — signed ids and signing keys — is pushed as a snapshot at start and as deltas when

@@ -1,5 +1,5 @@
 /**
- * The lean HTTP/1.1 path for player connections (issue 2, benchmark scenario c). A small response
+ * The lean HTTP/1.1 path for player connections (benchmark scenario c). A small response
  * through `node:http` and the full handler costs ~25 µs of CPU; answered on the socket directly it
  * costs ~9 µs (a bare socket server: ~7.8 µs, nginx ~7–7.8 µs; bench/delivery/cpu-per-request.sh),
  * and on a 2-core box that decides whether Strom reaches nginx. So a connection the router gives

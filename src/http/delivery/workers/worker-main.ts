@@ -1,5 +1,5 @@
 /**
- * Entry point of a delivery worker process (issue 2), forked by `DeliveryWorkers`. It runs the same
+ * Entry point of a delivery worker process, forked by `DeliveryWorkers`. It runs the same
  * delivery origin as the main (`createDelivery` over the same data directory) on connections the
  * main hands over, with its own hot cache (a 1/processes share of `delivery.cacheBytes`, so the
  * setting stays the memory bound of the whole server) and its own playback guard fed by the main

@@ -17,7 +17,7 @@
  *   (takeover with other encoder settings) also ends the
  *   segment, bumps `initVersion` and marks the next part `discontinuity` (EXT-X-DISCONTINUITY with
  *   a new EXT-X-MAP, §4.4.4.3): an init segment, once published, never changes.
- * - Follower mode (live ABR, issue 6): a transcoded rendition cuts its parts and segments exactly
+ * - Follower mode (live ABR): a transcoded rendition cuts its parts and segments exactly
  *   where the source rendition cut them, at the same decode times (ffmpeg `-copyts`, keyframes
  *   forced where the source has them), and takes the source's segment and part numbers, so every
  *   rendition lists the same media sequence numbers, part counts and durations (§6.2.4: a client
@@ -26,7 +26,7 @@
 import type { MediaUnit } from '../../stream/media-unit.js';
 import { fragment, type CmafSample, type TrackRun } from './fragment.js';
 import { initSegment } from './init-segment.js';
-import { opusPacketSamples } from '../../transcode/opus-toc.js'; // issue 9: Opus packets are 2.5–120 ms, not always 20
+import { opusPacketSamples } from '../audio/opus-toc.js'; // Opus packets are 2.5–120 ms, not always 20
 import type { CmafTrack } from './sample-entry.js';
 
 /** One finished CMAF chunk. */
@@ -192,7 +192,7 @@ export class LiveSegmenter {
       this.partStart = this.segStart = u.dts;
     }
     const sr = this.audio!.timescale;
-    const dur = this.audio!.codec === 'opus' ? opusPacketSamples(u.payload) || this.audioFrame : this.audioFrame; // issue 9
+    const dur = this.audio!.codec === 'opus' ? opusPacketSamples(u.payload) || this.audioFrame : this.audioFrame; // Opus: duration from the packet's TOC
     const exact = Math.round((u.dts * sr) / 1000);
     if (this.audioClock < 0 || Math.abs(exact - this.audioClock) > this.audioFrame) this.audioClock = exact;
     if (this.video === null && this.aq.length > 0) {

@@ -12,18 +12,17 @@
  * PROGRAM-DATE-TIME and decode time), and never move, because players cache them. Segments are cut
  * at keyframes at/after the target, so a GOP equal to the target (the usual live setting) keeps the
  * template exact; a longer GOP makes the player ask a little early, and the route then holds the
- * request until the segment starts (ll-dash-routes.ts).
- * Periods (§5.3.2; issue 6): a publisher takeover with another codec configuration makes the muxer
+ * request until the segment starts (ll-dash/ll-dash-playback.ts).
+ * Periods (§5.3.2): a publisher takeover with another codec configuration makes the muxer
  * start a new init segment (`init_<v>.mp4`); the MPD then starts a new Period (id = v) at that
  * segment: Period@start = M·d, startNumber = M, presentationTimeOffset = the decode time of segment
  * M (its first msn), so segment N keeps its place AST + N·d on the same timeline. Each Period's
  * first msn is remembered the first time it is rendered, so a Period's start never moves.
- * Live ABR renditions (issue 6) are extra Representations of the current Period's AdaptationSet
+ * Live ABR renditions are extra Representations of the current Period's AdaptationSet
  * (same $Number$ = same MSN, aligned boundaries), under `<rung>/`.
  */
 import type { LlHlsMuxer } from '../hls/ll-hls-muxer.js';
-import { isoDuration } from '../../recording/vod-manifests.js';
-import { avcCodecString } from '../flv/flv-tags.js';
+import { avcCodecString } from '../../stream/codec-config.js';
 
 /** The fixed timing anchor of one muxer. */
 interface Anchor {
@@ -43,6 +42,11 @@ export interface DashRendition {
   bandwidth: number;
   /** URL prefix of its segments and init, e.g. `360p/`. */
   prefix: string;
+}
+
+/** ISO 8601 duration (xs:duration) of `ms`. */
+export function isoDuration(ms: number): string {
+  return `PT${(ms / 1000).toFixed(3)}S`;
 }
 
 /** `avc1.PPCCLL` read from the avcC box of an init segment (null: not AVC). */

@@ -25,12 +25,11 @@ export interface LlHlsOptions {
   partTargetMs: number;
   segmentTargetMs: number;
   windowSegments: number;
-  // --- DVR (issue 6 item 5): older complete segments kept (without listing their parts) ---
+  // DVR: older complete segments kept (without listing their parts).
   /** Media seconds of complete segments kept and listed beyond the LL window (0 = off). */
   dvrWindowS?: number;
   /** Bytes the DVR segments may hold. */
   dvrMaxBytes?: number;
-  // --- end DVR ---
 }
 
 /** One segment of the window. */
@@ -72,10 +71,8 @@ export class LlHlsMuxer {
   private nextSeq = 0;
   private rendered = new Map<string, Buffer>();
   private wallOffset = Number.POSITIVE_INFINITY;
-  // --- recording (issue 6 item 5): called with every completed, non-empty segment and its init ---
-  /** Listeners of completed segments (the recorder writes them to disk). */
+  /** Listeners called with every completed, non-empty segment and its init (the recorder writes them to disk). */
   readonly segmentListeners = new Set<(s: LiveSegment, init: Buffer | null) => void>();
-  // --- end recording ---
 
   constructor(expect: { video: boolean; audio: boolean }, readonly opts: LlHlsOptions, dims: { width?: number; height?: number } = {}, readonly leader?: LlHlsMuxer) {
     const follow = leader ? (dts: number): PartBoundary | undefined => leader.segmenter.boundaries.get(dts) : undefined;
@@ -229,7 +226,7 @@ export class LlHlsMuxer {
     }
     const bytes = s.parts.reduce((n, p) => n + p.bytes.length, 0);
     if (s.durationMs > 0) this.peakBitrate = Math.max(this.peakBitrate, (bytes * 8 * 1000) / s.durationMs);
-    for (const l of this.segmentListeners) l(s, this.init(s.initVersion)); // recording (issue 6 item 5)
+    for (const l of this.segmentListeners) l(s, this.init(s.initVersion)); // e.g. the recorder
     while (this.segments.filter((x) => x.complete).length > this.opts.windowSegments && !this.dvrKeeps()) {
       const old = this.segments.shift()!;
       for (const p of old.parts) this.parts.delete(p.seq);
@@ -238,8 +235,7 @@ export class LlHlsMuxer {
     }
   }
 
-  // --- DVR (issue 6 item 5) ---
-  /** True while the oldest segment is still inside `dvrWindowS` and the DVR bytes stay ≤ `dvrMaxBytes`. */
+  /** DVR: true while the oldest segment is still inside `dvrWindowS` and the DVR bytes stay ≤ `dvrMaxBytes`. */
   private dvrKeeps(): boolean {
     const windowMs = (this.opts.dvrWindowS ?? 0) * 1000;
     if (windowMs <= 0) return false;
@@ -253,5 +249,4 @@ export class LlHlsMuxer {
     }
     return ms - this.segments[0]!.durationMs < windowMs && bytes <= (this.opts.dvrMaxBytes ?? Number.POSITIVE_INFINITY);
   }
-  // --- end DVR ---
 }

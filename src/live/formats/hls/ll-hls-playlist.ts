@@ -127,7 +127,7 @@ export interface Variant {
   codecs: string[];
   width?: number;
   height?: number;
-  /** live ABR (issue 6): AVERAGE-BANDWIDTH and FRAME-RATE when known. */
+  /** AVERAGE-BANDWIDTH and FRAME-RATE when known. */
   averageBandwidth?: number;
   frameRate?: number;
 }

@@ -1,0 +1,57 @@
+/**
+ * Typed lifecycle events of the live server (hls.js-style typed event map). live-wiring connects
+ * these to SSE and webhooks; tests use them to wait for state changes instead of sleeping.
+ * Listeners must not throw: an exception in one is caught and logged by `emit`'s caller contract
+ * (EventEmitter semantics), so keep listeners small.
+ */
+import { EventEmitter } from 'node:events';
+import type { ViewerProtocol } from './reader.js';
+
+/** Every live event and its payload. */
+export interface LiveEventMap {
+  'publish.start': { streamId: string; sessionId: string; remote: string; takeover: boolean };
+  'publish.stop': { streamId: string; sessionId: string; reason: string; durationMs: number; bytesIn: number };
+  'viewer.join': { streamId: string; viewerId: string; protocol: ViewerProtocol };
+  'viewer.leave': { streamId: string; viewerId: string; protocol: ViewerProtocol; reason: string; drops: number; durationMs: number };
+  /** A publish attempt refused (bad key, key in use): for audit logs and alerts. */
+  'publish.rejected': { key: string; remote: string; reason: string };
+}
+
+/** Name of a live event. */
+export type LiveEventName = keyof LiveEventMap;
+
+/** A typed emitter over `LiveEventMap`. */
+export class LiveEvents {
+  private readonly ee = new EventEmitter();
+
+  constructor() {
+    this.ee.setMaxListeners(0);
+  }
+
+  /** Subscribe; returns a function that unsubscribes. */
+  on<K extends LiveEventName>(name: K, fn: (e: LiveEventMap[K]) => void): () => void {
+    this.ee.on(name, fn);
+    return () => this.ee.off(name, fn);
+  }
+
+  /** Resolve with the next event of `name` that satisfies `pred`. */
+  next<K extends LiveEventName>(name: K, pred: (e: LiveEventMap[K]) => boolean = () => true): Promise<LiveEventMap[K]> {
+    return new Promise((resolve) => {
+      const off = this.on(name, (e) => {
+        if (!pred(e)) return;
+        off();
+        resolve(e);
+      });
+    });
+  }
+
+  /** Emit to every subscriber. */
+  emit<K extends LiveEventName>(name: K, e: LiveEventMap[K]): void {
+    this.ee.emit(name, e);
+  }
+
+  /** Number of subscribers of `name` (leak checks). */
+  listenerCount(name: LiveEventName): number {
+    return this.ee.listenerCount(name);
+  }
+}

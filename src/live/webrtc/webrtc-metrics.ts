@@ -1,0 +1,73 @@
+/**
+ * WebRTC metrics: sessions by role, RTP packets/bytes in and out, NACKs, PLIs, frames
+ * dropped by the depacketizer, and session setup time (offer received → ICE+DTLS connected).
+ * Hot-path figures are plain integers bumped per packet and copied into prom-client at scrape time
+ * (a labelled `inc()` per packet per viewer would cost more than the packet). The metrics are
+ * created unregistered and joined to the process registry by `register` (app.ts owns the registry).
+ */
+import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
+
+/** Session roles. */
+export type WebRtcRole = 'whip' | 'whep';
+
+/** Monotonic totals, bumped on the hot path. */
+export class WebRtcStats {
+  packetsIn = 0;
+  bytesIn = 0;
+  packetsOut = 0;
+  bytesOut = 0;
+  nacksReceived = 0;
+  plisReceived = 0;
+  plisSent = 0;
+  framesDropped = 0;
+}
+
+/** The WebRTC metrics of one process. */
+export class WebRtcMetrics {
+  readonly stats = new WebRtcStats();
+  private readonly all: Array<Counter<string> | Gauge<string> | Histogram<string>>;
+  private readonly setup: Histogram<'role'>;
+  private readonly ended: Counter<'role'>;
+
+  constructor(sessions: () => Record<WebRtcRole, number>, gopBytes: () => number) {
+    const st = this.stats;
+    const total = (name: string, help: string, labelNames: string[], read: () => Array<[Record<string, string>, number]>) =>
+      new Counter({ name, help, labelNames, registers: [], collect() {
+        this.reset();
+        for (const [labels, v] of read()) this.inc(labels, v);
+      } });
+    this.all = [
+      new Gauge({ name: 'strom_webrtc_sessions', help: 'Open WebRTC sessions by role (whip = ingest, whep = playback)', labelNames: ['role'], registers: [], collect() {
+        const s = sessions();
+        this.set({ role: 'whip' }, s.whip);
+        this.set({ role: 'whep' }, s.whep);
+      } }),
+      new Gauge({ name: 'strom_webrtc_gop_cache_bytes', help: 'RTP payload bytes kept by WHEP fan-outs for joining viewers (each ≤ live.gopCacheMaxBytes)', registers: [], collect() {
+        this.set(gopBytes());
+      } }),
+      total('strom_webrtc_rtp_packets_total', 'RTP packets received from WHIP publishers (in) and sent to WHEP viewers (out)', ['direction'], () => [[{ direction: 'in' }, st.packetsIn], [{ direction: 'out' }, st.packetsOut]]),
+      total('strom_webrtc_rtp_bytes_total', 'RTP payload bytes received (in) and sent (out)', ['direction'], () => [[{ direction: 'in' }, st.bytesIn], [{ direction: 'out' }, st.bytesOut]]),
+      total('strom_webrtc_nacks_total', 'Generic NACKs received from WHEP viewers (answered from the sender history)', [], () => [[{}, st.nacksReceived]]),
+      total('strom_webrtc_plis_total', 'Picture loss indications received from viewers and sent to WHIP publishers', ['direction'], () => [[{ direction: 'received' }, st.plisReceived], [{ direction: 'sent' }, st.plisSent]]),
+      total('strom_webrtc_frames_dropped_total', 'Incoming video frames dropped because an RTP packet was lost', [], () => [[{}, st.framesDropped]]),
+    ];
+    this.setup = new Histogram({ name: 'strom_webrtc_setup_seconds', help: 'Offer received → ICE and DTLS connected', labelNames: ['role'], buckets: [0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10], registers: [] });
+    this.ended = new Counter({ name: 'strom_webrtc_sessions_total', help: 'WebRTC sessions ended, by role', labelNames: ['role'], registers: [] });
+    this.all.push(this.setup, this.ended);
+  }
+
+  /** Join the process registry (once). */
+  register(registry: Registry): void {
+    for (const m of this.all) registry.registerMetric(m);
+  }
+
+  /** A session connected `ms` after its offer arrived. */
+  connected(role: WebRtcRole, ms: number): void {
+    this.setup.observe({ role }, ms / 1000);
+  }
+
+  /** A session ended. */
+  sessionEnded(role: WebRtcRole): void {
+    this.ended.inc({ role });
+  }
+}

@@ -1,0 +1,173 @@
+/**
+ * One RTP packetizer per watched stream, shared by all its WHEP viewers. The
+ * fan-out is a single hub Reader ('whep', audio asked as Opus: the audio bridge transcodes AAC
+ * sources) whose units are packetized ONCE — H.264 per RFC 6184 with SPS/PPS sent ahead of every
+ * IDR, Opus one packet per frame (RFC 7587) — into shared payload Buffers; each viewer only adds
+ * its own RTP header (sequence numbers) and werift's SRTP.
+ *
+ * Joining: the packets since the latest keyframe are kept (bounded by `live.gopCacheMaxBytes`) and
+ * a new viewer starts with them; without a cached keyframe it waits for the next one, and the
+ * publisher is asked for one when it can be (WHIP: RTCP PLI). Viewer PLIs go the same way. An RTMP
+ * publisher cannot be asked for a keyframe: the viewer recovers at the encoder's next GOP (OBS and
+ * ffmpeg default to 1–2 s keyframe intervals), and NACK retransmission (werift's 128-packet sender
+ * history) repairs isolated losses without a keyframe.
+ * Slow viewers: werift sends over UDP without back-pressure, so nothing queues per viewer here;
+ * what a congested path drops is lost or NACKed, never buffered without bound.
+ */
+import type { Logger } from 'pino';
+import type { MediaUnit } from '../stream/media-unit.js';
+import type { Reader } from '../stream/reader.js';
+import type { StreamRegistry } from '../stream/stream-registry.js';
+import { packetizeH264, parseAvcConfig, splitAvcc } from './rtp/h264-packetizer.js';
+import type { WebRtcStats } from './webrtc-metrics.js';
+
+/** One packetized RTP payload, shared by every viewer. */
+export interface OutPacket {
+  video: boolean;
+  payload: Buffer;
+  marker: boolean;
+  /** RTP timestamp (90 kHz video / 48 kHz audio), before the viewer's offset. */
+  ts: number;
+  /** First packet of a video keyframe: a viewer may start here. */
+  keyStart: boolean;
+}
+
+/** What the fan-out needs of a viewer. */
+export interface FanoutViewer {
+  /** Send one packet (the viewer adds its RTP header). */
+  send(p: OutPacket): void;
+  /** The stream ended or the fan-out closed. */
+  close(reason: string): void;
+}
+
+/** The shared packetizer of one stream. */
+export class WhepFanout {
+  private readonly viewers = new Map<FanoutViewer, { started: boolean }>();
+  private reader: Reader | null = null;
+  private sps: Buffer[] = [];
+  private pps: Buffer[] = [];
+  private lengthSize = 4;
+  private gop: OutPacket[] = [];
+  private gopBytes = 0;
+  private hasVideo = false;
+  private warned = new Set<string>();
+  private closed = false;
+
+  constructor(
+    readonly streamId: string,
+    private readonly registry: StreamRegistry,
+    private readonly maxGopBytes: number,
+    private readonly stats: WebRtcStats,
+    private readonly log: Logger,
+    private readonly onClosed: (f: WhepFanout) => void,
+  ) {}
+
+  /** Attach to the stream (throws LIVE_STREAM_NOT_FOUND when it is not live). */
+  start(): void {
+    this.hasVideo = this.registry.get(this.streamId)?.tracks.video?.codec === 'avc'; // other video is not sent: audio alone starts viewers
+    this.reader = this.registry.addReader(this.streamId, 'whep', {
+      write: (units) => {
+        for (const u of units) this.onUnit(u);
+        return true; // UDP: no back-pressure to wait for (see the header)
+      },
+      close: (reason) => this.close(reason),
+    }, { audioCodec: 'opus' });
+    this.reader.viewerCount = () => this.viewers.size; // status/API count WHEP viewers, not packetizers
+  }
+
+  /** Payload bytes of the cached GOP (metric). */
+  get cachedBytes(): number {
+    return this.gop.length > 0 ? this.gopBytes : 0;
+  }
+
+  /** Add a connected viewer: it starts at the cached keyframe, or at the next one. */
+  add(v: FanoutViewer): void {
+    const state = { started: false };
+    this.viewers.set(v, state);
+    if (this.gop.length > 0 && this.gop[0]!.keyStart) {
+      state.started = true;
+      for (const p of this.gop) this.deliver(v, p);
+    } else this.requestKeyframe();
+  }
+
+  /** Remove a viewer; the last one leaving releases the hub reader. */
+  remove(v: FanoutViewer): void {
+    this.viewers.delete(v);
+    if (this.viewers.size === 0) this.close('no WHEP viewers left');
+  }
+
+  /** A viewer lost a picture (PLI/FIR): ask the publisher for a keyframe if it can make one. */
+  requestKeyframe(): void {
+    this.registry.get(this.streamId)?.publisher?.requestKeyframe?.(); // WHIP can; RTMP cannot (see the header)
+  }
+
+  /** Close the fan-out and every viewer still on it. */
+  close(reason: string): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.gop = [];
+    this.reader?.close(reason);
+    this.reader = null;
+    for (const v of [...this.viewers.keys()]) v.close(reason);
+    this.viewers.clear();
+    this.onClosed(this);
+  }
+
+  private onUnit(u: MediaUnit): void {
+    if (u.kind === 'data') return;
+    if (u.kind === 'video') {
+      if (u.codec !== 'avc') return this.warnOnce(`video codec ${u.codec} cannot be sent over WHEP (H.264 only)`);
+      this.hasVideo = true;
+      if (u.config) {
+        const cfg = parseAvcConfig(u.payload);
+        if (cfg) ({ sps: this.sps, pps: this.pps, lengthSize: this.lengthSize } = cfg);
+        return;
+      }
+      const nalus = splitAvcc(u.payload, this.lengthSize).filter((n) => (n[0]! & 0x1f) !== 9); // AUDs carry nothing for RTP
+      const inband = nalus.some((n) => (n[0]! & 0x1f) === 7);
+      const au = u.keyframe && !inband ? [...this.sps, ...this.pps, ...nalus] : nalus;
+      const ts = Math.round(u.pts * 90) >>> 0;
+      const pkts = packetizeH264(au).map((p, i): OutPacket => ({ video: true, payload: p.payload, marker: p.marker, ts, keyStart: i === 0 && u.keyframe }));
+      if (u.keyframe) {
+        this.gop = [];
+        this.gopBytes = 0;
+      }
+      this.emit(pkts);
+      return;
+    }
+    if (u.config) return;
+    if (u.codec !== 'opus') return this.warnOnce(`audio codec ${u.codec} arrived un-transcoded; WHEP carries Opus only`);
+    this.emit([{ video: false, payload: u.payload, marker: true, ts: Math.round(u.dts * 48) >>> 0, keyStart: false }]);
+  }
+
+  private emit(pkts: OutPacket[]): void {
+    for (const p of pkts) {
+      if (this.gop.length > 0 || p.keyStart) {
+        this.gopBytes += p.payload.length;
+        if (this.gopBytes > this.maxGopBytes) {
+          this.gop = []; // new viewers wait for the next keyframe (and ask for one)
+          this.gopBytes = 0;
+        } else this.gop.push(p);
+      }
+      for (const [v, state] of this.viewers) {
+        if (!state.started) {
+          if (p.keyStart || (!this.hasVideo && !p.video)) state.started = true;
+          else continue;
+        }
+        this.deliver(v, p);
+      }
+    }
+  }
+
+  private deliver(v: FanoutViewer, p: OutPacket): void {
+    this.stats.packetsOut++;
+    this.stats.bytesOut += p.payload.length;
+    v.send(p);
+  }
+
+  private warnOnce(msg: string): void {
+    if (this.warned.has(msg)) return;
+    this.warned.add(msg);
+    this.log.warn({ streamId: this.streamId }, msg);
+  }
+}
