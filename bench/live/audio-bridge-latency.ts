@@ -16,9 +16,10 @@ import { testConfig } from '../../src/config.js';
 import { aacConfigUnit, aacUnit, opusConfigUnit, opusUnit } from '../../src/live/formats/flv/unit-builders.js';
 import type { MediaUnit } from '../../src/live/stream/media-unit.js';
 import { StreamRegistry, staticKeyResolver } from '../../src/live/stream/stream-registry.js';
-import { AdtsParser, adtsToAsc } from '../../src/live/transcode/adts.js';
-import { OggReader } from '../../src/live/transcode/ogg.js';
-import { opusPacketSamples } from '../../src/live/transcode/opus-toc.js';
+import { AudioBridgePool } from '../../src/live/transcode/audio-bridge-pool.js';
+import { AdtsParser, adtsToAsc } from '../../src/live/formats/audio/adts.js';
+import { OggReader } from '../../src/live/formats/audio/ogg.js';
+import { opusPacketSamples } from '../../src/live/formats/audio/opus-toc.js';
 
 const seconds = Number(process.argv[2] ?? 15);
 
@@ -34,7 +35,9 @@ function pct(xs: number[], p: number): number {
 }
 
 async function measure(from: 'aac' | 'opus'): Promise<void> {
-  const reg = new StreamRegistry(testConfig({}), staticKeyResolver([]), pino({ level: 'silent' }));
+  const cfg = testConfig({});
+  const bridges = new AudioBridgePool(cfg, pino({ level: 'silent' }));
+  const reg = new StreamRegistry(cfg, staticKeyResolver([]), pino({ level: 'silent' }), bridges);
   const units: Array<{ u: () => MediaUnit; dts: number; dur: number }> = [];
   let config: MediaUnit;
   if (from === 'aac') {
@@ -56,7 +59,7 @@ async function measure(from: 'aac' | 'opus'): Promise<void> {
   const s = reg.startPublish('cam1', pub);
   s.push(config, 0);
   const child: number[] = [];
-  reg.bridges.observeLatency = (ms) => child.push(ms);
+  bridges.observeLatency = (ms) => child.push(ms);
   const reader: number[] = [];
   const childAt: number[] = [];
   const start = performance.now();
@@ -89,7 +92,7 @@ async function measure(from: 'aac' | 'opus'): Promise<void> {
   const f = (xs: number[]) => xs.length === 0 ? 'no packets' : `p50 ${pct(xs, 50).toFixed(1)} / p95 ${pct(xs, 95).toFixed(1)} / max ${Math.max(...xs).toFixed(1)} ms (n=${xs.length})`;
   console.log(`${from} → ${from === 'aac' ? 'opus' : 'aac'}: child ${f(steadyChild)}; reader ${f(steadyReader)}; first packet after ${childAt[0]?.toFixed(0)} ms`);
   reg.stopPublish(s, pub, 'bench done');
-  await reg.bridges.close();
+  await bridges.close();
 }
 
 const load = (await import('node:os')).loadavg()[0]!.toFixed(1);

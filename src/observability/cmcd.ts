@@ -5,7 +5,7 @@
  * (`\"` escapes) or tokens (`ot=v`, `st=l`); a bare key is boolean true (`bs`, `su`).
  * Only called when a request carries CMCD (the caller checks cheaply first), never on plain traffic.
  */
-import type { AnyRequest } from '../http/delivery/send-object.js';
+import type { AnyRequest } from '../http-message.js';
 
 /** The CMCD keys Strom reads (CTA-5004 Table 1; `ltc` is CMCD v2 live latency). Units as sent. */
 export interface Cmcd {

@@ -7,7 +7,7 @@
  * (`log.accessMediaEvery`; media is sampled because it is most of the traffic).
  */
 import type { Logger } from 'pino';
-import type { AnyRequest, AnyResponse } from '../http/delivery/send-object.js';
+import type { AnyRequest, AnyResponse } from '../http-message.js';
 import { cmcdOf, hasCmcd, type Cmcd } from './cmcd.js';
 import { MEDIA_GROUP, type StromMetrics } from './metrics.js';
 

@@ -15,7 +15,7 @@ import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
 import { resourceFromAttributes } from '@opentelemetry/resources';
 import { ATTR_SERVICE_NAME, ATTR_SERVICE_VERSION } from '@opentelemetry/semantic-conventions';
 import type { BusEvent, EventMap } from '../events/event-bus.js';
-import type { LiveEventMap } from '../live/live-events.js';
+import type { LiveEventMap } from '../live/stream/live-events.js';
 
 const MAX_OPEN = 1000;
 

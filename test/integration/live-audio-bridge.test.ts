@@ -14,10 +14,10 @@ import { aacConfigUnit, aacUnit, opusConfigUnit, opusUnit } from '../../src/live
 import type { MediaUnit } from '../../src/live/stream/media-unit.js';
 import type { ReaderSink } from '../../src/live/stream/reader.js';
 import type { StreamRegistry } from '../../src/live/stream/stream-registry.js';
-import { AdtsParser, adtsToAsc } from '../../src/live/transcode/adts.js';
-import { OggReader } from '../../src/live/transcode/ogg.js';
+import { AdtsParser, adtsToAsc } from '../../src/live/formats/audio/adts.js';
+import { OggReader } from '../../src/live/formats/audio/ogg.js';
 import { RtmpClient } from '../../src/live/rtmp/rtmp-client.js';
-import { opusHeadInfo, opusPacketSamples } from '../../src/live/transcode/opus-toc.js';
+import { opusHeadInfo, opusPacketSamples } from '../../src/live/formats/audio/opus-toc.js';
 import { ffmpegPublish, run, startLive, syntheticPublisher, avcConfigBody, avcFrameBody, aacFrameBody, processAlive, waitUntil } from '../helpers/live-fixtures.js';
 
 /** A sink collecting every unit it is handed. */
@@ -80,7 +80,7 @@ test('AAC (RTMP) → Opus: one shared ffmpeg child, OpusHead + 20 ms Opus units 
   const rb = reg.addReader('cam1', 'whep', b, { audioCodec: 'opus' });
   await until(() => b.units.some((u) => u.kind === 'audio' && !u.config), 'second reader gets Opus');
   assert.ok(b.units.some((u) => u.kind === 'audio' && u.config && u.codec === 'opus'), 'second reader starts with the OpusHead');
-  assert.equal(reg.bridges.stats().children, 1, 'one ffmpeg child for both');
+  assert.equal(h.strom.live.bridges.stats().children, 1, 'one ffmpeg child for both');
   const metrics = await h.strom.obs.metrics.exposition();
   assert.match(metrics, /^strom_live_audio_bridge_children 1$/m);
   assert.match(metrics, /^strom_live_audio_bridge_units_total [1-9]\d*$/m);
@@ -90,14 +90,14 @@ test('AAC (RTMP) → Opus: one shared ffmpeg child, OpusHead + 20 ms Opus units 
   assert.equal(st.viewers['http-flv'], 1, 'the bridge\'s own reader is not a viewer');
   assert.equal(st.viewers.total, 3);
 
-  const pid = reg.bridges.get('cam1', 'opus')!.pid!;
+  const pid = h.strom.live.bridges.get('cam1', 'opus')!.pid!;
   assert.ok(processAlive(pid));
   ra.close('viewer disconnected');
   await sleep(300);
   assert.ok(processAlive(pid), 'child stays while one reader is left');
   rb.close('viewer disconnected');
   await until(() => !processAlive(pid), `ffmpeg ${pid} exits and is reaped after the last reader left`, 10_000);
-  assert.equal(reg.bridges.stats().children, 0);
+  assert.equal(h.strom.live.bridges.stats().children, 0);
   assert.equal(reg.status('cam1').viewers.total, 1);
   plainReader.close('done');
 });
@@ -237,8 +237,8 @@ test('bad input: garbage AAC → ffmpeg errors logged with the stream id, reader
   const before = fds();
   const a = collector();
   reg.addReader('cam1', 'whep', a, { audioCodec: 'opus' });
-  await until(() => reg.bridges.get('cam1', 'opus')?.pid != null, 'bridge child started');
-  const pid = reg.bridges.get('cam1', 'opus')!.pid!;
+  await until(() => h.strom.live.bridges.get('cam1', 'opus')?.pid != null, 'bridge child started');
+  const pid = h.strom.live.bridges.get('cam1', 'opus')!.pid!;
   await until(() => h.logs.some((l) => l.msg === 'audio bridge: ffmpeg error' && l.streamId === 'cam1'), 'the child\'s decode errors are logged with the stream id');
   const videoNow = a.units.filter((u) => u.kind === 'video').length;
   await until(() => a.units.filter((u) => u.kind === 'video').length >= videoNow + 20, 'video keeps flowing to the bridged reader');
@@ -249,8 +249,8 @@ test('bad input: garbage AAC → ffmpeg errors logged with the stream id, reader
   await until(() => a.closed !== null, 'the bridged reader is ended with the stream');
   assert.match(a.closed!, /stream ended/);
   await until(() => !processAlive(pid), `ffmpeg ${pid} reaped after the publisher stopped`, 10_000);
-  assert.equal(reg.bridges.stats().children, 0);
-  assert.equal(reg.bridges.stats().bridges, 0);
+  assert.equal(h.strom.live.bridges.stats().children, 0);
+  assert.equal(h.strom.live.bridges.stats().bridges, 0);
   await until(() => fds() <= before, `fds back to ${before} (now ${fds()})`, 10_000);
 });
 
@@ -273,7 +273,7 @@ test('a crashing child is restarted with backoff, bounded, and the readers keep 
   const a = collector();
   reg.addReader('cam1', 'whep', a, { audioCodec: 'opus' });
   await until(() => h.logs.some((l) => l.msg === 'audio bridge: giving up restarting ffmpeg; viewers keep video without audio'), 'gives up after the bounded restarts');
-  assert.equal(reg.bridges.stats().restarts, 2);
+  assert.equal(h.strom.live.bridges.stats().restarts, 2);
   assert.equal(h.logs.filter((l) => l.msg === 'audio bridge: ffmpeg exited; viewers keep video' && l.streamId === 'cam1').length, 3);
   const v = a.units.filter((u) => u.kind === 'video').length;
   await until(() => a.units.filter((u) => u.kind === 'video').length > v + 10, 'video keeps flowing');
@@ -300,7 +300,7 @@ test('over live.audioBridgeMaxChildren a viewer gets the source audio unchanged 
   reg.addReader('cam1', 'whep', a, { audioCodec: 'opus' });
   await until(() => a.units.some((u) => u.kind === 'audio'), 'reader gets audio');
   assert.equal(a.units.find((u) => u.kind === 'audio')!.codec, 'aac');
-  assert.equal(reg.bridges.stats().refused, 1);
+  assert.equal(h.strom.live.bridges.stats().refused, 1);
   assert.match(await h.strom.obs.metrics.exposition(), /^strom_live_audio_bridge_refused_total 1$/m);
 });
 
@@ -310,8 +310,8 @@ test('an ffmpeg that cannot be spawned is logged, counted once per attempt, and 
   reg.addReader('cam1', 'whep', a, { audioCodec: 'opus' });
   await until(() => h.logs.some((l) => l.msg === 'audio bridge: giving up restarting ffmpeg; viewers keep video without audio'), 'gives up');
   assert.equal(h.logs.filter((l) => l.msg === 'audio bridge: ffmpeg could not start' && l.streamId === 'cam1').length, 2);
-  assert.equal(reg.bridges.stats().children, 0);
-  assert.equal(reg.bridges.stats().restarts, 1);
+  assert.equal(h.strom.live.bridges.stats().children, 0);
+  assert.equal(h.strom.live.bridges.stats().restarts, 1);
 });
 
 test('takeover: a publisher already sending the target codec is passed through (child stopped); back to AAC starts a child again', async (t) => {
@@ -347,7 +347,7 @@ test('takeover: a publisher already sending the target codec is passed through (
   reg.addReader('cam1', 'whep', a, { audioCodec: 'opus' });
   const opusUnits = () => a.units.filter((u) => u.kind === 'audio' && !u.config && u.codec === 'opus');
   await until(() => opusUnits().length >= 25, 'transcoded Opus from the AAC publisher');
-  const pid1 = reg.bridges.get('cam1', 'opus')!.pid!;
+  const pid1 = h.strom.live.bridges.get('cam1', 'opus')!.pid!;
 
   const s2 = publish(2, 'opus');
   const pushed = new Set<MediaUnit>();
@@ -359,11 +359,11 @@ test('takeover: a publisher already sending the target codec is passed through (
   await until(() => !processAlive(pid1), 'the child is stopped once the source audio is already Opus');
   const mark = a.units.length;
   await until(() => a.units.slice(mark).filter((u) => pushed.has(u) && u.kind === 'audio').length >= 25, 'the new publisher\'s Opus units are passed through as they are');
-  assert.equal(reg.bridges.get('cam1', 'opus')!.pid, null);
-  assert.equal(reg.bridges.stats().children, 0);
+  assert.equal(h.strom.live.bridges.get('cam1', 'opus')!.pid, null);
+  assert.equal(h.strom.live.bridges.stats().children, 0);
 
   publish(3, 'aac');
-  await until(() => reg.bridges.get('cam1', 'opus')?.pid != null, 'AAC again: a child starts');
+  await until(() => h.strom.live.bridges.get('cam1', 'opus')?.pid != null, 'AAC again: a child starts');
   const mark2 = a.units.length;
   await until(() => a.units.slice(mark2).filter((u) => u.kind === 'audio' && !u.config && u.codec === 'opus').length >= 25, 'transcoded Opus again');
   assert.equal(a.closed, null, 'the viewer stayed through both takeovers');

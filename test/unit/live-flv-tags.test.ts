@@ -1,7 +1,8 @@
 /** FLV tag ↔ MediaUnit: legacy AVC/AAC, Enhanced RTMP FourCC (hvc1, av01, vp09, Opus), shared tag Buffers. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { aacInfo, audioToUnit, avcCodecString, flvTagOf, videoToUnit } from '../../src/live/formats/flv/flv-tags.js';
+import { audioToUnit, flvTagOf, videoToUnit } from '../../src/live/formats/flv/flv-tags.js';
+import { aacInfo, avcCodecString } from '../../src/live/stream/codec-config.js';
 import { FlvDemuxer } from '../../src/live/formats/flv/flv-demuxer.js';
 import { flvHeader, httpChunkOf } from '../../src/live/formats/flv/flv-tags.js';
 

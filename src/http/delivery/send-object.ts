@@ -4,18 +4,15 @@
  * HTTP/2 compatibility response alike. This is hand-written rather than `@fastify/static` because
  * it is the hot path: a cache hit here is a map lookup and one `end(buffer)` (DESIGN.md numbers).
  */
-import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { Http2ServerRequest, Http2ServerResponse } from 'node:http2';
+import type { ServerResponse } from 'node:http';
+import type { Http2ServerResponse } from 'node:http2';
 import { open } from 'node:fs/promises';
 import { Readable, pipeline } from 'node:stream';
 import type { FileCatalog, FileEntry } from './file-catalog.js';
 import { evaluatePreconditions, ifRangeAllows } from './preconditions.js';
 import { parseRange, type ByteRange } from './range.js';
 import { planMultipart } from './multipart.js';
-
-/** Request/response pair of either HTTP version (compat API). */
-export type AnyRequest = IncomingMessage | Http2ServerRequest;
-export type AnyResponse = ServerResponse | Http2ServerResponse;
+import type { AnyRequest, AnyResponse } from '../../http-message.js';
 
 /** Headers that HTTP/2 forbids (RFC 9113 §8.2.2); never set by us, listed for safety. */
 const H2_FORBIDDEN = new Set(['connection', 'keep-alive', 'transfer-encoding', 'upgrade', 'proxy-connection']);

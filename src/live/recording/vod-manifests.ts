@@ -10,6 +10,7 @@
  *   §5.3.2) so a codec change is a period boundary, the DASH counterpart of a discontinuity.
  * Pure functions: the recorder passes what it wrote; nothing here touches the disk.
  */
+import { isoDuration } from '../formats/dash/ll-dash-mpd.js';
 
 /** One recorded segment. */
 export interface RecordedSegment {
@@ -69,11 +70,6 @@ export function renderVodMaster(info: RecordingInfo): string {
   if (info.codecs.length > 0) attrs.push(`CODECS="${info.codecs.join(',')}"`);
   if (info.width && info.height) attrs.push(`RESOLUTION=${info.width}x${info.height}`);
   return `#EXTM3U\n#EXT-X-VERSION:7\n#EXT-X-INDEPENDENT-SEGMENTS\n#EXT-X-STREAM-INF:${attrs.join(',')}\nindex.m3u8\n`;
-}
-
-/** ISO 8601 duration (xs:duration) of `ms`. */
-export function isoDuration(ms: number): string {
-  return `PT${(ms / 1000).toFixed(3)}S`;
 }
 
 /** The static MPD: one Period per init version, SegmentTimeline in ms. */

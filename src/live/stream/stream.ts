@@ -12,7 +12,7 @@
  * first keyframe.
  */
 import type { Logger } from 'pino';
-import { aacInfo, avcCodecString } from '../formats/flv/flv-tags.js';
+import { aacInfo, avcCodecString } from './codec-config.js';
 import { unitBytes, type MediaUnit, type TrackConfig } from './media-unit.js';
 import { Reader, type ReaderLimits, type ReaderSink, type ViewerProtocol } from './reader.js';
 

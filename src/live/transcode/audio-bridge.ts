@@ -20,10 +20,10 @@ import { aacConfigUnit, aacUnit, opusConfigUnit, opusUnit } from '../formats/flv
 import type { MediaUnit } from '../stream/media-unit.js';
 import type { Reader, ReaderLimits } from '../stream/reader.js';
 import { LiveStream } from '../stream/stream.js';
-import { AAC_SAMPLE_RATES, adtsHeader, ascToAdts, type AdtsConfig } from './adts.js';
+import { AAC_SAMPLE_RATES, adtsHeader, ascToAdts, type AdtsConfig } from '../formats/audio/adts.js';
 import { FfmpegAudioChild, type BridgeTarget } from './ffmpeg-audio-child.js';
-import { OGG_BOS, oggPage, OGG_MAX_PACKET } from './ogg.js';
-import { opusPacketSamples } from './opus-toc.js';
+import { OGG_BOS, oggPage, OGG_MAX_PACKET } from '../formats/audio/ogg.js';
+import { opusPacketSamples } from '../formats/audio/opus-toc.js';
 import { BridgeTimeline } from './timeline.js';
 
 /** Settings of one bridge. */

@@ -13,9 +13,9 @@
  */
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import type { Logger } from 'pino';
-import { AdtsParser, adtsToAsc, AAC_SAMPLE_RATES } from './adts.js';
-import { OggReader } from './ogg.js';
-import { opusHeadInfo, opusPacketSamples } from './opus-toc.js';
+import { AdtsParser, adtsToAsc, AAC_SAMPLE_RATES } from '../formats/audio/adts.js';
+import { OggReader } from '../formats/audio/ogg.js';
+import { opusHeadInfo, opusPacketSamples } from '../formats/audio/opus-toc.js';
 
 /** Codec the child produces. */
 export type BridgeTarget = 'aac' | 'opus';

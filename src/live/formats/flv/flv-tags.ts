@@ -113,18 +113,3 @@ export function flvHeader(hasAudio: boolean, hasVideo: boolean): Buffer {
   const b = Buffer.from([0x46, 0x4c, 0x56, 1, (hasAudio ? 4 : 0) | (hasVideo ? 1 : 0), 0, 0, 0, 9, 0, 0, 0, 0]);
   return b;
 }
-
-/** `avc1.PPCCLL` from an AVCDecoderConfigurationRecord (ISO/IEC 14496-15 §5.3.3.1). */
-export function avcCodecString(record: Buffer): string {
-  if (record.length < 4) return 'avc1';
-  return `avc1.${record.subarray(1, 4).toString('hex')}`;
-}
-
-/** Codec string, sample rate and channels from an AAC AudioSpecificConfig (ISO/IEC 14496-3 §1.6.2.1). */
-export function aacInfo(asc: Buffer): { codecString: string; sampleRate?: number; channels?: number } {
-  if (asc.length < 2) return { codecString: 'mp4a.40.2' };
-  const aot = asc[0]! >> 3;
-  const idx = ((asc[0]! & 7) << 1) | (asc[1]! >> 7);
-  const rates = [96000, 88200, 64000, 48000, 44100, 32000, 24000, 22050, 16000, 12000, 11025, 8000, 7350];
-  return { codecString: `mp4a.40.${aot}`, sampleRate: rates[idx], channels: (asc[1]! >> 3) & 0x0f };
-}

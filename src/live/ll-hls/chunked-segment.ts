@@ -9,8 +9,8 @@
  * before the segment is complete, the response is aborted, never left as a short cacheable body.
  */
 import type { FastifyReply } from 'fastify';
-import { fail } from '../errors.js';
-import type { LlHlsMuxer } from './formats/hls/ll-hls-muxer.js';
+import { fail } from '../../errors.js';
+import type { LlHlsMuxer } from '../formats/hls/ll-hls-muxer.js';
 
 const IMMUTABLE = 'public, max-age=31536000, immutable';
 

@@ -1,0 +1,47 @@
+/**
+ * SDP offer/answer for WHIP and WHEP (RFC 9725 §4.2, RFC 8829 JSEP as werift implements it): a
+ * sanity check of the offer, werift's negotiation, pruning to the codecs Strom carries (400 for a
+ * broken offer, 422 when nothing is left), waiting for ICE gathering so the answer carries every
+ * candidate, filtering advertised host candidates, and the 201 response with its headers.
+ */
+import type { FastifyReply } from 'fastify';
+import type { RTCPeerConnection } from 'werift';
+import { fail } from '../../errors.js';
+import { filterCandidates, gathered, pruneCodecs } from './peer-factory.js';
+import { checkOffer, type WebRtcSession } from './sdp-resource.js';
+import type { Config } from '../../config.js';
+
+/** Offered codec names per m-line, for error messages. */
+function offered(sdp: string): string {
+  return [...new Set([...sdp.matchAll(/a=rtpmap:\d+ ([\w-]+)\//g)].map((m) => m[1]!))].join(', ') || 'none';
+}
+
+/** Apply the offer, keep supported codecs, answer, and wait for ICE gathering; returns the answer SDP. */
+export async function negotiate(pc: RTCPeerConnection, sdp: string, direction: 'recvonly' | 'sendonly', webrtc: Config['webrtc'], prepare?: () => Promise<void>, preferProfile?: number): Promise<string> {
+  checkOffer(sdp, direction === 'recvonly'); // Strom receives ⇔ the client sends
+  try {
+    await pc.setRemoteDescription({ type: 'offer', sdp });
+  } catch (err) {
+    const msg = (err as Error).message;
+    if (/codec/i.test(msg)) throw fail('WEBRTC_UNSUPPORTED_CODEC', 'audio/video', offered(sdp));
+    throw fail('WEBRTC_BAD_SDP', msg);
+  }
+  for (const t of pc.getTransceivers()) {
+    pruneCodecs(t, t.kind === 'video' ? preferProfile : undefined);
+    if (t.codecs.length === 0) throw fail('WEBRTC_UNSUPPORTED_CODEC', t.kind, offered(sdp));
+    if (direction === 'recvonly') t.setDirection('recvonly');
+  }
+  await prepare?.();
+  const answer = await pc.createAnswer();
+  await pc.setLocalDescription(answer);
+  await gathered(pc, 5000);
+  return filterCandidates(pc.localDescription!.sdp, webrtc);
+}
+
+/** Send the 201 for a new session. */
+export function created(reply: FastifyReply, s: WebRtcSession, location: string, answer: string, links: string[]): void {
+  reply.code(201).header('Content-Type', 'application/sdp').header('Location', location).header('ETag', s.etag)
+    .header('Accept-Patch', 'application/trickle-ice-sdpfrag');
+  if (links.length > 0) reply.header('Link', links.join(', '));
+  reply.send(answer);
+}

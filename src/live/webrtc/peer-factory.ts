@@ -1,0 +1,97 @@
+/**
+ * werift RTCPeerConnections configured from `webrtc.*`: which host addresses ICE offers (RFC 8445
+ * §5.1.1.1; only `webrtc.hostAddresses`, default loopback), the UDP port range, optional STUN for
+ * server-reflexive candidates, and the codecs Strom carries (H.264 packetization-mode=1 and Opus,
+ * with NACK/PLI feedback, RFC 4585). Also the `Link: <…>; rel="ice-server"` header values that
+ * advertise STUN/TURN to WHIP/WHEP clients (RFC 9725 §4.6).
+ *
+ * Strom's side is passive (it only answers offers), so Chromium's mDNS-obfuscated host candidates
+ * need not resolve: its connectivity checks arrive from a real address, which ICE learns as a
+ * peer-reflexive candidate (RFC 8445 §7.3.1.3).
+ */
+import { RTCPeerConnection, RTCRtpCodecParameters, useAbsSendTime, useNACK, usePLI, useSdesMid, type RTCIceServer, type RTCRtpTransceiver } from 'werift';
+import type { Config } from '../../config.js';
+
+type WebRtcConfig = Config['webrtc'];
+
+/** The codecs Strom negotiates; payload types follow the offer. */
+function codecs() {
+  return {
+    video: [new RTCRtpCodecParameters({ mimeType: 'video/H264', clockRate: 90000, rtcpFeedback: [useNACK(), usePLI()], parameters: 'level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=42e01f' })],
+    audio: [new RTCRtpCodecParameters({ mimeType: 'audio/opus', clockRate: 48000, channels: 2 })],
+  };
+}
+
+/** A new peer connection for one WHIP or WHEP session. */
+export function createPeer(c: WebRtcConfig): RTCPeerConnection {
+  const iceServers: RTCIceServer[] = c.stunServers.map((urls) => ({ urls }));
+  const hosts = c.hostAddresses;
+  return new RTCPeerConnection({
+    codecs: codecs(),
+    headerExtensions: { video: [useSdesMid(), useAbsSendTime()], audio: [useSdesMid(), useAbsSendTime()] },
+    iceServers, // werift's default is a public Google STUN server: never use it implicitly
+    icePortRange: [c.udpPortMin, c.udpPortMax],
+    iceAdditionalHostAddresses: hosts.length > 0 ? hosts : undefined,
+    // Filters the gathered interface addresses to the configured ones (werift keeps all if none match).
+    iceInterfaceAddresses: hosts.length > 0 ? { udp4: hosts[0] } : undefined,
+    iceUseIpv4: true,
+    iceUseIpv6: false,
+    bundlePolicy: 'max-bundle',
+  });
+}
+
+/** Keep only codecs Strom can carry: H.264 with packetization-mode=1 (RFC 6184 §8.1), Opus, and their RTX. */
+export function pruneCodecs(t: RTCRtpTransceiver, preferProfile?: number): void {
+  const ok = t.codecs.filter((c) => {
+    const n = c.name.toLowerCase();
+    if (n === 'h264') return /packetization-mode=1/.test(c.parameters ?? '');
+    return n === 'opus';
+  });
+  if (preferProfile !== undefined) {
+    const idc = (c: RTCRtpCodecParameters) => Number.parseInt(/profile-level-id=([0-9a-f]{2})/i.exec(c.parameters ?? '')?.[1] ?? '0', 16);
+    ok.sort((a, b) => Number(idc(b) === preferProfile) - Number(idc(a) === preferProfile));
+  }
+  const pts = new Set(ok.map((c) => c.payloadType));
+  const rtx = t.codecs.filter((c) => c.name.toLowerCase() === 'rtx' && pts.has(Number(/apt=(\d+)/.exec(c.parameters ?? '')?.[1])));
+  t.codecs = [...ok, ...rtx];
+}
+
+/** Drop candidates on addresses outside `webrtc.hostAddresses` from an SDP Strom sends (what it advertises). */
+export function filterCandidates(sdp: string, c: WebRtcConfig): string {
+  if (c.hostAddresses.length === 0) return sdp;
+  const allowed = new Set(c.hostAddresses);
+  return sdp
+    .split('\r\n')
+    .filter((line) => {
+      if (!line.startsWith('a=candidate:')) return true;
+      const f = line.split(' ');
+      return f[7] !== 'host' || allowed.has(f[4] ?? ''); // srflx/relay candidates stay
+    })
+    .join('\r\n');
+}
+
+/** `Link` header values advertising STUN/TURN servers (RFC 9725 §4.6, RFC 8288). */
+export function iceServerLinks(c: WebRtcConfig): string[] {
+  const q = (s: string) => `"${s.replace(/["\\]/g, '\\$&')}"`;
+  const links = c.stunServers.map((u) => `<${u}>; rel="ice-server"`);
+  for (const u of c.turnServers) {
+    let l = `<${u}>; rel="ice-server"`;
+    if (c.turnUsername !== null) l += `; username=${q(c.turnUsername)}; credential=${q(c.turnCredential ?? '')}; credential-type="password"`;
+    links.push(l);
+  }
+  return links;
+}
+
+/** Resolve once ICE gathering has completed (the answer then carries every candidate: no server-side trickle). */
+export async function gathered(pc: RTCPeerConnection, timeoutMs: number): Promise<void> {
+  if (pc.iceGatheringState === 'complete') return;
+  await new Promise<void>((resolve) => {
+    const t = setTimeout(resolve, timeoutMs);
+    const { unSubscribe } = pc.iceGatheringStateChange.subscribe((s) => {
+      if (s !== 'complete') return;
+      clearTimeout(t);
+      unSubscribe();
+      resolve();
+    });
+  });
+}
