@@ -4,10 +4,10 @@ import { spawnSync } from 'node:child_process';
 import { test } from 'node:test';
 import { LiveSegmenter, type CmafPart } from '../../src/live/formats/cmaf/live-segmenter.js';
 import { opusConfigUnit, opusHead, opusUnit } from '../../src/live/formats/flv/unit-builders.js';
-import { AdtsParser, adtsHeader, adtsToAsc, ascToAdts } from '../../src/live/transcode/adts.js';
-import { OGG_BOS, OGG_CONTINUED, oggCrc, oggPage, OggReader } from '../../src/live/transcode/ogg.js';
+import { AdtsParser, adtsHeader, adtsToAsc, ascToAdts } from '../../src/live/formats/audio/adts.js';
+import { OGG_BOS, OGG_CONTINUED, oggCrc, oggPage, OggReader } from '../../src/live/formats/audio/ogg.js';
 import { BridgeTimeline } from '../../src/live/transcode/timeline.js';
-import { OPUS_FRAME_SAMPLES, opusHeadInfo, opusPacketSamples } from '../../src/live/transcode/opus-toc.js';
+import { OPUS_FRAME_SAMPLES, opusHeadInfo, opusPacketSamples } from '../../src/live/formats/audio/opus-toc.js';
 
 function ffmpeg(args: string[]): Buffer {
   const r = spawnSync('ffmpeg', ['-hide_banner', '-loglevel', 'error', ...args], { maxBuffer: 64 * 1024 * 1024, timeout: 60_000 });

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { Registry } from 'prom-client';
 import { cmcdOf, hasCmcd, parseCmcdInto } from '../../src/observability/cmcd.js';
 import { QoeTracker } from '../../src/observability/qoe.js';
-import type { AnyRequest } from '../../src/http/delivery/send-object.js';
+import type { AnyRequest } from '../../src/http-message.js';
 
 const req = (url: string, headers: Record<string, string> = {}) => ({ url, headers }) as unknown as AnyRequest;
 
