@@ -31,6 +31,7 @@ import { VodService } from './vod/vod-service.js';
 import { Observability } from './observability/observability.js';
 import { readinessChecks } from './observability/readiness.js';
 import { qoeRoutes } from './observability/qoe-routes.js';
+import { registerMetricsHistory } from './http/api/metrics-history.js';
 import { createMetricsListener, metricsRoutes, type MetricsListener } from './http/metrics.js';
 import { registerUploads, type Uploads } from './http/uploads/index.js';
 // --- webhooks (issue 3, item 8) ---
@@ -203,6 +204,7 @@ export async function buildStrom(config: Config, log: Logger = createLogger(conf
     metricsListening: metricsListener ? () => metricsListener.listening() : null,
   })));
   await app.register(qoeRoutes(obs.qoe, control.store));
+  const metricsHistory = await registerMetricsHistory(app, () => obs.metrics.exposition(), config, log); // dashboard charts: 15 min sampled from /metrics
   // --- end observability ---
 
   // --- delivery workers (issue 2): player connections handed to worker processes; TLS/HTTP2 stays single-process ---
@@ -210,6 +212,7 @@ export async function buildStrom(config: Config, log: Logger = createLogger(conf
   // --- end delivery workers ---
 
   async function close(): Promise<void> {
+    metricsHistory.stop();
     const workersStopped = deliveryWorkers?.stop(); // issue 2: workers finish their in-flight responses meanwhile
     await live.close(); // live: end publishers and never-ending FLV responses first
     await vod.stop(); // VOD: running jobs go back to the queue for the next start

@@ -152,6 +152,7 @@ export const settings: readonly Setting[] = [
   { key: 'metrics.host', kind: 'string', default: null, doc: 'address of the separate metrics listener (default: host)' },
   { key: 'metrics.allow', kind: 'list', default: ['loopback'], doc: 'who may scrape without a token: "all", "loopback" or CIDRs; others need a Bearer API token with admin scope' },
   { key: 'metrics.defaultMetrics', kind: 'bool', default: true, doc: 'include prom-client process metrics (event-loop delay, GC, heap, CPU)' },
+  { key: 'metrics.historyIntervalMs', kind: 'duration', default: 5_000, min: 0, doc: 'sample the dashboard\'s 15-minute history (GET /api/v1/metrics/history) this often; 0 disables, else at least 100 ms' },
   { key: 'log.accessMediaEvery', kind: 'int', default: 0, min: 0, doc: 'access-log one media request in N (0 = none, 1 = all); API requests are always logged' },
   { key: 'tracing.otlpEndpoint', kind: 'string', default: null, doc: 'OTLP/HTTP base URL (e.g. http://collector:4318); enables OpenTelemetry tracing, no-op when unset' },
   { key: 'tracing.serviceName', kind: 'string', default: 'strom', doc: 'service.name resource attribute of exported spans' },
@@ -238,7 +239,7 @@ export interface Config {
   uploads: { maxBytes: number; expireAfterMs: number; cleanupIntervalMs: number };
   webhooks: { timeoutMs: number; maxAttempts: number; retryBaseMs: number; maxQueued: number; concurrency: number };
   // --- observability (issue 7) ---
-  metrics: { enabled: boolean; port: number | null; host: string | null; allow: string[]; defaultMetrics: boolean };
+  metrics: { enabled: boolean; port: number | null; host: string | null; allow: string[]; defaultMetrics: boolean; historyIntervalMs: number };
   log: { accessMediaEvery: number };
   tracing: { otlpEndpoint: string | null; serviceName: string };
   qoe: { maxSessions: number; maxContents: number; sessionIdleMs: number; cmsd: boolean };
@@ -363,6 +364,7 @@ export function resolveConfig(...layers: RawSettings[]): Config {
   if ((config.tls.cert === null) !== (config.tls.key === null)) {
     throw fail('CONFIG_INVALID', config.tls.cert === null ? 'tls.cert' : 'tls.key', null, 'tls.cert and tls.key must be set together');
   }
+  if (config.metrics.historyIntervalMs > 0 && config.metrics.historyIntervalMs < 100) throw fail('CONFIG_INVALID', 'metrics.historyIntervalMs', config.metrics.historyIntervalMs, 'must be 0 (off) or at least 100 ms');
   if (config.webrtc.udpPortMax <= config.webrtc.udpPortMin) throw fail('CONFIG_INVALID', 'webrtc.udpPortMax', config.webrtc.udpPortMax, 'must exceed webrtc.udpPortMin'); // issue 9
   config.dataDir = path.resolve(config.dataDir);
   return config;

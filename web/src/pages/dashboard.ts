@@ -3,6 +3,8 @@
  * text, scraped with the API token): requests per second, P95/P99 latency and 5xx rate over the
  * last interval, computed from the difference of two scrapes; active streams and viewers from
  * live gauges or the live-stream API; library counts; a QoE summary when the API offers one.
+ * Below the tiles, charts of the last 15 minutes from the server's sampled history
+ * (`GET /api/v1/metrics/history`, metrics-charts.ts, loaded with uPlot only on this page).
  */
 import { api, fetchMetrics, type LiveStream, type Page, type Video } from '../api.js';
 import { h } from '../dom.js';
@@ -58,16 +60,23 @@ export async function dashboardPage(main: HTMLElement, signal: AbortSignal): Pro
   const note = h('p', { class: 'hint', id: 'metrics-note', 'aria-live': 'polite' });
   const qoe = h('dl', { class: 'facts', id: 'qoe' });
   const updated = h('p', { class: 'hint', id: 'updated' });
+  const chartBox = h('div', { class: 'charts', id: 'charts' });
   main.append(
     h('h1', {}, 'Dashboard'),
     h('section', { 'aria-labelledby': 'traffic-h' }, h('h2', { id: 'traffic-h' }, 'Traffic'), h('dl', { class: 'tiles' }, t.qps.el, t.p95.el, t.p99.el, t.err.el, t.total.el), note),
     h('section', { 'aria-labelledby': 'content-h' }, h('h2', { id: 'content-h' }, 'Streams and library'), h('dl', { class: 'tiles' }, t.streams.el, t.viewers.el, t.videos.el, t.processing.el)),
     h('section', { 'aria-labelledby': 'qoe-h' }, h('h2', { id: 'qoe-h' }, 'Quality of experience'), qoe),
+    h('section', { 'aria-labelledby': 'history-h' }, h('h2', { id: 'history-h' }, 'Last 15 minutes'), chartBox),
     updated,
   );
+  const charts = import('../metrics-charts.js').then((c) => c.mountHistoryCharts(chartBox, signal)).catch((err: unknown) => {
+    chartBox.replaceChildren(h('p', { class: 'error', role: 'alert' }, `Charts could not load: ${(err as Error).message}`));
+    return null;
+  });
 
   let prev: Scrape | null = null;
   const tick = async () => {
+    const history = charts.then((c) => c?.refresh());
     const m = await scrape(signal);
     let liveFromMetrics: { streams: number | null; viewers: number | null } = { streams: null, viewers: null };
     if (typeof m === 'string') {
@@ -103,6 +112,7 @@ export async function dashboardPage(main: HTMLElement, signal: AbortSignal): Pro
     const apiViewers = active.reduce((n, s) => n + (s.live?.viewers?.total ?? (typeof s.viewers === 'number' ? s.viewers : s.viewers?.total ?? 0)), 0);
     t.viewers.set(String(liveFromMetrics.viewers ?? apiViewers));
     await renderQoe(typeof m === 'string' ? null : m.samples, videos.items, signal);
+    await history;
     updated.textContent = `Updated ${new Date().toLocaleTimeString()}`;
   };
 
