@@ -193,7 +193,7 @@ export async function buildStrom(config: Config, log: Logger = createLogger(conf
   obs.attach({ delivery, store: control.store, bus, live, pool: vod.pool, openConnections: () => sockets.size + sessions.size });
   const metricsListener = config.metrics.enabled && config.metrics.port !== null ? createMetricsListener(obs.metrics, config, log) : null;
   if (config.metrics.enabled && metricsListener === null) await app.register(metricsRoutes(obs.metrics, config));
-  await app.register(readinessRoutes(readinessChecks({
+  await app.register(readinessRoutes(obs.readiness(readinessChecks({ // obs: strom_ready{check} at scrape time
     dataDir: config.dataDir,
     db: () => control.store.db as never,
     ffmpegPath: config.vod.ffmpegPath,
@@ -202,7 +202,7 @@ export async function buildStrom(config: Config, log: Logger = createLogger(conf
     httpListening: () => server.listening,
     rtmpListening: config.rtmp.enabled ? () => live.rtmp.port() !== null : null,
     metricsListening: metricsListener ? () => metricsListener.listening() : null,
-  })));
+  }))));
   await app.register(qoeRoutes(obs.qoe, control.store));
   const metricsHistory = await registerMetricsHistory(app, () => obs.metrics.exposition(), config, log); // dashboard charts: 15 min sampled from /metrics
   // --- end observability ---

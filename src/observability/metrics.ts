@@ -52,6 +52,8 @@ export interface MetricSources {
   audioBridge?: () => AudioBridgeStats;
   /** Issue 2: renders the exposition instead of the registry alone (delivery workers' metrics summed in). */
   exposition?: (own: Registry) => Promise<string>;
+  /** The `/readyz` checks, run at scrape time for `strom_ready` (names of the failing ones). */
+  readiness?: () => Promise<{ checks: Record<string, string>; failing: string[] }>;
 }
 
 /** The metrics of one process. */
@@ -78,6 +80,14 @@ export class StromMetrics {
     } });
     new Gauge({ name: 'strom_media_requests_in_flight', help: 'Media responses being sent now', registers, collect() {
       this.set(src.mediaInFlight?.() ?? 0);
+    } });
+    // Readiness as a metric: the same checks as GET /readyz, run when scraped, so alerts see a
+    // failing check without anything polling /readyz. One series per check, 1 = passing.
+    new Gauge({ name: 'strom_ready', help: 'Readiness checks of /readyz at scrape time by check: 1 passing, 0 failing', labelNames: ['check'] as const, registers, async collect() {
+      const r = await src.readiness?.();
+      this.reset();
+      if (!r) return;
+      for (const check of Object.keys(r.checks)) this.set({ check }, r.failing.includes(check) ? 0 : 1);
     } });
 
     // Hot cache: its own counters are cumulative; mirror the growth into Prometheus counters.

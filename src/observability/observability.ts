@@ -22,6 +22,7 @@ import { cmcdOf, hasCmcd } from './cmcd.js';
 import { contentIdOf, MediaAccounting, pathOnly } from './media-accounting.js';
 import { MEDIA_GROUP, routeGroupIndex, ROUTE_GROUPS, StromMetrics, type MetricSources } from './metrics.js';
 import { QoeTracker, type ContentType } from './qoe.js';
+import { runChecks, type Check } from './readiness.js';
 import { Tracing } from './tracing.js';
 
 declare module 'fastify' {
@@ -37,6 +38,8 @@ declare module 'fastify' {
   }
 }
 
+/** How long a passing run of the readiness checks answers `strom_ready` scrapes. */
+const READY_METRIC_TTL_MS = 10_000;
 const LIVE_GROUP = ROUTE_GROUPS.indexOf('live');
 const EVENTS_GROUP = ROUTE_GROUPS.indexOf('events');
 
@@ -165,6 +168,24 @@ export class Observability {
   /** Feed the LL-HLS blocked-requests gauge (for the LL-HLS module). */
   setLlHlsBlockedSource(fn: () => number): void {
     this.metrics.sources.llhlsBlocked = fn;
+  }
+
+  /**
+   * Export the `/readyz` checks as `strom_ready{check}`, run at scrape time; returns the checks for
+   * the route. Scrapes share a run in progress, and a passing run answers for READY_METRIC_TTL_MS;
+   * a failing one is run again at the next scrape, so a recovery shows at once.
+   */
+  readiness(checks: Record<string, Check>): Record<string, Check> {
+    let last: { at: number; run: ReturnType<typeof runChecks>; ready: boolean | null } | null = null;
+    this.metrics.sources.readiness = () => {
+      const now = Date.now();
+      if (last !== null && (last.ready === null || (last.ready && now - last.at < READY_METRIC_TTL_MS))) return last.run;
+      const entry: NonNullable<typeof last> = { at: now, run: runChecks(checks), ready: null };
+      void entry.run.then((r) => { entry.ready = r.ready; });
+      last = entry;
+      return entry.run;
+    };
+    return checks;
   }
 
   /** Unsubscribe and flush traces. */

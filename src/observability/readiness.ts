@@ -29,6 +29,8 @@ export interface ReadinessDeps {
 /** Directories under the data directory that must be writable. */
 export const WRITABLE_DIRS = ['assets', 'tmp'] as const;
 
+let probeSeq = 0;
+
 function runVersion(file: string): Promise<string | null> {
   return new Promise((resolve) => {
     execFile(file, ['-version'], { timeout: 5000 }, (err, stdout) => {
@@ -55,7 +57,8 @@ export function readinessChecks(d: ReadinessDeps): Record<string, Check> {
     storage: async () => {
       for (const dir of WRITABLE_DIRS) {
         const full = path.join(d.dataDir, dir);
-        const probe = path.join(full, `.readyz-${process.pid}`);
+        // Unique per run: /readyz and a /metrics scrape (strom_ready) may check at the same time.
+        const probe = path.join(full, `.readyz-${process.pid}-${++probeSeq}`);
         try {
           await mkdir(full, { recursive: true });
           await writeFile(probe, 'ok');

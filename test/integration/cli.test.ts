@@ -7,25 +7,18 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import http from 'node:http';
-import net from 'node:net';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { tempDir } from '../helpers/http-client.js';
+import { cleanEnv, ensureDist, refused } from '../helpers/strom-process.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const bin = path.join(root, 'bin', 'strom.js');
 const dataDir = tempDir('cli');
 const BIG = 24 * 1024 * 1024; // well above delivery.maxObjectBytes (8 MB) and any socket buffer
-
-/** The environment without the caller's STROM_* settings. */
-function cleanEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = {};
-  for (const [k, v] of Object.entries(process.env)) if (!k.startsWith('STROM_')) env[k] = v;
-  return { ...env, ...extra };
-}
 
 /** Run the CLI to completion. */
 function strom(args: string[], env: Record<string, string> = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
@@ -37,23 +30,8 @@ function strom(args: string[], env: Record<string, string> = {}): Promise<{ code
   });
 }
 
-/** Newest mtime below a directory (for "is dist older than src?"). */
-function newest(dir: string): number {
-  let t = 0;
-  for (const e of readdirSync(dir, { withFileTypes: true })) {
-    const p = path.join(dir, e.name);
-    t = Math.max(t, e.isDirectory() ? newest(p) : statSync(p).mtimeMs);
-  }
-  return t;
-}
-
 before(async () => {
-  const main = path.join(root, 'dist', 'main.js');
-  if (!existsSync(main) || statSync(main).mtimeMs < newest(path.join(root, 'src'))) {
-    // tsc emits even when it reports type errors elsewhere in the tree; the checks below decide.
-    await new Promise<void>((resolve) => execFile('npx', ['tsc', '-p', 'tsconfig.json'], { cwd: root, timeout: 240_000 }, () => resolve()));
-  }
-  assert.ok(existsSync(main), 'dist/main.js was not built');
+  await ensureDist(root);
   const asset = path.join(dataDir, 'assets', 'big');
   mkdirSync(asset, { recursive: true });
   const buf = Buffer.alloc(BIG);
@@ -149,15 +127,6 @@ async function startServe(args: string[]): Promise<Server> {
     void exited.then((code) => reject(new Error(`strom serve exited with ${code} before listening: ${err}`)));
   });
   return { child, url, port: Number(new URL(url).port), exited, stderr: () => err };
-}
-
-/** Resolves true when a TCP connection to the port is refused. */
-function refused(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const s = net.connect(port, '127.0.0.1');
-    s.once('connect', () => { s.destroy(); resolve(false); });
-    s.once('error', (e: NodeJS.ErrnoException) => resolve(e.code === 'ECONNREFUSED'));
-  });
 }
 
 describe('strom serve', () => {
