@@ -14,7 +14,7 @@ import type { Logger } from 'pino';
 import type { Span } from '@opentelemetry/api';
 import type { Config } from '../config.js';
 import type { EventBus } from '../events/event-bus.js';
-import type { Delivery } from '../http/delivery/delivery-handler.js';
+import type { HotCacheStats } from '../store/hot-cache.js';
 import type { LiveServer } from '../live/live-server.js';
 import type { Store } from '../store/db/database.js';
 import type { WorkerPool } from '../jobs/worker-pool.js';
@@ -45,7 +45,8 @@ const EVENTS_GROUP = ROUTE_GROUPS.indexOf('events');
 
 /** Components `attach` reads from. */
 export interface ObservedParts {
-  delivery: Delivery;
+  /** The delivery origin's scrape-time figures (it sits in the HTTP layer above this one). */
+  delivery: { hotCache(): HotCacheStats; inFlight(): number };
   store: Store;
   bus: EventBus;
   live: LiveServer;
@@ -124,14 +125,14 @@ export class Observability {
   /** Connect scrape-time sources and event subscriptions once the components exist. */
   attach(p: ObservedParts): void {
     const s: MetricSources = this.metrics.sources;
-    s.hotCache = () => p.delivery.catalog.hot.stats();
+    s.hotCache = () => p.delivery.hotCache();
     s.jobCounts = () => p.store.jobs.countByState();
     s.openConnections = p.openConnections;
     s.mediaInFlight = () => p.delivery.inFlight();
     s.liveStreams = () => p.live.registry.list();
     s.liveAbr = () => ({ running: p.live.llhls.abr.running, restarts: p.live.llhls.abr.restarts, refused: p.live.llhls.abr.refused, segmentsOverTarget: p.live.llhls.segmentsOverTarget }); // live ABR (issue 6)
-    s.audioBridge = () => p.live.registry.bridges.stats(); // issue 9
-    p.live.registry.bridges.observeLatency = (ms) => this.metrics.audioBridgeLatency(ms);
+    s.audioBridge = () => p.live.bridges.stats(); // issue 9
+    p.live.bridges.observeLatency = (ms) => this.metrics.audioBridgeLatency(ms);
     p.pool.onSettled = (kind, outcome, ms) => this.metrics.jobSettled(kind, outcome, ms);
     this.unsubscribe.push(p.bus.subscribe((e) => {
       if (e.type === 'video.progress') {
