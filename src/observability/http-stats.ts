@@ -5,8 +5,8 @@
  *
  * Why not prom-client's own `observe`/`inc` on label children: each call converts, validates and
  * hashes its labels and walks an object keyed by bucket bound. On the lean delivery path that was
- * ~1 µs of a small response's ~11 µs of CPU (measured with /proc CPU ticks under wrk, issue 2
- * scenario c). Here an observation is a bucket search over 15 numbers and three array increments.
+ * ~1 µs of a small response's ~11 µs of CPU (measured with /proc CPU ticks under wrk on
+ * bench/delivery's small-playlist scenario). Here an observation is a bucket search over 15 numbers and three array increments.
  * The exposition (names, label order, cumulative buckets, `+Inf`, `_sum`, `_count`, aggregator
  * `sum` for merging worker registries) is the one prom-client produces, so scrapers and the
  * multi-process merge see no difference.

@@ -46,11 +46,11 @@ export interface MetricSources {
   liveStreams?: () => LiveStreamStatus[];
   /** LL-HLS blocking playlist requests waiting (`_HLS_msn`); fed by the LL-HLS module when it exists. */
   llhlsBlocked?: () => number;
-  /** live ABR (issue 6): transcodes running, restarts, refusals (cap) and segments over the fixed target duration. */
+  /** Live ABR: transcodes running, restarts, refusals (cap) and segments over the fixed target duration. */
   liveAbr?: () => { running: number; restarts: number; refused: number; segmentsOverTarget: number };
-  /** Issue 9: the live audio bridge's figures (children, restarts, units). */
+  /** The live audio bridge's figures (children, restarts, units). */
   audioBridge?: () => AudioBridgeStats;
-  /** Issue 2: renders the exposition instead of the registry alone (delivery workers' metrics summed in). */
+  /** Renders the exposition instead of the registry alone (delivery workers' metrics summed in). */
   exposition?: (own: Registry) => Promise<string>;
   /** The `/readyz` checks, run at scrape time for `strom_ready` (names of the failing ones). */
   readiness?: () => Promise<{ checks: Record<string, string>; failing: string[] }>;
@@ -67,7 +67,7 @@ export class StromMetrics {
   private readonly videos: Counter<'outcome'>;
   private readonly readerDrops: Counter<'protocol'>;
   private readonly liveSessions: Counter<'event'>;
-  private readonly bridgeLatency: Histogram; // issue 9
+  private readonly bridgeLatency: Histogram;
 
   constructor(o: { defaultMetrics: boolean }) {
     const registers = [this.registry];
@@ -148,7 +148,7 @@ export class StromMetrics {
     const viewers = new Gauge({ name: 'strom_live_viewers', help: 'Viewers of a live stream by protocol', labelNames: ['stream', 'protocol'] as const, registers });
     this.readerDrops = new Counter({ name: 'strom_live_reader_drops_total', help: 'Media units dropped for slow viewers, counted when the viewer leaves', labelNames: ['protocol'] as const, registers });
     this.liveSessions = new Counter({ name: 'strom_live_sessions_total', help: 'Live publish sessions and viewers by event', labelNames: ['event'] as const, registers });
-    // --- live ABR (issue 6): cumulative figures of the LL-HLS service mirrored at scrape time ---
+    // Live ABR: cumulative figures of the LL-HLS service mirrored at scrape time.
     new Gauge({ name: 'strom_live_abr_transcodes', help: 'Live ABR ffmpeg children running (bounded by live.abrMaxStreams)', registers, collect() {
       this.set(src.liveAbr?.().running ?? 0);
     } });
@@ -161,11 +161,10 @@ export class StromMetrics {
     abrCounter('strom_live_abr_restarts_total', 'Live ABR ffmpeg children restarted after a crash', 'restarts');
     abrCounter('strom_live_abr_refused_total', 'Streams left passthrough because live.abrMaxStreams transcodes were running', 'refused');
     abrCounter('strom_llhls_segments_over_target_total', 'LL-HLS segments longer than their fixed EXT-X-TARGETDURATION (GOP grew)', 'segmentsOverTarget');
-    // --- end live ABR ---
     new Gauge({ name: 'strom_llhls_blocked_requests', help: 'LL-HLS blocking playlist reloads waiting (0 until LL-HLS is enabled)', registers, collect() {
       this.set(src.llhlsBlocked?.() ?? 0);
     } });
-    // --- issue 9: live audio bridge; the counters mirror the pool's cumulative figures at scrape time ---
+    // Live audio bridge: the counters mirror the pool's cumulative figures at scrape time.
     const lastBridge = { restarts: 0, transcodedUnits: 0, droppedBytes: 0, refused: 0 };
     new Gauge({ name: 'strom_live_audio_bridge_children', help: 'ffmpeg children transcoding live audio (AAC<->Opus)', registers, collect() {
       const st = src.audioBridge?.();
@@ -181,7 +180,6 @@ export class StromMetrics {
     const bridgeDropped = new Counter({ name: 'strom_live_audio_bridge_dropped_bytes_total', help: 'Audio input bytes dropped by the bridge (ffmpeg behind, unusable packets)', registers });
     const bridgeRefused = new Counter({ name: 'strom_live_audio_bridge_refused_total', help: 'Viewers served the source audio because live.audioBridgeMaxChildren was reached', registers });
     this.bridgeLatency = new Histogram({ name: 'strom_live_audio_bridge_latency_seconds', help: 'Latency the audio bridge adds per packet (input written to output read)', buckets: [0.005, 0.01, 0.02, 0.04, 0.08, 0.16, 0.32, 0.64, 1.28, 2.56], registers });
-    // --- end audio bridge ---
   }
 
   /** One finished HTTP response: `group` from ROUTE_GROUPS (index), duration in seconds, bytes sent. */
@@ -214,7 +212,7 @@ export class StromMetrics {
     if (drops > 0) this.readerDrops.inc({ protocol }, drops);
   }
 
-  /** Issue 9: latency one audio bridge packet added (ms). */
+  /** Latency one audio bridge packet added (ms). */
   audioBridgeLatency(ms: number): void {
     this.bridgeLatency.observe(ms / 1000);
   }
@@ -226,7 +224,7 @@ export class StromMetrics {
 
   /** The text exposition (Prometheus 0.0.4). */
   async exposition(): Promise<string> {
-    if (this.sources.exposition) return this.sources.exposition(this.registry); // issue 2
+    if (this.sources.exposition) return this.sources.exposition(this.registry);
     return this.registry.metrics();
   }
 }

@@ -27,13 +27,13 @@ import { Tracing } from './tracing.js';
 
 declare module 'fastify' {
   interface FastifyRequest {
-    /** issue 7: performance.now() at onRequest */
+    /** performance.now() at onRequest */
     obsStart: number;
-    /** issue 7: socket bytesWritten at onRequest (HTTP/1), -1 on HTTP/2 */
+    /** socket bytesWritten at onRequest (HTTP/1), -1 on HTTP/2 */
     obsBytes0: number;
-    /** issue 7: the API request span when tracing is on */
+    /** the API request span when tracing is on */
     obsSpan: Span | null;
-    /** issue 7: route group index (metrics.ts ROUTE_GROUPS) */
+    /** route group index (metrics.ts ROUTE_GROUPS) */
     obsGroup: number;
   }
 }
@@ -130,8 +130,8 @@ export class Observability {
     s.openConnections = p.openConnections;
     s.mediaInFlight = () => p.delivery.inFlight();
     s.liveStreams = () => p.live.registry.list();
-    s.liveAbr = () => ({ running: p.live.llhls.abr.running, restarts: p.live.llhls.abr.restarts, refused: p.live.llhls.abr.refused, segmentsOverTarget: p.live.llhls.segmentsOverTarget }); // live ABR (issue 6)
-    s.audioBridge = () => p.live.bridges.stats(); // issue 9
+    s.liveAbr = () => ({ running: p.live.llhls.abr.running, restarts: p.live.llhls.abr.restarts, refused: p.live.llhls.abr.refused, segmentsOverTarget: p.live.llhls.segmentsOverTarget });
+    s.audioBridge = () => p.live.bridges.stats();
     p.live.bridges.observeLatency = (ms) => this.metrics.audioBridgeLatency(ms);
     p.pool.onSettled = (kind, outcome, ms) => this.metrics.jobSettled(kind, outcome, ms);
     this.unsubscribe.push(p.bus.subscribe((e) => {
