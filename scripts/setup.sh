@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs everything Strom needs on a fresh machine, then builds it.
 #   bash scripts/setup.sh run    ffmpeg/ffprobe + npm packages (what `strom serve` needs)
-#   bash scripts/setup.sh test   + Chromium, curl, nghttp, openssl (browser and protocol tests)
+#   bash scripts/setup.sh test   + Chromium, curl, nghttp, openssl, Redis (browser, protocol and cluster tests)
 #   bash scripts/setup.sh bench  + nginx and wrk (side-by-side benchmarks)
 # System tools come from Debian packages: installed with apt-get when running as root, otherwise
 # the script stops and names the packages to install. npm packages come from `npm ci`.
@@ -13,9 +13,9 @@ mode="${1:-run}"
 want=("ffmpeg:ffmpeg" "ffprobe:ffmpeg")
 case "$mode" in
   run) ;;
-  test) want+=("chromium:chromium" "curl:curl" "nghttp:nghttp2-client" "openssl:openssl") ;;
+  test) want+=("chromium:chromium" "curl:curl" "nghttp:nghttp2-client" "openssl:openssl" "redis-server:redis-server") ;;
   bench) want+=("nginx:nginx-light" "wrk:wrk" "curl:curl") ;;
-  all) want+=("chromium:chromium" "curl:curl" "nghttp:nghttp2-client" "openssl:openssl" "nginx:nginx-light" "wrk:wrk") ;;
+  all) want+=("chromium:chromium" "curl:curl" "nghttp:nghttp2-client" "openssl:openssl" "redis-server:redis-server" "nginx:nginx-light" "wrk:wrk") ;;
   *) echo "usage: $0 run|test|bench|all" >&2; exit 2 ;;
 esac
 

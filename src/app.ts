@@ -15,6 +15,7 @@ import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import type { Config } from './config.js';
 import { createLogger } from './logger.js';
+import { createCluster, type Cluster } from './cluster/cluster.js';
 import { createHttpServer } from './http/http-server.js';
 import { createFastifyApp } from './http/fastify-app.js';
 import { createDelivery, type Delivery } from './http/delivery/delivery-handler.js';
@@ -40,6 +41,8 @@ import { qoeRoutes } from './observability/qoe-routes.js';
 export interface Strom {
   config: Config;
   log: Logger;
+  /** Cluster membership (Redis, node id) when `cluster.redisUrl` is set; null on a single node. */
+  cluster: Cluster | null;
   app: FastifyInstance;
   delivery: Delivery;
   /** Metadata store (`control.store`), playback policy and tokens, media limiter, playback guard. */
@@ -69,6 +72,7 @@ export interface Strom {
 
 /** Build the Strom process for `config`. */
 export async function buildStrom(config: Config, log: Logger = createLogger(config.logLevel)): Promise<Strom> {
+  const cluster = createCluster(config, log);
   // HTTP: the listener, the delivery fast path in front, Fastify behind it.
   const delivery = createDelivery(config, log);
   const listener = createHttpServer(config, (req, res) => delivery.handle(req, res));
@@ -125,6 +129,7 @@ export async function buildStrom(config: Config, log: Logger = createLogger(conf
     httpListening: () => server.listening,
     rtmpListening: config.rtmp.enabled ? () => live.rtmp.port() !== null : null,
     metricsListening: metricsListener ? () => metricsListener.listening() : null,
+    redisReady: cluster ? () => cluster.redis.ready() : null,
   }))));
   await app.register(qoeRoutes(obs.qoe, control.store));
   const metricsHistory = await registerMetricsHistory(app, () => obs.metrics.exposition(), config, log);
@@ -147,10 +152,11 @@ export async function buildStrom(config: Config, log: Logger = createLogger(conf
     await workersStopped;
     await metricsListener?.close();
     await obs.close(); // flush traces
+    await cluster?.close(); // last: every user of Redis has stopped
   }
 
   return {
-    config, log, app, delivery, control, bus, live, vod, webhooks, uploads, obs, metricsListener, deliveryWorkers, server,
+    config, log, cluster, app, delivery, control, bus, live, vod, webhooks, uploads, obs, metricsListener, deliveryWorkers, server,
     async listen() {
       await app.listen({ host: config.host, port: config.port });
       deliveryWorkers?.start(server as http.Server);
@@ -161,7 +167,9 @@ export async function buildStrom(config: Config, log: Logger = createLogger(conf
       const port = typeof addr === 'object' && addr ? addr.port : config.port;
       const scheme = config.tls.cert ? 'https' : 'http';
       const host = config.host.includes(':') ? `[${config.host}]` : config.host;
-      return { host: config.host, port, url: `${scheme}://${host === '0.0.0.0' ? '127.0.0.1' : host}:${port}` };
+      const url = `${scheme}://${host === '0.0.0.0' ? '127.0.0.1' : host}:${port}`;
+      cluster?.setBoundUrl(url);
+      return { host: config.host, port, url };
     },
     close,
   };

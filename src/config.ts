@@ -46,9 +46,9 @@ export const settings: readonly Setting[] = [
   { key: 'delivery.http2Push', kind: 'bool', default: false, doc: 'HTTP/2 push of hinted objects to peers that allow it' },
   { key: 'delivery.playlistMaxAgeS', kind: 'int', default: 3600, min: 0, doc: 'Cache-Control max-age of VOD playlists' },
   { key: 'delivery.streamChunkBytes', kind: 'bytes', default: 256 * 1024, min: 4096, doc: 'read size when streaming large files from disk' },
-  // issue 2: delivery worker processes (src/http/delivery/workers/); `strom serve` default 1 = one worker + the main on a 2-core box
+  // delivery worker processes (src/http/delivery/workers/); `strom serve` default 1 = one worker + the main on a 2-core box
   { key: 'delivery.workers', kind: 'int', default: 1, min: 0, max: 64, doc: 'extra processes serving /v/ and /s/ connections handed over by the main process (0 = single process; ignored with TLS)' },
-  // --- live ingest and playback (issue 5, src/live; docs/LIVE.md) ---
+  // --- live ingest and playback (src/live; docs/LIVE.md) ---
   { key: 'rtmp.enabled', kind: 'bool', default: true, doc: 'run the RTMP ingest/playback listener' },
   { key: 'rtmp.host', kind: 'string', default: null, doc: 'address the RTMP listener binds (default: host)' },
   { key: 'rtmp.port', kind: 'int', default: 1935, min: 0, max: 65535, doc: 'RTMP port (0 picks a free one); `strom serve --rtmp-port N`' },
@@ -62,7 +62,7 @@ export const settings: readonly Setting[] = [
   { key: 'live.readerMaxUnits', kind: 'int', default: 512, min: 8, doc: 'max media units queued for one viewer' },
   { key: 'live.slowReaderGraceMs', kind: 'duration', default: 5_000, min: 0, doc: 'a viewer still behind this long after a skip is disconnected' },
   { key: 'live.staticKeys', kind: 'list', default: [], doc: 'streamId:key pairs that may publish without the API (e.g. "cam1:s3cret")' },
-  // --- API auth, signed playback, rate limits, deadlines (issue 4, src/auth; docs/API.md) ---
+  // --- API auth, signed playback, rate limits, deadlines (src/auth; docs/API.md) ---
   { key: 'auth.jwtSecret', kind: 'string', default: null, doc: 'HS256 secret for API JWTs; generated into <dataDir>/secrets/api-jwt.secret on first run when unset' },
   { key: 'auth.jwksUrl', kind: 'string', default: null, doc: 'JWKS URL of an identity provider; enables RS256/ES256 API tokens' },
   { key: 'auth.issuer', kind: 'string', default: 'strom', doc: 'required `iss` of API JWTs' },
@@ -75,7 +75,7 @@ export const settings: readonly Setting[] = [
   { key: 'rateLimit.media.maxClients', kind: 'int', default: 100_000, min: 16, doc: 'client IPs tracked by the media rate limiter (least recent evicted)' },
   { key: 'rateLimit.maxStreamsPerToken', kind: 'int', default: 64, min: 0, doc: 'concurrent media responses one playback token may hold open (0 = unlimited)' },
   { key: 'timeouts.requestDeadlineMs', kind: 'duration', default: 30_000, min: 0, doc: 'deadline of an API request; its AbortSignal fires then (0 = none)' },
-  // --- LL-HLS (issue 6, src/live/formats/hls; docs/LIVE.md "Low-latency HLS") ---
+  // --- LL-HLS (src/live/ll-hls; docs/LIVE.md "Low-latency HLS") ---
   { key: 'llhls.partTargetMs', kind: 'duration', default: 500, min: 100, max: 3000, doc: 'LL-HLS part (CMAF chunk) target duration; parts never exceed it' },
   { key: 'llhls.segmentTargetMs', kind: 'duration', default: 2000, min: 500, max: 30_000, doc: 'LL-HLS segments are cut at the first keyframe at/after this duration' },
   { key: 'llhls.windowSegments', kind: 'int', default: 8, min: 3, max: 100, doc: 'complete segments (with their parts) kept in memory and listed per stream' },
@@ -84,24 +84,24 @@ export const settings: readonly Setting[] = [
   { key: 'llhls.dvrWindowS', kind: 'int', default: 0, min: 0, max: 86_400, doc: 'seconds of complete segments kept and listed (HLS playlist, DASH timeShiftBufferDepth) so players can seek back; 0 = only the LL window. Keeps the muxer on while published' },
   { key: 'llhls.dvrMaxBytes', kind: 'bytes', default: 512 * MB, min: 0, doc: 'bytes the DVR window of one stream may hold in memory (older segments are dropped first)' },
   // --- end LL-HLS ---
-  // --- live recording → VOD (issue 6 item 5; docs/LIVE.md "LL-DASH, DVR and recording") ---
+  // --- live recording → VOD (docs/LIVE.md "LL-DASH, DVR and recording") ---
   { key: 'live.recordAll', kind: 'bool', default: false, doc: 'record every live stream (not only those with record=true) and publish it as a video when it ends' },
   { key: 'live.recordMaxBytes', kind: 'bytes', default: 4096 * MB, min: 1, doc: 'disk bytes one recording may use; later segments are not recorded' },
   // --- end recording ---
-  // --- live ABR (issue 6) ---
+  // --- live ABR (src/live/abr; docs/LIVE.md "Live ABR") ---
   { key: 'live.abrAll', kind: 'bool', default: false, doc: 'transcode the live ABR ladder for every stream (not only those with abr=true); otherwise streams are passthrough' },
   { key: 'live.abrLadder', kind: 'list', default: ['720p', '360p'], doc: 'live ABR rungs below the source (NNNp = height); rungs not below the source height are skipped; the source is the top rendition' },
   { key: 'live.abrMaxStreams', kind: 'int', default: 2, min: 0, max: 64, doc: 'live ABR transcodes (one ffmpeg per watched stream) running at once; over it a stream stays passthrough' },
   { key: 'live.abrPreset', kind: 'enum', default: 'veryfast', values: ['ultrafast', 'superfast', 'veryfast'], doc: 'x264 preset of live ABR renditions' },
   // --- end live ABR ---
-  // --- live audio bridge (issue 9: src/live/transcode; docs/LIVE.md "Audio bridge") ---
+  // --- live audio bridge (src/live/transcode; docs/LIVE.md "Audio bridge") ---
   { key: 'live.audioBridgeMaxChildren', kind: 'int', default: 16, min: 0, max: 1024, doc: 'ffmpeg children transcoding live audio (AAC↔Opus) at once; over it viewers get the source audio as is (0 disables the bridge)' },
   { key: 'live.audioBridgeMaxQueuedBytes', kind: 'bytes', default: 64 * 1024, min: 4096, doc: 'audio bytes waiting for one bridge child\'s stdin; more is dropped and counted' },
   { key: 'live.audioBridgeMaxRestarts', kind: 'int', default: 5, min: 0, max: 100, doc: 'restarts (backoff 250 ms doubling to 5 s) of a crashed bridge child before its viewers go on without audio' },
   { key: 'live.audioBridgeKbps', kind: 'int', default: 96, min: 16, max: 512, doc: 'bitrate of transcoded live audio (Opus for WebRTC, AAC for FLV/RTMP)' },
   // --- end audio bridge ---
   { key: 'live.rtmpPublicUrl', kind: 'string', default: null, doc: 'base of ingest URLs returned by the API (default rtmp://<host>:<rtmp.port>/live)' },
-  // --- WebRTC (issue 9: src/webrtc; docs/WEBRTC.md) ---
+  // --- WebRTC (src/live/webrtc; docs/WEBRTC.md) ---
   { key: 'webrtc.enabled', kind: 'bool', default: true, doc: 'serve WHIP ingest (POST /whip) and WHEP playback (POST /live/<id>/whep)' },
   { key: 'webrtc.hostAddresses', kind: 'list', default: ['127.0.0.1'], doc: 'IPv4 addresses offered as ICE host candidates (the only ones advertised); empty = every interface' },
   { key: 'webrtc.udpPortMin', kind: 'int', default: 40000, min: 1024, max: 65534, doc: 'lowest UDP port of ICE/media sockets (one per session)' },
@@ -115,7 +115,7 @@ export const settings: readonly Setting[] = [
   { key: 'webrtc.keyframeIntervalMs', kind: 'duration', default: 2_000, min: 0, doc: 'ask WHIP publishers (RTCP PLI) for a keyframe when none came for this long, so HLS segments and viewer joins have one; 0 = only on loss or a viewer\'s request' },
   { key: 'webrtc.maxFrameBytes', kind: 'bytes', default: 4 * MB, min: 64 * 1024, doc: 'largest video frame a WHIP publisher may send; a bigger one is dropped (and a keyframe asked for)' },
   // --- end WebRTC ---
-  // --- vod.* : the transcode engine (issue 3, src/vod; docs/VOD.md) ---
+  // --- vod.* : the transcode engine (src/vod; docs/VOD.md) ---
   { key: 'vod.segmentSeconds', kind: 'int', default: 4, min: 1, max: 10, doc: 'CMAF segment and keyframe interval in seconds (aligned across rungs)' },
   { key: 'vod.preset', kind: 'enum', default: 'veryfast', values: ['ultrafast', 'superfast', 'veryfast', 'faster', 'fast', 'medium', 'slow', 'slower', 'veryslow'], doc: 'x264 preset of every rung' },
   { key: 'vod.ladder', kind: 'list', default: ['1080:5000', '720:2800', '480:1400', '360:800', '240:400'], doc: 'rungs as shortSide:kbps (nominal for 16:9 at ≤30 fps); never upscaled' },
@@ -136,7 +136,16 @@ export const settings: readonly Setting[] = [
   { key: 'jobs.leaseMs', kind: 'duration', default: 30_000, min: 1000, doc: 'a running job not heard from for this long is run again' },
   { key: 'jobs.pollMs', kind: 'duration', default: 1_000, min: 10, doc: 'how often idle workers look for due jobs (new jobs start at once)' },
   // --- end jobs.* ---
-  // --- uploads.* and webhooks.* (issue 3: src/http/uploads, src/events/webhook-*; docs/UPLOADS.md) ---
+  // --- store.* : the metadata database (src/store/db; docs/STORAGE.md "Metadata database") ---
+  { key: 'store.url', kind: 'string', default: null, doc: 'metadata database: empty = SQLite at <dataDir>/strom.db; sqlite:<path>; or postgres://user:password@host:port/db, shared by the nodes of a cluster' },
+  { key: 'store.poolMax', kind: 'int', default: 10, min: 1, max: 1000, doc: 'PostgreSQL connections this node may open at once (unused with SQLite)' },
+  // --- end store.* ---
+  // --- cluster.* : several nodes as one service (src/cluster; docs/SCALING.md) ---
+  { key: 'cluster.redisUrl', kind: 'string', default: null, doc: 'redis://[:password@]host:port[/db] shared by the nodes of a cluster (events, invalidations, live origin map, shared limits); empty = a single node' },
+  { key: 'cluster.nodeId', kind: 'string', default: null, doc: 'this node\'s id in the cluster (default: hostname-pid); shown in logs, metrics and the live origin map' },
+  { key: 'cluster.advertiseUrl', kind: 'string', default: null, doc: 'base URL other nodes reach this node\'s HTTP port at (e.g. http://10.0.0.5:8080); default http://<host>:<bound port>' },
+  { key: 'cluster.secret', kind: 'string', default: null, doc: 'shared secret that authenticates node-to-node requests (the internal live relay); required with cluster.redisUrl' },
+  // --- uploads.* and webhooks.* (src/http/uploads, src/events/webhook-*; docs/UPLOADS.md) ---
   { key: 'uploads.maxBytes', kind: 'bytes', default: 10 * 1024 * MB, min: 1, doc: 'largest upload (tus Upload-Length, or a multipart file) accepted; larger is 413' },
   { key: 'uploads.expireAfterMs', kind: 'duration', default: 24 * 3_600_000, min: 1000, doc: 'an unfinished tus upload is deleted (with its waiting video) this long after creation' },
   { key: 'uploads.cleanupIntervalMs', kind: 'duration', default: 15 * 60_000, min: 100, doc: 'how often expired tus uploads are looked for' },
@@ -146,7 +155,7 @@ export const settings: readonly Setting[] = [
   { key: 'webhooks.maxQueued', kind: 'int', default: 1000, min: 1, doc: 'deliveries waiting in memory; more are dropped, counted and logged' },
   { key: 'webhooks.concurrency', kind: 'int', default: 4, min: 1, max: 64, doc: 'webhook deliveries in flight at once' },
   // --- end uploads.* / webhooks.* ---
-  // --- observability (issue 7: src/observability, src/http/metrics.ts, src/http/health.ts; docs/OPERATIONS.md) ---
+  // --- observability (src/observability, src/http/metrics.ts, src/http/health.ts; docs/OPERATIONS.md) ---
   { key: 'metrics.enabled', kind: 'bool', default: true, doc: 'serve Prometheus metrics at GET /metrics' },
   { key: 'metrics.port', kind: 'int', default: null, min: 0, max: 65535, doc: 'serve /metrics on its own listener on this port (default: the main port)' },
   { key: 'metrics.host', kind: 'string', default: null, doc: 'address of the separate metrics listener (default: host)' },
@@ -174,7 +183,7 @@ export interface Config {
   publicUrl: string | null;
   logLevel: string;
   tls: { cert: string | null; key: string | null };
-  timeouts: { headersMs: number; requestMs: number; idleMs: number; keepAliveMs: number; shutdownMs: number; /* issue 4 */ requestDeadlineMs: number };
+  timeouts: { headersMs: number; requestMs: number; idleMs: number; keepAliveMs: number; shutdownMs: number; requestDeadlineMs: number };
   delivery: {
     cacheBytes: number;
     maxObjectBytes: number;
@@ -185,10 +194,10 @@ export interface Config {
     http2Push: boolean;
     playlistMaxAgeS: number;
     streamChunkBytes: number;
-    /** issue 2: delivery worker processes */
+    /** delivery worker processes */
     workers: number;
   };
-  // --- live (issue 5) ---
+  // --- live ---
   rtmp: { enabled: boolean; host: string | null; port: number; maxMessageBytes: number; maxChunkStreams: number; chunkSize: number; handshakeTimeoutMs: number };
   live: {
     takeover: 'takeover' | 'reject';
@@ -197,27 +206,27 @@ export interface Config {
     readerMaxUnits: number;
     slowReaderGraceMs: number;
     staticKeys: string[];
-    /** issue 4: base of API-returned ingest URLs */
+    /** base of API-returned ingest URLs */
     rtmpPublicUrl: string | null;
-    /** issue 6: recording → VOD */
+    /** recording → VOD */
     recordAll: boolean;
     recordMaxBytes: number;
-    /** issue 9: audio bridge (src/live/transcode) */
+    /** audio bridge (src/live/transcode) */
     audioBridgeMaxChildren: number;
     audioBridgeMaxQueuedBytes: number;
     audioBridgeMaxRestarts: number;
     audioBridgeKbps: number;
-    /** live ABR (issue 6) */ abrAll: boolean; abrLadder: string[]; abrMaxStreams: number; abrPreset: 'ultrafast' | 'superfast' | 'veryfast';
+    /** live ABR */ abrAll: boolean; abrLadder: string[]; abrMaxStreams: number; abrPreset: 'ultrafast' | 'superfast' | 'veryfast';
   };
-  // --- LL-HLS (issue 6) ---
-  llhls: { partTargetMs: number; segmentTargetMs: number; windowSegments: number; idleTimeoutMs: number; /** DVR (issue 6) */ dvrWindowS: number; dvrMaxBytes: number; maxHeldRequests: number };
-  // --- WebRTC (issue 9) ---
+  // --- LL-HLS ---
+  llhls: { partTargetMs: number; segmentTargetMs: number; windowSegments: number; idleTimeoutMs: number; /** DVR */ dvrWindowS: number; dvrMaxBytes: number; maxHeldRequests: number };
+  // --- WebRTC ---
   webrtc: { enabled: boolean; hostAddresses: string[]; udpPortMin: number; udpPortMax: number; stunServers: string[]; turnServers: string[]; turnUsername: string | null; turnCredential: string | null; maxSessions: number; sessionTimeoutMs: number; keyframeIntervalMs: number; maxFrameBytes: number };
-  // --- auth, playback, rate limits, deadlines (issue 4) ---
+  // --- auth, playback, rate limits, deadlines ---
   auth: { jwtSecret: string | null; jwksUrl: string | null; issuer: string; audience: string; clockToleranceS: number };
   playback: { tokenTtlMs: number; tokenCacheEntries: number };
   rateLimit: { api: { perMinute: number }; media: { perMinute: number; maxClients: number }; maxStreamsPerToken: number };
-  // --- vod.* (issue 3, src/vod) ---
+  // --- vod.* (src/vod) ---
   vod: {
     segmentSeconds: number;
     preset: string;
@@ -230,15 +239,19 @@ export interface Config {
     jobTimeoutMs: number;
     storyboardTiles: number;
     thumbnailConcurrency: number;
-    /** issue 7: executables (readiness checks them; the runner spawns them) */
+    /** executables (readiness checks them; the runner spawns them) */
     ffmpegPath: string;
     ffprobePath: string;
   };
   jobs: { enabled: boolean; concurrency: number; maxAttempts: number; retryBaseMs: number; leaseMs: number; pollMs: number };
-  // --- uploads / webhooks (issue 3, src/http/uploads, src/events/webhook-*) ---
+  /** The metadata database: SQLite (default) or a PostgreSQL shared by a cluster. */
+  store: { url: string | null; poolMax: number };
+  /** Cluster mode: Redis shared by the nodes; off (single node) while redisUrl is null. */
+  cluster: { redisUrl: string | null; nodeId: string | null; advertiseUrl: string | null; secret: string | null };
+  // --- uploads / webhooks (src/http/uploads, src/events/webhook-*) ---
   uploads: { maxBytes: number; expireAfterMs: number; cleanupIntervalMs: number };
   webhooks: { timeoutMs: number; maxAttempts: number; retryBaseMs: number; maxQueued: number; concurrency: number };
-  // --- observability (issue 7) ---
+  // --- observability ---
   metrics: { enabled: boolean; port: number | null; host: string | null; allow: string[]; defaultMetrics: boolean; historyIntervalMs: number };
   log: { accessMediaEvery: number };
   tracing: { otlpEndpoint: string | null; serviceName: string };
@@ -365,7 +378,11 @@ export function resolveConfig(...layers: RawSettings[]): Config {
     throw fail('CONFIG_INVALID', config.tls.cert === null ? 'tls.cert' : 'tls.key', null, 'tls.cert and tls.key must be set together');
   }
   if (config.metrics.historyIntervalMs > 0 && config.metrics.historyIntervalMs < 100) throw fail('CONFIG_INVALID', 'metrics.historyIntervalMs', config.metrics.historyIntervalMs, 'must be 0 (off) or at least 100 ms');
-  if (config.webrtc.udpPortMax <= config.webrtc.udpPortMin) throw fail('CONFIG_INVALID', 'webrtc.udpPortMax', config.webrtc.udpPortMax, 'must exceed webrtc.udpPortMin'); // issue 9
+  if (config.webrtc.udpPortMax <= config.webrtc.udpPortMin) throw fail('CONFIG_INVALID', 'webrtc.udpPortMax', config.webrtc.udpPortMax, 'must exceed webrtc.udpPortMin');
+  if (config.cluster.redisUrl !== null) {
+    if (!/^rediss?:\/\//.test(config.cluster.redisUrl)) throw fail('CONFIG_INVALID', 'cluster.redisUrl', config.cluster.redisUrl, 'expected redis://host:port or rediss://host:port');
+    if (config.cluster.secret === null || config.cluster.secret.length < 16) throw fail('CONFIG_INVALID', 'cluster.secret', config.cluster.secret === null ? null : '<redacted>', 'cluster mode needs a shared secret of at least 16 characters');
+  }
   config.dataDir = path.resolve(config.dataDir);
   return config;
 }
@@ -379,5 +396,5 @@ export function loadConfig(opts: { file?: string; env?: NodeJS.ProcessEnv; flags
 
 /** Config for tests: defaults plus overrides, nothing from env or files. */
 export function testConfig(overrides: RawSettings = {}): Config {
-  return resolveConfig({ port: 0, logLevel: 'silent', 'rtmp.port': 0 /* live: never grab 1935 in tests */, 'delivery.workers': 0 /* issue 2: single process unless a test asks */ }, overrides);
+  return resolveConfig({ port: 0, logLevel: 'silent', 'rtmp.port': 0 /* live: never grab 1935 in tests */, 'delivery.workers': 0 /* single process unless a test asks */ }, overrides);
 }

@@ -24,6 +24,8 @@ export interface ReadinessDeps {
   rtmpListening: (() => boolean) | null;
   /** null without a separate metrics listener. */
   metricsListening: (() => boolean) | null;
+  /** null on a single node; in cluster mode, whether the Redis command connection is ready. */
+  redisReady?: (() => boolean) | null;
 }
 
 /** Directories under the data directory that must be writable. */
@@ -90,6 +92,10 @@ export function readinessChecks(d: ReadinessDeps): Record<string, Check> {
   if (d.metricsListening) {
     const up = d.metricsListening;
     checks.metrics = async () => (up() ? null : 'metrics listener not up');
+  }
+  if (d.redisReady) {
+    const up = d.redisReady;
+    checks.redis = async () => (up() ? null : 'Redis (cluster.redisUrl) unreachable');
   }
   return checks;
 }
