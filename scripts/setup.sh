@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs everything Strom needs on a fresh machine, then builds it.
 #   bash scripts/setup.sh run    ffmpeg/ffprobe + npm packages (what `strom serve` needs)
-#   bash scripts/setup.sh test   + Chromium, curl, nghttp, openssl, Redis (browser, protocol and cluster tests)
+#   bash scripts/setup.sh test   + Chromium, curl, nghttp, openssl, Redis, PostgreSQL (browser, protocol and
+#                                cluster tests; store tests start a private PostgreSQL server)
 #   bash scripts/setup.sh bench  + nginx and wrk (side-by-side benchmarks)
 # System tools come from Debian packages: installed with apt-get when running as root, otherwise
 # the script stops and names the packages to install. npm packages come from `npm ci`.
@@ -13,16 +14,21 @@ mode="${1:-run}"
 want=("ffmpeg:ffmpeg" "ffprobe:ffmpeg")
 case "$mode" in
   run) ;;
-  test) want+=("chromium:chromium" "curl:curl" "nghttp:nghttp2-client" "openssl:openssl" "redis-server:redis-server") ;;
+  test) want+=("chromium:chromium" "curl:curl" "nghttp:nghttp2-client" "openssl:openssl" "redis-server:redis-server" "initdb:postgresql") ;;
   bench) want+=("nginx:nginx-light" "wrk:wrk" "curl:curl") ;;
-  all) want+=("chromium:chromium" "curl:curl" "nghttp:nghttp2-client" "openssl:openssl" "redis-server:redis-server" "nginx:nginx-light" "wrk:wrk") ;;
+  all) want+=("chromium:chromium" "curl:curl" "nghttp:nghttp2-client" "openssl:openssl" "redis-server:redis-server" "initdb:postgresql" "nginx:nginx-light" "wrk:wrk") ;;
   *) echo "usage: $0 run|test|bench|all" >&2; exit 2 ;;
 esac
+
+# Debian keeps PostgreSQL's server tools (initdb, pg_ctl) off PATH, in /usr/lib/postgresql/<ver>/bin.
+found() {
+  command -v "$1" >/dev/null 2>&1 || [ -x "/usr/sbin/$1" ] || compgen -G "/usr/lib/postgresql/*/bin/$1" >/dev/null
+}
 
 missing=()
 for pair in "${want[@]}"; do
   cmd="${pair%%:*}"; pkg="${pair##*:}"
-  if ! command -v "$cmd" >/dev/null 2>&1 && [ ! -x "/usr/sbin/$cmd" ]; then
+  if ! found "$cmd"; then
     [[ " ${missing[*]:-} " == *" $pkg "* ]] || missing+=("$pkg")
   fi
 done

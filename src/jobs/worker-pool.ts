@@ -4,6 +4,12 @@
  * single-node SQLite mode, is released at once by `recoverOrphans`) so the job runs again.
  * Every job gets an AbortSignal fired by cancellation (video deleted), the per-job timeout or
  * shutdown. Only transient failures are retried, with exponential backoff.
+ *
+ * A lease can be lost while the job runs: this process stalled past `leaseMs` and another node
+ * (cluster mode) or worker took the job over, or the job was cancelled in the table by another
+ * node. The heartbeat finds out (the row is no longer leased to this run) and aborts the job with
+ * reason 'cancelled', so handlers treat it like a deletion: stop and record nothing. Completing or
+ * failing a lost lease changes nothing in the table either. `concurrency` is per process (node).
  */
 import type { Logger } from 'pino';
 import type { JobsRepo } from '../store/db/jobs-repo.js';
@@ -40,7 +46,11 @@ export interface WorkerPoolStats {
   retried: number;
 }
 
-const TRANSIENT_ERRNO = new Set(['EAGAIN', 'EMFILE', 'ENFILE', 'EBUSY', 'ENOMEM', 'SQLITE_BUSY', 'ECONNRESET', 'ETIMEDOUT']);
+const TRANSIENT_ERRNO = new Set([
+  'EAGAIN', 'EMFILE', 'ENFILE', 'EBUSY', 'ENOMEM', 'SQLITE_BUSY', 'ECONNRESET', 'ETIMEDOUT', 'ECONNREFUSED',
+  // PostgreSQL SQLSTATEs: serialization failure, deadlock, too many connections, server shutting down
+  '40001', '40P01', '53300', '57P01',
+]);
 
 /** Whether a failure is worth retrying: catalog errors (bad media, limits) are not. */
 export function isTransient(err: unknown): boolean {
@@ -95,27 +105,36 @@ export class WorkerPool {
     this.running.set(job.id, { job, ctrl });
     this.counters.running = this.running.size;
     const leaseMs = this.o.leaseMs ?? 30_000;
-    const beat = setInterval(() => void this.o.jobs.heartbeat(job.id, leaseMs).catch(() => undefined), Math.max(1000, leaseMs / 3));
+    let leaseLost = false;
+    const beat = setInterval(() => {
+      this.o.jobs.heartbeat(job, leaseMs).then((held) => {
+        if (held || ctrl.signal.aborted) return;
+        leaseLost = true;
+        log.warn('lease lost (taken over after expiry, or the job was cancelled): stopping the job');
+        ctrl.abort('cancelled');
+      }, (err: unknown) => log.warn({ err }, 'heartbeat failed; trying again at the next one'));
+    }, Math.max(1000, leaseMs / 3));
     const timeout = setTimeout(() => ctrl.abort('timeout'), this.o.timeoutMs);
     const started = Date.now();
-    log.info({ attempt: job.attempts }, 'job started');
+    log.info({ attempt: job.attempts, owner: job.lease_owner }, 'job started');
     this.o.handlers[job.kind]!(job, { signal: ctrl.signal, log })
       .then(async () => {
-        await this.o.jobs.complete(job.id);
+        if (!(await this.o.jobs.complete(job))) return log.warn('job finished after its lease was lost; the result is not recorded');
         this.counters.completed++;
         this.onSettled?.(job.kind, 'completed', Date.now() - started);
         log.info({ ms: Date.now() - started }, 'job done');
       })
       .catch(async (err: unknown) => {
         if (ctrl.signal.aborted && ctrl.signal.reason === 'shutdown') {
-          await this.o.jobs.release(job.id);
+          await this.o.jobs.release(job);
           return log.info('job released at shutdown; it will run again');
         }
-        if (ctrl.signal.aborted && ctrl.signal.reason === 'cancelled') return log.info('job cancelled');
+        if (ctrl.signal.aborted && ctrl.signal.reason === 'cancelled') return log.info(leaseLost ? 'job stopped: its lease was lost' : 'job cancelled');
         const timedOut = ctrl.signal.aborted && ctrl.signal.reason === 'timeout';
         const retry = !timedOut && isTransient(err) && job.attempts < job.max_attempts;
         const delay = (this.o.retryBaseMs ?? 2000) * 2 ** (job.attempts - 1);
-        await this.o.jobs.fail(job.id, err instanceof Error ? err.message : String(err), retry ? delay : 0, retry);
+        const recorded = await this.o.jobs.fail(job, err instanceof Error ? err.message : String(err), retry ? delay : 0, retry);
+        if (!recorded) return log.warn({ err }, 'job failed after its lease was lost; the failure is not recorded');
         if (retry) this.counters.retried++;
         else this.counters.failed++;
         this.onSettled?.(job.kind, retry ? 'retried' : 'failed', Date.now() - started);

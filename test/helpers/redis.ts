@@ -5,8 +5,9 @@
  * port let degraded-mode tests take Redis away and bring it back empty, as a restarted Redis is.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createServer, connect } from 'node:net';
+import { connect } from 'node:net';
 import { after } from 'node:test';
+import { freePort } from './free-port.js';
 
 /** A private redis-server. */
 export interface RedisServer {
@@ -16,17 +17,6 @@ export interface RedisServer {
   stop(): Promise<void>;
   /** Start it again on the same port, empty. */
   start(): Promise<void>;
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => resolve(port));
-    });
-  });
 }
 
 /** Resolve once something accepts TCP connections on `port`. */

@@ -39,7 +39,7 @@ export interface ControlPlane {
 
 /** Open the store and register auth, rate limits, deadlines and the `/api/v1` routes on `app`. */
 export async function registerControlPlane(app: FastifyInstance, config: Config, delivery: Delivery): Promise<ControlPlane> {
-  const store = await openStore(config.dataDir);
+  const store = await openStore(config.dataDir, { ...config.store, nodeId: config.cluster.nodeId ?? undefined });
   app.addHook('onClose', async () => store.close());
 
   const policy = new PlaybackPolicy();

@@ -44,7 +44,7 @@ export interface StoreOptions {
   url?: string | null;
   /** `store.poolMax`: PostgreSQL connections of this process. */
   poolMax?: number;
-  /** Names this process in job leases (default `<hostname>-<pid>`); a random part is added per lease. */
+  /** `cluster.nodeId`: names this process in job leases (default `<hostname>-<pid>`); a random part is added per lease. */
   nodeId?: string;
 }
 
@@ -76,11 +76,11 @@ export async function openStore(dataDir: string, o: StoreOptions = {}): Promise<
   return {
     db,
     dialect,
-    videos: new VideosRepo(db),
-    liveStreams: new LiveStreamsRepo(db),
+    videos: new VideosRepo(db, dialect),
+    liveStreams: new LiveStreamsRepo(db, dialect),
     signingKeys: new SigningKeysRepo(db),
     jobs: new JobsRepo(db, dialect, nodeId),
-    webhooks: new WebhooksRepo(db),
+    webhooks: new WebhooksRepo(db, dialect),
     close: () => db.destroy(),
   };
 }

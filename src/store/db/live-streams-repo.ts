@@ -7,6 +7,7 @@ import type { Kysely } from 'kysely';
 import type { Database, LiveStreamRow, Visibility } from './schema.js';
 import type { VisibilityListener } from './videos-repo.js';
 import { newId } from './ids.js';
+import { clientText, type SqlDialect } from './sql-dialect.js';
 
 /** A fresh secret stream key: `sk_` + 32 base62 (≈190 bits). */
 export function newStreamKey(): string {
@@ -18,14 +19,14 @@ export class LiveStreamsRepo {
   /** Set by the app: keeps the playback policy map in step with the table. */
   onVisibility: VisibilityListener | null = null;
 
-  constructor(private readonly db: Kysely<Database>) {}
+  constructor(private readonly db: Kysely<Database>, private readonly d: SqlDialect) {}
 
   /** Create a stream with a new key. */
   async create(o: { title?: string; visibility?: Visibility; record?: boolean; id?: string; /** live ABR: transcode the ladder while watched */ abr?: boolean } = {}): Promise<LiveStreamRow> {
     const now = Date.now();
     const row: LiveStreamRow = {
       id: o.id ?? newId('ls_'),
-      title: o.title ?? '',
+      title: clientText(this.d, 'title', o.title ?? ''),
       stream_key: newStreamKey(),
       visibility: o.visibility ?? 'public',
       status: 'idle',
@@ -66,7 +67,7 @@ export class LiveStreamsRepo {
   /** Change title, visibility, record flag or status (the live engine sets `active`/`idle`). */
   async update(id: string, p: { title?: string; visibility?: Visibility; record?: boolean; status?: 'idle' | 'active'; /** live ABR: transcode the ladder while watched */ abr?: boolean }): Promise<LiveStreamRow | undefined> {
     const set: Partial<LiveStreamRow> = { updated_at: Date.now() };
-    if (p.title !== undefined) set.title = p.title;
+    if (p.title !== undefined) set.title = clientText(this.d, 'title', p.title);
     if (p.visibility !== undefined) set.visibility = p.visibility;
     if (p.record !== undefined) set.record = p.record ? 1 : 0;
     if (p.abr !== undefined) set.abr = p.abr ? 1 : 0;

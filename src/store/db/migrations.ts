@@ -1,24 +1,36 @@
 /**
- * Versioned schema migrations, applied in order at start inside one transaction each and recorded
- * in `schema_migrations`. Migrations are append-only: never edit a released one, add the next
- * number. They use Kysely's schema builder only, so the same list runs on PostgreSQL later.
+ * Versioned schema migrations, applied in order at start and recorded in `schema_migrations`.
+ * Migrations are append-only: never edit a released one, add the next number. They use Kysely's
+ * schema builder and the column types of sql-dialect.ts, so one list runs on SQLite and PostgreSQL.
+ *
+ * On SQLite each migration runs in its own transaction. On PostgreSQL several nodes may start at
+ * once against one database: the whole run (creating `schema_migrations`, reading the version,
+ * applying what is missing) is one transaction that first takes a transaction-level advisory lock
+ * with a fixed key. The nodes queue on that lock; the first applies the migrations and commits,
+ * the others then find them recorded and apply nothing. PostgreSQL DDL is transactional, so a
+ * failing migration leaves the schema as it was. The lock ends with the transaction, even when
+ * the node dies.
  */
 import { sql, type Kysely } from 'kysely';
 import type { Database } from './schema.js';
+import type { SqlDialect } from './sql-dialect.js';
 
-/** One migration step. */
+/** One migration step; `d` supplies engine-specific column types. */
 export interface Migration {
   version: number;
   name: string;
-  up(db: Kysely<Database>): Promise<void>;
+  up(db: Kysely<Database>, d: SqlDialect): Promise<void>;
 }
+
+/** Key of the PostgreSQL advisory lock that serialises migrations ("strom" in ASCII). */
+export const MIGRATION_LOCK_KEY = 0x7374726f6d;
 
 /** All migrations, ascending. */
 export const migrations: readonly Migration[] = [
   {
     version: 1,
     name: 'initial tables: videos, live_streams, signing_keys, jobs, webhooks',
-    async up(db) {
+    async up(db, d) {
       await db.schema.createTable('videos')
         .addColumn('id', 'varchar(64)', (c) => c.primaryKey())
         .addColumn('title', 'text', (c) => c.notNull().defaultTo(''))
@@ -27,8 +39,8 @@ export const migrations: readonly Migration[] = [
         .addColumn('status', 'varchar(16)', (c) => c.notNull().defaultTo('waiting'))
         .addColumn('error_code', 'varchar(64)')
         .addColumn('error_message', 'text')
-        .addColumn('progress', 'real', (c) => c.notNull().defaultTo(0))
-        .addColumn('duration_s', 'real')
+        .addColumn('progress', d.float, (c) => c.notNull().defaultTo(0))
+        .addColumn('duration_s', d.float)
         .addColumn('width', 'integer')
         .addColumn('height', 'integer')
         .addColumn('source_path', 'text')
@@ -103,10 +115,38 @@ export const migrations: readonly Migration[] = [
       await db.schema.alterTable('live_streams').addColumn('abr', 'integer', (c) => c.notNull().defaultTo(0)).execute();
     },
   },
+  {
+    version: 3,
+    name: 'jobs.lease_owner: which node (and which lease) holds a running job',
+    async up(db) {
+      await db.schema.alterTable('jobs').addColumn('lease_owner', 'varchar(128)').execute();
+    },
+  },
 ];
 
 /** Apply every migration newer than the database's version; returns the versions applied. */
-export async function migrate(db: Kysely<Database>): Promise<number[]> {
+export async function migrate(db: Kysely<Database>, d: SqlDialect): Promise<number[]> {
+  if (d.shared) {
+    return db.transaction().execute(async (trx) => {
+      await sql`select pg_advisory_xact_lock(${MIGRATION_LOCK_KEY})`.execute(trx);
+      const applied: number[] = [];
+      for (const m of await pending(trx)) {
+        await apply(trx, m, d);
+        applied.push(m.version);
+      }
+      return applied;
+    });
+  }
+  const applied: number[] = [];
+  for (const m of await pending(db)) {
+    await db.transaction().execute((trx) => apply(trx, m, d));
+    applied.push(m.version);
+  }
+  return applied;
+}
+
+/** The migrations not yet recorded (creating the bookkeeping table on first use). */
+async function pending(db: Kysely<Database>): Promise<Migration[]> {
   await db.schema.createTable('schema_migrations').ifNotExists()
     .addColumn('version', 'integer', (c) => c.primaryKey())
     .addColumn('name', 'text', (c) => c.notNull())
@@ -114,14 +154,11 @@ export async function migrate(db: Kysely<Database>): Promise<number[]> {
     .execute();
   const row = await db.selectFrom('schema_migrations').select(sql<number | null>`max(version)`.as('v')).executeTakeFirst();
   const current = row?.v ?? 0;
-  const applied: number[] = [];
-  for (const m of migrations) {
-    if (m.version <= current) continue;
-    await db.transaction().execute(async (trx) => {
-      await m.up(trx);
-      await trx.insertInto('schema_migrations').values({ version: m.version, name: m.name, applied_at: Date.now() }).execute();
-    });
-    applied.push(m.version);
-  }
-  return applied;
+  return migrations.filter((m) => m.version > current);
+}
+
+/** Run one migration and record it, inside the caller's transaction. */
+async function apply(trx: Kysely<Database>, m: Migration, d: SqlDialect): Promise<void> {
+  await m.up(trx, d);
+  await trx.insertInto('schema_migrations').values({ version: m.version, name: m.name, applied_at: Date.now() }).execute();
 }

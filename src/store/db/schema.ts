@@ -1,7 +1,8 @@
 /**
  * Row types of the metadata database, one interface per table, as Kysely sees them. Columns use
- * only types both SQLite and PostgreSQL store the same way (TEXT, INTEGER/BIGINT, REAL), times are
- * epoch milliseconds and JSON is TEXT, so a PostgreSQL dialect needs no caller changes.
+ * only types both SQLite and PostgreSQL store the same way (TEXT, INTEGER/BIGINT, 8-byte floats),
+ * booleans are 0/1 integers, times are epoch milliseconds and JSON is TEXT, so rows read the same
+ * from either engine (BIGINT is parsed to a number on PostgreSQL, see database.ts).
  */
 
 /** Who may play an asset: anyone (`public`) or holders of a signed playback token. */
@@ -66,6 +67,8 @@ export interface JobRow {
   max_attempts: number;
   run_after: number;
   lease_until: number | null;
+  /** Who holds the lease of a running job: `<node id>/<random per lease>`; null when not running. */
+  lease_owner: string | null;
   last_error: string | null;
   /** JSON as text. */
   payload: string;

@@ -6,6 +6,7 @@
 import type { Kysely } from 'kysely';
 import type { Database, VideoRow, VideoStatus, Visibility } from './schema.js';
 import { newId } from './ids.js';
+import { clientText, diagnosticText, type SqlDialect } from './sql-dialect.js';
 
 /** Fields a caller may set when creating a video. */
 export interface NewVideo {
@@ -59,15 +60,15 @@ export class VideosRepo {
   /** Set by the app: keeps the playback policy map in step with the table. */
   onVisibility: VisibilityListener | null = null;
 
-  constructor(private readonly db: Kysely<Database>) {}
+  constructor(private readonly db: Kysely<Database>, private readonly d: SqlDialect) {}
 
   /** Insert a video (id `v_` + 16 base62 unless given) and return the row. */
   async create(v: NewVideo = {}): Promise<VideoRow> {
     const now = Date.now();
     const row: VideoRow = {
       id: v.id ?? newId('v_'),
-      title: v.title ?? '',
-      description: v.description ?? '',
+      title: clientText(this.d, 'title', v.title ?? ''),
+      description: clientText(this.d, 'description', v.description ?? ''),
       visibility: v.visibility ?? 'public',
       status: v.status ?? 'waiting',
       error_code: null,
@@ -110,14 +111,14 @@ export class VideosRepo {
   /** Apply a patch; returns the new row, or undefined when the video does not exist. */
   async update(id: string, p: VideoPatch): Promise<VideoRow | undefined> {
     const set: Partial<VideoRow> = { updated_at: Date.now() };
-    if (p.title !== undefined) set.title = p.title;
-    if (p.description !== undefined) set.description = p.description;
+    if (p.title !== undefined) set.title = clientText(this.d, 'title', p.title);
+    if (p.description !== undefined) set.description = clientText(this.d, 'description', p.description);
     if (p.visibility !== undefined) set.visibility = p.visibility;
     if (p.status !== undefined) set.status = p.status;
     if (p.progress !== undefined) set.progress = Math.min(1, Math.max(0, p.progress));
     if (p.error !== undefined) {
       set.error_code = p.error?.code ?? null;
-      set.error_message = p.error?.message ?? null;
+      set.error_message = p.error ? diagnosticText(this.d, p.error.message) : null;
     }
     if (p.durationS !== undefined) set.duration_s = p.durationS;
     if (p.width !== undefined) set.width = p.width;

@@ -8,6 +8,7 @@ import { randomBytes } from 'node:crypto';
 import type { Kysely } from 'kysely';
 import type { Database, WebhookDeliveryRow, WebhookRow } from './schema.js';
 import { newId } from './ids.js';
+import { clientText, diagnosticText, type SqlDialect } from './sql-dialect.js';
 
 /** One finished delivery attempt to log. */
 export interface AttemptLog {
@@ -23,13 +24,13 @@ export interface AttemptLog {
 
 /** Repository of webhooks and their delivery log. */
 export class WebhooksRepo {
-  constructor(private readonly db: Kysely<Database>) {}
+  constructor(private readonly db: Kysely<Database>, private readonly d: SqlDialect) {}
 
   /** Insert a webhook with a fresh secret (`whsec_` + 32 random bytes, base64url). */
   async create(o: { url: string; events: string[] }): Promise<WebhookRow> {
     const row: WebhookRow = {
       id: newId('wh_'),
-      url: o.url,
+      url: clientText(this.d, 'url', o.url),
       secret: `whsec_${randomBytes(32).toString('base64url')}`,
       events: JSON.stringify(o.events),
       created_at: Date.now(),
@@ -64,7 +65,7 @@ export class WebhooksRepo {
       payload: a.payload,
       status_code: a.statusCode,
       attempts: a.attempt,
-      last_error: a.error,
+      last_error: a.error === null ? null : diagnosticText(this.d, a.error),
       created_at: a.startedAt,
       updated_at: a.endedAt,
     }).execute();
