@@ -58,7 +58,10 @@ export class VodService {
     });
   }
 
-  /** Start running jobs; jobs left `running` by a killed process are queued again first. */
+  /**
+   * Start running jobs. On SQLite (one node) jobs left `running` by a killed process are queued
+   * again first; on a shared PostgreSQL another node may hold them, so only lease expiry frees them.
+   */
   async start(): Promise<void> {
     if (!this.o.config.jobs.enabled) return void this.o.log.info('jobs.enabled is false: this process queues jobs but runs none');
     const n = await this.o.store.jobs.recoverOrphans();
