@@ -17,6 +17,7 @@ import ts from 'typescript';
 const LAYERS = [
   ['core', ['src/config.ts', 'src/errors.ts', 'src/logger.ts', 'src/http-message.ts']],
   ['store', ['src/store/']],
+  ['storage', ['src/storage/']],
   ['cluster', ['src/cluster/']],
   ['events', ['src/events/']],
   ['auth', ['src/auth/']],

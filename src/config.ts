@@ -140,6 +140,20 @@ export const settings: readonly Setting[] = [
   { key: 'store.url', kind: 'string', default: null, doc: 'metadata database: empty = SQLite at <dataDir>/strom.db; sqlite:<path>; or postgres://user:password@host:port/db, shared by the nodes of a cluster' },
   { key: 'store.poolMax', kind: 'int', default: 10, min: 1, max: 1000, doc: 'PostgreSQL connections this node may open at once (unused with SQLite)' },
   // --- end store.* ---
+  // --- storage.* : where media lives (src/storage; docs/STORAGE.md "Object storage") ---
+  { key: 'storage.kind', kind: 'enum', default: 'fs', values: ['fs', 's3'], doc: 'media storage: fs = files under <dataDir> (one node); s3 = an S3-compatible bucket shared by the nodes of a cluster' },
+  { key: 'storage.s3.endpoint', kind: 'string', default: null, doc: 'S3 endpoint URL (e.g. http://minio:9000); empty = AWS S3 in storage.s3.region' },
+  { key: 'storage.s3.bucket', kind: 'string', default: null, doc: 'bucket holding uploads, sources and assets; required with storage.kind=s3' },
+  { key: 'storage.s3.region', kind: 'string', default: 'us-east-1', doc: 'region used for signing (MinIO/Ceph accept us-east-1, R2 wants auto)' },
+  { key: 'storage.s3.accessKeyId', kind: 'string', default: null, doc: 'access key id; empty = the AWS SDK default chain (env, profile, instance role)' },
+  { key: 'storage.s3.secretAccessKey', kind: 'string', default: null, doc: 'secret access key, with storage.s3.accessKeyId' },
+  { key: 'storage.s3.forcePathStyle', kind: 'bool', default: false, doc: 'address buckets as endpoint/bucket/key instead of bucket.endpoint/key (MinIO, Ceph RGW)' },
+  { key: 'storage.s3.prefix', kind: 'string', default: '', doc: 'key prefix of everything Strom writes in the bucket (e.g. "strom/"); lets several deployments share one bucket' },
+  { key: 'storage.s3.maxConcurrentGets', kind: 'int', default: 64, min: 1, max: 4096, doc: 'GET/HEAD requests to the bucket in flight at once per process (delivery reads wait beyond it)' },
+  { key: 'storage.s3.maxConcurrentWrites', kind: 'int', default: 8, min: 1, max: 256, doc: 'PUT/COPY/DELETE requests in flight at once per process (publication, uploads)' },
+  { key: 'storage.s3.partBytes', kind: 'bytes', default: 8 * MB, min: 5 * MB, max: 512 * MB, doc: 'multipart part size of large writes and tus uploads (S3 needs at least 5 MiB)' },
+  { key: 'storage.s3.requestTimeoutMs', kind: 'duration', default: 30_000, min: 100, doc: 'a request to the bucket with no response for this long fails (STORAGE_UNAVAILABLE)' },
+  // --- end storage.* ---
   // --- cluster.* : several nodes as one service (src/cluster; docs/SCALING.md) ---
   { key: 'cluster.redisUrl', kind: 'string', default: null, doc: 'redis://[:password@]host:port[/db] shared by the nodes of a cluster (events, invalidations, live origin map, shared limits); empty = a single node' },
   { key: 'cluster.nodeId', kind: 'string', default: null, doc: 'this node\'s id in the cluster (default: hostname-pid); shown in logs, metrics and the live origin map' },
@@ -246,6 +260,11 @@ export interface Config {
   jobs: { enabled: boolean; concurrency: number; maxAttempts: number; retryBaseMs: number; leaseMs: number; pollMs: number };
   /** The metadata database: SQLite (default) or a PostgreSQL shared by a cluster. */
   store: { url: string | null; poolMax: number };
+  /** Media storage: files under dataDir (default) or an S3-compatible bucket. */
+  storage: {
+    kind: 'fs' | 's3';
+    s3: { endpoint: string | null; bucket: string | null; region: string; accessKeyId: string | null; secretAccessKey: string | null; forcePathStyle: boolean; prefix: string; maxConcurrentGets: number; maxConcurrentWrites: number; partBytes: number; requestTimeoutMs: number };
+  };
   /** Cluster mode: Redis shared by the nodes; off (single node) while redisUrl is null. */
   cluster: { redisUrl: string | null; nodeId: string | null; advertiseUrl: string | null; secret: string | null };
   // --- uploads / webhooks (src/http/uploads, src/events/webhook-*) ---
@@ -382,6 +401,12 @@ export function resolveConfig(...layers: RawSettings[]): Config {
   if (config.cluster.redisUrl !== null) {
     if (!/^rediss?:\/\//.test(config.cluster.redisUrl)) throw fail('CONFIG_INVALID', 'cluster.redisUrl', config.cluster.redisUrl, 'expected redis://host:port or rediss://host:port');
     if (config.cluster.secret === null || config.cluster.secret.length < 16) throw fail('CONFIG_INVALID', 'cluster.secret', config.cluster.secret === null ? null : '<redacted>', 'cluster mode needs a shared secret of at least 16 characters');
+  }
+  if (config.storage.kind === 's3') {
+    const s3 = config.storage.s3;
+    if (s3.bucket === null || s3.bucket === '') throw fail('CONFIG_INVALID', 'storage.s3.bucket', s3.bucket, 'storage.kind=s3 needs a bucket');
+    if (s3.endpoint !== null && !/^https?:\/\//.test(s3.endpoint)) throw fail('CONFIG_INVALID', 'storage.s3.endpoint', s3.endpoint, 'expected http://host:port or https://host');
+    if ((s3.accessKeyId === null) !== (s3.secretAccessKey === null)) throw fail('CONFIG_INVALID', s3.accessKeyId === null ? 'storage.s3.accessKeyId' : 'storage.s3.secretAccessKey', null, 'storage.s3.accessKeyId and storage.s3.secretAccessKey must be set together');
   }
   config.dataDir = path.resolve(config.dataDir);
   return config;

@@ -51,6 +51,10 @@ export const catalog = {
   ASSET_NOT_FOUND: spec(404, (id: string) => `asset ${show(id)} not found`),
   OBJECT_NOT_FOUND: spec(404, (path: string) => `object ${show(path)} not found`),
 
+  // --- media storage (src/storage): `where` names the endpoint and bucket (or the data directory) ---
+  STORAGE_UNAVAILABLE: spec(503, (where: string, op: string, why: string) => `media storage ${where} failed to ${op}: ${why}`),
+  STORAGE_EXISTS: spec(409, (where: string, key: string) => `media storage ${where} already holds ${show(key)}`),
+
   // --- VOD media rejections (src/vod; stored on the video as its error code and message) ---
   MEDIA_EMPTY: spec(422, (file: string) => `uploaded file ${show(file)} is empty (0 bytes)`),
   MEDIA_NOT_MEDIA: spec(422, (file: string, why: string) => `${show(file)} is not a media file: ${why}`),
