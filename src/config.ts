@@ -74,6 +74,7 @@ export const settings: readonly Setting[] = [
   { key: 'rateLimit.media.perMinute', kind: 'int', default: 60_000, min: 0, doc: 'media requests per minute per client IP (0 = unlimited)' },
   { key: 'rateLimit.media.maxClients', kind: 'int', default: 100_000, min: 16, doc: 'client IPs tracked by the media rate limiter (least recent evicted)' },
   { key: 'rateLimit.maxStreamsPerToken', kind: 'int', default: 64, min: 0, doc: 'concurrent media responses one playback token may hold open (0 = unlimited)' },
+  { key: 'rateLimit.syncMs', kind: 'duration', default: 250, min: 50, max: 10_000, doc: 'cluster mode: how often the media limiter and the stream cap exchange usage through Redis; they hold cluster-wide within about two such intervals' },
   { key: 'timeouts.requestDeadlineMs', kind: 'duration', default: 30_000, min: 0, doc: 'deadline of an API request; its AbortSignal fires then (0 = none)' },
   // --- LL-HLS (src/live/ll-hls; docs/LIVE.md "Low-latency HLS") ---
   { key: 'llhls.partTargetMs', kind: 'duration', default: 500, min: 100, max: 3000, doc: 'LL-HLS part (CMAF chunk) target duration; parts never exceed it' },
@@ -159,6 +160,10 @@ export const settings: readonly Setting[] = [
   { key: 'cluster.nodeId', kind: 'string', default: null, doc: 'this node\'s id in the cluster (default: hostname-pid); shown in logs, metrics and the live origin map' },
   { key: 'cluster.advertiseUrl', kind: 'string', default: null, doc: 'base URL other nodes reach this node\'s HTTP port at (e.g. http://10.0.0.5:8080); default http://<host>:<bound port>' },
   { key: 'cluster.secret', kind: 'string', default: null, doc: 'shared secret that authenticates node-to-node requests (the internal live relay); required with cluster.redisUrl' },
+  { key: 'cluster.originTtlMs', kind: 'duration', default: 10_000, min: 300, max: 600_000, doc: 'live origin map: an entry (stream → publishing node) lives this long unless its node refreshes it (every third of it)' },
+  { key: 'cluster.relayConnectTimeoutMs', kind: 'duration', default: 3_000, min: 100, max: 60_000, doc: 'a viewer of a stream live on another node waits this long for the relay to bring it here; a relay without an origin this long ends the stream' },
+  { key: 'cluster.relayIdleMs', kind: 'duration', default: 10_000, min: 100, doc: 'a relayed stream without readers on this node for this long is released' },
+  { key: 'cluster.relayMaxStreams', kind: 'int', default: 1000, min: 1, max: 100_000, doc: 'streams this node may relay from other nodes at once; more → 503' },
   // --- uploads.* and webhooks.* (src/http/uploads, src/events/webhook-*; docs/UPLOADS.md) ---
   { key: 'uploads.maxBytes', kind: 'bytes', default: 10 * 1024 * MB, min: 1, doc: 'largest upload (tus Upload-Length, or a multipart file) accepted; larger is 413' },
   { key: 'uploads.expireAfterMs', kind: 'duration', default: 24 * 3_600_000, min: 1000, doc: 'an unfinished tus upload is deleted (with its waiting video) this long after creation' },
@@ -169,6 +174,10 @@ export const settings: readonly Setting[] = [
   { key: 'webhooks.maxQueued', kind: 'int', default: 1000, min: 1, doc: 'deliveries waiting in memory; more are dropped, counted and logged' },
   { key: 'webhooks.concurrency', kind: 'int', default: 4, min: 1, max: 64, doc: 'webhook deliveries in flight at once' },
   // --- end uploads.* / webhooks.* ---
+  // --- events.* : the event bus (src/events, src/cluster/cluster-events.ts; docs/SCALING.md "Cluster mode: events") ---
+  { key: 'events.historySize', kind: 'int', default: 1000, min: 16, max: 1_000_000, doc: 'events kept for SSE Last-Event-ID resume; in cluster mode also the length the Redis stream strom:events is trimmed to (MAXLEN ~)' },
+  { key: 'events.clusterBacklog', kind: 'int', default: 10_000, min: 0, max: 1_000_000, doc: 'cluster mode: events published while Redis is unreachable (already delivered on this node) kept until they can join the stream; beyond it the oldest are dropped and counted' },
+  // --- end events.* ---
   // --- observability (src/observability, src/http/metrics.ts, src/http/health.ts; docs/OPERATIONS.md) ---
   { key: 'metrics.enabled', kind: 'bool', default: true, doc: 'serve Prometheus metrics at GET /metrics' },
   { key: 'metrics.port', kind: 'int', default: null, min: 0, max: 65535, doc: 'serve /metrics on its own listener on this port (default: the main port)' },
@@ -239,7 +248,7 @@ export interface Config {
   // --- auth, playback, rate limits, deadlines ---
   auth: { jwtSecret: string | null; jwksUrl: string | null; issuer: string; audience: string; clockToleranceS: number };
   playback: { tokenTtlMs: number; tokenCacheEntries: number };
-  rateLimit: { api: { perMinute: number }; media: { perMinute: number; maxClients: number }; maxStreamsPerToken: number };
+  rateLimit: { api: { perMinute: number }; media: { perMinute: number; maxClients: number }; maxStreamsPerToken: number; /** cluster sync interval */ syncMs: number };
   // --- vod.* (src/vod) ---
   vod: {
     segmentSeconds: number;
@@ -266,8 +275,10 @@ export interface Config {
     s3: { endpoint: string | null; bucket: string | null; region: string; accessKeyId: string | null; secretAccessKey: string | null; forcePathStyle: boolean; prefix: string; maxConcurrentGets: number; maxConcurrentWrites: number; partBytes: number; requestTimeoutMs: number };
   };
   /** Cluster mode: Redis shared by the nodes; off (single node) while redisUrl is null. */
-  cluster: { redisUrl: string | null; nodeId: string | null; advertiseUrl: string | null; secret: string | null };
+  cluster: { redisUrl: string | null; nodeId: string | null; advertiseUrl: string | null; secret: string | null; originTtlMs: number; relayConnectTimeoutMs: number; relayIdleMs: number; relayMaxStreams: number };
   // --- uploads / webhooks (src/http/uploads, src/events/webhook-*) ---
+  /** The event bus: Last-Event-ID history, and the backlog kept while the cluster's Redis is away. */
+  events: { historySize: number; clusterBacklog: number };
   uploads: { maxBytes: number; expireAfterMs: number; cleanupIntervalMs: number };
   webhooks: { timeoutMs: number; maxAttempts: number; retryBaseMs: number; maxQueued: number; concurrency: number };
   // --- observability ---
@@ -401,6 +412,8 @@ export function resolveConfig(...layers: RawSettings[]): Config {
   if (config.cluster.redisUrl !== null) {
     if (!/^rediss?:\/\//.test(config.cluster.redisUrl)) throw fail('CONFIG_INVALID', 'cluster.redisUrl', config.cluster.redisUrl, 'expected redis://host:port or rediss://host:port');
     if (config.cluster.secret === null || config.cluster.secret.length < 16) throw fail('CONFIG_INVALID', 'cluster.secret', config.cluster.secret === null ? null : '<redacted>', 'cluster mode needs a shared secret of at least 16 characters');
+    // A generated JWT secret lives in each node's own data directory: tokens would work on one node only.
+    if (config.auth.jwtSecret === null && config.auth.jwksUrl === null) throw fail('CONFIG_INVALID', 'auth.jwtSecret', null, 'cluster mode needs API tokens every node accepts: set auth.jwtSecret (the same on every node) or auth.jwksUrl');
   }
   if (config.storage.kind === 's3') {
     const s3 = config.storage.s3;

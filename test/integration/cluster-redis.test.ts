@@ -31,16 +31,19 @@ async function readyz(url: string): Promise<{ status: number; body: Ready }> {
   return { status: res.status, body: (await res.json()) as Ready };
 }
 
-test('cluster settings: redisUrl needs a redis:// URL and a secret of 16+ characters', () => {
-  assert.throws(() => resolveConfig({ 'cluster.redisUrl': 'redis://127.0.0.1:6379' }), /cluster\.secret/);
-  assert.throws(() => resolveConfig({ 'cluster.redisUrl': 'redis://127.0.0.1:6379', 'cluster.secret': 'short' }), /cluster\.secret.*16/);
-  assert.throws(() => resolveConfig({ 'cluster.redisUrl': 'http://127.0.0.1:6379', 'cluster.secret': SECRET }), /cluster\.redisUrl/);
-  assert.equal(resolveConfig({ 'cluster.redisUrl': 'redis://127.0.0.1:6379', 'cluster.secret': SECRET }).cluster.redisUrl, 'redis://127.0.0.1:6379');
+test('cluster settings: a redis:// URL, a secret of 16+ characters, and API tokens every node accepts', () => {
+  const jwt = { 'auth.jwtSecret': 'api-secret-shared-by-every-node' };
+  assert.throws(() => resolveConfig({ 'cluster.redisUrl': 'redis://127.0.0.1:6379', ...jwt }), /cluster\.secret/);
+  assert.throws(() => resolveConfig({ 'cluster.redisUrl': 'redis://127.0.0.1:6379', 'cluster.secret': 'short', ...jwt }), /cluster\.secret.*16/);
+  assert.throws(() => resolveConfig({ 'cluster.redisUrl': 'http://127.0.0.1:6379', 'cluster.secret': SECRET, ...jwt }), /cluster\.redisUrl/);
+  assert.throws(() => resolveConfig({ 'cluster.redisUrl': 'redis://127.0.0.1:6379', 'cluster.secret': SECRET }), /auth\.jwtSecret/);
+  assert.equal(resolveConfig({ 'cluster.redisUrl': 'redis://127.0.0.1:6379', 'cluster.secret': SECRET, ...jwt }).cluster.redisUrl, 'redis://127.0.0.1:6379');
+  assert.equal(resolveConfig({ 'cluster.redisUrl': 'redis://127.0.0.1:6379', 'cluster.secret': SECRET, 'auth.jwksUrl': 'https://idp.example/jwks' }).cluster.secret, SECRET);
 });
 
 test('/readyz follows Redis: ok, 503 naming redis while it is down, ok again once it is back', async (t) => {
   const redis = await startRedis();
-  const api = await startApi(t, { 'cluster.redisUrl': redis.url, 'cluster.secret': SECRET, 'cluster.nodeId': 'node-a' });
+  const api = await startApi(t, { 'cluster.redisUrl': redis.url, 'cluster.secret': SECRET, 'cluster.nodeId': 'node-a', 'auth.jwtSecret': 'api-secret-shared-by-every-node' });
   await waitUntil(async () => (await readyz(api.url)).status === 200, 'ready with Redis up', 10_000);
   const up = await readyz(api.url);
   assert.equal(up.body.checks.redis, 'ok');
