@@ -81,6 +81,7 @@ export async function buildStrom(config: Config, log: Logger = createLogger(conf
   const obs = new Observability(config, log);
   obs.installHooks(app); // before any route, so every route is measured and traced
   delivery.setObserver(obs.media.observer);
+  delivery.storage.metrics.attach(obs.metrics.registry); // media storage operations (fs or s3)
 
   // Control plane: store, auth, rate limits, deadlines, /api/v1, the delivery guard; events.
   const bus = new EventBus();
@@ -91,8 +92,8 @@ export async function buildStrom(config: Config, log: Logger = createLogger(conf
   await app.register(webRoutes());
 
   // VOD: uploads store a source and queue a transcode job; deleting a video stops its job.
-  const vod = new VodService({ config, store: control.store, bus, log, invalidate: (id) => delivery.catalog.invalidateAsset(id) });
-  const uploads = await registerUploads(app, { config, store: control.store, bus, onUploaded: (videoId) => vod.enqueue(videoId) });
+  const vod = new VodService({ config, store: control.store, bus, log, invalidate: (id) => delivery.catalog.invalidateAsset(id), storage: delivery.storage });
+  const uploads = await registerUploads(app, { config, store: control.store, bus, onUploaded: (videoId) => vod.enqueue(videoId), storage: delivery.storage });
   onVideoDeleted(control, (id) => {
     vod.cancel(id);
     bus.publish('video.deleted', { videoId: id });
@@ -110,6 +111,7 @@ export async function buildStrom(config: Config, log: Logger = createLogger(conf
     bus,
     guard: (req, streamId) => control.guard(req, streamId, '', null),
     setLiveStatus: (f) => control.setLiveStatus(f),
+    storage: delivery.storage, // recordings are published into media storage
   }, config, log);
 
   // Observability: scrape-time sources, /metrics, /readyz, QoE, the dashboard's history.
@@ -153,6 +155,7 @@ export async function buildStrom(config: Config, log: Logger = createLogger(conf
     await metricsListener?.close();
     await obs.close(); // flush traces
     await cluster?.close(); // last: every user of Redis has stopped
+    delivery.storage.close(); // media storage connections (nothing reads or writes media any more)
   }
 
   return {

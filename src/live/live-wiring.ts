@@ -12,9 +12,10 @@ import type { EventBus } from '../events/event-bus.js';
 import type { Store } from '../store/db/database.js';
 import type { LiveServer } from './live-server.js';
 import { staticKeyResolver, type LiveStreamStatus } from './stream/stream-registry.js';
-import { mkdir, rename } from 'node:fs/promises';
 import path from 'node:path';
+import type { BlobStorage } from '../storage/blob-storage.js';
 import { LiveRecorder, type RecorderOptions } from './recording/live-recorder.js';
+import { publishRecordingDir } from './recording/publish-recording.js';
 import { sweepRecordings } from './recording/recording-sweep.js';
 import { recordingDurationS } from './recording/vod-manifests.js';
 
@@ -26,6 +27,8 @@ export interface LiveWiring {
   guard: LivePlaybackGuard;
   /** Hands the API a reader of the runtime status of active streams. */
   setLiveStatus(status: (id: string) => LiveStreamStatus | null): void;
+  /** Media storage recordings are published into (absent: `<dataDir>/assets`). */
+  storage?: BlobStorage;
 }
 
 /** Wire `live` to the store, bus, guard and API; listeners live as long as the process. */
@@ -70,8 +73,7 @@ export async function wireLive(live: LiveServer, wiring: LiveWiring, config: Con
       const title = (await store.liveStreams.get(rec.streamId))?.title || rec.streamId;
       const video = await store.videos.create({ title: `${title} — recording ${new Date(rec.startedAt).toISOString().slice(0, 16).replace('T', ' ')}`, status: 'processing', metadata: { liveStreamId: rec.streamId, sessionId: rec.sessionId } });
       try {
-        await mkdir(path.join(config.dataDir, 'assets'), { recursive: true });
-        await rename(rec.dir, path.join(config.dataDir, 'assets', video.id)); // atomic publication (docs/STORAGE.md)
+        await publishRecordingDir(rec.dir, video.id, config.dataDir, wiring.storage); // atomic publication (docs/STORAGE.md)
       } catch (err) {
         await store.videos.setStatus(video.id, 'errored', { error: { code: 'TRANSCODE_FAILED', message: `recording could not be published: ${String(err)}` } });
         throw err;

@@ -6,6 +6,8 @@
  * file with rename(2). Any failure, timeout or abort removes both the work directory and whatever
  * was already published, so an errored job leaves nothing servable behind. The job store and HTTP
  * API are not this module's business: it reports through callbacks and a returned summary.
+ * With `publish` (object storage), the whole asset is built in the work directory and handed to
+ * it at the end — the storage's atomic publication — instead of being renamed into `assets/`.
  */
 import { randomBytes } from 'node:crypto';
 import { access, mkdir, rename, rm } from 'node:fs/promises';
@@ -43,6 +45,8 @@ export interface ProcessVideoOptions {
   onPlayable?: (info: { elapsedMs: number }) => void;
   /** Publish segments while encoding (default true); false publishes the whole asset at the end. */
   progressive?: boolean;
+  /** Publish the finished asset directory somewhere else (object storage); implies `progressive: false`. */
+  publish?: (outDir: string) => Promise<void>;
 }
 
 /** One published rendition. */
@@ -95,7 +99,7 @@ export async function processVideo(o: ProcessVideoOptions): Promise<AssetSummary
   const assetDir = path.join(o.assetsDir, o.assetId);
   if (await exists(assetDir)) throw fail('TRANSCODE_FAILED', `asset directory ${assetDir} already exists`);
   const workDir = path.join(o.tmpDir, `${o.assetId}-${randomBytes(4).toString('hex')}`);
-  const progressive = o.progressive ?? true;
+  const progressive = o.publish ? false : (o.progressive ?? true);
   const outDir = progressive ? assetDir : path.join(workDir, 'out');
   // One controller for the job: the caller's signal, the job timeout and internal failures stop ffmpeg.
   const job = new AbortController();
@@ -112,7 +116,7 @@ export async function processVideo(o: ProcessVideoOptions): Promise<AssetSummary
     const probeMs = performance.now() - t0;
     const plan = planLadder(probe, { rungs: parseLadder(cfg.ladder), fpsCap: cfg.fpsCap, audioKbps: cfg.audioKbps });
     for (const r of plan) await mkdir(path.join(workDir, r.name), { recursive: true });
-    await mkdir(path.dirname(assetDir), { recursive: true });
+    if (!o.publish) await mkdir(path.dirname(assetDir), { recursive: true });
     await mkdir(outDir, { recursive: false }).catch(async (err: NodeJS.ErrnoException) => {
       throw err.code === 'EEXIST' ? fail('TRANSCODE_FAILED', `asset directory ${assetDir} already exists`) : err;
     });
@@ -173,7 +177,8 @@ export async function processVideo(o: ProcessVideoOptions): Promise<AssetSummary
       await writeAtomic(path.join(outDir, 'storyboard.vtt'), storyboardVtt(images, probe.durationS));
     }
     await publisher.finish();
-    if (!progressive) await rename(outDir, assetDir);
+    if (o.publish) await o.publish(outDir);
+    else if (!progressive) await rename(outDir, assetDir);
     // Short sources (fewer segments than PLAYABLE_SEGMENTS) and non-progressive jobs become playable here.
     if (playableMs === 0) {
       playableMs = performance.now() - t0;
@@ -202,7 +207,7 @@ export async function processVideo(o: ProcessVideoOptions): Promise<AssetSummary
   } catch (err) {
     // Let an in-flight segment move finish before removing what was published.
     await publisher?.idle();
-    if (created) await rm(assetDir, { recursive: true, force: true });
+    if (created && !o.publish) await rm(assetDir, { recursive: true, force: true }); // a failed publish removes its own objects
     if (isStromError(err)) throw err;
     throw fail('TRANSCODE_FAILED', err instanceof Error ? err.message : String(err));
   } finally {

@@ -5,8 +5,14 @@
  * settles the video as `ready` or `errored` (with the engine's error code and message).
  * A re-run after a crash first removes whatever an earlier attempt had published, so an asset is
  * never half-published or duplicated.
+ *
+ * With object storage (`storage.kind = s3`) the job runs on whichever node leases it: the source is
+ * downloaded from the bucket to the node's `tmp/`, transcoded there, and the finished asset is
+ * published through the storage's atomic publication (no progressive playback before it is
+ * complete); the downloaded source is removed whatever happens.
  */
-import { readdir, rm } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
+import { mkdir, readdir, rm } from 'node:fs/promises';
 import path from 'node:path';
 import type { Logger } from 'pino';
 import type { Config } from '../config.js';
@@ -16,6 +22,8 @@ import type { Store } from '../store/db/database.js';
 import type { JobRow } from '../store/db/schema.js';
 import { WorkerPool, isTransient, type JobContext } from '../jobs/worker-pool.js';
 import { processVideo, type AssetSummary, type VodProgress } from './process-video.js';
+import { assetPrefix, STORAGE_URI, type BlobStorage } from '../storage/blob-storage.js';
+import { createStorage } from '../storage/create-storage.js';
 import { setToolPaths } from './ffmpeg-runner.js';
 
 /** Job kind of a transcode. */
@@ -29,6 +37,8 @@ export interface VodServiceOptions {
   log: Logger;
   /** Drop cached delivery metadata of an asset (it is being republished). */
   invalidate: (assetId: string) => void;
+  /** Media storage: where sources are read from and assets published to (default: the one `config.storage` names). */
+  storage?: BlobStorage;
 }
 
 /** Where the original of a video is kept (docs/STORAGE.md). */
@@ -41,10 +51,12 @@ export class VodService {
   readonly pool: WorkerPool;
   private readonly assetsDir: string;
   private readonly tmpDir: string;
+  private readonly storage: BlobStorage;
 
   constructor(private readonly o: VodServiceOptions) {
     this.assetsDir = path.join(o.config.dataDir, 'assets');
     this.tmpDir = path.join(o.config.dataDir, 'tmp');
+    this.storage = o.storage ?? createStorage(o.config);
     setToolPaths({ ffmpeg: o.config.vod.ffmpegPath, ffprobe: o.config.vod.ffprobePath });
     this.pool = new WorkerPool({
       jobs: o.store.jobs,
@@ -97,7 +109,7 @@ export class VodService {
     if (!video.source_path) throw fail('JOB_FAILED', job.id, `video ${videoId} has no stored source`);
     // A crashed earlier attempt may have published part of the asset or left its work directory
     // (processVideo names it `<assetId>-<random>`): start from nothing.
-    await rm(path.join(this.assetsDir, videoId), { recursive: true, force: true });
+    await this.removeAsset(videoId);
     for (const name of await readdir(this.tmpDir).catch(() => [] as string[])) {
       if (name.startsWith(`${videoId}-`)) await rm(path.join(this.tmpDir, name), { recursive: true, force: true });
     }
@@ -117,14 +129,24 @@ export class VodService {
       void store.videos.update(videoId, { playable: true }).then(() => bus.publish('video.playable', { videoId }), () => undefined);
     };
     let summary: AssetSummary;
+    const inStorage = video.source_path.startsWith(STORAGE_URI);
+    // A source kept in object storage is fetched to this node first (ffmpeg needs a file).
+    const localSource = inStorage ? path.join(this.tmpDir, `${videoId}-source-${randomBytes(4).toString('hex')}`) : video.source_path;
     try {
+      if (inStorage) {
+        await mkdir(this.tmpDir, { recursive: true });
+        await this.storage.download(video.source_path.slice(STORAGE_URI.length), localSource);
+      }
       summary = await processVideo({
-        source: video.source_path, assetsDir: this.assetsDir, tmpDir: this.tmpDir, assetId: videoId,
+        source: localSource, assetsDir: this.assetsDir, tmpDir: this.tmpDir, assetId: videoId,
         config: this.o.config.vod, signal: ctx.signal, onProgress, onPlayable,
+        publish: this.storage.kind === 'fs' ? undefined : (outDir) => this.storage.publish(outDir, assetPrefix(videoId)),
       });
     } catch (err) {
       await this.settleFailure(job, videoId, err, ctx);
       throw err;
+    } finally {
+      if (inStorage) await rm(localSource, { force: true });
     }
     this.o.invalidate(videoId);
     const top = summary.renditions.find((r) => r.kind === 'video');
@@ -133,6 +155,12 @@ export class VodService {
       metadata: { ...safeJson(video.metadata), renditions: summary.renditions.map((r) => r.name), audioOnly: summary.audioOnly, speed: summary.speed, timings: summary.timings },
     });
     bus.publish('video.ready', { videoId, durationS: summary.durationS });
+  }
+
+  /** Remove whatever is published of an asset (its folder, or its objects in a bucket). */
+  private async removeAsset(videoId: string): Promise<void> {
+    if (this.storage.kind === 'fs') await rm(path.join(this.assetsDir, videoId), { recursive: true, force: true });
+    else await this.storage.deletePrefix(assetPrefix(videoId));
   }
 
   /** Record a failure on the video when it is final (permanent, timed out or out of attempts). */
@@ -144,7 +172,7 @@ export class VodService {
     if (!final) return;
     const code = isStromError(e) ? e.code : 'JOB_FAILED';
     const message = e instanceof Error ? e.message : String(e);
-    await rm(path.join(this.assetsDir, videoId), { recursive: true, force: true });
+    await this.removeAsset(videoId);
     this.o.invalidate(videoId);
     await this.o.store.videos.setStatus(videoId, 'errored', { error: { code, message }, playable: false });
     this.o.bus.publish('video.errored', { videoId, code, message });

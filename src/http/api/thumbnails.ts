@@ -5,7 +5,8 @@
  * never on disk, so a read-only token cannot fill the disk by asking for every (time, width).
  * Identical concurrent requests share one render; renders at once are bounded
  * (`vod.thumbnailConcurrency`, over it → 503 Retry-After); the request's AbortSignal stops ffmpeg
- * when the client goes away or the deadline passes.
+ * when the client goes away or the deadline passes. With object storage the frame comes from the
+ * init and the one segment that hold the time (vod/thumbnail-source.ts), fetched into `tmp/`.
  */
 import path from 'node:path';
 import { HotCache } from '../../store/hot-cache.js';
@@ -13,6 +14,7 @@ import type { FastifyInstance } from 'fastify';
 import { Type, type Static } from '@sinclair/typebox';
 import { fail, failWith } from '../../errors.js';
 import { thumbnailAt } from '../../vod/extras.js';
+import { thumbnailSource } from '../../vod/thumbnail-source.js';
 import type { ApiContext } from './context.js';
 import { errors, IdParams } from './schemas.js';
 
@@ -54,7 +56,12 @@ export function thumbnailRoutes(ctx: ApiContext) {
         if (render === undefined) {
           if (rendering >= ctx.config.vod.thumbnailConcurrency) throw failWith('BUSY', { 'Retry-After': '1' }, 'thumbnail renderer');
           rendering++;
-          render = thumbnailAt(assetDir, tenths / 10, width, { signal: req.signal }).finally(() => {
+          const storage = ctx.delivery.storage;
+          const rendered = storage.kind === 'fs'
+            ? thumbnailAt(assetDir, tenths / 10, width, { signal: req.signal })
+            : thumbnailSource(storage, id, tenths / 10, path.join(ctx.config.dataDir, 'tmp')).then((src) =>
+              thumbnailAt(src.file, src.offsetS, width, { signal: req.signal }).finally(() => src.cleanup()));
+          render = rendered.finally(() => {
             rendering--;
             pending.delete(key);
           });

@@ -89,6 +89,11 @@ export function videosRoutes(ctx: ApiContext) {
       await rm(path.join(dataDir, 'sources', id), { recursive: true, force: true });
       const uploads = path.join(dataDir, 'uploads') + path.sep;
       if (row.source_path && path.resolve(row.source_path).startsWith(uploads)) await rm(row.source_path, { recursive: true, force: true });
+      if (ctx.delivery.storage.kind !== 'fs') {
+        // Object storage: the published asset and the kept original are objects in the bucket.
+        await ctx.delivery.storage.deletePrefix(`assets/${id}/`);
+        await ctx.delivery.storage.deletePrefix(`sources/${id}/`);
+      }
       ctx.delivery.catalog.invalidateAsset(id);
       return reply.code(204).send();
     });

@@ -3,6 +3,8 @@
  * (see server.ts) because it is the hot path: a cached object costs one map lookup, a few header
  * comparisons and one write — no router, no per-request objects. Everything else goes to Fastify.
  * The fast path keeps the same contracts as the API: catalog errors as JSON, request ids, CORS.
+ * Assets are read from the process's media storage: files under the data directory, or a bucket
+ * (`storage.kind = s3`) behind the same metadata and hot caches (file-catalog.ts).
  */
 import type { Logger } from 'pino';
 import type { Config } from '../../config.js';
@@ -14,6 +16,7 @@ import type { AnyRequest, AnyResponse } from '../../http-message.js';
 import { acceptsEarlyHints, earlyHintLinks, firstVariant, resolveUri } from './early-hints.js';
 import http2, { type Http2ServerResponse } from 'node:http2';
 import type { MediaObserver } from '../../observability/media-accounting.js';
+import { createStorage, type InstrumentedStorage } from '../../storage/create-storage.js';
 
 /** URL prefix of published assets. */
 export const ASSET_PREFIX = '/v/';
@@ -34,6 +37,8 @@ function assetIdOf(pathname: string): string {
 /** The delivery origin bound to one data directory. */
 export interface Delivery {
   catalog: FileCatalog;
+  /** The media storage assets are read from (shared with uploads, VOD and the API in the main process). */
+  storage: InstrumentedStorage;
   /** Handle a request if its path is a delivery path; returns false to pass it on. */
   handle(req: AnyRequest, res: AnyResponse): boolean;
   /** Serve one asset file for a route outside /v/ (the original design's stream alias). */
@@ -60,10 +65,11 @@ function corsHeaders(origin: string): string[] {
 
 const ALLOW_HEADERS = 'Range, If-Range, If-Match, If-None-Match, If-Modified-Since, If-Unmodified-Since, Authorization, CMCD-Object, CMCD-Request, CMCD-Session, CMCD-Status';
 
-/** Build the delivery origin. */
-export function createDelivery(config: Config, log: Logger): Delivery {
+/** Build the delivery origin over `storage` (default: the one `config.storage` names, as in delivery workers). */
+export function createDelivery(config: Config, log: Logger, storage: InstrumentedStorage = createStorage(config)): Delivery {
   const cors = corsHeaders(config.delivery.corsOrigin);
   const catalog = new FileCatalog({
+    remote: storage.kind === 'fs' ? null : storage,
     assetsDir: `${config.dataDir}/assets`,
     cacheBytes: config.delivery.cacheBytes,
     maxObjectBytes: config.delivery.maxObjectBytes,
@@ -96,6 +102,12 @@ export function createDelivery(config: Config, log: Logger): Delivery {
     if (isStromError(err)) return sendError(req, res, err);
     log.error({ err, url: req.url, reqId: req.headers['x-request-id'] }, 'delivery failed');
     sendError(req, res, fail('INTERNAL', 'delivery failed'));
+  }
+
+  /** Object storage only: how a send answers a storage failure before its head (a 503, not a cut 200). */
+  const remote = catalog.remote !== null;
+  function failer(req: AnyRequest, res: AnyResponse): ((err: unknown) => void) | undefined {
+    return remote ? (err) => onError(req, res, err) : undefined;
   }
 
   /** Early hints (and optional HTTP/2 push) for a master playlist, computed once per entry. */
@@ -164,7 +176,7 @@ export function createDelivery(config: Config, log: Logger): Delivery {
 
   async function serveEntry(req: AnyRequest, res: AnyResponse, e: FileEntry, forceStream: boolean, signed = false): Promise<void> {
     if (e.kind.playlist && e.hints === undefined && catalog.cacheable(e)) await prepareHints(e);
-    sendObject(req, res, e, catalog, { chunkBytes, forceStream, beforeBody: signed ? undefined : hintsFor(req, res, e), privateCache: !signed && isPrivate(e.assetId) });
+    sendObject(req, res, e, catalog, { chunkBytes, forceStream, beforeBody: signed ? undefined : hintsFor(req, res, e), privateCache: !signed && isPrivate(e.assetId), fail: failer(req, res) });
   }
 
   // Request tracking: the one close listener per response also feeds the observer.
@@ -191,6 +203,7 @@ export function createDelivery(config: Config, log: Logger): Delivery {
 
   return {
     catalog,
+    storage,
     setGuard(g) {
       guard = g;
     },
@@ -247,7 +260,7 @@ export function createDelivery(config: Config, log: Logger): Delivery {
       const e = catalog.peek(pathname, Date.now());
       if (e !== undefined && (e.hints !== undefined || !e.kind.playlist)) {
         // Hot path: metadata known, guard (if any) passed synchronously, nothing to prepare.
-        sendObject(req, res, e, catalog, { chunkBytes, beforeBody: token === null ? hintsFor(req, res, e) : undefined, privateCache: token === null && isPrivate(e.assetId) });
+        sendObject(req, res, e, catalog, { chunkBytes, beforeBody: token === null ? hintsFor(req, res, e) : undefined, privateCache: token === null && isPrivate(e.assetId), fail: failer(req, res) });
         return true;
       }
       serveSlow(req, res, pathname, false, true, token !== null).catch((err) => onError(req, res, err));

@@ -8,10 +8,19 @@
  * for `metaTtlMs` and re-checked after that; deleting an asset calls `invalidateAsset`.
  * Once the hot cache is full, a missed body is admitted only on its second miss
  * (`admits`), and one not admitted is read into a pooled buffer (`bodyForSend`, read-pool.ts).
+ *
+ * With object storage (`storage.kind = s3`, `remote`), the same caches sit in front of the bucket:
+ * a first miss of a hot kind is one ranged GET that brings size, ETag, mtime and — for objects up to
+ * `maxObjectBytes` — the body (kept for the request that asked, `prefetched`), a metadata re-check
+ * after `metaTtlMs` is one HEAD (never one per request), and larger objects stream as ranged GETs
+ * (send-object.ts). The ETag is the bucket's, so every node sends the same validator. On a file
+ * system the stat/readWhole path below is unchanged.
  */
 import fs, { promises as fsp } from 'node:fs';
 import path from 'node:path';
+import type { Readable } from 'node:stream';
 import { HotCache } from '../../store/hot-cache.js';
+import type { BlobRange, BlobStorage } from '../../storage/blob-storage.js';
 import { extensionOf, objectKinds, type ObjectKind } from './object-kinds.js';
 import { ReadPool } from './read-pool.js';
 import type { AssetPath } from './safe-path.js';
@@ -43,6 +52,9 @@ function readWhole(file: string, size: number, into?: Buffer): Promise<Buffer> {
 
 const noop = (): void => undefined;
 
+/** Bodies fetched with their metadata from object storage, waiting for the request that asked (bounded). */
+const MAX_PREFETCHED = 64;
+
 /** Cache-Control of a media playlist without EXT-X-ENDLIST (half the shortest segment target). */
 const GROWING_PLAYLIST_CACHE = 'public, max-age=1';
 
@@ -51,6 +63,7 @@ export interface FileEntry {
   /** Cache key: the URL path (`/v/<id>/<rel>`). */
   key: string;
   assetId: string;
+  /** The file's path, or its storage key (`assets/<id>/<rel>`) when the catalog reads object storage. */
   file: string;
   size: number;
   mtimeMs: number;
@@ -78,6 +91,8 @@ export interface FileCatalogOptions {
   playlistMaxAgeS: number;
   /** Headers added to every media response (CORS), as a flat [name, value, …] list. */
   commonHeaders: string[];
+  /** Object storage to read assets from instead of `assetsDir` (null or absent: the file system). */
+  remote?: BlobStorage | null;
 }
 
 /** Metadata + body cache over `<dataDir>/assets`. */
@@ -93,8 +108,13 @@ export class FileCatalog {
   private readonly pool: ReadPool;
   private readonly kinds: ReadonlyMap<string, ObjectKind>;
   private realRoot: string | undefined;
+  /** Object storage the assets are read from, or null for files under `assetsDir`. */
+  readonly remote: BlobStorage | null;
+  /** Bodies that came with their metadata (one GET), until `body` takes them. */
+  private readonly prefetched = new Map<string, Buffer>();
 
   constructor(private readonly opts: FileCatalogOptions) {
+    this.remote = opts.remote ?? null;
     this.hot = new HotCache(opts.cacheBytes);
     this.pool = ReadPool.forCache(opts.cacheBytes);
     this.kinds = objectKinds(opts.playlistMaxAgeS);
@@ -134,6 +154,7 @@ export class FileCatalog {
   private async loadUncoalesced(key: string, p: AssetPath): Promise<FileEntry | null> {
     const kind = this.kinds.get(extensionOf(p.rel));
     if (kind === undefined) return null;
+    if (this.remote !== null) return this.loadRemote(this.remote, key, p, kind);
     const file = path.join(this.opts.assetsDir, p.assetId, p.rel);
     let st;
     try {
@@ -163,11 +184,58 @@ export class FileCatalog {
     return entry;
   }
 
-  private makeEntry(key: string, assetId: string, file: string, size: number, mtimeMs: number, kind: ObjectKind): FileEntry {
+  /**
+   * Metadata from object storage: a first load of a hot kind is one GET that may bring the body
+   * too; a re-check of a known entry is one HEAD. Storage failures reject (STORAGE_UNAVAILABLE),
+   * which the stale-while-revalidate re-check of `peek` swallows: a known entry keeps being served.
+   */
+  private async loadRemote(remote: BlobStorage, key: string, p: AssetPath, kind: ObjectKind): Promise<FileEntry | null> {
+    const skey = `assets/${p.assetId}/${p.rel}`;
+    const previous = this.meta.get(key);
+    let body: Buffer | null = null;
+    let st;
+    if (previous === undefined && kind.hot) {
+      const got = await remote.fetchSmall(skey, Math.min(this.opts.maxObjectBytes, this.opts.cacheBytes));
+      st = got?.stat ?? null;
+      body = got?.body ?? null;
+    } else {
+      st = await remote.stat(skey);
+    }
+    if (st === null) {
+      this.forget(key);
+      return null;
+    }
+    if (previous && previous.size === st.size && previous.etag === st.etag) {
+      previous.checkedAt = Date.now();
+      return previous;
+    }
+    if (previous) this.hot.delete(key);
+    let effectiveKind = kind;
+    if (kind.playlist && st.size <= this.opts.maxObjectBytes) {
+      body ??= await remote.readAll(skey).catch(() => null);
+      const text = body?.toString('utf8') ?? '';
+      if (text.includes('#EXTINF') && !text.includes('#EXT-X-ENDLIST')) effectiveKind = { ...kind, cacheControl: GROWING_PLAYLIST_CACHE };
+    }
+    const entry = this.makeEntry(key, p.assetId, skey, st.size, st.mtimeMs, effectiveKind, st.etag);
+    this.remember(entry);
+    if (body !== null && body.length === st.size && this.cacheable(entry)) {
+      this.prefetched.delete(key);
+      this.prefetched.set(key, body);
+      if (this.prefetched.size > MAX_PREFETCHED) this.prefetched.delete(this.prefetched.keys().next().value!);
+    }
+    return entry;
+  }
+
+  /** A stream of one byte range of an entry in object storage (send-object.ts, large objects). */
+  openRange(e: FileEntry, range: BlobRange): Promise<Readable> {
+    return this.remote!.read(e.file, range);
+  }
+
+  private makeEntry(key: string, assetId: string, file: string, size: number, mtimeMs: number, kind: ObjectKind, storageEtag?: string): FileEntry {
     const lastModifiedS = Math.floor(mtimeMs / 1000);
     const lastModified = new Date(lastModifiedS * 1000).toUTCString();
     // Strong ETag from size and mtime (ns resolution kept): objects are immutable once published.
-    const etag = `"${size.toString(16)}-${Math.round(mtimeMs * 1000).toString(16)}"`;
+    const etag = storageEtag ?? `"${size.toString(16)}-${Math.round(mtimeMs * 1000).toString(16)}"`;
     const baseHeaders = [
       'Content-Type', kind.type,
       'ETag', etag,
@@ -198,13 +266,23 @@ export class FileCatalog {
 
   /** Read a whole body once (callers coalesce on `pendingReads`), caching it when `admit`. */
   private read(e: FileEntry, admit: boolean): Promise<Buffer> {
-    const pending = readWhole(e.file, e.size).then((buf) => {
+    const pending = (this.remote === null ? readWhole(e.file, e.size) : this.fetchRemote(e)).then((buf) => {
       // A file that changed between stat and read is not cached under stale validators.
       if (admit && buf.length === e.size) this.hot.set(e.key, buf);
       return buf;
     }).finally(() => this.pendingReads.delete(e.key));
     this.pendingReads.set(e.key, pending);
     return pending;
+  }
+
+  /** A body from object storage: the one fetched with the metadata, else one GET. */
+  private fetchRemote(e: FileEntry): Promise<Buffer> {
+    const pre = this.prefetched.get(e.key);
+    if (pre !== undefined) {
+      this.prefetched.delete(e.key);
+      if (pre.length === e.size) return Promise.resolve(pre);
+    }
+    return this.remote!.readAll(e.file);
   }
 
   /**
@@ -235,7 +313,11 @@ export class FileCatalog {
     // The caller (hotBody) already counted this lookup: peek, and decide admission exactly once.
     const hit = this.hot.peek(e.key);
     if (hit !== undefined) return Promise.resolve({ buf: hit, release: noop });
-    const shared = this.pendingReads.get(e.key) ?? (this.admits(e.key, e.size) ? this.read(e, true) : null);
+    let shared = this.pendingReads.get(e.key) ?? null;
+    if (shared === null) {
+      const admit = this.admits(e.key, e.size);
+      if (admit || this.remote !== null) shared = this.read(e, admit); // object storage: no pooled read
+    }
     if (shared !== null) return shared.then((buf) => ({ buf, release: noop }));
     const pooled = this.pool.take(e.size);
     return readWhole(e.file, e.size, pooled.subarray(0, e.size)).then((buf) => ({ buf, release: () => this.pool.give(pooled) }), (err: Error) => {
@@ -253,6 +335,7 @@ export class FileCatalog {
   invalidateAsset(assetId: string): void {
     const prefix = `/v/${assetId}/`;
     for (const key of [...this.meta.keys()]) if (key.startsWith(prefix)) this.meta.delete(key);
+    for (const key of [...this.prefetched.keys()]) if (key.startsWith(prefix)) this.prefetched.delete(key);
     this.hot.deleteWhere((k) => k.startsWith(prefix));
     for (const l of this.invalidationListeners) l(assetId);
   }

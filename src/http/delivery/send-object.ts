@@ -3,6 +3,9 @@
  * from memory or streamed from disk with backpressure. Works on Node's `ServerResponse` and on the
  * HTTP/2 compatibility response alike. This is hand-written rather than `@fastify/static` because
  * it is the hot path: a cache hit here is a map lookup and one `end(buffer)` (DESIGN.md numbers).
+ * With object storage (`catalog.remote`), a body not in memory is fetched — or the first range's
+ * GetObject opened — before the response head is written, so a storage failure is answered as a
+ * catalog 503 (`opts.fail`) rather than a truncated 200; ranges then stream with backpressure.
  */
 import type { ServerResponse } from 'node:http';
 import type { Http2ServerResponse } from 'node:http2';
@@ -44,6 +47,8 @@ export interface SendOptions {
    * under the token-less URL (RFC 9111 §3.5 — `public` would let a CDN hand it to anyone).
    */
   privateCache?: boolean;
+  /** Answer an error while no head is written yet (object storage failures: STORAGE_UNAVAILABLE). */
+  fail?: (err: unknown) => void;
 }
 
 /** Cache-Control of a signed asset not addressed by a `/s/<token>/` URL. */
@@ -58,6 +63,7 @@ export function sendObject(req: AnyRequest, res: AnyResponse, e: FileEntry, cata
   if (!hasConditionalHeaders(req.rawHeaders)) {
     // Most player requests: no Range, no If-*. Skip building `req.headers` (lazy in Node).
     if (!head) opts.beforeBody?.();
+    if (catalog.remote !== null && !head) return sendRemote(req, res, 200, full, e, catalog, opts, null);
     writeHead(req, res, 200, full);
     if (head) return void res.end();
     if (!opts.forceStream && catalog.cacheable(e)) return withBody(catalog, e, res, (buf) => res.end(buf));
@@ -89,6 +95,12 @@ export function sendObject(req: AnyRequest, res: AnyResponse, e: FileEntry, cata
   }
   if (!head) opts.beforeBody?.();
   const useMemory = !opts.forceStream && catalog.cacheable(e);
+  if (catalog.remote !== null && !head) {
+    if (ranges === null) return sendRemote(req, res, 200, full, e, catalog, opts, null);
+    if (ranges.length === 1) return sendRemote(req, res, 206, singleRangeHeaders(base, ranges[0]!, e.size), e, catalog, opts, ranges);
+    const plan = planMultipart(ranges, e.size, e.kind.type);
+    return sendRemote(req, res, 206, [...replaceHeader(base, 'Content-Type', plan.contentType), 'Content-Length', String(plan.length)], e, catalog, opts, ranges, plan.pieces);
+  }
   if (ranges === null) {
     writeHead(req, res, 200, full);
     if (head) return void res.end();
@@ -97,7 +109,7 @@ export function sendObject(req: AnyRequest, res: AnyResponse, e: FileEntry, cata
   }
   if (ranges.length === 1) {
     const r = ranges[0]!;
-    writeHead(req, res, 206, [...base, 'Content-Range', `bytes ${r.start}-${r.end}/${e.size}`, 'Content-Length', String(r.end - r.start + 1)]);
+    writeHead(req, res, 206, singleRangeHeaders(base, r, e.size));
     if (head) return void res.end();
     if (useMemory) return withBody(catalog, e, res, (buf) => res.end(buf.subarray(r.start, r.end + 1)));
     return streamRanges(res, e, [r], [], opts.chunkBytes);
@@ -117,6 +129,65 @@ export function sendObject(req: AnyRequest, res: AnyResponse, e: FileEntry, cata
   const heads: Buffer[] = [];
   for (const p of plan.pieces) (Buffer.isBuffer(p) ? heads : rs).push(p as never);
   streamRanges(res, e, rs, heads, opts.chunkBytes);
+}
+
+/** Headers of a single-range 206. */
+function singleRangeHeaders(base: string[], r: ByteRange, size: number): string[] {
+  return [...base, 'Content-Range', `bytes ${r.start}-${r.end}/${size}`, 'Content-Length', String(r.end - r.start + 1)];
+}
+
+/**
+ * A GET body from object storage: `ranges` null = the whole object; `pieces` = a multipart plan.
+ * The head is written only once the body (memory) or the first range's stream (large objects) is
+ * at hand; a failure before that goes to `opts.fail`.
+ */
+function sendRemote(req: AnyRequest, res: AnyResponse, status: number, headers: string[], e: FileEntry, catalog: FileCatalog, opts: SendOptions, ranges: ByteRange[] | null, pieces?: Array<Buffer | ByteRange>): void {
+  const failed = (err: unknown): void => {
+    if (!res.headersSent && opts.fail) opts.fail(err);
+    else res.destroy(err as Error);
+  };
+  if (!opts.forceStream && catalog.cacheable(e)) {
+    const write = (buf: Buffer): void => {
+      if (res.destroyed) return;
+      writeHead(req, res, status, headers);
+      if (pieces) {
+        for (const p of pieces) (res as NodeJS.WritableStream).write(Buffer.isBuffer(p) ? p : buf.subarray(p.start, p.end + 1));
+        res.end();
+      } else if (ranges) res.end(buf.subarray(ranges[0]!.start, ranges[0]!.end + 1));
+      else res.end(buf);
+    };
+    const hit = catalog.hotBody(e.key);
+    if (hit !== undefined) return write(hit);
+    return void catalog.body(e).then(write, failed);
+  }
+  const rs: ByteRange[] = [];
+  const heads: Buffer[] = [];
+  if (pieces) for (const p of pieces) (Buffer.isBuffer(p) ? heads : rs).push(p as never);
+  else rs.push(...(ranges ?? [{ start: 0, end: e.size - 1 }]));
+  if (rs[0]!.end < rs[0]!.start) {
+    writeHead(req, res, status, headers); // an empty object
+    return void res.end();
+  }
+  catalog.openRange(e, rs[0]!).then((first) => {
+    res.once('close', () => first.destroy()); // also when the generator below never starts
+    if (res.destroyed) return;
+    writeHead(req, res, status, headers);
+    async function* chunks(): AsyncGenerator<Buffer> {
+      for (let i = 0; i < rs.length; i++) {
+        if (heads[i]) yield heads[i]!;
+        const body = i === 0 ? first : await catalog.openRange(e, rs[i]!);
+        try {
+          for await (const c of body) yield c as Buffer;
+        } finally {
+          body.destroy();
+        }
+      }
+      if (heads[rs.length]) yield heads[rs.length]!;
+    }
+    pipeline(Readable.from(chunks(), { objectMode: false }), res as NodeJS.WritableStream, () => {
+      /* errors and aborts end the response */
+    });
+  }, failed);
 }
 
 /** Run `write` with the body of a cacheable entry, from memory or after one coalesced read. */

@@ -4,9 +4,12 @@
  * never buffered, so RSS stays flat for a 2 GB upload — and `uploads.maxBytes` is enforced while
  * the bytes arrive: past the limit the request is cut off with 413 and the partial file deleted,
  * before any video row exists. Fields (`title`, `visibility`) may come before or after the file.
+ * With object storage the file part streams (lib-storage Upload, two parts in memory at most)
+ * straight to `sources/<id>/source` under an id chosen up front; a refused upload deletes the key.
  */
 import { createWriteStream } from 'node:fs';
 import path from 'node:path';
+import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { IncomingMessage } from 'node:http';
 import { Busboy, type BusboyHeaders } from '@fastify/busboy';
@@ -15,6 +18,7 @@ import { fail, StromError } from '../../errors.js';
 import { newId } from '../../store/db/ids.js';
 import { videoJson } from '../api/videos.js';
 import { finishUpload, removeQuietly, uploadsDir, videoFields, type UploadOptions } from './upload-files.js';
+import { sourceKey, type BlobStorage } from '../../storage/blob-storage.js';
 
 /** Route of the multipart alias. */
 export const MULTIPART_PATH = '/api/v1/video/upload';
@@ -29,20 +33,50 @@ interface Received {
   fields: Record<string, string>;
 }
 
-/** Stream the first file part of `req` to a temp file; rejects with a catalog error. */
-function receive(req: IncomingMessage, dir: string, maxBytes: number): Promise<Received> {
+/** Where the file part goes: `name` (a path or a storage key), how it is written and removed again. */
+interface Sink {
+  name: string;
+  /** Destroy the part's stream when it crosses the limit (an object store would otherwise complete a truncated body). */
+  abortOnLimit: boolean;
+  write(stream: Readable): Promise<void>;
+  remove(): Promise<void>;
+}
+
+/** A temp file under `dir` (the file system). */
+function fileSink(dir: string): Sink {
+  const target = path.join(dir, `mp_${newId('', 12)}.part`);
+  return { name: target, abortOnLimit: false, write: (stream) => pipeline(stream, createWriteStream(target)), remove: () => removeQuietly(target) };
+}
+
+/** The source key of `videoId` in object storage; removal waits for an interrupted write to settle. */
+function storageSink(storage: BlobStorage, videoId: string): Sink {
+  const key = sourceKey(videoId);
+  let writing: Promise<void> = Promise.resolve();
+  return {
+    name: key,
+    abortOnLimit: true,
+    write(stream) {
+      writing = storage.write(key, stream);
+      return writing;
+    },
+    remove: () => writing.catch(() => undefined).then(() => storage.deletePrefix(`sources/${videoId}/`)).then(() => undefined),
+  };
+}
+
+/** Stream the first file part of `req` into a sink; rejects with a catalog error. */
+function receive(req: IncomingMessage, sink: () => Sink, maxBytes: number): Promise<Received> {
   return new Promise((resolve, reject) => {
     const bb = Busboy({ headers: req.headers as BusboyHeaders, limits: { fileSize: maxBytes, files: 1, fields: 20, fieldSize: 64 * 1024, parts: 64 } });
     const fields: Record<string, string> = {};
     let file: Promise<{ tmp: string; bytes: number; filename: string }> | null = null;
-    let tmp: string | null = null;
+    let out: Sink | null = null;
     let settled = false;
     const stop = (err: StromError) => {
       if (settled) return;
       settled = true;
       req.unpipe(bb);
       bb.destroy();
-      if (tmp) void removeQuietly(tmp);
+      if (out) void out.remove().catch(() => undefined);
       reject(err);
     };
     bb.on('field', (name, value) => {
@@ -53,10 +87,13 @@ function receive(req: IncomingMessage, dir: string, maxBytes: number): Promise<R
         stream.resume(); // only the first file counts
         return;
       }
-      const target = path.join(dir, `mp_${newId('', 12)}.part`);
-      tmp = target;
-      stream.on('limit', () => stop(fail('UPLOAD_TOO_LARGE', maxBytes)));
-      file = pipeline(stream, createWriteStream(target)).then(() => ({ tmp: target, bytes: stream.bytesRead, filename }));
+      const target = sink();
+      out = target;
+      stream.on('limit', () => {
+        if (target.abortOnLimit) stream.destroy();
+        stop(fail('UPLOAD_TOO_LARGE', maxBytes));
+      });
+      file = target.write(stream).then(() => ({ tmp: target.name, bytes: stream.bytesRead, filename }));
       file.catch((err: unknown) => stop(err instanceof StromError ? err : fail('UPLOAD_MALFORMED', (err as Error).message)));
     });
     bb.on('error', (err: unknown) => stop(fail('UPLOAD_MALFORMED', (err as Error).message)));
@@ -89,8 +126,11 @@ export function multipartRoutes(app: FastifyInstance, o: UploadOptions): void {
       throw fail('UPLOAD_TOO_LARGE', o.config.uploads.maxBytes);
     }
     let got: Received;
+    // In a bucket the bytes go straight to the source key of an id chosen now (no local copy).
+    const storageId = o.storage.kind === 'fs' ? null : newId('v_');
+    const remove = (): Promise<void> => (storageId === null ? removeQuietly(got.tmp) : o.storage.deletePrefix(`sources/${storageId}/`).then(() => undefined));
     try {
-      got = await receive(req.raw, uploadsDir(o.config), o.config.uploads.maxBytes);
+      got = await receive(req.raw, storageId === null ? () => fileSink(uploadsDir(o.config)) : () => storageSink(o.storage, storageId), o.config.uploads.maxBytes);
     } catch (err) {
       void reply.header('connection', 'close'); // the rest of the body is not read
       throw err;
@@ -99,17 +139,17 @@ export function multipartRoutes(app: FastifyInstance, o: UploadOptions): void {
     try {
       fields = videoFields({ title: got.fields.title, filename: got.filename ? path.parse(got.filename).name : undefined, visibility: got.fields.visibility });
     } catch (err) {
-      await removeQuietly(got.tmp);
+      await remove();
       throw fail('VALIDATION_FAILED', 'visibility', (err as Error).message);
     }
     let created;
     let row;
     try {
-      created = await o.store.videos.create({ ...fields, status: 'waiting', metadata: { upload: 'multipart', filename: got.filename || null, bytes: got.bytes } });
+      created = await o.store.videos.create({ ...(storageId === null ? {} : { id: storageId }), ...fields, status: 'waiting', metadata: { upload: 'multipart', filename: got.filename || null, bytes: got.bytes } });
       o.bus.publish('video.created', { videoId: created.id, title: created.title });
-      row = await finishUpload(o, req.log, created.id, got.tmp, 'rename');
+      row = await finishUpload(o, req.log, created.id, got.tmp, storageId === null ? 'rename' : 'stored');
     } catch (err) {
-      await removeQuietly(got.tmp); // nothing else ever sweeps mp_*.part files
+      await remove(); // nothing else ever sweeps mp_*.part files (or unreferenced source keys)
       throw err;
     }
     return reply.code(201).header('location', `/api/v1/videos/${created.id}`).send(videoJson(row ?? created));

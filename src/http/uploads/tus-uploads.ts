@@ -5,11 +5,21 @@
  * reply and hands the raw request/response to tus. The upload id *is* the video id: creating an
  * upload creates the `waiting` video (header `Strom-Video-Id`), finishing it moves the file to
  * `sources/<id>/source` and queues processing, terminating it deletes the waiting video.
+ *
+ * With `storage.kind = s3` the datastore is @tus/s3-store: the upload's parts, its `.info` object
+ * (size, metadata, multipart upload id) and any incomplete tail part live in the bucket under
+ * `<prefix>uploads/`, and the offset of a HEAD is computed from the bucket's list of parts — so an
+ * upload begun on one node resumes on any other. Finishing copies the object to the source key
+ * server-side and deletes the upload objects.
  */
 import path from 'node:path';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { EVENTS, Server, type ServerOptions, type Upload } from '@tus/server';
 import { FileStore } from '@tus/file-store';
+import { S3Store } from '@tus/s3-store';
+import type { DataStore } from '@tus/utils';
+import type { S3Client } from '@aws-sdk/client-s3';
+import { normalizePrefix, s3ClientConfig } from '../../storage/s3-storage.js';
 import { fail } from '../../errors.js';
 import { newId } from '../../store/db/ids.js';
 import { finishUpload, TUS_MARKER, uploadsDir, videoFields, type UploadOptions } from './upload-files.js';
@@ -26,10 +36,56 @@ function tusError(status_code: number, body: string): { status_code: number; bod
   return { status_code, body: `${body}\n` };
 }
 
+/**
+ * Keep the tus S3 store's objects under `prefix` (it names them by upload id alone): prefix every
+ * Key (and DeleteObjects keys, ListMultipartUploads' Prefix) on the way in, strip it from the keys
+ * ListMultipartUploads and CreateMultipartUpload return.
+ */
+function prefixKeys(client: S3Client, prefix: string): void {
+  type Io = { Key?: string; Prefix?: string; Delete?: { Objects?: Array<{ Key?: string }> }; Uploads?: Array<{ Key?: string }> };
+  client.middlewareStack.add((next, context) => async (args) => {
+    const input = { ...(args.input as Io) };
+    if (typeof input.Key === 'string') input.Key = prefix + input.Key;
+    if (input.Delete?.Objects) input.Delete = { ...input.Delete, Objects: input.Delete.Objects.map((x) => ({ ...x, Key: prefix + (x.Key ?? '') })) };
+    if (context.commandName === 'ListMultipartUploadsCommand') input.Prefix = prefix + (input.Prefix ?? '');
+    const out = await next({ ...args, input });
+    const o = out.output as Io;
+    if (typeof o.Key === 'string' && o.Key.startsWith(prefix)) o.Key = o.Key.slice(prefix.length);
+    for (const u of o.Uploads ?? []) if (u.Key?.startsWith(prefix)) u.Key = u.Key.slice(prefix.length);
+    return out;
+  }, { step: 'initialize', name: 'stromUploadKeyPrefix' });
+}
+
+/** @tus/s3-store with its objects under a key prefix (its client is protected: set up here). */
+class PrefixedS3Store extends S3Store {
+  constructor(prefix: string, options: ConstructorParameters<typeof S3Store>[0]) {
+    super(options);
+    prefixKeys(this.client, prefix);
+  }
+}
+
+/** Where tus keeps upload bytes: files under `<dataDir>/uploads`, or the bucket under `<prefix>uploads/`. */
+function createDatastore(o: UploadOptions): DataStore {
+  const { config } = o;
+  if (o.storage.kind === 'fs') return new FileStore({ directory: uploadsDir(config), expirationPeriodInMilliseconds: config.uploads.expireAfterMs });
+  const s3 = config.storage.s3;
+  const store = new PrefixedS3Store(`${normalizePrefix(s3.prefix)}uploads/`, {
+    partSize: s3.partBytes,
+    maxConcurrentPartUploads: s3.maxConcurrentWrites,
+    expirationPeriodInMilliseconds: config.uploads.expireAfterMs,
+    useTags: false, // expiry is found through ListMultipartUploads; R2 and others lack object tagging
+    // No per-node cache of an upload's .info: another node may have finished or terminated it since.
+    cache: { get: () => Promise.resolve(undefined), set: () => Promise.resolve(), delete: () => Promise.resolve() },
+    s3ClientConfig: { bucket: s3.bucket!, ...s3ClientConfig(s3) },
+  });
+  return store;
+}
+
 /** Build the tus server and its expiry sweeper; `close()` stops the sweeper. */
 export function createTus(o: UploadOptions, log: FastifyInstance['log']): { server: Server; sweep(): Promise<number>; close(): void } {
   const { config, store, bus } = o;
-  const datastore = new FileStore({ directory: uploadsDir(config), expirationPeriodInMilliseconds: config.uploads.expireAfterMs });
+  const datastore = createDatastore(o);
+  const inBucket = o.storage.kind !== 'fs';
   const corsOrigin = config.delivery.corsOrigin;
   const server = new Server({
     path: TUS_PATH,
@@ -55,13 +111,17 @@ export function createTus(o: UploadOptions, log: FastifyInstance['log']): { serv
       return {};
     },
     async onUploadFinish(_req: TusRequest, upload: Upload) {
-      await finishUpload(o, log, upload.id, path.join(uploadsDir(config), upload.id), 'link');
+      if (inBucket) await finishUpload(o, log, upload.id, `uploads/${upload.id}`, 'copy');
+      else await finishUpload(o, log, upload.id, path.join(uploadsDir(config), upload.id), 'link');
       return {};
     },
   });
-  // The source is linked; drop the upload file and its info once tus has built its answer.
+  // The source is linked (copied in a bucket); drop the upload bytes and info once tus has answered.
   server.on(EVENTS.POST_FINISH, (_req, _res, upload) => {
-    datastore.remove(upload.id).catch((err: unknown) => log.warn({ err, id: upload.id }, 'could not remove finished upload'));
+    const removed = inBucket
+      ? Promise.all([o.storage.delete(`uploads/${upload.id}`), o.storage.delete(`uploads/${upload.id}.info`), o.storage.delete(`uploads/${upload.id}.part`)])
+      : datastore.remove(upload.id);
+    removed.catch((err: unknown) => log.warn({ err, id: upload.id }, 'could not remove finished upload'));
   });
   server.on(EVENTS.POST_TERMINATE, (_req, _res, id) => {
     dropWaiting(id).catch((err: unknown) => log.warn({ err, id }, 'could not delete terminated upload video'));

@@ -3,6 +3,9 @@
  * (`<dataDir>/uploads/` while receiving, `<dataDir>/sources/<videoId>/source` once complete —
  * the original kept for reprocessing, never served) and the hand-off that turns a finished file
  * into a queued video. Kept in one place so both paths publish the same events in the same order.
+ * With object storage (`storage.kind = s3`) the bytes live in the bucket instead: tus parts under
+ * `uploads/<id>`, the complete original at `sources/<id>/source`, and the video's `source_path` is
+ * `storage:sources/<id>/source` so any node's transcode job can fetch it.
  */
 import { copyFile, link, mkdir, rename, rm } from 'node:fs/promises';
 import path from 'node:path';
@@ -11,6 +14,7 @@ import type { Config } from '../../config.js';
 import type { EventBus } from '../../events/event-bus.js';
 import type { Store } from '../../store/db/database.js';
 import type { VideoRow, Visibility } from '../../store/db/schema.js';
+import { sourceKey, STORAGE_URI, type BlobStorage } from '../../storage/blob-storage.js';
 
 /** Called once an upload is complete and its file is at `sourceFile`; the app enqueues the transcode. */
 export type OnUploaded = (videoId: string, sourceFile: string) => Promise<void> | void;
@@ -21,6 +25,8 @@ export interface UploadOptions {
   store: Store;
   bus: EventBus;
   onUploaded: OnUploaded;
+  /** Media storage: files under the data directory, or a bucket shared by the nodes of a cluster. */
+  storage: BlobStorage;
 }
 
 /** `<dataDir>/uploads`: bytes still arriving (tus files + `.json` info, multipart `.part` files). */
@@ -53,26 +59,33 @@ export const TUS_MARKER = 'tus';
 
 /**
  * Put a complete upload at its source path (`rename`, or `link` when the caller removes `from`
- * itself later — tus still stats it while answering), mark the video `queued`, call `onUploaded`.
- * A failing `onUploaded` leaves the video `errored` (INTERNAL) instead of queued forever.
+ * itself later — tus still stats it while answering; in object storage `copy` from the key `from`,
+ * or `stored` when the bytes were written to `sources/<id>/source` directly), mark the video
+ * `queued`, call `onUploaded`. A failing `onUploaded` leaves the video `errored` (INTERNAL)
+ * instead of queued forever.
  */
-export async function finishUpload(o: UploadOptions, log: FastifyBaseLogger, videoId: string, from: string, how: 'rename' | 'link'): Promise<VideoRow | undefined> {
-  const to = sourceFile(o.config, videoId);
-  await mkdir(path.dirname(to), { recursive: true });
-  await rm(to, { force: true });
-  if (how === 'rename') await rename(from, to);
-  else {
-    try {
-      await link(from, to);
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'EXDEV') throw err;
-      await copyFile(from, to); // uploads/ and sources/ on different file systems
+export async function finishUpload(o: UploadOptions, log: FastifyBaseLogger, videoId: string, from: string, how: 'rename' | 'link' | 'copy' | 'stored'): Promise<VideoRow | undefined> {
+  const inStorage = how === 'copy' || how === 'stored';
+  const to = inStorage ? STORAGE_URI + sourceKey(videoId) : sourceFile(o.config, videoId);
+  if (how === 'copy') await o.storage.copy(from, sourceKey(videoId));
+  else if (!inStorage) {
+    await mkdir(path.dirname(to), { recursive: true });
+    await rm(to, { force: true });
+    if (how === 'rename') await rename(from, to);
+    else {
+      try {
+        await link(from, to);
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'EXDEV') throw err;
+        await copyFile(from, to); // uploads/ and sources/ on different file systems
+      }
     }
   }
   const row = await o.store.videos.setStatus(videoId, 'queued', { sourcePath: to });
   if (!row) {
     // Deleted while the last bytes arrived: keep nothing.
-    await rm(path.dirname(to), { recursive: true, force: true });
+    if (inStorage) await o.storage.deletePrefix(`sources/${videoId}/`);
+    else await rm(path.dirname(to), { recursive: true, force: true });
     return undefined;
   }
   try {

@@ -3,7 +3,8 @@
  * delivery origin as the main (`createDelivery` over the same data directory) on connections the
  * main hands over, with its own hot cache (a 1/processes share of `delivery.cacheBytes`, so the
  * setting stays the memory bound of the whole server) and its own playback guard fed by the main
- * over IPC (signed ids, signing keys, asset invalidations) — no database handle here.
+ * over IPC (signed ids, signing keys, asset invalidations) — no database handle here. It reads
+ * media through its own client of the same storage (`storage.kind`: the data directory or the bucket).
  *
  * Per-process limits: the media rate limit and the per-token stream cap are divided by the number
  * of processes (rounded up): a client's connections are spread round-robin, so the sum over
@@ -35,7 +36,7 @@ import { clientIp } from '../../../auth/playback-tokens.js';
 import { MAX_QOE_BATCH, type FromWorker, type QoeRecord, type ToWorker, type WorkerKey } from './ipc-protocol.js';
 
 /** Metric families a worker reports (everything else is the main's alone). */
-const REPORTED = /^strom_(http_|hot_cache_|media_)/;
+const REPORTED = /^strom_(http_|hot_cache_|media_|storage_)/;
 
 function send(msg: FromWorker, handle?: Socket): void {
   if (process.connected) process.send!(msg, handle as never);
@@ -64,6 +65,7 @@ function start(init: Extract<ToWorker, { type: 'init' }>): void {
   // Observability: local counters (merged by the main at scrape), CMCD to the main, sampled access log.
   const metrics = new StromMetrics({ defaultMetrics: false });
   const sockets = new Set<Socket>();
+  delivery.storage.metrics.attach(metrics.registry); // this process's reads from media storage
   metrics.sources.hotCache = () => delivery.catalog.hot.stats();
   metrics.sources.mediaInFlight = () => delivery.inFlight();
   metrics.sources.openConnections = () => sockets.size + lean.size();
