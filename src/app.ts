@@ -19,6 +19,7 @@ import { createCluster, type Cluster } from './cluster/cluster.js';
 import { createHttpServer } from './http/http-server.js';
 import { createFastifyApp } from './http/fastify-app.js';
 import { createDelivery, type Delivery } from './http/delivery/delivery-handler.js';
+import { bucketCheck } from './storage/create-storage.js';
 import { DeliveryWorkers, forgetExitedWorkers } from './http/delivery/workers/delivery-workers.js';
 import { healthRoutes, readinessRoutes } from './http/health.js';
 import { streamAliasRoutes } from './http/stream-alias.js';
@@ -132,6 +133,7 @@ export async function buildStrom(config: Config, log: Logger = createLogger(conf
     rtmpListening: config.rtmp.enabled ? () => live.rtmp.port() !== null : null,
     metricsListening: metricsListener ? () => metricsListener.listening() : null,
     redisReady: cluster ? () => cluster.redis.ready() : null,
+    bucket: bucketCheck(delivery.storage), // storage.kind=s3: the bucket answers
   }))));
   await app.register(qoeRoutes(obs.qoe, control.store));
   const metricsHistory = await registerMetricsHistory(app, () => obs.metrics.exposition(), config, log);

@@ -26,6 +26,8 @@ export interface ReadinessDeps {
   metricsListening: (() => boolean) | null;
   /** null on a single node; in cluster mode, whether the Redis command connection is ready. */
   redisReady?: (() => boolean) | null;
+  /** `storage.kind = s3`: whether the bucket answers (src/storage/create-storage.ts `bucketCheck`); null on a file system. */
+  bucket?: (() => Promise<string | null>) | null;
 }
 
 /** Directories under the data directory that must be writable. */
@@ -97,6 +99,7 @@ export function readinessChecks(d: ReadinessDeps): Record<string, Check> {
     const up = d.redisReady;
     checks.redis = async () => (up() ? null : 'Redis (cluster.redisUrl) unreachable');
   }
+  if (d.bucket) checks.bucket = d.bucket;
   return checks;
 }
 

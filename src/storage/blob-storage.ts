@@ -25,6 +25,8 @@ export interface BlobStat {
 export interface BlobEntry {
   key: string;
   size: number;
+  /** The object's ETag where the listing gives it (S3), for re-checks without a HEAD per object. */
+  etag?: string;
 }
 
 /** An inclusive byte range. */

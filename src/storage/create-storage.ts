@@ -19,6 +19,24 @@ import type { StorageMetrics } from './storage-metrics.js';
 /** A storage together with its operation metrics. */
 export type InstrumentedStorage = BlobStorage & { readonly metrics: StorageMetrics };
 
+/** Longest the `bucket` readiness check waits for the bucket. */
+export const BUCKET_CHECK_MS = 2000;
+
+/**
+ * The `/readyz` check of a bucket (null on a file system, whose writability the `storage` check
+ * covers): one HEAD of a key that need not exist — "not found" means the bucket answers with these
+ * credentials; a refused connection, a timeout or AccessDenied is the reason, naming endpoint and bucket.
+ */
+export function bucketCheck(storage: BlobStorage): (() => Promise<string | null>) | null {
+  if (storage.kind === 'fs') return null;
+  return async () => {
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<string>((resolve) => (timer = setTimeout(() => resolve(`media storage ${storage.where} did not answer within ${BUCKET_CHECK_MS} ms`), BUCKET_CHECK_MS)));
+    const head = storage.stat('readyz-probe').then(() => null, (err: unknown) => (err as Error).message);
+    return Promise.race([head, late]).finally(() => clearTimeout(timer));
+  };
+}
+
 /** The storage `config.storage.kind` names, rooted at the data directory or the bucket prefix. */
 export function createStorage(config: Config): InstrumentedStorage {
   if (config.storage.kind === 's3') return new S3Storage(config.storage.s3);

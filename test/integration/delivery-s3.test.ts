@@ -158,6 +158,39 @@ describe('cost and resilience', () => {
     assert.equal(await count('stat'), stats);
   });
 
+  test('after delivery.metaTtlMs one LIST per asset re-checks its entries; a deleted object then 404s', async (t) => {
+    const n = await startStrom({ ...s3.settings('strom/'), 'delivery.metaTtlMs': 200 });
+    t.after(() => n.stop());
+    const count = async (op: string) => (await n.strom.obs.metrics.registry.getSingleMetric('strom_storage_operations_total')!.get()).values
+      .filter((v) => v.labels.op === op).reduce((sum, v) => sum + v.value, 0);
+    const rels = ['v360/seg_00000.m4s', 'v360/seg_00001.m4s', 'v240/seg_00000.m4s', 'master.m3u8', 'v360/index.m3u8'];
+    for (const rel of rels) assert.equal((await request(`${n.url}/v/${ID}/${rel}`)).status, 200, rel);
+    await new Promise((r) => setTimeout(r, 300));
+    const [lists, stats] = [await count('list'), await count('stat')];
+    for (const rel of rels) assert.equal((await request(`${n.url}/v/${ID}/${rel}`)).status, 200, 'stale entries are served while re-checked');
+    for (let i = 0; i < 50 && (await count('list')) === lists; i++) await new Promise((r) => setTimeout(r, 20));
+    assert.equal(await count('list'), lists + 1, 'one LIST for the whole asset');
+    assert.equal(await count('stat'), stats, 'no HEAD per object');
+
+    // An object removed from the bucket behind Strom's back is noticed by the next re-check.
+    const storage = new S3Storage(testConfig(s3.settings('strom/')).storage.s3);
+    t.after(() => storage.close());
+    const copy = tempDir('s3-gone');
+    t.after(() => rmSync(copy, { recursive: true, force: true }));
+    cpSync(assetDir, path.join(copy, 'gone'), { recursive: true });
+    await storage.publish(path.join(copy, 'gone'), 'assets/gone/');
+    assert.equal((await request(`${n.url}/v/gone/${SEG}`)).status, 200);
+    await storage.delete(`assets/gone/${SEG}`);
+    await new Promise((r) => setTimeout(r, 300));
+    await request(`${n.url}/v/gone/${SEG}`); // stale: served once more, re-check starts
+    let status = 200;
+    for (let i = 0; i < 50 && status === 200; i++) {
+      await new Promise((r) => setTimeout(r, 20));
+      status = (await request(`${n.url}/v/gone/${SEG}`)).status;
+    }
+    assert.equal(status, 404);
+  });
+
   test('a delivery worker process reads the bucket through its own client', async (t) => {
     const w = await startStrom({ ...s3.settings('strom/'), 'delivery.workers': 1 });
     t.after(() => w.stop());
@@ -180,5 +213,10 @@ describe('cost and resilience', () => {
     assert.equal(body.error.code, 'STORAGE_UNAVAILABLE');
     assert.match(body.error.message, /s3:\/\/media\/strom\/ at http:\/\/127\.0\.0\.1:1/);
     assert.equal((await request(`${dead.url}/v/${ID}/${SEG}`, { headers: { range: 'bytes=0-9' } })).status, 503);
+    // Readiness says why: the bucket check fails naming it; a node whose bucket answers is ready.
+    const ready = JSON.parse((await request(`${dead.url}/readyz`)).body.toString()) as { checks: Record<string, string> };
+    assert.match(ready.checks.bucket ?? '', /s3:\/\/media\/strom\/ at http:\/\/127\.0\.0\.1:1/);
+    const fine = JSON.parse((await request(`${bucket.url}/readyz`)).body.toString()) as { checks: Record<string, string> };
+    assert.equal(fine.checks.bucket, 'ok');
   });
 });
