@@ -62,7 +62,7 @@ export interface Strom {
   deliveryWorkers: DeliveryWorkers | null;
   /** Uploads: tus + multipart; `uploads.sweep()` removes expired unfinished uploads. */
   uploads: Uploads;
-  /** Webhooks: delivers bus events to `/api/v1/webhooks` receivers; `dropped` counts queue overflow. */
+  /** Webhooks: this node's events into the store's outbox, and the outbox's due deliveries to `/api/v1/webhooks` receivers. */
   webhooks: WebhookDispatcher;
   server: http.Server | http2.Http2SecureServer;
   /** Start listening on config host/port; resolves to the bound address. */
@@ -117,6 +117,7 @@ export async function buildStrom(config: Config, log: Logger = createLogger(conf
 
   // Observability: scrape-time sources, /metrics, /readyz, QoE, the dashboard's history.
   live.webrtc.metrics.register(obs.metrics.registry);
+  webhooks.metrics.register(obs.metrics.registry); // outbox by state, attempts, drops
   obs.attach({
     delivery: { hotCache: () => delivery.catalog.hot.stats(), inFlight: () => delivery.inFlight() },
     store: control.store, bus, live, pool: vod.pool, openConnections: listener.openConnections,
@@ -126,6 +127,7 @@ export async function buildStrom(config: Config, log: Logger = createLogger(conf
   await app.register(readinessRoutes(obs.readiness(readinessChecks({ // obs: strom_ready{check} at scrape time
     dataDir: config.dataDir,
     db: () => control.store.db as never,
+    dbWhere: control.store.where,
     ffmpegPath: config.vod.ffmpegPath,
     ffprobePath: config.vod.ffprobePath,
     toolCacheMs: config.health.toolCacheMs,

@@ -140,6 +140,8 @@ export const settings: readonly Setting[] = [
   // --- store.* : the metadata database (src/store/db; docs/STORAGE.md "Metadata database") ---
   { key: 'store.url', kind: 'string', default: null, doc: 'metadata database: empty = SQLite at <dataDir>/strom.db; sqlite:<path>; or postgres://user:password@host:port/db, shared by the nodes of a cluster' },
   { key: 'store.poolMax', kind: 'int', default: 10, min: 1, max: 1000, doc: 'PostgreSQL connections this node may open at once (unused with SQLite)' },
+  { key: 'store.connectTimeoutMs', kind: 'duration', default: 5_000, min: 100, max: 120_000, doc: 'PostgreSQL: a connection not made (or a pool slot not free) within this long fails the query with 503 STORE_UNAVAILABLE' },
+  { key: 'store.queryTimeoutMs', kind: 'duration', default: 30_000, min: 0, doc: 'PostgreSQL: a statement not answered within this long is given up (STORE_UNAVAILABLE) and its connection closed; 0 = none; migrations are exempt' },
   // --- end store.* ---
   // --- storage.* : where media lives (src/storage; docs/STORAGE.md "Object storage") ---
   { key: 'storage.kind', kind: 'enum', default: 'fs', values: ['fs', 's3'], doc: 'media storage: fs = files under <dataDir> (one node); s3 = an S3-compatible bucket shared by the nodes of a cluster' },
@@ -171,8 +173,11 @@ export const settings: readonly Setting[] = [
   { key: 'webhooks.timeoutMs', kind: 'duration', default: 10_000, min: 10, doc: 'one webhook delivery attempt is aborted after this long' },
   { key: 'webhooks.maxAttempts', kind: 'int', default: 5, min: 1, max: 20, doc: 'attempts per webhook delivery before it is given up' },
   { key: 'webhooks.retryBaseMs', kind: 'duration', default: 2_000, min: 0, doc: 'first retry delay of a failed delivery; doubles each attempt' },
-  { key: 'webhooks.maxQueued', kind: 'int', default: 1000, min: 1, doc: 'deliveries waiting in memory; more are dropped, counted and logged' },
-  { key: 'webhooks.concurrency', kind: 'int', default: 4, min: 1, max: 64, doc: 'webhook deliveries in flight at once' },
+  { key: 'webhooks.maxQueued', kind: 'int', default: 10_000, min: 1, doc: 'undelivered deliveries in the metadata store\'s outbox, for the whole service; deliveries of new events beyond it are dropped, counted (strom_webhook_dropped_total{reason="queue_full"}) and logged' },
+  { key: 'webhooks.maxBuffered', kind: 'int', default: 1000, min: 0, doc: 'events held in memory per node while the metadata store is unreachable, enqueued when it returns; beyond it the oldest are dropped and counted (reason="buffer_full")' },
+  { key: 'webhooks.concurrency', kind: 'int', default: 4, min: 1, max: 64, doc: 'webhook deliveries in flight at once per node' },
+  { key: 'webhooks.pollMs', kind: 'duration', default: 1_000, min: 10, max: 60_000, doc: 'how often each node looks for due deliveries in the outbox (a node also looks at once after enqueueing)' },
+  { key: 'webhooks.retentionMs', kind: 'duration', default: 7 * 24 * 3_600_000, min: 60_000, doc: 'the attempt log and given-up deliveries are deleted after this long; a delivery still undelivered this long after its event expires (counted, reason="expired")' },
   // --- end uploads.* / webhooks.* ---
   // --- events.* : the event bus (src/events, src/cluster/cluster-events.ts; docs/SCALING.md "Cluster mode: events") ---
   { key: 'events.historySize', kind: 'int', default: 1000, min: 16, max: 1_000_000, doc: 'events kept for SSE Last-Event-ID resume; in cluster mode also the length the Redis stream strom:events is trimmed to (MAXLEN ~)' },
@@ -268,7 +273,7 @@ export interface Config {
   };
   jobs: { enabled: boolean; concurrency: number; maxAttempts: number; retryBaseMs: number; leaseMs: number; pollMs: number };
   /** The metadata database: SQLite (default) or a PostgreSQL shared by a cluster. */
-  store: { url: string | null; poolMax: number };
+  store: { url: string | null; poolMax: number; connectTimeoutMs: number; queryTimeoutMs: number };
   /** Media storage: files under dataDir (default) or an S3-compatible bucket. */
   storage: {
     kind: 'fs' | 's3';
@@ -280,7 +285,7 @@ export interface Config {
   /** The event bus: Last-Event-ID history, and the backlog kept while the cluster's Redis is away. */
   events: { historySize: number; clusterBacklog: number };
   uploads: { maxBytes: number; expireAfterMs: number; cleanupIntervalMs: number };
-  webhooks: { timeoutMs: number; maxAttempts: number; retryBaseMs: number; maxQueued: number; concurrency: number };
+  webhooks: { timeoutMs: number; maxAttempts: number; retryBaseMs: number; maxQueued: number; maxBuffered: number; concurrency: number; pollMs: number; retentionMs: number };
   // --- observability ---
   metrics: { enabled: boolean; port: number | null; host: string | null; allow: string[]; defaultMetrics: boolean; historyIntervalMs: number };
   log: { accessMediaEvery: number };

@@ -108,6 +108,8 @@ export const catalog = {
   // --- jobs (src/jobs) ---
   JOB_TIMEOUT: spec(504, (jobId: string, limitMs: number) => `job ${show(jobId)} ran longer than ${limitMs} ms and was stopped`),
   JOB_FAILED: spec(500, (jobId: string, why: string) => `job ${show(jobId)} failed: ${why}`),
+  // --- metadata store (src/store/db): `where` names the engine and store.url, password masked ---
+  STORE_UNAVAILABLE: spec(503, (where: string, why: string) => `metadata store ${where} is unavailable: ${why}`),
 
   // --- uploads and webhooks (src/http/uploads, src/events/webhook-*) ---
   UPLOAD_TOO_LARGE: spec(413, (limit: number) => `upload exceeds the limit of ${limit} bytes (uploads.maxBytes)`),

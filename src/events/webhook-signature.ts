@@ -8,8 +8,10 @@ import { createHmac, timingSafeEqual } from 'node:crypto';
 
 /** Header carrying the signature. */
 export const SIGNATURE_HEADER = 'Strom-Signature';
-/** Header carrying the event id (stable across retries: receivers deduplicate on it). */
+/** Header carrying the event id (`evt_…`): the same for every webhook the event goes to, and across retries. */
 export const EVENT_ID_HEADER = 'Strom-Event-Id';
+/** Header carrying the delivery id (`dlv_…`, one event to one webhook): the same across retries; receivers deduplicate on it. */
+export const DELIVERY_ID_HEADER = 'Strom-Delivery-Id';
 
 /** Hex HMAC-SHA256 of `"<t>.<body>"`. */
 function mac(secret: string, t: number, body: string | Buffer): string {

@@ -10,11 +10,19 @@
  * node. The heartbeat finds out (the row is no longer leased to this run) and aborts the job with
  * reason 'cancelled', so handlers treat it like a deletion: stop and record nothing. Completing or
  * failing a lost lease changes nothing in the table either. `concurrency` is per process (node).
+ *
+ * While the metadata store is unreachable (STORE_UNAVAILABLE) the poll backs off and logs once
+ * (store-outage.ts), and running jobs keep going as long as their lease is surely still theirs:
+ * the pool tracks when each lease ends by its last successful heartbeat, and when the next
+ * heartbeat could come too late it stops the job ('cancelled') before the lease expires — after
+ * an outage of about two thirds of `leaseMs`. So no other node can lease the job while this one
+ * still runs it: the job runs again, from the start, once the store is back and the lease expired.
  */
 import type { Logger } from 'pino';
 import type { JobsRepo } from '../store/db/jobs-repo.js';
 import type { JobRow } from '../store/db/schema.js';
 import { isStromError } from '../errors.js';
+import { isStoreUnavailable, StoreOutage } from '../store/db/store-outage.js';
 
 /** What a job handler receives besides the job row. */
 export interface JobContext {
@@ -67,11 +75,14 @@ export class WorkerPool {
   private polling = false;
   private stopped = true;
   private readonly idle = new Set<() => void>();
+  private readonly outage: StoreOutage;
   readonly counters: WorkerPoolStats = { running: 0, completed: 0, failed: 0, retried: 0 };
   /** Metrics hook: called once per finished attempt with its outcome and run time. */
   onSettled: ((kind: string, outcome: 'completed' | 'failed' | 'retried', ms: number) => void) | null = null;
 
-  constructor(private readonly o: WorkerPoolOptions) {}
+  constructor(private readonly o: WorkerPoolOptions) {
+    this.outage = new StoreOutage(o.log, 'job poller', o.pollMs ?? 1000);
+  }
 
   /** Start polling (and pick up any orphaned job at once). */
   start(): void {
@@ -83,9 +94,11 @@ export class WorkerPool {
 
   /** Look for work now (called after enqueue so a new job starts without waiting a poll). */
   kick(): void {
-    if (this.stopped || this.polling) return;
+    if (this.stopped || this.polling || !this.outage.ready()) return;
     this.polling = true;
-    this.fill().catch((err) => this.o.log.error({ err }, 'job poll failed')).finally(() => {
+    this.fill().then(() => this.outage.ok(), (err: unknown) => {
+      if (!this.outage.failed(err)) this.o.log.error({ err }, 'job poll failed');
+    }).finally(() => {
       this.polling = false;
     });
   }
@@ -105,15 +118,30 @@ export class WorkerPool {
     this.running.set(job.id, { job, ctrl });
     this.counters.running = this.running.size;
     const leaseMs = this.o.leaseMs ?? 30_000;
+    const beatMs = leaseMs / 3; // three tries per lease: one failed heartbeat is survived
     let leaseLost = false;
+    // When the lease surely still runs: from the send time of the last heartbeat that held it.
+    let heldUntil = job.lease_until ?? Date.now() + leaseMs;
+    let beatFailures = 0;
     const beat = setInterval(() => {
+      if (ctrl.signal.aborted) return;
+      if (Date.now() + beatMs >= heldUntil) {
+        leaseLost = true;
+        log.warn({ heartbeatFailures: beatFailures }, 'lease could not be renewed before it expires (metadata store unreachable?): stopping the job; it runs again once the lease expired');
+        return ctrl.abort('cancelled');
+      }
+      const sentAt = Date.now();
       this.o.jobs.heartbeat(job, leaseMs).then((held) => {
-        if (held || ctrl.signal.aborted) return;
+        beatFailures = 0;
+        if (held) return void (heldUntil = Math.max(heldUntil, sentAt + leaseMs));
+        if (ctrl.signal.aborted) return;
         leaseLost = true;
         log.warn('lease lost (taken over after expiry, or the job was cancelled): stopping the job');
         ctrl.abort('cancelled');
-      }, (err: unknown) => log.warn({ err }, 'heartbeat failed; trying again at the next one'));
-    }, Math.max(1000, leaseMs / 3));
+      }, (err: unknown) => {
+        if (beatFailures++ === 0) log.warn({ err: isStoreUnavailable(err) ? err.message : err }, 'heartbeat failed; trying again at the next one');
+      });
+    }, beatMs);
     const timeout = setTimeout(() => ctrl.abort('timeout'), this.o.timeoutMs);
     const started = Date.now();
     log.info({ attempt: job.attempts, owner: job.lease_owner }, 'job started');

@@ -1,13 +1,16 @@
 /**
  * Readiness checks behind `GET /readyz`: each returns null when fine or a reason naming what is
  * wrong. `storage` writes and deletes a probe file in every directory Strom writes media to
- * (creating it if missing), `database` runs `select 1`, `ffmpeg`/`ffprobe` run `-version` (a
- * success is trusted for `health.toolCacheMs`), `http`/`rtmp`/`metrics` check their listeners.
+ * (creating it if missing), `database` runs `select 1` and fails, naming the database, after
+ * `DB_CHECK_MS` at most (a stopped or unreachable PostgreSQL must not hang the probe),
+ * `ffmpeg`/`ffprobe` run `-version` (a success is trusted for `health.toolCacheMs`),
+ * `http`/`rtmp`/`metrics` check their listeners.
  */
 import { execFile } from 'node:child_process';
 import { mkdir, unlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { sql, type Kysely } from 'kysely';
+import { isStoreUnavailable } from '../store/db/store-outage.js';
 
 /** One named check. */
 export type Check = () => Promise<string | null>;
@@ -16,6 +19,8 @@ export type Check = () => Promise<string | null>;
 export interface ReadinessDeps {
   dataDir: string;
   db: () => Kysely<unknown> | null;
+  /** The database as named in messages (engine, file or masked `store.url`). */
+  dbWhere?: string;
   ffmpegPath: string;
   ffprobePath: string;
   toolCacheMs: number;
@@ -29,6 +34,9 @@ export interface ReadinessDeps {
   /** `storage.kind = s3`: whether the bucket answers (src/storage/create-storage.ts `bucketCheck`); null on a file system. */
   bucket?: (() => Promise<string | null>) | null;
 }
+
+/** Longest the `database` check waits for `select 1`. */
+export const DB_CHECK_MS = 2000;
 
 /** Directories under the data directory that must be writable. */
 export const WRITABLE_DIRS = ['assets', 'tmp'] as const;
@@ -75,13 +83,16 @@ export function readinessChecks(d: ReadinessDeps): Record<string, Check> {
     },
     database: async () => {
       const db = d.db();
-      if (db === null) return 'database not open';
-      try {
-        await sql`select 1`.execute(db);
-        return null;
-      } catch (err) {
-        return `select 1 failed: ${(err as Error).message}`;
-      }
+      const name = d.dbWhere ?? 'database';
+      if (db === null) return `${name} not open`;
+      let timer: NodeJS.Timeout | undefined;
+      const late = new Promise<string>((resolve) => (timer = setTimeout(() => resolve(`${name} did not answer select 1 within ${DB_CHECK_MS} ms`), DB_CHECK_MS)));
+      const query = sql`select 1`.execute(db).then(
+        () => null,
+        // STORE_UNAVAILABLE already names the database; anything else gets its name added.
+        (err: unknown) => (isStoreUnavailable(err) ? err.message : `select 1 on ${name} failed: ${(err as Error).message}`),
+      );
+      return Promise.race([query, late]).finally(() => clearTimeout(timer));
     },
     ffmpeg: toolCheck(d.ffmpegPath, d.toolCacheMs),
     ffprobe: toolCheck(d.ffprobePath, d.toolCacheMs),

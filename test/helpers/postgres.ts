@@ -2,11 +2,14 @@
  * A private PostgreSQL for tests, and `forEachDialect` to run one set of store tests on SQLite and
  * on PostgreSQL. The server is started once per test file (each file is its own process): `initdb`
  * into a temporary directory, listening on 127.0.0.1 at a free port with its socket in that
- * directory and `fsync=off` (a test database need not survive a power cut). PostgreSQL refuses to
+ * directory and `fsync=off` (a test database need not survive a power cut; commits still reach the
+ * operating system at once, so a stopped or killed server loses nothing). PostgreSQL refuses to
  * run as root, so as root it runs as the `postgres` system user the Debian package creates (or
  * `nobody`) through `runuser`, in a directory that user owns. Each test gets its own database.
- * The server is stopped (`pg_ctl stop -m immediate`) and its directory removed after the file,
- * at exit if the file ends early, or by a small watchdog shell if the file is killed.
+ * The server is destroyed (`pg_ctl stop -m immediate`, directory removed) after the file, at exit
+ * if the file ends early, or by a small watchdog shell if the file is killed. `stop()` and
+ * `start()` take the server away and bring it back on the same port and data directory, as an
+ * outage does, for degraded-mode tests.
  */
 import { execFile, execFileSync, spawn, spawnSync } from 'node:child_process';
 import { chownSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
@@ -27,8 +30,12 @@ export interface PgServer {
   port: number;
   /** A new empty database; returns its `postgres://` URL. */
   createDatabase(): Promise<string>;
-  /** Stop the server and remove its directory. */
+  /** Stop the server at once (`pg_ctl stop -m immediate`: connections are cut, as in a crash), keeping its data. */
   stop(): Promise<void>;
+  /** Start the stopped server again on the same port and data directory. */
+  start(): Promise<void>;
+  /** Stop the server and remove its directory. */
+  destroy(): Promise<void>;
 }
 
 /** The directory holding initdb/pg_ctl: /usr/lib/postgresql/<newest version>/bin, else PATH; null when absent. */
@@ -92,29 +99,48 @@ export async function startPostgres(): Promise<PgServer> {
   try {
     await exec('initdb', ['-D', data, '-U', 'strom', '--auth=trust', '-E', 'UTF8', '--locale=C', '--no-sync']);
     let port = 0;
+    const pgStart = () => exec('pg_ctl', ['-D', data, '-l', logFile, '-w', '-t', '60', '-o',
+      `-c listen_addresses=127.0.0.1 -p ${port} -k ${dir} -c fsync=off -c full_page_writes=off -c max_connections=200 -c shared_buffers=16MB`, 'start']);
     for (let attempt = 1; ; attempt++) {
       port = await freePort();
-      const opts = `-c listen_addresses=127.0.0.1 -p ${port} -k ${dir} -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200 -c shared_buffers=16MB`;
       try {
-        await exec('pg_ctl', ['-D', data, '-l', logFile, '-w', '-t', '60', '-o', opts, 'start']);
+        await pgStart();
         break;
       } catch (err) {
         if (attempt >= 3) throw err; // the port may have been taken between freePort and the bind
       }
     }
-    const admin = new pg.Client({ host: '127.0.0.1', port, user: 'strom', database: 'postgres' });
-    await admin.connect();
-    admin.on('error', () => undefined); // the server is stopped with -m immediate under it
+    // The admin connection is opened when needed and again after a stop()/start().
+    let admin: pg.Client | null = null;
+    const adminClient = async (): Promise<pg.Client> => {
+      if (admin) return admin;
+      const c = new pg.Client({ host: '127.0.0.1', port, user: 'strom', database: 'postgres' });
+      c.on('error', () => {
+        if (admin === c) admin = null; // the server was stopped under it
+      });
+      await c.connect();
+      return (admin = c);
+    };
+    const closeAdmin = async () => {
+      const c = admin;
+      admin = null;
+      await c?.end().catch(() => undefined);
+    };
     let n = 0;
     return {
       port,
       async createDatabase() {
         const name = `strom_test_${++n}`;
-        await admin.query(`create database ${name}`);
+        await (await adminClient()).query(`create database ${name}`);
         return `postgres://strom@127.0.0.1:${port}/${name}`;
       },
       async stop() {
-        await admin.end().catch(() => undefined);
+        await closeAdmin();
+        await exec('pg_ctl', ['-D', data, '-m', 'immediate', 'stop']);
+      },
+      start: async () => void (await pgStart()),
+      async destroy() {
+        await closeAdmin();
         stopSync();
         process.removeListener('exit', stopSync);
       },
@@ -188,7 +214,7 @@ function declare(names: readonly DialectName[], fn: (d: DialectHarness) => void)
   if (!stopRegistered) {
     stopRegistered = true;
     after(async () => {
-      if (shared) await (await shared.catch(() => null))?.stop();
+      if (shared) await (await shared.catch(() => null))?.destroy();
     });
   }
   for (const name of names) {

@@ -5,7 +5,8 @@
  * visibility listeners, the job queue's lease / heartbeat / retry / release / cancel semantics,
  * lease ownership (a lease taken over after expiry turns the first owner's heartbeat, complete,
  * fail and release into no-ops, and the worker pool stops that job), orphan recovery only on
- * SQLite, and the `store.url` setting.
+ * SQLite, the webhook outbox (bounded enqueue, batch leases with owners, expiry, retention), and
+ * the `store.url` setting (a PostgreSQL unreachable at start is STORE_UNAVAILABLE, password masked).
  */
 import test from 'node:test';
 import assert from 'node:assert/strict';
@@ -17,9 +18,11 @@ import { createLogger } from '../../src/logger.js';
 import { openStore } from '../../src/store/db/database.js';
 import { migrations } from '../../src/store/db/migrations.js';
 import { JobsRepo } from '../../src/store/db/jobs-repo.js';
+import { WebhookOutboxRepo } from '../../src/store/db/webhook-outbox-repo.js';
 import { parseStoreUrl } from '../../src/store/db/store-url.js';
 import { WorkerPool } from '../../src/jobs/worker-pool.js';
 import { forEachDialect } from '../helpers/postgres.js';
+import { freePort } from '../helpers/free-port.js';
 
 forEachDialect((d) => {
   test('migrations run once, rows survive a reopen, numbers come back as numbers', async (t) => {
@@ -173,6 +176,56 @@ forEachDialect((d) => {
     assert.equal((await s.jobs.get(job.id))?.state, d.name === 'sqlite' ? 'queued' : 'running', 'another node may hold the lease');
   });
 
+  test('webhook outbox: bounded enqueue, batch leases, owned outcomes, expiry, orphans, retention', async (t) => {
+    const s = await d.open(t, { nodeId: 'node-a' });
+    const other = new WebhookOutboxRepo(s.db, s.dialect, 'node-b');
+    const hook = await s.webhooks.create({ url: 'http://127.0.0.1:9/hook', events: ['*'] });
+    const item = (n: number) => ({ webhookId: hook.id, event: 'video.ready', eventId: `evt_${n}`, payload: `{"n":${n}}` });
+    const t0 = Date.now();
+    assert.equal(await s.webhookOutbox.enqueue([item(1), item(2), item(3)], 2, t0), 2, 'the bound keeps two');
+    assert.equal(await s.webhookOutbox.enqueue([item(4)], 3, t0 + 1), 1);
+    assert.equal(await s.webhookOutbox.undelivered(), 3);
+    const batch = (await s.webhookOutbox.lease(2, 1000, 3, t0 + 10)).sort((x, y) => x.event_id.localeCompare(y.event_id));
+    assert.deepEqual(batch.map((r) => [r.event_id, r.state, r.attempts, r.due_at]), [['evt_1', 'delivering', 1, t0 + 1010], ['evt_2', 'delivering', 1, t0 + 1010]]);
+    assert.match(batch[0]!.lease_owner!, /^node-a\//);
+    const four = await other.lease(5, 1000, 3, t0 + 20);
+    assert.deepEqual(four.map((r) => r.event_id), ['evt_4'], 'leased rows are not leased again');
+    assert.equal(await other.delivered(four[0]!), true, 'delivered rows go');
+    // A lease taken over after expiry: the first owner's outcomes change nothing.
+    const [taken] = await other.lease(1, 1000, 3, t0 + 2000);
+    const lost = batch.find((r) => r.id === taken?.id)!;
+    const kept = batch.find((r) => r.id !== taken?.id)!;
+    assert.ok(lost && kept, 'one of the two expired leases was taken over');
+    assert.equal(await s.webhookOutbox.delivered(lost), false);
+    assert.equal(await s.webhookOutbox.failed(lost, 'late', t0), false);
+    assert.equal(await other.failed(taken!, 'HTTP 500', t0 + 3000), true);
+    assert.equal(await s.webhookOutbox.delivered(kept), true);
+    assert.deepEqual((await s.webhookOutbox.list()).map((r) => [r.event_id, r.state, r.attempts, r.last_error]), [[lost.event_id, 'pending', 2, 'HTTP 500']]);
+    // Out of attempts: the third lease is the last; a lease that expires on it fails the delivery.
+    const [third] = await other.lease(1, 1000, 3, t0 + 3000);
+    assert.deepEqual([third?.id, third?.attempts], [taken!.id, 3]);
+    assert.deepEqual(await other.lease(1, 1000, 3, t0 + 5000), [], 'no fourth attempt');
+    assert.equal(await s.webhookOutbox.failExhausted(3, t0 + 5000), 1);
+    assert.deepEqual(await s.webhookOutbox.countByState(), { pending: 0, delivering: 0, failed: 1 });
+    // Orphans of a killed process: due at once on SQLite, only by expiry on PostgreSQL.
+    await s.webhookOutbox.enqueue([item(6)], 10);
+    await s.webhookOutbox.lease(1, 60_000, 3);
+    assert.equal(await s.webhookOutbox.recoverOrphans(), d.name === 'sqlite' ? 1 : 0);
+    // Shutdown gives a lease back without counting it.
+    const held = (await s.webhookOutbox.list()).find((r) => r.state === 'delivering')!;
+    await other.release([held]);
+    assert.deepEqual(await s.webhookOutbox.list().then((r) => r.filter((x) => x.id === held.id).map((x) => [x.state, x.attempts, x.lease_owner])), [['pending', held.attempts - 1, null]]);
+    // Retention: failed rows and old undelivered rows go, and so does the attempt log.
+    await s.webhooks.logAttempt({ webhookId: hook.id, deliveryId: held.id, event: 'video.ready', payload: '{}', attempt: 1, statusCode: 500, error: 'HTTP 500', startedAt: t0, endedAt: t0 + 5 });
+    assert.equal(await s.webhookOutbox.prune(Date.now() + 10_000), 1, 'one undelivered delivery expired');
+    assert.equal(await s.webhooks.pruneAttempts(Date.now() + 10_000), 1);
+    assert.deepEqual(await s.webhookOutbox.list(), []);
+    // Deleting a webhook deletes its undelivered deliveries.
+    await s.webhookOutbox.enqueue([item(5)], 10);
+    assert.equal(await s.webhooks.delete(hook.id), true);
+    assert.equal(await s.webhookOutbox.undelivered(), 0);
+  });
+
   test('live streams: unique keys, case-sensitive lookup by key, rotation', async (t) => {
     const s = await d.open(t);
     const a = await s.liveStreams.create({ title: 'a' });
@@ -199,7 +252,16 @@ test('store.url: empty is SQLite in the data directory, sqlite:<path>, postgres 
   assert.deepEqual(parseStoreUrl('sqlite::memory:', '/data'), { dialect: 'sqlite', file: ':memory:' });
   for (const url of ['postgres://u:p@db:5432/strom', 'postgresql://db/strom']) assert.deepEqual(parseStoreUrl(url, '/data'), { dialect: 'postgres', connectionString: url });
   const config = loadConfig({ env: { STROM_STORE_URL: 'postgres://u:p@db/strom', STROM_STORE_POOL_MAX: '4' } });
-  assert.deepEqual(config.store, { url: 'postgres://u:p@db/strom', poolMax: 4 });
+  assert.deepEqual(config.store, { url: 'postgres://u:p@db/strom', poolMax: 4, connectTimeoutMs: 5000, queryTimeoutMs: 30_000 });
+  // A PostgreSQL that cannot be reached at start: a catalog error naming store.url, password masked.
+  const closed = await freePort();
+  await assert.rejects(openStore(':memory:', { url: `postgres://strom:s3cret@127.0.0.1:${closed}/strom`, connectTimeoutMs: 1000 }), (err: unknown) => {
+    assert.ok(isStromError(err, 'STORE_UNAVAILABLE'), String(err));
+    assert.equal(err.statusCode, 503);
+    assert.match(err.message, new RegExp(`PostgreSQL at store\\.url=postgres://strom:\\*\\*\\*@127\\.0\\.0\\.1:${closed}/strom is unavailable: .*ECONNREFUSED`));
+    assert.doesNotMatch(err.message, /s3cret/);
+    return true;
+  });
   await assert.rejects(openStore(':memory:', { url: 'mysql://strom:s3cret@db/strom' }), (err: unknown) => {
     assert.ok(isStromError(err));
     assert.equal(err.code, 'CONFIG_INVALID');

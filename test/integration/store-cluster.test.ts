@@ -2,8 +2,9 @@
  * Cluster mode on a private PostgreSQL (test/helpers/postgres.ts), with one pool per simulated
  * node: concurrent lease loops on two nodes never lease a job twice; a row another node has locked
  * is skipped, not waited for (FOR UPDATE SKIP LOCKED); a lease taken over after expiry makes the
- * first node's heartbeat and complete fail; three nodes migrating at once apply each migration
- * exactly once (the advisory lock).
+ * first node's heartbeat and complete fail; the webhook outbox's batch leases never hand one
+ * delivery to two nodes; three nodes migrating at once apply each migration exactly once (the
+ * advisory lock).
  */
 import test from 'node:test';
 import assert from 'node:assert/strict';
@@ -45,6 +46,29 @@ onPostgres((d) => {
     assert.deepEqual(new Set(leases.map((l) => l.id)), ids, 'every job leased');
     assert.ok(leases.some((l) => l.node === 'a') && leases.some((l) => l.node === 'b'), 'both nodes got work');
     assert.deepEqual(await a.jobs.countByState(), { done: 50 });
+  });
+
+  test('two nodes × four lease loops over the webhook outbox: each of 60 deliveries is leased exactly once', async (t) => {
+    const url = (await d.settings())['store.url'] as string;
+    const [a, b] = await twoNodes(t, url);
+    const hook = await a.webhooks.create({ url: 'http://127.0.0.1:9/hook', events: ['*'] });
+    const items = Array.from({ length: 60 }, (_, i) => ({ webhookId: hook.id, event: 'video.ready', eventId: `evt_${i}`, payload: '{}' }));
+    assert.equal(await a.webhookOutbox.enqueue(items, 1000), 60);
+    const leased: Array<{ id: string; node: string }> = [];
+    const loop = async (node: Store, name: string) => {
+      for (;;) {
+        const rows = await node.webhookOutbox.lease(3, 60_000, 5);
+        if (rows.length === 0) return;
+        for (const r of rows) leased.push({ id: r.id, node: name });
+        await new Promise((r) => setImmediate(r)); // hold the leases a moment, as a POST would
+        for (const r of rows) assert.equal(await node.webhookOutbox.delivered(r), true);
+      }
+    };
+    await Promise.all([0, 1, 2, 3].flatMap(() => [loop(a, 'a'), loop(b, 'b')]));
+    assert.equal(leased.length, 60, 'no delivery leased twice');
+    assert.equal(new Set(leased.map((l) => l.id)).size, 60);
+    assert.ok(leased.some((l) => l.node === 'a') && leased.some((l) => l.node === 'b'), 'both nodes got work');
+    assert.equal(await a.webhookOutbox.undelivered(), 0);
   });
 
   test('a job locked by another node is skipped, not waited for', async (t) => {

@@ -5,49 +5,9 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
-import type { TestContext } from 'node:test';
 import { startApi, type ApiServer } from '../helpers/api-server.js';
+import { webhookReceiver as receiver } from '../helpers/webhook-receiver.js';
 import { verifyWebhookSignature } from '../../src/events/webhook-signature.js';
-
-/** One request the receiver got. */
-interface Got {
-  headers: http.IncomingHttpHeaders;
-  body: string;
-}
-
-/** A receiver answering each request with `answer(n)` (n = 1-based index), or never when it returns null. */
-async function receiver(t: TestContext, answer: (n: number) => number | null): Promise<{ url: string; got: Got[]; closed: number; next(n: number): Promise<void> }> {
-  const state = { got: [] as Got[], closed: 0, waiters: [] as Array<() => void> };
-  const srv = http.createServer((req, res) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => {
-      state.got.push({ headers: req.headers, body: Buffer.concat(chunks).toString() });
-      for (const w of state.waiters.splice(0)) w();
-      const code = answer(state.got.length);
-      if (code !== null) res.writeHead(code).end();
-      else res.on('close', () => state.closed++); // never answers; counts the client giving up
-    });
-  });
-  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
-  t.after(() => {
-    srv.closeAllConnections();
-    srv.close();
-  });
-  return {
-    url: `http://127.0.0.1:${(srv.address() as AddressInfo).port}/hook`,
-    got: state.got,
-    get closed() {
-      return state.closed;
-    },
-    next: (n) => new Promise<void>((resolve) => {
-      const check = () => (state.got.length >= n ? resolve() : state.waiters.push(check));
-      check();
-    }),
-  };
-}
 
 /** Create a webhook through the API; returns its id and secret. */
 async function createHook(s: ApiServer, url: string, events: string[]): Promise<{ id: string; secret: string }> {
@@ -80,12 +40,14 @@ test('a signed event reaches the receiver and verifies; progress only when subsc
   assert.equal(body.type, 'video.ready', 'video.progress was not sent to a video.* webhook');
   assert.deepEqual(body.data, { videoId: 'v_1', durationS: 3 });
   assert.equal(got!.headers['strom-event-id'], body.id);
+  assert.match(String(got!.headers['strom-delivery-id']), /^dlv_/);
   assert.equal(got!.headers['content-type'], 'application/json');
   assert.ok(verifyWebhookSignature(hook.secret, String(got!.headers['strom-signature']), got!.body, 300));
   assert.ok(!verifyWebhookSignature('whsec_wrong', String(got!.headers['strom-signature']), got!.body, 300));
   const log = await deliveries(s, hook.id, 1);
   assert.equal(log[0]!.statusCode, 204);
   assert.equal(log[0]!.eventId, body.id);
+  assert.equal(log[0]!.deliveryId, got!.headers['strom-delivery-id']);
   // list hides the secret; delete removes the hook
   const admin = await s.token(['admin']);
   const list = (await (await s.call('GET', '/api/v1/webhooks', { token: admin })).json()) as { items: Array<Record<string, unknown>> };
@@ -105,6 +67,7 @@ test('a receiver failing twice then succeeding gets 3 attempts, all logged', asy
   assert.deepEqual(log.map((r) => [r.attempt, r.statusCode, r.error]), [[3, 200, null], [2, 500, 'HTTP 500'], [1, 500, 'HTTP 500']]);
   assert.equal(new Set(log.map((r) => r.eventId)).size, 1, 'retries carry the same event id');
   assert.equal(new Set(rx.got.map((g) => g.headers['strom-event-id'])).size, 1);
+  assert.equal(rx.deliveries().size, 1, 'retries carry the same delivery id');
   assert.equal(rx.got.length, 3);
 });
 

@@ -1,6 +1,7 @@
 /**
  * `/api/v1/webhooks` (scope admin): create (the signing secret is returned this once), list,
- * delete, and the per-attempt delivery log of one webhook. Only http(s) URLs are accepted; the
+ * delete, and the per-attempt delivery log of one webhook (each attempt names its `deliveryId`, the
+ * `Strom-Delivery-Id` the receiver saw). Only http(s) URLs are accepted; the
  * admin scope is the guard against pointing Strom at internal addresses. Sender:
  * src/events/webhook-dispatcher.ts; receivers verify with `verifyWebhookSignature`.
  */
@@ -19,7 +20,7 @@ const WebhookCreate = Type.Object({
 type WebhookCreate = Static<typeof WebhookCreate>;
 const Webhook = Type.Object({ id: Type.String(), url: Type.String(), events: Type.Array(Type.String()), createdAt: Type.String(), secret: Type.Optional(Type.String()) });
 const Attempt = Type.Object({
-  id: Type.String(), eventId: Type.Union([Type.String(), Type.Null()]), event: Type.String(), attempt: Type.Integer(),
+  id: Type.String(), deliveryId: Type.Union([Type.String(), Type.Null()]), eventId: Type.Union([Type.String(), Type.Null()]), event: Type.String(), attempt: Type.Integer(),
   statusCode: Type.Union([Type.Integer(), Type.Null()]), error: Type.Union([Type.String(), Type.Null()]), durationMs: Type.Integer(), at: Type.String(),
 });
 const DeliveriesQuery = Type.Object({ limit: Type.Integer({ minimum: 1, maximum: 500, default: 50 }) });
@@ -37,7 +38,7 @@ function attemptJson(r: WebhookDeliveryRow) {
   } catch {
     /* a payload is always ours; tolerate a hand-edited row */
   }
-  return { id: r.id, eventId, event: r.event, attempt: r.attempts, statusCode: r.status_code, error: r.last_error, durationMs: r.updated_at - r.created_at, at: iso(r.created_at) };
+  return { id: r.id, deliveryId: r.delivery_id, eventId, event: r.event, attempt: r.attempts, statusCode: r.status_code, error: r.last_error, durationMs: r.updated_at - r.created_at, at: iso(r.created_at) };
 }
 
 const security = [{ bearer: [] }];

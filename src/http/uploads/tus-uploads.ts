@@ -20,7 +20,7 @@ import { S3Store } from '@tus/s3-store';
 import type { DataStore } from '@tus/utils';
 import type { S3Client } from '@aws-sdk/client-s3';
 import { normalizePrefix, s3ClientConfig } from '../../storage/s3-storage.js';
-import { fail } from '../../errors.js';
+import { fail, isStromError } from '../../errors.js';
 import { newId } from '../../store/db/ids.js';
 import { finishUpload, TUS_MARKER, uploadsDir, videoFields, type UploadOptions } from './upload-files.js';
 
@@ -97,6 +97,8 @@ export function createTus(o: UploadOptions, log: FastifyInstance['log']): { serv
     allowedOrigins: corsOrigin === '*' ? undefined : corsOrigin === '' ? () => false : [corsOrigin],
     disableTerminationForFinishedUploads: true,
     namingFunction: () => newId('v_'),
+    // A catalog error from a hook (the metadata store unavailable: 503) keeps its status and JSON body.
+    onResponseError: (_req, err) => (isStromError(err) ? { status_code: err.statusCode, body: `${JSON.stringify(err.toJSON())}\n` } : undefined),
     async onUploadCreate(req: TusRequest, upload: Upload) {
       const md = upload.metadata ?? {};
       let fields;

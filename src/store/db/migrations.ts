@@ -122,6 +122,32 @@ export const migrations: readonly Migration[] = [
       await db.schema.alterTable('jobs').addColumn('lease_owner', 'varchar(128)').execute();
     },
   },
+  {
+    version: 4,
+    name: 'webhook_outbox: durable webhook deliveries leased like jobs; webhook_deliveries.delivery_id and indexes',
+    async up(db) {
+      await db.schema.createTable('webhook_outbox')
+        .addColumn('id', 'varchar(64)', (c) => c.primaryKey())
+        .addColumn('webhook_id', 'varchar(64)', (c) => c.notNull())
+        .addColumn('event', 'varchar(64)', (c) => c.notNull())
+        .addColumn('event_id', 'varchar(64)', (c) => c.notNull())
+        .addColumn('payload', 'text', (c) => c.notNull())
+        .addColumn('state', 'varchar(16)', (c) => c.notNull().defaultTo('pending'))
+        .addColumn('attempts', 'integer', (c) => c.notNull().defaultTo(0))
+        .addColumn('due_at', 'bigint', (c) => c.notNull())
+        .addColumn('lease_owner', 'varchar(128)')
+        .addColumn('last_error', 'text')
+        .addColumn('created_at', 'bigint', (c) => c.notNull())
+        .addColumn('updated_at', 'bigint', (c) => c.notNull())
+        .execute();
+      // The poll's range scan: pending and delivering rows whose due_at (next try, lease expiry) has come.
+      await db.schema.createIndex('webhook_outbox_due').on('webhook_outbox').columns(['state', 'due_at']).execute();
+      await db.schema.createIndex('webhook_outbox_webhook').on('webhook_outbox').column('webhook_id').execute();
+      await db.schema.alterTable('webhook_deliveries').addColumn('delivery_id', 'varchar(64)').execute();
+      await db.schema.createIndex('webhook_deliveries_webhook').on('webhook_deliveries').columns(['webhook_id', 'created_at']).execute();
+      await db.schema.createIndex('webhook_deliveries_created').on('webhook_deliveries').column('created_at').execute();
+    },
+  },
 ];
 
 /** Apply every migration newer than the database's version; returns the versions applied. */

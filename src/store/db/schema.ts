@@ -86,14 +86,42 @@ export interface WebhookRow {
   created_at: number;
 }
 
-/** `webhook_deliveries`: one attempt log row per event delivery. */
+/** `webhook_deliveries`: the attempt log, one row per delivery attempt (kept `webhooks.retentionMs`). */
 export interface WebhookDeliveryRow {
   id: string;
   webhook_id: string;
+  /** The outbox delivery the attempt belongs to (`Strom-Delivery-Id`); null on rows older than the outbox. */
+  delivery_id: string | null;
   event: string;
   payload: string;
   status_code: number | null;
   attempts: number;
+  last_error: string | null;
+  created_at: number;
+  updated_at: number;
+}
+
+/** Where a webhook delivery stands in the outbox; a delivered one is deleted. */
+export type OutboxState = 'pending' | 'delivering' | 'failed';
+
+/** `webhook_outbox`: one durable delivery of one event to one webhook, leased like a job. */
+export interface WebhookOutboxRow {
+  /** `dlv_…`, sent as `Strom-Delivery-Id`: receivers deduplicate on it. */
+  id: string;
+  webhook_id: string;
+  /** Event type. */
+  event: string;
+  /** `evt_…`, the same for every webhook the event went to (`Strom-Event-Id`). */
+  event_id: string;
+  /** The JSON body, exactly as signed and sent. */
+  payload: string;
+  state: OutboxState;
+  /** Attempts started (counted when leased). */
+  attempts: number;
+  /** pending: when the next attempt is due; delivering: when the lease expires and anyone may take it. */
+  due_at: number;
+  /** `<node id>/<random per lease>` while delivering, else null. */
+  lease_owner: string | null;
   last_error: string | null;
   created_at: number;
   updated_at: number;
@@ -114,5 +142,6 @@ export interface Database {
   jobs: JobRow;
   webhooks: WebhookRow;
   webhook_deliveries: WebhookDeliveryRow;
+  webhook_outbox: WebhookOutboxRow;
   schema_migrations: SchemaMigrationRow;
 }

@@ -1,8 +1,10 @@
 /**
  * The `webhooks` and `webhook_deliveries` tables. A webhook is a URL, its signing secret and an
  * event filter; the delivery log keeps one row per *attempt* (`attempts` = the attempt number,
- * `created_at`/`updated_at` = start/end, so the duration is their difference), which is what an
- * operator needs to see why a receiver missed an event.
+ * `created_at`/`updated_at` = start/end, so the duration is their difference, `delivery_id` = the
+ * outbox delivery), which is what an operator needs to see why a receiver missed an event. The
+ * log is pruned after `webhooks.retentionMs`; deliveries waiting to be sent are in the outbox
+ * (webhook-outbox-repo.ts).
  */
 import { randomBytes } from 'node:crypto';
 import type { Kysely } from 'kysely';
@@ -13,6 +15,8 @@ import { clientText, diagnosticText, type SqlDialect } from './sql-dialect.js';
 /** One finished delivery attempt to log. */
 export interface AttemptLog {
   webhookId: string;
+  /** The outbox delivery (`Strom-Delivery-Id`). */
+  deliveryId: string;
   event: string;
   payload: string;
   attempt: number;
@@ -49,8 +53,9 @@ export class WebhooksRepo {
     return this.db.selectFrom('webhooks').selectAll().where('id', '=', id).executeTakeFirst();
   }
 
-  /** Delete a webhook and its delivery log; true when it existed. */
+  /** Delete a webhook, its delivery log and its undelivered deliveries; true when it existed. */
   async delete(id: string): Promise<boolean> {
+    await this.db.deleteFrom('webhook_outbox').where('webhook_id', '=', id).execute();
     await this.db.deleteFrom('webhook_deliveries').where('webhook_id', '=', id).execute();
     const r = await this.db.deleteFrom('webhooks').where('id', '=', id).executeTakeFirst();
     return Number(r.numDeletedRows) > 0;
@@ -61,6 +66,7 @@ export class WebhooksRepo {
     await this.db.insertInto('webhook_deliveries').values({
       id: newId('whd_'),
       webhook_id: a.webhookId,
+      delivery_id: a.deliveryId,
       event: a.event,
       payload: a.payload,
       status_code: a.statusCode,
@@ -69,6 +75,12 @@ export class WebhooksRepo {
       created_at: a.startedAt,
       updated_at: a.endedAt,
     }).execute();
+  }
+
+  /** Delete attempt log rows started before `before` (retention); returns how many. */
+  async pruneAttempts(before: number): Promise<number> {
+    const r = await this.db.deleteFrom('webhook_deliveries').where('created_at', '<', before).executeTakeFirst();
+    return Number(r.numDeletedRows);
   }
 
   /** The newest `limit` attempts of a webhook, newest first. */

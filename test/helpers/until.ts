@@ -1,0 +1,13 @@
+/** Waiting in tests for a state reached asynchronously (another node, a poller), instead of sleeping a guessed time. */
+import assert from 'node:assert/strict';
+import { setTimeout as sleep } from 'node:timers/promises';
+
+/** Poll `cond` every `everyMs` until it holds; after `ms` fail naming `what`. */
+export async function until(cond: () => Promise<boolean> | boolean, what: string, ms = 30_000, everyMs = 25): Promise<void> {
+  const end = Date.now() + ms;
+  while (Date.now() < end) {
+    if (await cond()) return;
+    await sleep(everyMs);
+  }
+  assert.fail(`timed out: ${what}`);
+}
