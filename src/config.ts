@@ -131,7 +131,7 @@ export const settings: readonly Setting[] = [
   // --- end vod.* ---
   // --- jobs.* : the durable job queue (src/jobs) ---
   { key: 'jobs.enabled', kind: 'bool', default: true, doc: 'run queued jobs in this process (false: only accept and queue them)' },
-  { key: 'jobs.concurrency', kind: 'int', default: 1, min: 1, max: 64, doc: 'transcode jobs running at once (one ffmpeg already uses every core)' },
+  { key: 'jobs.concurrency', kind: 'int', default: 1, min: 0, max: 64, doc: 'transcode jobs this node runs at once (one ffmpeg already uses every core); 0 = this node queues jobs but runs none (a delivery-only node of a cluster)' },
   { key: 'jobs.maxAttempts', kind: 'int', default: 3, min: 1, max: 20, doc: 'attempts of a job whose failures are transient (bad media is never retried)' },
   { key: 'jobs.retryBaseMs', kind: 'duration', default: 5_000, min: 0, doc: 'first retry delay; doubles each attempt' },
   { key: 'jobs.leaseMs', kind: 'duration', default: 30_000, min: 1000, doc: 'a running job not heard from for this long is run again' },

@@ -75,7 +75,7 @@ export class VodService {
    * again first; on a shared PostgreSQL another node may hold them, so only lease expiry frees them.
    */
   async start(): Promise<void> {
-    if (!this.o.config.jobs.enabled) return void this.o.log.info('jobs.enabled is false: this process queues jobs but runs none');
+    if (!this.o.config.jobs.enabled || this.o.config.jobs.concurrency === 0) return void this.o.log.info('jobs.enabled is false or jobs.concurrency is 0: this node queues jobs but runs none');
     const n = await this.o.store.jobs.recoverOrphans();
     if (n > 0) this.o.log.warn({ jobs: n }, 'requeued jobs interrupted by an earlier stop');
     this.pool.start();
