@@ -16,6 +16,8 @@ import type { Logger } from 'pino';
 import type { Config } from './config.js';
 import { createLogger } from './logger.js';
 import { createCluster, type Cluster } from './cluster/cluster.js';
+import { clusterApiRateLimitStore } from './cluster/api-rate-limit-store.js';
+import { wireCluster, type ClusterLink } from './http/cluster-wiring.js';
 import { createHttpServer } from './http/http-server.js';
 import { createFastifyApp } from './http/fastify-app.js';
 import { createDelivery, type Delivery } from './http/delivery/delivery-handler.js';
@@ -44,6 +46,8 @@ export interface Strom {
   log: Logger;
   /** Cluster membership (Redis, node id) when `cluster.redisUrl` is set; null on a single node. */
   cluster: Cluster | null;
+  /** What moves between nodes through Redis (events, invalidations, shared limits); null on a single node. */
+  clusterLink: ClusterLink | null;
   app: FastifyInstance;
   delivery: Delivery;
   /** Metadata store (`control.store`), playback policy and tokens, media limiter, playback guard. */
@@ -85,10 +89,12 @@ export async function buildStrom(config: Config, log: Logger = createLogger(conf
   delivery.storage.metrics.attach(obs.metrics.registry); // media storage operations (fs or s3)
 
   // Control plane: store, auth, rate limits, deadlines, /api/v1, the delivery guard; events.
-  const bus = new EventBus();
+  const bus = new EventBus(config.events.historySize);
   await app.register(healthRoutes);
   await app.register(streamAliasRoutes(delivery));
-  const control = await registerControlPlane(app, config, delivery);
+  const control = await registerControlPlane(app, config, delivery, { rateLimitStore: cluster ? clusterApiRateLimitStore(cluster.redis, obs.metrics.registry) : undefined });
+  // Cluster: events through a Redis Stream, invalidations through pub/sub, limits counted in Redis.
+  const clusterLink = cluster ? wireCluster(cluster, { config, log, registry: obs.metrics.registry, bus, control, delivery }) : null;
   await app.register(sseRoutes({ bus }));
   await app.register(webRoutes());
 
@@ -142,6 +148,7 @@ export async function buildStrom(config: Config, log: Logger = createLogger(conf
 
   // Delivery workers share player connections on plain HTTP; TLS/HTTP/2 stays in one process.
   const deliveryWorkers = config.delivery.workers > 0 && server instanceof http.Server ? new DeliveryWorkers({ config, log, delivery, control, obs }) : null;
+  if (deliveryWorkers) clusterLink?.addWorkers(deliveryWorkers); // their limiter usage counts cluster-wide
 
   async function close(): Promise<void> {
     metricsHistory.stop();
@@ -149,6 +156,7 @@ export async function buildStrom(config: Config, log: Logger = createLogger(conf
     await live.close(); // end publishers and never-ending FLV responses first
     await vod.stop(); // running jobs go back to the queue for the next start
     await webhooks.stop(); // abort in-flight deliveries, clear retry timers (before the store closes)
+    await clusterLink?.close(); // stop the event reader, invalidations and limit sync (they use the store)
     await listener.drain(async () => {
       // Workers that already exited (a crash, or a slow live.close) would make net.Server#close
       // wait forever (see forgetExitedWorkers); one still alive answers it or disconnects.
@@ -163,7 +171,7 @@ export async function buildStrom(config: Config, log: Logger = createLogger(conf
   }
 
   return {
-    config, log, cluster, app, delivery, control, bus, live, vod, webhooks, uploads, obs, metricsListener, deliveryWorkers, server,
+    config, log, cluster, clusterLink, app, delivery, control, bus, live, vod, webhooks, uploads, obs, metricsListener, deliveryWorkers, server,
     async listen() {
       await app.listen({ host: config.host, port: config.port });
       deliveryWorkers?.start(server as http.Server);

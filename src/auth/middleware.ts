@@ -7,6 +7,7 @@
  * Route scopes come from `config.scope` (scopes.ts); `none` and `playback` skip API auth.
  */
 import type { FastifyInstance } from 'fastify';
+import type { FastifyRateLimitStoreCtor } from '@fastify/rate-limit';
 import fp from 'fastify-plugin';
 import type { Config } from '../config.js';
 import { bearerToken, insufficientScope, missingToken, type ApiPrincipal } from './api-auth.js';
@@ -27,6 +28,8 @@ const STREAM_ALIAS = '/api/v1/video/stream/:id';
 export interface MiddlewareOptions {
   config: Config;
   verify: (token: string) => Promise<ApiPrincipal>;
+  /** The API rate limit's store in cluster mode (counted in Redis); default in memory. */
+  rateLimitStore?: FastifyRateLimitStoreCtor;
 }
 
 /** Plugin: authenticate → log → rate-limit for every `/api/` route registered after it. */
@@ -57,5 +60,5 @@ export const apiMiddleware = fp(async (app: FastifyInstance, opts: MiddlewareOpt
   });
 
   // 3. rate-limit (route-level onRequest hooks run after the app-level ones above)
-  await registerApiRateLimit(app, opts.config);
+  await registerApiRateLimit(app, opts.config, opts.rateLimitStore);
 }, { name: 'strom-api-middleware' });

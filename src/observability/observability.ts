@@ -135,6 +135,8 @@ export class Observability {
     p.live.bridges.observeLatency = (ms) => this.metrics.audioBridgeLatency(ms);
     p.pool.onSettled = (kind, outcome, ms) => this.metrics.jobSettled(kind, outcome, ms);
     this.unsubscribe.push(p.bus.subscribe((e) => {
+      // In a cluster every node sees every event; each counts and traces its own, so sums over nodes hold.
+      if (!e.local) return;
       if (e.type === 'video.progress') {
         const speed = (e.data as { speed?: number; phase: string }).speed;
         if (speed !== undefined && (e.data as { phase: string }).phase === 'done') this.metrics.transcodeSpeed(speed);

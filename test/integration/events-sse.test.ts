@@ -7,31 +7,19 @@ import path from 'node:path';
 import { buildStrom } from '../../src/app.js';
 import { testConfig } from '../../src/config.js';
 import { loadApiSecret, signApiToken } from '../../src/auth/api-auth.js';
+import { onSseEvents, type SseEvent } from '../helpers/sse.js';
 
 /** Open an SSE stream and collect parsed events until `count` arrive. */
-function collect(url: string, count: number, headers: Record<string, string> = {}): Promise<{ events: Array<{ id: string; event: string; data: Record<string, unknown> }>; contentType: string }> {
+function collect(url: string, count: number, headers: Record<string, string> = {}): Promise<{ events: SseEvent[]; contentType: string }> {
   return new Promise((resolve, reject) => {
-    const events: Array<{ id: string; event: string; data: Record<string, unknown> }> = [];
+    const events: SseEvent[] = [];
     const req = http.get(url, { headers }, (res) => {
-      let buf = '';
       if (res.statusCode !== 200) return reject(new Error(`SSE answered ${res.statusCode}`));
-      res.setEncoding('utf8');
-      res.on('data', (chunk: string) => {
-        buf += chunk;
-        let i;
-        while ((i = buf.indexOf('\n\n')) >= 0) {
-          const block = buf.slice(0, i);
-          buf = buf.slice(i + 2);
-          const f: Record<string, string> = {};
-          for (const line of block.split('\n')) {
-            const m = /^(id|event|data): (.*)$/.exec(line);
-            if (m) f[m[1]!] = m[2]!;
-          }
-          if (f.event) events.push({ id: f.id!, event: f.event, data: JSON.parse(f.data!) as Record<string, unknown> });
-          if (events.length >= count) {
-            req.destroy();
-            resolve({ events, contentType: String(res.headers['content-type']) });
-          }
+      onSseEvents(res, (e) => {
+        events.push(e);
+        if (events.length === count) {
+          req.destroy();
+          resolve({ events, contentType: String(res.headers['content-type']) });
         }
       });
     });

@@ -5,6 +5,7 @@
  * OpenAPI → the resource plugins. `buildStrom` calls this once.
  */
 import type { FastifyInstance } from 'fastify';
+import type { FastifyRateLimitStoreCtor } from '@fastify/rate-limit';
 import type { Config } from '../../config.js';
 import { openStore, type Store } from '../../store/db/database.js';
 import { createApiVerifier, loadApiSecret } from '../../auth/api-auth.js';
@@ -37,8 +38,8 @@ export interface ControlPlane {
   setLiveStatus(status: (id: string) => LiveStreamStatus | null): void;
 }
 
-/** Open the store and register auth, rate limits, deadlines and the `/api/v1` routes on `app`. */
-export async function registerControlPlane(app: FastifyInstance, config: Config, delivery: Delivery): Promise<ControlPlane> {
+/** Open the store and register auth, rate limits, deadlines and the `/api/v1` routes on `app`; `rateLimitStore`: the cluster's API limit store. */
+export async function registerControlPlane(app: FastifyInstance, config: Config, delivery: Delivery, o: { rateLimitStore?: FastifyRateLimitStoreCtor } = {}): Promise<ControlPlane> {
   const store = await openStore(config.dataDir, { ...config.store, nodeId: config.cluster.nodeId ?? undefined });
   app.addHook('onClose', async () => store.close());
 
@@ -58,7 +59,7 @@ export async function registerControlPlane(app: FastifyInstance, config: Config,
 
   const verify = createApiVerifier(config, loadApiSecret(config));
   await app.register(deadlines, { config });
-  await app.register(apiMiddleware, { config, verify });
+  await app.register(apiMiddleware, { config, verify, rateLimitStore: o.rateLimitStore });
   await registerOpenApi(app);
   let rtmpPort = (): number | null => config.rtmp.port;
   let liveStatus = (_id: string): LiveStreamStatus | null => null;

@@ -99,7 +99,7 @@ export interface FileCatalogOptions {
 export class FileCatalog {
   readonly hot: HotCache<string>;
   private readonly meta = new Map<string, FileEntry>();
-  private readonly invalidationListeners: Array<(assetId: string) => void> = [];
+  private readonly invalidationListeners: Array<(assetId: string | null) => void> = [];
   private readonly pendingReads = new Map<string, Promise<Buffer>>();
   private readonly pendingMeta = new Map<string, Promise<FileEntry | null>>();
   /** Admission: keys that missed once while the cache was full (at most as many as it holds objects). */
@@ -369,8 +369,16 @@ export class FileCatalog {
     for (const l of this.invalidationListeners) l(assetId);
   }
 
-  /** Call `listener` after every invalidateAsset() (delivery workers drop their copies). */
-  onInvalidate(listener: (assetId: string) => void): void {
+  /** Drop every cached fact about every asset (a cluster node that may have missed invalidations). */
+  invalidateAll(): void {
+    this.meta.clear();
+    this.prefetched.clear();
+    this.hot.deleteWhere(() => true);
+    for (const l of this.invalidationListeners) l(null);
+  }
+
+  /** Call `listener` after every invalidateAsset() (null: invalidateAll()); delivery workers drop their copies. */
+  onInvalidate(listener: (assetId: string | null) => void): void {
     this.invalidationListeners.push(listener);
   }
 

@@ -1,7 +1,9 @@
 /**
  * `GET /api/v1/events`: the event bus as Server-Sent Events (WHATWG HTML §9.2). Filters:
  * `?videoId=` / `?streamId=` (one subject) and `?types=a,b`. Each event carries `id:` so a client
- * that reconnects with `Last-Event-ID` receives what it missed (from the bus's bounded history).
+ * that reconnects with `Last-Event-ID` receives what it missed (from the bus's bounded history; in
+ * cluster mode the ids are cluster-wide, so the reconnect may reach any node). Without the header
+ * the client gets the history; with an id that is not an event id, only new events.
  * A comment line every `heartbeatMs` (15 s) keeps proxies from closing an idle stream.
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
@@ -28,7 +30,8 @@ export function sseRoutes(o: SseOptions) {
       const subject = req.query.videoId ?? req.query.streamId;
       const types = req.query.types ? new Set(req.query.types.split(',')) : null;
       const wanted = (e: BusEvent) => (subject === undefined || subjectOf(e) === subject) && (types === null || types.has(e.type));
-      const lastId = Number(req.headers['last-event-id'] ?? (req.query as { lastEventId?: string }).lastEventId ?? 0) || 0;
+      const rawLast = req.headers['last-event-id'] ?? (req.query as { lastEventId?: unknown }).lastEventId;
+      const lastId = typeof rawLast === 'string' && rawLast.trim() !== '' ? rawLast.trim() : null;
       reply.hijack();
       const res = reply.raw;
       res.writeHead(200, {

@@ -12,6 +12,9 @@
  *   added/revoked (PlaybackTokens), asset invalidation (FileCatalog.invalidateAsset, called on
  *   delete/replace/republish) — is wrapped here once and broadcast, so it reaches the workers
  *   within one IPC hop whoever the caller is;
+ * - limits: in cluster mode each worker reports its media-limiter and stream-cap usage every
+ *   `rateLimit.syncMs`; `limitParticipants()` hands those reports to the cluster sync, which
+ *   answers each worker with the cluster's view;
  * - metrics: `/metrics` asks every worker for its registry at scrape time and sums it with the
  *   main's (prom-client's cluster aggregator); CMCD records feed the main's QoE tracker;
  * - crashes: a worker that exits unasked is logged and restarted with exponential backoff (its
@@ -53,7 +56,12 @@ interface Slot {
   timer: NodeJS.Timeout | null;
   /** Handles sent and not yet acknowledged (bounded by MAX_HANDLES_IN_FLIGHT). */
   sending: number;
+  /** Limiter usage reported since the last cluster sync: admissions per IP, open responses per token. */
+  usage: { media: Map<string, number>; streams: Array<[string, number]> };
 }
+
+/** Usage one process reports and the view it gets back (src/cluster/shared-limits.ts). */
+type LimitPairs = Array<[string, number]>;
 
 /** Per-worker figures for tests and operators. */
 export interface WorkerStats {
@@ -92,7 +100,7 @@ export class DeliveryWorkers {
   private readonly restarts: Counter;
 
   constructor(private readonly o: { config: Config; log: Logger; delivery: Delivery; control: ControlPlane; obs: Observability }) {
-    this.slots = Array.from({ length: o.config.delivery.workers }, (_, index) => ({ index, child: null, pid: null, ready: false, startedAt: 0, failures: 0, timer: null, sending: 0 }));
+    this.slots = Array.from({ length: o.config.delivery.workers }, (_, index) => ({ index, child: null, pid: null, ready: false, startedAt: 0, failures: 0, timer: null, sending: 0, usage: { media: new Map(), streams: [] } }));
     const registers = [o.obs.metrics.registry];
     const slots = this.slots;
     new Gauge({ name: 'strom_delivery_workers', help: 'Delivery worker processes ready to take connections (delivery.workers configured)', registers, collect() {
@@ -125,6 +133,18 @@ export class DeliveryWorkers {
     for (const s of this.slots) this.spawn(s);
     const open = obs.metrics.sources.openConnections;
     obs.metrics.sources.openConnections = () => (open?.() ?? 0) + lean.size();
+  }
+
+  /** Each worker as a participant of the cluster's shared limits: its reported usage, and a way to answer it. */
+  limitParticipants(): Array<{ report(): { media: LimitPairs; streams: LimitPairs }; apply(view: { media: LimitPairs; streams: LimitPairs }): void }> {
+    return this.slots.map((s) => ({
+      report: () => {
+        const media: LimitPairs = [...s.usage.media];
+        s.usage.media.clear();
+        return { media, streams: s.child === null ? [] : s.usage.streams };
+      },
+      apply: (view) => this.post(s, { type: 'limits', media: view.media, streams: view.streams }),
+    }));
   }
 
   /** Pids of the workers currently running. */
@@ -186,6 +206,7 @@ export class DeliveryWorkers {
       s.ready = false;
       s.child = null;
       s.pid = null;
+      s.usage = { media: new Map(), streams: [] }; // its open responses died with it
       if (this.stopping) return;
       s.failures = Date.now() - s.startedAt > HEALTHY_AFTER_MS ? 1 : s.failures + 1;
       const delay = Math.min(RESTART_MAX_MS, RESTART_MIN_MS * 2 ** (s.failures - 1));
@@ -197,7 +218,8 @@ export class DeliveryWorkers {
       }, delay);
     });
     const { policy, tokens } = this.o.control;
-    this.post(s, { type: 'init', index: s.index, processes: this.slots.length + 1, config: this.o.config, signedIds: policy.signedIds(), keys: tokens.activeKeys() });
+    const sharedLimits = this.o.config.cluster.redisUrl !== null; // the cluster sync counts every process (cluster-wiring.ts)
+    this.post(s, { type: 'init', index: s.index, processes: this.slots.length + 1, config: this.o.config, signedIds: policy.signedIds(), keys: tokens.activeKeys(), sharedLimits });
   }
 
   private onMessage(s: Slot, msg: FromWorker, handle?: Socket): void {
@@ -214,6 +236,10 @@ export class DeliveryWorkers {
         return;
       case 'qoe':
         for (const r of msg.records) this.o.obs.qoe.record(r.cmcd as Cmcd, r.id, 'vod');
+        return;
+      case 'usage':
+        for (const [ip, n] of msg.media) s.usage.media.set(ip, (s.usage.media.get(ip) ?? 0) + n);
+        s.usage.streams = msg.streams;
         return;
     }
   }

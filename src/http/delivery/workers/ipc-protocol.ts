@@ -15,13 +15,17 @@ export interface WorkerKey {
 
 /** Main → worker. */
 export type ToWorker =
-  | { type: 'init'; index: number; processes: number; config: Config; signedIds: string[]; keys: WorkerKey[] }
+  /** `sharedLimits`: the media limit and stream cap are the cluster's, not divided among the processes. */
+  | { type: 'init'; index: number; processes: number; config: Config; signedIds: string[]; keys: WorkerKey[]; sharedLimits: boolean }
   /** A connection (handle attached); `head` = bytes the router already read from it. */
   | { type: 'conn'; head: string }
   | { type: 'visibility'; id: string; signed: boolean }
   | { type: 'key-added'; key: WorkerKey }
   | { type: 'key-revoked'; kid: string }
-  | { type: 'invalidate'; assetId: string }
+  /** Drop cached files of one asset, or of every asset (null). */
+  | { type: 'invalidate'; assetId: string | null }
+  /** The cluster's view of the limits (answer to `usage`, src/cluster/shared-limits.ts LimitView). */
+  | { type: 'limits'; media: Array<[string, number]>; streams: Array<[string, number]> }
   /** Reply with `metrics` carrying this request id. */
   | { type: 'scrape'; id: number }
   /** Stop accepting, finish in-flight responses, exit 0 (forced after `graceMs`). */
@@ -39,7 +43,9 @@ export type FromWorker =
   /** A handed-off connection whose next request is not a delivery request (handle attached). */
   | { type: 'back'; head: string }
   | { type: 'metrics'; id: number; requests: number; metrics: unknown[] }
-  | { type: 'qoe'; records: QoeRecord[] };
+  | { type: 'qoe'; records: QoeRecord[] }
+  /** With shared limits, every `rateLimit.syncMs`: admissions per IP since the last report, open responses per token. */
+  | { type: 'usage'; media: Array<[string, number]>; streams: Array<[string, number]> };
 
 /** Largest QoE batch a worker sends per 250 ms flush; records beyond it are dropped until the next flush. */
 export const MAX_QOE_BATCH = 1000;

@@ -8,7 +8,10 @@
  *
  * Per-process limits: the media rate limit and the per-token stream cap are divided by the number
  * of processes (rounded up): a client's connections are spread round-robin, so the sum over
- * processes is the configured budget without an IPC round trip per request. Metrics are kept in a
+ * processes is the configured budget without an IPC round trip per request. In cluster mode
+ * (`sharedLimits`) each process holds the whole budget instead and reports its usage to the main
+ * every `rateLimit.syncMs`; the main counts it cluster-wide and answers with the cluster's view
+ * (src/cluster/shared-limits.ts). Metrics are kept in a
  * local prom-client registry the main merges at scrape time; CMCD records go to the main's QoE
  * tracker in batches; sampled access-log lines are written here, tagged with the worker index.
  *
@@ -26,7 +29,7 @@ import { fail } from '../../../errors.js';
 import { createDelivery } from '../delivery-handler.js';
 import { createPlaybackGuard, PlaybackPolicy } from '../../../auth/playback-guard.js';
 import { PlaybackTokens } from '../../../auth/playback-tokens.js';
-import { MediaRateLimiter, StreamCap } from '../../../auth/rate-limits.js';
+import { limitParticipant, MediaRateLimiter, StreamCap } from '../../../auth/rate-limits.js';
 import type { SigningKeysRepo } from '../../../store/db/signing-keys-repo.js';
 import { StromMetrics } from '../../../observability/metrics.js';
 import { MediaAccounting } from '../../../observability/media-accounting.js';
@@ -44,7 +47,7 @@ function send(msg: FromWorker, handle?: Socket): void {
 
 function start(init: Extract<ToWorker, { type: 'init' }>): void {
   const base: Config = init.config;
-  const share = (n: number) => (n === 0 ? 0 : Math.max(1, Math.ceil(n / init.processes)));
+  const share = (n: number) => (n === 0 || init.sharedLimits ? n : Math.max(1, Math.ceil(n / init.processes)));
   const config: Config = { ...base, delivery: { ...base.delivery, cacheBytes: Math.floor(base.delivery.cacheBytes / init.processes) } };
   const root = createLogger(config.logLevel);
   const log = root.child({ component: 'delivery-worker', worker: init.index });
@@ -60,6 +63,11 @@ function start(init: Extract<ToWorker, { type: 'init' }>): void {
   const limiter = new MediaRateLimiter(share(config.rateLimit.media.perMinute), config.rateLimit.media.maxClients);
   const cap = new StreamCap(share(config.rateLimit.maxStreamsPerToken));
   delivery.setGuard(createPlaybackGuard({ policy, tokens, limiter, cap }));
+  const shared = init.sharedLimits ? limitParticipant(limiter, cap) : null;
+  if (shared) {
+    const report = setInterval(() => send({ type: 'usage', ...shared.report() }), config.rateLimit.syncMs);
+    report.unref();
+  }
   delivery.setPrivacy((id) => policy.isSigned(id));
 
   // Observability: local counters (merged by the main at scrape), CMCD to the main, sampled access log.
@@ -180,7 +188,9 @@ function start(init: Extract<ToWorker, { type: 'init' }>): void {
       case 'key-revoked':
         return tokens.revokeKey(msg.kid);
       case 'invalidate':
-        return delivery.catalog.invalidateAsset(msg.assetId);
+        return msg.assetId === null ? delivery.catalog.invalidateAll() : delivery.catalog.invalidateAsset(msg.assetId);
+      case 'limits':
+        return shared?.apply(msg);
       case 'scrape':
         void metrics.registry.getMetricsAsJSON().then((all) => {
           send({ type: 'metrics', id: msg.id, requests: media.responses, metrics: all.filter((m) => REPORTED.test(m.name)) });
