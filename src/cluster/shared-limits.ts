@@ -155,10 +155,13 @@ export class SharedLimits {
     await this.syncing;
   }
 
-  /** One exchange now (skipped while one runs or Redis is unreachable). */
+  /** One exchange now (skipped while one runs; while Redis is unreachable the usage is dropped: each process counts alone). */
   sync(): Promise<void> {
     if (this.syncing) return this.syncing;
-    if (!this.o.redis.ready()) return Promise.resolve();
+    if (!this.o.redis.ready()) {
+      for (const p of this.o.participants()) p.report(); // keeps the reports bounded through an outage
+      return Promise.resolve();
+    }
     this.syncing = this.exchange().catch((err: Error) => {
       this.errors.inc();
       this.log.debug({ err: err.message }, 'limiter sync failed');
