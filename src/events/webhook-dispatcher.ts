@@ -54,11 +54,6 @@ function wanting(hooks: readonly WebhookRow[], type: string): WebhookRow[] {
   return hooks.filter((w) => webhookWants(JSON.parse(w.events) as string[], type));
 }
 
-/** True when this node published `e` (`BusEvent.local`); a bus that marks no origin carries only this node's events. */
-function publishedHere(e: BusEvent): boolean {
-  return (e as { local?: boolean }).local !== false;
-}
-
 /** `p`, or a rejection after `ms`. */
 function within<T>(p: Promise<T>, ms: number): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
@@ -116,7 +111,7 @@ export class WebhookDispatcher {
 
   /** Subscribe to the bus and start polling the outbox. */
   start(): void {
-    const owns = this.o.owns ?? publishedHere;
+    const owns = this.o.owns ?? ((e: BusEvent) => e.local);
     this.unsubscribe = this.o.bus.subscribe((e) => {
       if (this.stopped || !owns(e)) return;
       if (this.writesQueued >= MAX_QUEUED_WRITES) return this.buffer(e);
