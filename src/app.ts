@@ -35,6 +35,7 @@ import { EventBus } from './events/event-bus.js';
 import { WebhookDispatcher } from './events/webhook-dispatcher.js';
 import { createLiveServer, type LiveServer } from './live/live-server.js';
 import { wireLive } from './live/live-wiring.js';
+import { createLiveCluster } from './live/live-cluster.js';
 import { VodService } from './vod/vod-service.js';
 import { Observability } from './observability/observability.js';
 import { readinessChecks } from './observability/readiness.js';
@@ -110,7 +111,9 @@ export async function buildStrom(config: Config, log: Logger = createLogger(conf
 
   // Live: ingest and playback routes, WS-FLV upgrades, stream keys and status from the store.
   const live = createLiveServer(config, log);
+  const liveCluster = cluster ? createLiveCluster(live, cluster, config, log) : null; // live from any node: origin map, internal relay
   await app.register(live.routes);
+  if (liveCluster) await app.register(liveCluster.routes);
   if (server instanceof http.Server) live.attach(server);
   control.setRtmpPort(() => live.rtmp.port()); // ingest URLs name the bound RTMP port
   await wireLive(live, {
@@ -119,11 +122,13 @@ export async function buildStrom(config: Config, log: Logger = createLogger(conf
     guard: (req, streamId) => control.guard(req, streamId, '', null),
     setLiveStatus: (f) => control.setLiveStatus(f),
     storage: delivery.storage, // recordings are published into media storage
+    origins: liveCluster?.origins,
   }, config, log);
 
   // Observability: scrape-time sources, /metrics, /readyz, QoE, the dashboard's history.
   live.webrtc.metrics.register(obs.metrics.registry);
   webhooks.metrics.register(obs.metrics.registry); // outbox by state, attempts, drops
+  liveCluster?.register(obs.metrics.registry);
   obs.attach({
     delivery: { hotCache: () => delivery.catalog.hot.stats(), inFlight: () => delivery.inFlight() },
     store: control.store, bus, live, pool: vod.pool, openConnections: listener.openConnections,
@@ -154,6 +159,7 @@ export async function buildStrom(config: Config, log: Logger = createLogger(conf
     metricsHistory.stop();
     const workersStopped = deliveryWorkers?.stop(); // workers finish their in-flight responses meanwhile
     await live.close(); // end publishers and never-ending FLV responses first
+    await liveCluster?.close(); // release this node's origin entries while Redis is still open
     await vod.stop(); // running jobs go back to the queue for the next start
     await webhooks.stop(); // abort in-flight deliveries, clear retry timers (before the store closes)
     await clusterLink?.close(); // stop the event reader, invalidations and limit sync (they use the store)

@@ -87,6 +87,11 @@ export const catalog = {
   LIVE_BAD_KEY: spec(403, (key: string) => `stream key ${show(key)} is not known`),
   LIVE_PUBLISHER_ACTIVE: spec(409, (streamId: string) => `live stream ${show(streamId)} already has a publisher`),
   LIVE_READER_TOO_SLOW: spec(503, (behindMs: number) => `reader stayed behind for ${behindMs} ms after skipping to a keyframe`),
+  // --- live across the nodes of a cluster (src/cluster/origin-map.ts, src/live/relay) ---
+  LIVE_ORIGIN_UNREACHABLE: spec(503, (streamId: string, nodeId: string, why: string) => `live stream ${show(streamId)} is published on node ${show(nodeId)}, which cannot be reached: ${why}`),
+  LIVE_ORIGIN_LOOKUP_FAILED: spec(503, (streamId: string, why: string) => `cannot look up which node publishes live stream ${show(streamId)}: ${why}`),
+  CLUSTER_AUTH_REQUIRED: spec(401, (why: string) => `node-to-node request not authenticated: ${why}`),
+  CLUSTER_AUTH_FAILED: spec(403, (why: string) => `node-to-node request refused: ${why}`),
   // --- LL-HLS (src/live/formats/hls, src/live/ll-hls) ---
   LIVE_HLS_BAD_QUERY: spec(400, (why: string) => `bad LL-HLS request: ${why}`),
   LIVE_HLS_NOT_READY: spec(503, (what: string, waitedMs: number) => `${what} did not become available within ${waitedMs} ms`),

@@ -14,12 +14,12 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
-import net from 'node:net';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { fileURLToPath } from 'node:url';
 import { publishFlv, readFlv } from './publisher.js';
 import type { ViewerStats } from './flv-viewer-scan.js';
+import { BENCH_CACHE, freePort, sourceFlv, waitLine } from './bench-process.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const { values } = parseArgs({ options: {
@@ -29,46 +29,13 @@ const { values } = parseArgs({ options: {
   only: { type: 'string' },
   rounds: { type: 'string', default: '3' },
 } });
-const CACHE = '/tmp/strom-bench-live';
-const NMS_DIR = path.join(CACHE, 'nms');
-mkdirSync(CACHE, { recursive: true });
-
-function sourceFlv(seconds: number): string {
-  const file = path.join(CACHE, `source-${seconds}s.flv`);
-  if (existsSync(file)) return file;
-  console.log(`encoding ${seconds}s 720p30 3 Mbps test source…`);
-  const r = spawnSync('ffmpeg', ['-v', 'error', '-f', 'lavfi', '-i', `testsrc2=size=1280x720:rate=30:duration=${seconds}`, '-f', 'lavfi', '-i', `sine=frequency=440:duration=${seconds}`,
-    '-vf', 'noise=alls=12:allf=t', '-c:v', 'libx264', '-preset', 'ultrafast', '-b:v', '2900k', '-maxrate', '3000k', '-bufsize', '3000k', '-g', '60', '-pix_fmt', 'yuv420p',
-    '-c:a', 'aac', '-b:a', '96k', '-y', file], { stdio: 'inherit' });
-  if (r.status !== 0) throw new Error('ffmpeg failed');
-  return file;
-}
+const NMS_DIR = path.join(BENCH_CACHE, 'nms');
 
 function installNms(): void {
   if (existsSync(path.join(NMS_DIR, 'node_modules', 'node-media-server'))) return;
   console.log('installing node-media-server@4 into', NMS_DIR);
   const r = spawnSync('npm', ['install', '--no-audit', '--no-fund', '--prefix', NMS_DIR, 'node-media-server@4'], { stdio: 'inherit' });
   if (r.status !== 0) throw new Error('npm install node-media-server failed');
-}
-
-async function freePort(): Promise<number> {
-  const s = net.createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-  const port = (s.address() as net.AddressInfo).port;
-  await new Promise((r) => s.close(r));
-  return port;
-}
-
-function waitLine(child: ChildProcess, word: string): Promise<string> {
-  return new Promise((resolve, reject) => {
-    let buf = '';
-    child.stderr!.on('data', (d: Buffer) => {
-      buf += d.toString();
-      const line = buf.split('\n').find((l) => l.startsWith(word));
-      if (line) resolve(line);
-    });
-    child.once('exit', (code) => reject(new Error(`child exited ${code}: ${buf.slice(-500)}`)));
-  });
 }
 
 function rssKb(pid: number): number {

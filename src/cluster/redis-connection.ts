@@ -60,7 +60,9 @@ export function connectRedis(url: string, nodeId: string, log: Logger): RedisCon
     // A blocking reader waits on the server, so it gets no per-request retry limit.
     duplicate: (name) => open(name, { enableOfflineQueue: true, maxRetriesPerRequest: null }),
     async close() {
-      await Promise.all(opened.map((r) => r.quit().catch(() => r.disconnect())));
+      // QUIT waits for Redis' reply: a connection still (re)connecting — Redis away — would wait
+      // forever (the subscriber queues commands offline), so it is dropped instead.
+      await Promise.all(opened.map((r) => (r.status === 'ready' ? r.quit().catch(() => r.disconnect()) : r.disconnect())));
     },
   };
 }

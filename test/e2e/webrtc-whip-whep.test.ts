@@ -9,23 +9,12 @@ import assert from 'node:assert/strict';
 import type { Browser } from 'playwright-core';
 import { loadApiSecret, signApiToken } from '../../src/auth/api-auth.js';
 import { ffmpegPublish, startLive } from '../helpers/live-fixtures.js';
-import { launchWebRtcBrowser, playState, webrtcPage, type PlayState } from '../helpers/webrtc.js';
+import { launchWebRtcBrowser, waitPlay, webrtcPage } from '../helpers/webrtc.js';
 
 /** Poll `cond` every 100 ms for up to `ms` (generous: the machine may be loaded). */
 async function waitUntil(cond: () => boolean, what: string, ms = 20_000): Promise<void> {
   for (const until = Date.now() + ms; !cond() && Date.now() < until;) await new Promise((r) => setTimeout(r, 100));
   assert.ok(cond(), what);
-}
-
-async function waitPlay(page: Parameters<typeof playState>[0], cond: (s: PlayState) => boolean, what: string, timeoutMs = 25_000): Promise<PlayState> {
-  const until = Date.now() + timeoutMs;
-  let s = await playState(page);
-  while (!cond(s)) {
-    if (Date.now() > until) assert.fail(`${what}: ${JSON.stringify(s)}`);
-    await new Promise((r) => setTimeout(r, 250));
-    s = await playState(page);
-  }
-  return s;
 }
 
 test('Chromium publishes over WHIP, another Chromium page plays over WHEP; DELETE ends the publish', { timeout: 90_000 }, async (t) => {

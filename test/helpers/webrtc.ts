@@ -97,3 +97,15 @@ export async function playState(page: Page): Promise<PlayState> {
     return { frames: w.__frames, size: w.__size, stats: await w.inboundStats() };
   });
 }
+
+/** Poll a WHEP page's counters every 250 ms until `cond` holds; fails with `what` and the counters after `timeoutMs`. */
+export async function waitPlay(page: Page, cond: (s: PlayState) => boolean, what: string, timeoutMs = 25_000): Promise<PlayState> {
+  const until = Date.now() + timeoutMs;
+  let s = await playState(page);
+  while (!cond(s)) {
+    if (Date.now() > until) throw new Error(`${what}: ${JSON.stringify(s)}`);
+    await new Promise((r) => setTimeout(r, 250));
+    s = await playState(page);
+  }
+  return s;
+}

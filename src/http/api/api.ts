@@ -35,7 +35,7 @@ export interface ControlPlane {
   /** Tell the API which RTMP port is really bound (ingest URLs); default `rtmp.port`. */
   setRtmpPort(port: () => number | null): void;
   /** Give the API the stream hub's runtime status. */
-  setLiveStatus(status: (id: string) => LiveStreamStatus | null): void;
+  setLiveStatus(status: (id: string) => LiveStreamStatus | null | Promise<LiveStreamStatus | null>): void;
 }
 
 /** Open the store and register auth, rate limits, deadlines and the `/api/v1` routes on `app`; `rateLimitStore`: the cluster's API limit store. */
@@ -62,7 +62,7 @@ export async function registerControlPlane(app: FastifyInstance, config: Config,
   await app.register(apiMiddleware, { config, verify, rateLimitStore: o.rateLimitStore });
   await registerOpenApi(app);
   let rtmpPort = (): number | null => config.rtmp.port;
-  let liveStatus = (_id: string): LiveStreamStatus | null => null;
+  let liveStatus = (_id: string): LiveStreamStatus | null | Promise<LiveStreamStatus | null> => null;
   const ctx = { config, store, tokens, delivery, rtmpPort: () => rtmpPort() ?? config.rtmp.port, liveStatus: (id: string) => liveStatus(id) };
   await app.register(openApiRoutes);
   await app.register(videosRoutes(ctx));

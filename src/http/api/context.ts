@@ -13,8 +13,8 @@ export interface ApiContext {
   delivery: Delivery;
   /** The RTMP port actually bound (set by the live server once listening), else `rtmp.port`. */
   rtmpPort: () => number;
-  /** Runtime state of a live stream from the stream hub, or null when it has none. */
-  liveStatus: (id: string) => LiveStreamStatus | null;
+  /** Runtime state of a live stream from the stream hub (or, in a cluster, the origin map), or null when it has none. */
+  liveStatus: (id: string) => LiveStreamStatus | null | Promise<LiveStreamStatus | null>;
 }
 
 /** ISO-8601 text of an epoch-ms time. */

@@ -44,6 +44,8 @@ export function liveStreamJson(r: LiveStreamRow, config: Config, port?: number, 
     live: active ? {
       publishedAt: runtime.publishedAt, ingestBitrate: runtime.ingestBitrate, fps: runtime.fps,
       video: runtime.video, audio: runtime.audio, viewers: runtime.viewers, drops: runtime.drops,
+      // Cluster: the publisher's node, and whether this node's figures describe it (its own publisher, its relay of it, or nothing).
+      node: runtime.originNode, figures: runtime.originNode === null ? 'local' as const : runtime.publisher !== null ? 'relay' as const : 'unknown' as const,
     } : null,
   };
 }
@@ -54,7 +56,7 @@ const tags = ['live'];
 /** Register the live stream routes (scope live:write: responses carry stream keys). */
 export function liveStreamsRoutes(ctx: ApiContext) {
   const { store, config } = ctx;
-  const json = (r: LiveStreamRow) => liveStreamJson(r, config, ctx.rtmpPort(), ctx.liveStatus(r.id));
+  const json = async (r: LiveStreamRow) => liveStreamJson(r, config, ctx.rtmpPort(), await ctx.liveStatus(r.id));
   const must = async (id: string) => {
     const r = await store.liveStreams.get(id);
     if (!r) throw fail('LIVE_STREAM_NOT_FOUND', id);
@@ -67,7 +69,7 @@ export function liveStreamsRoutes(ctx: ApiContext) {
     }, async (req, reply) => {
       const b = req.body ?? {};
       const row = await store.liveStreams.create({ title: b.title, visibility: b.visibility, record: b.record, abr: b.abr });
-      return reply.code(201).send(json(row));
+      return reply.code(201).send(await json(row));
     });
 
     app.get<{ Querystring: ListQuery }>('/api/v1/live-streams', {
@@ -76,7 +78,7 @@ export function liveStreamsRoutes(ctx: ApiContext) {
     }, async (req) => {
       try {
         const page = await store.liveStreams.list({ limit: req.query.limit, afterId: req.query.cursor });
-        return { items: page.items.map(json), nextCursor: page.nextCursor };
+        return { items: await Promise.all(page.items.map(json)), nextCursor: page.nextCursor };
       } catch (err) {
         if (err instanceof RangeError) throw fail('VALIDATION_FAILED', 'querystring', 'cursor is not a cursor from this API');
         throw err;

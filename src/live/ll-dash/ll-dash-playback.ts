@@ -44,6 +44,7 @@ export function llDashRoutes(registry: StreamRegistry, service: LlHlsService, co
       cors(reply);
       if (!/^[A-Za-z0-9_-]{1,64}$/.test(streamId)) throw fail('LIVE_STREAM_NOT_FOUND', `${streamId}/manifest.mpd`);
       await guard()?.(req.raw, streamId);
+      if (registry.active(streamId) === null) await registry.acquire(streamId); // cluster: pulled from its node first
       const mux = service.muxer(streamId);
       await ready(mux);
       const keep = Object.entries(req.query).filter(([k, v]) => !k.startsWith('_HLS_') && typeof v === 'string') as Array<[string, string]>;

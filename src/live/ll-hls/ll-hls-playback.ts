@@ -84,6 +84,7 @@ export function llHlsRoutes(registry: StreamRegistry, service: LlHlsService, cor
       const bq = m[1] === 'index' ? parseBlockingQuery(req.query) : null;
       if (bq !== null && 'error' in bq) throw fail('LIVE_HLS_BAD_QUERY', bq.error);
       await guard()?.(req.raw, streamId);
+      if (registry.active(streamId) === null) await registry.acquire(streamId); // cluster: pulled from its node first
       const source = service.muxer(streamId); // starts (or keeps alive) the source muxer, and with it the ABR ladder
       const mux = rung === null ? source : service.rendition(streamId, rung);
       const q = carriedQuery(req.query);

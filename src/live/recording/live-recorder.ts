@@ -77,9 +77,10 @@ export class LiveRecorder {
 
   constructor(private readonly registry: StreamRegistry, events: LiveEvents, private readonly llhls: LlHlsService, private readonly o: RecorderOptions, private readonly log: Logger) {
     this.offs.push(events.on('publish.start', (e) => {
-      if (!e.takeover) void this.start(e.streamId, e.sessionId).catch((err: unknown) => this.log.warn({ err, streamId: e.streamId }, 'recording failed to start'));
+      if (!e.takeover && !e.relay) void this.start(e.streamId, e.sessionId).catch((err: unknown) => this.log.warn({ err, streamId: e.streamId }, 'recording failed to start'));
     }));
     // A takeover emits publish.stop and attaches the new publisher in the same tick: decide after it.
+    // A relayed stream (cluster) is recorded by the node its publisher is connected to.
     this.offs.push(events.on('publish.stop', (e) => queueMicrotask(() => {
       if (this.registry.get(e.streamId)?.active !== true) this.finish(e.streamId);
     })));

@@ -265,7 +265,21 @@ export class RtmpSession implements Publisher {
       });
   }
 
+  /** Play a stream active here; one live on another node of the cluster is pulled here first. */
   private startPlay(streamId: string): void {
+    if (this.registry.active(streamId) !== null) return this.attachPlayer(streamId);
+    this.starting = true;
+    this.registry.acquire(streamId).then(() => {
+      this.starting = false;
+      if (!this.closed) this.attachPlayer(streamId); // not found: attachPlayer answers StreamNotFound
+    }, (err: unknown) => {
+      this.starting = false;
+      this.status('error', 'NetStream.Play.Failed', isStromError(err) ? err.message : 'stream unavailable');
+      this.close(`play refused: ${isStromError(err) ? err.message : String(err)}`);
+    });
+  }
+
+  private attachPlayer(streamId: string): void {
     let reader: Reader;
     try {
       reader = this.registry.addReader(streamId, 'rtmp', {

@@ -7,10 +7,13 @@
 import { EventEmitter } from 'node:events';
 import type { ViewerProtocol } from './reader.js';
 
-/** Every live event and its payload. */
+/**
+ * Every live event and its payload. `relay` marks a publisher that relays another node's stream
+ * (cluster mode): not a new publisher of the service, so status, webhooks and recording skip it.
+ */
 export interface LiveEventMap {
-  'publish.start': { streamId: string; sessionId: string; remote: string; takeover: boolean };
-  'publish.stop': { streamId: string; sessionId: string; reason: string; durationMs: number; bytesIn: number };
+  'publish.start': { streamId: string; sessionId: string; remote: string; takeover: boolean; relay: boolean };
+  'publish.stop': { streamId: string; sessionId: string; reason: string; durationMs: number; bytesIn: number; relay: boolean };
   'viewer.join': { streamId: string; viewerId: string; protocol: ViewerProtocol };
   'viewer.leave': { streamId: string; viewerId: string; protocol: ViewerProtocol; reason: string; drops: number; durationMs: number };
   /** A publish attempt refused (bad key, key in use): for audit logs and alerts. */

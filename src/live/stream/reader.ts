@@ -27,7 +27,8 @@ export interface ReaderLimits {
 }
 
 /** Output protocol of a reader (status counts viewers per protocol). */
-export type ViewerProtocol = 'http-flv' | 'ws-flv' | 'rtmp' | /* one CMAF/LL-HLS muxer per watched stream */ 'll-hls' | /* one RTP packetizer per watched stream */ 'whep';
+export type ViewerProtocol = 'http-flv' | 'ws-flv' | 'rtmp' | /* one CMAF/LL-HLS muxer per watched stream */ 'll-hls' | /* one RTP packetizer per watched stream */ 'whep'
+  | /* another node of the cluster pulling the stream (internal relay): counted apart from viewers */ 'relay';
 
 let nextReaderId = 0;
 

@@ -6,6 +6,9 @@
  * configured by hand). Publishing policy for a key that is
  * already live follows `live.takeover`: 'takeover' (default: OBS reconnects replace the old
  * session, viewers stay) or 'reject' (LIVE_PUBLISHER_ACTIVE).
+ * In cluster mode a stream that is not live here may be live on another node: `acquire` asks a
+ * pluggable `RemoteStreamSource` (the internal relay, handed over by the live server) to pull it
+ * into this registry as a publisher, so every local output serves it unchanged.
  */
 import type { LivePlaybackGuard } from '../../auth/playback-guard.js';
 import type { Logger } from 'pino';
@@ -54,6 +57,20 @@ export interface AudioCodecAdapter {
 /** An adapter that bridges nothing: every viewer reads the source audio. */
 const NO_BRIDGES: AudioCodecAdapter = { addReader: () => null, viewersOf: () => [], dropsOf: () => 0, close: async () => undefined };
 
+/**
+ * Where a stream that is not live in this process may be live instead: another node of the
+ * cluster. The internal relay (src/live/relay) implements it; the hub only asks, so it does not
+ * depend on the relay or on Redis.
+ */
+export interface RemoteStreamSource {
+  /**
+   * Make `streamId` active here by pulling it from the node that has it (one pull per stream,
+   * shared by concurrent callers). Resolves with the active stream, or null when it is live on no
+   * node; rejects with a catalog error when it is live elsewhere but cannot be reached.
+   */
+  pull(streamId: string): Promise<LiveStream | null>;
+}
+
 /** What a viewer asks of the stream it reads. */
 export interface AddReaderOptions {
   /** Audio codec the output can carry; another source codec is transcoded by the audio bridge. */
@@ -70,9 +87,12 @@ export interface LiveStreamStatus {
   fps: number;
   video: { codec: string; width?: number; height?: number } | null;
   audio: { codec: string; sampleRate?: number; channels?: number } | null;
+  /** Viewers by protocol; `total` counts end viewers, not other nodes relaying the stream (`relay`). */
   viewers: { total: number } & Record<ViewerProtocol, number>;
   drops: number;
   slowDisconnects: number;
+  /** Cluster: the node the publisher is connected to when it is not this one (relayed here), else null. */
+  originNode: string | null;
 }
 
 /** All live streams of the process. */
@@ -92,6 +112,31 @@ export class StreamRegistry {
 
   /** Who may play (signed streams need a token); consulted by HTTP-FLV, WS-FLV and RTMP play. */
   playbackGuard: LivePlaybackGuard | null = null;
+
+  /** Cluster: pulls streams live on other nodes (null on a single node). */
+  private remote: RemoteStreamSource | null = null;
+
+  /** Install (or remove) the source of streams live on other nodes; the live server does it in cluster mode. */
+  setRemoteSource(source: RemoteStreamSource | null): void {
+    this.remote = source;
+  }
+
+  /** The stream if it is active in this process, else null (synchronous: the local path never waits). */
+  active(streamId: string): LiveStream | null {
+    const s = this.streams.get(streamId);
+    return s !== undefined && s.active ? s : null;
+  }
+
+  /**
+   * The active stream `streamId`: the local one, or — in cluster mode — the stream pulled from the
+   * node it is live on (waits for the pull, bounded by the relay's connect timeout). Null when it
+   * is live nowhere; rejects when its node cannot be reached. Callers try `active()` first.
+   */
+  async acquire(streamId: string): Promise<LiveStream | null> {
+    const local = this.active(streamId);
+    if (local !== null || this.remote === null || !LIVE_STREAM_ID.test(streamId)) return local;
+    return this.remote.pull(streamId);
+  }
 
   /** Swap the key resolver (live-wiring installs the metadata store's at start). */
   setResolver(resolver: StreamKeyResolver): void {
@@ -116,13 +161,16 @@ export class StreamRegistry {
     }
     const old = s.publisher;
     if (old !== null) {
-      if (this.config.live.takeover === 'reject') throw fail('LIVE_PUBLISHER_ACTIVE', streamId);
+      // A relay may always replace a relay (the origin moved); anyone else obeys live.takeover.
+      if (this.config.live.takeover === 'reject' && p.relayFrom === undefined) throw fail('LIVE_PUBLISHER_ACTIVE', streamId);
       this.log.info({ streamId, old: old.id, new: p.id }, 'publisher takeover');
       this.stopPublish(s, old, `taken over by ${p.id}`, false);
       old.close(`taken over by session ${p.id}`);
     }
     s.attach(p, old !== null);
-    this.events.emit('publish.start', { streamId, sessionId: p.id, remote: p.remote, takeover: old !== null });
+    // For this node's status and recording, a local publisher replacing a relay is a new publish.
+    const takeover = old !== null && (old.relayFrom === undefined) === (p.relayFrom === undefined);
+    this.events.emit('publish.start', { streamId, sessionId: p.id, remote: p.remote, takeover, relay: p.relayFrom !== undefined });
     return s;
   }
 
@@ -132,7 +180,7 @@ export class StreamRegistry {
     const durationMs = Date.now() - s.publishedAt;
     const bytesIn = s.bytesIn;
     s.detach(reason, endReaders);
-    this.events.emit('publish.stop', { streamId: s.id, sessionId: p.id, reason, durationMs, bytesIn });
+    this.events.emit('publish.stop', { streamId: s.id, sessionId: p.id, reason, durationMs, bytesIn, relay: p.relayFrom !== undefined });
   }
 
   /**
@@ -154,13 +202,13 @@ export class StreamRegistry {
   /** Status of one stream (idle when unknown). */
   status(streamId: string): LiveStreamStatus {
     const s = this.streams.get(streamId);
-    const viewers = { total: 0, 'http-flv': 0, 'ws-flv': 0, rtmp: 0, 'll-hls': 0, whep: 0 };
+    const viewers = { total: 0, 'http-flv': 0, 'ws-flv': 0, rtmp: 0, 'll-hls': 0, whep: 0, relay: 0 };
     if (s === undefined) {
-      return { streamId, state: 'idle', publishedAt: null, publisher: null, ingestBitrate: 0, fps: 0, video: null, audio: null, viewers, drops: 0, slowDisconnects: 0 };
+      return { streamId, state: 'idle', publishedAt: null, publisher: null, ingestBitrate: 0, fps: 0, video: null, audio: null, viewers, drops: 0, slowDisconnects: 0, originNode: null };
     }
     for (const r of [...s.readers, ...this.bridges.viewersOf(streamId)]) {
       const n = r.viewerCount(); // a shared reader (WHEP packetizer) counts all its viewers
-      viewers.total += n;
+      if (r.protocol !== 'relay') viewers.total += n; // another node is not a viewer
       viewers[r.protocol] += n;
     }
     const { bitrate, fps } = s.rates();
@@ -179,6 +227,7 @@ export class StreamRegistry {
       viewers,
       drops: s.totalDrops() + this.bridges.dropsOf(streamId),
       slowDisconnects: s.slowDisconnects,
+      originNode: s.publisher?.relayFrom ?? null,
     };
   }
 

@@ -24,6 +24,11 @@ export interface Publisher {
   close(reason: string): void;
   /** Ask the encoder for a keyframe (WebRTC PLI); absent when the protocol has no way (RTMP). */
   requestKeyframe?(): void;
+  /**
+   * Cluster: the node whose stream this publisher relays (the internal relay, src/live/relay);
+   * unset for a real publisher. Status writes, webhooks and recording ignore relay publishers.
+   */
+  readonly relayFrom?: string;
 }
 
 const WINDOW_S = 5;
@@ -45,6 +50,8 @@ export class LiveStream {
   private gop: MediaUnit[] = [];
   private gopBytes = 0;
   private flushScheduled = false;
+  /** Readers that are other nodes' relays (flushed first: each one serves many viewers). */
+  private relayReaders = 0;
   private lastDts = 0;
   private tsOffset: number | null = 0;
   /** Per-second ingest buckets for bitrate and fps: [second, bytes, videoFrames]. */
@@ -117,8 +124,10 @@ export class LiveStream {
 
   /** Add a viewer: it starts with metadata, sequence headers and the cached GOP. */
   addReader(protocol: ViewerProtocol, sink: ReaderSink, onClose: (r: Reader, reason: string) => void): Reader {
+    if (protocol === 'relay') this.relayReaders++;
     const r = new Reader(protocol, sink, this.readerLimits, () => this.tracks.video !== undefined, (reader, reason) => {
       this.readers.delete(reader);
+      if (protocol === 'relay') this.relayReaders--;
       this.drops += reader.drops;
       if (reason.includes('behind')) this.slowDisconnects++;
       onClose(reader, reason);
@@ -157,6 +166,9 @@ export class LiveStream {
 
   private readonly flush = (): void => {
     this.flushScheduled = false;
+    // Other nodes' relays first: every viewer on those nodes waits for them (a flushed reader's
+    // second flush below is a no-op).
+    if (this.relayReaders > 0) for (const r of this.readers) if (r.protocol === 'relay') r.flush();
     for (const r of this.readers) r.flush();
   };
 

@@ -25,8 +25,8 @@ export function whepRoutes(app: FastifyInstance, svc: WebRtcService, guard: () =
     if (!LIVE_STREAM_ID.test(streamId)) throw fail('LIVE_STREAM_NOT_FOUND', streamId);
     const sdp = sdpBody(req.headers['content-type'], req.body, 'application/sdp');
     await guard()?.(req.raw, streamId);
-    const stream = registry.get(streamId);
-    if (!stream?.active) throw fail('LIVE_STREAM_NOT_FOUND', streamId);
+    const stream = registry.active(streamId) ?? (await registry.acquire(streamId)); // cluster: pulled from its node
+    if (stream === null) throw fail('LIVE_STREAM_NOT_FOUND', streamId);
     table.reserve();
     const pc = createPeer(config.webrtc);
     const s = new WhepSession(streamId, pc, (x) => svc.join(x), config.webrtc, metrics, svc.log, (x) => table.delete(x));
