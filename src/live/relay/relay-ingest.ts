@@ -21,22 +21,17 @@
  *   stream (a flapping origin), then the stream ends (counted).
  * - Idle: a pull whose stream had no reader for `cluster.relayIdleMs` is released (LL-HLS muxers,
  *   audio bridges and recorders are readers too).
- * node:http rather than fetch: one long response per stream, read as Buffers, no web streams.
+ * One upstream connection is a RelayUpstream (relay-upstream.ts).
  */
-import http from 'node:http';
-import https from 'node:https';
 import type { Logger } from 'pino';
 import { fail, type StromError } from '../../errors.js';
 import type { OriginEntry, OriginLookup } from '../../cluster/origin-map.js';
-import { FlvDemuxer, type FlvTag } from '../formats/flv/flv-demuxer.js';
-import { audioToUnit, scriptToUnit, TAG, videoToUnit } from '../formats/flv/flv-tags.js';
 import type { MediaUnit } from '../stream/media-unit.js';
-import type { LiveStream, Publisher } from '../stream/stream.js';
+import type { LiveStream } from '../stream/stream.js';
 import type { RemoteStreamSource, StreamRegistry } from '../stream/stream-registry.js';
-import { decodeAmf0, type Amf0Object } from '../rtmp/amf0.js';
-import { spsSize } from '../webrtc/rtp/h264-sps.js';
 import { signRelayRequest } from './relay-auth.js';
 import { RelayMetrics, RelayStats } from './relay-metrics.js';
+import { RelayUpstream } from './relay-upstream.js';
 
 /** Settings of the relay (from `cluster.*`). */
 export interface RelayOptions {
@@ -51,20 +46,6 @@ export interface RelayOptions {
 const BACKOFF_MIN_MS = 100;
 const BACKOFF_MAX_MS = 2000;
 const MAX_CONNECTS_PER_MINUTE = 30;
-/** An upstream that sends nothing this long is dropped and looked up again. */
-const UPSTREAM_STALL_MS = 10_000;
-const MAX_TAG_BYTES = 16 * 1024 * 1024;
-
-/** How one upstream connection ended. */
-interface Attempt {
-  /** It delivered media (so the relay had a working origin until now). */
-  streamed: boolean;
-  /** HTTP status of the answer (0: no answer). */
-  status: number;
-  why: string;
-  /** The origin's port refused the connection (nothing listens there: the node is down). */
-  refused?: boolean;
-}
 
 /** Every stream this node relays from other nodes. */
 export class RelayIngest implements RemoteStreamSource {
@@ -108,26 +89,6 @@ export class RelayIngest implements RemoteStreamSource {
   }
 }
 
-let nextUpstreamId = 0;
-
-/** One upstream connection as the registry sees it: a publisher of the relayed stream. */
-class RelayUpstream implements Publisher {
-  readonly id = `relay${(++nextUpstreamId).toString(36)}`;
-  readonly remote: string;
-  readonly relayFrom: string;
-  req: http.ClientRequest | null = null;
-
-  constructor(entry: OriginEntry, private readonly onClose: (u: RelayUpstream, reason: string) => void) {
-    this.remote = entry.url;
-    this.relayFrom = entry.nodeId;
-  }
-
-  close(reason: string): void {
-    this.req?.destroy();
-    this.onClose(this, reason);
-  }
-}
-
 /** The relay of one stream: its lookups, its upstream connections one after another, its idle check. */
 class RelayPull {
   /** Settles once the stream is active here (with the stream), live nowhere (null) or unreachable (rejects). */
@@ -137,7 +98,8 @@ class RelayPull {
   /** The upstream attached to the stream as its publisher (stays attached while a new origin is sought). */
   private current: RelayUpstream | null = null;
   private stream: LiveStream | null = null;
-  private req: http.ClientRequest | null = null;
+  /** The upstream connecting or streaming now. */
+  private upstream: RelayUpstream | null = null;
   private closed = false;
   private wake: (() => void) | null = null;
   private readonly timers: NodeJS.Timeout[] = [];
@@ -226,7 +188,7 @@ class RelayPull {
         if (this.current === null && a.status === 404) return this.finish(null, `not live on node ${entry.nodeId}`);
         this.failure = fail('LIVE_ORIGIN_UNREACHABLE', this.id, entry.nodeId, a.why);
         // A first viewer is not kept waiting for a node whose port refuses connections.
-        if (this.current === null && a.refused === true) return this.finish(this.failure, a.why);
+        if (this.current === null && a.refused) return this.finish(this.failure, a.why);
         if (this.current === null && (a.status === 401 || a.status === 403)) {
           this.log.error({ originNode: entry.nodeId, status: a.status, why: a.why }, 'origin refused the relay: check cluster.secret and the node clocks');
           return this.finish(this.failure, a.why);
@@ -238,112 +200,47 @@ class RelayPull {
     }
   }
 
-  /** One upstream connection, from the request to the end of its response. */
-  private connect(entry: OriginEntry, headMs: number): Promise<Attempt> {
+  /** One upstream connection to `entry`'s node, from the request to the end of its response. */
+  private async connect(entry: OriginEntry, headMs: number) {
     const { nodeId, secret } = this.relay.o;
-    return new Promise((resolve) => {
-      const attempt: Attempt = { streamed: false, status: 0, why: '' };
-      let url: URL;
-      try {
-        url = new URL(`/internal/live/${this.id}.flv`, entry.url);
-      } catch {
-        return resolve({ ...attempt, why: `bad advertised URL ${JSON.stringify(entry.url)}` });
-      }
-      let done = false;
-      const end = (why: string) => {
-        if (done) return;
-        done = true;
-        clearTimeout(headTimer);
-        if (this.req === req) this.req = null;
-        resolve({ ...attempt, why });
-      };
-      const req = (url.protocol === 'https:' ? https : http).get(url, {
-        agent: false,
-        headers: { authorization: signRelayRequest(secret, nodeId, this.id), 'x-strom-node': nodeId },
-      });
-      this.req = req;
-      const headTimer = setTimeout(() => req.destroy(new Error(`no answer within ${headMs} ms`)), headMs);
-      req.on('error', (err: NodeJS.ErrnoException) => {
-        attempt.refused = err.code === 'ECONNREFUSED';
-        end(err.message);
-      });
-      req.on('response', (res) => {
-        clearTimeout(headTimer);
-        attempt.status = res.statusCode ?? 0;
-        const servedBy = res.headers['x-strom-node'];
-        if (attempt.status !== 200 || servedBy !== entry.nodeId) {
-          if (attempt.status === 200) attempt.status = 404; // another node answers at that URL now: the entry is stale
-          let body = '';
-          res.setEncoding('utf8');
-          res.on('data', (d: string) => void (body.length < 1024 && (body += d)));
-          res.on('end', () => end(`HTTP ${res.statusCode ?? 0} from ${entry.url}${servedBy !== entry.nodeId ? ` (node ${String(servedBy)})` : ''}: ${body.slice(0, 300)}`));
-          res.on('error', (err) => end(err.message));
-          return;
-        }
-        const up = this.attach(entry, req);
-        if (up === null) {
-          req.destroy();
-          return end('a publisher connected to this node');
-        }
-        req.setTimeout(UPSTREAM_STALL_MS, () => req.destroy(new Error(`no data for ${UPSTREAM_STALL_MS} ms`)));
-        const demux = new FlvDemuxer(MAX_TAG_BYTES);
-        res.on('data', (chunk: Buffer) => {
-          this.relay.stats.bytesIn += chunk.length;
-          let tags: FlvTag[];
-          try {
-            tags = demux.push(chunk);
-          } catch (err) {
-            req.destroy(err as Error);
-            return;
-          }
-          for (const tag of tags) this.ingest(up, tag, attempt);
-        });
-        res.on('end', () => end('the origin ended the response'));
-        res.on('close', () => end('the upstream connection closed'));
-        res.on('error', (err) => end(err.message));
-      });
-    });
+    const up = new RelayUpstream(entry, {
+      accepted: (u) => this.attach(u),
+      unit: (u, unit, bytes, meta) => this.ingest(u, unit, bytes, meta),
+      closed: (u, reason) => this.publisherClosed(u, reason),
+    }, this.relay.stats);
+    this.upstream = up;
+    try {
+      return await up.run(this.id, signRelayRequest(secret, nodeId, this.id), nodeId, headMs);
+    } finally {
+      if (this.upstream === up) this.upstream = null;
+    }
   }
 
-  /** Attach an upstream as the stream's publisher (a takeover of the previous one); null when a real publisher is here. */
-  private attach(entry: OriginEntry, req: http.ClientRequest): RelayUpstream | null {
+  /** Attach an upstream as the stream's publisher (a takeover of the previous one); false when a real publisher is here. */
+  private attach(up: RelayUpstream): boolean {
     const registry = this.relay.registry;
     const here = registry.active(this.id);
     if (here !== null && here.publisher?.relayFrom === undefined) {
       // The publisher moved to this very node meanwhile: serve it, stop relaying.
       this.settle(here);
       this.close('a publisher connected to this node');
-      return null;
+      return false;
     }
-    const up = new RelayUpstream(entry, (u, reason) => this.publisherClosed(u, reason));
-    up.req = req;
     const first = this.current === null;
     this.current = up; // before startPublish: the previous upstream's close() then sees it is replaced
     this.stream = registry.startPublish(this.id, up);
     if (!first) this.relay.stats.reconnects++;
-    this.log.info({ originNode: entry.nodeId, origin: entry.url, publisher: up.id }, first ? 'relay started' : 'relay continues from a new origin');
-    return up;
+    this.log.info({ originNode: up.relayFrom, origin: up.remote, publisher: up.id }, first ? 'relay started' : 'relay continues from a new origin');
+    return true;
   }
 
-  /** One FLV tag from the origin → a unit of the stream. */
-  private ingest(up: RelayUpstream, tag: FlvTag, attempt: Attempt): void {
+  /** A unit from the origin → the stream; the first media unit answers the waiting viewers. */
+  private ingest(up: RelayUpstream, u: MediaUnit, bytes: number, meta: Record<string, unknown> | null): void {
     const s = this.stream;
     if (s === null || s.publisher !== up) return;
-    let u: MediaUnit | null;
-    if (tag.type === TAG.VIDEO) u = videoToUnit(tag.body, tag.timestamp);
-    else if (tag.type === TAG.AUDIO) u = audioToUnit(tag.body, tag.timestamp);
-    else if (tag.type === TAG.SCRIPT) {
-      u = scriptToUnit(tag.body, tag.timestamp);
-      readMetadata(s, tag.body);
-    } else return;
-    if (u === null) return;
-    if (u.kind === 'video' && u.config && u.codec === 'avc' && typeof s.meta.width !== 'number') Object.assign(s.meta, avcSize(u.payload) ?? {});
-    s.push(u, tag.body.length + 15);
-    if (!attempt.streamed && !u.config && u.kind !== 'data') {
-      attempt.streamed = true;
-      this.relay.stats.connects++;
-      this.settle(s);
-    }
+    if (meta !== null && (u.kind === 'data' || typeof s.meta.width !== 'number')) s.meta = u.kind === 'data' ? meta : { ...s.meta, ...meta };
+    s.push(u, bytes);
+    if (!u.config && u.kind !== 'data') this.settle(s);
   }
 
   /** The registry closed an upstream: replaced by the next one (ignored), or by a local publisher / shutdown. */
@@ -395,32 +292,15 @@ class RelayPull {
     this.closed = true;
     for (const t of this.timers) clearTimeout(t);
     this.wake?.();
-    this.req?.destroy();
+    this.upstream?.destroy();
     const up = this.current;
     this.current = null;
     if (up !== null && this.stream !== null) {
       this.relay.registry.stopPublish(this.stream, up, reason);
-      up.req?.destroy();
+      up.destroy();
     }
     this.settle(outcome);
     this.onEnd();
     this.log.info({ reason }, 'relay ended');
   }
-}
-
-/** onMetaData of the origin → the stream's `meta` (width, height, framerate: playlists and status use them). */
-function readMetadata(s: LiveStream, body: Buffer): void {
-  try {
-    const [name, obj] = decodeAmf0(body);
-    if (name === 'onMetaData' && obj !== null && typeof obj === 'object' && !Array.isArray(obj) && !(obj instanceof Date)) s.meta = { ...(obj as Amf0Object) };
-  } catch {
-    // not AMF0 metadata: the unit is still passed on as is
-  }
-}
-
-/** Picture size from the first SPS of an AVCDecoderConfigurationRecord (ISO/IEC 14496-15 §5.3.3.1). */
-function avcSize(record: Buffer): { width: number; height: number } | null {
-  if (record.length < 8 || (record[5]! & 0x1f) === 0) return null;
-  const len = record.readUInt16BE(6);
-  return record.length < 8 + len ? null : spsSize(record.subarray(8, 8 + len));
 }

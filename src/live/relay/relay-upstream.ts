@@ -1,0 +1,168 @@
+/**
+ * One upstream connection of the internal relay: `GET /internal/live/<id>.flv` on the origin node
+ * (signed, relay-auth.ts), its FLV demuxed into MediaUnits (FLV 10.1 Annex E and Enhanced RTMP
+ * FourCC tags, the same parsers as RTMP ingest). To the registry it is the relayed stream's
+ * publisher (`relayFrom` = the origin node); to its pull (relay-ingest.ts) it reports the answer,
+ * each unit and how the connection ended. node:http rather than fetch: one long response per
+ * stream, read as Buffers without web streams.
+ */
+import http from 'node:http';
+import https from 'node:https';
+import type { OriginEntry } from '../../cluster/origin-map.js';
+import { FlvDemuxer, type FlvTag } from '../formats/flv/flv-demuxer.js';
+import { audioToUnit, scriptToUnit, TAG, videoToUnit } from '../formats/flv/flv-tags.js';
+import type { MediaUnit } from '../stream/media-unit.js';
+import type { Publisher } from '../stream/stream.js';
+import { decodeAmf0, type Amf0Object } from '../rtmp/amf0.js';
+import { spsSize } from '../webrtc/rtp/h264-sps.js';
+import type { RelayStats } from './relay-metrics.js';
+
+/** An upstream that sends nothing this long is dropped (and the origin looked up again). */
+const UPSTREAM_STALL_MS = 10_000;
+const MAX_TAG_BYTES = 16 * 1024 * 1024;
+
+/** How one upstream connection ended. */
+export interface Attempt {
+  /** It delivered media (so the relay had a working origin until now). */
+  streamed: boolean;
+  /** HTTP status of the answer (0: no answer; 404 also when another node answers at that URL). */
+  status: number;
+  why: string;
+  /** The origin's port refused the connection (nothing listens there: the node is down). */
+  refused: boolean;
+}
+
+/** What an upstream reports to its pull. */
+export interface UpstreamHandlers {
+  /** The origin answered 200: attach as the stream's publisher; false refuses (a real publisher is here now). */
+  accepted(up: RelayUpstream): boolean;
+  /** One unit, in order; `meta` is the origin's onMetaData object when the unit carries it. */
+  unit(up: RelayUpstream, u: MediaUnit, bytes: number, meta: Record<string, unknown> | null): void;
+  /** The registry closed this publisher (a takeover, shutdown). */
+  closed(up: RelayUpstream, reason: string): void;
+}
+
+let nextUpstreamId = 0;
+
+/** One upstream connection, and the relayed stream's publisher while it is attached. */
+export class RelayUpstream implements Publisher {
+  readonly id = `relay${(++nextUpstreamId).toString(36)}`;
+  readonly remote: string;
+  readonly relayFrom: string;
+  private req: http.ClientRequest | null = null;
+
+  constructor(private readonly entry: OriginEntry, private readonly handlers: UpstreamHandlers, private readonly stats: RelayStats) {
+    this.remote = entry.url;
+    this.relayFrom = entry.nodeId;
+  }
+
+  /** Close the connection (the registry calls it on a takeover or at shutdown). */
+  close(reason: string): void {
+    this.destroy();
+    this.handlers.closed(this, reason);
+  }
+
+  /** Drop the connection without telling anyone (the pull ends it). */
+  destroy(): void {
+    this.req?.destroy();
+  }
+
+  /** Request the stream with `authorization`; resolves when the response or the connection ends. */
+  run(streamId: string, authorization: string, fromNode: string, headMs: number): Promise<Attempt> {
+    const entry = this.entry;
+    return new Promise((resolve) => {
+      const attempt: Attempt = { streamed: false, status: 0, why: '', refused: false };
+      let url: URL;
+      try {
+        url = new URL(`/internal/live/${streamId}.flv`, entry.url);
+      } catch {
+        return resolve({ ...attempt, why: `bad advertised URL ${JSON.stringify(entry.url)}` });
+      }
+      let done = false;
+      const end = (why: string) => {
+        if (done) return;
+        done = true;
+        clearTimeout(headTimer);
+        resolve({ ...attempt, why });
+      };
+      const req = (url.protocol === 'https:' ? https : http).get(url, { agent: false, headers: { authorization, 'x-strom-node': fromNode } });
+      this.req = req;
+      const headTimer = setTimeout(() => req.destroy(new Error(`no answer within ${headMs} ms`)), headMs);
+      req.on('error', (err: NodeJS.ErrnoException) => {
+        attempt.refused = err.code === 'ECONNREFUSED';
+        end(err.message);
+      });
+      req.on('response', (res) => {
+        clearTimeout(headTimer);
+        attempt.status = res.statusCode ?? 0;
+        const servedBy = res.headers['x-strom-node'];
+        if (attempt.status !== 200 || servedBy !== entry.nodeId) {
+          if (attempt.status === 200) attempt.status = 404; // another node answers at that URL now: a stale entry
+          let body = '';
+          res.setEncoding('utf8');
+          res.on('data', (d: string) => void (body.length < 1024 && (body += d)));
+          res.on('end', () => end(`HTTP ${res.statusCode ?? 0} from ${entry.url}${servedBy !== entry.nodeId ? ` (node ${String(servedBy)})` : ''}: ${body.slice(0, 300)}`));
+          res.on('error', (err) => end(err.message));
+          return;
+        }
+        if (!this.handlers.accepted(this)) {
+          req.destroy();
+          return end('a publisher connected to this node');
+        }
+        req.setTimeout(UPSTREAM_STALL_MS, () => req.destroy(new Error(`no data for ${UPSTREAM_STALL_MS} ms`)));
+        const demux = new FlvDemuxer(MAX_TAG_BYTES);
+        res.on('data', (chunk: Buffer) => {
+          this.stats.bytesIn += chunk.length;
+          let tags: FlvTag[];
+          try {
+            tags = demux.push(chunk);
+          } catch (err) {
+            req.destroy(err as Error);
+            return;
+          }
+          for (const tag of tags) this.tag(tag, attempt);
+        });
+        res.on('end', () => end('the origin ended the response'));
+        res.on('close', () => end('the upstream connection closed'));
+        res.on('error', (err) => end(err.message));
+      });
+    });
+  }
+
+  /** One FLV tag → a unit for the pull. */
+  private tag(tag: FlvTag, attempt: Attempt): void {
+    let u: MediaUnit | null;
+    let meta: Record<string, unknown> | null = null;
+    if (tag.type === TAG.VIDEO) u = videoToUnit(tag.body, tag.timestamp);
+    else if (tag.type === TAG.AUDIO) u = audioToUnit(tag.body, tag.timestamp);
+    else if (tag.type === TAG.SCRIPT) {
+      u = scriptToUnit(tag.body, tag.timestamp);
+      meta = onMetaData(tag.body);
+    } else return;
+    if (u === null) return;
+    if (u.kind === 'video' && u.config && u.codec === 'avc') meta = avcSize(u.payload);
+    if (!attempt.streamed && !u.config && u.kind !== 'data') {
+      attempt.streamed = true;
+      this.stats.connects++;
+    }
+    this.handlers.unit(this, u, tag.body.length + 15, meta);
+  }
+}
+
+/** The origin's onMetaData object (width, height, framerate: playlists and status use them), or null. */
+function onMetaData(body: Buffer): Record<string, unknown> | null {
+  try {
+    const [name, obj] = decodeAmf0(body);
+    if (name === 'onMetaData' && obj !== null && typeof obj === 'object' && !Array.isArray(obj) && !(obj instanceof Date)) return { ...(obj as Amf0Object) };
+  } catch {
+    // not AMF0 metadata: the unit is still passed on as is
+  }
+  return null;
+}
+
+/** Picture size from the first SPS of an AVCDecoderConfigurationRecord (ISO/IEC 14496-15 §5.3.3.1). */
+function avcSize(record: Buffer): { width: number; height: number } | null {
+  if (record.length < 8 || (record[5]! & 0x1f) === 0) return null;
+  const len = record.readUInt16BE(6);
+  return record.length < 8 + len ? null : spsSize(record.subarray(8, 8 + len));
+}
