@@ -3,8 +3,9 @@
 # object storage"). The packaged HLS ladder of bench/delivery (prepared or reused) is published to
 # a private s3rver through the AWS SDK; one Strom serves it from disk (storage.kind=fs, the data
 # directory), another from the bucket (storage.kind=s3, its own empty data directory). Both get the
-# same hot-cache budget (2 × the working set), are warmed by reading every path once, and are then
-# driven by wrk alternately:
+# same hot-cache budget — 1.25 × the working set per process (the budget is split between the main
+# and its delivery workers), so every object is cached once warm — are warmed by reading every path
+# once per process, and are then driven by wrk alternately:
 #   hot-a  random media segments, all cached        target: s3 ≥ 0.9 × fs
 #   hot-c  one small variant playlist               target: s3 ≥ 0.9 × fs
 # Then a fresh s3 Strom (empty caches) answers cold first requests, each compared with a direct
@@ -55,7 +56,9 @@ if [ -n "${BASELINE_REF:-}" ]; then
   BASE_MAIN=$base_src/dist/main.js
 fi
 prepare_data
-CACHE=$((SEGMENT_BYTES * 2))
+# Whole working set in every process's share (at exactly one working set per process, admission
+# churn at the edge makes some requests misses, which cost a bucket GET instead of a local read).
+CACHE=$((SEGMENT_BYTES * (STROM_WORKERS_EFFECTIVE + 1) * 5 / 4))
 log "data: $SEGMENT_COUNT segments, $SEGMENT_BYTES bytes; Strom cache $CACHE B; delivery.workers $STROM_WORKERS_EFFECTIVE"
 
 # s3rver in its own process, the assets published to it.
@@ -96,14 +99,26 @@ warm() {
 
 RUN_JSONL=$TMP_DIR/runs.jsonl
 : >"$RUN_JSONL"
+# cpu_ticks PID: user + system clock ticks of PID and its children (the delivery workers).
+cpu_ticks() {
+  local p total=0
+  for p in "$1" $(ps -o pid= --ppid "$1" 2>/dev/null); do
+    total=$((total + $(awk '{print $14 + $15}' "/proc/$p/stat" 2>/dev/null || echo 0)))
+  done
+  echo "$total"
+}
+# measure ROUND SCENARIO SERVER BASE_URL LIST PID: wrk req/s, and the server's CPU time per request
+# (steadier than req/s on a shared machine: it does not depend on the share of the cores it got).
 measure() {
-  local round=$1 scen=$2 srv=$3 base=$4 list=$5 out json
+  local round=$1 scen=$2 srv=$3 base=$4 list=$5 pid=$6 out json c0 c1
   run_wrk "$WARMUP" "$base" "$list" >/dev/null
+  c0=$(cpu_ticks "$pid")
   out=$(run_wrk "$DURATION" "$base" "$list")
+  c1=$(cpu_ticks "$pid")
   json=$(sed -n 's/^BENCH_JSON //p' <<<"$out")
   [ -n "$json" ] || { echo "$out" >&2; die "$scen/$srv: wrk printed no result"; }
-  log "round $round ($scen) $(printf '%-3s' "$srv") $(grep -E 'Requests/sec' <<<"$out" | tr -s ' ') load $(cut -d' ' -f1-3 /proc/loadavg)"
-  printf '{"round":%d,"scenario":"%s","server":"%s","wrk":%s}\n' "$round" "$scen" "$srv" "$json" >>"$RUN_JSONL"
+  log "round $round ($scen) $(printf '%-7s' "$srv") $(grep -E 'Requests/sec' <<<"$out" | tr -s ' ') cpu $(((c1 - c0) * 10)) ms load $(cut -d' ' -f1-3 /proc/loadavg)"
+  printf '{"round":%d,"scenario":"%s","server":"%s","cpuMs":%d,"wrk":%s}\n' "$round" "$scen" "$srv" "$(((c1 - c0) * 1000 / $(getconf CLK_TCK)))" "$json" >>"$RUN_JSONL"
 }
 
 start_node fs "$DATA_DIR"; FS_PID=$NODE_PID; FS_URL=$NODE_URL
@@ -126,9 +141,9 @@ for round in $(seq "$ROUNDS"); do
     list=$SEGMENT_LIST; [ "$scen" = hot-c ] && list=$PLAYLIST_LIST
     for srv in $order; do
       case $srv in
-        fs) measure "$round" "$scen" fs "$FS_URL" "$list" ;;
-        s3) measure "$round" "$scen" s3 "$S3N_URL" "$list" ;;
-        fs-base) measure "$round" "$scen" fs-base "$BASE_URL" "$list" ;;
+        fs) measure "$round" "$scen" fs "$FS_URL" "$list" "$FS_PID" ;;
+        s3) measure "$round" "$scen" s3 "$S3N_URL" "$list" "$S3N_PID" ;;
+        fs-base) measure "$round" "$scen" fs-base "$BASE_URL" "$list" "$BASE_PID" ;;
       esac
     done
   done
@@ -152,6 +167,7 @@ node --input-type=module - "$RESULTS_DIR/storage-delivery-$STAMP.json" <<'EOF'
 import { readFileSync, writeFileSync } from 'node:fs';
 const runs = readFileSync(process.env.RUN_JSONL, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l));
 const rps = (r) => r.wrk.requests / (r.wrk.durationUs / 1e6);
+const cpuUs = (r) => (r.cpuMs * 1000) / r.wrk.requests;
 const median = (xs) => { const s = [...xs].sort((a, b) => a - b); return s[Math.floor(s.length / 2)]; };
 const rows = [];
 for (const scen of ['hot-a', 'hot-c']) {
@@ -160,13 +176,19 @@ for (const scen of ['hot-a', 'hot-c']) {
   const errors = runs.filter((r) => r.scenario === scen).reduce((n, r) => n + Object.values(r.wrk.errors).reduce((a, b) => a + b, 0), 0);
   const baseRuns = runs.filter((r) => r.scenario === scen && r.server === 'fs-base').map(rps);
   const base = baseRuns.length ? median(baseRuns) : null;
+  const cpu = (srv) => { const xs = runs.filter((r) => r.scenario === scen && r.server === srv).map(cpuUs); return xs.length ? +median(xs).toFixed(1) : null; };
+  const [fsCpu, s3Cpu, baseCpu] = [cpu('fs'), cpu('s3'), cpu('fs-base')];
   rows.push({ scenario: scen, fsRps: Math.round(fs), s3Rps: Math.round(s3), ratio: +(s3 / fs).toFixed(2), target: 0.9, errors,
-    ...(base === null ? {} : { fsBaseRps: Math.round(base), fsVsBase: +(fs / base).toFixed(2) }) });
+    fsCpuUsPerRequest: fsCpu, s3CpuUsPerRequest: s3Cpu, cpuRatio: +(fsCpu / s3Cpu).toFixed(2),
+    ...(base === null ? {} : { fsBaseRps: Math.round(base), fsVsBase: +(fs / base).toFixed(2), fsBaseCpuUsPerRequest: baseCpu, fsVsBaseCpu: +(baseCpu / fsCpu).toFixed(2) }) });
 }
 const cold = JSON.parse(process.env.COLD_JSON);
 console.log('\nscenario      fs req/s    s3 req/s   s3/fs  (target ≥ 0.9)' + (rows[0].fsBaseRps ? '   fs-base req/s   fs/fs-base' : ''));
 for (const r of rows) console.log(`${r.scenario.padEnd(10)} ${String(r.fsRps).padStart(11)} ${String(r.s3Rps).padStart(11)}   ${r.ratio.toFixed(2)}` +
   (r.fsBaseRps ? `   ${String(r.fsBaseRps).padStart(13)}   ${r.fsVsBase.toFixed(2)}` : '') + (r.errors ? `  wrk errors ${r.errors}` : ''));
+console.log('\nserver CPU per request (µs, median): the capacity ratio on a shared machine (fs µs / s3 µs; target ≥ 0.9)');
+for (const r of rows) console.log(`${r.scenario.padEnd(10)} fs ${r.fsCpuUsPerRequest}  s3 ${r.s3CpuUsPerRequest}  fs/s3 ${r.cpuRatio.toFixed(2)}` +
+  (r.fsBaseCpuUsPerRequest ? `  fs-base ${r.fsBaseCpuUsPerRequest}  fs-base/fs ${r.fsVsBaseCpu.toFixed(2)}` : ''));
 const f = (x) => x.toFixed(2);
 console.log(`\ncold first request, time to first byte over ${cold.n} segments (ms): Strom p50 ${f(cold.stromMs.p50)} p90 ${f(cold.stromMs.p90)} | direct GetObject p50 ${f(cold.directGetObjectMs.p50)} p90 ${f(cold.directGetObjectMs.p90)} | Strom − direct p50 ${f(cold.stromMs.p50 - cold.directGetObjectMs.p50)}`);
 const out = { command: process.env.COMMAND_LINE, baselineRef: process.env.BASELINE_REF || null, at: new Date().toISOString(), build: process.env.BUILD_STATUS, uptimeStart: process.env.UPTIME_START, uptimeEnd: process.env.UPTIME_END,

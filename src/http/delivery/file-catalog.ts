@@ -58,6 +58,15 @@ const MAX_PREFETCHED = 64;
 /** Cache-Control of a media playlist without EXT-X-ENDLIST (half the shortest segment target). */
 const GROWING_PLAYLIST_CACHE = 'public, max-age=1';
 
+/**
+ * The kind a playlist is served as: a media playlist still growing (EVENT, no ENDLIST: an asset
+ * being published progressively) must not be cached for an hour by players and CDNs — SPECS.md
+ * caps it at half a target.
+ */
+function servedKind(kind: ObjectKind, text: string): ObjectKind {
+  return text.includes('#EXTINF') && !text.includes('#EXT-X-ENDLIST') ? { ...kind, cacheControl: GROWING_PLAYLIST_CACHE } : kind;
+}
+
 /** Cached facts about one servable file. */
 export interface FileEntry {
   /** Cache key: the URL path (`/v/<id>/<rel>`). */
@@ -202,12 +211,7 @@ export class FileCatalog {
     }
     if (previous) this.hot.delete(key);
     let effectiveKind = kind;
-    if (kind.playlist && st.size <= this.opts.maxObjectBytes) {
-      // A media playlist still growing (EVENT, no ENDLIST: an asset being published progressively)
-      // must not be cached for an hour by players and CDNs: SPECS.md caps it at half a target.
-      const text = await fsp.readFile(file, 'utf8').catch(() => '');
-      if (text.includes('#EXTINF') && !text.includes('#EXT-X-ENDLIST')) effectiveKind = { ...kind, cacheControl: GROWING_PLAYLIST_CACHE };
-    }
+    if (kind.playlist && st.size <= this.opts.maxObjectBytes) effectiveKind = servedKind(kind, await fsp.readFile(file, 'utf8').catch(() => ''));
     const entry = this.makeEntry(key, p.assetId, file, st.size, st.mtimeMs, effectiveKind);
     this.remember(entry);
     return entry;
@@ -242,8 +246,7 @@ export class FileCatalog {
     let effectiveKind = kind;
     if (kind.playlist && st.size <= this.opts.maxObjectBytes) {
       body ??= await remote.readAll(skey).catch(() => null);
-      const text = body?.toString('utf8') ?? '';
-      if (text.includes('#EXTINF') && !text.includes('#EXT-X-ENDLIST')) effectiveKind = { ...kind, cacheControl: GROWING_PLAYLIST_CACHE };
+      effectiveKind = servedKind(kind, body?.toString('utf8') ?? '');
     }
     const entry = this.makeEntry(key, p.assetId, skey, st.size, st.mtimeMs, effectiveKind, st.etag);
     this.remember(entry);
