@@ -27,6 +27,8 @@ export interface BlobEntry {
   size: number;
   /** The object's ETag where the listing gives it (S3), for re-checks without a HEAD per object. */
   etag?: string;
+  /** Last modification, where the listing gives it. */
+  mtimeMs?: number;
 }
 
 /** An inclusive byte range. */

@@ -152,7 +152,8 @@ export class FsStorage implements BlobStorage {
           if (e.isDirectory()) {
             if (key.startsWith(prefix) || prefix.startsWith(`${key}/`)) await walk(key);
           } else if (e.isFile() && key.startsWith(prefix)) {
-            out.push({ key, size: (await stat(this.localPath(key))).size });
+            const st = await stat(this.localPath(key));
+            out.push({ key, size: st.size, mtimeMs: st.mtimeMs });
           }
         }
       };

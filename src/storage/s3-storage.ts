@@ -328,7 +328,7 @@ export class S3Storage implements BlobStorage {
       try {
         do {
           const page = await this.client.send(new ListObjectsV2Command({ Bucket: this.bucket, Prefix: this.keyOf(prefix), ContinuationToken: token }));
-          for (const o of page.Contents ?? []) if (o.Key !== undefined) out.push({ key: o.Key.slice(this.prefix.length), size: o.Size ?? 0, etag: o.ETag });
+          for (const o of page.Contents ?? []) if (o.Key !== undefined) out.push({ key: o.Key.slice(this.prefix.length), size: o.Size ?? 0, etag: o.ETag, mtimeMs: o.LastModified?.getTime() });
           token = page.IsTruncated ? page.NextContinuationToken : undefined;
         } while (token !== undefined);
       } catch (err) {

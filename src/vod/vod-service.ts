@@ -24,6 +24,7 @@ import { WorkerPool, isTransient, type JobContext } from '../jobs/worker-pool.js
 import { processVideo, type AssetSummary, type VodProgress } from './process-video.js';
 import { assetPrefix, STORAGE_URI, type BlobStorage } from '../storage/blob-storage.js';
 import { createStorage } from '../storage/create-storage.js';
+import { sweepStaging } from '../storage/staging-sweep.js';
 import { setToolPaths } from './ffmpeg-runner.js';
 
 /** Job kind of a transcode. */
@@ -79,6 +80,12 @@ export class VodService {
     const n = await this.o.store.jobs.recoverOrphans();
     if (n > 0) this.o.log.warn({ jobs: n }, 'requeued jobs interrupted by an earlier stop');
     this.pool.start();
+    // Object storage: publications a crashed node left under staging/ (never served) are deleted.
+    if (this.storage.kind !== 'fs') {
+      sweepStaging(this.storage).then((removed) => {
+        if (removed.length > 0) this.o.log.warn({ folders: removed }, 'deleted abandoned publication staging folders');
+      }, (err: unknown) => this.o.log.warn({ err }, 'could not sweep publication staging folders'));
+    }
   }
 
   /** Queue the transcode of a stored source. */

@@ -3,7 +3,8 @@
  * `forEachStorage`: stat, whole and ranged reads (streamed with backpressure), small fetches,
  * writes of buffers, streams and files (multipart on s3), download, copy, list and delete by
  * prefix, and atomic publication — a reader that sees the entry manifest sees every object, a
- * failed publish leaves nothing, a second publish to the same prefix is refused. s3 also answers
+ * failed publish leaves nothing, a second publish to the same prefix is refused; abandoned staging
+ * folders are swept once old enough. s3 also answers
  * STORAGE_UNAVAILABLE (503, naming endpoint and bucket) when the bucket cannot be reached.
  */
 import { test } from 'node:test';
@@ -16,6 +17,7 @@ import type { S3Client } from '@aws-sdk/client-s3';
 import { testConfig } from '../../src/config.js';
 import { isStromError } from '../../src/errors.js';
 import { S3Storage } from '../../src/storage/s3-storage.js';
+import { sweepStaging } from '../../src/storage/staging-sweep.js';
 import { forEachStorage } from '../helpers/storage.js';
 
 const MB = 1024 * 1024;
@@ -186,6 +188,16 @@ forEachStorage((t) => {
       await assert.rejects(storage.publish(path.join(scratch, 'no-such-dir'), 'assets/p3/'), (err) => isStromError(err, 'STORAGE_UNAVAILABLE'));
     }
     assert.deepEqual(await storage.list('assets/p3/'), []);
+    assert.deepEqual(await storage.list('staging/'), []);
+  });
+
+  test('sweepStaging deletes staging folders a crashed publication left, once old enough', async () => {
+    const { storage } = t();
+    await storage.write('staging/assets_x-1/v360/seg.m4s', 'a');
+    await storage.write('staging/assets_x-1/master.m3u8', '#EXTM3U\n');
+    await storage.write('staging/assets_y-2/seg.m4s', 'b');
+    assert.deepEqual(await sweepStaging(storage), [], 'a fresh staging folder may be a publication in progress');
+    assert.deepEqual((await sweepStaging(storage, 1000, Date.now() + 60_000)).sort(), ['staging/assets_x-1/', 'staging/assets_y-2/']);
     assert.deepEqual(await storage.list('staging/'), []);
   });
 
