@@ -7,8 +7,9 @@
  * Two cluster nodes in child processes (bench/cluster/cluster-node.ts) share a private
  * redis-server. A 3 Mbps 720p30 H.264/AAC FLV (made once with ffmpeg, shared with bench/live) is
  * published in real time over RTMP to node A by bench/live's publisher, which records when each
- * video frame was sent. Two viewer processes (bench/live/viewers.ts) open N HTTP-FLV viewers each,
- * one on A and one on B, and record when each frame arrived; B pulls the stream from A once.
+ * video frame was sent. One viewer process (pair-viewers.ts) opens N HTTP-FLV viewers on A and N on
+ * B and records when each frame arrived, so both nodes' arrivals are timed by the same event loop
+ * (its scheduling delays hit both alike); B pulls the stream from A once.
  * Over frames sent after every viewer joined it reports p50/p99 of (arrival − send) on A and on
  * B, and the latency B adds per frame: the median arrival among B's viewers minus the median
  * among A's, p50/p99 over frames. Targets: added ≤ 15 ms at p50, ≤ 40 ms at p99. Each round starts
@@ -68,8 +69,8 @@ async function startNode(redisUrl: string, nodeId: string): Promise<{ http: numb
   return { http, rtmp };
 }
 
-function viewers(url: string, n: number): { ready: Promise<number>; stop(): Promise<ViewerStats[]> } {
-  const p = spawn(process.execPath, ['--import', 'tsx', path.join(here, '..', 'live', 'viewers.ts'), url, String(n), String(n)], { stdio: ['ignore', 'pipe', 'pipe'] });
+function pairViewers(urlA: string, urlB: string, n: number): { ready: Promise<number>; stop(): Promise<{ a: ViewerStats[]; b: ViewerStats[] }> } {
+  const p = spawn(process.execPath, ['--import', 'tsx', path.join(here, 'pair-viewers.ts'), urlA, urlB, String(n)], { stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   p.stdout!.on('data', (d: Buffer) => (out += d.toString()));
   const exited = new Promise<void>((r) => p.once('exit', () => r()));
@@ -79,7 +80,7 @@ function viewers(url: string, n: number): { ready: Promise<number>; stop(): Prom
     async stop() {
       p.kill('SIGTERM');
       await exited;
-      return out.trim() === '' ? [] : (JSON.parse(out) as ViewerStats[]);
+      return out.trim() === '' ? { a: [], b: [] } : (JSON.parse(out) as { a: ViewerStats[]; b: ViewerStats[] });
     },
   };
 }
@@ -100,12 +101,11 @@ async function round(file: string): Promise<Round> {
     const publishing = publishFlv(tags, '127.0.0.1', a.rtmp, 'bench', () => (started = true));
     while (!started) await new Promise((r) => setTimeout(r, 20));
     await new Promise((r) => setTimeout(r, 1500)); // the origin map entry and a GOP in the cache
-    const va = viewers(`http://127.0.0.1:${a.http}/live/bench.flv`, VIEWERS);
-    const vb = viewers(`http://127.0.0.1:${b.http}/live/bench.flv`, VIEWERS);
-    const readyAt = Math.max(await va.ready, await vb.ready);
+    const v = pairViewers(`http://127.0.0.1:${a.http}/live/bench.flv`, `http://127.0.0.1:${b.http}/live/bench.flv`, VIEWERS);
+    const readyAt = await v.ready;
     const sent = await publishing;
     await new Promise((r) => setTimeout(r, 1000));
-    const [sa, sb] = await Promise.all([va.stop(), vb.stop()]);
+    const { a: sa, b: sb } = await v.stop();
     // Per frame: arrival − send for every viewer, and the median arrival per node.
     const lat = (stats: ViewerStats[]) => {
       const all: number[] = [];
