@@ -1,7 +1,7 @@
 /**
- * Nodes of a test cluster on one private Redis: `startNode` builds a Strom in this process (its
- * own data directory, RTMP on, `cluster.*` set, the same `live.staticKeys` on every node so a key
- * resolves anywhere without a shared database); `spawnNode` runs one in a child process
+ * Live nodes of a test cluster on one private Redis (the cluster settings of ./cluster.ts):
+ * `startNode` builds a Strom in this process (its own data directory, RTMP on, the same
+ * `live.staticKeys` on every node so a key resolves anywhere without a shared database); `spawnNode` runs one in a child process
  * (test/helpers/cluster-node-main.ts) so a test can SIGKILL it like a crashed machine.
  */
 import { spawn } from 'node:child_process';
@@ -12,9 +12,10 @@ import { fileURLToPath } from 'node:url';
 import type { TestContext } from 'node:test';
 import type { RawSettings } from '../../src/config.js';
 import { startApi, type ApiServer } from './api-server.js';
+import { CLUSTER_SETTINGS } from './cluster.js';
 
 /** The cluster secret every test node shares. */
-export const CLUSTER_SECRET = 'test-cluster-secret-0123456789';
+export const CLUSTER_SECRET = String(CLUSTER_SETTINGS['cluster.secret']);
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 
@@ -23,10 +24,9 @@ function nodeSettings(redisUrl: string, nodeId: string, extra: RawSettings): Raw
   return {
     'rtmp.enabled': true,
     'live.staticKeys': 'cam1:secret',
+    ...CLUSTER_SETTINGS,
     'cluster.redisUrl': redisUrl,
-    'cluster.secret': CLUSTER_SECRET,
     'cluster.nodeId': nodeId,
-    'auth.jwtSecret': 'test-api-secret-shared-by-every-node',
     ...extra,
   };
 }
