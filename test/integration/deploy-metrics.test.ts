@@ -3,7 +3,8 @@
  * query only metrics Strom really exports: a real server (with a delivery worker, so the worker
  * metrics are registered) answers a few requests, `/metrics` is scraped, and every metric name in
  * every dashboard expression, template query and alert expression must be a `# TYPE` name of the
- * exposition (`_bucket`/`_sum`/`_count` of a histogram). Renaming a metric fails here. The files'
+ * exposition (`_bucket`/`_sum`/`_count` of a histogram). The cluster panels' metrics exist only in
+ * cluster mode, so a second node on a private Redis is scraped too. Renaming a metric fails here. The files'
  * shape (Grafana import inputs and variables, rule fields and severities) is checked too.
  */
 import { test } from 'node:test';
@@ -14,6 +15,8 @@ import { fileURLToPath } from 'node:url';
 // `yaml` comes with @fastify/swagger (a runtime dependency), so it is always installed.
 import { parse as parseYaml } from 'yaml';
 import { startApi } from '../helpers/api-server.js';
+import { startNode } from '../helpers/cluster.js';
+import { startRedis } from '../helpers/redis.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const DASHBOARD = path.join(root, 'deploy', 'grafana', 'strom.json');
@@ -145,6 +148,10 @@ test('every metric in the Grafana dashboard and the alert rules is exported by S
   assert.equal(res.status, 200);
   const text = await res.text();
   const types = declaredTypes(text);
+  // Cluster mode registers the cluster sync and relay metrics.
+  const redis = await startRedis();
+  const clusterNode = await startNode(t, redis.url, 'deploy-metrics-node');
+  for (const [name, type] of declaredTypes(await (await fetch(`${clusterNode.url}/metrics`)).text())) types.set(name, type);
   assert.equal(types.get('strom_http_request_duration_seconds'), 'histogram');
   assert.ok(types.has('strom_delivery_worker_restarts_total'), 'delivery worker metrics registered (delivery.workers=1)');
   assert.match(text, /^strom_http_request_duration_seconds_bucket\{le="[^"]+",group="media",status="2xx"\} \d+$/m, 'the histogram has samples');
@@ -184,7 +191,8 @@ test('every metric in the Grafana dashboard and the alert rules is exported by S
   for (const n of ['strom_http_request_duration_seconds_bucket', 'strom_http_response_bytes_total', 'strom_hot_cache_hits_total', 'strom_live_viewers',
     'strom_live_ingest_bitrate_bps', 'strom_webrtc_sessions', 'strom_jobs', 'strom_transcode_speed_ratio_bucket', 'strom_qoe_startup_seconds_bucket',
     'strom_qoe_rebuffers_total', 'strom_live_stream_drops', 'strom_delivery_worker_restarts_total', 'strom_ready', 'process_cpu_seconds_total',
-    'process_resident_memory_bytes']) {
+    'process_resident_memory_bytes', 'strom_cluster_events_published_total', 'strom_cluster_invalidations_received_total',
+    'strom_cluster_origin_entries', 'strom_live_relay_pulls', 'strom_cluster_limit_sync_errors_total']) {
     assert.ok(used.has(n), `${n} is used by the dashboard or the alerts`);
   }
 });
