@@ -12,22 +12,14 @@ import type { FastifyInstance, FastifyReply } from 'fastify';
 import { fail } from '../../errors.js';
 import { renderLlDashMpd } from '../formats/dash/ll-dash-mpd.js';
 import { codecParameter } from '../formats/cmaf/sample-entry.js';
-import type { LlHlsMuxer } from '../formats/hls/ll-hls-muxer.js';
 import type { LivePlaybackGuard } from '../../auth/playback-guard.js';
-import type { LlHlsService } from '../ll-hls/ll-hls-service.js';
+import { firstSegment, type LlHlsService } from '../ll-hls/ll-hls-service.js';
 import type { StreamRegistry } from '../stream/stream-registry.js';
 
 /** ServiceDescription Latency@target of every live MPD, ms. */
 export const DASH_TARGET_LATENCY_MS = 2500;
 
 const xmlAttr = (s: string) => s.replace(/&/g, '&amp;').replace(/"/g, '&quot;').replace(/</g, '&lt;');
-
-/** Hold until the first segment exists (the MPD anchors on it), else 503. */
-async function ready(mux: LlHlsMuxer): Promise<void> {
-  if (mux.ready || mux.ended) return;
-  const holdMs = 3 * mux.targetDurationS * 1000;
-  if (!(await mux.waiters.wait(0, undefined, holdMs)) && !mux.ready) throw fail('LIVE_HLS_NOT_READY', 'the first segment', holdMs);
-}
 
 /** Fastify routes for the LL-DASH manifest and the UTCTiming endpoint. */
 export function llDashRoutes(registry: StreamRegistry, service: LlHlsService, corsOrigin: string, guard: () => LivePlaybackGuard | null) {
@@ -46,7 +38,7 @@ export function llDashRoutes(registry: StreamRegistry, service: LlHlsService, co
       await guard()?.(req.raw, streamId);
       if (registry.active(streamId) === null) await registry.acquire(streamId); // cluster: pulled from its node first
       const mux = service.muxer(streamId);
-      await ready(mux);
+      await firstSegment(mux);
       const keep = Object.entries(req.query).filter(([k, v]) => !k.startsWith('_HLS_') && typeof v === 'string') as Array<[string, string]>;
       const query = keep.length === 0 ? '' : `?${new URLSearchParams(keep).toString()}`;
       const t = registry.get(streamId)?.tracks ?? {};

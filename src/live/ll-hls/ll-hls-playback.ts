@@ -24,7 +24,7 @@ import { isAvailable, parseBlockingQuery, tooFarAhead } from '../formats/hls/ll-
 import type { LlHlsMuxer } from '../formats/hls/ll-hls-muxer.js';
 import { renderLlPlaylist, renderMasterPlaylist, renderPlainPlaylist, type MediaPlaylistInput, type Variant } from '../formats/hls/ll-hls-playlist.js';
 import type { LivePlaybackGuard } from '../../auth/playback-guard.js';
-import type { LlHlsService } from './ll-hls-service.js';
+import { firstSegment, type LlHlsService } from './ll-hls-service.js';
 import type { StreamRegistry } from '../stream/stream-registry.js';
 
 const IMMUTABLE = 'public, max-age=31536000, immutable';
@@ -52,13 +52,6 @@ export function playlistInput(mux: LlHlsMuxer, q: string): MediaPlaylistInput {
     ended: mux.ended,
     discontinuitySequence: mux.discontinuitySequence,
   };
-}
-
-/** Hold until the first segment exists (the target duration is known), else 503. */
-async function ready(mux: LlHlsMuxer): Promise<void> {
-  if (mux.ready || mux.ended) return;
-  const holdMs = 3 * mux.targetDurationS * 1000;
-  if (!(await mux.waiters.wait(0, undefined, holdMs)) && !mux.ready) throw fail('LIVE_HLS_NOT_READY', 'the first segment', holdMs);
 }
 
 /** Fastify routes for LL-HLS and plain HLS playback of live streams. */
@@ -92,7 +85,7 @@ export function llHlsRoutes(registry: StreamRegistry, service: LlHlsService, cor
       reply.header('Age', '0');
       if (bq !== null && !('error' in bq)) {
         if (mux.waiters.size >= service.maxHeldRequests) throw fail('LIVE_HLS_BUSY', mux.waiters.size); // cap held requests
-        await ready(mux);
+        await firstSegment(mux);
         if (bq.msn !== undefined) {
           const last = mux.segments.at(-1)?.msn ?? 0;
           if (tooFarAhead(last, bq.msn)) throw fail('LIVE_HLS_BAD_QUERY', `_HLS_msn=${bq.msn} is more than 2 beyond the last segment ${last}`);
@@ -107,17 +100,17 @@ export function llHlsRoutes(registry: StreamRegistry, service: LlHlsService, cor
         return reply.type(M3U8).header('Cache-Control', cache).send(mux.rendition(key, () => renderLlPlaylist({ ...playlistInput(mux, q), renditionReports: rr }, bq.skip)));
       }
       if (m[1] === 'plain') {
-        await ready(mux);
+        await firstSegment(mux);
         const maxAge = Math.floor(mux.targetDurationS / 2);
         return reply.type(M3U8).header('Cache-Control', `public, max-age=${maxAge}`).send(mux.rendition(`plain|${q}`, () => renderPlainPlaylist(playlistInput(mux, q))));
       }
       if (m[1] === 'master') {
-        await ready(mux);
+        await firstSegment(mux);
         const body = renderMasterPlaylist(variants(registry, service, streamId, mux, q));
         return reply.type(M3U8).header('Cache-Control', 'public, max-age=1').send(body);
       }
       if (file.startsWith('init')) {
-        await ready(mux);
+        await firstSegment(mux);
         const init = mux.init(Number(m[2] ?? 0));
         if (init === null) throw fail('LIVE_STREAM_NOT_FOUND', `${streamId}/${file}`);
         return reply.type('video/mp4').header('Cache-Control', IMMUTABLE).send(init);

@@ -22,6 +22,17 @@ interface Entry {
   idle: NodeJS.Timeout;
 }
 
+/**
+ * Hold a request until `mux` has its first segment — the target duration an HLS playlist states
+ * and the start an MPD anchors on both come from it — for at most three target durations; 503
+ * LIVE_HLS_NOT_READY after that.
+ */
+export async function firstSegment(mux: LlHlsMuxer): Promise<void> {
+  if (mux.ready || mux.ended) return;
+  const holdMs = 3 * mux.targetDurationS * 1000;
+  if (!(await mux.waiters.wait(0, undefined, holdMs)) && !mux.ready) throw fail('LIVE_HLS_NOT_READY', 'the first segment', holdMs);
+}
+
 /** All LL-HLS muxers of the process. */
 export class LlHlsService {
   private readonly muxers = new Map<string, Entry>();
