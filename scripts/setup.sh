@@ -2,7 +2,8 @@
 # Installs everything Strom needs on a fresh machine, then builds it.
 #   bash scripts/setup.sh run    ffmpeg/ffprobe + npm packages (what `strom serve` needs)
 #   bash scripts/setup.sh test   + Chromium, curl, nghttp, openssl, Redis, PostgreSQL (browser, protocol and
-#                                cluster tests; store tests start a private PostgreSQL server)
+#                                cluster tests; store tests start a private PostgreSQL server), nginx and
+#                                Varnish (CDN tests run private instances of deploy/cdn/ in front of Strom)
 #   bash scripts/setup.sh bench  + nginx and wrk (side-by-side benchmarks)
 # System tools come from Debian packages: installed with apt-get when running as root, otherwise
 # the script stops and names the packages to install. npm packages come from `npm ci`.
@@ -14,9 +15,9 @@ mode="${1:-run}"
 want=("ffmpeg:ffmpeg" "ffprobe:ffmpeg")
 case "$mode" in
   run) ;;
-  test) want+=("chromium:chromium" "curl:curl" "nghttp:nghttp2-client" "openssl:openssl" "redis-server:redis-server" "initdb:postgresql") ;;
+  test) want+=("chromium:chromium" "curl:curl" "nghttp:nghttp2-client" "openssl:openssl" "redis-server:redis-server" "initdb:postgresql" "nginx:nginx-light" "varnishd:varnish") ;;
   bench) want+=("nginx:nginx-light" "wrk:wrk" "curl:curl") ;;
-  all) want+=("chromium:chromium" "curl:curl" "nghttp:nghttp2-client" "openssl:openssl" "redis-server:redis-server" "initdb:postgresql" "nginx:nginx-light" "wrk:wrk") ;;
+  all) want+=("chromium:chromium" "curl:curl" "nghttp:nghttp2-client" "openssl:openssl" "redis-server:redis-server" "initdb:postgresql" "nginx:nginx-light" "wrk:wrk" "varnishd:varnish") ;;
   *) echo "usage: $0 run|test|bench|all" >&2; exit 2 ;;
 esac
 
