@@ -30,6 +30,7 @@ const LAYERS = [
   ['live server', ['src/live/']],
   ['observability', ['src/observability/']],
   ['http', ['src/http/']],
+  ['edge', ['src/edge/']],
   ['app', ['src/app.ts']],
   ['cli', ['src/main.ts', 'src/cli/']],
 ];

@@ -166,6 +166,20 @@ export const settings: readonly Setting[] = [
   { key: 'cluster.relayConnectTimeoutMs', kind: 'duration', default: 3_000, min: 100, max: 60_000, doc: 'a viewer of a stream live on another node waits this long for the relay to bring it here; a relay without an origin this long ends the stream' },
   { key: 'cluster.relayIdleMs', kind: 'duration', default: 10_000, min: 100, doc: 'a relayed stream without readers on this node for this long is released' },
   { key: 'cluster.relayMaxStreams', kind: 'int', default: 1000, min: 1, max: 100_000, doc: 'streams this node may relay from other nodes at once; more → 503' },
+  // --- edge.* : `strom edge`, a stateless caching node in front of the origin (src/edge; docs/SCALING.md "Edge tier") ---
+  { key: 'edge.origins', kind: 'list', default: [], doc: 'base URLs of the origin (a Strom node, a cluster\'s load balancer, or several nodes) this edge pulls from, tried in order with health checks; `strom edge --origin URL` sets it' },
+  { key: 'edge.cacheBytes', kind: 'bytes', default: 512 * MB, min: 0, doc: 'memory tier of the edge cache (whole objects, LRU); objects are counted by their body size' },
+  { key: 'edge.diskDir', kind: 'string', default: null, doc: 'disk tier of the edge cache: a directory the edge owns (emptied at start); empty = memory only' },
+  { key: 'edge.diskBytes', kind: 'bytes', default: 10 * 1024 * MB, min: 0, doc: 'byte budget of the disk tier; least recently used objects are removed beyond it' },
+  { key: 'edge.maxObjectBytes', kind: 'bytes', default: 64 * MB, min: 1, doc: 'larger responses are relayed to the viewer without being cached' },
+  { key: 'edge.prefetchSegments', kind: 'int', default: 2, min: 0, max: 32, doc: 'cache warming: a viewer\'s request for VOD segment k prefetches k+1..k+n of the same rendition in the background' },
+  { key: 'edge.prefetchConcurrency', kind: 'int', default: 8, min: 1, max: 256, doc: 'prefetch requests to the origin in flight at once; more prefetches are dropped (counted), never queued' },
+  { key: 'edge.upstreamConnections', kind: 'int', default: 64, min: 1, max: 4096, doc: 'keep-alive connections to each origin at most (undici Pool)' },
+  { key: 'edge.upstreamTimeoutMs', kind: 'duration', default: 15_000, min: 100, doc: 'an origin that sends no response headers for this long fails the request over to the next origin (blocking LL-HLS requests wait longer: their hold time on the origin plus this)' },
+  { key: 'edge.healthIntervalMs', kind: 'duration', default: 2_000, min: 100, max: 600_000, doc: 'how often each origin\'s /healthz is checked; an unhealthy origin is skipped until it answers again' },
+  { key: 'edge.staleIfErrorMs', kind: 'duration', default: 86_400_000, min: 0, doc: 'an expired cached object may be served this long past its freshness when every origin fails (RFC 5861 stale-if-error)' },
+  { key: 'edge.maxWaiters', kind: 'int', default: 10_000, min: 1, doc: 'viewers waiting on one coalesced origin request at most; more → 503' },
+  // --- end edge.* ---
   // --- uploads.* and webhooks.* (src/http/uploads, src/events/webhook-*; docs/UPLOADS.md) ---
   { key: 'uploads.maxBytes', kind: 'bytes', default: 10 * 1024 * MB, min: 1, doc: 'largest upload (tus Upload-Length, or a multipart file) accepted; larger is 413' },
   { key: 'uploads.expireAfterMs', kind: 'duration', default: 24 * 3_600_000, min: 1000, doc: 'an unfinished tus upload is deleted (with its waiting video) this long after creation' },
@@ -281,6 +295,8 @@ export interface Config {
   };
   /** Cluster mode: Redis shared by the nodes; off (single node) while redisUrl is null. */
   cluster: { redisUrl: string | null; nodeId: string | null; advertiseUrl: string | null; secret: string | null; originTtlMs: number; relayConnectTimeoutMs: number; relayIdleMs: number; relayMaxStreams: number };
+  /** `strom edge`: origins to pull from, cache tiers, cache warming, upstream connections. */
+  edge: { origins: string[]; cacheBytes: number; diskDir: string | null; diskBytes: number; maxObjectBytes: number; prefetchSegments: number; prefetchConcurrency: number; upstreamConnections: number; upstreamTimeoutMs: number; healthIntervalMs: number; staleIfErrorMs: number; maxWaiters: number };
   // --- uploads / webhooks (src/http/uploads, src/events/webhook-*) ---
   /** The event bus: Last-Event-ID history, and the backlog kept while the cluster's Redis is away. */
   events: { historySize: number; clusterBacklog: number };

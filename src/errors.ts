@@ -90,6 +90,9 @@ export const catalog = {
   // --- live across the nodes of a cluster (src/cluster/origin-map.ts, src/live/relay) ---
   LIVE_ORIGIN_UNREACHABLE: spec(503, (streamId: string, nodeId: string, why: string) => `live stream ${show(streamId)} is published on node ${show(nodeId)}, which cannot be reached: ${why}`),
   LIVE_ORIGIN_LOOKUP_FAILED: spec(503, (streamId: string, why: string) => `cannot look up which node publishes live stream ${show(streamId)}: ${why}`),
+  EDGE_ORIGIN_UNREACHABLE: spec(502, (path: string, why: string) => `no origin answered for ${show(path)}: ${why}`),
+  EDGE_NOT_SYNCED: spec(503, (why: string) => `this edge has not yet received the playback policy from its origin: ${why}`),
+  EDGE_BUSY: spec(503, (path: string, limit: number) => `${limit} viewers already wait for ${show(path)} on this edge`),
   CLUSTER_AUTH_REQUIRED: spec(401, (why: string) => `node-to-node request not authenticated: ${why}`),
   CLUSTER_AUTH_FAILED: spec(403, (why: string) => `node-to-node request refused: ${why}`),
   // --- LL-HLS (src/live/formats/hls, src/live/ll-hls) ---
