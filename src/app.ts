@@ -28,6 +28,7 @@ import { streamAliasRoutes } from './http/stream-alias.js';
 import { registerControlPlane, type ControlPlane } from './http/api/api.js';
 import { registerMetricsHistory } from './http/api/metrics-history.js';
 import { sseRoutes } from './http/events/sse.js';
+import { edgeSyncRoutes } from './http/internal/edge-sync-routes.js';
 import { webRoutes } from './http/web.js';
 import { createMetricsListener, metricsRoutes, type MetricsListener } from './http/metrics.js';
 import { registerUploads, type Uploads } from './http/uploads/index.js';
@@ -97,6 +98,8 @@ export async function buildStrom(config: Config, log: Logger = createLogger(conf
   // Cluster: events through a Redis Stream, invalidations through pub/sub, limits counted in Redis.
   const clusterLink = cluster ? wireCluster(cluster, { config, log, registry: obs.metrics.registry, bus, control, delivery }) : null;
   await app.register(sseRoutes({ bus }));
+  // Edges (`strom edge`) follow signed playback from here: signing keys, signed ids, invalidations.
+  if (config.cluster.secret !== null) await app.register(edgeSyncRoutes({ policy: control.policy, tokens: control.tokens, catalog: delivery.catalog, secret: config.cluster.secret, maxEdges: config.cluster.maxEdges, log, registry: obs.metrics.registry }));
   await app.register(webRoutes());
 
   // VOD: uploads store a source and queue a transcode job; deleting a video stops its job.

@@ -166,6 +166,7 @@ export const settings: readonly Setting[] = [
   { key: 'cluster.relayConnectTimeoutMs', kind: 'duration', default: 3_000, min: 100, max: 60_000, doc: 'a viewer of a stream live on another node waits this long for the relay to bring it here; a relay without an origin this long ends the stream' },
   { key: 'cluster.relayIdleMs', kind: 'duration', default: 10_000, min: 100, doc: 'a relayed stream without readers on this node for this long is released' },
   { key: 'cluster.relayMaxStreams', kind: 'int', default: 1000, min: 1, max: 100_000, doc: 'streams this node may relay from other nodes at once; more → 503' },
+  { key: 'cluster.maxEdges', kind: 'int', default: 256, min: 1, max: 100_000, doc: 'edges (`strom edge`) following this node\'s playback policy at once (GET /internal/edge/sync, served whenever cluster.secret is set, on a single node too); more → 503 EDGE_SYNC_FULL' },
   // --- edge.* : `strom edge`, a stateless caching node in front of the origin (src/edge; docs/SCALING.md "Edge tier") ---
   { key: 'edge.origins', kind: 'list', default: [], doc: 'base URLs of the origin (a Strom node, a cluster\'s load balancer, or several nodes) this edge pulls from, tried in order with health checks; `strom edge --origin URL` sets it' },
   { key: 'edge.cacheBytes', kind: 'bytes', default: 512 * MB, min: 0, doc: 'memory tier of the edge cache (whole objects, LRU); objects are counted by their body size' },
@@ -294,7 +295,7 @@ export interface Config {
     s3: { endpoint: string | null; bucket: string | null; region: string; accessKeyId: string | null; secretAccessKey: string | null; forcePathStyle: boolean; prefix: string; maxConcurrentGets: number; maxConcurrentWrites: number; partBytes: number; requestTimeoutMs: number };
   };
   /** Cluster mode: Redis shared by the nodes; off (single node) while redisUrl is null. */
-  cluster: { redisUrl: string | null; nodeId: string | null; advertiseUrl: string | null; secret: string | null; originTtlMs: number; relayConnectTimeoutMs: number; relayIdleMs: number; relayMaxStreams: number };
+  cluster: { redisUrl: string | null; nodeId: string | null; advertiseUrl: string | null; secret: string | null; originTtlMs: number; relayConnectTimeoutMs: number; relayIdleMs: number; relayMaxStreams: number; maxEdges: number };
   /** `strom edge`: origins to pull from, cache tiers, cache warming, upstream connections. */
   edge: { origins: string[]; cacheBytes: number; diskDir: string | null; diskBytes: number; maxObjectBytes: number; prefetchSegments: number; prefetchConcurrency: number; upstreamConnections: number; upstreamTimeoutMs: number; healthIntervalMs: number; staleIfErrorMs: number; maxWaiters: number };
   // --- uploads / webhooks (src/http/uploads, src/events/webhook-*) ---

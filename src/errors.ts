@@ -93,6 +93,8 @@ export const catalog = {
   EDGE_ORIGIN_UNREACHABLE: spec(502, (path: string, why: string) => `no origin answered for ${show(path)}: ${why}`),
   EDGE_NOT_SYNCED: spec(503, (why: string) => `this edge has not yet received the playback policy from its origin: ${why}`),
   EDGE_BUSY: spec(503, (path: string, limit: number) => `${limit} viewers already wait for ${show(path)} on this edge`),
+  EDGE_SYNC_FULL: spec(503, (limit: number) => `${limit} edges already follow this node's playback policy (cluster.maxEdges)`),
+  EDGE_SYNC_MALFORMED: spec(502, (origin: string, why: string) => `the playback policy stream of origin ${show(origin)} is malformed: ${why}`),
   CLUSTER_AUTH_REQUIRED: spec(401, (why: string) => `node-to-node request not authenticated: ${why}`),
   CLUSTER_AUTH_FAILED: spec(403, (why: string) => `node-to-node request refused: ${why}`),
   // --- LL-HLS (src/live/formats/hls, src/live/ll-hls) ---
