@@ -36,7 +36,7 @@ import { EventBus } from './events/event-bus.js';
 import { WebhookDispatcher } from './events/webhook-dispatcher.js';
 import { createLiveServer, type LiveServer } from './live/live-server.js';
 import { wireLive } from './live/live-wiring.js';
-import { createLiveCluster } from './live/live-cluster.js';
+import { createLiveCluster, createRelayEndpoint } from './live/live-cluster.js';
 import { VodService } from './vod/vod-service.js';
 import { Observability } from './observability/observability.js';
 import { readinessChecks } from './observability/readiness.js';
@@ -115,8 +115,10 @@ export async function buildStrom(config: Config, log: Logger = createLogger(conf
   // Live: ingest and playback routes, WS-FLV upgrades, stream keys and status from the store.
   const live = createLiveServer(config, log);
   const liveCluster = cluster ? createLiveCluster(live, cluster, config, log) : null; // live from any node: origin map, internal relay
+  // The internal relay endpoint: other nodes (cluster mode) and edges (any node with cluster.secret) pull live streams there.
+  const relayEndpoint = liveCluster ?? (config.cluster.secret !== null ? createRelayEndpoint(live, config, config.cluster.secret, log) : null);
   await app.register(live.routes);
-  if (liveCluster) await app.register(liveCluster.routes);
+  if (relayEndpoint) await app.register(relayEndpoint.routes);
   if (server instanceof http.Server) live.attach(server);
   control.setRtmpPort(() => live.rtmp.port()); // ingest URLs name the bound RTMP port
   await wireLive(live, {
@@ -131,7 +133,7 @@ export async function buildStrom(config: Config, log: Logger = createLogger(conf
   // Observability: scrape-time sources, /metrics, /readyz, QoE, the dashboard's history.
   live.webrtc.metrics.register(obs.metrics.registry);
   webhooks.metrics.register(obs.metrics.registry); // outbox by state, attempts, drops
-  liveCluster?.register(obs.metrics.registry);
+  relayEndpoint?.register(obs.metrics.registry);
   obs.attach({
     delivery: { hotCache: () => delivery.catalog.hot.stats(), inFlight: () => delivery.inFlight() },
     store: control.store, bus, live, pool: vod.pool, openConnections: listener.openConnections,

@@ -161,7 +161,7 @@ export const settings: readonly Setting[] = [
   { key: 'cluster.redisUrl', kind: 'string', default: null, doc: 'redis://[:password@]host:port[/db] shared by the nodes of a cluster (events, invalidations, live origin map, shared limits); empty = a single node' },
   { key: 'cluster.nodeId', kind: 'string', default: null, doc: 'this node\'s id in the cluster (default: hostname-pid); shown in logs, metrics and the live origin map' },
   { key: 'cluster.advertiseUrl', kind: 'string', default: null, doc: 'base URL other nodes reach this node\'s HTTP port at (e.g. http://10.0.0.5:8080); default http://<host>:<bound port>' },
-  { key: 'cluster.secret', kind: 'string', default: null, doc: 'shared secret that authenticates node-to-node requests (the internal live relay); required with cluster.redisUrl' },
+  { key: 'cluster.secret', kind: 'string', default: null, doc: 'shared secret (at least 16 characters) that authenticates node-to-node requests: the internal live relay between cluster nodes and from `strom edge` nodes; required with cluster.redisUrl; set alone, a single node serves its live streams and its playback policy (GET /internal/edge/sync) to edges' },
   { key: 'cluster.originTtlMs', kind: 'duration', default: 10_000, min: 300, max: 600_000, doc: 'live origin map: an entry (stream → publishing node) lives this long unless its node refreshes it (every third of it)' },
   { key: 'cluster.relayConnectTimeoutMs', kind: 'duration', default: 3_000, min: 100, max: 60_000, doc: 'a viewer of a stream live on another node waits this long for the relay to bring it here; a relay without an origin this long ends the stream' },
   { key: 'cluster.relayIdleMs', kind: 'duration', default: 10_000, min: 100, doc: 'a relayed stream without readers on this node for this long is released' },
@@ -431,9 +431,10 @@ export function resolveConfig(...layers: RawSettings[]): Config {
   }
   if (config.metrics.historyIntervalMs > 0 && config.metrics.historyIntervalMs < 100) throw fail('CONFIG_INVALID', 'metrics.historyIntervalMs', config.metrics.historyIntervalMs, 'must be 0 (off) or at least 100 ms');
   if (config.webrtc.udpPortMax <= config.webrtc.udpPortMin) throw fail('CONFIG_INVALID', 'webrtc.udpPortMax', config.webrtc.udpPortMax, 'must exceed webrtc.udpPortMin');
+  if (config.cluster.secret !== null && config.cluster.secret.length < 16) throw fail('CONFIG_INVALID', 'cluster.secret', '<redacted>', 'node-to-node requests need a shared secret of at least 16 characters');
   if (config.cluster.redisUrl !== null) {
     if (!/^rediss?:\/\//.test(config.cluster.redisUrl)) throw fail('CONFIG_INVALID', 'cluster.redisUrl', config.cluster.redisUrl, 'expected redis://host:port or rediss://host:port');
-    if (config.cluster.secret === null || config.cluster.secret.length < 16) throw fail('CONFIG_INVALID', 'cluster.secret', config.cluster.secret === null ? null : '<redacted>', 'cluster mode needs a shared secret of at least 16 characters');
+    if (config.cluster.secret === null) throw fail('CONFIG_INVALID', 'cluster.secret', null, 'cluster mode needs a shared secret of at least 16 characters');
     // A generated JWT secret lives in each node's own data directory: tokens would work on one node only.
     if (config.auth.jwtSecret === null && config.auth.jwksUrl === null) throw fail('CONFIG_INVALID', 'auth.jwtSecret', null, 'cluster mode needs API tokens every node accepts: set auth.jwtSecret (the same on every node) or auth.jwksUrl');
   }

@@ -9,16 +9,18 @@
  *   elsewhere gets it through one upstream connection per stream; and the internal endpoint that
  *   serves this node's streams to the other nodes.
  * Relay publishers are internal: they never claim the origin map (only real publishers do).
- * app.ts builds it only when `cluster.redisUrl` is set; a single node has none of this.
+ * app.ts builds it only when `cluster.redisUrl` is set. A single node with `cluster.secret` gets
+ * the internal endpoint alone (`createRelayEndpoint`), so `strom edge` nodes can pull from it.
  */
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import type { Config } from '../config.js';
-import type { Cluster } from '../cluster/cluster.js';
+import { defaultNodeId, type Cluster } from '../cluster/cluster.js';
 import { OriginMap } from '../cluster/origin-map.js';
 import type { LiveServer } from './live-server.js';
 import { RelayIngest } from './relay/relay-ingest.js';
+import { RelayMetrics, RelayStats } from './relay/relay-metrics.js';
 import { relayPlaybackRoutes } from './relay/relay-playback.js';
 
 /** The cluster side of the live server. */
@@ -82,7 +84,7 @@ export function createLiveCluster(live: LiveServer, cluster: Cluster, config: Co
   return {
     origins,
     relay,
-    routes: relayPlaybackRoutes(registry, nodeId, secret, clog),
+    routes: relayPlaybackRoutes(registry, nodeId, secret, clog, origins), // a stream published on another node: 307 there
     register(reg) {
       origins.register(reg);
       relay.metrics.register(reg);
@@ -93,5 +95,20 @@ export function createLiveCluster(live: LiveServer, cluster: Cluster, config: Co
       await Promise.all([...pending]);
       await origins.close();
     },
+  };
+}
+
+/**
+ * The internal relay endpoint of a single node (no Redis) with `cluster.secret` set: edges pull
+ * its live streams from it. Its relay metrics are registered too (`strom_live_relay_served` counts
+ * the edges' connections; the pulling side's figures stay 0: a single node pulls nothing).
+ */
+export function createRelayEndpoint(live: LiveServer, config: Config, secret: string, log: Logger): Pick<LiveCluster, 'routes' | 'register'> {
+  const nodeId = config.cluster.nodeId ?? defaultNodeId();
+  const registry = live.registry;
+  const metrics = new RelayMetrics(new RelayStats(), () => 0, () => registry.list().reduce((n, s) => n + s.viewers.relay, 0));
+  return {
+    routes: relayPlaybackRoutes(registry, nodeId, secret, log.child({ component: 'live-relay', nodeId })),
+    register: (reg) => metrics.register(reg),
   };
 }

@@ -2,8 +2,8 @@
  * Live from any node, with a real private Redis and real nodes in this process (one in a child
  * process where a test kills it): a synthetic RTMP publisher on node 1 (exact frames, keyframe
  * every 10th, the frame number in each video payload) and viewers on the other nodes.
- * - the internal relay endpoint: 404 without cluster mode, 401/403 for missing/bad/expired
- *   signatures, 404 for a stream the node only relays;
+ * - the internal relay endpoint: 404 without cluster.secret, 401/403 for missing/bad/expired
+ *   signatures, 307 to the publishing node for a stream the node only relays;
  * - many viewers of all kinds on node 2 → one upstream connection to node 1; origin map entry;
  *   API status on every node; no publish events on the relaying node; idle release; release of
  *   the entry when the publisher stops; 404 once live nowhere;
@@ -76,7 +76,7 @@ async function metric(url: string, name: string): Promise<number> {
   return line === undefined ? NaN : Number(line.split(' ').at(-1));
 }
 
-test('the internal relay endpoint: 404 without cluster mode, 401/403 without a valid node signature, only local publishers', async (t) => {
+test('the internal relay endpoint: 404 without cluster.secret, 401/403 without a valid node signature, only local publishers (307 to them)', async (t) => {
   const single = await startApi(t, { 'rtmp.enabled': true, 'live.staticKeys': 'cam1:secret' });
   const none = await fetch(`${single.url}/internal/live/cam1.flv`, { headers: { authorization: signRelayRequest(CLUSTER_SECRET, 'node-x', 'cam1') } });
   assert.equal(none.status, 404);
@@ -112,11 +112,15 @@ test('the internal relay endpoint: 404 without cluster mode, 401/403 without a v
   ok.destroy();
   await waitUntil(() => n1.strom.live.status('cam1').viewers.relay === 0, 'relay reader released');
 
-  // Node 2 relays cam1 for a viewer; its own relay endpoint refuses it (no chains, no loops).
+  // Node 2 relays cam1 for a viewer; its own relay endpoint never serves that relay (no chains,
+  // no loops): it sends the caller on to the publishing node, and answers 404 to that node itself.
   const v = flvViewer(`${n2.url}/live/cam1.flv`);
   await v.waitTags(5);
-  const chained = await fetch(`${n2.url}/internal/live/cam1.flv`, { headers: { authorization: signRelayRequest(CLUSTER_SECRET, 'node-1', 'cam1') } });
-  assert.equal(chained.status, 404);
+  const chained = await fetch(`${n2.url}/internal/live/cam1.flv`, { redirect: 'manual', headers: { authorization: signRelayRequest(CLUSTER_SECRET, 'edge-1', 'cam1') } });
+  assert.equal(chained.status, 307);
+  assert.equal(chained.headers.get('location'), `${n1.url}/internal/live/cam1.flv`);
+  const back = await fetch(`${n2.url}/internal/live/cam1.flv`, { redirect: 'manual', headers: { authorization: signRelayRequest(CLUSTER_SECRET, 'node-1', 'cam1') } });
+  assert.equal(back.status, 404);
   v.req.destroy();
 });
 

@@ -45,6 +45,9 @@ test('cluster settings: a redis:// URL, a secret of 16+ characters, and API toke
   assert.throws(() => resolveConfig({ 'cluster.redisUrl': 'redis://127.0.0.1:6379', 'cluster.secret': SECRET }), /auth\.jwtSecret/);
   assert.equal(resolveConfig({ 'cluster.redisUrl': 'redis://127.0.0.1:6379', 'cluster.secret': SECRET, ...jwt }).cluster.redisUrl, 'redis://127.0.0.1:6379');
   assert.equal(resolveConfig({ 'cluster.redisUrl': 'redis://127.0.0.1:6379', 'cluster.secret': SECRET, 'auth.jwksUrl': 'https://idp.example/jwks' }).cluster.secret, SECRET);
+  // A single node may have the secret alone (edges pull its live streams); the length rule still holds.
+  assert.equal(resolveConfig({ 'cluster.secret': SECRET }).cluster.secret, SECRET);
+  assert.throws(() => resolveConfig({ 'cluster.secret': 'short' }), /cluster\.secret.*16/);
 });
 
 test('/readyz follows Redis: ok, 503 naming redis while it is down, ok again once it is back', async (t) => {
