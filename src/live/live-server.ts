@@ -2,6 +2,8 @@
  * The live subsystem as one object for app.ts: stream registry (+ lifecycle events and status),
  * RTMP listener, HTTP-FLV routes and the WS-FLV upgrade handler. `buildStrom` creates it,
  * registers `routes`, calls `attach(server)`, and starts/stops it with the HTTP server.
+ * An edge (src/edge) builds the same server without ingest (RTMP publish refused, no WHIP) and
+ * without the CMAF outputs (LL-HLS and LL-DASH are proxied from its origin, not muxed there).
  */
 import type http from 'node:http';
 import type { FastifyInstance } from 'fastify';
@@ -18,6 +20,7 @@ import type { LiveRecorder } from './recording/live-recorder.js';
 import { WebRtcService } from './webrtc/webrtc-service.js';
 import { webrtcRoutes } from './webrtc/webrtc-routes.js';
 import { AudioBridgePool } from './transcode/audio-bridge-pool.js';
+import { fail } from '../errors.js';
 import { staticKeyResolver, StreamRegistry, type LiveStreamStatus, type StreamKeyResolver } from './stream/stream-registry.js';
 
 /** The live server of one Strom process. */
@@ -28,7 +31,7 @@ export interface LiveServer {
   /** Lifecycle events (publish.start/stop/rejected, viewer.join/leave). */
   events: LiveEvents;
   rtmp: RtmpServer;
-  /** Fastify plugin with `GET /live/<streamId>.flv`. */
+  /** Fastify plugin: HTTP-FLV `GET /live/<streamId>.flv`, LL-HLS and LL-DASH (with `cmafOutputs`), WHIP (with `ingest`) and WHEP. */
   routes: (app: FastifyInstance) => Promise<void>;
   /** Hook WS-FLV into the HTTP server's upgrade event. */
   attach(server: http.Server): void;
@@ -38,7 +41,7 @@ export interface LiveServer {
   close(): Promise<void>;
   /** Status of one live stream (idle when unknown). */
   status(streamId: string): LiveStreamStatus;
-  /** Replace the stream-key resolver (e.g. with the metadata store's). */
+  /** Replace the stream-key resolver (e.g. with the metadata store's; ignored without ingest). */
   setResolver(resolver: StreamKeyResolver): void;
   /** Guard HTTP-FLV, WS-FLV and RTMP playback (signed streams); null = open. */
   setPlaybackGuard(guard: LivePlaybackGuard | null): void;
@@ -50,11 +53,26 @@ export interface LiveServer {
   webrtc: WebRtcService;
 }
 
-/** Create the live server; `resolver` defaults to `live.staticKeys`. */
-export function createLiveServer(config: Config, log: Logger, resolver?: StreamKeyResolver): LiveServer {
+/** What the live server takes in and serves (all of it by default). */
+export interface LiveServerOptions {
+  /** Stream keys; defaults to `live.staticKeys`. */
+  resolver?: StreamKeyResolver;
+  /** false: no ingest — RTMP publish is refused with `ingestRefusal` as its reason, no WHIP route. */
+  ingest?: boolean;
+  /** Why a publish is refused when `ingest` is false (logged and sent to the publisher). */
+  ingestRefusal?: string;
+  /** false: no LL-HLS / LL-DASH routes, so no CMAF muxing (an edge proxies them from its origin). */
+  cmafOutputs?: boolean;
+}
+
+/** Create the live server (see LiveServerOptions for what can be left out). */
+export function createLiveServer(config: Config, log: Logger, opts: LiveServerOptions = {}): LiveServer {
   const llog = log.child({ component: 'live' });
   const bridges = new AudioBridgePool(config, llog);
-  const registry = new StreamRegistry(config, resolver ?? staticKeyResolver(config.live.staticKeys), llog, bridges);
+  const ingest = opts.ingest !== false;
+  const refusal = opts.ingestRefusal ?? 'this node takes no live ingest';
+  const resolver: StreamKeyResolver = ingest ? opts.resolver ?? staticKeyResolver(config.live.staticKeys) : () => Promise.reject(fail('FORBIDDEN', refusal));
+  const registry = new StreamRegistry(config, resolver, llog, bridges);
   const rtmp = createRtmpServer(config, registry, log);
   let detachWs: (() => void) | null = null;
   let guard: LivePlaybackGuard | null = null;
@@ -65,7 +83,8 @@ export function createLiveServer(config: Config, log: Logger, resolver?: StreamK
   const flvRoutes = httpFlvRoutes(registry, config.delivery.corsOrigin, () => guard);
   // WebRTC: POST /whip, POST /live/<id>/whep, /whip/<id>, /whep/<id>
   const webrtc = new WebRtcService(config, registry, llog);
-  const rtcRoutes = webrtcRoutes(webrtc, () => guard);
+  const rtcRoutes = webrtcRoutes(webrtc, () => guard, { whip: ingest });
+  const cmaf = opts.cmafOutputs !== false;
   const server: LiveServer = {
     recorder: null, // set by live-wiring when the store is available
     registry,
@@ -74,9 +93,9 @@ export function createLiveServer(config: Config, log: Logger, resolver?: StreamK
     rtmp,
     routes: async (app) => {
       await flvRoutes(app);
-      await dashRoutes(app); // LL-DASH
-      await hlsRoutes(app); // LL-HLS
-      await rtcRoutes(app); // WHIP/WHEP
+      if (cmaf) await dashRoutes(app); // LL-DASH
+      if (cmaf) await hlsRoutes(app); // LL-HLS
+      await rtcRoutes(app); // WHIP (with ingest) / WHEP
     },
     webrtc,
     llhls,
@@ -97,7 +116,9 @@ export function createLiveServer(config: Config, log: Logger, resolver?: StreamK
       await webrtcReleased; // werift sockets/timers released (bounded) before close resolves
     },
     status: (id) => registry.status(id),
-    setResolver: (r) => registry.setResolver(r),
+    setResolver(r) {
+      if (ingest) registry.setResolver(r); // without ingest every publish stays refused
+    },
     setPlaybackGuard(g) {
       guard = g;
       registry.playbackGuard = g; // RTMP play asks the registry

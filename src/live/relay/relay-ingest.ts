@@ -21,6 +21,9 @@
  *   stream (a flapping origin), then the stream ends (counted).
  * - Idle: a pull whose stream had no reader for `cluster.relayIdleMs` is released (LL-HLS muxers,
  *   audio bridges and recorders are readers too).
+ * - Origins: the cluster's origin map, or — on an edge (src/edge) — its configured origins, which
+ *   name URLs rather than nodes (`anyNode`) and offer the next one when one cannot serve the
+ *   stream (`next`: unreachable, an error, or not live there), tried at once in the same search.
  * One upstream connection is a RelayUpstream (relay-upstream.ts).
  */
 import type { Logger } from 'pino';
@@ -31,7 +34,7 @@ import type { LiveStream } from '../stream/stream.js';
 import type { RemoteStreamSource, StreamRegistry } from '../stream/stream-registry.js';
 import { signRelayRequest } from './relay-auth.js';
 import { RelayMetrics, RelayStats } from './relay-metrics.js';
-import { RelayUpstream } from './relay-upstream.js';
+import { RelayUpstream, type Attempt } from './relay-upstream.js';
 
 /** Settings of the relay (from `cluster.*`). */
 export interface RelayOptions {
@@ -41,6 +44,14 @@ export interface RelayOptions {
   connectTimeoutMs: number;
   idleMs: number;
   maxStreams: number;
+}
+
+/** Where the relay finds a stream's origin: the cluster's origin map, or an edge's list of origins. */
+export interface RelayOrigins extends OriginLookup {
+  /** Entries name a URL, not a node: accept whichever node answers there (an edge in front of a cluster or a load balancer). */
+  readonly anyNode?: boolean;
+  /** `tried` (in order) could not serve `streamId`, the last with `attempt`: another origin to try at once, or null. */
+  next?(streamId: string, tried: readonly OriginEntry[], attempt: Attempt): OriginEntry | null;
 }
 
 const BACKOFF_MIN_MS = 100;
@@ -54,7 +65,7 @@ export class RelayIngest implements RemoteStreamSource {
   private readonly pulls = new Map<string, RelayPull>();
   private closed = false;
 
-  constructor(readonly registry: StreamRegistry, readonly origins: OriginLookup, readonly o: RelayOptions, readonly log: Logger) {
+  constructor(readonly registry: StreamRegistry, readonly origins: RelayOrigins, readonly o: RelayOptions, readonly log: Logger) {
     this.metrics = new RelayMetrics(this.stats, () => this.pulls.size, () => registry.list().reduce((n, s) => n + s.viewers.relay, 0));
   }
 
@@ -109,6 +120,9 @@ class RelayPull {
   private failure: StromError | null = null;
   /** The origin node last found in the map. */
   private lastNode: string | null = null;
+  /** Origins tried in the current search (since the last lookup), and the next one offered. */
+  private tried: OriginEntry[] = [];
+  private queued: OriginEntry | null = null;
   private readonly log: Logger;
 
   constructor(readonly id: string, private readonly relay: RelayIngest, private readonly onEnd: () => void) {
@@ -157,13 +171,17 @@ class RelayPull {
         stats.originGone++;
         return this.finish(this.failure, this.current === null ? this.failure?.message ?? 'origin unreachable' : `no origin within ${connectTimeoutMs} ms after the upstream ended`);
       }
-      let entry: OriginEntry | null;
-      try {
-        entry = await this.relay.origins.lookup(this.id);
-      } catch (err) {
-        this.failure = fail('LIVE_ORIGIN_LOOKUP_FAILED', this.id, (err as Error).message);
-        if (this.current === null) return this.finish(this.failure, this.failure.message); // fail fast while Redis is away
-        entry = null;
+      let entry: OriginEntry | null = this.queued;
+      this.queued = null;
+      if (entry === null) {
+        this.tried = [];
+        try {
+          entry = await this.relay.origins.lookup(this.id);
+        } catch (err) {
+          this.failure = fail('LIVE_ORIGIN_LOOKUP_FAILED', this.id, (err as Error).message);
+          if (this.current === null) return this.finish(this.failure, this.failure.message); // fail fast while Redis is away
+          entry = null;
+        }
       }
       if (this.closed) return;
       if (entry !== null && entry.nodeId === nodeId) entry = null; // a stale entry of this node: nothing to pull
@@ -185,6 +203,13 @@ class RelayPull {
           continue;
         }
         stats.connectFailures++;
+        this.tried.push(entry);
+        if (a.status !== 404) this.failure = fail('LIVE_ORIGIN_UNREACHABLE', this.id, entry.nodeId, a.why); // what a first viewer hears if the search ends here
+        this.queued = this.relay.origins.next?.(this.id, this.tried, a) ?? null;
+        if (this.queued !== null) {
+          this.log.info({ originNode: entry.nodeId, status: a.status, why: a.why, next: this.queued.nodeId }, 'origin cannot serve the relay; trying the next one');
+          continue;
+        }
         if (this.current === null && a.status === 404) return this.finish(null, `not live on node ${entry.nodeId}`);
         this.failure = fail('LIVE_ORIGIN_UNREACHABLE', this.id, entry.nodeId, a.why);
         // A first viewer is not kept waiting for a node whose port refuses connections.
@@ -207,7 +232,7 @@ class RelayPull {
       accepted: (u) => this.attach(u),
       unit: (u, unit, bytes, meta) => this.ingest(u, unit, bytes, meta),
       closed: (u, reason) => this.publisherClosed(u, reason),
-    }, this.relay.stats);
+    }, this.relay.stats, this.relay.origins.anyNode === true);
     this.upstream = up;
     try {
       return await up.run(this.id, signRelayRequest(secret, nodeId, this.id), nodeId, headMs);

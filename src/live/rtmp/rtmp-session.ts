@@ -220,10 +220,12 @@ export class RtmpSession implements Publisher {
   private async publish(rawName: string): Promise<void> {
     const key = rawName.split('?')[0]!;
     let target: { streamId: string } | null = null;
+    let refusal: string | null = null;
     try {
       target = key === '' ? null : await this.registry.resolveKey(key);
     } catch (err) {
-      this.log.error({ err }, 'stream key lookup failed');
+      if (isStromError(err)) refusal = err.message; // the resolver refuses with a reason (an edge takes no ingest)
+      else this.log.error({ err }, 'stream key lookup failed');
     }
     if (this.closed) return;
     const reject = (reason: string) => {
@@ -232,6 +234,7 @@ export class RtmpSession implements Publisher {
       this.close(`publish refused: ${reason}`);
     };
     if (this.app !== 'live') return reject(`unknown application ${JSON.stringify(this.app)}, publish to /live/<streamKey>`);
+    if (refusal !== null) return reject(refusal);
     if (target === null) return reject('unknown stream key');
     try {
       this.stream = this.registry.startPublish(target.streamId, this);

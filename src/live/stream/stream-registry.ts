@@ -21,7 +21,7 @@ import type { Reader, ReaderSink, ViewerProtocol } from './reader.js';
 /** Stream ids allowed in playback URLs. */
 export const LIVE_STREAM_ID = /^[A-Za-z0-9_-]{1,64}$/;
 
-/** Maps a publisher's stream key to the live-stream resource it publishes to (null: unknown key). */
+/** Maps a publisher's stream key to the live-stream resource it publishes to (null: unknown key; a catalog error: refused for its reason). */
 export type StreamKeyResolver = (key: string) => Promise<{ streamId: string } | null>;
 
 /** A resolver over `streamId:key` pairs (the `live.staticKeys` setting). */

@@ -11,15 +11,15 @@ import type { WebRtcService } from './webrtc-service.js';
 import { whepRoutes } from './whep-routes.js';
 import { whipRoutes } from './whip-routes.js';
 
-/** Fastify plugin with every WHIP/WHEP route of `svc` (nothing when `webrtc.enabled` is false). */
-export function webrtcRoutes(svc: WebRtcService, guard: () => LivePlaybackGuard | null): (app: FastifyInstance) => Promise<void> {
+/** Fastify plugin with every WHIP/WHEP route of `svc` (nothing when `webrtc.enabled` is false; WHEP only with `whip: false`). */
+export function webrtcRoutes(svc: WebRtcService, guard: () => LivePlaybackGuard | null, o: { whip: boolean } = { whip: true }): (app: FastifyInstance) => Promise<void> {
   return async (app) => {
     if (!svc.config.webrtc.enabled) return;
     await app.register(async (sub) => {
       prepareContext(sub, svc.config.delivery.corsOrigin);
-      whipRoutes(sub, svc);
+      if (o.whip) whipRoutes(sub, svc);
       whepRoutes(sub, svc, guard);
-      resourceRoutes(sub, 'whip', svc.table);
+      if (o.whip) resourceRoutes(sub, 'whip', svc.table);
       resourceRoutes(sub, 'whep', svc.table);
     });
   };
