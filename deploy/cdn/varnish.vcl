@@ -86,11 +86,19 @@ sub vcl_pipe {
 }
 
 sub vcl_backend_response {
-    # Strom's live errors (404 LIVE_STREAM_NOT_FOUND, 503 LIVE_HLS_NOT_READY/BUSY) carry no
-    # Cache-Control, and Varnish would keep a 404 for default_ttl (2 min, RFC 9111 §4.2.2
-    # heuristic freshness): a stream that goes live must be seen at once. Hit-for-miss for 1 s,
-    # so requests that waited on this fetch go to the origin side by side, not one by one.
-    if (bereq.url ~ "^/live/" && beresp.status >= 400) {
+    # A background refresh (grace) that met an origin error: drop it and keep serving the stale
+    # copy (RFC 5861 stale-if-error). A 404 or 403 (asset deleted, token revoked) is not an
+    # error of the origin: it goes on to replace the copy below.
+    if (bereq.is_bgfetch && beresp.status >= 500) {
+        return (abandon);
+    }
+    # Errors are never stored. Strom's live errors (404 LIVE_STREAM_NOT_FOUND, 503
+    # LIVE_HLS_NOT_READY/BUSY) and its Fastify routes' errors carry no Cache-Control, and Varnish
+    # would keep a 404 for default_ttl (2 min, RFC 9111 §4.2.2 heuristic freshness): a stream that
+    # goes live, or a video once published, must be seen at once. Hit-for-miss for 1 s, so the
+    # requests that waited on this fetch go to the origin side by side, not one by one, and the
+    # error takes the place of a stale copy (a deleted asset is not served from grace).
+    if (beresp.status >= 400) {
         set beresp.ttl = 1s;
         set beresp.grace = 0s;
         set beresp.uncacheable = true;
@@ -120,6 +128,10 @@ sub vcl_backend_response {
 }
 
 sub vcl_backend_error {
+    # A background refresh (grace) that could not reach the origin: keep the stale copy.
+    if (bereq.is_bgfetch) {
+        return (abandon);
+    }
     # The origin could not be reached (refused, timed out): 502, like nginx, so it is not taken
     # for Strom's own 503s; hit-for-miss for 1 s so waiting requests do not line up behind it.
     set beresp.status = 502;

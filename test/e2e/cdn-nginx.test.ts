@@ -9,7 +9,7 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readdirSync } from 'node:fs';
+import { mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Browser } from 'playwright-core';
@@ -148,7 +148,7 @@ describe('nginx edge (deploy/cdn/nginx.conf) in front of Strom', { skip: unavail
     }
   });
 
-  test('an expired playlist is revalidated: If-None-Match → 304, then fresh again', async () => {
+  test('an expired playlist is revalidated: If-None-Match → 304 (REVALIDATED), then fresh again', async () => {
     // The DASH MPD: a playlist kind (max-age=delivery.playlistMaxAgeS = 1) that hls.js never loaded.
     const target = `/v/${VOD_ID}/manifest.mpd`;
     const first = await request(`${edge.url}${target}`);
@@ -156,19 +156,32 @@ describe('nginx edge (deploy/cdn/nginx.conf) in front of Strom', { skip: unavail
     const etag = first.headers.etag;
     assert.ok(etag?.startsWith('"'), `strong ETag: ${etag}`);
     await sleep(2200); // past max-age=1 at nginx's one-second resolution
-    const stale = await request(`${edge.url}${target}`);
-    assert.equal(stale.status, 200);
-    assert.deepEqual(stale.body, first.body);
-    // proxy_cache_use_stale updating + proxy_cache_background_update: answered from the copy while
-    // a background request revalidates it.
-    assert.equal(stale.headers['x-cache-status'], 'STALE');
-    await until(() => origin.proxy.count(target) === 2, 'the background revalidation reached the origin', 5000);
+    const again = await request(`${edge.url}${target}`);
+    assert.equal(again.status, 200);
+    assert.deepEqual(again.body, first.body);
+    assert.equal(again.headers['x-cache-status'], 'REVALIDATED', 'the expired copy was revalidated, not refetched');
+    assert.equal(origin.proxy.count(target), 2);
     const cond = origin.proxy.requests.filter((q) => q.target === target)[1]!;
     assert.equal(cond.headers['if-none-match'], etag, 'conditional on the cached ETag');
     await until(() => originResponses(origin.logs, target, 304) === 1, 'the origin answered 304', 5000);
     const fresh = await request(`${edge.url}${target}`);
     assert.equal(fresh.headers['x-cache-status'], 'HIT', 'the 304 renewed the copy');
     assert.deepEqual(fresh.body, first.body);
+  });
+
+  test('a deleted asset stops playing: its expired playlist is not answered from the cache', async () => {
+    const dir = path.join(origin.dataDir, 'assets', 'gone1');
+    mkdirSync(dir);
+    writeFileSync(path.join(dir, 'index.m3u8'), '#EXTM3U\n#EXT-X-TARGETDURATION:1\n#EXT-X-ENDLIST\n');
+    const target = '/v/gone1/index.m3u8';
+    assert.equal((await request(`${edge.url}${target}`)).status, 200);
+    rmSync(dir, { recursive: true });
+    await sleep(2200); // the copy expires (max-age=1) …
+    await until(async () => (await request(`${origin.url}${target}`)).status === 404, '… and the origin answers 404', 10_000, 100);
+    for (let i = 0; i < 3; i++) {
+      const r = await request(`${edge.url}${target}`);
+      assert.equal(r.status, 404, `answer ${i + 1}: ${r.status} ${String(r.headers['x-cache-status'])}`);
+    }
   });
 
   test('live errors are never cached; with the origin down cached VOD is served and live gives 502', async () => {
@@ -192,10 +205,12 @@ describe('nginx edge (deploy/cdn/nginx.conf) in front of Strom', { skip: unavail
     assert.equal(seg.status, 200);
     assert.equal(seg.headers['x-cache-status'], 'HIT');
     assert.deepEqual(seg.body, cachedSegment.body);
-    const pl = await request(`${edge.url}${playlist}`);
-    assert.equal(pl.status, 200, `stale playlist: ${pl.body.toString()}`);
-    assert.equal(pl.headers['x-cache-status'], 'STALE', 'served stale (stale-if-error)');
-    assert.deepEqual(pl.body, cachedPlaylist.body);
+    for (let i = 0; i < 3; i++) {
+      const pl = await request(`${edge.url}${playlist}`);
+      assert.equal(pl.status, 200, `stale playlist, answer ${i + 1}: ${pl.body.toString()}`);
+      assert.equal(pl.headers['x-cache-status'], 'STALE', 'served stale (stale-if-error)');
+      assert.deepEqual(pl.body, cachedPlaylist.body);
+    }
     for (const live of [missing, `/live/${LIVE_ID}/index.m3u8`, `/live/${LIVE_ID}/master.m3u8?origin=down`]) {
       const r = await request(`${edge.url}${live}`);
       assert.equal(r.status, 502, `${live}: ${r.status} ${r.body.toString()}`);
