@@ -52,10 +52,11 @@ sub vcl_recv {
     if (req.method != "GET" && req.method != "HEAD") {
         return (pass);
     }
-    # Never cacheable, so kept off the waiting list (it would line up concurrent requests for an
-    # uncacheable object behind each other): the LL media playlist without _HLS_msn
-    # (`max-age=0`), the dynamic MPD (`max-age=0`, built with this Host) and the UTCTiming clock
-    # (`no-store`). API, uploads, server-sent events, WHIP/WHEP signalling, web UI: not media.
+    # Never cacheable, so kept off the waiting list (requests arriving while one is fetched would
+    # wait for it, only to be sent to the origin after it): the LL media playlist without
+    # _HLS_msn (`max-age=0`), the dynamic MPD (`max-age=0`, built with this Host) and the
+    # UTCTiming clock (`no-store`). API, uploads, server-sent events, WHIP/WHEP signalling, web
+    # UI: not media.
     if ((req.url ~ "^/live/[A-Za-z0-9_-]+/(?:[0-9]+p/)?index\.m3u8(\?|$)" && req.url !~ "[?&]_HLS_msn=")
         || req.url ~ "^/live/(?:[A-Za-z0-9_-]+/manifest\.mpd|time)(\?|$)"
         || (req.url !~ "^/(?:v|s|live)/" && req.url !~ "^/api/v1/video/stream/[A-Za-z0-9_-]+$")) {

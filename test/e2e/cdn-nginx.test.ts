@@ -79,6 +79,8 @@ describe('nginx edge (deploy/cdn/nginx.conf) in front of Strom', { skip: unavail
 
   test('50 concurrent identical blocking requests for an unpublished part reach the origin once', async () => {
     const { target, msn } = await unpublishedPart(edge.url);
+    // The playlist without _HLS_msn (max-age=0) is kept away from the cache and its lock.
+    assert.equal((await request(`${edge.url}/live/${LIVE_ID}/index.m3u8`)).headers['x-cache-status'], 'BYPASS');
     const now = parseLl((await request(`${origin.url}/live/${LIVE_ID}/index.m3u8`)).body.toString());
     assert.ok((now.mediaSequence ?? 0) + now.segments.length < msn, `segment ${msn} has not started`);
     assert.equal(origin.proxy.count(target), 0, 'nobody asked for it yet');
