@@ -148,7 +148,10 @@ ${temp}
     throw new Error(`nginx -t failed: ${e.stderr ?? e.message}`);
   });
   const child = spawn(bin, args, { stdio: 'ignore' });
-  await waitListening(port, child, 10_000, () => read('error.log'));
+  await waitListening(port, child, 10_000, () => read('error.log')).catch(async (e: unknown) => {
+    await terminate(child);
+    throw e;
+  });
   return {
     url: `http://127.0.0.1:${port}`, port, dir,
     accessLog: () => read('access.log').split('\n').filter(Boolean),
@@ -180,7 +183,10 @@ export async function startVarnish(originPort: number): Promise<VarnishEdge> {
   const child = spawn(bin, ['-F', '-a', `127.0.0.1:${port}`, '-T', '127.0.0.1:0', '-f', vcl, '-n', work, '-s', 'malloc,64m'], { stdio: ['ignore', 'pipe', 'pipe'] });
   child.stdout!.on('data', (d: Buffer) => (output += d.toString()));
   child.stderr!.on('data', (d: Buffer) => (output += d.toString()));
-  await waitListening(port, child, 30_000, () => output);
+  await waitListening(port, child, 30_000, () => output).catch(async (e: unknown) => {
+    await terminate(child);
+    throw e;
+  });
   const adm = findBinary('varnishadm');
   return {
     url: `http://127.0.0.1:${port}`, port, dir,
