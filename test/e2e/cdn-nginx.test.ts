@@ -36,9 +36,10 @@ describe('nginx edge (deploy/cdn/nginx.conf) in front of Strom', { skip: unavail
   });
 
   after(async () => {
-    await browser?.close();
-    await edge?.stop();
+    // The origin is closed (its temp directory removed) even if the browser or the edge fails to stop.
+    const stopped = await Promise.allSettled([browser?.close(), edge?.stop()]);
     await origin?.close();
+    for (const s of stopped) if (s.status === 'rejected') throw s.reason;
   });
 
   test('hls.js plays a VOD asset through nginx; each segment reaches the origin once', async () => {

@@ -36,9 +36,10 @@ describe('Varnish edge (deploy/cdn/varnish.vcl) in front of Strom', { skip: unav
   });
 
   after(async () => {
-    await browser?.close();
-    await edge?.stop();
+    // The origin is closed (its temp directory removed) even if the browser or the edge fails to stop.
+    const stopped = await Promise.allSettled([browser?.close(), edge?.stop()]);
     await origin?.close();
+    for (const s of stopped) if (s.status === 'rejected') throw s.reason;
   });
 
   test('hls.js plays a VOD asset through Varnish; each segment reaches the origin once', async () => {
