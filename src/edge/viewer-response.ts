@@ -1,0 +1,142 @@
+/**
+ * Writing an edge response to a viewer, from a stored object or from a fill in progress.
+ *
+ * - Stored objects get the full RFC 9110 treatment the origin gives: conditional requests
+ *   (§13.1, 304/412 from the stored ETag and Last-Modified), single and multiple ranges are cut
+ *   from the stored body (§14; one range → 206, several → the first only, which §14.2 allows),
+ *   If-Range, 416 with `Content-Range: bytes *\/size`.
+ * - Every response carries `Age` (RFC 9111 §5.1) and `Cache-Status` (RFC 9211) naming this edge.
+ * - A fill is streamed: the head as soon as the origin's head arrives, then each chunk as it
+ *   arrives, with backpressure per viewer (a viewer waits for 'drain' and resumes from its cursor).
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { evaluatePreconditions, ifRangeAllows } from '../http/delivery/preconditions.js';
+import { parseRange } from '../http/delivery/range.js';
+import { ageOf, endToEndHeaders, type CachedObject } from './cached-object.js';
+import type { StromError } from '../errors.js';
+import type { Fill } from './fill.js';
+
+/** The cache's name in `Cache-Status` (RFC 9211 §2: an identifier of the cache). */
+export const CACHE_NAME = 'strom-edge';
+
+/** Per-response options. */
+export interface ViewerOptions {
+  /** RFC 9211 parameters after the cache name, e.g. `hit; ttl=30` or `fwd=miss; stored`. */
+  cacheStatus: string;
+  /** Send `Cache-Control: private` (a signed asset requested without a path token). */
+  privateCache: boolean;
+}
+
+function flat(headers: Array<[string, string]>, privateCache: boolean, extra: string[]): string[] {
+  const out: string[] = [];
+  for (const [n, v] of headers) {
+    out.push(n, n === 'cache-control' && privateCache ? v.replace(/\bpublic\b/, 'private') : v);
+  }
+  for (const x of extra) out.push(x);
+  return out;
+}
+
+/** Answer from a stored object (fresh hit, revalidated, or stale-if-error). */
+export function sendStored(req: IncomingMessage, res: ServerResponse, o: CachedObject, now: number, opts: ViewerOptions): void {
+  const size = o.body.length;
+  const common = ['Age', String(ageOf(o, now)), 'Cache-Status', `${CACHE_NAME}; ${opts.cacheStatus}`];
+  if (o.etag !== null || !Number.isNaN(o.lastModifiedS)) {
+    const pre = evaluatePreconditions(req.method ?? 'GET', req.headers, { etag: o.etag ?? '', lastModifiedS: o.lastModifiedS });
+    if (pre === 304) {
+      res.writeHead(304, flat(o.headers.filter(([n]) => n !== 'content-type'), opts.privateCache, common));
+      return void res.end();
+    }
+    if (pre === 412) {
+      res.writeHead(412, ['Content-Length', '0', ...common]);
+      return void res.end();
+    }
+  }
+  let status = 200;
+  let body = o.body;
+  const extra = [...common, 'Accept-Ranges', 'bytes'];
+  const range = req.headers.range;
+  const ifRange = req.headers['if-range'];
+  if (range !== undefined && (ifRange === undefined || ifRangeAllows(String(ifRange), { etag: o.etag ?? '', lastModifiedS: o.lastModifiedS }))) {
+    const ranges = parseRange(range, size);
+    if (ranges === 'unsatisfiable') {
+      res.writeHead(416, ['Content-Range', `bytes */${size}`, 'Content-Length', '0', ...common]);
+      return void res.end();
+    }
+    if (ranges !== null && ranges.length > 0) {
+      const r = ranges[0]!;
+      status = 206;
+      body = o.body.subarray(r.start, r.end + 1);
+      extra.push('Content-Range', `bytes ${r.start}-${r.end}/${size}`);
+    }
+  }
+  extra.push('Content-Length', String(body.length));
+  res.writeHead(status, flat(o.headers, opts.privateCache, extra));
+  if (req.method === 'HEAD') return void res.end();
+  res.end(body);
+}
+
+/**
+ * Stream a fill to a viewer from its first byte. `onDone` runs once when the viewer's response is
+ * over (written, failed or aborted).
+ */
+export function sendFill(req: IncomingMessage, res: ServerResponse, fill: Fill, opts: ViewerOptions, onDone: () => void): void {
+  let cursor = 0;
+  let headSent = false;
+  let waitingDrain = false;
+  let finished = false;
+  const head = req.method === 'HEAD';
+  const finish = (): void => {
+    if (finished) return;
+    finished = true;
+    stop();
+    onDone();
+  };
+  const pump = (): void => {
+    if (finished || waitingDrain) return;
+    if (fill.state === 'failed') {
+      res.destroy(fill.error ?? new Error('origin response failed'));
+      return finish();
+    }
+    if (fill.state === 'pending') return;
+    if (!headSent) {
+      headSent = true;
+      const extra = ['Cache-Status', `${CACHE_NAME}; ${opts.cacheStatus}`, 'Age', '0'];
+      if (fill.length !== null) extra.push('Content-Length', String(fill.length));
+      if (fill.status === 200) extra.push('Accept-Ranges', 'bytes');
+      res.writeHead(fill.status, flat(endToEndHeaders(fill.headers), opts.privateCache, extra));
+      if (head) {
+        res.end();
+        return finish();
+      }
+    }
+    while (cursor < fill.chunks.length) {
+      const ok = res.write(fill.chunks[cursor++]!);
+      if (!ok) {
+        waitingDrain = true;
+        res.once('drain', () => {
+          waitingDrain = false;
+          pump();
+        });
+        return;
+      }
+    }
+    if (fill.state === 'done') {
+      res.end();
+      finish();
+    }
+  };
+  const stop = fill.watch(pump);
+  res.once('close', finish);
+  pump();
+}
+
+
+/** A catalog error as the origin renders it (JSON body, never cached, CORS open like media). */
+export function sendErrorResponse(req: IncomingMessage, res: ServerResponse, err: StromError): void {
+  if (res.headersSent) return void res.destroy();
+  const body = JSON.stringify(err.toJSON());
+  const headers = ['Access-Control-Allow-Origin', '*', 'Content-Type', 'application/json; charset=utf-8', 'Cache-Control', 'no-store', 'Content-Length', String(Buffer.byteLength(body))];
+  for (const [k, v] of Object.entries(err.headers)) headers.push(k, v);
+  res.writeHead(err.statusCode, headers);
+  res.end(req.method === 'HEAD' ? undefined : body);
+}
