@@ -8,6 +8,7 @@ import { isStromError } from './errors.js';
 import { serve, serveUsage } from './cli/serve.js';
 import { ingest, ingestUsage } from './cli/ingest.js';
 import { token, tokenUsage } from './cli/token.js';
+import { edge, edgeUsage } from './cli/edge.js';
 
 interface Command {
   summary: string;
@@ -17,6 +18,7 @@ interface Command {
 
 const commands: Record<string, Command> = {
   serve: { summary: 'run the server (HTTP API, delivery origin)', usage: serveUsage, run: serve },
+  edge: { summary: 'run a stateless caching edge in front of an origin: strom edge --origin URL', usage: edgeUsage, run: edge },
   ingest: { summary: 'transcode a file into a playable asset, with a progress bar', usage: ingestUsage, run: ingest },
   token: { summary: 'create an API token: strom token create --scope "…" [--ttl 1h]', usage: tokenUsage, run: token },
 };

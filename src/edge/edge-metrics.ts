@@ -4,6 +4,8 @@
  */
 import { Counter, Gauge, type Registry } from 'prom-client';
 import type { TierStats } from './object-store.js';
+import type { OriginPool } from './origin-pool.js';
+import type { Surface } from './viewer-counter.js';
 
 /** Monotonic totals of the edge cache, bumped where things happen. */
 export class EdgeStats {
@@ -31,6 +33,7 @@ export interface EdgeGauges {
   fills(): number;
   waiting(): number;
   tiers(): { memory: TierStats; disk: TierStats | null; diskSkipped: number };
+  viewers(): Array<[Surface, number]>;
 }
 
 /** The edge cache's Prometheus metrics. */
@@ -62,6 +65,7 @@ export class EdgeMetrics {
       total('strom_edge_prefetch_total', 'Cache warming of next VOD segments, by result (started, dropped at edge.prefetchConcurrency, skipped: stored, in flight or known missing)', () => [
         [{ result: 'started' }, st.prefetchStarted], [{ result: 'dropped' }, st.prefetchDropped], [{ result: 'skipped' }, st.prefetchSkipped],
       ], ['result']),
+      gauge('strom_edge_viewers', 'Client addresses that fetched from an HTTP surface of the edge (vod, ll-hls, ll-dash) in the last 10 s; FLV, RTMP and WHEP viewers are strom_live_viewers', () => g.viewers().map(([surface, n]) => [{ surface }, n]), ['surface']),
       gauge('strom_edge_fills', 'Origin requests in flight (each shared by every viewer waiting for the same object)', () => [[{}, g.fills()]]),
       gauge('strom_edge_waiting_viewers', 'Viewers being streamed from origin requests in flight', () => [[{}, g.waiting()]]),
       gauge('strom_edge_cache_bytes', 'Body bytes stored per cache tier', () => tiers().map(([tier, s]) => [{ tier }, s.bytes]), ['tier']),
@@ -69,6 +73,31 @@ export class EdgeMetrics {
       gauge('strom_edge_cache_objects', 'Objects stored per cache tier', () => tiers().map(([tier, s]) => [{ tier }, s.objects]), ['tier']),
       total('strom_edge_cache_evictions_total', 'Objects evicted per tier to stay within its byte budget', () => tiers().map(([tier, s]) => [{ tier }, s.evictions]), ['tier']),
       total('strom_edge_disk_writes_skipped_total', 'Objects not written to the disk tier because its write queue was full or a write failed', () => [[{}, g.tiers().diskSkipped]]),
+    ];
+  }
+
+  /** Join the process registry (once). */
+  register(registry: Registry): void {
+    for (const m of this.all) registry.registerMetric(m);
+  }
+}
+
+/** Per-origin health and request counts of the edge's origin pool. */
+export class OriginMetrics {
+  private readonly all: Array<Counter<string> | Gauge<string>>;
+
+  constructor(pool: OriginPool) {
+    this.all = [
+      new Gauge({ name: 'strom_edge_origin_healthy', help: 'Whether each origin passed its last health check or request (1) or not (0)', labelNames: ['origin'], registers: [], collect() {
+        for (const o of pool.origins) this.set({ origin: o.url }, o.healthy ? 1 : 0);
+      } }),
+      new Counter({ name: 'strom_edge_origin_attempts_total', help: 'Requests sent to each origin (a failover sends one request to several), by result', labelNames: ['origin', 'result'], registers: [], collect() {
+        this.reset();
+        for (const o of pool.origins) {
+          this.inc({ origin: o.url, result: 'answered' }, o.requests - o.failures);
+          this.inc({ origin: o.url, result: 'failed' }, o.failures);
+        }
+      } }),
     ];
   }
 

@@ -23,6 +23,7 @@ import { parseAssetPath } from '../http/delivery/safe-path.js';
 import type { EdgeCache, EdgeTarget, UpstreamHeaders } from './edge-cache.js';
 import type { Prefetcher } from './prefetch.js';
 import { sendErrorResponse } from './viewer-response.js';
+import type { ViewerCounter } from './viewer-counter.js';
 
 /** What the fast path needs from the rest of the edge. */
 export interface EdgeRouteDeps {
@@ -33,6 +34,8 @@ export interface EdgeRouteDeps {
   synced: () => boolean;
   isSigned: (id: string) => boolean;
   nodeId: string;
+  /** Viewers per HTTP surface (optional: tests of the cache alone leave it out). */
+  viewers?: ViewerCounter;
 }
 
 const STREAM_ID = /^[A-Za-z0-9_-]{1,64}$/;
@@ -111,6 +114,11 @@ export function createEdgeHandler(d: EdgeRouteDeps): (req: IncomingMessage, res:
       return true;
     }
     const { t, id, rel, pathToken, vod } = r;
+    if (d.viewers && id !== '') {
+      // A live viewer is counted by its manifest polls (parts and segments are shared by both).
+      const surface = vod ? 'vod' : t.key.includes('.m3u8') ? 'll-hls' : t.key.includes('.mpd') ? 'll-dash' : null;
+      if (surface !== null) d.viewers.saw(req.socket.remoteAddress ?? '', surface, Date.now());
+    }
     const go = (): void => {
       if (res.destroyed) return;
       const up = upstreamHeaders(req);
