@@ -14,6 +14,7 @@ import { pino } from 'pino';
 import { buildStrom } from '../../src/app.js';
 import { testConfig } from '../../src/config.js';
 import { RtmpClient } from '../../src/live/rtmp/rtmp-client.js';
+import { partName } from '../../src/live/formats/hls/live-media-names.js';
 
 const seconds = Number(process.argv[2] ?? 20);
 const partTargetMs = Number(process.argv[3] ?? 500);
@@ -75,7 +76,7 @@ await body(`${base}/index.m3u8`);
 while (performance.now() - t0 < seconds * 1000) {
   const seq = mux.nextPartSeq;
   const pos = mux.position();
-  const [pEnd, hEnd] = await Promise.all([body(`${base}/index.m3u8?_HLS_msn=${pos.msn}&_HLS_part=${pos.parts}`), body(`${base}/part_${seq}.m4s`)]);
+  const [pEnd, hEnd] = await Promise.all([body(`${base}/index.m3u8?_HLS_msn=${pos.msn}&_HLS_part=${pos.parts}`), body(`${base}/${partName(mux.run, seq)}`)]);
   const done = completedAt.get(seq);
   if (done === undefined) continue;
   playlistLat.push(pEnd - done);

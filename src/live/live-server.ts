@@ -76,7 +76,7 @@ export function createLiveServer(config: Config, log: Logger, opts: LiveServerOp
   const rtmp = createRtmpServer(config, registry, log);
   let detachWs: (() => void) | null = null;
   let guard: LivePlaybackGuard | null = null;
-  // LL-HLS: /live/<streamId>/{index,master,plain}.m3u8, init.mp4, seg_N.m4s, part_N.m4s
+  // LL-HLS: /live/<streamId>/{index,master,plain}.m3u8, init_<run>.mp4, seg_<run>_N.m4s, part_<run>_N.m4s
   const llhls = new LlHlsService(registry, config, llog);
   const hlsRoutes = llHlsRoutes(registry, llhls, config.delivery.corsOrigin, () => guard);
   const dashRoutes = llDashRoutes(registry, llhls, config.delivery.corsOrigin, () => guard); // LL-DASH: /live/<id>/manifest.mpd, /live/time

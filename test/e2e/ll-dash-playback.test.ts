@@ -17,6 +17,6 @@ test('dash.js plays the LL-DASH stream', async (t) => {
   assert.deepEqual(res.errors, [], `player errors: ${res.errors.join(', ')}`);
   assert.ok(res.currentTime >= 4, `currentTime advanced to ${res.currentTime}`);
   assert.ok(res.requests.some((u) => u.endsWith('/live/time')), 'clock synced on the UTCTiming endpoint');
-  assert.ok(res.requests.some((u) => /seg_\d+\.m4s$/.test(u)), 'segments fetched');
+  assert.ok(res.requests.some((u) => /seg_[0-9a-z]{8}_\d+\.m4s$/.test(u)), 'segments fetched');
   console.log(`dash.js LL-DASH: currentTime ${res.currentTime}; info ${JSON.stringify(res.info)}`);
 });

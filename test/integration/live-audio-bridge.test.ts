@@ -193,13 +193,17 @@ test('Opus source → HTTP-FLV and RTMP play carry AAC (ffprobe over a real sock
   player.destroy();
 
   // LL-HLS of the same stream: Opus in fMP4, untouched by the bridge.
-  let init: Buffer | null = null;
-  for (let i = 0; i < 100 && init === null; i++) {
-    const r = await fetch(`${h.httpUrl}/live/cam1/init.mp4`);
-    if (r.status === 200) init = Buffer.from(await r.arrayBuffer());
-    else await sleep(200);
+  // The playlist starts the muxer and names its init segment (EXT-X-MAP, with the muxer's run id).
+  let map: string | null = null;
+  for (let i = 0; i < 100 && map === null; i++) {
+    const r = await fetch(`${h.httpUrl}/live/cam1/index.m3u8`);
+    map = r.status === 200 ? /#EXT-X-MAP:URI="([^"]+)"/.exec(await r.text())?.[1] ?? null : null;
+    if (map === null) await sleep(200);
   }
-  assert.ok(init !== null, 'init.mp4 served');
+  assert.ok(map !== null, 'the playlist names an init segment');
+  const initRes = await fetch(`${h.httpUrl}/live/cam1/${map}`);
+  assert.equal(initRes.status, 200, `${map} served`);
+  const init = Buffer.from(await initRes.arrayBuffer());
   assert.ok(init.includes('Opus', 0, 'latin1') && init.includes('dOps', 0, 'latin1'), 'Opus sample entry with dOps');
   const master = await (await fetch(`${h.httpUrl}/live/cam1/master.m3u8`)).text();
   assert.match(master, /CODECS="avc1\.[0-9a-f]{6},opus"/);

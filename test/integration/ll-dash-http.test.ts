@@ -11,6 +11,7 @@ import assert from 'node:assert/strict';
 import http from 'node:http';
 import { createRequire } from 'node:module';
 import { sendFrames, startLive, syntheticPublisher, waitUntil } from '../helpers/live-fixtures.js';
+import { initName, segmentName } from '../../src/live/formats/hls/live-media-names.js';
 
 const require = createRequire(import.meta.url);
 interface DashSegment { uri: string; map?: { uri: string } }
@@ -41,7 +42,8 @@ test('LL-DASH: dynamic MPD, UTCTiming endpoint, in-progress segment streamed par
   const r = await fetch(`${base}/manifest.mpd?token=t1`);
   assert.equal(r.headers.get('content-type'), 'application/dash+xml');
   const text = await r.text();
-  for (const attr of ['type="dynamic"', 'availabilityStartTime="', 'publishTime="', 'availabilityTimeOffset="0.300"', 'availabilityTimeComplete="false"', 'media="seg_$Number$.m4s?token=t1"', 'initialization="init.mp4?token=t1"', '<Latency referenceId="0" target="2500"', 'urn:mpeg:dash:utc:http-iso:2014']) {
+  const run = h.strom.live.llhls.muxer('cam1').run; // segment and init names carry the muxer's run id
+  for (const attr of ['type="dynamic"', 'availabilityStartTime="', 'publishTime="', 'availabilityTimeOffset="0.300"', 'availabilityTimeComplete="false"', `media="seg_${run}_$Number$.m4s?token=t1"`, `initialization="${initName(run, 0)}?token=t1"`, '<Latency referenceId="0" target="2500"', 'urn:mpeg:dash:utc:http-iso:2014']) {
     assert.ok(text.includes(attr), `MPD has ${attr}`);
   }
   assert.ok(text.includes(`value="${h.httpUrl}/live/time"`), 'UTCTiming points at this server');
@@ -52,13 +54,13 @@ test('LL-DASH: dynamic MPD, UTCTiming endpoint, in-progress segment streamed par
   const rep = m.playlists?.[0];
   assert.equal(rep?.attributes.CODECS, 'avc1.64001f,mp4a.40.2');
   // $Number$ = media sequence: the segment ending at 1.5 s is seg_2, the 1 s window also holds seg_1.
-  assert.deepEqual(rep?.segments?.map((x) => x.uri), ['seg_1.m4s?token=t1', 'seg_2.m4s?token=t1']);
-  assert.ok(rep!.segments!.every((x) => x.map?.uri === 'init.mp4?token=t1'));
+  assert.deepEqual(rep?.segments?.map((x) => x.uri), [`${segmentName(run, 1)}?token=t1`, `${segmentName(run, 2)}?token=t1`]);
+  assert.ok(rep!.segments!.every((x) => x.map?.uri === `${initName(run, 0)}?token=t1`));
 
   const chunks: Buffer[] = [];
   let head: http.IncomingMessage | undefined;
   const body = new Promise<Buffer>((resolve, reject) => {
-    http.get(`${base}/seg_2.m4s`, (res) => {
+    http.get(`${base}/${segmentName(run, 2)}`, (res) => {
       head = res;
       res.on('data', (c: Buffer) => chunks.push(c));
       res.on('end', () => resolve(Buffer.concat(chunks)));
@@ -71,8 +73,10 @@ test('LL-DASH: dynamic MPD, UTCTiming endpoint, in-progress segment streamed par
   assert.ok(Buffer.concat(chunks).equals(part0), 'first the part already produced');
   sendFrames(pub, 25, 30); // completes parts 1 (…1400, at frame 28) and 2 (…1500, cut by keyframe 30: last of segment)
   const whole = await body;
-  const seg = await fetch(`${base}/seg_2.m4s`);
+  const seg = await fetch(`${base}/${segmentName(run, 2)}`);
   assert.ok(whole.equals(Buffer.from(await seg.arrayBuffer())), 'streamed bytes = the finished segment');
-  assert.equal((await fetch(`${base}/seg_9.m4s`)).status, 404, 'a segment beyond the next one is not held');
+  const beyond = await fetch(`${base}/${segmentName(run, 9)}`);
+  assert.equal(beyond.status, 404, 'a segment beyond the next one is not held');
+  assert.equal(beyond.headers.get('cache-control'), 'no-store', 'nor is its 404 stored: the URL names a segment to come');
   pub.destroy();
 });

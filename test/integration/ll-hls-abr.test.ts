@@ -4,15 +4,16 @@
  * FRAME-RATE; every media playlist is LL-conformant; renditions are aligned with the source (same
  * media sequence numbers, same part count per segment, same durations ±1 frame); each playlist
  * reports the OTHER renditions (EXT-X-RENDITION-REPORT) with plausible LAST-MSN/LAST-PART; ffprobe
- * sees the expected resolutions; a killed child is restarted (renditions absent from the master
- * meanwhile); the child is gone once the stream stops. Over
+ * sees the expected resolutions; each rendition's media URLs carry its own muxer's run id, and a
+ * killed child is restarted (renditions absent from the master meanwhile) with new run ids, the
+ * old URLs answering 404; the child is gone once the stream stops. Over
  * `live.abrMaxStreams` the stream stays passthrough with a warning.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { run, startLive, syntheticPublisher, sendFrames, waitUntil, processAlive } from '../helpers/live-fixtures.js';
-import { assertLlConformant, parseLl, type LlManifest } from '../helpers/ll-hls.js';
+import { allParts, assertLlConformant, parseLl, type LlManifest } from '../helpers/ll-hls.js';
 
 const FRAME_S = 0.04;
 
@@ -99,6 +100,18 @@ test('live ABR: aligned renditions, master variants, rendition reports, ffprobe 
   }
   assert.match(texts.src!, /#EXT-X-RENDITION-REPORT:URI="240p\/index\.m3u8",LAST-MSN=\d+,LAST-PART=\d+/);
 
+  // Media URLs name their rendition's muxer run: each rendition has its own.
+  const runOf = (m: LlManifest) => /^part_([0-9a-z]{8})_\d+\.m4s$/.exec(allParts(m)[0]!.uri)?.[1];
+  const runs = { src: runOf(ms.src!), r240: runOf(ms.r240!), r180: runOf(ms.r180!) };
+  assert.equal(runs.src, h.strom.live.llhls.muxer('cam1').run);
+  assert.equal(runs.r240, h.strom.live.llhls.abr.rendition('cam1', '240p')?.run);
+  assert.equal(new Set(Object.values(runs)).size, 3, `three runs: ${JSON.stringify(runs)}`);
+  const part240 = `${base}/240p/${allParts(ms.r240!).at(-1)!.uri}`;
+  const before = await fetch(part240);
+  assert.equal(before.status, 200);
+  assert.equal(before.headers.get('cache-control'), 'public, max-age=31536000, immutable');
+  assert.equal((await fetch(`${base}/180p/${allParts(ms.r240!).at(-1)!.uri}`)).status, 404, "a 240p part's name is not a 180p part");
+
   // Bad rendition URLs.
   assert.equal((await fetch(`${base}/999p/index.m3u8`)).status, 404);
   assert.equal((await fetch(`${base}/240p/master.m3u8`)).status, 404);
@@ -122,6 +135,12 @@ test('live ABR: aligned renditions, master variants, rendition reports, ffprobe 
   assert.equal(h.strom.live.llhls.abr.restarts, 1);
   assert.ok(h.logs.some((l) => l.msg === 'live ABR ffmpeg exited; restarting'), 'crash logged');
   assert.equal((await text(`${base}/master.m3u8`)).match(/EXT-X-STREAM-INF/g)?.length, 3, 'renditions back');
+  // The restarted child feeds new rendition muxers: new runs, and the old run's part is gone.
+  const after240 = parseLl(await text(`${base}/240p/index.m3u8`));
+  assert.notEqual(runOf(after240), runs.r240, '240p has a new run');
+  const gone = await fetch(part240);
+  assert.equal(gone.status, 404, 'the previous run\'s part is not served');
+  assert.equal(gone.headers.get('cache-control'), 'no-store');
 
   // The publisher stops: the child drains and exits, the renditions end with ENDLIST.
   pub.child.kill('SIGKILL');

@@ -12,6 +12,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { RtmpClient } from '../../src/live/rtmp/rtmp-client.js';
 import { aacFrameBody, avcFrameBody, startLive, syntheticPublisher, type LiveHarness } from '../helpers/live-fixtures.js';
 import { allParts, assertLlConformant, parseLl } from '../helpers/ll-hls.js';
+import { initName, partName, segmentName } from '../../src/live/formats/hls/live-media-names.js';
 
 interface Res { status: number; headers: http.IncomingHttpHeaders; body: Buffer }
 
@@ -69,7 +70,10 @@ test('LL-HLS: blocking reload, preload hint, 400/503, skip, caching, CORS, ENDLI
   assert.equal(r1.headers['access-control-allow-origin'], '*');
   assert.match(String(r1.headers['access-control-expose-headers']), /Age/);
   const m1 = assertLlConformant(r1.body.toString());
-  assert.equal(m1.segments[0]!.uri, 'seg_0.m4s?token=t1', 'query tokens carried onto listed URIs');
+  const run = h.strom.live.llhls.running('cam1')!.run; // media URLs name the muxer's run
+  assert.match(run, /^[0-9a-z]{8}$/);
+  assert.equal(m1.segments[0]!.uri, `${segmentName(run, 0)}?token=t1`, 'query tokens carried onto listed URIs');
+  assert.equal(m1.segments[0]!.map?.uri, `${initName(run, 0)}?token=t1`);
   assert.equal(m1.targetDuration, 1);
 
   // Blocking reload for segment 1 (completed by frame 30), then for part 0 of segment 2 (needs frame 34).
@@ -77,9 +81,10 @@ test('LL-HLS: blocking reload, preload hint, 400/503, skip, caching, CORS, ENDLI
   assert.equal(r2.status, 200);
   assert.equal(r2.headers['cache-control'], 'public, max-age=6', 'blocking responses cacheable for 6 × target duration');
   const m2 = assertLlConformant(r2.body.toString());
-  assert.ok(m2.segments.some((s) => s.uri === 'seg_1.m4s'));
+  assert.ok(m2.segments.some((s) => s.uri === segmentName(run, 1)));
   const hint = m2.preloadSegment!.preloadHints![0]!.uri;
-  assert.equal(allParts(m2).filter((p) => p.uri.startsWith('part_')).length >= 5, true);
+  assert.equal(hint, partName(run, h.strom.live.llhls.running('cam1')!.nextPartSeq));
+  assert.equal(allParts(m2).filter((p) => p.uri.startsWith(`part_${run}_`)).length >= 5, true);
   const seen: { res: http.IncomingMessage | null } = { res: null };
   const blocked = get(`${base}/index.m3u8?_HLS_msn=2&_HLS_part=0`);
   const hinted = get(`${base}/${hint}`, 'GET', (res) => (seen.res = res));
@@ -112,13 +117,13 @@ test('LL-HLS: blocking reload, preload hint, 400/503, skip, caching, CORS, ENDLI
   assert.equal(late.status, 503, 'held longer than 3 × target duration');
 
   // Segments are their parts; init and segments immutable; plain view; OPTIONS; master.
-  const seg1 = await get(`${base}/seg_1.m4s`);
-  const seg1Parts = m3.segments.find((s) => s.uri === 'seg_1.m4s')!.parts!;
+  const seg1 = await get(`${base}/${segmentName(run, 1)}`);
+  const seg1Parts = m3.segments.find((s) => s.uri === segmentName(run, 1))!.parts!;
   const partBodies = await Promise.all(seg1Parts.map((p) => get(`${base}/${p.uri}`)));
   assert.deepEqual(seg1.body, Buffer.concat(partBodies.map((p) => p.body)));
   assert.equal(seg1.headers['content-type'], 'video/iso.segment');
   assert.equal(seg1.headers['cache-control'], 'public, max-age=31536000, immutable');
-  const init = await get(`${base}/init.mp4`);
+  const init = await get(`${base}/${initName(run, 0)}`);
   assert.equal(init.body.toString('latin1', 4, 8), 'ftyp');
   assert.equal(init.headers['cache-control'], 'public, max-age=31536000, immutable');
   const plain = await get(`${base}/plain.m3u8`);
@@ -131,7 +136,10 @@ test('LL-HLS: blocking reload, preload hint, 400/503, skip, caching, CORS, ENDLI
   const master = parseLl((await get(`${base}/master.m3u8`)).body.toString());
   assert.equal(master.playlists?.[0]?.uri, 'index.m3u8');
   assert.match(master.playlists?.[0]?.attributes.CODECS ?? '', /^avc1\.64001f,mp4a\.40\.2$/);
-  assert.equal((await get(`${base}/part_99999.m4s`)).status, 404, 'a part beyond the hint is not served');
+  const beyond = await get(`${base}/${partName(run, 99999)}`);
+  assert.equal(beyond.status, 404, 'a part beyond the hint is not served');
+  assert.equal(beyond.headers['cache-control'], 'no-store', 'a live 404 is never stored: the URL may name a part later');
+  for (const stale of ['part_0.m4s', 'seg_1.m4s', 'init.mp4', partName('zzzzzzzz', 0)]) assert.equal((await get(`${base}/${stale}`)).status, 404, `${stale}: no run, or another run`);
 
   // Delta update once the window is longer than CAN-SKIP-UNTIL (6 s).
   frames(pub, 35, 215); // segment k = frames 10(k+1)..10(k+1)+9: segment 19 completes at frame 210

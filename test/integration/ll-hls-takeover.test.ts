@@ -1,8 +1,9 @@
 /**
  * Publisher takeover with a different codec configuration: the LL-HLS muxer must not change a
  * published (immutable) init segment; it ends the segment, starts the next one after
- * EXT-X-DISCONTINUITY with a new EXT-X-MAP (init_1.mp4), and timestamps keep increasing.
- * Same-configuration takeover must NOT add a discontinuity.
+ * EXT-X-DISCONTINUITY with a new EXT-X-MAP (init_<run>_1.mp4), and timestamps keep increasing.
+ * Same-configuration takeover must NOT add a discontinuity. A takeover keeps the muxer, and so its
+ * run id: the URLs listed before it stay valid.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -10,6 +11,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { RtmpClient } from '../../src/live/rtmp/rtmp-client.js';
 import { aacConfigBody, aacFrameBody, avcConfigBody, avcFrameBody, startLive, syntheticPublisher } from '../helpers/live-fixtures.js';
 import { assertLlConformant } from '../helpers/ll-hls.js';
+import { initName } from '../../src/live/formats/hls/live-media-names.js';
 
 function frames(c: RtmpClient, from: number, to: number): void {
   for (let i = from; i <= to; i++) {
@@ -36,7 +38,8 @@ test('takeover with new codec parameters → EXT-X-DISCONTINUITY + new EXT-X-MAP
   frames(a, 3, 25);
   assertLlConformant(await first);
   await text(`${base}/index.m3u8?_HLS_msn=1`); // segment 1 (frames 10..19) is complete
-  const init0 = Buffer.from(await (await fetch(`${base}/init.mp4`)).arrayBuffer());
+  const run = h.strom.live.llhls.muxer('cam1').run;
+  const init0 = Buffer.from(await (await fetch(`${base}/${initName(run, 0)}`)).arrayBuffer());
 
   // Same configuration: no discontinuity.
   const same = await RtmpClient.connect('127.0.0.1', h.rtmpPort, 'live');
@@ -47,7 +50,7 @@ test('takeover with new codec parameters → EXT-X-DISCONTINUITY + new EXT-X-MAP
   const mid = await text(`${base}/index.m3u8?_HLS_msn=3`);
   assert.doesNotMatch(mid, /DISCONTINUITY/, 'identical sequence headers are not a change');
 
-  // New configuration (High → Main profile byte): discontinuity and init_1.mp4.
+  // New configuration (High → Main profile byte): discontinuity and init_<run>_1.mp4.
   const b = await RtmpClient.connect('127.0.0.1', h.rtmpPort, 'live');
   assert.equal(await b.publish('secret'), 'NetStream.Publish.Start');
   const cfg = avcConfigBody();
@@ -60,13 +63,14 @@ test('takeover with new codec parameters → EXT-X-DISCONTINUITY + new EXT-X-MAP
   const lines = after.split('\n');
   const disc = lines.indexOf('#EXT-X-DISCONTINUITY');
   assert.ok(disc > 0, 'EXT-X-DISCONTINUITY present');
-  assert.equal(lines[disc + 1], '#EXT-X-MAP:URI="init_1.mp4"', 'new map right after the discontinuity');
+  assert.equal(h.strom.live.llhls.muxer('cam1').run, run, 'the same muxer run across both takeovers');
+  assert.equal(lines[disc + 1], `#EXT-X-MAP:URI="${initName(run, 1)}"`, 'new map right after the discontinuity');
   assert.equal(lines.filter((l) => l.startsWith('#EXT-X-MAP')).length, 2);
   const pdts = m.segments.map((s) => s.programDateTime!);
   for (let i = 1; i < pdts.length; i++) assert.ok(pdts[i]! >= pdts[i - 1]!, 'PDT never goes back');
-  const init1 = Buffer.from(await (await fetch(`${base}/init_1.mp4`)).arrayBuffer());
-  assert.ok(init1.includes(cfg.subarray(5)), 'init_1 carries the new avcC');
-  assert.deepEqual(Buffer.from(await (await fetch(`${base}/init.mp4`)).arrayBuffer()), init0, 'init.mp4 never changes');
-  assert.equal((await fetch(`${base}/init_7.mp4`)).status, 404);
+  const init1 = Buffer.from(await (await fetch(`${base}/${initName(run, 1)}`)).arrayBuffer());
+  assert.ok(init1.includes(cfg.subarray(5)), 'init 1 carries the new avcC');
+  assert.deepEqual(Buffer.from(await (await fetch(`${base}/${initName(run, 0)}`)).arrayBuffer()), init0, 'init 0 never changes');
+  assert.equal((await fetch(`${base}/${initName(run, 7)}`)).status, 404);
   b.destroy();
 });

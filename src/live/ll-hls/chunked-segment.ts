@@ -11,6 +11,7 @@
 import type { FastifyReply } from 'fastify';
 import { fail } from '../../errors.js';
 import type { LlHlsMuxer } from '../formats/hls/ll-hls-muxer.js';
+import { segmentName } from '../formats/hls/live-media-names.js';
 
 const IMMUTABLE = 'public, max-age=31536000, immutable';
 
@@ -25,7 +26,7 @@ export async function sendChunkedSegment(mux: LlHlsMuxer, msn: number, reply: Fa
   const holdMs = 3 * mux.targetDurationS * 1000;
   if (msn > mux.position().msn && !(await mux.waiters.wait(msn, 0, holdMs))) {
     const done = mux.segmentBytes(msn); // completed meanwhile (stream ended)
-    if (done === null) throw fail('LIVE_STREAM_NOT_FOUND', `seg_${msn}.m4s`);
+    if (done === null) throw fail('LIVE_STREAM_NOT_FOUND', segmentName(mux.run, msn));
     reply.header('Cache-Control', IMMUTABLE).type('video/iso.segment').send(done);
     return;
   }

@@ -110,6 +110,18 @@ export class LlHlsService {
     return mux;
   }
 
+  /**
+   * The muxer of `streamId` if one runs (its idle clock reset), else null; never starts one. Media
+   * requests use this: their URLs carry the run id of the muxer that listed them, so with no muxer
+   * running there is nothing they can name.
+   */
+  running(streamId: string): LlHlsMuxer | null {
+    const e = this.muxers.get(streamId);
+    if (e === undefined) return null;
+    e.mux.lastAccess = Date.now();
+    return e.mux;
+  }
+
   /** Stop and forget the muxer of `streamId`. */
   stop(streamId: string, reason: string): void {
     const e = this.muxers.get(streamId);

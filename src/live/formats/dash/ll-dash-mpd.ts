@@ -6,7 +6,7 @@
  * urn:mpeg:dash:utc:http-iso:2014; DASH-IF IOP "Low-latency Modes for DASH" §9.X.4: ServiceDescription
  * Latency@target, chunked segments announced availabilityTimeOffset = segment − chunk duration).
  *
- * Timing model: segment N (= HLS media sequence N, `seg_N.m4s`) covers media time
+ * Timing model: segment N (= HLS media sequence N, `seg_<run>_N.m4s`) covers media time
  * [PTO + N·d, PTO + (N+1)·d) with d = `llhls.segmentTargetMs`, and becomes available (its first
  * chunk) at AST + N·d + chunk. AST and PTO are anchored once, on the first segment (its
  * PROGRAM-DATE-TIME and decode time), and never move, because players cache them. Segments are cut
@@ -14,14 +14,17 @@
  * template exact; a longer GOP makes the player ask a little early, and the route then holds the
  * request until the segment starts (ll-dash/ll-dash-playback.ts).
  * Periods (§5.3.2): a publisher takeover with another codec configuration makes the muxer
- * start a new init segment (`init_<v>.mp4`); the MPD then starts a new Period (id = v) at that
+ * start a new init segment (`init_<run>_<v>.mp4`); the MPD then starts a new Period (id = v) at that
  * segment: Period@start = M·d, startNumber = M, presentationTimeOffset = the decode time of segment
  * M (its first msn), so segment N keeps its place AST + N·d on the same timeline. Each Period's
  * first msn is remembered the first time it is rendered, so a Period's start never moves.
  * Live ABR renditions are extra Representations of the current Period's AdaptationSet
  * (same $Number$ = same MSN, aligned boundaries), under `<rung>/`.
+ * Segment and init URLs carry their muxer's run id (hls/live-media-names.ts), each rendition's own:
+ * they are immutable, and numbers restart with every muxer.
  */
 import type { LlHlsMuxer } from '../hls/ll-hls-muxer.js';
+import { initName, segmentTemplate } from '../hls/live-media-names.js';
 import { avcCodecString } from '../../stream/codec-config.js';
 
 /** The fixed timing anchor of one muxer. */
@@ -42,6 +45,8 @@ export interface DashRendition {
   bandwidth: number;
   /** URL prefix of its segments and init, e.g. `360p/`. */
   prefix: string;
+  /** Run id of the rendition's muxer (in its segment and init names). */
+  run: string;
 }
 
 /** ISO 8601 duration (xs:duration) of `ms`. */
@@ -104,19 +109,18 @@ export function renderLlDashMpd(mux: LlHlsMuxer, o: LlDashOptions): string {
   const periods = versions.map((v, k) => {
     const last = k === versions.length - 1;
     const p = known.get(v)!;
-    const initUri = v === 0 ? 'init.mp4' : `init_${v}.mp4`;
     const first = v === 0 ? { start: 0, number: 0, pto: a.ptoMs } : { start: p.msn * d, number: p.msn, pto: p.startMs };
     const vCodec = last ? null : avcCodecOfInit(mux.init(v));
     const codecs = vCodec === null ? o.codecs : [vCodec, ...o.codecs.filter((c) => c.startsWith('mp4a') || c === 'opus')];
-    const template = (prefix: string, init: string) => `<SegmentTemplate timescale="1000" presentationTimeOffset="${first.pto}" startNumber="${first.number}" duration="${d}" initialization="${prefix}${init}${o.query}" media="${prefix}seg_$Number$.m4s${o.query}" availabilityTimeOffset="${((d - part) / 1000).toFixed(3)}" availabilityTimeComplete="false"/>`;
+    const template = (prefix: string, run: string, init: number) => `<SegmentTemplate timescale="1000" presentationTimeOffset="${first.pto}" startNumber="${first.number}" duration="${d}" initialization="${prefix}${initName(run, init)}${o.query}" media="${prefix}${segmentTemplate(run)}${o.query}" availabilityTimeOffset="${((d - part) / 1000).toFixed(3)}" availabilityTimeComplete="false"/>`;
     const reps = [`      <Representation id="0" codecs="${codecs.join(',')}" bandwidth="${bandwidth}"${size}>
-        ${template('', initUri)}
+        ${template('', mux.run, v)}
       </Representation>`];
     if (last) {
       for (const r of o.renditions ?? []) {
         const rs = r.width && r.height ? ` width="${r.width}" height="${r.height}"` : '';
         reps.push(`      <Representation id="${r.id}" codecs="${r.codecs.join(',')}" bandwidth="${Math.max(1, Math.ceil(r.bandwidth))}"${rs}>
-        ${template(r.prefix, 'init.mp4')}
+        ${template(r.prefix, r.run, 0)}
       </Representation>`);
       }
     }

@@ -19,6 +19,7 @@
 import type { MediaUnit } from '../../stream/media-unit.js';
 import { LiveSegmenter, type CmafPart, type PartBoundary } from '../cmaf/live-segmenter.js';
 import { BlockingWaiters, type LivePosition } from './ll-hls-blocking.js';
+import { newRunId } from './live-media-names.js';
 
 /** Muxer settings (from `llhls.*`). */
 export interface LlHlsOptions {
@@ -49,6 +50,11 @@ export interface LiveSegment {
 
 /** LL-HLS muxer of one stream. */
 export class LlHlsMuxer {
+  /**
+   * This muxer's run id, in the name of every media object it produces (live-media-names.ts):
+   * its numbers start at 0 like every other muxer's, its URLs must not name other bytes.
+   */
+  readonly run = newRunId();
   readonly segments: LiveSegment[] = [];
   readonly waiters = new BlockingWaiters();
   ended = false;
