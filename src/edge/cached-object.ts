@@ -27,6 +27,10 @@ export interface CachedObject {
   /** Freshness lifetime, ms (0 = must revalidate before every use). */
   lifetimeMs: number;
   immutable: boolean;
+  /** Stored by cache warming and not yet requested: its first hit warms the segments after it. */
+  prefetched?: boolean;
+  /** The full-200 response head of the current second (fields, Age, Cache-Status), reused by hits. */
+  head?: { second: number; fields: string[] };
 }
 
 /** Origin response fields never copied to a viewer or stored. */

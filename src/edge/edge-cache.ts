@@ -72,15 +72,23 @@ export class EdgeCache {
     return this.fills.has(key) || this.store.memory.map.has(key) || (this.store.disk?.has(key) ?? false);
   }
 
-  /** Answer `req` for `t`. */
-  serve(req: IncomingMessage, res: ServerResponse, t: EdgeTarget, upstream: UpstreamHeaders): void {
+  /**
+   * Answer `req` for `t`. Returns 'hit' for a fresh hit from memory, 'warm' for the first hit on a
+   * prefetched object (the caller warms the segments after it), 'miss' otherwise. `upstream` is
+   * only called when the origin is asked.
+   */
+  serve(req: IncomingMessage, res: ServerResponse, t: EdgeTarget, upstream: () => UpstreamHeaders): 'hit' | 'warm' | 'miss' {
     const now = Date.now();
     const o = this.store.hot(t.key);
     if (o !== undefined && (o.immutable || freshnessLeftMs(o, now) > 0)) {
       this.stats.hit++;
-      return sendStored(req, res, o, now, { cacheStatus: `hit; ttl=${ttl(o, now)}`, privateCache: t.privateCache });
+      sendStored(req, res, o, now, { cacheStatus: `hit; ttl=${ttl(o, now)}`, privateCache: t.privateCache, hit: true });
+      if (o.prefetched !== true) return 'hit';
+      o.prefetched = false;
+      return 'warm';
     }
     this.slow(req, res, t, upstream, o).catch((err: Error) => this.answerError(req, res, err));
+    return 'miss';
   }
 
   /** Fill `t` in the background (cache warming); false when it is already stored or in flight. */
@@ -89,7 +97,7 @@ export class EdgeCache {
     return this.start(t, upstream, undefined, 'prefetch');
   }
 
-  private async slow(req: IncomingMessage, res: ServerResponse, t: EdgeTarget, upstream: UpstreamHeaders, hot: CachedObject | undefined): Promise<void> {
+  private async slow(req: IncomingMessage, res: ServerResponse, t: EdgeTarget, upstream: () => UpstreamHeaders, hot: CachedObject | undefined): Promise<void> {
     let stored = hot ?? (await this.store.cold(t.key));
     if (res.destroyed) return;
     const now = Date.now();
@@ -99,7 +107,7 @@ export class EdgeCache {
     }
     let fill = this.fills.get(t.key);
     const leader = fill === undefined;
-    if (fill === undefined) fill = this.start(t, upstream, stored, stored ? 'revalidate' : 'fill');
+    if (fill === undefined) fill = this.start(t, upstream(), stored, stored ? 'revalidate' : 'fill');
     else if (fill.viewers >= this.e.maxWaiters) {
       this.stats.busy++;
       throw fail('EDGE_BUSY', t.key, this.e.maxWaiters);
@@ -148,7 +156,11 @@ export class EdgeCache {
       }
       const now = Date.now();
       if (fill.status === 304 && stored !== undefined) return this.refresh(stored, fill, now);
-      if (fill.storable) this.store.set(makeObject(t.key, fill.headers, fill.whole(), fill.policy, now));
+      if (fill.storable) {
+        const o = makeObject(t.key, fill.headers, fill.whole(), fill.policy, now);
+        if (kind === 'prefetch') o.prefetched = true;
+        this.store.set(o);
+      }
       else if (fill.status === 404 || fill.status === 410) this.forget(t.key);
     });
     return fill;

@@ -42,6 +42,13 @@ const STREAM_ID = /^[A-Za-z0-9_-]{1,64}$/;
 const LIVE_FILE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
 const TRACEPARENT = /^00-([0-9a-f]{32})-[0-9a-f]{16}-([0-9a-f]{2})$/;
 const MAX_TOKEN_CHARS = 4096;
+/**
+ * The live MPD: the origin writes its UTCTiming URL from the request's Host, so the edge asks for
+ * it with the viewer's Host (what docs/CDN.md tells a CDN to do) and keys it by that Host too;
+ * with the origin's own Host the viewers' players would sync their clocks on the origin, which
+ * they may not be able to reach.
+ */
+const LIVE_MPD = /^\/live\/[A-Za-z0-9_-]{1,64}\/manifest\.mpd(?:\?|$)/;
 const PREFLIGHT = ['Access-Control-Allow-Origin', '*', 'Access-Control-Allow-Methods', 'GET, HEAD, OPTIONS', 'Access-Control-Allow-Headers', 'Range, If-None-Match, If-Modified-Since, CMCD-Object, CMCD-Request, CMCD-Session, CMCD-Status', 'Access-Control-Max-Age', '600', 'Content-Length', '0'];
 
 /** Build the fast path: returns false for requests it does not answer. */
@@ -54,11 +61,14 @@ export function createEdgeHandler(d: EdgeRouteDeps): (req: IncomingMessage, res:
     const tp = TRACEPARENT.exec(String(req.headers.traceparent ?? ''));
     // W3C Trace Context §3.2: keep the trace id, this hop is a new parent span.
     const trace = tp ? tp[1]! : randomBytes(16).toString('hex');
-    return {
+    const h: UpstreamHeaders = {
       'x-forwarded-for': typeof xff === 'string' && xff !== '' ? `${xff}, ${ip}` : ip,
       via,
       traceparent: `00-${trace}-${randomBytes(8).toString('hex')}-${tp ? tp[2]! : '01'}`,
     };
+    const host = viewerHost(req);
+    if (host !== undefined && LIVE_MPD.test(req.url ?? '')) h.host = host;
+    return h;
   }
 
   /** Resolve a VOD or live request to its target and the id the guard checks. */
@@ -86,7 +96,9 @@ export function createEdgeHandler(d: EdgeRouteDeps): (req: IncomingMessage, res:
     if (files.length > 2 || files[files.length - 1] === 'whep' || files.includes('whep')) return null; // WHEP and its sessions: the live routes
     if (!STREAM_ID.test(id) || !files.every((f) => LIVE_FILE.test(f))) throw fail('BAD_PATH', path, 'expected /live/<streamId>/[<rendition>/]<file>');
     const query = q < 0 ? '' : stripToken(url.slice(q + 1));
-    return { t: { key: query === '' ? path : `${path}?${query}`, upstreamPath: url, privateCache: false, live: true }, id, rel: '', pathToken: null, vod: false };
+    const host = LIVE_MPD.test(url) ? viewerHost(req) : undefined;
+    const key = `${path}${query === '' ? '' : `?${query}`}${host === undefined ? '' : ` host=${host}`}`; // a space never occurs in a request target
+    return { t: { key, upstreamPath: url, privateCache: false, live: true }, id, rel: '', pathToken: null, vod: false };
   }
 
   return function handle(req, res) {
@@ -121,9 +133,9 @@ export function createEdgeHandler(d: EdgeRouteDeps): (req: IncomingMessage, res:
     }
     const go = (): void => {
       if (res.destroyed) return;
-      const up = upstreamHeaders(req);
-      d.cache.serve(req, res, t, up);
-      if (vod) d.prefetcher.after(t, up);
+      const up = () => upstreamHeaders(req);
+      // Warm after a miss, or after the first hit on a prefetched segment (keeps the chain ahead of the viewer).
+      if (d.cache.serve(req, res, t, up) !== 'hit' && vod) d.prefetcher.after(t, up());
     };
     let verdict: void | Promise<void>;
     try {
@@ -140,6 +152,12 @@ export function createEdgeHandler(d: EdgeRouteDeps): (req: IncomingMessage, res:
 
 function refuse(req: IncomingMessage, res: ServerResponse, err: unknown): void {
   sendErrorResponse(req, res, isStromError(err) ? err : fail('INTERNAL', (err as Error).message));
+}
+
+/** The Host the viewer asked for (HTTP/2: :authority). */
+function viewerHost(req: IncomingMessage): string | undefined {
+  const host = req.headers.host ?? req.headers[':authority'];
+  return typeof host === 'string' && host !== '' ? host : undefined;
 }
 
 /** The query without `token` parameters (auth is checked here, never part of the object's identity). */

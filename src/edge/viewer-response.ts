@@ -25,6 +25,8 @@ export interface ViewerOptions {
   cacheStatus: string;
   /** Send `Cache-Control: private` (a signed asset requested without a path token). */
   privateCache: boolean;
+  /** A fresh hit whose `cacheStatus` depends only on the object and the second (its head may be reused). */
+  hit?: boolean;
 }
 
 function flat(headers: Array<[string, string]>, privateCache: boolean, extra: string[]): string[] {
@@ -38,6 +40,17 @@ function flat(headers: Array<[string, string]>, privateCache: boolean, extra: st
 
 /** Answer from a stored object (fresh hit, revalidated, or stale-if-error). */
 export function sendStored(req: IncomingMessage, res: ServerResponse, o: CachedObject, now: number, opts: ViewerOptions): void {
+  const h = req.headers;
+  if (opts.hit && !opts.privateCache && h.range === undefined && h['if-none-match'] === undefined && h['if-modified-since'] === undefined && h['if-match'] === undefined && h['if-unmodified-since'] === undefined) {
+    // The common hit: the same head for every viewer within a second (Age and ttl are in seconds).
+    const second = Math.floor(now / 1000);
+    if (o.head === undefined || o.head.second !== second) {
+      o.head = { second, fields: flat(o.headers, false, ['Age', String(ageOf(o, now)), 'Cache-Status', `${CACHE_NAME}; ${opts.cacheStatus}`, 'Accept-Ranges', 'bytes', 'Content-Length', String(o.body.length)]) };
+    }
+    res.writeHead(200, o.head.fields);
+    if (req.method === 'HEAD') return void res.end();
+    return void res.end(o.body);
+  }
   const size = o.body.length;
   const common = ['Age', String(ageOf(o, now)), 'Cache-Status', `${CACHE_NAME}; ${opts.cacheStatus}`];
   if (o.etag !== null || !Number.isNaN(o.lastModifiedS)) {
