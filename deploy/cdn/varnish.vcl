@@ -11,7 +11,8 @@
 #
 # Several origin nodes: declare one backend per node and pick one in vcl_recv with
 # `directors.shard()` keyed on the stream id for /live/ (each node cuts LL-HLS parts with its own
-# muxer and numbering, docs/SCALING.md "Live across nodes"), round-robin for the rest.
+# muxer, named with that muxer's run id, so a part listed by one node is a 404 on another;
+# docs/SCALING.md "Live across nodes"), round-robin for the rest.
 
 vcl 4.1;
 
@@ -93,10 +94,11 @@ sub vcl_backend_response {
     if (bereq.is_bgfetch && beresp.status >= 500) {
         return (abandon);
     }
-    # Errors are never stored. Strom's live errors (404 LIVE_STREAM_NOT_FOUND, 503
-    # LIVE_HLS_NOT_READY/BUSY) and its Fastify routes' errors carry no Cache-Control, and Varnish
-    # would keep a 404 for default_ttl (2 min, RFC 9111 §4.2.2 heuristic freshness): a stream that
-    # goes live, or a video once published, must be seen at once. Hit-for-miss for 1 s, so the
+    # Errors are never stored. Strom's LL-HLS/LL-DASH errors (404 LIVE_STREAM_NOT_FOUND, 503
+    # LIVE_HLS_NOT_READY/BUSY) are `no-store`, but its other Fastify routes' errors (HTTP-FLV's 404,
+    # the API's) carry no Cache-Control, and Varnish would keep a 404 for default_ttl (2 min,
+    # RFC 9111 §4.2.2 heuristic freshness): a stream that goes live, or a video once published,
+    # must be seen at once. Hit-for-miss for 1 s, so the
     # requests that waited on this fetch go to the origin side by side, not one by one, and the
     # error takes the place of a stale copy (a deleted asset is not served from grace).
     if (beresp.status >= 400) {
@@ -105,14 +107,9 @@ sub vcl_backend_response {
         set beresp.uncacheable = true;
         return (deliver);
     }
-    # Live parts, segments and init segments are sent `immutable` for a year, but their URLs are
-    # only unique within one run of a stream's muxer: after an idle stop (llhls.idleTimeoutMs,
-    # 30 s without requests) or a new publish, numbering starts again at 0 (docs/CDN.md). Keep
-    # them at the edge for less than that.
-    if (bereq.url ~ "^/live/[A-Za-z0-9_-]+/(?:[0-9]+p/)?(?:init(?:_[0-9]+)?\.mp4|seg_[0-9]+\.m4s|part_[0-9]+\.m4s)(\?|$)"
-        && beresp.ttl > 10s) {
-        set beresp.ttl = 10s;
-    }
+    # Live parts, segments and init segments keep the origin's lifetime (`immutable`, a year):
+    # their names carry the run id of the muxer that cut them (part_<run>_<n>.m4s, …), so a URL
+    # never names other bytes, not after the muxer restarts nor on another node (docs/LIVE.md).
     if (bereq.url ~ "^/live/") {
         # A live playlist past its lifetime is only good while its refresh is under way: a player
         # must see a stream that stopped, not a playlist that stopped moving.

@@ -1,10 +1,11 @@
 /**
  * deploy/cdn/varnish.vcl in front of a real Strom origin, with real clients on loopback: hls.js in
  * Chromium plays VOD and LL-HLS through Varnish; concurrent blocking playlist requests are
- * coalesced; segments hit; ranges are answered from whole cached objects; HTTP-FLV is piped
- * uncached; expired playlists revalidate to a 304; live errors are never cached (Varnish would
- * keep a 404 for 2 minutes by default); with the origin gone, grace serves cached VOD and live
- * answers 502. What reached the origin is read from a counting proxy between Varnish and Strom.
+ * coalesced; segments hit; live parts are kept for the origin's immutable lifetime; ranges are
+ * answered from whole cached objects; HTTP-FLV is piped uncached; expired playlists revalidate to
+ * a 304; live errors are never cached (Varnish would keep a 404 for 2 minutes by default); with
+ * the origin gone, grace serves cached VOD, cached live parts are still HITs and live playlists
+ * answer 502. What reached the origin is read from a counting proxy between Varnish and Strom.
  * One origin and one varnishd for the file. Timings are printed, never asserted.
  */
 import { after, before, describe, test } from 'node:test';
@@ -15,7 +16,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { Browser } from 'playwright-core';
 import { launchBrowser, playInBrowser, type PlayResult } from '../helpers/browser.js';
 import { cdnUnavailable, startVarnish, type VarnishEdge } from '../helpers/cdn.js';
-import { BIG_ID, LIVE_ID, VOD_ID, originResponses, startCdnOrigin, unplayedSegment, unpublishedPart, type CdnOrigin } from '../helpers/cdn-origin.js';
+import { BIG_ID, LIVE_ID, VOD_ID, completePart, originResponses, startCdnOrigin, unplayedSegment, unpublishedPart, type CdnOrigin } from '../helpers/cdn-origin.js';
 import { request } from '../helpers/http-client.js';
 import { flvViewer } from '../helpers/live-fixtures.js';
 import { parseLl } from '../helpers/ll-hls.js';
@@ -28,6 +29,8 @@ describe('Varnish edge (deploy/cdn/varnish.vcl) in front of Strom', { skip: unav
   let edge: VarnishEdge;
   let browser: Browser;
   const played: string[] = [];
+  /** A live part cached at the edge, checked again once the origin is gone. */
+  let livePart: { target: string; body: Buffer; at: number } | null = null;
 
   before(async () => {
     origin = await startCdnOrigin();
@@ -66,12 +69,26 @@ describe('Varnish edge (deploy/cdn/varnish.vcl) in front of Strom', { skip: unav
     assert.equal(res.info.partList, true, 'hls.js saw EXT-X-PART through the edge');
     const blocking = [...new Set(res.requests.filter((u) => /index\.m3u8\?.*_HLS_msn=\d+/.test(u)))];
     assert.ok(blocking.length > 0, 'blocking playlist requests');
-    assert.ok(res.requests.some((u) => /part_\d+\.m4s/.test(u)), 'parts fetched');
+    assert.ok(res.requests.some((u) => /part_[0-9a-z]{8}_\d+\.m4s/.test(u)), 'parts fetched');
     for (const u of blocking) {
       const target = u.slice(edge.url.length);
       assert.ok(origin.proxy.count(target) >= 1, `${target} reached the origin`);
     }
     console.log(`varnish: hls.js LL latency ${String(res.info.latency)} s, ${blocking.length} blocking reloads`);
+  });
+
+  test('a live part is cached with the origin\'s immutable lifetime: one origin request', async () => {
+    // Its name carries the muxer's run id (docs/LIVE.md), so the edge keeps it as long as the origin says.
+    const target = await completePart(origin.url);
+    assert.match(target, /\/part_[0-9a-z]{8}_\d+\.m4s$/);
+    const a = await request(`${edge.url}${target}`);
+    const b = await request(`${edge.url}${target}`);
+    assert.equal(a.status, 200);
+    assert.equal(a.headers['cache-control'], 'public, max-age=31536000, immutable');
+    assert.equal(b.headers['x-cache-status'], 'HIT');
+    assert.deepEqual(b.body, a.body);
+    assert.ok(origin.proxy.count(target) <= 1, `${target} reached the origin at most once (hls.js may have loaded it)`);
+    livePart = { target, body: a.body, at: Date.now() };
   });
 
   test('50 concurrent identical blocking requests for an unpublished part reach the origin once', async () => {
@@ -181,6 +198,7 @@ describe('Varnish edge (deploy/cdn/varnish.vcl) in front of Strom', { skip: unav
     for (let i = 1; i <= 2; i++) {
       const r = await request(`${edge.url}${missing}`);
       assert.equal(r.status, 404);
+      assert.equal(r.headers['cache-control'], 'no-store', 'the origin says so');
       assert.equal(origin.proxy.count(missing), i, `404 number ${i} came from the origin`);
     }
     const segment = `/v/${VOD_ID}/v144/${readdirSync(path.join(origin.dataDir, 'assets', VOD_ID, 'v144')).find((f) => f.startsWith('seg_'))}`;
@@ -205,6 +223,14 @@ describe('Varnish edge (deploy/cdn/varnish.vcl) in front of Strom', { skip: unav
       assert.equal(pl.headers['x-cache-status'], 'STALE', 'served in grace');
       assert.deepEqual(pl.body, cachedPlaylist.body);
     }
+    // The live part cached earlier outlives the 10 s the edges used to cap live media at and Varnish's 2 s grace for live objects:
+    // still a HIT with the origin gone.
+    assert.ok(livePart, 'a live part was cached');
+    await sleep(Math.max(0, livePart.at + 13_000 - Date.now()));
+    const lp = await request(`${edge.url}${livePart.target}`);
+    assert.equal(lp.status, 200, `${livePart.target}: ${lp.status}`);
+    assert.equal(lp.headers['x-cache-status'], 'HIT');
+    assert.deepEqual(lp.body, livePart.body);
     // Once the probe calls the origin sick, the whole grace (24 h for VOD) is allowed.
     await until(async () => /sick/i.test(await edge.backends()), 'the probe marks the origin sick', 10_000, 200);
     const oldPl = await request(`${edge.url}${old}`);

@@ -110,6 +110,15 @@ export async function unpublishedPart(base: string): Promise<{ target: string; m
   return { target: `/live/${LIVE_ID}/index.m3u8?_HLS_msn=${msn}&_HLS_part=0`, msn };
 }
 
+/** Path of a part of a complete segment of the live stream, from the origin's current playlist. */
+export async function completePart(base: string): Promise<string> {
+  const r = await request(`${base}/live/${LIVE_ID}/index.m3u8`);
+  if (r.status !== 200) throw new Error(`live playlist: ${r.status} ${r.body.toString()}`);
+  const part = parseLl(r.body.toString()).segments.flatMap((s) => s.parts ?? []).at(-1);
+  if (part === undefined) throw new Error('no complete part listed');
+  return `/live/${LIVE_ID}/${part.uri}`;
+}
+
 /** Media access lines of `path` with `status` in the origin's log. */
 export function originResponses(logs: Array<Record<string, unknown>>, urlPath: string, status: number): number {
   return logs.filter((l) => l.msg === 'access' && l.path === urlPath && l.status === status).length;
