@@ -71,6 +71,8 @@ class DiskTier {
   evictions = 0;
   skipped = 0;
   private pending = 0;
+  /** Keys whose write is in flight: an object evicted from memory before its first write finished is not written (and counted) twice. */
+  private readonly writing = new Set<string>();
   constructor(private readonly dir: string, readonly maxBytes: number) {
     rmSync(dir, { recursive: true, force: true });
     mkdirSync(dir, { recursive: true });
@@ -81,16 +83,20 @@ class DiskTier {
   }
 
   put(o: CachedObject): void {
-    if (o.body.length > this.maxBytes || this.index.has(o.key)) return;
+    if (o.body.length > this.maxBytes || this.index.has(o.key) || this.writing.has(o.key)) return;
     if (this.pending >= MAX_PENDING_WRITES) return void this.skipped++;
     const file = path.join(this.dir, createHash('sha256').update(o.key).digest('hex'));
     const { body, ...meta } = o;
     this.pending++;
+    this.writing.add(o.key);
     writeFile(file, body).then(() => {
       this.index.set(o.key, { meta, size: body.length, file });
       this.bytes += body.length;
       this.evict();
-    }, () => void this.skipped++).finally(() => this.pending--);
+    }, () => void this.skipped++).finally(() => {
+      this.pending--;
+      this.writing.delete(o.key);
+    });
   }
 
   async get(key: string): Promise<CachedObject | undefined> {
