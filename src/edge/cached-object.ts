@@ -33,8 +33,8 @@ export interface CachedObject {
   head?: { second: number; fields: string[] };
 }
 
-/** Origin response fields never copied to a viewer or stored. */
-const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'te', 'trailer', 'upgrade', 'content-length', 'date', 'age', 'cache-status', 'x-cache-status', 'server']);
+/** Origin response fields never copied to a viewer or stored (Accept-Ranges: the edge sends its own, it cuts ranges itself). */
+const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'te', 'trailer', 'upgrade', 'content-length', 'date', 'age', 'cache-status', 'x-cache-status', 'server', 'accept-ranges']);
 
 /** Parsed Cache-Control of a response, only the directives a shared cache acts on. */
 export interface CachePolicy {
