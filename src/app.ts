@@ -22,7 +22,7 @@ import { createHttpServer } from './http/http-server.js';
 import { createFastifyApp } from './http/fastify-app.js';
 import { createDelivery, type Delivery } from './http/delivery/delivery-handler.js';
 import { bucketCheck } from './storage/create-storage.js';
-import { DeliveryWorkers, forgetExitedWorkers } from './http/delivery/workers/delivery-workers.js';
+import { DeliveryWorkers, ownConnectionsOnly } from './http/delivery/workers/delivery-workers.js';
 import { healthRoutes, readinessRoutes } from './http/health.js';
 import { streamAliasRoutes } from './http/stream-alias.js';
 import { registerControlPlane, type ControlPlane } from './http/api/api.js';
@@ -169,9 +169,9 @@ export async function buildStrom(config: Config, log: Logger = createLogger(conf
     await webhooks.stop(); // abort in-flight deliveries, clear retry timers (before the store closes)
     await clusterLink?.close(); // stop the event reader, invalidations and limit sync (they use the store)
     await listener.drain(async () => {
-      // Workers that already exited (a crash, or a slow live.close) would make net.Server#close
-      // wait forever (see forgetExitedWorkers); one still alive answers it or disconnects.
-      if (deliveryWorkers) forgetExitedWorkers(server);
+      // net.Server#close must not count sockets sent to workers (see ownConnectionsOnly): the
+      // main's own responses finish here, the workers' ones before `workersStopped` resolves.
+      if (deliveryWorkers) ownConnectionsOnly(server);
       await app.close(); // stops accepting; closes the store and uploads through their onClose hooks
     });
     await workersStopped;

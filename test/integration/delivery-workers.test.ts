@@ -474,7 +474,7 @@ describe('workers: guard state, crashes, safety', () => {
 
 describe('shutdown after a worker that held handed-off sockets has exited', () => {
   // Node's net.Server#close waits for every child it sent sockets to; when all of them had exited
-  // it waited forever (forgetExitedWorkers). Before the fix this close() never settled.
+  // it waited forever (ownConnectionsOnly). Before the fix this close() never settled.
   test('a crashed worker, restarted, does not hold up close()', async () => {
     const s = await startStrom({ dataDir, 'delivery.workers': 1, 'rtmp.enabled': false });
     const dw = s.strom.deliveryWorkers!;
@@ -492,17 +492,58 @@ describe('shutdown after a worker that held handed-off sockets has exited', () =
     const closed = await Promise.race([s.stop().then(() => true), sleep(15_000).then(() => false)]);
     assert.ok(closed, 'close() settled within 15 s');
   });
+
+  // net.Server#close, once sockets had gone to a worker, emitted 'close' as soon as the worker
+  // reported them closed, with the main's own responses still being written: Fastify's close and
+  // close() resolved, and `strom serve` exited and cut the main's download (ownConnectionsOnly).
+  test("close() waits for the main's own download after the worker's has finished", async () => {
+    const s = await startStrom({ dataDir, 'delivery.workers': 1, 'rtmp.enabled': false });
+    const dw = s.strom.deliveryWorkers!;
+    await until('worker ready', () => dw.readyCount() === 1);
+    const handedOff = async () => Number(/^strom_delivery_connections_handed_off_total (\d+)$/m.exec(await (await fetch(`${s.url}/metrics`)).text())?.[1] ?? 0);
+    const get = () => new Promise<http.IncomingMessage>((resolve, reject) => {
+      http.get(`${s.url}/v/${ID}/big.mp4`, { agent: false }, resolve).on('error', reject);
+    });
+    const n0 = await handedOff();
+    const first = await get();
+    const firstOnWorker = (await handedOff()) > n0;
+    const second = await get();
+    assert.equal(await handedOff(), n0 + 1, 'one download on the worker, one on the main');
+    const [onWorker, onMain] = firstOnWorker ? [first, second] : [second, first];
+    const read = (res: http.IncomingMessage) => new Promise<number>((resolve, reject) => {
+      let n = 0;
+      res.on('data', (d: Buffer) => (n += d.length));
+      res.on('end', () => resolve(n));
+      res.on('error', reject);
+    });
+    onMain.pause();
+    let settled = false;
+    const closed = s.stop().then(() => (settled = true));
+    assert.equal(await read(onWorker), BIG);
+    await until('worker exited', () => dw.pids().length === 0, 10_000);
+    await sleep(300);
+    assert.equal(settled, false, "close() has not resolved while the main's download is unfinished");
+    const got = read(onMain);
+    onMain.resume();
+    assert.equal(await got, BIG);
+    await closed;
+  });
 });
 
 describe('strom serve with workers (a real process)', () => {
-  /** Pids whose parent is `ppid`. */
-  function children(ppid: number): number[] {
+  /**
+   * Pids whose parent is `ppid`; with `cmd`, only those whose command line contains it (the main
+   * also runs short-lived children of its own, such as the readiness `ffmpeg -version` a /metrics
+   * scrape may start).
+   */
+  function children(ppid: number, cmd?: string): number[] {
     const out: number[] = [];
     for (const d of readdirSync('/proc')) {
       if (!/^\d+$/.test(d)) continue;
       try {
         const stat = readFileSync(`/proc/${d}/stat`, 'utf8');
-        if (Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]) === ppid) out.push(Number(d));
+        if (Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]) !== ppid) continue;
+        if (cmd === undefined || readFileSync(`/proc/${d}/cmdline`, 'utf8').includes(cmd)) out.push(Number(d));
       } catch {
         /* exited meanwhile */
       }
@@ -523,8 +564,8 @@ describe('strom serve with workers (a real process)', () => {
     });
     const url = await until('listening', () => /"url":"(http:\/\/[^"]+)"/.exec(out)?.[1], 60_000);
     await until('worker ready', async () => /^strom_delivery_workers 1$/m.test(await (await fetch(`${url}/metrics`)).text()), 60_000);
-    const workerPids = children(child.pid!);
-    assert.equal(workerPids.length, 1);
+    const workerPids = children(child.pid!, 'worker-main.');
+    assert.equal(workerPids.length, 1, 'one delivery worker');
 
     const want = createHash('sha256').update(Buffer.alloc(BIG, 5)).digest('hex');
     const downloads = await Promise.all([0, 1].map(() => new Promise<http.IncomingMessage>((resolve, reject) => {

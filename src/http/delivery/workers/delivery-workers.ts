@@ -72,19 +72,22 @@ export interface WorkerStats {
 }
 
 /**
- * Work around net.Server bookkeeping (Node 20 lib/net.js, Server#close): once a socket has been
- * sent to a child process, every close() asks each child still holding such sockets to report them
- * closed and counts one extra connection until all have answered — but when no such child is left
- * (a crashed worker, workers that exited first, or a later close() after they exited), nobody is
- * asked, the extra count is never dropped and 'close' never comes. That hung `strom serve` on
- * SIGTERM (found with the README demo). Call right before closing the server: it stops the
- * bookkeeping when no such child is left. (A worker that exits between this call and Fastify's
- * server.close() can still cause the wait; `strom serve`'s stop watchdog bounds that case.)
+ * Make `server.close()` wait for the main's own connections only. Node 20's net.Server (lib/net.js,
+ * Server#close), once a socket has been sent to a child process, asks each child still holding
+ * such sockets to report them closed and then, when the last one has answered (or disconnected),
+ * sets its connection count to 0 and emits 'close' — while connections the main serves itself may
+ * still be writing responses. Fastify's close then resolved, the store closed and `strom serve`
+ * exited with a download of its own half sent: the client got the bytes already in the kernel,
+ * then a FIN, and saw a truncated body ("aborted"). When no such child is left (a crashed worker,
+ * workers that exited first) nobody is asked, the count is never dropped and 'close' never comes
+ * (that hung `strom serve` on SIGTERM). Neither is wanted: the count of the main's own connections
+ * is already right (Node subtracts a socket when it is sent), and the connections handed to
+ * workers are waited for by `DeliveryWorkers.stop()`, which resolves when every worker — which
+ * exits only once its responses are done — has exited. Call right before closing the server.
  */
-export function forgetExitedWorkers(server: object): void {
-  // `_usingWorkers` / `_workers`: undocumented fields of net.Server, unchanged since Node 0.10.
-  const s = server as unknown as { _usingWorkers?: boolean; _workers?: unknown[] };
-  if (s._usingWorkers === true && s._workers?.length === 0) s._usingWorkers = false;
+export function ownConnectionsOnly(server: object): void {
+  // `_usingWorkers`: an undocumented field of net.Server, unchanged since Node 0.10.
+  (server as { _usingWorkers?: boolean })._usingWorkers = false;
 }
 
 /** Delivery worker processes of one Strom main process. */
@@ -256,7 +259,11 @@ export class DeliveryWorkers {
       s.sending++;
       s.child.send({ type: 'conn', head: head.toString('latin1') } satisfies ToWorker, socket, (err) => {
         s.sending--;
-        if (err) socket.destroy(); // the worker died while the handle was in flight
+        // The worker died while the handle was in flight. Once the send has taken the handle (and
+        // Node closed it), destroying the socket would take it off the server's count a second
+        // time and close() would wait forever (ownConnectionsOnly): only a socket still holding
+        // its handle is destroyed.
+        if (err && (socket as Socket & { _handle: unknown })._handle != null) socket.destroy();
       });
       this.handedOff.inc();
       return true;
