@@ -2,7 +2,7 @@
  * `strom edge` against nginx `proxy_cache` (deploy/cdn/nginx.conf, the configuration we ship), both
  * in front of the same Strom origin, measured in one run.
  *
- *   npx tsx bench/edge/hot-vod.ts [--rounds 3] [--seconds 10] [--connections 64] [--cold 40]
+ *   npx tsx bench/edge/hot-vod.ts [--rounds 3] [--seconds 10] [--connections 64] [--cold 40] [--only playlist]
  *
  * Hot: wrk (1 thread, 64 connections) on objects both edges already hold — one media segment,
  * one variant playlist, and random segments of a 2-rendition ladder — each round alternating
@@ -33,6 +33,7 @@ const { values } = parseArgs({ options: {
   seconds: { type: 'string', default: '10' },
   connections: { type: 'string', default: '64' },
   cold: { type: 'string', default: '40' },
+  only: { type: 'string' },
 } });
 const SECRET = 'bench-edge-secret-0123456789';
 const ID = 'edgebench';
@@ -92,7 +93,9 @@ ${temp}
 
 async function startEdge(originUrl: string): Promise<string> {
   const port = await freePort();
-  const child = spawn(process.execPath, [path.join(ROOT, 'dist/main.js'), 'edge', '--origin', originUrl, '--port', String(port), '--secret', SECRET,
+  // EDGE_NODE_ARGS: extra node flags for the edge process, e.g. "--cpu-prof --cpu-prof-dir=/tmp/p".
+  const nodeArgs = (process.env.EDGE_NODE_ARGS ?? '').split(' ').filter((a) => a !== '');
+  const child = spawn(process.execPath, [...nodeArgs, path.join(ROOT, 'dist/main.js'), 'edge', '--origin', originUrl, '--port', String(port), '--secret', SECRET,
     '--set', 'rtmp.enabled=false', '--set', 'logLevel=warn', '--set', 'rateLimit.media.perMinute=0', '--set', 'edge.prefetchSegments=0', '--cache-bytes', '512MB'], { stdio: ['ignore', 'ignore', 'inherit'] });
   children.push(child);
   await waitPort(port);
@@ -150,6 +153,7 @@ async function main(): Promise<void> {
   const listDir = mkdtempSync(path.join(tmpdir(), 'strom-bench-lists-'));
   dirs.push(listDir);
   for (const [scenario, list] of Object.entries(lists)) {
+    if (values.only !== undefined && values.only !== scenario) continue;
     const file = path.join(listDir, scenario.replace(/ /g, '-'));
     writeFileSync(file, `${list.join('\n')}\n`);
     const e: number[] = [];

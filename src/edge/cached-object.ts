@@ -31,6 +31,8 @@ export interface CachedObject {
   prefetched?: boolean;
   /** The full-200 response head of the current second (fields, Age, Cache-Status), reused by hits. */
   head?: { second: number; fields: string[] };
+  /** The same on the lean path: the serialised head, and head + body in one buffer for small objects. */
+  lean?: { second: number; head: Buffer; whole: Buffer | null };
 }
 
 /** Origin response fields never copied to a viewer or stored (Accept-Ranges: the edge sends its own, it cuts ranges itself). */

@@ -82,7 +82,7 @@ export class EdgeCache {
     const o = this.store.hot(t.key);
     if (o !== undefined && (o.immutable || freshnessLeftMs(o, now) > 0)) {
       this.stats.hit++;
-      sendStored(req, res, o, now, { cacheStatus: `hit; ttl=${ttl(o, now)}`, privateCache: t.privateCache, hit: true });
+      sendStored(req, res, o, now, { cacheStatus: `hit; ttl=${ttlSeconds(o, now)}`, privateCache: t.privateCache, hit: true });
       if (o.prefetched !== true) return 'hit';
       o.prefetched = false;
       return 'warm';
@@ -103,17 +103,11 @@ export class EdgeCache {
     const now = Date.now();
     if (hot === undefined && stored !== undefined && (stored.immutable || freshnessLeftMs(stored, now) > 0)) {
       this.stats.hitDisk++;
-      return sendStored(req, res, stored, now, { cacheStatus: `hit; ttl=${ttl(stored, now)}; detail=disk`, privateCache: t.privateCache });
+      return sendStored(req, res, stored, now, { cacheStatus: `hit; ttl=${ttlSeconds(stored, now)}; detail=disk`, privateCache: t.privateCache });
     }
-    let fill = this.fills.get(t.key);
-    const leader = fill === undefined;
-    if (fill === undefined) fill = this.start(t, upstream(), stored, stored ? 'revalidate' : 'fill');
-    else if (fill.viewers >= this.e.maxWaiters) {
-      this.stats.busy++;
-      throw fail('EDGE_BUSY', t.key, this.e.maxWaiters);
-    }
-    fill.viewers++;
-    if (!leader) this.stats.collapsed++;
+    const joined = this.join(t, upstream, stored);
+    if (joined === null) throw fail('EDGE_BUSY', t.key, this.e.maxWaiters);
+    const { fill, leader } = joined;
     await fill.headed;
     if (res.destroyed) return;
     stored ??= this.store.hot(t.key); // a 304 refreshed it, or it arrived meanwhile
@@ -138,6 +132,23 @@ export class EdgeCache {
       return sendStored(req, res, o, Date.now(), { cacheStatus, privateCache: t.privateCache });
     }
     sendFill(req, res, fill, { cacheStatus, privateCache: t.privateCache }, () => undefined);
+  }
+
+  /**
+   * The fill a viewer of `t` waits on: the one in flight for its key (coalesced) or a new one,
+   * conditional when `stored` is a stale copy. Null when the fill already has `edge.maxWaiters`.
+   */
+  join(t: EdgeTarget, upstream: () => UpstreamHeaders, stored?: CachedObject): { fill: Fill; leader: boolean } | null {
+    let fill = this.fills.get(t.key);
+    const leader = fill === undefined;
+    if (fill === undefined) fill = this.start(t, upstream(), stored, stored ? 'revalidate' : 'fill');
+    else if (fill.viewers >= this.e.maxWaiters) {
+      this.stats.busy++;
+      return null;
+    }
+    fill.viewers++;
+    if (!leader) this.stats.collapsed++;
+    return { fill, leader };
   }
 
   /** Start the origin request for `t` (conditional when a stale copy exists). */
@@ -177,6 +188,8 @@ export class EdgeCache {
     o.originAgeS = 0;
     o.lifetimeMs = policy.lifetimeMs;
     o.immutable = policy.immutable;
+    o.head = undefined; // the reused heads carry the old fields
+    o.lean = undefined;
     if (!this.store.memory.map.has(o.key)) this.store.set(o);
     this.store.refreshed(o);
   }
@@ -206,6 +219,7 @@ export class EdgeCache {
   }
 }
 
-function ttl(o: CachedObject, now: number): number {
+/** Seconds of freshness left, as `Cache-Status: hit; ttl=` reports it (RFC 9211 §2.5). */
+export function ttlSeconds(o: CachedObject, now: number): number {
   return o.immutable ? Math.round(o.lifetimeMs / 1000) : Math.round(freshnessLeftMs(o, now) / 1000);
 }

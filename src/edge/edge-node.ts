@@ -22,7 +22,9 @@ import { createFastifyApp } from '../http/fastify-app.js';
 import { healthRoutes, readinessRoutes } from '../http/health.js';
 import { metricsRoutes } from '../http/metrics.js';
 import { Observability } from '../observability/observability.js';
+import { installConnectionRouter } from '../http/delivery/workers/connection-router.js';
 import { EdgeCache } from './edge-cache.js';
+import { EdgeLean, type EdgeLeanDeps } from './edge-lean.js';
 import { createEdgeLive, type EdgeLive } from './edge-live.js';
 import { EdgeMetrics, OriginMetrics } from './edge-metrics.js';
 import { createEdgeHandler } from './edge-routes.js';
@@ -68,6 +70,8 @@ export async function buildEdge(config: Config, log: Logger = createLogger(confi
   const listener = createHttpServer(config, fastPath);
   const app = createFastifyApp(config, log, listener.factory);
   const server = listener.server();
+  // Plain HTTP: player connections start on the lean path (edge-lean.ts); TLS/HTTP/2 stays on node's servers.
+  const lean = server instanceof http.Server ? installLeanPath(server, config, { cache, prefetcher, synced: () => sync.synced(), isSigned: (id) => sync.policy.isSigned(id), admit: (ip, now) => sync.limiter.take(ip, now), viewers, via: `1.1 ${nodeId}` }) : null;
   const obs = new Observability(config, log);
   obs.installHooks(app);
   const live = createEdgeLive({ config, origins, secret, nodeId, log, guard: (req, streamId) => sync.guard(req, streamId, '', null) });
@@ -80,7 +84,7 @@ export async function buildEdge(config: Config, log: Logger = createLogger(confi
   new OriginMetrics(origins).register(reg);
   sync.register(reg);
   live.register(reg);
-  obs.metrics.sources.openConnections = listener.openConnections;
+  obs.metrics.sources.openConnections = () => listener.openConnections() + (lean?.size() ?? 0);
   obs.metrics.sources.liveStreams = () => live.live.registry.list();
   if (config.metrics.enabled) await app.register(metricsRoutes(obs.metrics, config));
   await app.register(readinessRoutes(obs.readiness({
@@ -109,10 +113,18 @@ export async function buildEdge(config: Config, log: Logger = createLogger(confi
     async close() {
       await live.close(); // end FLV viewers and relays first: their responses never end by themselves
       await sync.close();
+      lean?.close(config.timeouts.shutdownMs);
       await listener.drain(() => app.close());
       cache.close();
       await origins.close();
       await obs.close();
     },
   };
+}
+
+/** Route player connections of `server` to a lean path (falling back to node:http per connection). */
+function installLeanPath(server: http.Server, config: Config, deps: Omit<EdgeLeanDeps, 'keepAliveMs' | 'idleMs' | 'fallback'>): EdgeLean {
+  const lean: EdgeLean = new EdgeLean({ ...deps, keepAliveMs: config.timeouts.keepAliveMs, idleMs: config.timeouts.idleMs, fallback: (socket, rest) => router.keep(socket, rest.length > 0 ? rest : null) });
+  const router = installConnectionRouter(server, { ready: () => (lean.isClosing ? 0 : 1), handOff: () => false, serveHere: (socket, head) => lean.serve(socket, head) }, config.timeouts.headersMs);
+  return lean;
 }

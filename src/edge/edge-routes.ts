@@ -56,16 +56,8 @@ export function createEdgeHandler(d: EdgeRouteDeps): (req: IncomingMessage, res:
   const via = `1.1 ${d.nodeId}`;
 
   function upstreamHeaders(req: IncomingMessage): UpstreamHeaders {
-    const ip = req.socket.remoteAddress ?? '';
     const xff = req.headers['x-forwarded-for'];
-    const tp = TRACEPARENT.exec(String(req.headers.traceparent ?? ''));
-    // W3C Trace Context §3.2: keep the trace id, this hop is a new parent span.
-    const trace = tp ? tp[1]! : randomBytes(16).toString('hex');
-    const h: UpstreamHeaders = {
-      'x-forwarded-for': typeof xff === 'string' && xff !== '' ? `${xff}, ${ip}` : ip,
-      via,
-      traceparent: `00-${trace}-${randomBytes(8).toString('hex')}-${tp ? tp[2]! : '01'}`,
-    };
+    const h = forwardHeaders(req.socket.remoteAddress ?? '', typeof xff === 'string' ? xff : undefined, String(req.headers.traceparent ?? ''), via);
     const host = viewerHost(req);
     if (host !== undefined && LIVE_MPD.test(req.url ?? '')) h.host = host;
     return h;
@@ -152,6 +144,21 @@ export function createEdgeHandler(d: EdgeRouteDeps): (req: IncomingMessage, res:
 
 function refuse(req: IncomingMessage, res: ServerResponse, err: unknown): void {
   sendErrorResponse(req, res, isStromError(err) ? err : fail('INTERNAL', (err as Error).message));
+}
+
+/**
+ * The fields an edge adds to a request it forwards: the viewer's address appended to
+ * X-Forwarded-For, Via, and a traceparent that keeps the viewer's trace id with this hop as a new
+ * parent span (W3C Trace Context §3.2), or starts a trace.
+ */
+export function forwardHeaders(ip: string, xff: string | undefined, traceparent: string | undefined, via: string): UpstreamHeaders {
+  const tp = TRACEPARENT.exec(traceparent ?? '');
+  const trace = tp ? tp[1]! : randomBytes(16).toString('hex');
+  return {
+    'x-forwarded-for': xff !== undefined && xff !== '' ? `${xff}, ${ip}` : ip,
+    via,
+    traceparent: `00-${trace}-${randomBytes(8).toString('hex')}-${tp ? tp[2]! : '01'}`,
+  };
 }
 
 /** The Host the viewer asked for (HTTP/2: :authority). */

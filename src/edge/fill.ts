@@ -3,7 +3,7 @@
  * request coalescing ("collapsed forwarding", RFC 9211 §2.6 `collapsed`).
  *
  * The body is kept as the list of chunks received so far. A viewer reads it with its own cursor
- * (fill-writer.ts), so each viewer gets the bytes as they arrive — an LL-HLS part or a chunked
+ * (viewer-response.ts, pumpFill), so each viewer gets the bytes as they arrive — an LL-HLS part or a chunked
  * LL-DASH segment reaches every waiting viewer chunk by chunk, never after the whole object —
  * and a slow viewer only holds its cursor, not a copy. The chunks are the object the cache stores
  * when the response completes, so buffering them costs nothing extra; a response that grows past

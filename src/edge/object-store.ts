@@ -33,11 +33,15 @@ class MemoryTier {
   evictions = 0;
   constructor(readonly maxBytes: number, private readonly onEvict: (o: CachedObject) => void) {}
 
+  /** The most recently used object (already last in `map`: a repeat hit skips the re-insertion). */
+  private newest: CachedObject | undefined;
+
   get(key: string): CachedObject | undefined {
     const o = this.map.get(key);
-    if (o !== undefined) {
+    if (o !== undefined && o !== this.newest) {
       this.map.delete(key);
       this.map.set(key, o);
+      this.newest = o;
     }
     return o;
   }
@@ -46,6 +50,7 @@ class MemoryTier {
     if (o.body.length > this.maxBytes) return;
     this.delete(o.key);
     this.map.set(o.key, o);
+    this.newest = o;
     this.bytes += o.body.length;
     for (const [k, old] of this.map) {
       if (this.bytes <= this.maxBytes) break;
@@ -60,6 +65,7 @@ class MemoryTier {
     const o = this.map.get(key);
     if (o === undefined) return;
     this.map.delete(key);
+    if (o === this.newest) this.newest = undefined;
     this.bytes -= o.body.length;
   }
 }
@@ -71,8 +77,11 @@ class DiskTier {
   evictions = 0;
   skipped = 0;
   private pending = 0;
-  /** Keys whose write is in flight: an object evicted from memory before its first write finished is not written (and counted) twice. */
-  private readonly writing = new Set<string>();
+  /**
+   * Writes in flight by key: an object evicted from memory before its first write finished is not
+   * written (and counted) twice, and one deleted meanwhile (an invalidation) is not indexed after.
+   */
+  private readonly writing = new Map<string, { cancelled: boolean }>();
   constructor(private readonly dir: string, readonly maxBytes: number) {
     rmSync(dir, { recursive: true, force: true });
     mkdirSync(dir, { recursive: true });
@@ -86,10 +95,13 @@ class DiskTier {
     if (o.body.length > this.maxBytes || this.index.has(o.key) || this.writing.has(o.key)) return;
     if (this.pending >= MAX_PENDING_WRITES) return void this.skipped++;
     const file = path.join(this.dir, createHash('sha256').update(o.key).digest('hex'));
-    const { body, ...meta } = o;
+    // The reused response heads are rebuilt on use: kept here they would hold small bodies in memory.
+    const { body, head: _head, lean: _lean, ...meta } = o;
+    const w = { cancelled: false };
     this.pending++;
-    this.writing.add(o.key);
+    this.writing.set(o.key, w);
     writeFile(file, body).then(() => {
+      if (w.cancelled) return void unlink(file).catch(() => undefined);
       this.index.set(o.key, { meta, size: body.length, file });
       this.bytes += body.length;
       this.evict();
@@ -118,7 +130,14 @@ class DiskTier {
     if (e !== undefined) e.meta = { ...e.meta, storedAt: o.storedAt, lifetimeMs: o.lifetimeMs, originAgeS: o.originAgeS, headers: o.headers };
   }
 
+  /** Cancel the writes in flight whose key matches (they are not indexed when they finish). */
+  cancelWrites(match: (key: string) => boolean): void {
+    for (const [k, w] of this.writing) if (match(k)) w.cancelled = true;
+  }
+
   delete(key: string): void {
+    const w = this.writing.get(key);
+    if (w !== undefined) w.cancelled = true;
     const e = this.index.get(key);
     if (e === undefined) return;
     this.index.delete(key);
@@ -183,6 +202,7 @@ export class ObjectStore {
       this.memory.delete(k);
       n++;
     }
+    this.disk?.cancelWrites(match);
     for (const k of this.disk ? [...this.disk.index.keys()] : []) {
       if (!match(k)) continue;
       this.disk!.delete(k);

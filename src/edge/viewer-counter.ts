@@ -12,33 +12,43 @@ export type Surface = 'vod' | 'll-hls' | 'll-dash';
 
 const SURFACES: readonly Surface[] = ['vod', 'll-hls', 'll-dash'];
 
+/** A repeat request within this long of the last one recorded is not recorded again (saves Map churn on the hit path). */
+const RESOLUTION_MS = 1000;
+
 /** Recently active viewers per surface. */
 export class ViewerCounter {
-  private readonly seen = new Map<string, number>();
+  /** Per surface: client address → last request time, oldest first. */
+  private readonly seen = new Map<Surface, Map<string, number>>(SURFACES.map((s) => [s, new Map()]));
+  private tracked = 0;
 
   constructor(private readonly windowMs = 10_000, private readonly maxTracked = 100_000) {}
 
   /** A request from `ip` for `surface` at `now`. */
   saw(ip: string, surface: Surface, now: number): void {
-    const key = `${surface}|${ip}`;
-    if (this.seen.delete(key) === false && this.seen.size >= this.maxTracked) {
-      const oldest = this.seen.keys().next().value;
-      if (oldest !== undefined) this.seen.delete(oldest);
-    }
-    this.seen.set(key, now);
+    const m = this.seen.get(surface)!;
+    const at = m.get(ip);
+    if (at !== undefined) {
+      if (now - at < RESOLUTION_MS) return;
+      m.delete(ip); // re-insert: the map stays ordered by last request
+    } else if (this.tracked >= this.maxTracked) {
+      const oldest = m.keys().next().value;
+      if (oldest === undefined) return; // every tracked address is on another surface
+      m.delete(oldest);
+    } else this.tracked++;
+    m.set(ip, now);
   }
 
   /** Viewers per surface active within the window (forgets the expired ones). */
   active(now = Date.now()): Array<[Surface, number]> {
-    const counts = new Map<Surface, number>(SURFACES.map((s) => [s, 0]));
-    for (const [key, at] of this.seen) {
-      if (now - at > this.windowMs) {
-        this.seen.delete(key);
-        continue;
+    return SURFACES.map((s) => {
+      const m = this.seen.get(s)!;
+      for (const [ip, at] of m) {
+        // Ordered by last request, so the rest are newer (after a clock step back, stale entries wait behind newer ones).
+        if (now - at <= this.windowMs) break;
+        m.delete(ip);
+        this.tracked--;
       }
-      const s = key.slice(0, key.indexOf('|')) as Surface;
-      counts.set(s, counts.get(s)! + 1);
-    }
-    return [...counts];
+      return [s, m.size];
+    });
   }
 }

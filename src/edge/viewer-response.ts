@@ -88,59 +88,90 @@ export function sendStored(req: IncomingMessage, res: ServerResponse, o: CachedO
   res.end(body);
 }
 
+/** Where a fill's bytes go: a node:http response or, on the lean path, the socket itself. */
+export interface FillSink {
+  write(chunk: Buffer): boolean;
+  once(event: 'drain', listener: () => void): unknown;
+  destroy(err?: Error): unknown;
+}
+
 /**
- * Stream a fill to a viewer from its first byte. `onDone` runs once when the viewer's response is
- * over (written, failed or aborted).
+ * Copy a fill to `sink` chunk by chunk as they arrive, with backpressure (a slow viewer waits for
+ * 'drain' and resumes from its own cursor). `writeHead` runs once, when the origin's head is in,
+ * and returns false when no body follows (HEAD); `end(ok)` runs once when the body is complete
+ * (ok) or the fill failed (the sink is destroyed first). Returns a function that stops the copy.
  */
-export function sendFill(req: IncomingMessage, res: ServerResponse, fill: Fill, opts: ViewerOptions, onDone: () => void): void {
+export function pumpFill(fill: Fill, sink: FillSink, writeHead: () => boolean, end: (ok: boolean) => void): () => void {
   let cursor = 0;
   let headSent = false;
   let waitingDrain = false;
   let finished = false;
-  const head = req.method === 'HEAD';
-  const finish = (): void => {
+  const finish = (ok: boolean): void => {
     if (finished) return;
     finished = true;
-    stop();
-    onDone();
+    unwatch();
+    end(ok);
   };
   const pump = (): void => {
     if (finished || waitingDrain) return;
     if (fill.state === 'failed') {
-      res.destroy(fill.error ?? new Error('origin response failed'));
-      return finish();
+      sink.destroy(fill.error ?? new Error('origin response failed'));
+      return finish(false);
     }
     if (fill.state === 'pending') return;
     if (!headSent) {
       headSent = true;
-      const extra = ['Cache-Status', `${CACHE_NAME}; ${opts.cacheStatus}`, 'Age', '0'];
-      if (fill.length !== null) extra.push('Content-Length', String(fill.length));
-      if (fill.status === 200) extra.push('Accept-Ranges', 'bytes');
-      res.writeHead(fill.status, flat(endToEndHeaders(fill.headers), opts.privateCache, extra));
-      if (head) {
-        res.end();
-        return finish();
-      }
+      if (!writeHead()) return finish(true);
     }
     while (cursor < fill.chunks.length) {
-      const ok = res.write(fill.chunks[cursor++]!);
-      if (!ok) {
+      if (!sink.write(fill.chunks[cursor++]!)) {
         waitingDrain = true;
-        res.once('drain', () => {
+        sink.once('drain', () => {
           waitingDrain = false;
           pump();
         });
         return;
       }
     }
-    if (fill.state === 'done') {
-      res.end();
-      finish();
-    }
+    if (fill.state === 'done') finish(true);
   };
-  const stop = fill.watch(pump);
-  res.once('close', finish);
+  const unwatch = fill.watch(pump);
   pump();
+  return () => {
+    finished = true;
+    unwatch();
+  };
+}
+
+/** The viewer-facing head fields of a fill's response (the origin's end-to-end fields + the edge's). */
+export function fillHeaders(fill: Fill, opts: ViewerOptions): string[] {
+  const extra = ['Cache-Status', `${CACHE_NAME}; ${opts.cacheStatus}`, 'Age', '0'];
+  if (fill.length !== null) extra.push('Content-Length', String(fill.length));
+  if (fill.status === 200) extra.push('Accept-Ranges', 'bytes');
+  return flat(endToEndHeaders(fill.headers), opts.privateCache, extra);
+}
+
+/**
+ * Stream a fill to a viewer from its first byte. `onDone` runs once when the viewer's response is
+ * over (written, failed or aborted).
+ */
+export function sendFill(req: IncomingMessage, res: ServerResponse, fill: Fill, opts: ViewerOptions, onDone: () => void): void {
+  let stop: (() => void) | null = null;
+  let done = false;
+  const over = (): void => {
+    if (done) return;
+    done = true;
+    stop?.();
+    onDone();
+  };
+  stop = pumpFill(fill, res, () => {
+    res.writeHead(fill.status, fillHeaders(fill, opts));
+    return req.method !== 'HEAD';
+  }, (ok) => {
+    if (ok) res.end();
+    over();
+  });
+  res.once('close', over);
 }
 
 

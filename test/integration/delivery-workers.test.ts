@@ -21,6 +21,7 @@ import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { makeFixtureAsset } from '../helpers/fixture-asset.js';
 import { startStrom, tempDir, type Running } from '../helpers/http-client.js';
+import { RawConn as Conn, type RawReply as Reply } from '../helpers/raw-http.js';
 import { loadApiSecret, signApiToken } from '../../src/auth/api-auth.js';
 
 const ID = 'a1';
@@ -34,66 +35,6 @@ async function until<T>(what: string, check: () => T | Promise<T>, limitMs = 30_
     if (v) return v as NonNullable<T>;
     if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
     await sleep(50);
-  }
-}
-
-/** One parsed HTTP/1.1 response. */
-interface Reply {
-  status: number;
-  headers: Record<string, string>;
-  body: Buffer;
-}
-
-/** A raw keep-alive client connection: one request at a time, responses parsed by Content-Length. */
-class Conn {
-  private buf = Buffer.alloc(0);
-  private waiter: (() => void) | null = null;
-  closed = false;
-  readonly socket: net.Socket;
-  constructor(port: number) {
-    this.socket = net.connect(port, '127.0.0.1');
-    this.socket.on('data', (d: Buffer) => {
-      this.buf = Buffer.concat([this.buf, d]);
-      this.waiter?.();
-    });
-    this.socket.on('close', () => {
-      this.closed = true;
-      this.waiter?.();
-    });
-    this.socket.on('error', () => undefined);
-  }
-
-  /** Send `method target` (plus header lines and body) and read one response. */
-  async send(method: string, target: string, headers: string[] = [], body = ''): Promise<Reply> {
-    const lines = [`${method} ${target} HTTP/1.1`, 'Host: 127.0.0.1', ...headers];
-    if (body !== '') lines.push(`Content-Length: ${Buffer.byteLength(body)}`, 'Content-Type: application/json');
-    this.socket.write(`${lines.join('\r\n')}\r\n\r\n${body}`);
-    for (;;) {
-      const end = this.buf.indexOf('\r\n\r\n');
-      if (end >= 0) {
-        const head = this.buf.toString('latin1', 0, end).split('\r\n');
-        const status = Number(head[0]!.split(' ')[1]);
-        const h: Record<string, string> = {};
-        for (const l of head.slice(1)) h[l.slice(0, l.indexOf(':')).toLowerCase()] = l.slice(l.indexOf(':') + 1).trim();
-        if (status >= 100 && status < 200) {
-          this.buf = this.buf.subarray(end + 4); // 103 Early Hints (master playlists): the final response follows
-          continue;
-        }
-        const len = method === 'HEAD' || status === 304 ? 0 : Number(h['content-length'] ?? 0);
-        if (this.buf.length >= end + 4 + len) {
-          const out = { status, headers: h, body: Buffer.from(this.buf.subarray(end + 4, end + 4 + len)) };
-          this.buf = this.buf.subarray(end + 4 + len);
-          return out;
-        }
-      }
-      if (this.closed) throw new Error(`connection closed before a full response to ${method} ${target}`);
-      await new Promise<void>((r) => (this.waiter = r));
-      this.waiter = null;
-    }
-  }
-
-  close(): void {
-    this.socket.destroy();
   }
 }
 

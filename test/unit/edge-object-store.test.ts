@@ -39,3 +39,23 @@ test('an object evicted from memory while its disk write is in flight is written
     rmSync(path.dirname(dir), { recursive: true, force: true });
   }
 });
+
+test('an invalidation while disk writes are in flight: the objects are not indexed afterwards and their files are removed', async () => {
+  const dir = path.join(mkdtempSync(path.join(tmpdir(), 'strom-edge-store-')), 'disk');
+  const store = new ObjectStore(100_000, dir, 1_000_000);
+  try {
+    store.set(object('/v/gone/seg_1.m4s', 60_000));
+    store.set(object('/v/gone/seg_2.m4s', 60_000)); // evicts seg_1 from memory: two writes in flight
+    store.set(object('/v/kept/seg_1.m4s', 30_000));
+    store.deletePrefix('/v/gone/'); // the origin invalidated the asset before the writes finished
+    for (let i = 0; i < 100 && store.disk!.index.size < 1; i++) await sleep(10);
+    await sleep(100);
+    assert.deepEqual([...store.disk!.index.keys()], ['/v/kept/seg_1.m4s']);
+    assert.equal(store.hot('/v/gone/seg_2.m4s'), undefined);
+    assert.equal(store.stats().disk!.bytes, 30_000);
+    assert.equal(readdirSync(dir).length, 1, 'only the kept object has a file');
+  } finally {
+    store.close();
+    rmSync(path.dirname(dir), { recursive: true, force: true });
+  }
+});

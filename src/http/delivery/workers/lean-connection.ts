@@ -76,6 +76,11 @@ export class LeanConnection {
     return this.busy;
   }
 
+  /** The head of the request being answered (latin1 text), for the fields `answer` does not get. */
+  currentHead(): string {
+    return this.waitBuf === null ? '' : this.waitBuf.toString('latin1', this.waitAt, this.waitNext);
+  }
+
   /** Begin serving; `head` = bytes the router already read from the socket. */
   start(head: Buffer): void {
     const s = this.socket;

@@ -21,22 +21,18 @@ import type { Socket } from 'node:net';
 import type { Delivery } from '../delivery-handler.js';
 import type { FileEntry } from '../file-catalog.js';
 import { parseAssetPath } from '../safe-path.js';
-import { LeanConnection, type LeanServer } from './lean-connection.js';
+import type { LeanConnection } from './lean-connection.js';
+import { LeanServerBase, type LeanServerOptions } from './lean-server-base.js';
 
 /** What the lean path needs from its process. */
-export interface LeanContext {
+export interface LeanContext extends LeanServerOptions {
   delivery: Delivery;
-  keepAliveMs: number;
-  /** How long a response may make no progress (a stalled reader) before the socket is dropped. */
-  idleMs: number;
   /** False when the asset needs the full guard (signed playback). */
   isPublic(assetId: string): boolean;
   /** Per-request admission (the media rate limit) of the peer `ip` at wall-clock `now`; throws to refuse, and node:http then answers. */
   admit(ip: string, now: number): void;
   /** One response written (for metrics and the sampled access log). */
   done(method: string, path: string, status: number, bytes: number, ms: number): void;
-  /** Give the connection to node:http with `rest` (unanswered bytes) to be read first. */
-  fallback(socket: Socket, rest: Buffer): void;
 }
 
 /** Pre-serialised status line + object headers of an entry (everything but Date and keep-alive). */
@@ -59,54 +55,9 @@ const whole = new WeakMap<FileEntry, { tail: Buffer; buf: Buffer }>();
 
 
 /** Serves handed-over delivery connections until one needs node:http. */
-export class LeanHttp1 implements LeanServer {
-  private readonly connections = new Set<LeanConnection>();
-  private closing = false;
-  private dateAt = 0;
-  private tail: Buffer = Buffer.alloc(0);
-  /**
-   * Wall clock = performance.now() + wallOffset, re-anchored to Date.now() once per second: one
-   * clock read per request instead of three (each is ~55 ns on this VM, where clock_gettime is a
-   * syscall rather than a vDSO read).
-   */
-  private wallOffset = Date.now() - performance.now();
-
-  constructor(private readonly c: LeanContext) {}
-
-  /** Connections currently served here. */
-  size(): number {
-    return this.connections.size;
-  }
-
-  /** Take a connection; `head` = bytes already read from it. */
-  serve(socket: Socket, head: Buffer): void {
-    if (this.closing) return this.c.fallback(socket, head);
-    const conn = new LeanConnection(this, socket);
-    this.connections.add(conn);
-    conn.start(head);
-  }
-
-  /** Stop answering: idle connections end now, busy ones after their current response. */
-  close(): void {
-    this.closing = true;
-    for (const c of this.connections) if (!c.isBusy) c.socket.end();
-  }
-
-  get isClosing(): boolean {
-    return this.closing;
-  }
-
-  forget(conn: LeanConnection, rest: Buffer | null): void {
-    this.connections.delete(conn);
-    if (rest !== null) this.c.fallback(conn.socket, rest);
-  }
-
-  get keepAliveMs(): number {
-    return this.c.keepAliveMs;
-  }
-
-  get idleMs(): number {
-    return this.c.idleMs;
+export class LeanHttp1 extends LeanServerBase {
+  constructor(private readonly c: LeanContext) {
+    super(c);
   }
 
   answer(conn: LeanConnection, method: string, path: string, t0: number): 'yes' | 'async' | 'no' {
@@ -176,16 +127,5 @@ export class LeanHttp1 implements LeanServer {
     socket.uncork();
     this.c.done(method, path, 200, head.length + tail.length + (body === null ? 0 : body.length), performance.now() - t0);
     return 'yes';
-  }
-
-  /** `Date` (cached per second, RFC 9110 §6.6.1) and the keep-alive fields, ending the head. */
-  private dateAndConnection(now: number): Buffer {
-    if (now - this.dateAt >= 1000 || now < this.dateAt) {
-      const wall = Date.now();
-      this.wallOffset = wall - performance.now();
-      this.dateAt = wall - (wall % 1000);
-      this.tail = Buffer.from(`Date: ${new Date(wall).toUTCString()}\r\nConnection: keep-alive\r\nKeep-Alive: timeout=${Math.floor(this.c.keepAliveMs / 1000)}\r\n\r\n`, 'latin1');
-    }
-    return this.tail;
   }
 }
