@@ -29,6 +29,7 @@ export const settings: readonly Setting[] = [
   { key: 'port', kind: 'int', default: 8080, min: 0, max: 65535, doc: 'HTTP port (0 picks a free one)' },
   { key: 'dataDir', kind: 'string', default: './data', doc: 'data directory: database, uploads, assets' },
   { key: 'publicUrl', kind: 'string', default: null, doc: 'external base URL used in absolute links (default http://host:port)' },
+  { key: 'trustProxy', kind: 'list', default: [], doc: 'addresses or CIDRs of reverse proxies and edges in front of this node whose X-Forwarded-For/-Proto are believed (client address for API rate limits; scheme of absolute URLs such as the LL-DASH UTCTiming); empty = none' },
   { key: 'logLevel', kind: 'enum', default: 'info', values: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], doc: 'pino log level' },
   { key: 'tls.cert', kind: 'string', default: null, doc: 'PEM certificate file; with tls.key enables HTTPS and HTTP/2' },
   { key: 'tls.key', kind: 'string', default: null, doc: 'PEM private key file' },
@@ -224,6 +225,7 @@ export interface Config {
   port: number;
   dataDir: string;
   publicUrl: string | null;
+  trustProxy: string[];
   logLevel: string;
   tls: { cert: string | null; key: string | null };
   timeouts: { headersMs: number; requestMs: number; idleMs: number; keepAliveMs: number; shutdownMs: number; requestDeadlineMs: number };

@@ -43,8 +43,9 @@ const LIVE_FILE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
 const TRACEPARENT = /^00-([0-9a-f]{32})-[0-9a-f]{16}-([0-9a-f]{2})$/;
 const MAX_TOKEN_CHARS = 4096;
 /**
- * The live MPD: the origin writes its UTCTiming URL from the request's Host, so the edge asks for
- * it with the viewer's Host (what docs/CDN.md tells a CDN to do) and keys it by that Host too;
+ * The live MPD: the origin writes its UTCTiming URL from the request's Host (and, with `trustProxy`,
+ * X-Forwarded-Proto), so the edge asks for it with the viewer's Host and scheme (what docs/CDN.md
+ * tells a CDN to do) and keys it by both;
  * with the origin's own Host the viewers' players would sync their clocks on the origin, which
  * they may not be able to reach.
  */
@@ -58,8 +59,11 @@ export function createEdgeHandler(d: EdgeRouteDeps): (req: IncomingMessage, res:
   function upstreamHeaders(req: IncomingMessage): UpstreamHeaders {
     const xff = req.headers['x-forwarded-for'];
     const h = forwardHeaders(req.socket.remoteAddress ?? '', typeof xff === 'string' ? xff : undefined, String(req.headers.traceparent ?? ''), via);
-    const host = viewerHost(req);
-    if (host !== undefined && LIVE_MPD.test(req.url ?? '')) h.host = host;
+    if (LIVE_MPD.test(req.url ?? '')) {
+      const host = viewerHost(req);
+      if (host !== undefined) h.host = host;
+      h['x-forwarded-proto'] = viewerScheme(req); // an origin with trustProxy writes this scheme
+    }
     return h;
   }
 
@@ -88,8 +92,10 @@ export function createEdgeHandler(d: EdgeRouteDeps): (req: IncomingMessage, res:
     if (files.length > 2 || files[files.length - 1] === 'whep' || files.includes('whep')) return null; // WHEP and its sessions: the live routes
     if (!STREAM_ID.test(id) || !files.every((f) => LIVE_FILE.test(f))) throw fail('BAD_PATH', path, 'expected /live/<streamId>/[<rendition>/]<file>');
     const query = q < 0 ? '' : stripToken(url.slice(q + 1));
-    const host = LIVE_MPD.test(url) ? viewerHost(req) : undefined;
-    const key = `${path}${query === '' ? '' : `?${query}`}${host === undefined ? '' : ` host=${host}`}`; // a space never occurs in a request target
+    const mpd = LIVE_MPD.test(url);
+    const host = mpd ? viewerHost(req) : undefined;
+    // A space never occurs in a request target: the MPD's key also names the Host and scheme it was written for.
+    const key = `${path}${query === '' ? '' : `?${query}`}${host === undefined ? '' : ` host=${host}`}${mpd ? ` ${viewerScheme(req)}` : ''}`;
     return { t: { key, upstreamPath: url, privateCache: false, live: true }, id, rel: '', pathToken: null, vod: false };
   }
 
@@ -165,6 +171,11 @@ export function forwardHeaders(ip: string, xff: string | undefined, traceparent:
 function viewerHost(req: IncomingMessage): string | undefined {
   const host = req.headers.host ?? req.headers[':authority'];
   return typeof host === 'string' && host !== '' ? host : undefined;
+}
+
+/** The scheme the viewer reached the edge with. */
+function viewerScheme(req: IncomingMessage): 'https' | 'http' {
+  return (req.socket as { encrypted?: boolean }).encrypted === true ? 'https' : 'http';
 }
 
 /** The query without `token` parameters (auth is checked here, never part of the object's identity). */

@@ -28,6 +28,8 @@ export function createFastifyApp(config: Config, log: Logger, serverFactory: Fas
     serverFactory,
     genReqId: requestId,
     bodyLimit: 1024 * 1024,
+    // X-Forwarded-* only from configured proxies (RFC 7239 §8.1: anyone else could forge them).
+    trustProxy: config.trustProxy.length > 0 ? config.trustProxy : false,
     return503OnClosing: true,
     forceCloseConnections: false,
     logController: new LogController({ disableRequestLogging: true }),

@@ -47,6 +47,8 @@ test('LL-DASH: dynamic MPD, UTCTiming endpoint, in-progress segment streamed par
     assert.ok(text.includes(attr), `MPD has ${attr}`);
   }
   assert.ok(text.includes(`value="${h.httpUrl}/live/time"`), 'UTCTiming points at this server');
+  const forged = await (await fetch(`${base}/manifest.mpd?token=t1`, { headers: { 'x-forwarded-proto': 'https' } })).text();
+  assert.ok(forged.includes(`value="${h.httpUrl}/live/time"`), 'X-Forwarded-Proto from a peer not in trustProxy is ignored');
   // Synthetic frames arrive faster than real time: evaluate the template at AST + 1.5 s of media.
   const ast = Date.parse(/availabilityStartTime="([^"]+)"/.exec(text)![1]!);
   const m = mpdParser.parse(text, { manifestUri: `${base}/manifest.mpd`, NOW: ast + 1500, clientOffset: 0 });
@@ -79,4 +81,27 @@ test('LL-DASH: dynamic MPD, UTCTiming endpoint, in-progress segment streamed par
   assert.equal(beyond.status, 404, 'a segment beyond the next one is not held');
   assert.equal(beyond.headers.get('cache-control'), 'no-store', 'nor is its 404 stored: the URL names a segment to come');
   pub.destroy();
+});
+
+test('LL-DASH behind a trusted proxy: the UTCTiming URL takes the scheme from X-Forwarded-Proto', async (t) => {
+  const h = await startLive({ 'llhls.partTargetMs': 200, 'llhls.segmentTargetMs': 500, trustProxy: '127.0.0.1' });
+  t.after(() => h.close());
+  const pub = await syntheticPublisher(h.rtmpPort);
+  t.after(() => pub.destroy());
+  sendFrames(pub, 0, 0);
+  await waitUntil(() => h.strom.live.registry.get('cam1')?.active === true, 'stream live');
+  // As an edge asks: the viewer's Host and scheme (fetch() would not send a Host of our choosing).
+  const first = new Promise<{ status: number; text: string }>((resolve, reject) => {
+    http.get(`${h.httpUrl}/live/cam1/manifest.mpd`, { headers: { 'x-forwarded-proto': 'https', host: 'edge.example:8443' } }, (res) => {
+      let text = '';
+      res.setEncoding('utf8').on('data', (c: string) => (text += c)).on('end', () => resolve({ status: res.statusCode ?? 0, text }));
+    }).on('error', reject);
+  });
+  await waitUntil(() => h.strom.live.llhls.size === 1, 'muxer started by the MPD request');
+  sendFrames(pub, 1, 24);
+  const mpd = await first;
+  assert.equal(mpd.status, 200);
+  assert.match(mpd.text, /<UTCTiming [^>]*value="https:\/\/edge\.example:8443\/live\/time"/);
+  const plain = await (await fetch(`${h.httpUrl}/live/cam1/manifest.mpd`)).text();
+  assert.ok(plain.includes(`value="${h.httpUrl}/live/time"`), 'without the header: the scheme of the connection');
 });
