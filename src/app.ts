@@ -22,6 +22,7 @@ import { createHttpServer } from './http/http-server.js';
 import { createFastifyApp } from './http/fastify-app.js';
 import { createDelivery, type Delivery } from './http/delivery/delivery-handler.js';
 import { bucketCheck } from './storage/create-storage.js';
+import { resolveTls } from './http/tls-self-signed.js';
 import { DeliveryWorkers, ownConnectionsOnly } from './http/delivery/workers/delivery-workers.js';
 import { healthRoutes, readinessRoutes } from './http/health.js';
 import { streamAliasRoutes } from './http/stream-alias.js';
@@ -78,7 +79,8 @@ export interface Strom {
 }
 
 /** Build the Strom process for `config`. */
-export async function buildStrom(config: Config, log: Logger = createLogger(config.logLevel)): Promise<Strom> {
+export async function buildStrom(given: Config, log: Logger = createLogger(given.logLevel)): Promise<Strom> {
+  const config = await resolveTls(given, log);
   const cluster = createCluster(config, log);
   // HTTP: the listener, the delivery fast path in front, Fastify behind it.
   const delivery = createDelivery(config, log);

@@ -33,6 +33,7 @@ export const settings: readonly Setting[] = [
   { key: 'logLevel', kind: 'enum', default: 'info', values: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], doc: 'pino log level' },
   { key: 'tls.cert', kind: 'string', default: null, doc: 'PEM certificate file; with tls.key enables HTTPS and HTTP/2' },
   { key: 'tls.key', kind: 'string', default: null, doc: 'PEM private key file' },
+  { key: 'tls.selfSigned', kind: 'bool', default: false, doc: 'without tls.cert: generate a self-signed certificate into <dataDir>/tls once and serve HTTPS + HTTP/2 with it (to try h2 locally; browsers warn)' },
   { key: 'timeouts.headersMs', kind: 'duration', default: 10_000, min: 100, doc: 'max time to receive request headers (slowloris guard)' },
   { key: 'timeouts.requestMs', kind: 'duration', default: 0, min: 0, doc: 'max time to receive a whole request body; 0 = none (uploads can be long)' },
   { key: 'timeouts.idleMs', kind: 'duration', default: 30_000, min: 100, doc: 'close a socket idle this long' },
@@ -227,7 +228,7 @@ export interface Config {
   publicUrl: string | null;
   trustProxy: string[];
   logLevel: string;
-  tls: { cert: string | null; key: string | null };
+  tls: { cert: string | null; key: string | null; selfSigned: boolean };
   timeouts: { headersMs: number; requestMs: number; idleMs: number; keepAliveMs: number; shutdownMs: number; requestDeadlineMs: number };
   delivery: {
     cacheBytes: number;

@@ -5,11 +5,12 @@ import { loadConfig, type RawSettings } from '../config.js';
 import { buildStrom } from '../app.js';
 import { fail } from '../errors.js';
 
-export const serveUsage = `Usage: strom serve [--host H] [--port P] [--data DIR] [--config FILE] [--set key=value]...
+export const serveUsage = `Usage: strom serve [--host H] [--port P] [--data DIR] [--config FILE] [--tls-self-signed] [--set key=value]...
 
 Starts the Strom server. Settings come from defaults < --config FILE (JSON) < STROM_* environment
 variables < flags. Every setting is listed in docs/CONFIGURATION.md; --set sets any of them by its
-dotted name, for example --set delivery.cacheBytes=512MB.`;
+dotted name, for example --set delivery.cacheBytes=512MB. --tls-self-signed serves HTTPS and HTTP/2
+with a certificate generated once into <data>/tls (browsers warn; set tls.cert/tls.key for a real one).`;
 
 /** Parse `serve` flags into raw settings. */
 export function serveFlags(argv: string[]): { file?: string; flags: RawSettings } {
@@ -22,12 +23,14 @@ export function serveFlags(argv: string[]): { file?: string; flags: RawSettings 
       config: { type: 'string', short: 'c' },
       set: { type: 'string', multiple: true },
       'rtmp-port': { type: 'string' },
+      'tls-self-signed': { type: 'boolean' },
     },
     strict: true,
     allowPositionals: false,
   });
   const flags: RawSettings = { host: values.host, port: values.port, dataDir: values.data };
   if (values['rtmp-port'] !== undefined) flags['rtmp.port'] = values['rtmp-port'];
+  if (values['tls-self-signed'] === true) flags['tls.selfSigned'] = 'true';
   Object.assign(flags, parseSetFlags(values.set));
   return { file: values.config, flags };
 }
