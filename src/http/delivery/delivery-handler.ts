@@ -13,7 +13,7 @@ import { FileCatalog, type FileEntry } from './file-catalog.js';
 import { parseAssetPath } from './safe-path.js';
 import { sendObject, writeHead } from './send-object.js';
 import type { AnyRequest, AnyResponse } from '../../http-message.js';
-import { acceptsEarlyHints, earlyHintLinks, firstVariant, resolveUri } from './early-hints.js';
+import { acceptsEarlyHints, defaultAudio, earlyHintLinks, firstVariant, resolveUri } from './early-hints.js';
 import http2, { type Http2ServerResponse } from 'node:http2';
 import type { MediaObserver } from '../../observability/media-accounting.js';
 import { createStorage, type InstrumentedStorage } from '../../storage/create-storage.js';
@@ -53,6 +53,11 @@ export interface Delivery {
   setObserver(observer: MediaObserver | null): void;
   /** Compute what a first response of `e` prepares (a playlist's early hints), for the lean HTTP/1.1 path. */
   prepare(e: FileEntry): Promise<void>;
+  /**
+   * `Link` values (rel=preload) for what a player of asset `assetId` fetches first: its master
+   * playlist and the master's hints; [] when the asset has no master. For player pages.
+   */
+  startupHints(assetId: string): Promise<string[]>;
 }
 
 /** CORS headers on every media response (SPECS.md "CORS"). */
@@ -110,18 +115,33 @@ export function createDelivery(config: Config, log: Logger, storage: Instrumente
     return remote ? (err) => onError(req, res, err) : undefined;
   }
 
-  /** Early hints (and optional HTTP/2 push) for a master playlist, computed once per entry. */
+  /**
+   * Early hints (and optional HTTP/2 push) for a master playlist, computed once per entry: the
+   * start variant's playlist, init and first segment, and the same for the default audio
+   * rendition when audio is separate (what a player fetches next, in that order).
+   */
   async function prepareHints(e: FileEntry): Promise<void> {
     if (e.hints !== undefined || !e.kind.playlist) return;
     const master = (await catalog.body(e)).toString('utf8');
-    const variantUri = firstVariant(master);
-    const variantPath = variantUri === null ? null : resolveUri(e.key, variantUri);
-    let variantBody: string | null = null;
-    if (variantPath !== null && variantPath.startsWith(ASSET_PREFIX)) {
-      const v = await lookup(variantPath).catch(() => null);
-      if (v && catalog.cacheable(v)) variantBody = (await catalog.body(v)).toString('utf8');
+    const hints: string[] = [];
+    for (const uri of [firstVariant(master), defaultAudio(master)]) {
+      const mediaPath = uri === null ? null : resolveUri(e.key, uri);
+      let body: string | null = null;
+      if (mediaPath !== null && mediaPath.startsWith(ASSET_PREFIX)) {
+        const v = await lookup(mediaPath).catch(() => null);
+        if (v && catalog.cacheable(v)) body = (await catalog.body(v)).toString('utf8');
+      }
+      hints.push(...earlyHintLinks(mediaPath, body));
     }
-    e.hints = earlyHintLinks(variantPath, variantBody);
+    e.hints = hints;
+  }
+
+  async function startupHints(assetId: string): Promise<string[]> {
+    const master = `${ASSET_PREFIX}${assetId}/master.m3u8`;
+    const e = await lookup(master).catch(() => null);
+    if (e === null || !catalog.cacheable(e)) return [];
+    await prepareHints(e);
+    return [`<${master}>; rel=preload; as=fetch; crossorigin`, ...(e.hints ?? [])];
   }
 
   function hintsFor(req: AnyRequest, res: AnyResponse, e: FileEntry): (() => void) | undefined {
@@ -212,6 +232,7 @@ export function createDelivery(config: Config, log: Logger, storage: Instrumente
     },
     inFlight: () => active,
     prepare: (e) => prepareHints(e),
+    startupHints,
     setObserver(o) {
       observer = o;
     },

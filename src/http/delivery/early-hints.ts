@@ -53,6 +53,19 @@ export function firstVariant(master: string): string | null {
   return null;
 }
 
+/** URI of the default audio rendition of a master playlist (EXT-X-MEDIA TYPE=AUDIO, DEFAULT=YES, else the first), or null. */
+export function defaultAudio(master: string): string | null {
+  let first: string | null = null;
+  for (const raw of master.split(/\r?\n/)) {
+    if (!raw.startsWith('#EXT-X-MEDIA:') || !/(?:^|[:,])TYPE=AUDIO(?:,|$)/.test(raw)) continue;
+    const uri = /(?:^|[:,])URI="([^"]+)"/.exec(raw)?.[1];
+    if (uri === undefined) continue;
+    if (/(?:^|[:,])DEFAULT=YES(?:,|$)/.test(raw)) return uri;
+    first ??= uri;
+  }
+  return first;
+}
+
 /** Init segment URI (EXT-X-MAP) and first media segment URI of a media playlist. */
 export function firstObjects(media: string): { init: string | null; segment: string | null } {
   let init: string | null = null;
