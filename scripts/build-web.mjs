@@ -1,6 +1,7 @@
 // Builds the web UI (web/src → web/dist) with esbuild: one ESM entry with code splitting (hls.js,
 // mpegts.js and tus-js-client load only on the pages that use them), content-hashed file names
-// under web/dist/assets/ (served immutable), and web/dist/index.html (served no-cache) naming them.
+// under web/dist/assets/ (served immutable), and web/dist/index.html (served no-cache) naming them;
+// plus the embed player page template web/dist/embed.html and its asset list web/dist/embed.json.
 //   node scripts/build-web.mjs [--dev]   (--dev: no minification, inline source maps)
 import { build } from 'esbuild';
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -17,7 +18,7 @@ mkdirSync(path.join(out, 'assets'), { recursive: true });
 
 const result = await build({
   absWorkingDir: root,
-  entryPoints: { app: 'web/src/main.ts', style: 'web/src/style.css' },
+  entryPoints: { app: 'web/src/main.ts', style: 'web/src/style.css', embed: 'web/src/embed.ts' },
   bundle: true,
   splitting: true,
   format: 'esm',
@@ -43,5 +44,17 @@ const html = readFileSync(path.join(web, 'index.html'), 'utf8')
   .replace('%APP_JS%', named('web/src/main.ts'))
   .replace('%APP_CSS%', named('web/src/style.css'));
 writeFileSync(path.join(out, 'index.html'), html);
+
+// The embed page: its module and the chunks it imports statically (preloaded by the page and named
+// in its 103 Early Hints, so hls.js arrives with the module instead of after it). The server fills
+// the per-video placeholders (%TITLE%, %POSTER%, %CONFIG%, %MEDIA_PRELOADS%) per request.
+const embedOut = outputs.find(([, o]) => o.entryPoint === 'web/src/embed.ts');
+if (!embedOut) throw new Error('build-web: no output for web/src/embed.ts');
+const embedModules = embedOut[1].imports.filter((i) => i.kind === 'import-statement' && !i.external).map((i) => '/assets/' + path.basename(i.path));
+writeFileSync(path.join(out, 'embed.json'), JSON.stringify({ script: named('web/src/embed.ts'), modules: embedModules }));
+const embedHtml = readFileSync(path.join(web, 'embed.html'), 'utf8')
+  .replace('%EMBED_JS%', named('web/src/embed.ts'))
+  .replace('%MODULE_PRELOADS%', embedModules.map((m) => `<link rel="modulepreload" href="${m}">`).join('\n  '));
+writeFileSync(path.join(out, 'embed.html'), embedHtml);
 const bytes = outputs.reduce((n, [, o]) => n + o.bytes, 0);
 console.log(`build-web: ${outputs.length} files, ${(bytes / 1024).toFixed(0)} KiB → ${path.relative(root, out)}/`);

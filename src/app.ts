@@ -31,6 +31,7 @@ import { registerMetricsHistory } from './http/api/metrics-history.js';
 import { sseRoutes } from './http/events/sse.js';
 import { edgeSyncRoutes } from './http/internal/edge-sync-routes.js';
 import { webRoutes } from './http/web.js';
+import { embedRoutes } from './http/embed-routes.js';
 import { createMetricsListener, metricsRoutes, type MetricsListener } from './http/metrics.js';
 import { registerUploads, type Uploads } from './http/uploads/index.js';
 import { EventBus } from './events/event-bus.js';
@@ -103,6 +104,7 @@ export async function buildStrom(given: Config, log: Logger = createLogger(given
   // Edges (`strom edge`) follow signed playback from here: signing keys, signed ids, invalidations.
   if (config.cluster.secret !== null) await app.register(edgeSyncRoutes({ policy: control.policy, tokens: control.tokens, catalog: delivery.catalog, secret: config.cluster.secret, maxEdges: config.cluster.maxEdges, log, registry: obs.metrics.registry }));
   await app.register(webRoutes());
+  await app.register(embedRoutes({ config, delivery, control }));
 
   // VOD: uploads store a source and queue a transcode job; deleting a video stops its job.
   const vod = new VodService({ config, store: control.store, bus, log, invalidate: (id) => delivery.catalog.invalidateAsset(id), storage: delivery.storage });

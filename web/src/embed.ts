@@ -1,0 +1,79 @@
+/**
+ * The embed player (`/embed/<id>`, served by src/http/embed-routes.ts): a page with nothing but the
+ * video, for an `<iframe>` on another site, built to start fast. The server writes the playback
+ * URL into the page, so the player is created as soon as this module runs — no API round trip —
+ * while the page's preloads (and, over HTTP/2, the 103 Early Hints before it) have already asked
+ * for the master, the start variant, its init and first segment. hls.js is imported statically so
+ * it arrives with this module (modulepreloaded), not after it.
+ *
+ * Start quality: `capLevelToPlayerSize` keeps hls.js from starting above what the frame can show,
+ * and the bandwidth measured on the last visit (localStorage) replaces hls.js's 500 kbit/s guess,
+ * so a returning viewer on a fast link starts on a sharp rendition and a slow one is not stalled.
+ */
+import Hls from 'hls.js';
+
+/** What the server writes into the page (`#strom-embed`). */
+interface EmbedConfig {
+  hls: string;
+  autoplay: boolean;
+  muted: boolean;
+  loop: boolean;
+  /** Start position in seconds (0: the beginning). */
+  start: number;
+}
+
+const BANDWIDTH_KEY = 'strom.bandwidthEstimate';
+
+function savedBandwidth(): number | undefined {
+  try {
+    const n = Number(localStorage.getItem(BANDWIDTH_KEY));
+    return Number.isFinite(n) && n > 0 ? n : undefined;
+  } catch {
+    return undefined; // storage disabled (third-party iframe with blocked storage)
+  }
+}
+
+function saveBandwidth(bps: number): void {
+  try {
+    if (Number.isFinite(bps) && bps > 0) localStorage.setItem(BANDWIDTH_KEY, String(Math.round(bps)));
+  } catch {
+    /* storage disabled: the next visit starts from hls.js's default */
+  }
+}
+
+const cfg = JSON.parse(document.getElementById('strom-embed')!.textContent ?? '{}') as EmbedConfig;
+const video = document.querySelector('video')!;
+const errorBox = document.querySelector<HTMLElement>('.error')!;
+const showError = (text: string): void => {
+  errorBox.hidden = false;
+  errorBox.textContent = text;
+};
+// Browsers let a page autoplay only muted (Chromium's autoplay policy).
+video.muted = cfg.muted || cfg.autoplay;
+video.loop = cfg.loop;
+
+if (Hls.isSupported()) {
+  const bw = savedBandwidth();
+  const hls = new Hls({
+    capLevelToPlayerSize: true,
+    backBufferLength: 30,
+    startPosition: cfg.start > 0 ? cfg.start : -1,
+    ...(bw === undefined ? {} : { abrEwmaDefaultEstimate: bw }),
+  });
+  hls.attachMedia(video);
+  hls.loadSource(cfg.hls);
+  let savedAt = 0;
+  hls.on(Hls.Events.FRAG_LOADED, () => {
+    if (performance.now() - savedAt < 2_000) return;
+    savedAt = performance.now();
+    saveBandwidth(hls.bandwidthEstimate);
+  });
+  hls.on(Hls.Events.ERROR, (_e, d) => {
+    if (d.fatal) showError(`Playback error: ${d.details}`);
+  });
+} else if (video.canPlayType('application/vnd.apple.mpegurl') !== '') {
+  video.src = cfg.start > 0 ? `${cfg.hls}#t=${cfg.start}` : cfg.hls; // Safari: native HLS, Media Fragments start
+} else {
+  showError('This browser cannot play HLS.');
+}
+if (cfg.autoplay) void video.play().catch(() => undefined);
