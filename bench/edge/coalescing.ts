@@ -13,11 +13,6 @@
  * the origin requests per distinct URL the viewers fetched (parts, blocking playlists), and the
  * viewers' own request count for scale. Target: ≤ 1.05 origin requests per part per rendition.
  */
-import { mkdtempSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Agent, request } from 'undici';
@@ -26,10 +21,8 @@ import { buildStrom } from '../../src/app.js';
 import { testConfig } from '../../src/config.js';
 import { ffmpegPublish } from '../../test/helpers/live-fixtures.js';
 import { startCountingProxy, type CountingProxy } from '../../test/helpers/counting-proxy.js';
-import { fillPlaceholders, findBinary, NGINX_CONF } from '../../test/helpers/cdn.js';
-import { freePort } from '../../test/helpers/free-port.js';
+import { BENCH_SECRET, benchDir, buildDist, runBench, startNginxCdn, startStromEdge } from './bench-stack.js';
 
-const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 const { values } = parseArgs({ options: {
   viewers: { type: 'string', default: '1000' },
   seconds: { type: 'string', default: '20' },
@@ -37,10 +30,7 @@ const { values } = parseArgs({ options: {
 } });
 const VIEWERS = Number(values.viewers);
 const SECONDS = Number(values.seconds);
-const SECRET = 'bench-edge-secret-0123456789';
 const STREAM = 'cam1';
-const children: ChildProcess[] = [];
-const dirs: string[] = [];
 
 /** Next part to ask for, from a playlist: the preload hint's (msn, part index). */
 function nextPart(text: string): { msn: number; part: number; uri: string } | null {
@@ -86,33 +76,9 @@ async function viewer(base: string, agent: Agent, stopAt: number, counts: { requ
   }
 }
 
-async function startNginx(originPort: number): Promise<string> {
-  const dir = mkdtempSync(path.join(tmpdir(), 'strom-bench-nginx-'));
-  dirs.push(dir);
-  mkdirSync(path.join(dir, 'cache'));
-  const port = await freePort();
-  writeFileSync(path.join(dir, 'cdn.conf'), fillPlaceholders(readFileSync(NGINX_CONF, 'utf8'), { STROM_ORIGIN: `127.0.0.1:${originPort}`, CDN_LISTEN: `127.0.0.1:${port}`, CDN_CACHE_DIR: path.join(dir, 'cache'), CDN_CACHE_MAX_SIZE: '1g' }));
-  const temp = ['client_body', 'proxy', 'fastcgi', 'uwsgi', 'scgi'].map((k) => `  ${k}_temp_path ${path.join(dir, k)};`).join('\n');
-  writeFileSync(path.join(dir, 'nginx.conf'), `${process.getuid?.() === 0 ? 'user root root;\n' : ''}daemon off;\nworker_processes 2;\npid ${dir}/nginx.pid;\nerror_log ${dir}/error.log warn;\nevents { worker_connections 8192; }\nhttp {\n  access_log off;\n${temp}\n  include ${dir}/cdn.conf;\n}\n`);
-  children.push(spawn(findBinary('nginx')!, ['-p', dir, '-c', path.join(dir, 'nginx.conf'), '-e', path.join(dir, 'error.log')], { stdio: 'ignore' }));
-  await sleep(500);
-  return `http://127.0.0.1:${port}`;
-}
-
-async function startEdge(originPort: number): Promise<string> {
-  const port = await freePort();
-  children.push(spawn(process.execPath, [path.join(ROOT, 'dist/main.js'), 'edge', '--origin', `http://127.0.0.1:${originPort}`, '--port', String(port), '--secret', SECRET,
-    '--set', 'rtmp.enabled=false', '--set', 'logLevel=warn', '--set', 'rateLimit.media.perMinute=0'], { stdio: ['ignore', 'ignore', 'inherit'] }));
-  for (let i = 0; i < 200; i++) {
-    const ok = await request(`http://127.0.0.1:${port}/readyz`).then((r) => (r.body.dump(), r.statusCode === 200), () => false);
-    if (ok) break;
-    await sleep(100);
-  }
-  return `http://127.0.0.1:${port}`;
-}
-
 async function measure(tier: string, proxy: CountingProxy, originUrl: string): Promise<string> {
-  const base = tier === 'strom' ? await startEdge(proxy.port) : await startNginx(proxy.port);
+  const front = tier === 'strom' ? await startStromEdge(`http://127.0.0.1:${proxy.port}`) : await startNginxCdn(proxy.port, 8192);
+  const base = front.url;
   const agents = Array.from({ length: VIEWERS }, () => new Agent({ connections: 1, keepAliveTimeout: 30_000 }));
   const counts = { requests: 0, errors: 0 };
   const warmEnd = Date.now() + 5_000;
@@ -135,15 +101,14 @@ async function measure(tier: string, proxy: CountingProxy, originUrl: string): P
   await Promise.all([...agents, ...probes].map((a) => a.close()));
   const added = [...viaTier].filter(([k]) => direct.has(k)).map(([k, t]) => t - direct.get(k)!).sort((a, b) => a - b);
   const q = (p: number) => added[Math.min(added.length - 1, Math.floor(p * added.length))] ?? NaN;
-  children.pop()?.kill('SIGTERM');
+  front.stop();
   return `${tier.padEnd(6)} viewers ${VIEWERS}: viewer requests ${counts.requests - viewerBefore} (errors ${counts.errors}); origin saw ${parts.length} part requests for ${distinct(parts)} parts = ${(parts.length / Math.max(1, distinct(parts))).toFixed(3)} per part, ${blocking.length} blocking playlist requests for ${distinct(blocking)} distinct = ${(blocking.length / Math.max(1, distinct(blocking))).toFixed(3)} per playlist; part arrival through the tier vs direct over ${added.length} parts: +${q(0.5).toFixed(1)} ms p50, +${q(0.99).toFixed(1)} ms p99`;
 }
 
 async function main(): Promise<void> {
-  execFileSync('npx', ['tsc', '-p', 'tsconfig.json'], { cwd: ROOT, stdio: 'inherit' });
-  const dataDir = mkdtempSync(path.join(tmpdir(), 'strom-bench-coalesce-'));
-  dirs.push(dataDir);
-  const origin = await buildStrom(testConfig({ dataDir, 'cluster.secret': SECRET, 'live.staticKeys': `${STREAM}:secret`, 'rateLimit.media.perMinute': 0, 'delivery.earlyHints': false, 'llhls.maxHeldRequests': 100_000, logLevel: 'warn' }), pino({ level: 'warn' }));
+  buildDist();
+  const dataDir = benchDir('strom-bench-coalesce-');
+  const origin = await buildStrom(testConfig({ dataDir, 'cluster.secret': BENCH_SECRET, 'live.staticKeys': `${STREAM}:secret`, 'rateLimit.media.perMinute': 0, 'delivery.earlyHints': false, 'llhls.maxHeldRequests': 100_000, logLevel: 'warn' }), pino({ level: 'warn' }));
   const { port, url: originUrl } = await origin.listen();
   const pub = ffmpegPublish(origin.live.rtmp.port()!, 'secret', 3600);
   for (let i = 0; i < 100 && !origin.live.registry.get(STREAM)?.active; i++) await sleep(100);
@@ -161,11 +126,4 @@ async function main(): Promise<void> {
   await origin.close();
 }
 
-main().catch((err: unknown) => {
-  console.error(err);
-  process.exitCode = 1;
-}).finally(() => {
-  for (const c of children) c.kill('SIGTERM');
-  for (const d of dirs) rmSync(d, { recursive: true, force: true });
-  setTimeout(() => process.exit(), 500).unref();
-});
+runBench(main);

@@ -13,21 +13,16 @@
  * so the difference is what the edge's forwarding adds. p50 and p95 over `--cold` objects.
  * Targets: hot ≥ 1.0× nginx; cold overhead ≤ 5 ms at p50.
  */
-import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { readdirSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
-import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { buildStrom } from '../../src/app.js';
 import { testConfig } from '../../src/config.js';
 import { makeFixtureAsset } from '../../test/helpers/fixture-asset.js';
-import { fillPlaceholders, findBinary, NGINX_CONF } from '../../test/helpers/cdn.js';
-import { freePort } from '../../test/helpers/free-port.js';
+import { BENCH_SECRET, benchDir, buildDist, ROOT, runBench, startNginxCdn, startStromEdge } from './bench-stack.js';
 
-const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 const { values } = parseArgs({ options: {
   rounds: { type: 'string', default: '3' },
   seconds: { type: 'string', default: '10' },
@@ -35,18 +30,7 @@ const { values } = parseArgs({ options: {
   cold: { type: 'string', default: '40' },
   only: { type: 'string' },
 } });
-const SECRET = 'bench-edge-secret-0123456789';
 const ID = 'edgebench';
-const children: ChildProcess[] = [];
-const dirs: string[] = [];
-
-function waitPort(port: number, ms = 20_000): Promise<void> {
-  const until = Date.now() + ms;
-  return new Promise((resolve, reject) => {
-    const tryOnce = () => http.get({ host: '127.0.0.1', port, path: '/healthz' }, (r) => (r.resume(), resolve())).on('error', () => (Date.now() > until ? reject(new Error(`port ${port} not up`)) : setTimeout(tryOnce, 100)));
-    tryOnce();
-  });
-}
 
 function get(url: string, headers: Record<string, string> = {}): Promise<{ status: number; ttfbMs: number; headers: http.IncomingHttpHeaders }> {
   const t0 = performance.now();
@@ -64,48 +48,6 @@ function wrk(base: string, list: string): number {
   return Number(/Requests\/sec:\s+([\d.]+)/.exec(out)![1]);
 }
 
-async function startNginx(originPort: number): Promise<string> {
-  const dir = mkdtempSync(path.join(tmpdir(), 'strom-bench-nginx-'));
-  dirs.push(dir);
-  mkdirSync(path.join(dir, 'cache'));
-  const port = await freePort();
-  writeFileSync(path.join(dir, 'strom-cdn.conf'), fillPlaceholders(readFileSync(NGINX_CONF, 'utf8'), {
-    STROM_ORIGIN: `127.0.0.1:${originPort}`, CDN_LISTEN: `127.0.0.1:${port}`, CDN_CACHE_DIR: path.join(dir, 'cache'), CDN_CACHE_MAX_SIZE: '1g',
-  }));
-  const temp = ['client_body', 'proxy', 'fastcgi', 'uwsgi', 'scgi'].map((k) => `  ${k}_temp_path ${path.join(dir, k)};`).join('\n');
-  writeFileSync(path.join(dir, 'nginx.conf'), `${process.getuid?.() === 0 ? 'user root root;\n' : ''}daemon off;
-worker_processes 2;
-pid ${path.join(dir, 'nginx.pid')};
-error_log ${path.join(dir, 'error.log')} warn;
-events { worker_connections 4096; }
-http {
-  access_log off;
-${temp}
-  include ${path.join(dir, 'strom-cdn.conf')};
-}
-`);
-  const child = spawn(findBinary('nginx')!, ['-p', dir, '-c', path.join(dir, 'nginx.conf'), '-e', path.join(dir, 'error.log')], { stdio: 'ignore' });
-  children.push(child);
-  await waitPort(port).catch(() => undefined);
-  await sleep(300);
-  return `http://127.0.0.1:${port}`;
-}
-
-async function startEdge(originUrl: string): Promise<string> {
-  const port = await freePort();
-  // EDGE_NODE_ARGS: extra node flags for the edge process, e.g. "--cpu-prof --cpu-prof-dir=/tmp/p".
-  const nodeArgs = (process.env.EDGE_NODE_ARGS ?? '').split(' ').filter((a) => a !== '');
-  const child = spawn(process.execPath, [...nodeArgs, path.join(ROOT, 'dist/main.js'), 'edge', '--origin', originUrl, '--port', String(port), '--secret', SECRET,
-    '--set', 'rtmp.enabled=false', '--set', 'logLevel=warn', '--set', 'rateLimit.media.perMinute=0', '--set', 'edge.prefetchSegments=0', '--cache-bytes', '512MB'], { stdio: ['ignore', 'ignore', 'inherit'] });
-  children.push(child);
-  await waitPort(port);
-  for (let i = 0; i < 100; i++) {
-    if ((await get(`http://127.0.0.1:${port}/readyz`)).status === 200) break;
-    await sleep(100);
-  }
-  return `http://127.0.0.1:${port}`;
-}
-
 function pct(xs: number[], p: number): number {
   const s = [...xs].sort((a, b) => a - b);
   return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))]!;
@@ -113,15 +55,16 @@ function pct(xs: number[], p: number): number {
 const median = (xs: number[]) => pct(xs, 50);
 
 async function main(): Promise<void> {
-  execFileSync('npx', ['tsc', '-p', 'tsconfig.json'], { cwd: ROOT, stdio: 'inherit' });
-  const dataDir = mkdtempSync(path.join(tmpdir(), 'strom-bench-edge-'));
-  dirs.push(dataDir);
+  buildDist();
+  const dataDir = benchDir('strom-bench-edge-');
   const cold = Number(values.cold);
   await makeFixtureAsset({ dataDir, id: ID, seconds: Math.max(30, Math.ceil(cold / 2) + 10), segmentSeconds: 1 });
-  const origin = await buildStrom(testConfig({ dataDir, 'cluster.secret': SECRET, 'rateLimit.media.perMinute': 0, 'delivery.earlyHints': false, 'rtmp.enabled': false, logLevel: 'warn' }));
+  const origin = await buildStrom(testConfig({ dataDir, 'cluster.secret': BENCH_SECRET, 'rateLimit.media.perMinute': 0, 'delivery.earlyHints': false, 'rtmp.enabled': false, logLevel: 'warn' }));
   const { url: originUrl, port: originPort } = await origin.listen();
-  const nginx = await startNginx(originPort);
-  const edge = await startEdge(originUrl);
+  const nginx = (await startNginxCdn(originPort, 4096)).url;
+  // EDGE_NODE_ARGS: extra node flags for the edge process, e.g. "--cpu-prof --cpu-prof-dir=/tmp/p".
+  const nodeArgs = (process.env.EDGE_NODE_ARGS ?? '').split(' ').filter((a) => a !== '');
+  const edge = (await startStromEdge(originUrl, ['--set', 'edge.prefetchSegments=0', '--cache-bytes', '512MB'], nodeArgs)).url;
   const segs = readdirSync(path.join(dataDir, 'assets', ID, 'v360')).filter((f) => f.endsWith('.m4s')).sort();
   const all = ['v360', 'v240'].flatMap((r) => readdirSync(path.join(dataDir, 'assets', ID, r)).filter((f) => f.endsWith('.m4s')).map((f) => `/v/${ID}/${r}/${f}`));
 
@@ -150,8 +93,7 @@ async function main(): Promise<void> {
   const check = await get(`${nginx}${lists.segment[0]}`);
   if (!/HIT/.test(String(check.headers['x-cache-status']))) throw new Error(`nginx does not hit: ${JSON.stringify(check.headers)}`);
   const rows: Array<{ scenario: string; edge: number; nginx: number }> = [];
-  const listDir = mkdtempSync(path.join(tmpdir(), 'strom-bench-lists-'));
-  dirs.push(listDir);
+  const listDir = benchDir('strom-bench-lists-');
   for (const [scenario, list] of Object.entries(lists)) {
     if (values.only !== undefined && values.only !== scenario) continue;
     const file = path.join(listDir, scenario.replace(/ /g, '-'));
@@ -172,11 +114,4 @@ async function main(): Promise<void> {
   await origin.close();
 }
 
-main().catch((err: unknown) => {
-  console.error(err);
-  process.exitCode = 1;
-}).finally(() => {
-  for (const c of children) c.kill('SIGTERM');
-  for (const d of dirs) rmSync(d, { recursive: true, force: true });
-  setTimeout(() => process.exit(), 500).unref();
-});
+runBench(main);

@@ -8,140 +8,39 @@
  * counting proxy between nginx and Strom (and Strom's access log for statuses). One origin and
  * one nginx for the file. Timings are printed, never asserted.
  */
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
-import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { Browser } from 'playwright-core';
-import { launchBrowser, playInBrowser, type PlayResult } from '../helpers/browser.js';
-import { cdnUnavailable, startNginx, type Edge } from '../helpers/cdn.js';
-import { BIG_ID, LIVE_ID, VOD_ID, completePart, originResponses, startCdnOrigin, unplayedSegment, unpublishedPart, type CdnOrigin } from '../helpers/cdn-origin.js';
+import { cdnUnavailable, startNginx } from '../helpers/cdn.js';
+import * as cdn from '../helpers/cdn-suite.js';
 import { request } from '../helpers/http-client.js';
-import { flvViewer } from '../helpers/live-fixtures.js';
-import { parseLl } from '../helpers/ll-hls.js';
-import { until } from '../helpers/until.js';
 
 const unavailable = cdnUnavailable('nginx', 'nginx-light');
 
 describe('nginx edge (deploy/cdn/nginx.conf) in front of Strom', { skip: unavailable ?? false }, () => {
-  let origin: CdnOrigin;
-  let edge: Edge;
-  let browser: Browser;
-  const played: string[] = [];
-  /** A live part cached at the edge, checked again once the origin is gone. */
-  let livePart: { target: string; body: Buffer; at: number } | null = null;
-
-  before(async () => {
-    origin = await startCdnOrigin();
-    edge = await startNginx(origin.proxy.port);
-    browser = await launchBrowser();
-  });
-
-  after(async () => {
-    // The origin is closed (its temp directory removed) even if the browser or the edge fails to stop.
-    const stopped = await Promise.allSettled([browser?.close(), edge?.stop()]);
-    await origin?.close();
-    for (const s of stopped) if (s.status === 'rejected') throw s.reason;
-  });
+  const s = cdn.setUpSuite('nginx', startNginx);
 
   test('hls.js plays a VOD asset through nginx; each segment reaches the origin once', async () => {
-    const src = `${edge.url}/v/${VOD_ID}/master.m3u8`;
-    const first = await playInBrowser(browser, { player: 'hls', src, untilEnded: true, timeoutMs: 60_000 });
-    assert.deepEqual(first.errors.filter((e) => e.includes('fatal') || e.startsWith('media/')), [], `player errors: ${first.errors.join(', ')}; ${edge.diagnostics()}`);
-    assert.equal(first.ended, true, `ended (currentTime ${first.currentTime} of ${first.duration})`);
-    const elsewhere = first.requests.filter((u) => !u.startsWith(edge.url) && !u.startsWith('blob:'));
-    assert.deepEqual(elsewhere, [], 'every media request went to the edge');
-    // A new page is a new browser context: nothing comes from Chromium's own cache.
-    const second = await playInBrowser(browser, { player: 'hls', src, untilEnded: true, timeoutMs: 60_000 });
-    assert.equal(second.ended, true, `second viewer ended (currentTime ${second.currentTime})`);
-    played.push(...first.requests, ...second.requests);
-    const segments = (r: PlayResult) => new Set(r.requests.filter((u) => /\/seg_\d+\.m4s$/.test(u)).map((u) => u.slice(edge.url.length)));
-    const [a, b] = [segments(first), segments(second)];
-    const shared = [...b].filter((u) => a.has(u));
-    assert.ok(shared.length > 0, 'the second viewer loaded segments the first had loaded');
-    for (const u of new Set([...a, ...b])) assert.equal(origin.proxy.count(u), 1, `${u} reached the origin once, whoever loaded it`);
-    const log = edge.accessLog();
+    const shared = await cdn.playVodTwice(s);
+    const log = s.edge.accessLog();
     for (const u of shared) assert.ok(log.includes(`200 HIT ${u}`), `the edge logged a hit for ${u}`);
   });
 
-  test('hls.js plays the live stream in low-latency mode through nginx', async () => {
-    const res = await playInBrowser(browser, { player: 'hls', src: `${edge.url}/live/${LIVE_ID}/master.m3u8`, hlsConfig: { lowLatencyMode: true }, untilTime: 6, timeoutMs: 60_000 });
-    assert.deepEqual(res.errors.filter((e) => e.includes('fatal') || e.startsWith('media/')), [], `player errors: ${res.errors.join(', ')}`);
-    assert.ok(res.currentTime >= 6, `played to ${res.currentTime}`);
-    assert.equal(res.info.partList, true, 'hls.js saw EXT-X-PART through the edge');
-    const blocking = [...new Set(res.requests.filter((u) => /index\.m3u8\?.*_HLS_msn=\d+/.test(u)))];
-    assert.ok(blocking.length > 0, 'blocking playlist requests');
-    assert.ok(res.requests.some((u) => /part_[0-9a-z]{8}_\d+\.m4s/.test(u)), 'parts fetched');
-    // The query is part of the key: each distinct blocking request reached the origin as itself.
-    for (const u of blocking) {
-      const target = u.slice(edge.url.length);
-      assert.ok(origin.proxy.count(target) >= 1, `${target} reached the origin`);
-    }
-    console.log(`nginx: hls.js LL latency ${String(res.info.latency)} s, ${blocking.length} blocking reloads`);
-  });
+  test('hls.js plays the live stream in low-latency mode through nginx', () => cdn.playLiveLowLatency(s));
 
-  test('a live part is cached with the origin\'s immutable lifetime: one origin request', async () => {
-    // Its name carries the muxer's run id (docs/LIVE.md), so the edge keeps it as long as the origin says.
-    const target = await completePart(origin.url);
-    assert.match(target, /\/part_[0-9a-z]{8}_\d+\.m4s$/);
-    const a = await request(`${edge.url}${target}`);
-    const b = await request(`${edge.url}${target}`);
-    assert.equal(a.status, 200);
-    assert.equal(a.headers['cache-control'], 'public, max-age=31536000, immutable');
-    assert.equal(b.headers['x-cache-status'], 'HIT');
-    assert.deepEqual(b.body, a.body);
-    assert.ok(origin.proxy.count(target) <= 1, `${target} reached the origin at most once (hls.js may have loaded it)`);
-    livePart = { target, body: a.body, at: Date.now() };
-  });
+  test('a live part is cached with the origin\'s immutable lifetime: one origin request', () => cdn.cacheLivePart(s));
 
-  test('50 concurrent identical blocking requests for an unpublished part reach the origin once', async () => {
-    const { target, msn } = await unpublishedPart(edge.url);
-    // The playlist without _HLS_msn (max-age=0) is kept away from the cache and its lock.
-    assert.equal((await request(`${edge.url}/live/${LIVE_ID}/index.m3u8`)).headers['x-cache-status'], 'BYPASS');
-    const now = parseLl((await request(`${origin.url}/live/${LIVE_ID}/index.m3u8`)).body.toString());
-    assert.ok((now.mediaSequence ?? 0) + now.segments.length < msn, `segment ${msn} has not started`);
-    assert.equal(origin.proxy.count(target), 0, 'nobody asked for it yet');
-    const t0 = performance.now();
-    const answers = await Promise.all(Array.from({ length: 50 }, async () => {
-      const r = await request(`${edge.url}${target}`);
-      return { ...r, ms: performance.now() - t0 };
-    }));
-    assert.deepEqual([...new Set(answers.map((a) => a.status))], [200]);
-    assert.equal(new Set(answers.map((a) => a.body.toString())).size, 1, 'all 50 got the same playlist');
-    const answered = parseLl(answers[0]!.body.toString());
-    assert.ok((answered.mediaSequence ?? 0) + answered.segments.length >= msn, `the answer lists segment ${msn}'s first part`);
-    assert.equal(origin.proxy.count(target), 1, 'exactly one request reached the origin');
-    const statuses = answers.map((a) => String(a.headers['x-cache-status']));
-    assert.equal(statuses.filter((s) => s === 'MISS').length, 1, `one miss: ${statuses.join(',')}`);
-    assert.equal(statuses.filter((s) => s === 'HIT').length, 49, 'the others waited on it and hit');
-    assert.ok(answers.every((a) => /^strom-edge; (hit|fwd=miss)$/.test(String(a.headers['cache-status']))), 'RFC 9211 Cache-Status');
-    const times = answers.map((a) => a.ms).sort((x, y) => x - y);
-    // nginx wakes requests waiting on the cache lock by polling every 500 ms (ngx_http_file_cache.c).
-    console.log(`nginx: coalesced blocking request: first answer after ${times[0]!.toFixed(0)} ms, the other 49 within ${(times[49]! - times[0]!).toFixed(0)} ms after it`);
-  });
+  // nginx wakes requests waiting on the cache lock by polling every 500 ms (ngx_http_file_cache.c).
+  test('50 concurrent identical blocking requests for an unpublished part reach the origin once', () => cdn.coalesceBlockingRequests(s));
 
   test('a second fetch of a segment is a HIT and the origin saw it once', async () => {
-    // A segment no player loaded yet.
-    const target = unplayedSegment(origin, played);
-    const a = await request(`${edge.url}${target}`);
-    const b = await request(`${edge.url}${target}`);
-    assert.equal(a.status, 200);
-    assert.equal(a.headers['x-cache-status'], 'MISS');
-    assert.equal(b.headers['x-cache-status'], 'HIT');
-    assert.equal(b.headers['cache-status'], 'strom-edge; hit');
-    assert.deepEqual(b.body, a.body);
-    assert.equal(b.headers.etag, a.headers.etag, 'the strong ETag is kept');
-    assert.equal(b.headers['cache-control'], 'public, max-age=31536000, immutable');
-    assert.equal(origin.proxy.count(target), 1, 'one origin request');
+    const second = await cdn.segmentHitsSecondTime(s);
+    assert.equal(second.headers['cache-control'], 'public, max-age=31536000, immutable');
   });
 
   test('a Range deep into a progressive MP4 costs the origin one 1 MiB slice', async () => {
-    const target = `/v/${BIG_ID}/download.mp4`;
-    const r = await request(`${edge.url}${target}`, { headers: { Range: 'bytes=2500000-2500099' } });
-    assert.equal(r.status, 206);
-    assert.equal(r.headers['content-range'], `bytes 2500000-2500099/${origin.big.length}`);
-    assert.deepEqual(r.body, origin.big.subarray(2500000, 2500100));
+    const { edge, origin } = s;
+    const target = await cdn.rangeDeepIntoMp4(s);
     const seen = origin.proxy.requests.filter((q) => q.target === target);
     assert.deepEqual(seen.map((q) => q.headers.range), ['bytes=2097152-3145727'], 'only the third slice was fetched');
     const again = await request(`${edge.url}${target}`, { headers: { Range: 'bytes=3000000-3000009' } });
@@ -155,94 +54,36 @@ describe('nginx edge (deploy/cdn/nginx.conf) in front of Strom', { skip: unavail
       ['bytes=0-1048575', 'bytes=1048576-2097151', 'bytes=2097152-3145727'], 'each slice fetched once');
   });
 
-  test('HTTP-FLV streams through nginx and is never cached', async () => {
-    const target = `/live/${LIVE_ID}.flv`;
-    for (let i = 1; i <= 2; i++) {
-      const v = flvViewer(`${edge.url}${target}`);
-      const res = await v.res;
-      assert.equal(res.statusCode, 200);
-      assert.equal(res.headers['x-cache-status'], undefined, 'no cache in this location');
-      await v.waitTags(30, 15_000);
-      v.req.destroy();
-      assert.equal(origin.proxy.count(target), i, `viewer ${i} was its own origin request`);
-    }
-  });
+  test('HTTP-FLV streams through nginx and is never cached', () => cdn.flvUncached(s, 'no cache in this location'));
 
   test('an expired playlist is revalidated: If-None-Match → 304 (REVALIDATED), then fresh again', async () => {
-    // The DASH MPD: a playlist kind (max-age=delivery.playlistMaxAgeS = 1) that hls.js never loaded.
-    const target = `/v/${VOD_ID}/manifest.mpd`;
-    const first = await request(`${edge.url}${target}`);
-    assert.equal(first.headers['x-cache-status'], 'MISS');
-    const etag = first.headers.etag;
-    assert.ok(etag?.startsWith('"'), `strong ETag: ${etag}`);
+    const { edge, origin } = s;
+    const target = cdn.VOD_MPD;
+    const { first, etag } = await cdn.firstFetch(s, target);
     await sleep(2200); // past max-age=1 at nginx's one-second resolution
     const again = await request(`${edge.url}${target}`);
     assert.equal(again.status, 200);
     assert.deepEqual(again.body, first.body);
     assert.equal(again.headers['x-cache-status'], 'REVALIDATED', 'the expired copy was revalidated, not refetched');
     assert.equal(origin.proxy.count(target), 2);
-    const cond = origin.proxy.requests.filter((q) => q.target === target)[1]!;
-    assert.equal(cond.headers['if-none-match'], etag, 'conditional on the cached ETag');
-    await until(() => originResponses(origin.logs, target, 304) === 1, 'the origin answered 304', 5000);
+    await cdn.revalidatedWith(s, target, etag);
     const fresh = await request(`${edge.url}${target}`);
     assert.equal(fresh.headers['x-cache-status'], 'HIT', 'the 304 renewed the copy');
     assert.deepEqual(fresh.body, first.body);
   });
 
   test('a deleted asset stops playing: its expired playlist is not answered from the cache', async () => {
-    const dir = path.join(origin.dataDir, 'assets', 'gone1');
-    mkdirSync(dir);
-    writeFileSync(path.join(dir, 'index.m3u8'), '#EXTM3U\n#EXT-X-TARGETDURATION:1\n#EXT-X-ENDLIST\n');
-    const target = '/v/gone1/index.m3u8';
-    assert.equal((await request(`${edge.url}${target}`)).status, 200);
-    rmSync(dir, { recursive: true });
-    await sleep(2200); // the copy expires (max-age=1) …
-    await until(async () => (await request(`${origin.url}${target}`)).status === 404, '… and the origin answers 404', 10_000, 100);
+    const target = await cdn.deleteCachedPlaylist(s, 2200);
     for (let i = 0; i < 3; i++) {
-      const r = await request(`${edge.url}${target}`);
+      const r = await request(`${s.edge.url}${target}`);
       assert.equal(r.status, 404, `answer ${i + 1}: ${r.status} ${String(r.headers['x-cache-status'])}`);
     }
   });
 
   test('live errors are never cached; with the origin down cached VOD is served and live gives 502', async () => {
-    const missing = `/live/nosuch/index.m3u8?_HLS_msn=1&_HLS_part=0`;
-    for (let i = 1; i <= 2; i++) {
-      const r = await request(`${edge.url}${missing}`);
-      assert.equal(r.status, 404);
-      assert.equal(r.headers['cache-control'], 'no-store', 'the origin says so');
-      assert.equal(r.headers['x-cache-status'], 'MISS');
-      assert.equal(origin.proxy.count(missing), i, `404 number ${i} came from the origin`);
-    }
-    const segment = `/v/${VOD_ID}/v144/${readdirSync(path.join(origin.dataDir, 'assets', VOD_ID, 'v144')).find((f) => f.startsWith('seg_'))}`;
-    const cachedSegment = await request(`${edge.url}${segment}`);
-    const playlist = `/v/${VOD_ID}/manifest.mpd`;
-    const cachedPlaylist = await request(`${edge.url}${playlist}`);
-    assert.equal(cachedPlaylist.status, 200);
-
-    await origin.stopStrom();
-    await sleep(2200); // the playlist copy expires (max-age=1)
-
-    const seg = await request(`${edge.url}${segment}`);
-    assert.equal(seg.status, 200);
-    assert.equal(seg.headers['x-cache-status'], 'HIT');
-    assert.deepEqual(seg.body, cachedSegment.body);
-    for (let i = 0; i < 3; i++) {
-      const pl = await request(`${edge.url}${playlist}`);
-      assert.equal(pl.status, 200, `stale playlist, answer ${i + 1}: ${pl.body.toString()}`);
-      assert.equal(pl.headers['x-cache-status'], 'STALE', 'served stale (stale-if-error)');
-      assert.deepEqual(pl.body, cachedPlaylist.body);
-    }
-    // The live part cached earlier outlives the 10 s the edges used to cap live media at:
-    // still a HIT with the origin gone.
-    assert.ok(livePart, 'a live part was cached');
-    await sleep(Math.max(0, livePart.at + 13_000 - Date.now()));
-    const lp = await request(`${edge.url}${livePart.target}`);
-    assert.equal(lp.status, 200, `${livePart.target}: ${lp.status}`);
-    assert.equal(lp.headers['x-cache-status'], 'HIT');
-    assert.deepEqual(lp.body, livePart.body);
-    for (const live of [missing, `/live/${LIVE_ID}/index.m3u8`, `/live/${LIVE_ID}/master.m3u8?origin=down`]) {
-      const r = await request(`${edge.url}${live}`);
-      assert.equal(r.status, 502, `${live}: ${r.status} ${r.body.toString()}`);
-    }
+    for (const r of await cdn.liveErrorsUncached(s)) assert.equal(r.headers['x-cache-status'], 'MISS');
+    const cached = await cdn.cacheVod(s);
+    await cdn.servedWithOriginDown(s, cached, 2200, 'served stale (stale-if-error)');
+    await cdn.liveGives502(s);
   });
 });

@@ -15,12 +15,11 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Browser } from 'playwright-core';
 import { launchBrowser, playInBrowser } from '../helpers/browser.js';
-import { unpublishedPart } from '../helpers/cdn-origin.js';
+import { blockingBurst, burstTimes } from '../helpers/blocking-burst.js';
 import { startCountingProxy, type CountingProxy } from '../helpers/counting-proxy.js';
 import { EDGE_ORIGIN_SETTINGS, metricSample, startEdgeNode, type EdgeNode } from '../helpers/edge-node.js';
 import { request, startStrom, type Running } from '../helpers/http-client.js';
 import { ffmpegPublish, run, waitUntil } from '../helpers/live-fixtures.js';
-import { parseLl } from '../helpers/ll-hls.js';
 
 const LIVE = 'cam1';
 
@@ -75,25 +74,11 @@ test('hls.js plays the live stream through the edge in low-latency mode', async 
 });
 
 test('50 concurrent identical blocking requests for an unpublished part reach the origin once', async () => {
-  const { target, msn } = await unpublishedPart(edge.url);
-  const now = parseLl((await request(`${origin.url}/live/${LIVE}/index.m3u8`)).body.toString());
-  assert.ok((now.mediaSequence ?? 0) + now.segments.length < msn, `segment ${msn} has not started`);
-  assert.equal(proxy.count(target), 0, 'nobody asked for it yet');
-  const t0 = performance.now();
-  const answers = await Promise.all(Array.from({ length: 50 }, async () => {
-    const r = await request(`${edge.url}${target}`);
-    return { ...r, ms: performance.now() - t0 };
-  }));
-  assert.deepEqual([...new Set(answers.map((a) => a.status))], [200]);
-  assert.equal(new Set(answers.map((a) => a.body.toString())).size, 1, 'all 50 got the same playlist');
-  const answered = parseLl(answers[0]!.body.toString());
-  assert.ok((answered.mediaSequence ?? 0) + answered.segments.length >= msn, `the answer lists segment ${msn}'s first part`);
-  assert.equal(proxy.count(target), 1, 'exactly one request reached the origin');
+  const answers = await blockingBurst(edge.url, origin.url, proxy);
   const statuses = answers.map((a) => String(a.headers['cache-status']));
   assert.equal(statuses.filter((s) => /^strom-edge; fwd=miss; fwd-status=200(; stored)?$/.test(s)).length, 1, `one miss: ${statuses.join(', ')}`);
   assert.ok(statuses.every((s) => /^strom-edge; (fwd=miss; fwd-status=200(; stored|; collapsed)?|hit; ttl=\d+)$/.test(s)), `the others joined it: ${statuses.join(', ')}`);
-  const times = answers.map((a) => a.ms).sort((x, y) => x - y);
-  console.log(`edge: coalesced blocking request: first answer after ${times[0]!.toFixed(0)} ms, the other 49 within ${(times[49]! - times[0]!).toFixed(0)} ms after it; ${statuses.filter((s) => s.includes('collapsed')).length} collapsed`);
+  console.log(`edge: coalesced blocking request: ${burstTimes(answers)}; ${statuses.filter((s) => s.includes('collapsed')).length} collapsed`);
 });
 
 test('dash.js plays the LL-DASH stream through the edge', async () => {

@@ -13,12 +13,7 @@
  * - failover: origin A (a child process) is SIGKILLed while edge viewers watch, the encoder
  *   re-publishes to origin B, and the edge's relay continues from B on the same viewer connections.
  */
-import { spawn } from 'node:child_process';
 import http from 'node:http';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { Writable } from 'node:stream';
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -37,12 +32,11 @@ import type { FlvTag } from '../../src/live/formats/flv/flv-demuxer.js';
 import { signRelayRequest } from '../../src/live/relay/relay-auth.js';
 import { RtmpClient } from '../../src/live/rtmp/rtmp-client.js';
 import { ffmpegPublish, flvViewer, run, type FlvViewer, sendFrames, startLive, syntheticPublisher, waitUntil, type LiveHarness } from '../helpers/live-fixtures.js';
-import { CLUSTER_SECRET, startNode } from '../helpers/cluster-nodes.js';
+import { CLUSTER_SECRET, spawnStrom, startNode } from '../helpers/cluster-nodes.js';
 import { startRedis } from '../helpers/redis.js';
 import { launchWebRtcBrowser, waitPlay, webrtcPage } from '../helpers/webrtc.js';
 
 const SECRET = 'edge-test-secret-0123456789';
-const here = path.dirname(fileURLToPath(import.meta.url));
 
 /** An edge's live playback on its own HTTP server, with captured logs and its metrics registry. */
 interface EdgeHarness {
@@ -269,32 +263,9 @@ async function firstPlay(url: string, ms: number): Promise<FlvViewer> {
   }
 }
 
-/** Origin A as its own process (SIGKILL-able): a single node with the edge secret. */
-async function spawnOrigin(t: { after(fn: () => unknown): void }, nodeId: string): Promise<{ url: string; rtmpPort: number; kill(): Promise<void> }> {
-  const dataDir = mkdtempSync(path.join(tmpdir(), `strom-${nodeId}-`));
-  const settings = { dataDir, 'rtmp.enabled': true, 'live.staticKeys': 'cam2:other', 'cluster.secret': SECRET, 'cluster.nodeId': nodeId };
-  const child = spawn(process.execPath, ['--import', 'tsx', path.join(here, '../helpers/cluster-node-main.ts'), JSON.stringify(settings)], { stdio: ['ignore', 'pipe', 'inherit'] });
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  const kill = async () => {
-    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
-    await exited;
-    rmSync(dataDir, { recursive: true, force: true });
-  };
-  t.after(kill);
-  const ready = await new Promise<{ url: string; rtmpPort: number }>((resolve, reject) => {
-    let out = '';
-    child.stdout!.setEncoding('utf8').on('data', (s: string) => {
-      out += s;
-      const m = /ready (\S+) (\d+)/.exec(out);
-      if (m) resolve({ url: m[1]!, rtmpPort: Number(m[2]) });
-    });
-    child.once('exit', (code) => reject(new Error(`origin ${nodeId} exited (${code}) before it was ready`)));
-  });
-  return { ...ready, kill };
-}
-
 test('failover: origin A is killed while edge viewers watch, the encoder moves to origin B, the viewers continue from B', { timeout: 120_000 }, async (t) => {
-  const a = await spawnOrigin(t, 'origin-a');
+  // Origin A as its own process (SIGKILL-able): a single node with the edge secret.
+  const a = await spawnStrom(t, 'origin-a', { 'rtmp.enabled': true, 'live.staticKeys': 'cam2:other', 'cluster.secret': SECRET, 'cluster.nodeId': 'origin-a' });
   const e = await startEdge([a.url, origin.httpUrl], 'edge-f', { settings: { 'cluster.relayConnectTimeoutMs': 15_000 } });
   t.after(() => e.close());
   const toA = ffmpegPublish(a.rtmpPort, 'other', 120);

@@ -1,8 +1,9 @@
 /**
  * Live nodes of a test cluster on one private Redis (the cluster settings of ./cluster.ts):
  * `startNode` builds a Strom in this process (its own data directory, RTMP on, the same
- * `live.staticKeys` on every node so a key resolves anywhere without a shared database); `spawnNode` runs one in a child process
- * (test/helpers/cluster-node-main.ts) so a test can SIGKILL it like a crashed machine.
+ * `live.staticKeys` on every node so a key resolves anywhere without a shared database);
+ * `spawnNode` runs one in a child process (test/helpers/cluster-node-main.ts) so a test can
+ * SIGKILL it like a crashed machine, and `spawnStrom` runs any Strom that way.
  */
 import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -58,10 +59,14 @@ export interface SpawnedNode {
 }
 
 /** Start node `nodeId` in a child process; killed after the test if still running. */
-export async function spawnNode(t: TestContext, redisUrl: string, nodeId: string, extra: RawSettings = {}): Promise<SpawnedNode> {
-  const dataDir = mkdtempSync(path.join(tmpdir(), `strom-${nodeId}-`));
-  const settings = { dataDir, ...nodeSettings(redisUrl, nodeId, extra) };
-  const child = spawn(process.execPath, ['--import', 'tsx', path.join(here, 'cluster-node-main.ts'), JSON.stringify(settings)], { stdio: ['ignore', 'pipe', 'inherit'] });
+export function spawnNode(t: TestContext, redisUrl: string, nodeId: string, extra: RawSettings = {}): Promise<SpawnedNode> {
+  return spawnStrom(t, nodeId, nodeSettings(redisUrl, nodeId, extra));
+}
+
+/** Start a Strom with `settings` (over the test defaults, in a fresh data directory) in a child process; killed after the test if still running. */
+export async function spawnStrom(t: TestContext, name: string, settings: RawSettings): Promise<SpawnedNode> {
+  const dataDir = mkdtempSync(path.join(tmpdir(), `strom-${name}-`));
+  const child = spawn(process.execPath, ['--import', 'tsx', path.join(here, 'cluster-node-main.ts'), JSON.stringify({ dataDir, ...settings })], { stdio: ['ignore', 'pipe', 'inherit'] });
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   const kill = async () => {
     if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
@@ -76,7 +81,7 @@ export async function spawnNode(t: TestContext, redisUrl: string, nodeId: string
       const m = /ready (\S+) (\d+)/.exec(out);
       if (m) resolve({ url: m[1]!, rtmpPort: Number(m[2]) });
     });
-    child.once('exit', (code) => reject(new Error(`node ${nodeId} exited (${code}) before it was ready`)));
+    child.once('exit', (code) => reject(new Error(`${name} exited (${code}) before it was ready`)));
   });
   return { ...ready, kill };
 }

@@ -5,7 +5,7 @@
  * invalidations reach it as they happen; the node-to-node header is enforced; a reconnect's
  * snapshot replaces the state (a revocation made while the edge was cut off takes effect); the
  * subscriber bound answers 503 and a subscriber that stops reading is disconnected.
- * The edge reaches the origin through a TCP proxy the test can cut and make refuse connections.
+ * The edge reaches the origin through a TCP gate the test can shut (cut and refuse) and open again.
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -24,52 +24,17 @@ import type { Scope } from '../../src/auth/scopes.js';
 import { signRelayRequest } from '../../src/live/relay/relay-auth.js';
 import { OriginPool } from '../../src/edge/origin-pool.js';
 import { EdgePlaybackSync } from '../../src/edge/playback-sync.js';
+import { metricSample, startGate, type Gate } from '../helpers/edge-node.js';
 import { onSseEvents, type SseEvent } from '../helpers/sse.js';
 import { until } from '../helpers/until.js';
 
 const SECRET = 'edge-sync-test-secret-0123456789';
 const log = createLogger('silent');
 
-/** A TCP proxy to `port` that can drop its connections and refuse new ones. */
-function tcpProxy(port: number) {
-  const sockets = new Set<net.Socket>();
-  let refusing = false;
-  const server = net.createServer((client) => {
-    if (refusing) return void client.destroy();
-    const up = net.connect(port, '127.0.0.1');
-    const end = () => {
-      for (const s of [client, up]) {
-        s.destroy();
-        sockets.delete(s);
-      }
-    };
-    for (const s of [client, up]) {
-      sockets.add(s);
-      s.on('error', end);
-      s.on('close', end);
-    }
-    client.pipe(up);
-    up.pipe(client);
-  });
-  return {
-    listen: () => new Promise<number>((resolve) => server.listen(0, '127.0.0.1', () => resolve((server.address() as net.AddressInfo).port))),
-    refuse(on: boolean) {
-      refusing = on;
-    },
-    cut() {
-      for (const s of sockets) s.destroy();
-    },
-    close: () => new Promise<void>((resolve) => {
-      for (const s of sockets) s.destroy();
-      server.close(() => resolve());
-    }),
-  };
-}
-
 let dir: string;
 let strom: Strom;
 let url: string;
-let proxy: ReturnType<typeof tcpProxy>;
+let gate: Gate;
 let origins: OriginPool;
 let sync: EdgePlaybackSync;
 let guardServer: http.Server;
@@ -82,9 +47,8 @@ before(async () => {
   strom = await buildStrom(testConfig({ dataDir: dir, 'rtmp.enabled': false, 'cluster.secret': SECRET, 'cluster.maxEdges': 2 }));
   ({ url } = await strom.listen());
   apiSecret = loadApiSecret(strom.config);
-  proxy = tcpProxy(Number(new URL(url).port));
-  const proxyPort = await proxy.listen();
-  origins = new OriginPool([`http://127.0.0.1:${proxyPort}`], { connections: 2, healthIntervalMs: 1_000, timeoutMs: 2_000 }, log);
+  gate = await startGate(Number(new URL(url).port));
+  origins = new OriginPool([`http://127.0.0.1:${gate.port}`], { connections: 2, healthIntervalMs: 1_000, timeoutMs: 2_000 }, log);
   sync = new EdgePlaybackSync({ origins, secret: SECRET, nodeId: 'edge-1', config: testConfig({ 'edge.upstreamTimeoutMs': 2_000 }), log });
   sync.register(registry);
   // The edge's guard on real requests: GET /<id>[?token=…] → 200, or the refusal's status and code.
@@ -103,7 +67,7 @@ after(async () => {
   await sync.close();
   await origins.close();
   await new Promise<void>((resolve) => guardServer.close(() => resolve()));
-  await proxy.close();
+  await gate.close();
   await strom.close();
   rmSync(dir, { recursive: true, force: true });
 });
@@ -139,8 +103,7 @@ async function setVisibility(id: string, visibility: 'public' | 'signed'): Promi
 
 /** Value of a metric sample in exposition text (labels as written), or NaN. */
 async function sample(reg: Registry, series: string): Promise<number> {
-  const line = (await reg.metrics()).split('\n').find((l) => l.startsWith(`${series} `));
-  return line === undefined ? NaN : Number(line.slice(series.length + 1));
+  return metricSample(await reg.metrics(), series);
 }
 
 const originSubscribers = () => sample(strom.obs.metrics.registry, 'strom_edge_sync_subscribers');
@@ -242,8 +205,7 @@ test('after a cut the edge keeps its last state, reconnects, and the new snapsho
   let resyncs = 0;
   sync.onResync(() => resyncs++);
   const reconnectsBefore = await sample(registry, 'strom_edge_sync_reconnects_total');
-  proxy.refuse(true);
-  proxy.cut();
+  gate.shut();
   await until(() => !sync.status().connected, 'the edge sees the cut', 5_000);
   await until(async () => (await originSubscribers()) === 0, 'the origin sees the cut', 5_000);
   assert.equal(await sample(registry, 'strom_edge_sync_connected'), 0);
@@ -255,7 +217,7 @@ test('after a cut the edge keeps its last state, reconnects, and the new snapsho
   assert.equal(await edge(s.pub), '200');
   assert.equal(sync.synced(), true);
 
-  proxy.refuse(false);
+  gate.open();
   await until(() => resyncs > 0, 'a reconnect and its snapshot');
   assert.equal(await edge(s.signed, s.token2), '403 PLAYBACK_DENIED', 'the revocation missed while cut off took effect');
   assert.equal(await edge(s.pub), '403 PLAYBACK_DENIED', 'and so did the visibility change');
