@@ -11,6 +11,7 @@
  * so a returning viewer on a fast link starts on a sharp rendition and a slow one is not stalled.
  */
 import Hls from 'hls.js';
+import { bandwidthRecorder, rememberedBandwidth } from './bandwidth-memory.js';
 
 /** What the server writes into the page (`#strom-embed`). */
 interface EmbedConfig {
@@ -20,25 +21,6 @@ interface EmbedConfig {
   loop: boolean;
   /** Start position in seconds (0: the beginning). */
   start: number;
-}
-
-const BANDWIDTH_KEY = 'strom.bandwidthEstimate';
-
-function savedBandwidth(): number | undefined {
-  try {
-    const n = Number(localStorage.getItem(BANDWIDTH_KEY));
-    return Number.isFinite(n) && n > 0 ? n : undefined;
-  } catch {
-    return undefined; // storage disabled (third-party iframe with blocked storage)
-  }
-}
-
-function saveBandwidth(bps: number): void {
-  try {
-    if (Number.isFinite(bps) && bps > 0) localStorage.setItem(BANDWIDTH_KEY, String(Math.round(bps)));
-  } catch {
-    /* storage disabled: the next visit starts from hls.js's default */
-  }
 }
 
 const cfg = JSON.parse(document.getElementById('strom-embed')!.textContent ?? '{}') as EmbedConfig;
@@ -53,7 +35,7 @@ video.muted = cfg.muted || cfg.autoplay;
 video.loop = cfg.loop;
 
 if (Hls.isSupported()) {
-  const bw = savedBandwidth();
+  const bw = rememberedBandwidth();
   const hls = new Hls({
     capLevelToPlayerSize: true,
     backBufferLength: 30,
@@ -62,12 +44,8 @@ if (Hls.isSupported()) {
   });
   hls.attachMedia(video);
   hls.loadSource(cfg.hls);
-  let savedAt = 0;
-  hls.on(Hls.Events.FRAG_LOADED, () => {
-    if (performance.now() - savedAt < 2_000) return;
-    savedAt = performance.now();
-    saveBandwidth(hls.bandwidthEstimate);
-  });
+  const record = bandwidthRecorder();
+  hls.on(Hls.Events.FRAG_LOADED, () => record(hls.bandwidthEstimate));
   hls.on(Hls.Events.ERROR, (_e, d) => {
     if (d.fatal) showError(`Playback error: ${d.details}`);
   });

@@ -7,6 +7,7 @@
  */
 import type Hls from 'hls.js';
 import type { Level } from 'hls.js';
+import { bandwidthRecorder, rememberedBandwidth } from './bandwidth-memory.js';
 import { fmtBitrate, fmtDuration, h } from './dom.js';
 
 /** What to play. */
@@ -85,9 +86,13 @@ export async function createPlayer(host: HTMLElement, src: PlayerSource): Promis
   if (src.kind === 'hls') {
     const { default: HlsCtor } = await import('hls.js');
     if (HlsCtor.isSupported()) {
+      const bw = src.live ? undefined : rememberedBandwidth();
       hls = new HlsCtor({
         lowLatencyMode: src.live,
         backBufferLength: 30,
+        // Start no higher than the player can show, from the bandwidth measured on the last visit.
+        capLevelToPlayerSize: !src.live,
+        ...(bw === undefined ? {} : { abrEwmaDefaultEstimate: bw }),
         // CMCD (CTA-5004): every request carries session/content ids, buffer and throughput hints.
         cmcd: { contentId: src.contentId, useHeaders: false },
       });
@@ -106,6 +111,8 @@ export async function createPlayer(host: HTMLElement, src: PlayerSource): Promis
         if (d.type === HlsCtor.ErrorTypes.MEDIA_ERROR) return void hls?.recoverMediaError();
         showError(`Playback error: ${d.details}${d.response?.code ? ` (HTTP ${d.response.code})` : ''}`);
       });
+      const record = bandwidthRecorder();
+      hls.on(HlsCtor.Events.FRAG_LOADED, () => record(hls?.bandwidthEstimate ?? 0));
       hls.loadSource(src.url);
       hls.attachMedia(video);
     } else if (video.canPlayType('application/vnd.apple.mpegurl')) {

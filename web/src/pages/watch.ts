@@ -10,11 +10,19 @@ import { playbackOf } from '../playback.js';
 
 /** Render the watch page for video `id`. */
 export async function watchPage(main: HTMLElement, signal: AbortSignal, id: string): Promise<void> {
+  // Before the API answers, a public video's poster shows (a signed one answers 403: removed).
+  // No preload of the master here: this player sends CMCD in the query, so hls.js's request could
+  // never match it; the embed page (/embed/<id>) is the page built for the fastest start.
+  const base = `/v/${encodeURIComponent(id)}/`;
+  const poster = h('img', { class: 'poster', src: `${base}poster.jpg`, alt: '' });
+  poster.addEventListener('error', () => poster.remove());
+  const stage = h('div', { class: 'stage' }, poster);
+  main.append(stage);
   let v = await api<Video>('GET', `/api/v1/videos/${encodeURIComponent(id)}`, undefined, signal);
-  const stage = h('div', { class: 'stage' });
   const info = h('p', { class: 'meta', 'aria-live': 'polite' });
   const links = h('p', { class: 'links' });
-  append(main, h('h1', {}, v.title || v.id), stage, info, links, v.description ? h('p', {}, v.description) : null);
+  main.prepend(h('h1', {}, v.title || v.id));
+  append(main, info, links, v.description ? h('p', {}, v.description) : null);
 
   let player: Player | null = null;
   signal.addEventListener('abort', () => player?.destroy());
@@ -31,6 +39,7 @@ export async function watchPage(main: HTMLElement, signal: AbortSignal, id: stri
     if (player || signal.aborted) return;
     const pb = await playbackOf(v);
     if (signal.aborted) return;
+    stage.replaceChildren();
     player = await createPlayer(stage, {
       kind: 'hls', url: pb.hls, live: false, poster: pb.poster, contentId: v.id, title: v.title,
       storyboard: pb.hls.replace(/master\.m3u8$/, 'storyboard.vtt'),
