@@ -121,6 +121,8 @@ export const settings: readonly Setting[] = [
   // --- end WebRTC ---
   // --- vod.* : the transcode engine (src/vod; docs/VOD.md) ---
   { key: 'vod.segmentSeconds', kind: 'int', default: 4, min: 1, max: 10, doc: 'CMAF segment and keyframe interval in seconds (aligned across rungs)' },
+  { key: 'vod.firstSegmentSeconds', kind: 'int', default: 1, min: 0, max: 10, doc: 'duration of the first video segment, shorter for a fast start (0 or ≥ vod.segmentSeconds: all segments alike)' },
+  { key: 'vod.startKbps', kind: 'int', default: 1600, min: 0, doc: 'the master playlist lists first (players start there) the highest rung whose nominal kbps is at most this; 0 = the highest rung' },
   { key: 'vod.preset', kind: 'enum', default: 'veryfast', values: ['ultrafast', 'superfast', 'veryfast', 'faster', 'fast', 'medium', 'slow', 'slower', 'veryslow'], doc: 'x264 preset of every rung' },
   { key: 'vod.ladder', kind: 'list', default: ['1080:5000', '720:2800', '480:1400', '360:800', '240:400'], doc: 'rungs as shortSide:kbps (nominal for 16:9 at ≤30 fps); never upscaled' },
   { key: 'vod.audioKbps', kind: 'int', default: 128, min: 32, max: 512, doc: 'bitrate of the AAC-LC stereo audio rendition' },
@@ -277,6 +279,8 @@ export interface Config {
   // --- vod.* (src/vod) ---
   vod: {
     segmentSeconds: number;
+    firstSegmentSeconds: number;
+    startKbps: number;
     preset: string;
     ladder: string[];
     audioKbps: number;

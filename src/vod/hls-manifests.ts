@@ -84,17 +84,33 @@ export function trackBandwidth(t: PublishedTrack, o: { segmentSeconds: number; c
 const AUDIO_GROUP = 'aud';
 
 /**
+ * The order of the variants in the master: the start variant first, then the others highest
+ * first. Most players start on the first variant listed (RFC 8216bis §4.4.6.2 does not rank them;
+ * hls.js seeds its bandwidth estimate from it, AVPlayer starts there): the top rung would make the
+ * first segment the largest of the ladder, so the start variant is the highest rung whose nominal
+ * kbps is at most `startKbps` (the lowest when none is; 0: the top rung). ABR moves up from there
+ * as soon as the player has measured the link.
+ */
+export function startOrder<T extends { rendition: VideoRendition }>(video: T[], startKbps: number): T[] {
+  const byKbps = [...video].sort((a, b) => b.rendition.kbps - a.rendition.kbps);
+  if (startKbps <= 0 || byKbps.length < 2) return byKbps;
+  const start = byKbps.find((v) => v.rendition.kbps <= startKbps) ?? byKbps[byKbps.length - 1]!;
+  return [start, ...byKbps.filter((v) => v !== start)];
+}
+
+/**
  * The multivariant playlist (§4.4.6): one EXT-X-STREAM-INF per video rung with BANDWIDTH and
  * AVERAGE-BANDWIDTH (video + audio, §4.4.6.2), CODECS of both tracks, RESOLUTION, FRAME-RATE and
- * AUDIO naming the EXT-X-MEDIA audio group (§4.4.6.1). An audio-only asset has one audio variant.
+ * AUDIO naming the EXT-X-MEDIA audio group (§4.4.6.1), the start variant first (startOrder). An
+ * audio-only asset has one audio variant.
  */
-export function masterPlaylist(video: PublishedTrack<VideoRendition>[], audio: PublishedTrack<AudioRendition> | undefined, o: { segmentSeconds: number; complete: boolean }): string {
+export function masterPlaylist(video: PublishedTrack<VideoRendition>[], audio: PublishedTrack<AudioRendition> | undefined, o: { segmentSeconds: number; complete: boolean; startKbps?: number }): string {
   const lines = ['#EXTM3U', '#EXT-X-VERSION:7', '#EXT-X-INDEPENDENT-SEGMENTS'];
   const a = audio ? trackBandwidth(audio, o) : { peak: 0, average: 0 };
   if (audio && video.length > 0) {
     lines.push(`#EXT-X-MEDIA:TYPE=AUDIO,GROUP-ID="${AUDIO_GROUP}",NAME="audio",LANGUAGE="und",DEFAULT=YES,AUTOSELECT=YES,CHANNELS="${audio.rendition.channels}",URI="${audio.rendition.name}/index.m3u8"`);
   }
-  for (const v of video) {
+  for (const v of startOrder(video, o.startKbps ?? 0)) {
     const bw = trackBandwidth(v, o);
     const r = v.rendition;
     const attrs = [

@@ -122,8 +122,8 @@ export async function processVideo(o: ProcessVideoOptions): Promise<AssetSummary
     });
     created = true;
     const images = imageOutputs(probe, plan, workDir, cfg.storyboardTiles);
-    const args = buildLadderArgs({ source: o.source, plan, segmentSeconds: cfg.segmentSeconds, preset: cfg.preset, workDir, sourceFps: probe.video?.fps, images });
-    publisher = new AssetPublisher({ workDir, outDir, plan, segmentSeconds: cfg.segmentSeconds, playableSegments: PLAYABLE_SEGMENTS });
+    const args = buildLadderArgs({ source: o.source, plan, segmentSeconds: cfg.segmentSeconds, firstSegmentSeconds: cfg.firstSegmentSeconds, preset: cfg.preset, workDir, sourceFps: probe.video?.fps, images });
+    publisher = new AssetPublisher({ workDir, outDir, plan, segmentSeconds: cfg.segmentSeconds, startKbps: cfg.startKbps, playableSegments: PLAYABLE_SEGMENTS });
     let playableMs = 0;
     const announce = (became: boolean): void => {
       if (!became || !progressive || playableMs > 0) return;

@@ -44,6 +44,8 @@ export interface PublisherOptions {
   outDir: string;
   plan: Rendition[];
   segmentSeconds: number;
+  /** The master lists first the highest rung with nominal kbps ≤ this (0: the highest rung). */
+  startKbps?: number;
   /** Segments every rendition needs before the asset is announced playable. */
   playableSegments: number;
 }
@@ -134,7 +136,7 @@ export class AssetPublisher {
   /** Media playlists first, master last: a master is never published before the playlists it names. */
   private async writePlaylists(complete: boolean): Promise<void> {
     await this.writeMediaPlaylists(complete);
-    const master = masterPlaylist(this.video, this.audio, { segmentSeconds: this.o.segmentSeconds, complete });
+    const master = masterPlaylist(this.video, this.audio, { segmentSeconds: this.o.segmentSeconds, complete, startKbps: this.o.startKbps ?? 0 });
     await writeAtomic(path.join(this.o.outDir, 'master.m3u8'), master);
   }
 

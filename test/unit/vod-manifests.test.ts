@@ -6,7 +6,7 @@ import { dashManifest, frameRateAttr, segmentTimeline } from '../../src/vod/dash
 import { buildLadderArgs } from '../../src/vod/ffmpeg-args.js';
 import { parseProgressBlock, runTool } from '../../src/vod/ffmpeg-runner.js';
 import { storyboardLayout, storyboardVtt } from '../../src/vod/extras.js';
-import { masterPlaylist, mediaPlaylist, parseMediaPlaylist, peakBitrate, type PublishedTrack, type SegmentInfo } from '../../src/vod/hls-manifests.js';
+import { masterPlaylist, mediaPlaylist, parseMediaPlaylist, peakBitrate, startOrder, type PublishedTrack, type SegmentInfo } from '../../src/vod/hls-manifests.js';
 import type { AudioRendition, VideoRendition } from '../../src/vod/ladder.js';
 import { parseM3u8, parseMpd } from '../helpers/vod-parsers.js';
 
@@ -87,6 +87,39 @@ test('ladder arguments: one decode split N ways, aligned forced keyframes, AAC s
   // A frame rate above the plan's (capped) adds an fps filter before the split.
   const capped = buildLadderArgs({ source: 'in', plan: [{ ...v720.rendition, fps: 60 }], segmentSeconds: 2, preset: 'fast', workDir: '/w', sourceFps: 120 });
   assert.match(capped[capped.indexOf('-filter_complex') + 1]!, /^\[0:v:0\]fps=60,split=1/);
+});
+
+test('short first segment: keyframes at 0, 1, 5, 9…; video cut at hls_time 1, audio in its own muxer cutting every 4 s', () => {
+  const args = buildLadderArgs({ source: 'in.mov', plan: [v720.rendition, v360.rendition, a128.rendition], segmentSeconds: 4, firstSegmentSeconds: 1, preset: 'veryfast', workDir: '/w' });
+  const at = (flag: string, from = 0): string => args[args.indexOf(flag, from) + 1]!;
+  assert.equal(at('-force_key_frames'), 'expr:gte(t,if(eq(n_forced,0),0,1+(n_forced-1)*4))');
+  const outputs = args.flatMap((a, i) => (a === '-f' ? [i] : []));
+  assert.equal(outputs.length, 2, 'two HLS muxers');
+  assert.equal(at('-hls_time', outputs[0]), '1');
+  assert.equal(at('-var_stream_map'), 'v:0,name:v720 v:1,name:v360', 'video only, no audio group in the video muxer');
+  assert.equal(at('-hls_time', outputs[1]), '4');
+  const audioMap = args.indexOf('0:a:0');
+  assert.ok(audioMap > args.indexOf('/w/%v/index.m3u8'), 'the audio is mapped to the second output');
+  assert.equal(at('-hls_segment_filename', outputs[1]), '/w/a128/seg_%05d.m4s');
+  assert.equal(args.at(-1), '/w/a128/index.m3u8');
+  // firstSegmentSeconds ≥ segmentSeconds, or 0: one muxer, as without it.
+  for (const first of [0, 4, 6]) {
+    const same = buildLadderArgs({ source: 'in', plan: [v720.rendition, a128.rendition], segmentSeconds: 4, firstSegmentSeconds: first, preset: 'fast', workDir: '/w' });
+    assert.equal(same.filter((a) => a === '-f').length, 1);
+    assert.equal(same[same.indexOf('-force_key_frames') + 1], 'expr:gte(t,n_forced*4)');
+  }
+});
+
+test('start variant: the highest rung within startKbps is listed first, the rest highest first', () => {
+  const rung = (kbps: number, h: number) => ({ rendition: { kind: 'video' as const, name: `v${h}`, width: Math.round(h * 16 / 9), height: h, fps: 30, kbps } });
+  const ladder = [rung(5000, 1080), rung(2800, 720), rung(1400, 480), rung(800, 360)];
+  const names = (l: Array<{ rendition: { name: string } }>) => l.map((x) => x.rendition.name);
+  assert.deepEqual(names(startOrder(ladder, 1600)), ['v480', 'v1080', 'v720', 'v360']);
+  assert.deepEqual(names(startOrder(ladder, 0)), ['v1080', 'v720', 'v480', 'v360'], '0: the top rung');
+  assert.deepEqual(names(startOrder(ladder, 100)), ['v360', 'v1080', 'v720', 'v480'], 'none within: the lowest');
+  assert.deepEqual(names(startOrder([rung(2800, 720)], 1600)), ['v720']);
+  const master = masterPlaylist([v720, v360], a128, { segmentSeconds: 4, complete: true, startKbps: 1000 });
+  assert.match(master, /#EXT-X-STREAM-INF:[^\n]*\nv360\/index\.m3u8\n#EXT-X-STREAM-INF:[^\n]*\nv720\/index\.m3u8/);
 });
 
 test('storyboard: at most one tile a second, cues map to #xywh tiles row by row', () => {
