@@ -91,7 +91,7 @@ http {
   sendfile on;
   tcp_nopush on;
 ${temp}
-  types { application/vnd.apple.mpegurl m3u8; video/iso.segment m4s; video/mp4 mp4; }
+  types { application/vnd.apple.mpegurl m3u8; video/iso.segment m4s; video/mp4 mp4; text/html html; text/javascript js; }
   default_type application/octet-stream;
   server {
     listen 127.0.0.1:${port};
