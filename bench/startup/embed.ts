@@ -25,7 +25,8 @@ import { CHROMIUM_ARGS } from '../../test/helpers/browser.js';
 import { freePort } from '../../test/helpers/free-port.js';
 import { spkiHash } from '../../src/http/tls-self-signed.js';
 import { EMULATED } from './player-page.js';
-import { makeSource, packageReference, startNginx, terminate, waitPort } from './reference-ladder.js';
+import { makeSource, packageReference, startNginx } from './reference-ladder.js';
+import { terminate, waitPort } from '../../test/helpers/child-process.js';
 import { checkoutCode, ingest, ROOT, startStromServer } from './strom-server.js';
 
 const require = createRequire(import.meta.url);

@@ -4,14 +4,13 @@
  * -master_pl_name) served by a private nginx (own prefix and config in a temp dir, daemon off,
  * access log off, sendfile on, CORS `*`, HLS MIME types).
  */
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
-import net from 'node:net';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { findBinary } from '../../test/helpers/cdn.js';
 import { freePort } from '../../test/helpers/free-port.js';
+import { terminate, waitPort } from '../../test/helpers/child-process.js';
 
 const execFileP = promisify(execFile);
 
@@ -46,32 +45,6 @@ export async function packageReference(source: string, dir: string): Promise<voi
     '-master_pl_name', 'master.m3u8', '-var_stream_map', REFERENCE_RUNGS.map((_, i) => `v:${i},a:${i}`).join(' '),
     '-hls_fmp4_init_filename', 'init.mp4', '-hls_segment_filename', 'v%v/seg_%03d.m4s', 'v%v/index.m3u8'], dir);
   if (!readFileSync(path.join(dir, 'master.m3u8'), 'utf8').includes('v0/index.m3u8')) throw new Error('reference master playlist has no v0 variant');
-}
-
-/** Resolve once 127.0.0.1:port accepts connections; reject when `child` exits or `ms` passes. */
-export async function waitPort(port: number, child: ChildProcess | null, ms: number, what: () => string): Promise<void> {
-  const until = Date.now() + ms;
-  while (Date.now() < until) {
-    if (child !== null && (child.exitCode !== null || child.signalCode !== null)) throw new Error(`process exited (${child.exitCode ?? child.signalCode}): ${what()}`);
-    const ok = await new Promise<boolean>((resolve) => {
-      const s = net.connect(port, '127.0.0.1');
-      s.once('connect', () => (s.destroy(), resolve(true)));
-      s.once('error', () => resolve(false));
-    });
-    if (ok) return;
-    await sleep(50);
-  }
-  throw new Error(`nothing listening on ${port} after ${ms} ms: ${what()}`);
-}
-
-/** SIGTERM a child we started and wait for it (SIGKILL after 10 s). */
-export async function terminate(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return;
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  child.kill('SIGTERM');
-  const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
-  await exited;
-  clearTimeout(timer);
 }
 
 /** nginx serving `root` on a free loopback port; its prefix, config, pid and logs live in `dir`. */

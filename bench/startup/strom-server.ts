@@ -14,7 +14,7 @@ import { promisify } from 'node:util';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { cleanEnv } from '../../test/helpers/strom-process.js';
 import { freePort } from '../../test/helpers/free-port.js';
-import { terminate, waitPort } from './reference-ladder.js';
+import { terminate, waitPort } from '../../test/helpers/child-process.js';
 
 const execFileP = promisify(execFile);
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');

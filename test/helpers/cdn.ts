@@ -4,15 +4,14 @@
  * pid/logs/temp files/working directory in one temp directory, no daemon, stopped by the test.
  * Nothing touches the machine's own nginx or Varnish (their configuration, ports or logs).
  */
-import { spawn, execFile, type ChildProcess } from 'node:child_process';
+import { spawn, execFile } from 'node:child_process';
 import { accessSync, chmodSync, constants, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import net from 'node:net';
 import { tmpdir, userInfo } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { freePort } from './free-port.js';
+import { terminate, waitPort } from './child-process.js';
 
 const execFileP = promisify(execFile);
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -77,35 +76,6 @@ function edgeDir(prefix: string): string {
   return dir;
 }
 
-/** Resolve once 127.0.0.1:port accepts a connection; reject if `child` exits or `ms` passes. */
-async function waitListening(port: number, child: ChildProcess, ms: number, what: () => string): Promise<void> {
-  const end = Date.now() + ms;
-  while (Date.now() < end) {
-    if (child.exitCode !== null || child.signalCode !== null) throw new Error(`edge exited (${child.exitCode ?? child.signalCode}): ${what()}`);
-    const ok = await new Promise<boolean>((resolve) => {
-      const s = net.connect(port, '127.0.0.1');
-      s.once('connect', () => {
-        s.destroy();
-        resolve(true);
-      });
-      s.once('error', () => resolve(false));
-    });
-    if (ok) return;
-    await sleep(50);
-  }
-  throw new Error(`edge not listening on ${port} after ${ms} ms: ${what()}`);
-}
-
-/** SIGTERM the process we started and wait for it; SIGKILL after 10 s. */
-async function terminate(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return;
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  child.kill('SIGTERM');
-  const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
-  await exited;
-  clearTimeout(timer);
-}
-
 /**
  * deploy/cdn/nginx.conf inside a minimal main configuration (the part an operator's nginx.conf
  * already has: workers, pid, logs, temp paths), 2 workers, in front of 127.0.0.1:`originPort`.
@@ -148,7 +118,7 @@ ${temp}
     throw new Error(`nginx -t failed: ${e.stderr ?? e.message}`);
   });
   const child = spawn(bin, args, { stdio: 'ignore' });
-  await waitListening(port, child, 10_000, () => read('error.log')).catch(async (e: unknown) => {
+  await waitPort(port, child, 10_000, () => read('error.log')).catch(async (e: unknown) => {
     await terminate(child);
     throw e;
   });
@@ -183,7 +153,7 @@ export async function startVarnish(originPort: number): Promise<VarnishEdge> {
   const child = spawn(bin, ['-F', '-a', `127.0.0.1:${port}`, '-T', '127.0.0.1:0', '-f', vcl, '-n', work, '-s', 'malloc,64m'], { stdio: ['ignore', 'pipe', 'pipe'] });
   child.stdout!.on('data', (d: Buffer) => (output += d.toString()));
   child.stderr!.on('data', (d: Buffer) => (output += d.toString()));
-  await waitListening(port, child, 30_000, () => output).catch(async (e: unknown) => {
+  await waitPort(port, child, 30_000, () => output).catch(async (e: unknown) => {
     await terminate(child);
     throw e;
   });
