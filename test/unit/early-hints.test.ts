@@ -5,7 +5,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { defaultAudio, earlyHintLinks, firstObjects, firstVariant, resolveUri } from '../../src/http/delivery/early-hints.js';
+import { acceptsEarlyHints, defaultAudio, earlyHintLinks, firstObjects, firstVariant, resolveUri } from '../../src/http/delivery/early-hints.js';
 
 const MASTER = `#EXTM3U
 #EXT-X-VERSION:7
@@ -50,4 +50,14 @@ test('off-origin and parent-relative URIs', () => {
   assert.equal(resolveUri('/v/a1/master.m3u8', '//cdn.example/x.m3u8'), null);
   assert.equal(resolveUri('/v/a1/v480/index.m3u8', '../aud/init.mp4'), '/v/a1/aud/init.mp4');
   assert.equal(resolveUri('/v/a1/v480/index.m3u8', 'seg.m4s?x=1'), '/v/a1/v480/seg.m4s');
+});
+
+test('who gets a 103: HTTP/2 always; HTTP/1.1 except ffmpeg and browsers; never HTTP/1.0', () => {
+  const chrome = 'Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 Safari/537.36';
+  assert.equal(acceptsEarlyHints(2, 0, chrome), true, 'browsers use 103 over HTTP/2 (navigations)');
+  assert.equal(acceptsEarlyHints(1, 1, chrome), false, 'browsers ignore it over HTTP/1.1');
+  assert.equal(acceptsEarlyHints(1, 1, 'Lavf/59.27.100'), false, 'ffmpeg takes it for the final response');
+  assert.equal(acceptsEarlyHints(1, 1, 'curl/7.88.1'), true);
+  assert.equal(acceptsEarlyHints(1, 1, undefined), true);
+  assert.equal(acceptsEarlyHints(1, 0, 'curl/7.88.1'), false, 'no 1xx in HTTP/1.0 (RFC 8297 §3)');
 });
