@@ -30,7 +30,7 @@ import { terminate, waitPort } from '../../test/helpers/child-process.js';
 import { checkoutCode, ingest, ROOT, startStromServer } from './strom-server.js';
 
 const require = createRequire(import.meta.url);
-const { values: opt } = parseArgs({ options: { rounds: { type: 'string', default: '7' }, network: { type: 'string', default: 'both' } } });
+const { values: opt } = parseArgs({ options: { rounds: { type: 'string', default: '7' }, network: { type: 'string', default: 'both' }, timeline: { type: 'boolean', default: false } } });
 const ROUNDS = Number(opt.rounds);
 const NETWORKS = opt.network === 'both' ? ['loopback', 'emulated'] : [opt.network];
 const CASES = ['strom h2 + Early Hints', 'strom HTTP/1.1', 'reference'] as const;
@@ -43,11 +43,17 @@ const REFERENCE_PAGE = `<!doctype html><html><head><meta charset="utf-8"><title>
 </body></html>`;
 
 /** Registered before any page script: the first presented frame's time from navigation start. */
-const FIRST_FRAME_HOOK = `window.__ff = null;
+const FIRST_FRAME_HOOK = `window.__ff = null; window.__ev = [];
 document.addEventListener('DOMContentLoaded', () => {
+  window.__ev.push(['DOMContentLoaded', performance.now()]);
   const v = document.querySelector('video');
-  if (v) v.requestVideoFrameCallback((_now, m) => { window.__ff = m.presentationTime; });
+  if (!v) return;
+  v.requestVideoFrameCallback((_now, m) => { window.__ff = m.presentationTime; });
+  for (const n of ['loadstart', 'loadedmetadata', 'loadeddata', 'canplay', 'playing', 'waiting', 'seeking']) v.addEventListener(n, () => window.__ev.push(['video ' + n, performance.now()]));
 });`;
+
+/** A page's timeline: resources (start → end, how initiated) and video element events, ms from navigation start. */
+interface Timeline { resources: Array<[string, number, number, string]>; events: Array<[string, number]> }
 
 const pct = (xs: number[], p: number) => [...xs].sort((a, b) => a - b)[Math.max(0, Math.ceil((p / 100) * xs.length) - 1)] ?? NaN;
 
@@ -62,7 +68,7 @@ async function startTlsStrom(dataDir: string): Promise<{ url: string; stop: () =
 }
 
 /** One page load until its first frame; null when none within 30 s. */
-async function play(browser: Browser, url: string, emulate: boolean): Promise<{ ttff: number | null; earlyHints: number }> {
+async function play(browser: Browser, url: string, emulate: boolean): Promise<{ ttff: number | null; earlyHints: number; timeline: Timeline }> {
   const context = await browser.newContext();
   try {
     const page = await context.newPage();
@@ -78,10 +84,26 @@ async function play(browser: Browser, url: string, emulate: boolean): Promise<{ 
     return await page.evaluate((got) => ({
       ttff: got ? (window as unknown as { __ff: number }).__ff : null,
       earlyHints: performance.getEntriesByType('resource').filter((e) => (e as PerformanceResourceTiming).initiatorType === 'early-hints').length,
+      timeline: {
+        resources: (performance.getEntriesByType('resource') as PerformanceResourceTiming[]).map((e) => [e.name.replace(location.origin, ''), e.startTime, e.responseEnd, e.initiatorType] as [string, number, number, string]),
+        events: (window as unknown as { __ev: Array<[string, number]> }).__ev,
+      },
     }), ok);
   } finally {
     await context.close();
   }
+}
+
+/** The median play's timeline (--timeline). */
+function printTimeline(c: string, plays: Array<{ ttff: number; timeline: Timeline }>): void {
+  const median = [...plays].sort((a, b) => a.ttff - b.ttff)[Math.floor((plays.length - 1) / 2)];
+  if (!median) return;
+  console.log(`-- ${c}: median play, first frame at ${median.ttff.toFixed(1)} ms`);
+  const rows = [
+    ...median.timeline.resources.map(([name, start, end, how]) => [start, `${start.toFixed(1).padStart(7)} → ${end.toFixed(1).padStart(7)}  ${how.padEnd(12)} ${name.slice(0, 90)}`] as const),
+    ...median.timeline.events.map(([name, t]) => [t, `${t.toFixed(1).padStart(7)}            ${name}`] as const),
+  ].sort((a, b) => a[0] - b[0]);
+  for (const [, line] of rows) console.log(`   ${line}`);
 }
 
 async function main(): Promise<void> {
@@ -120,11 +142,15 @@ async function main(): Promise<void> {
     for (const net of NETWORKS) {
       const got = Object.fromEntries(CASES.map((c) => [c, [] as number[]])) as Record<CaseName, number[]>;
       const hinted = Object.fromEntries(CASES.map((c) => [c, [] as number[]])) as Record<CaseName, number[]>;
+      const timelines = Object.fromEntries(CASES.map((c) => [c, [] as Array<{ ttff: number; timeline: Timeline }>])) as Record<CaseName, Array<{ ttff: number; timeline: Timeline }>>;
       for (let r = 0; r < ROUNDS; r++) {
         for (let k = 0; k < CASES.length; k++) {
           const c = CASES[(r + k) % CASES.length]!;
           const p = await play(browser, urls[c], net === 'emulated');
-          if (p.ttff !== null) got[c].push(p.ttff);
+          if (p.ttff !== null) {
+            got[c].push(p.ttff);
+            timelines[c].push({ ttff: p.ttff, timeline: p.timeline });
+          }
           hinted[c].push(p.earlyHints);
         }
       }
@@ -135,6 +161,7 @@ async function main(): Promise<void> {
         const p50 = pct(got[c], 50);
         console.log(`${c.padEnd(24)} ${p50.toFixed(1).padStart(8)} ms ${pct(got[c], 90).toFixed(1).padStart(8)} ms  ${String(got[c].length).padStart(5)}  ${String(pct(hinted[c], 50)).padStart(23)}  ${c === 'reference' ? '' : `${(p50 / ref).toFixed(2)}×`}`);
       }
+      if (opt.timeline) for (const c of CASES) printTimeline(c, timelines[c]);
     }
   } finally {
     for (const s of stops.reverse()) await s().catch((e: unknown) => console.error('cleanup:', e));

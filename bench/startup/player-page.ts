@@ -76,13 +76,13 @@ export interface PlayRecord {
 const PAGE = `<!doctype html><html><body><video id="v" muted autoplay playsinline></video>
 <script src="/hls.min.js"></script>
 <script>
-window.__start = (src) => {
+window.__start = (src, config) => {
   performance.setResourceTimingBufferSize(2000);
   const v = document.getElementById('v');
   const r = window.__r = { mark: 0, first: null, via: '', playingMs: null, startRendition: null, firstVideoUrl: null, firstAudioUrl: null, events: [], errors: [] };
   const rel = () => +(performance.now() - r.mark).toFixed(1);
   const ev = (e, d) => r.events.push({ t: rel(), e, d });
-  const hls = new Hls();
+  const hls = new Hls(config || {});
   const lv = (i) => { const l = hls.levels[i]; return l ? l.height + 'p ' + Math.round(l.bitrate / 1000) + 'k' : '?'; };
   const frag = (f) => f.type + ' ' + (f.type === 'main' ? lv(f.level) : 'track ' + f.level) + ' sn ' + f.sn;
   hls.on(Hls.Events.ERROR, (_e, d) => r.errors.push(d.type + '/' + d.details + (d.fatal ? '/fatal' : '')));
@@ -96,6 +96,11 @@ window.__start = (src) => {
     if (r.firstAudioUrl === null && d.frag.type === 'audio' && d.frag.sn !== 'initSegment') r.firstAudioUrl = d.frag.url;
   });
   hls.on(Hls.Events.FRAG_BUFFERED, (_e, d) => ev('frag buffered', frag(d.frag)));
+  hls.on(Hls.Events.MEDIA_ATTACHED, () => ev('media attached', ''));
+  hls.on(Hls.Events.FRAG_PARSING_INIT_SEGMENT, (_e, d) => ev('init segment parsed', d.frag.type));
+  hls.on(Hls.Events.BUFFER_APPENDING, (_e, d) => ev('buffer appending', d.type + ' ' + d.data.byteLength + ' B'));
+  hls.on(Hls.Events.BUFFER_APPENDED, (_e, d) => ev('buffer appended', d.type + ' ' + JSON.stringify(d.timeRanges && d.timeRanges[d.type] ? Array.from({ length: d.timeRanges[d.type].length }, (_, i) => [+d.timeRanges[d.type].start(i).toFixed(3), +d.timeRanges[d.type].end(i).toFixed(3)]) : [])));
+  for (const n of ['loadedmetadata', 'loadeddata', 'canplay', 'seeking', 'seeked', 'waiting']) v.addEventListener(n, () => ev('video ' + n, 'currentTime ' + v.currentTime.toFixed(3)));
   v.addEventListener('playing', () => { if (r.playingMs === null) r.playingMs = rel(); });
   if ('requestVideoFrameCallback' in v) {
     v.requestVideoFrameCallback((now, md) => {
@@ -175,7 +180,7 @@ export class PlayerHost {
   }
 
   /** Play `src` until the first frame (or to the end with `untilEnded`) and return what was measured. */
-  async play(browser: Browser, src: string, o: { emulate: boolean; untilEnded: boolean; timeoutMs?: number }): Promise<PlayRecord> {
+  async play(browser: Browser, src: string, o: { emulate: boolean; untilEnded: boolean; timeoutMs?: number; hlsConfig?: Record<string, unknown> }): Promise<PlayRecord> {
     const context = await browser.newContext();
     try {
       const page = await context.newPage();
@@ -185,7 +190,7 @@ export class PlayerHost {
       if (o.emulate) await cdp.send('Network.emulateNetworkConditions', EMULATED);
       const reqs = watchNetwork(cdp);
       await page.goto(`${this.origin}/`);
-      await page.evaluate((s) => (window as unknown as { __start(src: string): void }).__start(s), src);
+      await page.evaluate(([s, c]) => (window as unknown as { __start(src: string, config: unknown): void }).__start(s, c), [src, o.hlsConfig ?? {}] as const);
       await page.waitForFunction((untilEnded) => {
         const r = (window as unknown as { __r: PageRecord }).__r;
         if (r.errors.some((e) => e.endsWith('/fatal'))) return true;

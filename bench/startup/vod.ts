@@ -55,7 +55,9 @@ const { values: opt } = parseArgs({ options: {
   'strom-ref': { type: 'string' },
   'strom-url': { type: 'string' },
   asset: { type: 'string' },
+  'hls-config': { type: 'string' },
 } });
+const HLS_CONFIG = opt['hls-config'] === undefined ? undefined : JSON.parse(opt['hls-config']) as Record<string, unknown>;
 const ROUNDS = Number(opt.rounds);
 if (!Number.isInteger(ROUNDS) || ROUNDS < 1) throw new Error(`--rounds expects a positive integer, got ${opt.rounds}`);
 if (!['loopback', 'emulated', 'both'].includes(opt.network)) throw new Error(`--network expects loopback, emulated or both, got ${opt.network}`);
@@ -193,7 +195,7 @@ async function main(): Promise<void> {
   const host = await PlayerHost.start();
   cleanups.push(() => host.close());
   for (const c of CASES) {
-    const w = await host.play(browser, src[c], { emulate: false, untilEnded: false });
+    const w = await host.play(browser, src[c], { emulate: false, untilEnded: false, hlsConfig: HLS_CONFIG });
     if (w.ttffMs === null) throw new Error(`${c}: warm-up play showed no frame (errors: ${w.errors.join(', ') || 'none'})`);
   }
 
@@ -203,7 +205,7 @@ async function main(): Promise<void> {
       const order = round % 2 === 0 ? CASES : [...CASES].reverse();
       const line: string[] = [];
       for (const c of order) {
-        const p = await host.play(browser, src[c], { emulate: net === 'emulated', untilEnded: false, timeoutMs: 30_000 });
+        const p = await host.play(browser, src[c], { emulate: net === 'emulated', untilEnded: false, timeoutMs: 30_000, hlsConfig: HLS_CONFIG });
         plays[net][c].push(p);
         line.push(`${c} ${ms(p.ttffMs)} ms${p.errors.length ? ` [${p.errors.join(' ')}]` : ''}`);
       }
@@ -226,7 +228,7 @@ async function main(): Promise<void> {
   if (opt.full) {
     console.log('\n== full playback (once per case and network, to the end)');
     for (const net of NETWORKS) for (const c of CASES) {
-      const p = await host.play(browser, src[c], { emulate: net === 'emulated', untilEnded: true, timeoutMs: 90_000 });
+      const p = await host.play(browser, src[c], { emulate: net === 'emulated', untilEnded: true, timeoutMs: 90_000, hlsConfig: HLS_CONFIG });
       const renditions = [...new Set(p.events.filter((e) => e.e === 'frag loaded' && e.d.startsWith('main')).map((e) => e.d.split(' ')[1]!))];
       full.push({ network: net, case: c, requests: p.requests.length, bytes: p.requests.reduce((s, r) => s + r.bytes, 0), ended: p.ended, errors: p.errors, renditions });
       const f = full[full.length - 1]!;

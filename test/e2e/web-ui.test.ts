@@ -163,6 +163,31 @@ test('the quality menu switches hls.js to the chosen rendition and back to auto'
   assert.equal(await page.evaluate(() => (window as unknown as { __stromPlayer: { hls: { autoLevelEnabled: boolean } } }).__stromPlayer.hls.autoLevelEnabled), true);
 });
 
+test('the watch page starts the player before the video API answers', async () => {
+  // Hold the page's GET /api/v1/videos/<id> until the video is playing: the player must not wait for it.
+  let release!: () => void;
+  const held = new Promise<void>((resolve) => (release = resolve));
+  let apiAnswered = false;
+  await page.route(`**/api/v1/videos/${videoId}`, async (route) => {
+    await held;
+    apiAnswered = true;
+    await route.continue();
+  });
+  try {
+    await open(`watch/${videoId}`);
+    await page.waitForFunction(() => ((window as unknown as PlayerHook).__stromPlayer?.video.currentTime ?? 0) > 0.5, undefined, { timeout: 30_000 });
+    assert.equal(apiAnswered, false, 'playing while the API request is still held');
+    release();
+    await page.locator('h1').waitFor();
+    await page.locator('.links a', { hasText: 'HLS' }).waitFor();
+    assert.equal(await page.locator('.player').count(), 1, 'the speculative player is kept, not doubled');
+    assert.equal(await page.locator('.player + .error').isVisible(), false);
+  } finally {
+    release();
+    await page.unroute(`**/api/v1/videos/${videoId}`);
+  }
+});
+
 test('a signed video plays through a playback token (/s/<token>/…)', async () => {
   assert.equal((await api('PATCH', `/api/v1/videos/${videoId}`, { visibility: 'signed' })).status, 200);
   assert.equal((await fetch(`${url}/v/${videoId}/master.m3u8`)).status, 403);
@@ -173,6 +198,9 @@ test('a signed video plays through a playback token (/s/<token>/…)', async () 
   await page.waitForFunction(() => ((window as unknown as PlayerHook).__stromPlayer?.video.currentTime ?? 0) > 1, undefined, { timeout: 30_000 });
   page.off('request', onReq);
   assert.ok(signed.some((u) => u.endsWith('/master.m3u8')), 'the master playlist came from /s/');
+  // The public URL tried first (403) was dropped without a word.
+  assert.equal(await page.locator('.player').count(), 1);
+  assert.equal(await page.locator('.player + .error').isVisible(), false, 'no error from the speculative player');
   assert.equal((await api('PATCH', `/api/v1/videos/${videoId}`, { visibility: 'public' })).status, 200);
 });
 

@@ -9,6 +9,10 @@
  * Start quality: `capLevelToPlayerSize` keeps hls.js from starting above what the frame can show,
  * and the bandwidth measured on the last visit (localStorage) replaces hls.js's 500 kbit/s guess,
  * so a returning viewer on a fast link starts on a sharp rendition and a slow one is not stalled.
+ *
+ * No transmux worker (`enableWorker: false`): Strom serves CMAF only, which hls.js passes through
+ * with a light box parse, while its worker starts by evaluating hls.js a second time — measured at
+ * 130–170 ms between the first segment's arrival and its append (bench/startup/vod.ts).
  */
 import Hls from 'hls.js';
 import { bandwidthRecorder, rememberedBandwidth } from './bandwidth-memory.js';
@@ -39,6 +43,7 @@ if (Hls.isSupported()) {
   const hls = new Hls({
     capLevelToPlayerSize: true,
     backBufferLength: 30,
+    enableWorker: false,
     startPosition: cfg.start > 0 ? cfg.start : -1,
     ...(bw === undefined ? {} : { abrEwmaDefaultEstimate: bw }),
   });

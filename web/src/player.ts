@@ -21,12 +21,19 @@ export interface PlayerSource {
   /** CMCD content id (the video or stream id). */
   contentId: string;
   title: string;
+  /**
+   * Started on a guess (the watch page plays a public video's URL before the API has confirmed
+   * it): errors are held back until `confirm()`, so a wrong guess never flashes an error.
+   */
+  speculative?: boolean;
 }
 
 /** A mounted player. */
 export interface Player {
   video: HTMLVideoElement;
   hls: Hls | null;
+  /** A speculative player turned out right: show errors from now on (and any held one). */
+  confirm(): void;
   destroy(): void;
 }
 
@@ -78,7 +85,10 @@ export async function createPlayer(host: HTMLElement, src: PlayerSource): Promis
   let hls: Hls | null = null;
   let flv: { destroy(): void } | null = null;
   const timers: ReturnType<typeof setInterval>[] = [];
+  let held = src.speculative === true;
+  let heldError: string | null = null;
   const showError = (text: string) => {
+    if (held) return void (heldError = text);
     errorBox.hidden = false;
     errorBox.textContent = text;
   };
@@ -90,6 +100,9 @@ export async function createPlayer(host: HTMLElement, src: PlayerSource): Promis
       hls = new HlsCtor({
         lowLatencyMode: src.live,
         backBufferLength: 30,
+        // CMAF needs no transmuxing; hls.js's worker would first evaluate hls.js again (~150 ms
+        // before the first append, bench/startup/vod.ts --hls-config '{"enableWorker":false}').
+        enableWorker: false,
         // Start no higher than the player can show, from the bandwidth measured on the last visit.
         capLevelToPlayerSize: !src.live,
         ...(bw === undefined ? {} : { abrEwmaDefaultEstimate: bw }),
@@ -234,6 +247,10 @@ export async function createPlayer(host: HTMLElement, src: PlayerSource): Promis
   return {
     video,
     hls,
+    confirm() {
+      held = false;
+      if (heldError !== null) showError(heldError);
+    },
     destroy() {
       for (const t of timers) clearInterval(t);
       hls?.destroy();

@@ -10,22 +10,45 @@ import { playbackOf } from '../playback.js';
 
 /** Render the watch page for video `id`. */
 export async function watchPage(main: HTMLElement, signal: AbortSignal, id: string): Promise<void> {
-  // Before the API answers, a public video's poster shows (a signed one answers 403: removed).
-  // No preload of the master here: this player sends CMCD in the query, so hls.js's request could
-  // never match it; the embed page (/embed/<id>) is the page built for the fastest start.
+  // The id is known before the API answers, and most videos are public and ready: start the
+  // player on /v/<id>/master.m3u8 at once, speculatively (no errors shown), so its first segments
+  // load during the API round trip. When the API says otherwise (signed, still processing, gone)
+  // that player is dropped before anything shows. No <link rel=preload> of the master: this player
+  // sends CMCD in the query, so a preloaded URL would never match hls.js's request; the embed page
+  // (/embed/<id>) is the page built for the fastest start.
   const base = `/v/${encodeURIComponent(id)}/`;
-  const poster = h('img', { class: 'poster', src: `${base}poster.jpg`, alt: '' });
-  poster.addEventListener('error', () => poster.remove());
-  const stage = h('div', { class: 'stage' }, poster);
+  const stage = h('div', { class: 'stage' });
   main.append(stage);
-  let v = await api<Video>('GET', `/api/v1/videos/${encodeURIComponent(id)}`, undefined, signal);
+  let player: Player | null = null;
+  signal.addEventListener('abort', () => player?.destroy());
+  const early = createPlayer(stage, {
+    kind: 'hls', url: `${base}master.m3u8`, live: false, poster: `${base}poster.jpg`, contentId: id, title: id,
+    storyboard: `${base}storyboard.vtt`, speculative: true,
+  }).then((p) => (player = p));
+  let v: Video;
+  try {
+    v = await api<Video>('GET', `/api/v1/videos/${encodeURIComponent(id)}`, undefined, signal);
+  } catch (err) {
+    (await early).destroy();
+    throw err;
+  }
   const info = h('p', { class: 'meta', 'aria-live': 'polite' });
   const links = h('p', { class: 'links' });
   main.prepend(h('h1', {}, v.title || v.id));
   append(main, info, links, v.description ? h('p', {}, v.description) : null);
-
-  let player: Player | null = null;
-  signal.addEventListener('abort', () => player?.destroy());
+  const guessed = await early;
+  const directLinks = (pb: { hls: string; dash: string; mp4: string }) =>
+    links.replaceChildren('Direct: ', h('a', { href: pb.hls }, 'HLS'), ' · ', h('a', { href: pb.dash }, 'DASH'), ' · ', h('a', { href: pb.mp4, download: '' }, 'MP4'));
+  const sameUrl = (a: string, b: string) => new URL(a, location.href).href === new URL(b, location.href).href;
+  if (v.status === 'ready' && v.visibility !== 'signed' && sameUrl(v.playback.hls, `${base}master.m3u8`) && !signal.aborted) {
+    guessed.confirm();
+    guessed.video.setAttribute('aria-label', `Video: ${v.title || v.id}`);
+    directLinks(v.playback);
+  } else {
+    guessed.destroy();
+    player = null;
+    stage.replaceChildren();
+  }
 
   const describe = () => {
     info.textContent = [
@@ -44,10 +67,11 @@ export async function watchPage(main: HTMLElement, signal: AbortSignal, id: stri
       kind: 'hls', url: pb.hls, live: false, poster: pb.poster, contentId: v.id, title: v.title,
       storyboard: pb.hls.replace(/master\.m3u8$/, 'storyboard.vtt'),
     });
-    links.replaceChildren('Direct: ', h('a', { href: pb.hls }, 'HLS'), ' · ', h('a', { href: pb.dash }, 'DASH'), ' · ', h('a', { href: pb.mp4, download: '' }, 'MP4'));
+    directLinks(pb);
   };
 
   describe();
+  if (player) return;
   if (v.status === 'ready') return start();
   if (v.status === 'errored') return;
   stage.append(h('p', { class: 'placeholder' }, 'This video is still processing; it starts here once playable.'));
