@@ -47,7 +47,7 @@ writeFileSync(path.join(out, 'index.html'), html);
 
 // The embed page: its module and the chunks it imports statically (preloaded by the page and named
 // in its 103 Early Hints, so hls.js arrives with the module instead of after it). The server fills
-// the per-video placeholders (%TITLE%, %POSTER%, %CONFIG%, %MEDIA_PRELOADS%) per request.
+// the per-video placeholders (%TITLE%, %POSTER%, %CONTROLS%, %CONFIG%, %MEDIA_PRELOADS%) per request.
 const embedOut = outputs.find(([, o]) => o.entryPoint === 'web/src/embed.ts');
 if (!embedOut) throw new Error('build-web: no output for web/src/embed.ts');
 const embedModules = embedOut[1].imports.filter((i) => i.kind === 'import-statement' && !i.external).map((i) => '/assets/' + path.basename(i.path));

@@ -104,6 +104,9 @@ export function embedRoutes(o: { config: Config; delivery: Delivery; control: Co
       const html = build.html
         .replaceAll('%TITLE%', esc(title))
         .replace('%POSTER%', esc(`${base}poster.jpg`))
+        // Autoplay: the native controls come after the first frame (web/src/embed.ts): styling
+        // Chromium's media-controls shadow tree costs ~35 ms of main thread per layout before it.
+        .replace('%CONTROLS%', cfg.autoplay ? '' : 'controls')
         .replace('%MEDIA_PRELOADS%', preloadTags(media))
         // JSON inside <script>: `<` escaped so no value can close the element.
         .replace('%CONFIG%', JSON.stringify(cfg).replace(/</g, '\\u003c'));

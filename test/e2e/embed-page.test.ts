@@ -104,9 +104,17 @@ test('over HTTP/1.1 the page preloads the same objects and plays; no 103 is sent
     const master = entries.filter((e) => pathOf(e.name) === `/v/${VOD}/master.m3u8`);
     assert.equal(master.length, 1, 'the preloaded master is used by hls.js, not fetched again');
     assert.equal(master[0]!.initiatorType, 'link');
+    // Autoplay pages come without native controls; they are switched on once playing.
+    assert.equal(await page.locator('video').evaluate((v: HTMLVideoElement) => v.controls), true, 'controls on after the first frame');
   } finally {
     await page.close();
   }
+});
+
+test('controls: in the HTML without autoplay, added by the player with autoplay', async () => {
+  const html = async (q: string) => (await fetch(`${plain.url}/embed/${VOD}${q}`)).text();
+  assert.match(await html(''), /<video controls playsinline/);
+  assert.match(await html('?autoplay=1'), /<video\s+playsinline/);
 });
 
 test('signed videos need a valid ?token=; unknown ids are 404 pages', async () => {

@@ -31,6 +31,7 @@ const cfg = JSON.parse(document.getElementById('strom-embed')!.textContent ?? '{
 const video = document.querySelector('video')!;
 const errorBox = document.querySelector<HTMLElement>('.error')!;
 const showError = (text: string): void => {
+  video.controls = true;
   errorBox.hidden = false;
   errorBox.textContent = text;
 };
@@ -59,4 +60,14 @@ if (Hls.isSupported()) {
 } else {
   showError('This browser cannot play HLS.');
 }
-if (cfg.autoplay) void video.play().catch(() => undefined);
+if (cfg.autoplay) {
+  // The page came without `controls` (src/http/embed-routes.ts) so the first frame does not wait
+  // for the media-controls UI to be styled; they appear with that frame, or when anything else
+  // happens first: autoplay refused, an error, or a slow start (1.5 s).
+  const showControls = (): void => void (video.controls = true);
+  if ('requestVideoFrameCallback' in video) video.requestVideoFrameCallback(showControls);
+  video.addEventListener('playing', showControls, { once: true });
+  video.addEventListener('error', showControls, { once: true });
+  setTimeout(showControls, 1500);
+  void video.play().catch(showControls);
+}
