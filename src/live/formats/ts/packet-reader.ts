@@ -19,7 +19,7 @@ export class PacketReader {
   /** Bytes discarded while searching for sync. */
   skippedBytes = 0;
 
-  constructor(private readonly onPacket: (buf: Buffer, off: number) => void) {}
+  constructor(private readonly onPacket: (buf: Buffer, off: number) => void, private readonly onSyncLost: () => void = () => {}) {}
 
   /** Bytes held between calls (a split packet, or candidates waiting for confirmation). */
   get pendingBytes(): number {
@@ -64,6 +64,7 @@ export class PacketReader {
         if (b.length - off < TS_PACKET_SIZE) break;
         this.synced = false; // no sync byte where the next packet should start
         this.resyncs++;
+        this.onSyncLost();
       }
       const { at, confirmed } = this.search(b, off, final);
       this.skippedBytes += at - off;

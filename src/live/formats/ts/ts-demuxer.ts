@@ -7,11 +7,12 @@
  *
  * Damage is counted, never thrown: continuity errors (§2.4.3.3; one duplicate packet is allowed and
  * discarded, a discontinuity_indicator excuses a jump) drop the PES in progress on that PID;
- * sections with a bad CRC_32 are ignored until a good one comes; a PES above `maxPesBytes`, or PES
- * data above `maxPendingBytes` in total, is dropped. Timestamps go through one Timeline (33-bit wrap,
+ * sections with a bad CRC_32 are ignored until a good one comes; a PES above `maxPesBytes` is
+ * dropped, and so is whatever would take the bytes held above `maxPendingBytes`. Timestamps go through one Timeline (33-bit wrap,
  * discontinuities) and never run backwards per track. Input buffers are kept as views until the PES
  * they carry completes: a caller must not reuse a Buffer after pushing it (sockets never do).
  */
+import { fail } from '../../../errors.js';
 import type { MediaUnit } from '../../stream/media-unit.js';
 import { AacEs } from './aac-es.js';
 import { OpusEs } from './opus-es.js';
@@ -24,9 +25,12 @@ import { Timeline } from './timeline.js';
 import { VideoEs } from './video-es.js';
 
 export interface TsDemuxerOptions {
-  /** Largest PES kept (a 4K intra frame is a few MB). Default 8 MiB. */
+  /** Largest PES kept (a 4K intra frame is a few MB). Default 8 MiB, at least 1 KiB. */
   maxPesBytes?: number;
-  /** PES bytes held across all PIDs. Default 16 MiB. */
+  /**
+   * Bytes held in total — PES in progress, partial ADTS frames, PSI sections, a split packet.
+   * Default 16 MiB; at least 4 KiB (a split packet alone may need 3 × 188 bytes).
+   */
   maxPendingBytes?: number;
   /** program_number to follow; default the first program of the PAT. */
   program?: number;
@@ -87,7 +91,7 @@ const DEFAULTS = { maxPesBytes: 8 << 20, maxPendingBytes: 16 << 20, maxTimestamp
 
 export class TsDemuxer {
   private readonly opts: Required<Omit<TsDemuxerOptions, 'program'>> & { program?: number };
-  private readonly reader = new PacketReader((b, off) => this.packet(b, off));
+  private readonly reader = new PacketReader((b, off) => this.packet(b, off), () => this.warn('sync-lost', -1));
   private readonly pat = new SectionAssembler();
   private patCc = -1;
   private pmt: SectionAssembler | null = null;
@@ -109,12 +113,16 @@ export class TsDemuxer {
 
   constructor(private readonly handlers: TsDemuxerHandlers, options: TsDemuxerOptions = {}) {
     this.opts = { ...DEFAULTS, ...options };
+    if (!(this.opts.maxPesBytes >= 1024) || !(this.opts.maxPendingBytes >= 4096)) {
+      throw fail('BAD_REQUEST', `TS demuxer limits too small: maxPesBytes ${this.opts.maxPesBytes} (≥ 1024), maxPendingBytes ${this.opts.maxPendingBytes} (≥ 4096)`);
+    }
     this.timeline = new Timeline(this.opts.maxTimestampJumpMs);
   }
 
   /** Feed transport stream bytes in any chunking (SRT delivers 7 × 188-byte datagrams). */
   push(chunk: Buffer): void {
     this.reader.push(chunk);
+    this.enforceLimit(-1);
   }
 
   /** End of input: complete the PES packets still open (video PES usually have no length). */
@@ -180,8 +188,7 @@ export class TsDemuxer {
    */
   private continuity(p: TsPacket, last: number, wasDup: boolean): 'ok' | 'dup' | 'error' {
     if (!p.hasPayload || last < 0 || p.discontinuity) return 'ok';
-    if (p.cc === last) {
-      if (wasDup) return 'error';
+    if (p.cc === last && !wasDup) {
       this.c.duplicates++;
       return 'dup';
     }
@@ -260,10 +267,26 @@ export class TsDemuxer {
     if (!p.hasPayload || payload.length === 0) return;
     const r = es.pes.push(payload, p.pusi, (ended) => this.completed(p.pid, es, ended));
     this.completed(p.pid, es, r);
-    if (es.pes.pendingBytes > 0 && this.pendingBytes() > this.opts.maxPendingBytes) {
+    this.enforceLimit(p.pid);
+  }
+
+  /**
+   * Keep the bytes held within maxPendingBytes: drop the PES that just grew, then the others, then
+   * partial audio frames and sections. A split packet (≤ 3 × 188 bytes) always fits the minimum limit.
+   */
+  private enforceLimit(pid: number): void {
+    const max = this.opts.maxPendingBytes;
+    if (this.pendingBytes() <= max) return;
+    const order = [...this.es].sort(([a], [b]) => (a === pid ? -1 : b === pid ? 1 : 0));
+    for (const [p, es] of order) {
+      if (!es.pes.inProgress) continue;
       es.pes.discard();
-      this.dropPes('pending-limit', p.pid);
+      this.dropPes('pending-limit', p);
+      if (this.pendingBytes() <= max) return;
     }
+    for (const es of this.es.values()) if (es.reader instanceof AacEs) es.reader.reset();
+    this.pat.reset();
+    this.pmt?.reset();
   }
 
   private dropPes(code: TsWarningCode, pid: number): void {

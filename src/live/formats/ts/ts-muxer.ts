@@ -10,8 +10,9 @@
  *
  * Timing: PTS/DTS are the units' ms × 90, so a TS → TS path keeps every tick. The PCR (27 MHz, on
  * the video PID, or the audio PID without video) runs `pcrDelayMs` behind the DTS being written —
- * the room a receiver's buffer model needs (§2.4.2) — and comes at least every `pcrIntervalMs`
- * (§2.7.2 allows 100 ms, ETSI TR 101 290 40 ms); a stream that starts before `pcrDelayMs` is
+ * the room a receiver's buffer model needs (§2.4.2) — on every video PES, and in a PCR-only packet
+ * when an audio unit comes `pcrIntervalMs` or more after the last one, so gaps stay within the
+ * 100 ms of §2.7.2 (near the 40 ms ETSI TR 101 290 checks while audio flows); a stream that starts before `pcrDelayMs` is
  * shifted later by the difference so no PCR is negative.
  *
  * Output: `push` returns the bytes of the unit (with any PSI/PCR packets before it) as Buffers of
@@ -35,7 +36,7 @@ export interface TsMuxerOptions {
   psiIntervalMs?: number;
   /** How far the PCR runs behind the DTS (default 200 ms). */
   pcrDelayMs?: number;
-  /** Longest gap between PCRs (default 40 ms). */
+  /** An audio unit this long after the last PCR adds a PCR-only packet (default 40 ms). */
   pcrIntervalMs?: number;
   pmtPid?: number;
   videoPid?: number;
