@@ -186,3 +186,20 @@ test('PES above maxPesBytes are dropped; held bytes never exceed maxPendingBytes
   assert.ok(c.droppedPes > 0, 'large frames dropped');
   assert.ok(units.some((u) => u.kind === 'audio' && !u.config), 'small audio PES still pass');
 });
+
+test('muxer: a track that appears later gets a new PMT version, which the demuxer follows', () => {
+  const audioConfig = clean.units.find((u) => u.kind === 'audio' && u.config)!;
+  const rest = clean.units.filter((u) => u !== audioConfig);
+  const half = rest.findIndex((u) => u.kind === 'video' && u.keyframe && !u.config && u.dts > rest[0]!.dts); // second keyframe
+  const late = [...rest.slice(0, half).filter((u) => u.kind === 'video'), audioConfig, ...rest.slice(half)];
+  const m = new TsMuxer();
+  const ts = Buffer.concat(late.flatMap((u) => m.push(u)));
+  const programs: Array<[number, string[]]> = [];
+  const units: MediaUnit[] = [];
+  const d = new TsDemuxer({ unit: (u) => units.push(u), program: (p) => programs.push([p.version, p.streams.map((s) => String(s.codec))]) });
+  d.push(ts);
+  d.flush();
+  assert.deepEqual(programs, [[0, ['avc']], [1, ['avc', 'aac']]]);
+  assert.equal(units.filter((u) => u.kind === 'audio' && !u.config).length, rest.slice(half).filter((u) => u.kind === 'audio').length);
+  assert.equal(units.filter((u) => u.kind === 'video' && !u.config).length, 60);
+});

@@ -107,3 +107,14 @@ export function writeHeader(buf: Buffer, off: number, pid: number, pusi: boolean
   buf[off + 2] = pid & 0xff;
   buf[off + 3] = (afc << 4) | (cc & 0x0f);
 }
+
+/**
+ * continuity_counter check of a packet against the last one with payload on its PID (§2.4.3.3):
+ * the counter advances only on packets with payload; one repeat of the previous packet is a
+ * duplicate ('dup', to be discarded); any other step is an error unless discontinuity_indicator is set.
+ */
+export function continuity(p: TsPacket, last: number, lastWasDup: boolean): 'ok' | 'dup' | 'error' {
+  if (!p.hasPayload || last < 0 || p.discontinuity) return 'ok';
+  if (p.cc === last && !lastWasDup) return 'dup';
+  return p.cc === ((last + 1) & 0x0f) ? 'ok' : 'error';
+}

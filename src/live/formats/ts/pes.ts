@@ -97,15 +97,15 @@ export class PesAssembler {
     return this.size;
   }
 
-  /**
-   * Feed one packet payload. With `pusi` the PES in progress ends (reported through `onEnd`) and a
-   * new one begins. Returns a PES completed by its declared length, or a drop.
-   */
-  push(payload: Buffer, pusi: boolean, onEnd: (r: PesPush) => void): PesPush {
-    if (pusi) {
-      if (this.active) onEnd(this.finish());
-      this.active = true;
-    } else if (!this.active) return null; // no start seen: the bytes belong to nothing we can use
+  /** Start a new PES (payload_unit_start_indicator); the caller has finished the previous one. */
+  begin(): void {
+    this.discard();
+    this.active = true;
+  }
+
+  /** Add one packet payload; returns the PES when its declared length is complete, or a drop. */
+  append(payload: Buffer): PesPush {
+    if (!this.active) return null; // no start seen: the bytes belong to nothing we can use
     if (this.size + payload.length > this.maxBytes) {
       this.discard();
       return { dropped: 'too-large' };

@@ -2,27 +2,24 @@
  * MPEG-TS → MediaUnits (ISO/IEC 13818-1), for SRT ingest and pulled TS/RTSP sources. Bytes in any
  * chunking become packets (packet-reader), PID 0 gives the PAT, the PAT the PMT of one program, the
  * PMT the video and audio PIDs (the first H.264/H.265 stream and the first AAC/Opus stream in PMT
- * order: a live stream has one track of each). Their PES packets are reassembled and handed to the
- * elementary stream readers (video-es, aac-es, opus-es), which emit the units synchronously.
+ * order: a live stream has one track of each), each read by an EsTrack (PES → codec reader →
+ * units, emitted synchronously).
  *
  * Damage is counted, never thrown: continuity errors (§2.4.3.3; one duplicate packet is allowed and
  * discarded, a discontinuity_indicator excuses a jump) drop the PES in progress on that PID;
  * sections with a bad CRC_32 are ignored until a good one comes; a PES above `maxPesBytes` is
- * dropped, and so is whatever would take the bytes held above `maxPendingBytes`. Timestamps go through one Timeline (33-bit wrap,
- * discontinuities) and never run backwards per track. Input buffers are kept as views until the PES
+ * dropped, and so is whatever would take the bytes held above `maxPendingBytes`. Timestamps go
+ * through one Timeline (33-bit wrap, discontinuities) and never run backwards per track. Input buffers are kept as views until the PES
  * they carry completes: a caller must not reuse a Buffer after pushing it (sockets never do).
  */
 import { fail } from '../../../errors.js';
 import type { MediaUnit } from '../../stream/media-unit.js';
-import { AacEs } from './aac-es.js';
-import { OpusEs } from './opus-es.js';
-import { PID, parsePacket, type Pcr, type TsPacket } from './packet.js';
+import { EsTrack, type EsTrackEvents } from './es-track.js';
+import { PID, continuity, parsePacket, type Pcr, type TsPacket } from './packet.js';
 import { PacketReader } from './packet-reader.js';
-import { PesAssembler, parsePes, type PesPush } from './pes.js';
 import { SectionAssembler } from './psi-section.js';
 import { parsePat, parsePmt, type Pmt, type PmtStream } from './psi-tables.js';
 import { Timeline } from './timeline.js';
-import { VideoEs } from './video-es.js';
 
 export interface TsDemuxerOptions {
   /** Largest PES kept (a 4K intra frame is a few MB). Default 8 MiB, at least 1 KiB. */
@@ -78,15 +75,6 @@ export interface TsDemuxCounters {
   units: number;
 }
 
-interface Es {
-  stream: PmtStream;
-  cc: number;
-  dup: boolean;
-  pes: PesAssembler;
-  reader: VideoEs | AacEs | OpusEs;
-  lastDts: number;
-}
-
 const DEFAULTS = { maxPesBytes: 8 << 20, maxPendingBytes: 16 << 20, maxTimestampJumpMs: 10_000 };
 
 export class TsDemuxer {
@@ -99,12 +87,24 @@ export class TsDemuxer {
   private pmtCc = -1;
   private pmtVersion = -1;
   private pcrPid = -1;
-  private readonly es = new Map<number, Es>();
+  private readonly tracks = new Map<number, EsTrack>();
   private readonly timeline: Timeline;
-  private retired = 0;
+  /** Dropped units and PES counts of tracks a new PMT replaced. */
+  private retired = { droppedUnits: 0, pes: 0 };
   private readonly c: TsDemuxCounters = {
     packets: 0, resyncs: 0, skippedBytes: 0, ccErrors: 0, duplicates: 0, transportErrors: 0, scrambled: 0, unknownPidPackets: 0,
     psiCrcErrors: 0, psiSyntaxErrors: 0, pes: 0, droppedPes: 0, droppedUnits: 0, timestampFixes: 0, timestampJumps: 0, units: 0,
+  };
+  private readonly events: EsTrackEvents = {
+    unit: (u) => {
+      this.c.units++;
+      this.handlers.unit(u);
+    },
+    droppedPes: (why, pid) => this.dropPes(why, pid),
+    ccError: (pid) => this.ccError(pid),
+    duplicate: () => void this.c.duplicates++,
+    timestampFix: () => void this.c.timestampFixes++,
+    timestampJump: (pid) => this.warn('timestamp-jump', pid),
   };
   /** The last PCR of the program's PCR PID (27 MHz clock as 90 kHz base + extension). */
   pcr: Pcr | null = null;
@@ -128,25 +128,39 @@ export class TsDemuxer {
   /** End of input: complete the PES packets still open (video PES usually have no length). */
   flush(): void {
     this.reader.flush();
-    for (const [pid, es] of this.es) this.completed(pid, es, es.pes.finish());
+    for (const t of this.tracks.values()) t.finish();
   }
 
   /** A snapshot of the counters. */
   counters(): TsDemuxCounters {
-    let dropped = this.retired;
-    for (const es of this.es.values()) dropped += droppedOf(es.reader);
-    return { ...this.c, resyncs: this.reader.resyncs, skippedBytes: this.reader.skippedBytes, droppedUnits: dropped, timestampJumps: this.timeline.jumps };
+    let droppedUnits = this.retired.droppedUnits;
+    let pes = this.retired.pes;
+    for (const t of this.tracks.values()) {
+      droppedUnits += t.droppedUnits;
+      pes += t.completedPes;
+    }
+    return { ...this.c, resyncs: this.reader.resyncs, skippedBytes: this.reader.skippedBytes, droppedUnits, pes, timestampJumps: this.timeline.jumps };
   }
 
-  /** Bytes held right now: split packets, sections and PES in progress, partial audio frames. */
+  /** Bytes held right now: a split packet, sections and PES in progress, partial audio frames. */
   pendingBytes(): number {
     let n = this.reader.pendingBytes + this.pat.pendingBytes + (this.pmt?.pendingBytes ?? 0);
-    for (const es of this.es.values()) n += es.pes.pendingBytes + (es.reader instanceof AacEs ? es.reader.pendingBytes : 0);
+    for (const t of this.tracks.values()) n += t.pendingBytes;
     return n;
   }
 
   private warn(code: TsWarningCode, pid: number): void {
     this.handlers.warning?.({ code, pid });
+  }
+
+  private dropPes(code: TsWarningCode, pid: number): void {
+    this.c.droppedPes++;
+    this.warn(code, pid);
+  }
+
+  private ccError(pid: number): void {
+    this.c.ccErrors++;
+    this.warn('cc-error', pid);
   }
 
   private packet(b: Buffer, off: number): void {
@@ -166,44 +180,33 @@ export class TsDemuxer {
       return;
     }
     const payload = b.subarray(off + p.payloadOffset, off + 188);
-    if (p.pid === PID.PAT) {
-      this.patCc = this.section(p, this.patCc, this.pat, payload, (s) => this.onPat(s));
-    } else if (p.pid === this.pmtPid && this.pmt !== null) {
-      const pmt = this.pmt;
-      this.pmtCc = this.section(p, this.pmtCc, pmt, payload, (s) => this.onPmt(s));
-    } else {
-      const es = this.es.get(p.pid);
-      if (es === undefined) {
+    if (p.pid === PID.PAT) this.patCc = this.section(p, this.patCc, this.pat, payload, (s) => this.onPat(s));
+    else if (p.pid === this.pmtPid && this.pmt !== null) this.pmtCc = this.section(p, this.pmtCc, this.pmt, payload, (s) => this.onPmt(s));
+    else {
+      const t = this.tracks.get(p.pid);
+      if (t === undefined) {
         if (p.pid !== this.pcrPid) this.c.unknownPidPackets++;
         return;
       }
-      this.esPacket(p, es, payload);
+      t.packet(p, payload);
+      this.enforceLimit(p.pid);
     }
   }
 
-  /**
-   * Continuity check (§2.4.3.3): the counter advances only on packets with payload; one repeat of
-   * the previous packet is a duplicate (dropped, 'dup'); anything else is an error unless the
-   * discontinuity_indicator is set.
-   */
-  private continuity(p: TsPacket, last: number, wasDup: boolean): 'ok' | 'dup' | 'error' {
-    if (!p.hasPayload || last < 0 || p.discontinuity) return 'ok';
-    if (p.cc === last && !wasDup) {
-      this.c.duplicates++;
-      return 'dup';
-    }
-    if (p.cc === ((last + 1) & 0x0f)) return 'ok';
-    this.c.ccErrors++;
-    this.warn('cc-error', p.pid);
-    return 'error';
-  }
-
+  /** A PSI packet: continuity, then section assembly; returns the PID's new continuity_counter. */
   private section(p: TsPacket, cc: number, asm: SectionAssembler, payload: Buffer, onSection: (s: Buffer) => void): number {
-    const state = this.continuity(p, cc, false);
-    if (state === 'dup') return cc;
-    if (state === 'error') asm.reset();
-    if (p.hasPayload) asm.push(payload, p.pusi, onSection);
-    return p.hasPayload ? p.cc : cc;
+    const state = continuity(p, cc, false);
+    if (state === 'dup') {
+      this.c.duplicates++;
+      return cc;
+    }
+    if (state === 'error') {
+      this.ccError(p.pid);
+      asm.reset();
+    }
+    if (!p.hasPayload) return cc;
+    asm.push(payload, p.pusi, onSection);
+    return p.cc;
   }
 
   private refused(r: 'crc' | 'syntax', pid: number): void {
@@ -236,38 +239,17 @@ export class TsDemuxer {
     const audio = pmt.streams.find((x) => x.codec === 'aac' || (x.codec === 'opus' && x.opusChannelConfig !== undefined));
     const keep = new Map<number, PmtStream>();
     for (const x of [video, audio]) if (x !== undefined) keep.set(x.pid, x);
-    for (const [pid, es] of this.es) {
+    for (const [pid, t] of this.tracks) {
       const next = keep.get(pid);
-      if (next === undefined || next.codec !== es.stream.codec || next.opusChannelConfig !== es.stream.opusChannelConfig) {
-        this.retired += droppedOf(es.reader);
-        this.es.delete(pid);
+      if (next === undefined || next.codec !== t.stream.codec || next.opusChannelConfig !== t.stream.opusChannelConfig) {
+        this.retired.droppedUnits += t.droppedUnits;
+        this.retired.pes += t.completedPes;
+        this.tracks.delete(pid);
       }
     }
-    for (const [pid, x] of keep) {
-      if (this.es.has(pid)) continue;
-      const reader = x.codec === 'aac' ? new AacEs() : x.codec === 'opus' ? new OpusEs(x.opusChannelConfig!) : new VideoEs(x.codec as 'avc' | 'hevc');
-      this.es.set(pid, { stream: x, cc: -1, dup: false, pes: new PesAssembler(this.opts.maxPesBytes), reader, lastDts: -Infinity });
-    }
+    for (const [pid, x] of keep) if (!this.tracks.has(pid)) this.tracks.set(pid, new EsTrack(x, this.opts.maxPesBytes, this.timeline, this.events));
     this.program = pmt;
     this.handlers.program?.(pmt);
-  }
-
-  private esPacket(p: TsPacket, es: Es, payload: Buffer): void {
-    const state = this.continuity(p, es.cc, es.dup);
-    es.dup = state === 'dup';
-    if (state === 'dup') return;
-    if (p.hasPayload) es.cc = p.cc;
-    if (state === 'error') {
-      if (es.pes.inProgress) {
-        es.pes.discard();
-        this.dropPes('pes-truncated', p.pid);
-      }
-      if (es.reader instanceof AacEs) es.reader.reset();
-    }
-    if (!p.hasPayload || payload.length === 0) return;
-    const r = es.pes.push(payload, p.pusi, (ended) => this.completed(p.pid, es, ended));
-    this.completed(p.pid, es, r);
-    this.enforceLimit(p.pid);
   }
 
   /**
@@ -277,60 +259,14 @@ export class TsDemuxer {
   private enforceLimit(pid: number): void {
     const max = this.opts.maxPendingBytes;
     if (this.pendingBytes() <= max) return;
-    const order = [...this.es].sort(([a], [b]) => (a === pid ? -1 : b === pid ? 1 : 0));
-    for (const [p, es] of order) {
-      if (!es.pes.inProgress) continue;
-      es.pes.discard();
-      this.dropPes('pending-limit', p);
+    const order = [...this.tracks.values()].sort((a, b) => (a.stream.pid === pid ? -1 : b.stream.pid === pid ? 1 : 0));
+    for (const t of order) {
+      if (!t.discardPes()) continue;
+      this.dropPes('pending-limit', t.stream.pid);
       if (this.pendingBytes() <= max) return;
     }
-    for (const es of this.es.values()) if (es.reader instanceof AacEs) es.reader.reset();
+    for (const t of this.tracks.values()) t.discardPartialFrame();
     this.pat.reset();
     this.pmt?.reset();
   }
-
-  private dropPes(code: TsWarningCode, pid: number): void {
-    this.c.droppedPes++;
-    this.warn(code, pid);
-  }
-
-  private completed(pid: number, es: Es, r: PesPush): void {
-    if (r === null) return;
-    if ('dropped' in r) return this.dropPes(r.dropped === 'too-large' ? 'pes-too-large' : 'pes-truncated', pid);
-    const pes = parsePes(r.done);
-    if (pes === null) return this.dropPes('pes-malformed', pid);
-    this.c.pes++;
-    const jumps = this.timeline.jumps;
-    let dts: number | null = null;
-    let pts: number | null = null;
-    if (pes.pts !== null) {
-      dts = this.timeline.ticks(pes.dts ?? pes.pts);
-      pts = pes.dts === null ? dts : Math.max(dts, this.timeline.ticks(pes.pts));
-    }
-    if (this.timeline.jumps !== jumps) this.warn('timestamp-jump', pid);
-    const floor = Math.max(0, es.lastDts * 90);
-    if (dts !== null && dts < floor) {
-      this.c.timestampFixes++;
-      pts = Math.max(pts!, floor);
-      dts = floor;
-    }
-    const out: MediaUnit[] = [];
-    if (es.reader instanceof VideoEs) {
-      if (dts === null) return this.dropPes('pes-malformed', pid); // a video PES must carry its time
-      es.reader.push(pes.payload, dts / 90, pts! / 90, out);
-    } else es.reader.push(pes.payload, dts, out);
-    for (const u of out) {
-      if (u.dts < es.lastDts && u.kind === 'audio') {
-        this.c.timestampFixes++; // audio times carry nothing in the body: safe to raise
-        u.dts = u.pts = es.lastDts;
-      }
-      if (u.dts > es.lastDts) es.lastDts = u.dts;
-      this.c.units++;
-      this.handlers.unit(u);
-    }
-  }
-}
-
-function droppedOf(r: VideoEs | AacEs | OpusEs): number {
-  return r instanceof VideoEs ? r.droppedBeforeKeyframe + r.badParameterSets : r instanceof AacEs ? r.droppedFrames : r.malformed;
 }

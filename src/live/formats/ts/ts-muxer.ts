@@ -73,7 +73,9 @@ export class TsMuxer {
   private video: VideoTrack | null = null;
   private audio: AudioTrack | null = null;
   private pmtVersion = 0;
-  private pmtEntries = '';
+  private entries: PmtEntry[] = [];
+  private entriesKey = '[]';
+  private pmtChanged = false;
   private lastPsiMs = -Infinity;
   private lastPcrMs = -Infinity;
   private lastPcr = -Infinity;
@@ -118,6 +120,7 @@ export class TsMuxer {
     const prefix: Buffer[] = [AUD[codec]];
     for (const n of rec.nalus) prefix.push(START_CODE_4, n);
     this.video = { codec, lengthSize: rec.lengthSize, keyPrefix: prefix.map((b) => Buffer.from(b)) };
+    this.updateEntries();
   }
 
   private configureAudio(u: MediaUnit): void {
@@ -130,6 +133,19 @@ export class TsMuxer {
       if (code === null) throw fail('BAD_REQUEST', 'Opus channel layout cannot be signalled in MPEG-TS (1–8 channels, mapping family 0/1)');
       this.audio = { codec: 'opus', opusChannelConfig: code, preSkip: u.payload.readUInt16LE(10), sentFirst: false };
     }
+    this.updateEntries();
+  }
+
+  /** The PMT's streams from the configurations in force; a change is sent with the next unit. */
+  private updateEntries(): void {
+    const entries: PmtEntry[] = [];
+    if (this.video) entries.push({ pid: this.o.videoPid, codec: this.video.codec });
+    if (this.audio) entries.push({ pid: this.o.audioPid, codec: this.audio.codec, opusChannelConfig: this.audio.opusChannelConfig });
+    const key = JSON.stringify(entries);
+    if (key === this.entriesKey) return;
+    this.entries = entries;
+    this.entriesKey = key;
+    this.pmtChanged = true;
   }
 
   /** Timestamp in 90 kHz ticks; the first unit fixes the shift that keeps PCRs non-negative. */
@@ -139,19 +155,14 @@ export class TsMuxer {
     return t + this.shift;
   }
 
-  /** PAT + PMT when due (start, interval, keyframe) or changed. */
+  /** PAT + PMT when due (start, interval, keyframe) or changed (a new version_number, §2.4.4.9). */
   private psi(ms: number, keyframe: boolean): void {
-    const entries: PmtEntry[] = [];
-    if (this.video) entries.push({ pid: this.o.videoPid, codec: this.video.codec });
-    if (this.audio) entries.push({ pid: this.o.audioPid, codec: this.audio.codec, opusChannelConfig: this.audio.opusChannelConfig });
-    const key = JSON.stringify(entries);
-    const changed = key !== this.pmtEntries;
-    if (changed && this.pmtEntries !== '') this.pmtVersion = (this.pmtVersion + 1) & 0x1f;
-    if (!changed && !keyframe && ms - this.lastPsiMs < this.o.psiIntervalMs) return;
-    this.pmtEntries = key;
+    if (!this.pmtChanged && !keyframe && ms - this.lastPsiMs < this.o.psiIntervalMs) return;
+    if (this.pmtChanged && this.lastPsiMs !== -Infinity) this.pmtVersion = (this.pmtVersion + 1) & 0x1f;
+    this.pmtChanged = false;
     this.lastPsiMs = ms;
     this.pk.section(0, buildPat(this.o.transportStreamId, this.o.programNumber, this.o.pmtPid, 0));
-    this.pk.section(this.o.pmtPid, buildPmt(this.o.programNumber, this.pcrPid(), entries, this.pmtVersion));
+    this.pk.section(this.o.pmtPid, buildPmt(this.o.programNumber, this.pcrPid(), this.entries, this.pmtVersion));
   }
 
   private pcrPid(): number {
