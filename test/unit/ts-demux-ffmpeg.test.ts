@@ -12,7 +12,7 @@ import { hevcSpsInfo } from '../../src/live/formats/ts/hevc.js';
 import { parseAvcConfig, parseHevcConfig } from '../../src/live/formats/ts/nal.js';
 import { aacInfo } from '../../src/live/stream/codec-config.js';
 import { opusHeadInfo } from '../../src/live/formats/audio/opus-toc.js';
-import { demux, ffmpegTs, hasEncoder, prng, probe, tempDir, unitKey, type ProbePacket, type Variant } from './ts-fixtures.js';
+import { demux, ffmpegTs, hasEncoder, prng, probe, sh, tempDir, unitKey, type ProbePacket, type Variant } from './ts-fixtures.js';
 
 const dir = tempDir();
 const opus = hasEncoder('libopus');
@@ -87,3 +87,13 @@ function check(v: Variant): void {
 test('H.264 with B-frames + AAC from ffmpeg: units match ffprobe', () => check('h264-aac'));
 test('H.265 + AAC from ffmpeg: units match ffprobe, HEVCDecoderConfigurationRecord from VPS/SPS/PPS', () => check('hevc-aac'));
 test('H.264 + Opus from ffmpeg: control headers parsed, OpusHead from the extension descriptor and start_trim', { skip: opus ? false : 'this ffmpeg has no libopus encoder' }, () => check('h264-opus'));
+
+test('open-GOP H.264: I pictures with a recovery point SEI are keyframes, as ffprobe flags them', () => {
+  const file = `${dir}/open-gop.ts`;
+  sh('ffmpeg', ['-hide_banner', '-loglevel', 'error', '-y', '-f', 'lavfi', '-i', 'testsrc2=size=160x120:rate=30', '-t', '3',
+    '-c:v', 'libx264', '-preset', 'veryfast', '-g', '30', '-sc_threshold', '0', '-bf', '2', '-x264-params', 'open-gop=1', '-f', 'mpegts', file]);
+  const frames = demux(readFileSync(file)).units.filter((u) => !u.config);
+  const probed = probe(file).video;
+  matchProbe(frames, probed, 'video', true);
+  assert.equal(frames.filter((u) => u.keyframe).length, 3, 'the IDR and two recovery points');
+});

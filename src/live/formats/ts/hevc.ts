@@ -6,38 +6,7 @@
  * `videoToUnit` reads, so HEVC from TS reaches every output the way HEVC from RTMP does.
  */
 import type { MediaUnit } from '../../stream/media-unit.js';
-
-/** Exp-Golomb bit reader over an RBSP. */
-class Bits {
-  private pos = 0;
-  constructor(private readonly b: Buffer) {}
-  u(n: number): number {
-    let v = 0;
-    for (let i = 0; i < n; i++) {
-      const byte = this.b[this.pos >> 3];
-      if (byte === undefined) throw new RangeError('SPS truncated');
-      v = v * 2 + ((byte >> (7 - (this.pos & 7))) & 1);
-      this.pos++;
-    }
-    return v;
-  }
-  ue(): number {
-    let zeros = 0;
-    while (this.u(1) === 0) if (++zeros > 31) throw new RangeError('bad Exp-Golomb code');
-    return 2 ** zeros - 1 + this.u(zeros);
-  }
-}
-
-/** RBSP of a NAL unit payload: emulation_prevention_three_byte removed (H.265 §7.4.2). */
-function rbsp(b: Buffer): Buffer {
-  const out = Buffer.allocUnsafe(b.length);
-  let n = 0;
-  for (let i = 0; i < b.length; i++) {
-    if (i >= 2 && b[i] === 3 && b[i - 1] === 0 && b[i - 2] === 0) continue;
-    out[n++] = b[i]!;
-  }
-  return out.subarray(0, n);
-}
+import { Bits, rbsp } from './nal.js';
 
 /** What the configuration record repeats from the SPS. */
 export interface HevcSpsInfo {

@@ -2,7 +2,8 @@
  * H.264 / H.265 elementary streams from TS (ISO/IEC 13818-1 §2.14 / §2.17: one Annex B access unit
  * per PES) → MediaUnits: length-prefixed NAL units without parameter sets, access unit delimiters
  * or filler data (those have no place in an `avc1`/`hvc1` sample, ISO/IEC 14496-15 §5.3.2 / §8.3.2);
- * keyframe = an IDR picture (H.264 nal_unit_type 5) or an IRAP picture (H.265 types 16…23).
+ * keyframe = an IDR picture (H.264 nal_unit_type 5), an H.264 I picture with a recovery point SEI
+ * (how open-GOP encoders mark their entry points, Annex D), or an IRAP picture (H.265 types 16…23).
  * The in-band SPS/PPS(/VPS) become a decoder configuration unit, emitted before the first keyframe
  * and again whenever they change. Frames before the first keyframe are dropped: no viewer could
  * decode them.
@@ -10,7 +11,7 @@
 import type { MediaUnit } from '../../stream/media-unit.js';
 import { avcConfigUnit, avcDecoderConfig, avcUnit } from '../flv/unit-builders.js';
 import { hevcConfigUnit, hevcDecoderConfig, hevcUnit } from './hevc.js';
-import { AVC_NAL, HEVC_NAL, avcType, hevcType, sameNalus, splitAnnexB } from './nal.js';
+import { AVC_NAL, HEVC_NAL, avcHasRecoveryPoint, avcIntraSlice, avcType, hevcType, sameNalus, splitAnnexB } from './nal.js';
 
 /** Parameter sets in force: [VPS, SPS, PPS] (VPS empty for H.264). */
 type ParamSets = [Buffer[], Buffer[], Buffer[]];
@@ -32,6 +33,8 @@ export class VideoEs {
     const frame: Buffer[] = [];
     const seen: ParamSets = [[], [], []];
     let keyframe = false;
+    let recoveryPoint = false;
+    let firstSlice: Buffer | null = null;
     for (const nal of splitAnnexB(annexB)) {
       if (nal.length < (hevc ? 2 : 1)) continue;
       const t = hevc ? hevcType(nal) : avcType(nal);
@@ -45,8 +48,11 @@ export class VideoEs {
       }
       if (hevc ? t === HEVC_NAL.AUD || t === HEVC_NAL.FILLER : t === AVC_NAL.AUD || t === AVC_NAL.FILLER || t === AVC_NAL.SPS_EXT) continue;
       if (hevc ? t >= HEVC_NAL.IRAP_FIRST && t <= HEVC_NAL.IRAP_LAST : t === AVC_NAL.IDR) keyframe = true;
+      else if (!hevc && t === AVC_NAL.SEI && !recoveryPoint) recoveryPoint = avcHasRecoveryPoint(nal);
+      else if (!hevc && t === AVC_NAL.SLICE) firstSlice ??= nal;
       frame.push(nal);
     }
+    if (!keyframe && recoveryPoint && firstSlice !== null) keyframe = avcIntraSlice(firstSlice);
     if (seen[1].length > 0 || seen[2].length > 0 || seen[0].length > 0) this.updateParams(seen, dts, out);
     if (frame.length === 0) return;
     if (!this.started) {
