@@ -137,7 +137,7 @@ test('PAT/PMT with a bad CRC are ignored and counted; the next good ones are use
   assert.deepEqual(configs(units), configs(clean.units), 'the same configuration records');
 });
 
-test('garbage between packets costs nothing but a resync; garbage inside a packet costs that PES', () => {
+test('garbage between packets costs nothing but a resync; garbage inside a packet stays in that one frame', () => {
   const rnd = prng(42);
   const garbage = Buffer.from(Array.from({ length: 1000 }, () => (rnd() < 0.05 ? 0x47 : Math.floor(rnd() * 256))));
   const cut = 188 * 150;
