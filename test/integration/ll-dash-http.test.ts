@@ -47,6 +47,10 @@ test('LL-DASH: dynamic MPD, UTCTiming endpoint, in-progress segment streamed par
     assert.ok(text.includes(attr), `MPD has ${attr}`);
   }
   assert.ok(text.includes(`value="${h.httpUrl}/live/time"`), 'UTCTiming points at this server');
+  // The direct scheme comes first (players use the first they support) and carries the time of writing.
+  const direct = /<UTCTiming schemeIdUri="urn:mpeg:dash:utc:direct:2014" value="([^"]+)"\/>\s*<UTCTiming schemeIdUri="urn:mpeg:dash:utc:http-iso:2014"/.exec(text);
+  assert.ok(direct, 'direct UTCTiming before the http-iso one');
+  assert.ok(Math.abs(Date.parse(direct[1]!) - Date.now()) < 5000, `direct time ${direct[1]} is now`);
   const forged = await (await fetch(`${base}/manifest.mpd?token=t1`, { headers: { 'x-forwarded-proto': 'https' } })).text();
   assert.ok(forged.includes(`value="${h.httpUrl}/live/time"`), 'X-Forwarded-Proto from a peer not in trustProxy is ignored');
   // Synthetic frames arrive faster than real time: evaluate the template at AST + 1.5 s of media.

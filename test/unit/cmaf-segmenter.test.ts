@@ -1,7 +1,7 @@
 /** LiveSegmenter state machine with synthetic units: cutting rules, audio-only, configuration changes, flush. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { LiveSegmenter, type CmafPart } from '../../src/live/formats/cmaf/live-segmenter.js';
+import { LiveSegmenter, PART_SLACK_MS, type CmafPart } from '../../src/live/formats/cmaf/live-segmenter.js';
 import { audioToUnit, videoToUnit } from '../../src/live/formats/flv/flv-tags.js';
 import type { MediaUnit } from '../../src/live/stream/media-unit.js';
 import { aacConfigBody, aacFrameBody, avcConfigBody, avcFrameBody } from '../helpers/live-fixtures.js';
@@ -72,4 +72,18 @@ test('flush emits the pending samples as a final part that closes the segment', 
   assert.equal(parts.length, 1);
   assert.equal(parts[0]!.lastOfSegment, true);
   assert.equal(parts[0]!.durationMs, 160, 'last frame duration estimated from the previous delta');
+});
+
+test('30 fps in millisecond timestamps: 15 frames per 500 ms part, no lone-frame part before each keyframe', () => {
+  const ms = (i: number) => Math.round((i * 1000) / 30); // FLV/RTMP: 0, 33, 67, 100, … (33/34 ms frames)
+  const units = [videoToUnit(avcConfigBody(), 0)!];
+  for (let i = 0; i < 180; i++) units.push(videoToUnit(avcFrameBody(i % 60 === 0, i, 100), ms(i))!); // 2 s GOP
+  const parts: CmafPart[] = [];
+  const s = new LiveSegmenter({ video: true, audio: false }, { partTargetMs: 500, segmentTargetMs: 2000 }, (p) => parts.push(p));
+  for (const u of units) s.push(u);
+  const firstTwo = parts.filter((p) => p.msn < 2);
+  assert.deepEqual(firstTwo.map((p) => p.index), [0, 1, 2, 3, 0, 1, 2, 3], 'four parts per 2 s segment');
+  for (const p of firstTwo) {
+    assert.ok(p.durationMs >= 499 && p.durationMs <= 500 + PART_SLACK_MS, `part ${p.msn}.${p.index}: ${p.durationMs} ms`);
+  }
 });

@@ -23,6 +23,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { fail, isStromError, StromError } from '../../errors.js';
 import { sendChunkedSegment, streamable } from './chunked-segment.js'; // LL-DASH segments in progress
 import { codecParameter } from '../formats/cmaf/sample-entry.js';
+import { PART_SLACK_MS } from '../formats/cmaf/live-segmenter.js';
 import { isAvailable, parseBlockingQuery, tooFarAhead } from '../formats/hls/ll-hls-blocking.js';
 import type { LlHlsMuxer } from '../formats/hls/ll-hls-muxer.js';
 import { initName, parseMediaName, partName, segmentName, type MediaName } from '../formats/hls/live-media-names.js';
@@ -55,7 +56,7 @@ function carriedQuery(q: Record<string, unknown>): string {
 export function playlistInput(mux: LlHlsMuxer, q: string): MediaPlaylistInput {
   return {
     targetDurationS: mux.targetDurationS,
-    partTargetS: mux.opts.partTargetMs / 1000,
+    partTargetS: (mux.opts.partTargetMs + PART_SLACK_MS) / 1000,
     initUri: `${initName(mux.run, 0)}${q}`,
     segments: mux.segments.map((s) => ({
       msn: s.msn, durationS: s.durationMs / 1000, pdtMs: s.pdtMs, complete: s.complete, uri: `${segmentName(mux.run, s.msn)}${q}`,

@@ -5,9 +5,13 @@
  * player can append any part alone; a segment is its parts concatenated.
  *
  * Cutting rules (why they look like this):
- * - A part is closed when the next video frame arrives and adding it would exceed `partTargetMs`.
- *   That frame's dts gives the last frame's duration exactly, so no duration is estimated and every
- *   part stays ≤ PART-TARGET (and ≥ 85 % of it while one frame is ≤ 15 % of the target).
+ * - A part is closed when the next video frame arrives and adding it would exceed `partTargetMs`
+ *   by more than PART_SLACK_MS. That frame's dts gives the last frame's duration exactly, so no
+ *   duration is estimated and every part stays ≤ the advertised PART-TARGET (target + slack; and
+ *   ≥ 85 % of it while one frame is ≤ 15 % of the target). The slack is the millisecond rounding of
+ *   FLV/RTMP timestamps: 15 frames at 30 fps span 500 or 501 ms, and without it the first part of
+ *   every 2 s segment lost a frame and a lone-frame part trailed each segment (467/500/500/500/33),
+ *   one more request per segment for every player.
  * - A segment is closed at the first keyframe at/after `segmentTargetMs`, so each segment (and its
  *   first part, INDEPENDENT=YES) starts on a keyframe; the GOP sets the real segment length.
  * - Audio-only streams are cut on audio frames the same way (every audio frame is a sync sample).
@@ -28,6 +32,9 @@ import { fragment, type CmafSample, type TrackRun } from './fragment.js';
 import { initSegment } from './init-segment.js';
 import { opusPacketSamples } from '../audio/opus-toc.js'; // Opus packets are 2.5–120 ms, not always 20
 import type { CmafTrack } from './sample-entry.js';
+
+/** How far a part may run past `partTargetMs` (ms timestamp rounding); PART-TARGET includes it. */
+export const PART_SLACK_MS = 1;
 
 /** One finished CMAF chunk. */
 export interface CmafPart {
@@ -164,7 +171,7 @@ export class LiveSegmenter {
     if (last !== undefined) {
       const frame = Math.max(1, u.dts - last.dts);
       const cutSegment = u.keyframe && u.dts - this.segStart >= this.opts.segmentTargetMs;
-      if (cutSegment || u.dts + frame - this.partStart > this.opts.partTargetMs) this.emit(u.dts, cutSegment);
+      if (cutSegment || u.dts + frame - this.partStart > this.opts.partTargetMs + PART_SLACK_MS) this.emit(u.dts, cutSegment);
     }
     this.vq.push(u);
   }
@@ -198,7 +205,7 @@ export class LiveSegmenter {
     if (this.video === null && this.aq.length > 0) {
       const frameMs = (dur * 1000) / sr;
       const cutSegment = u.dts - this.segStart >= this.opts.segmentTargetMs;
-      if (cutSegment || u.dts + frameMs - this.partStart > this.opts.partTargetMs) this.emit(u.dts, cutSegment);
+      if (cutSegment || u.dts + frameMs - this.partStart > this.opts.partTargetMs + PART_SLACK_MS) this.emit(u.dts, cutSegment);
     }
     this.aq.push({ u, time: this.audioClock, dur });
     this.audioClock += dur;

@@ -2,8 +2,11 @@
  * Dynamic MPD for low-latency DASH over the same CMAF segments as LL-HLS (SPECS.md "Live DASH";
  * ISO/IEC 23009-1 §5.3.1.2 MPD@type="dynamic", availabilityStartTime, publishTime,
  * minimumUpdatePeriod, timeShiftBufferDepth; §5.3.9.4 SegmentTemplate with `$Number$`;
- * §5.3.9.5.3 availabilityTimeOffset / availabilityTimeComplete; §5.8.4.11 UTCTiming with
- * urn:mpeg:dash:utc:http-iso:2014; DASH-IF IOP "Low-latency Modes for DASH" §9.X.4: ServiceDescription
+ * §5.3.9.5.3 availabilityTimeOffset / availabilityTimeComplete; §5.8.4.11 UTCTiming: first
+ * urn:mpeg:dash:utc:direct:2014 — the time this MPD was written, so a joining player syncs its
+ * clock without a request (dash.js made three sequential time requests before its init segment,
+ * 150–300 ms of every join); then urn:mpeg:dash:utc:http-iso:2014 for players without direct.
+ * The MPD is `max-age=0`, so the direct time is as old as one response; DASH-IF IOP "Low-latency Modes for DASH" §9.X.4: ServiceDescription
  * Latency@target, chunked segments announced availabilityTimeOffset = segment − chunk duration).
  *
  * Timing model: segment N (= HLS media sequence N, `seg_<run>_N.m4s`) covers media time
@@ -138,7 +141,8 @@ ${reps.join('\n')}
     <Latency referenceId="0" target="${o.targetLatencyMs}" min="${Math.round(o.targetLatencyMs / 2)}" max="${o.targetLatencyMs * 3}"/>
     <PlaybackRate min="0.96" max="1.04"/>
   </ServiceDescription>
-${periods}  <UTCTiming schemeIdUri="urn:mpeg:dash:utc:http-iso:2014" value="${o.timeUrl}"/>
+${periods}  <UTCTiming schemeIdUri="urn:mpeg:dash:utc:direct:2014" value="${iso(o.now ?? Date.now())}"/>
+  <UTCTiming schemeIdUri="urn:mpeg:dash:utc:http-iso:2014" value="${o.timeUrl}"/>
 </MPD>
 `;
 }
