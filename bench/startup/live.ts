@@ -119,7 +119,9 @@ function videoDecodeMs(b: Buffer): number | null {
 async function startStrom(dataDir: string): Promise<{ url: string; rtmpPort: number; log: () => string }> {
   const [port, rtmpPort] = [await freePort(), await freePort()];
   let output = '';
-  const child = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, 'src', 'main.ts'), 'serve', '--host', '127.0.0.1', '--port', String(port), '--rtmp-port', String(rtmpPort),
+  // STROM_NODE_ARGS: extra node flags for the server (e.g. `--cpu-prof --cpu-prof-dir=/tmp/p`).
+  const nodeArgs = (process.env.STROM_NODE_ARGS ?? '').split(' ').filter(Boolean);
+  const child = spawn(process.execPath, [...nodeArgs, '--import', 'tsx', path.join(ROOT, 'src', 'main.ts'), 'serve', '--host', '127.0.0.1', '--port', String(port), '--rtmp-port', String(rtmpPort),
     '--data', dataDir, '--set', 'live.staticKeys=cam1:secret', '--set', 'logLevel=warn'], { cwd: ROOT, env: cleanEnv(), stdio: ['ignore', 'pipe', 'pipe'] });
   for (const out of [child.stdout, child.stderr]) out.on('data', (d: Buffer) => (output = (output + d.toString()).slice(-8000)));
   cleanups.push(() => terminate(child));

@@ -25,16 +25,31 @@ export class WebRtcService {
     this.metrics = new WebRtcMetrics(() => this.table.counts(), () => [...this.fanouts.values()].reduce((n, f) => n + f.cachedBytes, 0));
   }
 
-  /** Join `s` to its stream's fan-out, creating it (one hub reader per stream) if needed. */
-  join(s: WhepSession): WhepFanout {
-    let f = this.fanouts.get(s.streamId);
+  /**
+   * The fan-out of `streamId`, started (one hub reader per stream) if there is none: called when a
+   * WHEP offer arrives, so the hub reader, audio bridge and GOP cache are ready when the viewer's
+   * DTLS completes. Throws LIVE_STREAM_NOT_FOUND when the stream is not live.
+   */
+  prepare(streamId: string): WhepFanout {
+    let f = this.fanouts.get(streamId);
     if (f === undefined) {
-      f = new WhepFanout(s.streamId, this.registry, this.config.live.gopCacheMaxBytes, this.metrics.stats, this.log, (done) => {
+      f = new WhepFanout(streamId, this.registry, this.config.live.gopCacheMaxBytes, this.config.webrtc.fanoutIdleMs, this.metrics.stats, this.log, (done) => {
         if (this.fanouts.get(done.streamId) === done) this.fanouts.delete(done.streamId);
       });
-      f.start(); // throws LIVE_STREAM_NOT_FOUND when the stream ended meanwhile
-      this.fanouts.set(s.streamId, f);
+      this.fanouts.set(streamId, f);
+      try {
+        f.start();
+      } catch (err) {
+        this.fanouts.delete(streamId);
+        throw err;
+      }
     }
+    return f;
+  }
+
+  /** Join `s` to its stream's fan-out (connected: ICE and DTLS done). */
+  join(s: WhepSession): WhepFanout {
+    const f = this.prepare(s.streamId); // throws LIVE_STREAM_NOT_FOUND when the stream ended meanwhile
     f.add(s);
     return f;
   }

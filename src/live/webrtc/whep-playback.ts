@@ -6,7 +6,13 @@
  * its own RTP header (sequence numbers) and werift's SRTP.
  *
  * Joining: the packets since the latest keyframe are kept (bounded by `live.gopCacheMaxBytes`) and
- * a new viewer starts with them; without a cached keyframe it waits for the next one, and the
+ * a new viewer starts with them: the keyframe's packets at once (its first picture), the rest of the
+ * cached GOP REPLAY_BATCH packets per event-loop turn, live packets queued behind them until the
+ * replay has caught up — a 2 s GOP is ~1,000 packets, each through werift's SRTP, which sent in one
+ * go held the event loop (every other viewer and request) for 0.3–1 s per join. The fan-out is
+ * started when the offer arrives (WebRtcService.prepare) so its hub reader, audio bridge and GOP
+ * are ready when DTLS completes, and it stays `webrtc.fanoutIdleMs` without viewers.
+ * Without a cached keyframe a viewer waits for the next one, and the
  * publisher is asked for one when it can be (WHIP: RTCP PLI). Viewer PLIs go the same way. An RTMP
  * publisher cannot be asked for a keyframe: the viewer recovers at the encoder's next GOP (OBS and
  * ffmpeg default to 1–2 s keyframe intervals), and NACK retransmission (werift's 128-packet sender
@@ -32,6 +38,19 @@ export interface OutPacket {
   keyStart: boolean;
 }
 
+/** Cached packets replayed to a joining viewer per event-loop turn (after its keyframe). */
+const REPLAY_BATCH = 64;
+/** A viewer whose replay backlog grows past this many packets is closed: it cannot be caught up. */
+const MAX_REPLAY_BACKLOG = 16_384;
+
+/** A viewer's place in the fan-out. */
+interface ViewerState {
+  /** Has had its starting keyframe (or, audio-only, its first packet). */
+  started: boolean;
+  /** Packets still to send before live ones go straight out (a join's GOP replay); null when caught up. */
+  backlog: OutPacket[] | null;
+}
+
 /** What the fan-out needs of a viewer. */
 export interface FanoutViewer {
   /** Send one packet (the viewer adds its RTP header). */
@@ -42,7 +61,8 @@ export interface FanoutViewer {
 
 /** The shared packetizer of one stream. */
 export class WhepFanout {
-  private readonly viewers = new Map<FanoutViewer, { started: boolean }>();
+  private readonly viewers = new Map<FanoutViewer, ViewerState>();
+  private idle: NodeJS.Timeout | null = null;
   private reader: Reader | null = null;
   private sps: Buffer[] = [];
   private pps: Buffer[] = [];
@@ -57,6 +77,8 @@ export class WhepFanout {
     readonly streamId: string,
     private readonly registry: StreamRegistry,
     private readonly maxGopBytes: number,
+    /** How long the fan-out stays without viewers (`webrtc.fanoutIdleMs`). */
+    private readonly idleMs: number,
     private readonly stats: WebRtcStats,
     private readonly log: Logger,
     private readonly onClosed: (f: WhepFanout) => void,
@@ -73,6 +95,7 @@ export class WhepFanout {
       close: (reason) => this.close(reason),
     }, { audioCodec: 'opus' });
     this.reader.viewerCount = () => this.viewers.size; // status/API count WHEP viewers, not packetizers
+    this.armIdle(); // started ahead of its first viewer
   }
 
   /** Payload bytes of the cached GOP (metric). */
@@ -82,18 +105,50 @@ export class WhepFanout {
 
   /** Add a connected viewer: it starts at the cached keyframe, or at the next one. */
   add(v: FanoutViewer): void {
-    const state = { started: false };
+    const state: ViewerState = { started: false, backlog: null };
     this.viewers.set(v, state);
-    if (this.gop.length > 0 && this.gop[0]!.keyStart) {
+    if (this.idle !== null) clearTimeout(this.idle);
+    this.idle = null;
+    const gop = this.gop;
+    if (gop.length > 0 && gop[0]!.keyStart) {
       state.started = true;
-      for (const p of this.gop) this.deliver(v, p);
+      let i = 0;
+      while (i < gop.length) {
+        const p = gop[i++]!;
+        this.deliver(v, p);
+        if (p.video && p.marker) break; // the keyframe is complete: its picture can be shown
+      }
+      if (i < gop.length) {
+        state.backlog = gop.slice(i);
+        this.replay(v, state);
+      }
     } else this.requestKeyframe();
   }
 
-  /** Remove a viewer; the last one leaving releases the hub reader. */
+  /** Remove a viewer; without viewers the fan-out closes after `idleMs`. */
   remove(v: FanoutViewer): void {
     this.viewers.delete(v);
-    if (this.viewers.size === 0) this.close('no WHEP viewers left');
+    this.armIdle();
+  }
+
+  private armIdle(): void {
+    if (this.viewers.size > 0 || this.closed || this.idle !== null) return;
+    if (this.idleMs === 0) return this.close('no WHEP viewers left');
+    this.idle = setTimeout(() => {
+      this.idle = null;
+      if (this.viewers.size === 0) this.close(`no WHEP viewers for ${this.idleMs} ms`);
+    }, this.idleMs);
+    this.idle.unref();
+  }
+
+  /** Send the next batch of `v`'s backlog on the next event-loop turn, until it is empty. */
+  private replay(v: FanoutViewer, state: ViewerState): void {
+    setImmediate(() => {
+      if (state.backlog === null || this.viewers.get(v) !== state) return;
+      for (const p of state.backlog.splice(0, REPLAY_BATCH)) this.deliver(v, p);
+      if (state.backlog.length === 0) state.backlog = null;
+      else this.replay(v, state);
+    });
   }
 
   /** A viewer lost a picture (PLI/FIR): ask the publisher for a keyframe if it can make one. */
@@ -105,6 +160,8 @@ export class WhepFanout {
   close(reason: string): void {
     if (this.closed) return;
     this.closed = true;
+    if (this.idle !== null) clearTimeout(this.idle);
+    this.idle = null;
     this.gop = [];
     this.reader?.close(reason);
     this.reader = null;
@@ -154,7 +211,12 @@ export class WhepFanout {
           if (p.keyStart || (!this.hasVideo && !p.video)) state.started = true;
           else continue;
         }
-        this.deliver(v, p);
+        if (state.backlog === null) this.deliver(v, p);
+        else if (state.backlog.push(p) > MAX_REPLAY_BACKLOG) {
+          this.viewers.delete(v);
+          v.close(`join replay fell ${MAX_REPLAY_BACKLOG} packets behind`);
+          this.armIdle();
+        }
       }
     }
   }

@@ -28,6 +28,12 @@ export function whepRoutes(app: FastifyInstance, svc: WebRtcService, guard: () =
     const stream = registry.active(streamId) ?? (await registry.acquire(streamId)); // cluster: pulled from its node
     if (stream === null) throw fail('LIVE_STREAM_NOT_FOUND', streamId);
     table.reserve();
+    try {
+      svc.prepare(streamId); // hub reader, audio bridge and GOP cache get ready while ICE/DTLS run
+    } catch (err) {
+      table.release();
+      throw err;
+    }
     const pc = createPeer(config.webrtc);
     const s = new WhepSession(streamId, pc, (x) => svc.join(x), config.webrtc, metrics, svc.log, (x) => table.delete(x));
     try {

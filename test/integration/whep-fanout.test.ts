@@ -1,0 +1,74 @@
+/**
+ * The WHEP fan-out's join path against a real hub fed over RTMP: started ahead of its first viewer
+ * (at offer time) and closed after `webrtc.fanoutIdleMs` without viewers; a joining viewer gets the
+ * cached keyframe at once and the rest of the GOP over the following event-loop turns, in order,
+ * with live packets queued behind the replay. The viewer is a packet collector (no werift peer: the
+ * RTP/SRTP side is covered by test/e2e/webrtc-whip-whep.test.ts).
+ */
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { RtmpClient } from '../../src/live/rtmp/rtmp-client.js';
+import type { FanoutViewer, OutPacket } from '../../src/live/webrtc/whep-playback.js';
+import { avcConfigBody, startLive, waitUntil } from '../helpers/live-fixtures.js';
+
+/** FLV VIDEODATA of one AVC access unit: a single NAL (IDR or non-IDR slice) of `size` bytes. */
+function avcFrame(key: boolean, size: number): Buffer {
+  const b = Buffer.alloc(9 + size, 0x22);
+  b[0] = key ? 0x17 : 0x27;
+  b[1] = 1; // AVC NALU
+  b.writeUInt32BE(size, 5); // 4-byte NAL length (the config record's lengthSizeMinusOne = 3)
+  b[9] = key ? 0x65 : 0x41;
+  return b;
+}
+
+function collector(): FanoutViewer & { packets: OutPacket[]; closed: string | null } {
+  const c = {
+    packets: [] as OutPacket[], closed: null as string | null,
+    send: (p: OutPacket) => void c.packets.push(p),
+    close: (reason: string) => void (c.closed = reason),
+  };
+  return c;
+}
+
+test('WHEP fan-out: ready before its viewer, keyframe at once, GOP replay paced and in order, idle close', async (t) => {
+  const h = await startLive({ 'webrtc.fanoutIdleMs': 400 });
+  const pub = await RtmpClient.connect('127.0.0.1', h.rtmpPort, 'live');
+  t.after(async () => {
+    pub.destroy();
+    await h.close();
+  });
+  assert.equal(await pub.publish('secret'), 'NetStream.Publish.Start');
+  pub.send(9, 0, avcConfigBody()); // video only: no audio bridge involved
+  pub.send(9, 0, avcFrame(true, 20_000)); // a keyframe of ~17 RTP packets
+  for (let i = 1; i <= 200; i++) pub.send(9, i * 40, avcFrame(false, 300)); // 200 one-packet frames
+  const svc = h.strom.live.webrtc;
+  await waitUntil(() => (h.strom.live.registry.get('cam1')?.tracks.video !== undefined), 'stream live');
+  await new Promise((resolve) => setTimeout(resolve, 300)); // let every frame reach the hub's GOP cache
+
+  // An offer arrives: the fan-out starts and packetizes the hub's GOP before any viewer connects.
+  const f = svc.prepare('cam1');
+  assert.equal(svc.fanoutCount, 1);
+  await waitUntil(() => f.cachedBytes > 20_000 + 200 * 300 - 1000, 'the GOP is cached in the fan-out');
+
+  const v = collector();
+  f.add(v);
+  const atOnce = v.packets.length;
+  assert.ok(v.packets[0]!.keyStart, 'the first packet starts the keyframe');
+  assert.ok(v.packets.at(-1)!.marker && atOnce >= 15 && atOnce < 40, `only the keyframe went out at once (${atOnce} packets)`);
+  for (let i = 201; i <= 210; i++) pub.send(9, i * 40, avcFrame(false, 300)); // live frames during the replay
+  await waitUntil(() => v.packets.filter((p) => p.marker).length === 211, 'keyframe + 200 cached + 10 live frames', 10_000);
+  const frameTs = v.packets.filter((p) => p.marker).map((p) => p.ts);
+  assert.ok(frameTs.every((ts, i) => i === 0 || ts > frameTs[i - 1]!), 'frames in decode order, none twice: live ones queued behind the replay');
+
+  // The last viewer leaves: the fan-out stays for fanoutIdleMs (a next viewer joins at once), then closes.
+  f.remove(v);
+  await new Promise((resolve) => setTimeout(resolve, 100));
+  assert.equal(svc.fanoutCount, 1, 'kept while idle');
+  await waitUntil(() => svc.fanoutCount === 0, 'closed after webrtc.fanoutIdleMs without viewers', 3000);
+  assert.equal(v.closed, null, 'the viewer that left is not closed again');
+
+  // Prepared for an offer whose viewer never connects: closed the same way.
+  svc.prepare('cam1');
+  assert.equal(svc.fanoutCount, 1);
+  await waitUntil(() => svc.fanoutCount === 0, 'an unused prepared fan-out closes', 3000);
+});
