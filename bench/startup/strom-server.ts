@@ -44,7 +44,7 @@ export function codeAtRev(rev: string, dir: string): StromCode {
 export function checkoutCode(dist: boolean): StromCode {
   let dirty = '';
   try {
-    dirty = execFileSync('git', ['-C', ROOT, 'status', '--porcelain', '--', 'src'], { encoding: 'utf8' }).trim().split('\n').filter(Boolean).map((l) => l.slice(3)).join(', ');
+    dirty = execFileSync('git', ['-C', ROOT, 'status', '--porcelain', '--', 'src'], { encoding: 'utf8' }).split('\n').filter(Boolean).map((l) => l.slice(3)).join(', ');
   } catch {
     // not a git checkout
   }
