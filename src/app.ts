@@ -136,6 +136,7 @@ export async function buildStrom(given: Config, log: Logger = createLogger(given
 
   // Observability: scrape-time sources, /metrics, /readyz, QoE, the dashboard's history.
   live.webrtc.metrics.register(obs.metrics.registry);
+  live.thumbnails.metrics.register(obs.metrics.registry); // live thumbnail renders
   webhooks.metrics.register(obs.metrics.registry); // outbox by state, attempts, drops
   relayEndpoint?.register(obs.metrics.registry);
   obs.attach({

@@ -104,6 +104,12 @@ export const settings: readonly Setting[] = [
   { key: 'live.audioBridgeMaxRestarts', kind: 'int', default: 5, min: 0, max: 100, doc: 'restarts (backoff 250 ms doubling to 5 s) of a crashed bridge child before its viewers go on without audio' },
   { key: 'live.audioBridgeKbps', kind: 'int', default: 96, min: 16, max: 512, doc: 'bitrate of transcoded live audio (Opus for WebRTC, AAC for FLV/RTMP)' },
   // --- end audio bridge ---
+  // --- live thumbnails (src/live/thumbnail; docs/LIVE.md "Live thumbnails") ---
+  { key: 'live.thumbnailIntervalMs', kind: 'duration', default: 5_000, min: 500, max: 600_000, doc: 'GET /live/<id>/thumbnail.jpg renders the latest keyframe at most once per this interval per stream (one ffmpeg run, shared by concurrent requests); it is also the max-age' },
+  { key: 'live.thumbnailWidth', kind: 'int', default: 640, min: 64, max: 1920, doc: 'largest width of a live thumbnail (narrower sources keep their size; the aspect ratio is kept)' },
+  { key: 'live.thumbnailMaxRenders', kind: 'int', default: 2, min: 1, max: 64, doc: 'thumbnail ffmpeg runs at once across all streams; over it a request gets the previous thumbnail, or 503 BUSY without one' },
+  { key: 'live.thumbnailTimeoutMs', kind: 'duration', default: 5_000, min: 500, max: 60_000, doc: 'a thumbnail ffmpeg run still going after this long is killed (the request fails with LIVE_THUMBNAIL_FAILED)' },
+  // --- end live thumbnails ---
   { key: 'live.rtmpPublicUrl', kind: 'string', default: null, doc: 'base of ingest URLs returned by the API (default rtmp://<host>:<rtmp.port>/live)' },
   // --- WebRTC (src/live/webrtc; docs/WEBRTC.md) ---
   { key: 'webrtc.enabled', kind: 'bool', default: true, doc: 'serve WHIP ingest (POST /whip) and WHEP playback (POST /live/<id>/whep)' },
@@ -268,6 +274,11 @@ export interface Config {
     audioBridgeMaxRestarts: number;
     audioBridgeKbps: number;
     /** live ABR */ abrAll: boolean; abrLadder: string[]; abrMaxStreams: number; abrPreset: 'ultrafast' | 'superfast' | 'veryfast';
+    /** live thumbnails (src/live/thumbnail) */
+    thumbnailIntervalMs: number;
+    thumbnailWidth: number;
+    thumbnailMaxRenders: number;
+    thumbnailTimeoutMs: number;
   };
   // --- LL-HLS ---
   llhls: { partTargetMs: number; segmentTargetMs: number; windowSegments: number; idleTimeoutMs: number; /** DVR */ dvrWindowS: number; dvrMaxBytes: number; maxHeldRequests: number };

@@ -87,6 +87,9 @@ export const catalog = {
   LIVE_BAD_KEY: spec(403, (key: string) => `stream key ${show(key)} is not known`),
   LIVE_PUBLISHER_ACTIVE: spec(409, (streamId: string) => `live stream ${show(streamId)} already has a publisher`),
   LIVE_READER_TOO_SLOW: spec(503, (behindMs: number) => `reader stayed behind for ${behindMs} ms after skipping to a keyframe`),
+  // live thumbnails (src/live/thumbnail): only H.264 and HEVC keyframes are rendered
+  LIVE_THUMBNAIL_UNSUPPORTED: spec(415, (streamId: string, codec: string) => `live stream ${show(streamId)} carries ${show(codec)} video; thumbnails are rendered from H.264 and HEVC only`),
+  LIVE_THUMBNAIL_FAILED: spec(500, (streamId: string, why: string) => `the thumbnail of live stream ${show(streamId)} could not be rendered: ${why}`),
   // --- live across the nodes of a cluster (src/cluster/origin-map.ts, src/live/relay) ---
   LIVE_ORIGIN_UNREACHABLE: spec(503, (streamId: string, nodeId: string, why: string) => `live stream ${show(streamId)} is published on node ${show(nodeId)}, which cannot be reached: ${why}`),
   LIVE_ORIGIN_LOOKUP_FAILED: spec(503, (streamId: string, why: string) => `cannot look up which node publishes live stream ${show(streamId)}: ${why}`),

@@ -21,6 +21,8 @@ import { WebRtcService } from './webrtc/webrtc-service.js';
 import { webrtcRoutes } from './webrtc/webrtc-routes.js';
 import { AudioBridgePool } from './transcode/audio-bridge-pool.js';
 import { fail } from '../errors.js';
+import { LiveThumbnails } from './thumbnail/live-thumbnails.js';
+import { thumbnailRoutes } from './thumbnail/thumbnail-routes.js';
 import { staticKeyResolver, StreamRegistry, type LiveStreamStatus, type StreamKeyResolver } from './stream/stream-registry.js';
 
 /** The live server of one Strom process. */
@@ -31,7 +33,7 @@ export interface LiveServer {
   /** Lifecycle events (publish.start/stop/rejected, viewer.join/leave). */
   events: LiveEvents;
   rtmp: RtmpServer;
-  /** Fastify plugin: HTTP-FLV `GET /live/<streamId>.flv`, LL-HLS and LL-DASH (with `cmafOutputs`), WHIP (with `ingest`) and WHEP. */
+  /** Fastify plugin: HTTP-FLV `GET /live/<streamId>.flv`, thumbnails, LL-HLS and LL-DASH (with `cmafOutputs`), WHIP (with `ingest`) and WHEP. */
   routes: (app: FastifyInstance) => Promise<void>;
   /** Hook WS-FLV into the HTTP server's upgrade event. */
   attach(server: http.Server): void;
@@ -51,6 +53,8 @@ export interface LiveServer {
   recorder: LiveRecorder | null;
   /** WHIP ingest and WHEP playback. */
   webrtc: WebRtcService;
+  /** JPEGs of streams' latest keyframes (`GET /live/<id>/thumbnail.jpg`). */
+  thumbnails: LiveThumbnails;
 }
 
 /** What the live server takes in and serves (all of it by default). */
@@ -85,6 +89,9 @@ export function createLiveServer(config: Config, log: Logger, opts: LiveServerOp
   const webrtc = new WebRtcService(config, registry, llog);
   const rtcRoutes = webrtcRoutes(webrtc, () => guard, { whip: ingest });
   const cmaf = opts.cmafOutputs !== false;
+  // Thumbnails: /live/<id>/thumbnail.jpg, the latest keyframe as a JPEG (one ffmpeg run per interval)
+  const thumbnails = new LiveThumbnails(registry, { ...config.live, ffmpegPath: config.vod.ffmpegPath }, llog.child({ component: 'live-thumbnail' }));
+  const thumbRoutes = thumbnailRoutes(thumbnails, config.live.thumbnailIntervalMs, config.delivery.corsOrigin, () => guard);
   const server: LiveServer = {
     recorder: null, // set by live-wiring when the store is available
     registry,
@@ -93,12 +100,14 @@ export function createLiveServer(config: Config, log: Logger, opts: LiveServerOp
     rtmp,
     routes: async (app) => {
       await flvRoutes(app);
+      await thumbRoutes(app); // before LL-HLS's /live/:streamId/:file (a static segment wins anyway)
       if (cmaf) await dashRoutes(app); // LL-DASH
       if (cmaf) await hlsRoutes(app); // LL-HLS
       await rtcRoutes(app); // WHIP (with ingest) / WHEP
     },
     webrtc,
     llhls,
+    thumbnails,
     attach(server) {
       detachWs = attachWsFlv(server, registry, llog, () => guard);
     },
@@ -107,6 +116,7 @@ export function createLiveServer(config: Config, log: Logger, opts: LiveServerOp
     },
     async close() {
       llhls.close(); // release held LL-HLS blocking requests first
+      thumbnails.close();
       const webrtcReleased = webrtc.close(); // end WHIP/WHEP sessions and fan-outs
       await registry.close();
       await server.recorder?.close(); // publish what was recorded before the store closes

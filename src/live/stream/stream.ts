@@ -49,6 +49,8 @@ export class LiveStream {
   bytesIn = 0;
   private gop: MediaUnit[] = [];
   private gopBytes = 0;
+  /** The latest video keyframe, kept even when the GOP cache overflows (live thumbnails). */
+  private keyframe: MediaUnit | null = null;
   private flushScheduled = false;
   /** Readers that are other nodes' relays (flushed first: each one serves many viewers). */
   private relayReaders = 0;
@@ -75,6 +77,7 @@ export class LiveStream {
     this.publishedAt = Date.now();
     this.gop = [];
     this.gopBytes = 0;
+    this.keyframe = null;
     this.tsOffset = takeover ? null : 0;
     if (takeover) for (const r of this.readers) r.resync();
     else {
@@ -90,6 +93,7 @@ export class LiveStream {
     this.publisher = null;
     this.gop = [];
     this.gopBytes = 0;
+    this.keyframe = null;
     this.window = [];
     if (endReaders) for (const r of [...this.readers]) r.close(`stream ended: ${reason}`);
   }
@@ -105,6 +109,7 @@ export class LiveStream {
     this.account(u, ingestBytes);
     if (u.config) this.configure(u);
     else if (u.kind === 'video' && u.keyframe) {
+      this.keyframe = u;
       this.gop = [u];
       this.gopBytes = unitBytes(u);
     } else if (this.gop.length > 0) {
@@ -144,6 +149,15 @@ export class LiveStream {
       setImmediate(this.flush);
     }
     return r;
+  }
+
+  /**
+   * The latest video keyframe and the decoder configuration it needs, or null before the first
+   * keyframe (and after the publisher left). The unit is shared: callers must not modify it.
+   */
+  latestKeyframe(): { unit: MediaUnit; config: MediaUnit } | null {
+    const config = this.tracks.video?.config;
+    return this.keyframe === null || config === undefined ? null : { unit: this.keyframe, config };
   }
 
   /** Drops so far, including readers still attached. */
