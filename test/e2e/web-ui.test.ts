@@ -266,10 +266,13 @@ test('the live page creates a stream, shows ingest settings, and plays what ffmp
     // Viewers and ingest bitrate from the per-stream gauges in /metrics (the page is one viewer).
     await page.locator('#live-bitrate', { hasText: /[kM]b\/s/ }).waitFor({ timeout: 10_000 });
     await page.waitForFunction(() => Number(document.querySelector('#live-viewers')?.textContent) >= 1, undefined, { timeout: 10_000 });
+    // The latest keyframe from GET /live/<id>/thumbnail.jpg (320x240 source, under the width cap).
+    await page.waitForFunction(() => document.querySelector<HTMLImageElement>('#live-thumb img:not([hidden])')?.naturalWidth === 320, undefined, { timeout: 10_000 });
     await shot('live');
     const streamId = new URL(page.url()).hash.split('/')[2] ?? '';
     await open('library');
     await page.locator(`li[data-stream-id="${streamId}"][data-status="live"] .badge.live`).waitFor({ timeout: 10_000 });
+    await page.waitForFunction((id) => (document.querySelector<HTMLImageElement>(`li[data-stream-id="${id}"] .thumb img:not([hidden])`)?.naturalWidth ?? 0) > 0, streamId, { timeout: 10_000 });
     await shot('library-live');
   } finally {
     pub.child.kill('SIGINT');

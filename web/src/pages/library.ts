@@ -1,12 +1,13 @@
 /**
  * `#/library`: every video (poster, title, status with progress or error message, duration) and
- * live stream (LIVE badge when a publisher is on). Updates itself from the event stream: progress
+ * live stream (LIVE badge and the latest keyframe when a publisher is on). Updates itself from the event stream: progress
  * moves the bar, other video/live events reload the list.
  */
 import { api, ApiError, events, fetchMetrics, type LiveStream, type Page, type Video } from '../api.js';
 import { parseProm } from '../prom.js';
 import { h, fmtDuration } from '../dom.js';
-import { posterUrl } from '../playback.js';
+import { livePlaybackOf, posterUrl } from '../playback.js';
+import { liveThumbImg, liveThumbUrl } from '../live-thumb.js';
 
 const STATUS_TEXT: Record<Video['status'], string> = { waiting: 'Waiting for upload', queued: 'Queued', processing: 'Processing', ready: 'Ready', errored: 'Failed' };
 
@@ -34,11 +35,13 @@ function videoCard(v: Video): HTMLElement {
   );
 }
 
-function liveCard(s: LiveStream, onAir: Set<string>): HTMLElement {
+function liveCard(s: LiveStream, onAir: Set<string>, signal: AbortSignal): HTMLElement {
   const active = s.status === 'active' || s.live?.state === 'active' || onAir.has(s.id);
+  const thumb = h('div', { class: 'thumb live-thumb' }, active ? h('span', { class: 'badge live' }, 'LIVE') : h('span', { class: 'badge' }, 'offline'));
+  // On air: the latest keyframe (GET /live/<id>/thumbnail.jpg), reloaded while the card is shown.
+  if (active) void livePlaybackOf(s).then((pb) => thumb.prepend(liveThumbImg(liveThumbUrl(pb), signal)), () => undefined);
   return h('li', { class: 'card video', 'data-stream-id': s.id, 'data-status': active ? 'live' : 'idle' },
-    h('a', { href: `#/live/${s.id}`, class: 'cover', 'aria-label': `Open live stream ${s.title || s.id}` },
-      h('div', { class: 'thumb live-thumb' }, active ? h('span', { class: 'badge live' }, 'LIVE') : h('span', { class: 'badge' }, 'offline'))),
+    h('a', { href: `#/live/${s.id}`, class: 'cover', 'aria-label': `Open live stream ${s.title || s.id}` }, thumb),
     h('div', { class: 'body' }, h('h2', {}, s.title || s.id), h('p', { class: 'status' }, active ? 'Live now' : 'Live stream, not publishing')),
   );
 }
@@ -65,7 +68,7 @@ export async function libraryPage(main: HTMLElement, signal: AbortSignal): Promi
     // Which streams have a publisher: the API's status, or the per-stream ingest gauge in /metrics.
     const text = streams.items.length ? await fetchMetrics(signal) : null;
     const onAir = new Set(text ? parseProm(text).filter((x) => x.name === 'strom_live_ingest_bitrate_bps').map((x) => x.labels.stream ?? '') : []);
-    const cards = [...streams.items.map((s) => liveCard(s, onAir)), ...videos.items.map(videoCard)];
+    const cards = [...streams.items.map((s) => liveCard(s, onAir, signal)), ...videos.items.map(videoCard)];
     list.replaceChildren(...(cards.length ? cards : [h('li', { class: 'empty' }, 'Nothing here yet. ', h('a', { href: '#/upload' }, 'Upload a video'), '.')]));
     list.setAttribute('aria-busy', 'false');
   };

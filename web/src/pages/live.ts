@@ -1,7 +1,7 @@
 /**
  * `#/live`: create a live stream and list them; `#/live/<id>`: its ingest URL and key to copy
- * (with OBS settings), a low-latency preview (HTTP-FLV through mpegts.js), viewers and ingest
- * bitrate; the preview can be switched to WebRTC (WHEP) with a latency readout. Whether the stream is on air comes from the API's status, else from probing the FLV URL
+ * (with OBS settings), a low-latency preview (HTTP-FLV through mpegts.js), the latest keyframe
+ * (live-thumb.ts), viewers and ingest bitrate; the preview can be switched to WebRTC (WHEP) with a latency readout. Whether the stream is on air comes from the API's status, else from probing the FLV URL
  * (404 while nobody publishes; docs/LIVE.md).
  */
 import { api, events, fetchMetrics, type LiveStream, type Page } from '../api.js';
@@ -9,6 +9,7 @@ import { parseProm, sum } from '../prom.js';
 import { announce, copyText, fmtBitrate, h } from '../dom.js';
 import { createPlayer, type Player } from '../player.js';
 import { livePlaybackOf } from '../playback.js';
+import { liveThumbImg, liveThumbUrl } from '../live-thumb.js';
 import type { WhepPlayer } from '../whep-player.js'; // types only: the module is loaded when the WebRTC preview is chosen
 
 /** `#/live`: the list and the create form. */
@@ -79,6 +80,8 @@ export async function livePage(main: HTMLElement, signal: AbortSignal, id: strin
   const state = h('span', { class: 'badge', id: 'live-state' }, 'offline');
   const viewers = h('dd', { id: 'live-viewers' }, '—');
   const bitrate = h('dd', { id: 'live-bitrate' }, '—');
+  // The latest keyframe (GET /live/<id>/thumbnail.jpg) while on air; the empty frame otherwise.
+  const thumb = h('figure', { class: 'thumb live-thumb', id: 'live-thumb' }, h('figcaption', { class: 'badge' }, 'Latest keyframe'));
   // Preview player: HTTP-FLV (mpegts.js) or WebRTC (WHEP)
   const kind = h('select', { id: 'preview-kind', name: 'preview-kind' }, h('option', { value: 'flv' }, 'HTTP-FLV (mpegts.js)'), h('option', { value: 'webrtc' }, 'WebRTC (WHEP)'));
   const stage = h('div', { class: 'stage' }, h('p', { class: 'placeholder' }, 'Waiting for a publisher… start OBS or ffmpeg with the settings on this page.'));
@@ -86,7 +89,8 @@ export async function livePage(main: HTMLElement, signal: AbortSignal, id: strin
     h('div', { class: 'page-head' }, h('h1', {}, s.title || s.id), state),
     h('div', { class: 'live-grid' },
       h('section', { 'aria-labelledby': 'preview-h' }, h('h2', { id: 'preview-h' }, 'Preview'), stage,
-        h('dl', { class: 'facts' }, h('dt', {}, 'Viewers'), viewers, h('dt', {}, 'Ingest bitrate'), bitrate),
+        h('div', { class: 'row wrap' }, thumb,
+          h('dl', { class: 'facts' }, h('dt', {}, 'Viewers'), viewers, h('dt', {}, 'Ingest bitrate'), bitrate)),
         h('div', { class: 'field' }, h('label', { for: 'preview-kind' }, 'Playback'), kind),
         h('p', { class: 'links' }, 'Play elsewhere: ', h('a', { href: pb.flv }, 'HTTP-FLV'), ' · ', h('a', { href: pb.hls }, 'LL-HLS'))),
       h('section', { class: 'card', 'aria-labelledby': 'ingest-h' }, h('h2', { id: 'ingest-h' }, 'Go live'),
@@ -154,6 +158,7 @@ export async function livePage(main: HTMLElement, signal: AbortSignal, id: strin
     const bps = hasGauge ? sum(samples!, 'strom_live_ingest_bitrate_bps', mine) : s.live?.ingestBitrate ?? s.ingestBitrate;
     const fps = hasGauge ? sum(samples!, 'strom_live_ingest_fps', mine) : s.live?.fps;
     bitrate.textContent = live ? `${fmtBitrate(bps)}${fps ? ` · ${Math.round(fps)} fps` : ''}` : '—';
+    if (live && !thumb.querySelector('img')) thumb.prepend(liveThumbImg(liveThumbUrl(pb), signal, `Latest keyframe of ${s.title || s.id}`));
     if (live && !player && !starting) {
       announce('The stream is live.');
       await startPlayer();
@@ -166,6 +171,7 @@ export async function livePage(main: HTMLElement, signal: AbortSignal, id: strin
     if (e.type === 'live.publish.stop') {
       stopPlayer();
       stage.replaceChildren(h('p', { class: 'placeholder' }, 'The publisher stopped.'));
+      thumb.querySelector('img')?.remove(); // its reloads stop with it
     }
     void refresh();
   }, signal);
