@@ -27,10 +27,13 @@ export function liveThumbImg(url: string, signal: AbortSignal, alt = ''): HTMLIm
   img.addEventListener('error', () => (img.hidden = true));
   img.src = url;
   let n = 0;
-  let shown = false;
+  let detached = 0;
   const timer = setInterval(() => {
-    if (img.isConnected) shown = true;
-    else if (shown) return stop(); // replaced (the list reloaded, the stream stopped)
+    if (!img.isConnected) { // not shown (yet, or any more: the list reloaded, the stream stopped)
+      if (++detached >= 2) stop();
+      return;
+    }
+    detached = 0;
     n++;
     img.src = `${url}${url.includes('?') ? '&' : '?'}_=${n}`; // past the browser's max-age copy; the server renders at most once per interval
   }, LIVE_THUMB_REFRESH_MS);
