@@ -116,7 +116,7 @@ forEachDialect((d) => {
     assert.match(ls.id, /^ls_[A-Za-z0-9]{16}$/);
     assert.match(ls.streamKey, /^sk_[A-Za-z0-9]{32}$/);
     assert.equal(ls.ingest.rtmp, `rtmp://media.example:1935/live/${ls.streamKey}`);
-    assert.deepEqual(ls.playback, { flv: `/live/${ls.id}.flv`, hls: `/live/${ls.id}/index.m3u8`, dash: `/live/${ls.id}/manifest.mpd`, whep: `/live/${ls.id}/whep` });
+    assert.deepEqual(ls.playback, { flv: `/live/${ls.id}.flv`, hls: `/live/${ls.id}/index.m3u8`, dash: `/live/${ls.id}/manifest.mpd`, whep: `/live/${ls.id}/whep`, thumbnail: `/live/${ls.id}/thumbnail.jpg` });
     assert.deepEqual([ls.visibility, ls.record, ls.status], ['signed', true, 'idle']);
     const repo = s.strom.control.store.liveStreams;
     assert.equal((await repo.findLiveStreamByKey(ls.streamKey))?.id, ls.id);

@@ -110,7 +110,7 @@ export interface LiveStream {
   record: boolean;
   createdAt: string;
   ingest: { rtmp: string; /** WHIP endpoint (Bearer = stream key) */ whip?: string };
-  playback: { flv: string; hls: string; dash: string; whep: string };
+  playback: { flv: string; hls: string; dash: string; whep: string; thumbnail: string };
   /** Optional: live status if the API reports it (several names tolerated). */
   live?: LiveStatus;
   viewers?: number | { total: number };

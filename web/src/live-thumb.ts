@@ -4,18 +4,10 @@
  * `live.thumbnailIntervalMs`. The <img> reloads it at that pace while it is in the document and
  * hides itself while the request fails, so the card's empty look shows through.
  */
-import type { LiveStream } from './api.js';
 import { h } from './dom.js';
 
 /** How often a shown thumbnail is reloaded (the server's default `live.thumbnailIntervalMs`). */
 export const LIVE_THUMB_REFRESH_MS = 5000;
-
-/** The thumbnail URL next to the stream's HTTP-FLV URL, with the same query (a playback token). */
-export function liveThumbUrl(pb: LiveStream['playback']): string {
-  const q = pb.flv.indexOf('?');
-  const path = q < 0 ? pb.flv : pb.flv.slice(0, q);
-  return `${path.replace(/\.flv$/, '')}/thumbnail.jpg${q < 0 ? '' : pb.flv.slice(q)}`;
-}
 
 /**
  * An <img> of `url`, hidden until it loads and while a reload fails; reloaded every

@@ -21,9 +21,9 @@ export function rtmpBase(config: Config, port: number = config.rtmp.port): strin
 }
 
 /** Playback URL paths of a live stream (`?token=` appended for signed streams). */
-export function livePlayback(id: string, token?: string): { flv: string; hls: string; dash: string; whep: string } {
+export function livePlayback(id: string, token?: string): { flv: string; hls: string; dash: string; whep: string; thumbnail: string } {
   const q = token ? `?token=${token}` : '';
-  return { flv: `/live/${id}.flv${q}`, hls: `/live/${id}/index.m3u8${q}`, dash: `/live/${id}/manifest.mpd${q}`, whep: `/live/${id}/whep${q}` };
+  return { flv: `/live/${id}.flv${q}`, hls: `/live/${id}/index.m3u8${q}`, dash: `/live/${id}/manifest.mpd${q}`, whep: `/live/${id}/whep${q}`, thumbnail: `/live/${id}/thumbnail.jpg${q}` };
 }
 
 /** The API's JSON shape of a live stream row. */

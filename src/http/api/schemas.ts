@@ -106,7 +106,7 @@ export const LiveStream = Type.Object({
   createdAt: Type.String({ format: 'date-time' }),
   updatedAt: Type.String({ format: 'date-time' }),
   ingest: Type.Object({ rtmp: Type.String(), whip: Type.String({ description: 'WHIP endpoint (RFC 9725); send the stream key as Authorization: Bearer' }) }),
-  playback: Type.Object({ flv: Type.String(), hls: Type.String(), dash: Type.String(), whep: Type.String() }),
+  playback: Type.Object({ flv: Type.String(), hls: Type.String(), dash: Type.String(), whep: Type.String(), thumbnail: Type.String({ description: 'JPEG of the latest keyframe (docs/LIVE.md "Live thumbnails")' }) }),
   /** Runtime figures while a publisher is connected; null when idle. */
   live: Type.Union([Type.Null(), Type.Object({
     publishedAt: Type.Union([Type.String(), Type.Null()]),

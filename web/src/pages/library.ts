@@ -7,7 +7,7 @@ import { api, ApiError, events, fetchMetrics, type LiveStream, type Page, type V
 import { parseProm } from '../prom.js';
 import { h, fmtDuration } from '../dom.js';
 import { livePlaybackOf, posterUrl } from '../playback.js';
-import { liveThumbImg, liveThumbUrl } from '../live-thumb.js';
+import { liveThumbImg } from '../live-thumb.js';
 
 const STATUS_TEXT: Record<Video['status'], string> = { waiting: 'Waiting for upload', queued: 'Queued', processing: 'Processing', ready: 'Ready', errored: 'Failed' };
 
@@ -39,7 +39,7 @@ function liveCard(s: LiveStream, onAir: Set<string>, signal: AbortSignal): HTMLE
   const active = s.status === 'active' || s.live?.state === 'active' || onAir.has(s.id);
   const thumb = h('div', { class: 'thumb live-thumb' }, active ? h('span', { class: 'badge live' }, 'LIVE') : h('span', { class: 'badge' }, 'offline'));
   // On air: the latest keyframe (GET /live/<id>/thumbnail.jpg), reloaded while the card is shown.
-  if (active) void livePlaybackOf(s).then((pb) => thumb.prepend(liveThumbImg(liveThumbUrl(pb), signal)), () => undefined);
+  if (active) void livePlaybackOf(s).then((pb) => thumb.prepend(liveThumbImg(pb.thumbnail, signal)), () => undefined);
   return h('li', { class: 'card video', 'data-stream-id': s.id, 'data-status': active ? 'live' : 'idle' },
     h('a', { href: `#/live/${s.id}`, class: 'cover', 'aria-label': `Open live stream ${s.title || s.id}` }, thumb),
     h('div', { class: 'body' }, h('h2', {}, s.title || s.id), h('p', { class: 'status' }, active ? 'Live now' : 'Live stream, not publishing')),

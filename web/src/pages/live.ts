@@ -9,7 +9,7 @@ import { parseProm, sum } from '../prom.js';
 import { announce, copyText, fmtBitrate, h } from '../dom.js';
 import { createPlayer, type Player } from '../player.js';
 import { livePlaybackOf } from '../playback.js';
-import { liveThumbImg, liveThumbUrl } from '../live-thumb.js';
+import { liveThumbImg } from '../live-thumb.js';
 import type { WhepPlayer } from '../whep-player.js'; // types only: the module is loaded when the WebRTC preview is chosen
 
 /** `#/live`: the list and the create form. */
@@ -158,7 +158,7 @@ export async function livePage(main: HTMLElement, signal: AbortSignal, id: strin
     const bps = hasGauge ? sum(samples!, 'strom_live_ingest_bitrate_bps', mine) : s.live?.ingestBitrate ?? s.ingestBitrate;
     const fps = hasGauge ? sum(samples!, 'strom_live_ingest_fps', mine) : s.live?.fps;
     bitrate.textContent = live ? `${fmtBitrate(bps)}${fps ? ` · ${Math.round(fps)} fps` : ''}` : '—';
-    if (live && !thumb.querySelector('img')) thumb.prepend(liveThumbImg(liveThumbUrl(pb), signal, `Latest keyframe of ${s.title || s.id}`));
+    if (live && !thumb.querySelector('img')) thumb.prepend(liveThumbImg(pb.thumbnail, signal, `Latest keyframe of ${s.title || s.id}`));
     if (live && !player && !starting) {
       announce('The stream is live.');
       await startPlayer();
