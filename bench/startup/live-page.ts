@@ -156,10 +156,7 @@ window.__start = (src, wallOffsetMs) => {
     return out;
   });
   try {
-    // As web/src/whep-player.ts: the offer goes out at once, candidates follow by PATCH (trickle ICE).
-    const queued = []; let resource = null;
-    const flush = () => { if (resource && queued.length) fetch(resource, { method: 'PATCH', headers: { 'Content-Type': 'application/trickle-ice-sdpfrag', 'If-Match': '*' }, body: queued.splice(0).join('') }).catch(() => {}); };
-    pc.addEventListener('icecandidate', (e) => { if (e.candidate && e.candidate.candidate) { queued.push('a=mid:' + (e.candidate.sdpMid ?? '0') + '\\r\\na=' + e.candidate.candidate + '\\r\\n'); flush(); } });
+    // As web/src/whep-player.ts: the offer goes out at once, without waiting for ICE gathering.
     await pc.setLocalDescription(await pc.createOffer());
     ev('offer set');
     ev('POST sent');
@@ -170,8 +167,6 @@ window.__start = (src, wallOffsetMs) => {
     window.__resource = new URL(res.headers.get('Location'), src).href;
     await pc.setRemoteDescription({ type: 'answer', sdp: text });
     ev('answer applied');
-    resource = window.__resource;
-    flush();
   } catch (e) { r.errors.push('whep/' + e.message + '/fatal'); }
 };`,
 };

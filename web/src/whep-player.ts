@@ -14,41 +14,6 @@ export interface WhepPlayer {
   destroy(): void;
 }
 
-/**
- * Trickle ICE (RFC 8840 fragments by PATCH, draft-ietf-wish-whep §4.3): the offer goes out without
- * waiting for ICE gathering (Chromium took ~130 ms to report it complete even on loopback) and
- * candidates follow once the session resource exists. Strom answers with every candidate of its own,
- * and the browser's connectivity checks let it learn the browser's address anyway (peer-reflexive),
- * so on most paths the PATCH only confirms what ICE already found.
- */
-function trickle(pc: RTCPeerConnection): { start(resource: string): void } {
-  const queued: string[] = [];
-  let resource: string | null = null;
-  let sending = false;
-  const flush = () => {
-    if (resource === null || sending || queued.length === 0) return;
-    sending = true;
-    const body = queued.splice(0).join('');
-    void fetch(resource, { method: 'PATCH', headers: { 'Content-Type': 'application/trickle-ice-sdpfrag', 'If-Match': '*' }, body })
-      .catch(() => undefined)
-      .finally(() => {
-        sending = false;
-        flush();
-      });
-  };
-  pc.addEventListener('icecandidate', (e) => {
-    if (e.candidate === null || e.candidate.candidate === '') return;
-    queued.push(`a=mid:${e.candidate.sdpMid ?? '0'}\r\na=${e.candidate.candidate}\r\n`);
-    flush();
-  });
-  return {
-    start(r) {
-      resource = r;
-      flush();
-    },
-  };
-}
-
 /** Play `url` (a WHEP endpoint) into `host`; throws with the server's message when refused. */
 export async function createWhepPlayer(host: HTMLElement, url: string): Promise<WhepPlayer> {
   const video = h('video', { muted: true, autoplay: true, playsinline: true, controls: true, 'aria-label': 'WebRTC live preview' });
@@ -76,14 +41,15 @@ export async function createWhepPlayer(host: HTMLElement, url: string): Promise<
   };
   addEventListener('pagehide', destroy);
   try {
-    const candidates = trickle(pc);
+    // The offer goes out at once, without its candidates: Chromium took ~130 ms to finish ICE
+    // gathering even on loopback, and Strom needs none — it answers with all of its own, and the
+    // browser's connectivity checks tell it the browser's address (a peer-reflexive candidate).
     await pc.setLocalDescription(await pc.createOffer());
     const res = await fetch(url, { method: 'POST', headers: { 'Content-Type': 'application/sdp' }, body: pc.localDescription!.sdp });
     const text = await res.text();
     if (res.status !== 201) throw new Error(`WHEP ${res.status}: ${text.slice(0, 200)}`);
     resource = new URL(res.headers.get('Location') ?? '', new URL(url, location.href)).href;
     await pc.setRemoteDescription({ type: 'answer', sdp: text });
-    candidates.start(resource);
   } catch (err) {
     destroy();
     throw err;
