@@ -14,7 +14,7 @@ import { testConfig } from '../../src/config.js';
 import { isStromError } from '../../src/errors.js';
 import { avcConfigUnit, avcDecoderConfig, avcUnit } from '../../src/live/formats/flv/unit-builders.js';
 import { hevcConfigUnit, hevcDecoderConfig, hevcUnit } from '../../src/live/formats/ts/hevc.js';
-import { avcType, hevcType, splitAnnexB } from '../../src/live/formats/ts/nal.js';
+import { avcType, hevcType, splitAnnexB } from '../../src/live/formats/video/nal.js';
 import type { MediaUnit } from '../../src/live/stream/media-unit.js';
 import { staticKeyResolver, StreamRegistry } from '../../src/live/stream/stream-registry.js';
 import { LiveThumbnails, type ThumbnailOptions } from '../../src/live/thumbnail/live-thumbnails.js';

@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import type { MediaUnit } from '../../src/live/stream/media-unit.js';
 import { hevcSpsInfo } from '../../src/live/formats/ts/hevc.js';
-import { parseAvcConfig, parseHevcConfig } from '../../src/live/formats/ts/nal.js';
+import { parseAvcConfig, parseHevcConfig } from '../../src/live/formats/video/nal.js';
 import { aacInfo } from '../../src/live/stream/codec-config.js';
 import { opusHeadInfo } from '../../src/live/formats/audio/opus-toc.js';
 import { demux, ffmpegTs, hasEncoder, prng, probe, sh, tempDir, unitKey, type ProbePacket, type Variant } from './ts-fixtures.js';

@@ -12,7 +12,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import type { MediaUnit } from '../../src/live/stream/media-unit.js';
 import { isStromError } from '../../src/errors.js';
-import { splitLengthPrefixed } from '../../src/live/formats/ts/nal.js';
+import { splitLengthPrefixed } from '../../src/live/formats/video/nal.js';
 import { TsDemuxer } from '../../src/live/formats/ts/ts-demuxer.js';
 import { TsMuxer } from '../../src/live/formats/ts/ts-muxer.js';
 import { ffmpegTs, hasEncoder, prng, tempDir, type Variant } from './ts-fixtures.js';

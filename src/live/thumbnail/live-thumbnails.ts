@@ -17,7 +17,7 @@ import type { Logger } from 'pino';
 import { Counter, Gauge, type Registry } from 'prom-client';
 import type { Config } from '../../config.js';
 import { fail, failWith, isStromError, type StromError } from '../../errors.js';
-import { parseAvcConfig, parseHevcConfig, splitLengthPrefixed } from '../formats/ts/nal.js';
+import { parseAvcConfig, parseHevcConfig, splitLengthPrefixed } from '../formats/video/nal.js';
 import type { MediaUnit } from '../stream/media-unit.js';
 import type { StreamRegistry } from '../stream/stream-registry.js';
 

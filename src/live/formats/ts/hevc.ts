@@ -6,7 +6,7 @@
  * `videoToUnit` reads, so HEVC from TS reaches every output the way HEVC from RTMP does.
  */
 import type { MediaUnit } from '../../stream/media-unit.js';
-import { Bits, rbsp } from './nal.js';
+import { Bits, rbsp } from '../video/nal.js';
 
 /** What the configuration record repeats from the SPS. */
 export interface HevcSpsInfo {

@@ -22,7 +22,7 @@
 import { fail } from '../../../errors.js';
 import type { LiveCodec, MediaUnit } from '../../stream/media-unit.js';
 import { adtsHeader, ascToAdts, type AdtsConfig } from '../audio/adts.js';
-import { START_CODE_4, avcType, hevcType, AVC_NAL, HEVC_NAL, parseAvcConfig, parseHevcConfig, splitLengthPrefixed } from './nal.js';
+import { START_CODE_4, avcType, hevcType, AVC_NAL, HEVC_NAL, parseAvcConfig, parseHevcConfig, splitLengthPrefixed } from '../video/nal.js';
 import { opusConfigForHead, opusControlHeader } from './opus-es.js';
 import { PACKETS_PER_DATAGRAM } from './packet.js';
 import { Packetizer } from './packetizer.js';

@@ -11,7 +11,7 @@
 import type { MediaUnit } from '../../stream/media-unit.js';
 import { avcConfigUnit, avcDecoderConfig, avcUnit } from '../flv/unit-builders.js';
 import { hevcConfigUnit, hevcDecoderConfig, hevcUnit } from './hevc.js';
-import { AVC_NAL, HEVC_NAL, avcHasRecoveryPoint, avcIntraSlice, avcType, hevcType, sameNalus, splitAnnexB } from './nal.js';
+import { AVC_NAL, HEVC_NAL, avcHasRecoveryPoint, avcIntraSlice, avcType, hevcType, sameNalus, splitAnnexB } from '../video/nal.js';
 
 /** Parameter sets in force: [VPS, SPS, PPS] (VPS empty for H.264). */
 type ParamSets = [Buffer[], Buffer[], Buffer[]];

@@ -3,39 +3,7 @@
  * like RTMP ones do through onMetaData (API status, CMAF `tkhd`). Only the fields before
  * frame_cropping are walked; emulation-prevention bytes (§7.4.1) are removed first.
  */
-
-class Bits {
-  private pos = 0;
-  constructor(private readonly b: Buffer) {}
-  u(n: number): number {
-    let v = 0;
-    for (let i = 0; i < n; i++) {
-      const byte = this.b[this.pos >> 3];
-      if (byte === undefined) throw new RangeError('SPS truncated');
-      v = v * 2 + ((byte >> (7 - (this.pos & 7))) & 1);
-      this.pos++;
-    }
-    return v;
-  }
-  ue(): number {
-    let zeros = 0;
-    while (this.u(1) === 0) if (++zeros > 31) throw new RangeError('bad Exp-Golomb code');
-    return (2 ** zeros - 1) + this.u(zeros);
-  }
-  se(): number {
-    const k = this.ue();
-    return k % 2 === 1 ? (k + 1) / 2 : -k / 2;
-  }
-}
-
-function rbsp(nal: Buffer): Buffer {
-  const out: number[] = [];
-  for (let i = 0; i < nal.length; i++) {
-    if (i >= 2 && nal[i] === 3 && nal[i - 1] === 0 && nal[i - 2] === 0) continue;
-    out.push(nal[i]!);
-  }
-  return Buffer.from(out);
-}
+import { Bits, rbsp } from '../../formats/video/nal.js';
 
 /** Width and height in pixels of an SPS NAL unit (with its 1-byte header), or null if unreadable. */
 export function spsSize(sps: Buffer): { width: number; height: number } | null {

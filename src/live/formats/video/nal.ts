@@ -1,5 +1,5 @@
 /**
- * NAL unit framing for H.264/H.265 in TS and in Strom's units. TS carries the Annex B byte stream
+ * NAL unit framing for H.264/H.265, shared by the MPEG-TS code, thumbnails and the SPS reader. TS carries the Annex B byte stream
  * (ITU-T H.264 Annex B, H.265 Annex B: start code prefixes 00 00 01, optionally after a zero byte);
  * MediaUnits carry length-prefixed NAL units as in ISO/IEC 14496-15 (AVCC / HVCC, 4-byte lengths)
  * with the parameter sets in a decoder configuration record. Views only, except the RBSP helpers
@@ -33,6 +33,10 @@ export class Bits {
     let zeros = 0;
     while (this.u(1) === 0) if (++zeros > 31) throw new RangeError('bad Exp-Golomb code');
     return 2 ** zeros - 1 + this.u(zeros);
+  }
+  se(): number {
+    const k = this.ue();
+    return k % 2 === 1 ? (k + 1) / 2 : -k / 2;
   }
 }
 
@@ -120,6 +124,18 @@ export function splitLengthPrefixed(b: Buffer, lengthSize = 4): Buffer[] | null 
   return out;
 }
 
+/** Push `count` 16-bit-length-prefixed NAL units of a config record from `o` into `into`; the offset after them, or -1 when one overruns. */
+function readNalArray(rec: Buffer, o: number, count: number, into: Buffer[]): number {
+  for (let i = 0; i < count; i++) {
+    if (o + 2 > rec.length) return -1;
+    const n = rec.readUInt16BE(o);
+    if (o + 2 + n > rec.length) return -1;
+    into.push(rec.subarray(o + 2, o + 2 + n));
+    o += 2 + n;
+  }
+  return o;
+}
+
 /** Parameter sets and lengthSizeMinusOne + 1 of an AVCDecoderConfigurationRecord (14496-15 §5.3.3.1). */
 export function parseAvcConfig(rec: Buffer): { nalus: Buffer[]; lengthSize: number } | null {
   if (rec.length < 7 || rec[0] !== 1) return null;
@@ -128,13 +144,8 @@ export function parseAvcConfig(rec: Buffer): { nalus: Buffer[]; lengthSize: numb
   for (const countMask of [0x1f, 0xff]) {
     if (o >= rec.length) return null;
     const count = rec[o++]! & countMask;
-    for (let i = 0; i < count; i++) {
-      if (o + 2 > rec.length) return null;
-      const n = rec.readUInt16BE(o);
-      if (o + 2 + n > rec.length) return null;
-      nalus.push(rec.subarray(o + 2, o + 2 + n));
-      o += 2 + n;
-    }
+    o = readNalArray(rec, o, count, nalus);
+    if (o < 0) return null;
   }
   return { nalus, lengthSize: (rec[4]! & 3) + 1 };
 }
@@ -147,15 +158,8 @@ export function parseHevcConfig(rec: Buffer): { nalus: Buffer[]; lengthSize: num
   let o = 23;
   for (let a = 0; a < arrays; a++) {
     if (o + 3 > rec.length) return null;
-    const count = rec.readUInt16BE(o + 1);
-    o += 3;
-    for (let i = 0; i < count; i++) {
-      if (o + 2 > rec.length) return null;
-      const n = rec.readUInt16BE(o);
-      if (o + 2 + n > rec.length) return null;
-      nalus.push(rec.subarray(o + 2, o + 2 + n));
-      o += 2 + n;
-    }
+    o = readNalArray(rec, o + 3, rec.readUInt16BE(o + 1), nalus);
+    if (o < 0) return null;
   }
   return { nalus, lengthSize: (rec[21]! & 3) + 1 };
 }
