@@ -16,6 +16,7 @@ import type { Store } from '../store/db/database.js';
 import type { OriginLookup } from '../cluster/origin-map.js';
 import type { LiveServer } from './live-server.js';
 import { staticKeyResolver, type LiveStreamStatus } from './stream/stream-registry.js';
+import { countsAsViewer } from './stream/reader.js';
 import path from 'node:path';
 import type { BlobStorage } from '../storage/blob-storage.js';
 import { LiveRecorder, type RecorderOptions } from './recording/live-recorder.js';
@@ -77,8 +78,8 @@ export async function wireLive(live: LiveServer, wiring: LiveWiring, config: Con
     });
     bus.publish('live.publish.stop', { streamId: e.streamId, sessionId: e.sessionId, reason: e.reason });
   });
-  live.events.on('viewer.join', (e) => e.protocol !== 'relay' && bus.publish('live.viewer.join', { streamId: e.streamId, protocol: e.protocol, viewerId: e.viewerId }));
-  live.events.on('viewer.leave', (e) => e.protocol !== 'relay' && bus.publish('live.viewer.leave', { streamId: e.streamId, protocol: e.protocol, viewerId: e.viewerId }));
+  live.events.on('viewer.join', (e) => countsAsViewer(e.protocol) && bus.publish('live.viewer.join', { streamId: e.streamId, protocol: e.protocol, viewerId: e.viewerId }));
+  live.events.on('viewer.leave', (e) => countsAsViewer(e.protocol) && bus.publish('live.viewer.leave', { streamId: e.streamId, protocol: e.protocol, viewerId: e.viewerId }));
   // Signed live streams: `/live/<id>.flv?token=…` (or Bearer); public ones pass after the media rate limit.
   live.setPlaybackGuard(wiring.guard);
   // Recording → VOD: record=1 streams (or live.recordAll) become videos when they end.

@@ -28,7 +28,13 @@ export interface ReaderLimits {
 
 /** Output protocol of a reader (status counts viewers per protocol). */
 export type ViewerProtocol = 'http-flv' | 'ws-flv' | 'rtmp' | /* one CMAF/LL-HLS muxer per watched stream */ 'll-hls' | /* one RTP packetizer per watched stream */ 'whep'
+  | /* SRT readers (MPEG-TS) */ 'srt' | /* restream outputs: not viewers, pushed to another server */ 'restream'
   | /* another node of the cluster pulling the stream (internal relay): counted apart from viewers */ 'relay';
+
+/** Whether readers of this protocol are viewers (another node's relay and restream outputs are not). */
+export function countsAsViewer(p: ViewerProtocol): boolean {
+  return p !== 'relay' && p !== 'restream';
+}
 
 let nextReaderId = 0;
 

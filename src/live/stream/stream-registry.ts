@@ -16,7 +16,7 @@ import type { Config } from '../../config.js';
 import { fail } from '../../errors.js';
 import { LiveEvents } from './live-events.js';
 import { LiveStream, type Publisher } from './stream.js';
-import type { Reader, ReaderSink, ViewerProtocol } from './reader.js';
+import { countsAsViewer, type Reader, type ReaderSink, type ViewerProtocol } from './reader.js';
 
 /** Stream ids allowed in playback URLs. */
 export const LIVE_STREAM_ID = /^[A-Za-z0-9_-]{1,64}$/;
@@ -202,13 +202,13 @@ export class StreamRegistry {
   /** Status of one stream (idle when unknown). */
   status(streamId: string): LiveStreamStatus {
     const s = this.streams.get(streamId);
-    const viewers = { total: 0, 'http-flv': 0, 'ws-flv': 0, rtmp: 0, 'll-hls': 0, whep: 0, relay: 0 };
+    const viewers = { total: 0, 'http-flv': 0, 'ws-flv': 0, rtmp: 0, 'll-hls': 0, whep: 0, srt: 0, restream: 0, relay: 0 };
     if (s === undefined) {
       return { streamId, state: 'idle', publishedAt: null, publisher: null, ingestBitrate: 0, fps: 0, video: null, audio: null, viewers, drops: 0, slowDisconnects: 0, originNode: null };
     }
     for (const r of [...s.readers, ...this.bridges.viewersOf(streamId)]) {
       const n = r.viewerCount(); // a shared reader (WHEP packetizer) counts all its viewers
-      if (r.protocol !== 'relay') viewers.total += n; // another node is not a viewer
+      if (countsAsViewer(r.protocol)) viewers.total += n; // another node or a restream output is not a viewer
       viewers[r.protocol] += n;
     }
     const { bitrate, fps } = s.rates();
