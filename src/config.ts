@@ -110,6 +110,8 @@ export const settings: readonly Setting[] = [
   { key: 'live.thumbnailMaxRenders', kind: 'int', default: 2, min: 1, max: 64, doc: 'thumbnail ffmpeg runs at once across all streams; over it a request gets the previous thumbnail, or 503 BUSY without one' },
   { key: 'live.thumbnailTimeoutMs', kind: 'duration', default: 5_000, min: 500, max: 60_000, doc: 'a thumbnail ffmpeg run still going after this long is killed (the request fails with LIVE_THUMBNAIL_FAILED)' },
   // --- end live thumbnails ---
+  // --- restreaming outputs (src/live/restream; docs/LIVE.md "Restreaming") ---
+  { key: 'live.maxOutputsPerStream', kind: 'int', default: 5, min: 0, max: 100, doc: 'restreaming outputs (pushes to other platforms) one live stream may have; one more is refused with 409 LIVE_OUTPUT_LIMIT' },
   { key: 'live.rtmpPublicUrl', kind: 'string', default: null, doc: 'base of ingest URLs returned by the API (default rtmp://<host>:<rtmp.port>/live)' },
   // --- WebRTC (src/live/webrtc; docs/WEBRTC.md) ---
   { key: 'webrtc.enabled', kind: 'bool', default: true, doc: 'serve WHIP ingest (POST /whip) and WHEP playback (POST /live/<id>/whep)' },
@@ -279,6 +281,8 @@ export interface Config {
     thumbnailWidth: number;
     thumbnailMaxRenders: number;
     thumbnailTimeoutMs: number;
+    /** restreaming outputs per stream (src/live/restream) */
+    maxOutputsPerStream: number;
   };
   // --- LL-HLS ---
   llhls: { partTargetMs: number; segmentTargetMs: number; windowSegments: number; idleTimeoutMs: number; /** DVR */ dvrWindowS: number; dvrMaxBytes: number; maxHeldRequests: number };

@@ -90,6 +90,11 @@ export const catalog = {
   // live thumbnails (src/live/thumbnail): only H.264 and HEVC keyframes are rendered
   LIVE_THUMBNAIL_UNSUPPORTED: spec(415, (streamId: string, codec: string) => `live stream ${show(streamId)} carries ${show(codec)} video; thumbnails are rendered from H.264 and HEVC only`),
   LIVE_THUMBNAIL_FAILED: spec(500, (streamId: string, why: string) => `the thumbnail of live stream ${show(streamId)} could not be rendered: ${why}`),
+  // restreaming outputs (src/live/restream, /api/v1/live-streams/:id/outputs); URLs are shown masked
+  LIVE_OUTPUT_NOT_FOUND: spec(404, (streamId: string, outputId: string) => `live stream ${show(streamId)} has no output ${show(outputId)}`),
+  LIVE_OUTPUT_BAD_URL: spec(400, (url: string, why: string) => `output URL ${show(url)} is not usable: ${why}`),
+  LIVE_OUTPUT_SCHEME_UNSUPPORTED: spec(422, (scheme: string, supported: string) => `output scheme ${show(scheme)} is not supported here (supported: ${supported})`),
+  LIVE_OUTPUT_LIMIT: spec(409, (streamId: string, limit: number) => `live stream ${show(streamId)} already has ${limit} outputs (live.maxOutputsPerStream)`),
   // --- live across the nodes of a cluster (src/cluster/origin-map.ts, src/live/relay) ---
   LIVE_ORIGIN_UNREACHABLE: spec(503, (streamId: string, nodeId: string, why: string) => `live stream ${show(streamId)} is published on node ${show(nodeId)}, which cannot be reached: ${why}`),
   LIVE_ORIGIN_LOOKUP_FAILED: spec(503, (streamId: string, why: string) => `cannot look up which node publishes live stream ${show(streamId)}: ${why}`),

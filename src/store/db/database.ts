@@ -21,6 +21,7 @@ import { POSTGRES, SQLITE, type SqlDialect } from './sql-dialect.js';
 import { maskPassword, parseStoreUrl } from './store-url.js';
 import { VideosRepo } from './videos-repo.js';
 import { LiveStreamsRepo } from './live-streams-repo.js';
+import { LiveOutputsRepo } from './live-outputs-repo.js';
 import { SigningKeysRepo } from './signing-keys-repo.js';
 import { JobsRepo } from './jobs-repo.js';
 import { WebhooksRepo } from './webhooks-repo.js';
@@ -35,6 +36,8 @@ export interface Store {
   where: string;
   videos: VideosRepo;
   liveStreams: LiveStreamsRepo;
+  /** Restreaming outputs of live streams (src/live/restream). */
+  liveOutputs: LiveOutputsRepo;
   signingKeys: SigningKeysRepo;
   jobs: JobsRepo;
   /** Webhooks and their per-attempt delivery log (src/events/webhook-dispatcher.ts). */
@@ -100,6 +103,7 @@ export async function openStore(dataDir: string, o: StoreOptions = {}): Promise<
     where: named,
     videos: new VideosRepo(db, dialect),
     liveStreams: new LiveStreamsRepo(db, dialect),
+    liveOutputs: new LiveOutputsRepo(db, dialect),
     signingKeys: new SigningKeysRepo(db),
     jobs: new JobsRepo(db, dialect, nodeId),
     webhooks: new WebhooksRepo(db, dialect),

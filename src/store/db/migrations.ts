@@ -148,6 +148,23 @@ export const migrations: readonly Migration[] = [
       await db.schema.createIndex('webhook_deliveries_created').on('webhook_deliveries').column('created_at').execute();
     },
   },
+  {
+    version: 5,
+    name: 'live_outputs: restreaming destinations of a live stream (deleted with it)',
+    async up(db) {
+      await db.schema.createTable('live_outputs')
+        .addColumn('id', 'varchar(64)', (c) => c.primaryKey())
+        .addColumn('stream_id', 'varchar(64)', (c) => c.notNull().references('live_streams.id').onDelete('cascade'))
+        .addColumn('name', 'text', (c) => c.notNull().defaultTo(''))
+        .addColumn('url', 'text', (c) => c.notNull())
+        .addColumn('stream_key', 'text')
+        .addColumn('enabled', 'integer', (c) => c.notNull().defaultTo(1))
+        .addColumn('created_at', 'bigint', (c) => c.notNull())
+        .addColumn('updated_at', 'bigint', (c) => c.notNull())
+        .execute();
+      await db.schema.createIndex('live_outputs_stream').on('live_outputs').columns(['stream_id', 'created_at']).execute();
+    },
+  },
 ];
 
 /** Apply every migration newer than the database's version; returns the versions applied. */

@@ -47,6 +47,20 @@ export interface LiveStreamRow {
   updated_at: number;
 }
 
+/** `live_outputs`: a restreaming destination of a live stream; `url` and `stream_key` are secrets (never shown in full). */
+export interface LiveOutputRow {
+  id: string;
+  stream_id: string;
+  name: string;
+  /** rtmp://, rtmps://…, possibly with userinfo and the key in its path. */
+  url: string;
+  /** Appended to `url`'s path as the stream name when set. */
+  stream_key: string | null;
+  enabled: number;
+  created_at: number;
+  updated_at: number;
+}
+
 /** `signing_keys`: HMAC keys for playback tokens; revoked keys stay for audit. */
 export interface SigningKeyRow {
   kid: string;
@@ -138,6 +152,7 @@ export interface SchemaMigrationRow {
 export interface Database {
   videos: VideoRow;
   live_streams: LiveStreamRow;
+  live_outputs: LiveOutputRow;
   signing_keys: SigningKeyRow;
   jobs: JobRow;
   webhooks: WebhookRow;
