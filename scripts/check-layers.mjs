@@ -25,7 +25,7 @@ const LAYERS = [
   ['vod', ['src/vod/']],
   ['live media', ['src/live/stream/', 'src/live/formats/']],
   ['live services', ['src/live/transcode/', 'src/live/abr/']],
-  ['live protocols', ['src/live/rtmp/', 'src/live/http-flv/', 'src/live/ll-hls/', 'src/live/ll-dash/', 'src/live/webrtc/', 'src/live/relay/']],
+  ['live protocols', ['src/live/rtmp/', 'src/live/srt/', 'src/live/http-flv/', 'src/live/ll-hls/', 'src/live/ll-dash/', 'src/live/webrtc/', 'src/live/relay/']],
   ['live recording', ['src/live/recording/']],
   ['live server', ['src/live/']],
   ['observability', ['src/observability/']],

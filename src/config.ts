@@ -59,6 +59,16 @@ export const settings: readonly Setting[] = [
   { key: 'rtmp.maxChunkStreams', kind: 'int', default: 64, min: 4, max: 65599, doc: 'chunk stream ids one RTMP session may use' },
   { key: 'rtmp.chunkSize', kind: 'int', default: 4096, min: 128, max: 0xffffff, doc: 'chunk size the server sends with' },
   { key: 'rtmp.handshakeTimeoutMs', kind: 'duration', default: 10_000, min: 100, doc: 'close an RTMP connection that has not published or played within this time' },
+  // --- SRT (src/live/srt; docs/LIVE.md "SRT") ---
+  { key: 'srt.enabled', kind: 'bool', default: false, doc: 'run the SRT listener: publish and read live streams as MPEG-TS over SRT (`strom serve --srt-port N` turns it on)' },
+  { key: 'srt.host', kind: 'string', default: null, doc: 'address the SRT listener binds (default: host)' },
+  { key: 'srt.port', kind: 'int', default: 9000, min: 0, max: 65535, doc: 'SRT UDP port (0 picks a free one)' },
+  { key: 'srt.latencyMs', kind: 'int', default: 120, min: 20, max: 8000, doc: 'SRT latency window (SRTO_LATENCY): how long a lost packet may be repaired; the connection uses the larger of this and the peer\'s' },
+  { key: 'srt.passphrase', kind: 'string', default: null, doc: 'passphrase (10-79 characters) every SRT connection must encrypt with (AES-128/192/256, the caller\'s choice); unset = unencrypted' },
+  { key: 'srt.maxConnections', kind: 'int', default: 200, min: 1, max: 100_000, doc: 'SRT connections (publishers + readers) at once; more are refused with SRT_REJ_RESOURCE' },
+  { key: 'srt.peerIdleTimeoutMs', kind: 'duration', default: 5_000, min: 1_000, max: 120_000, doc: 'an SRT peer silent this long (no data, ACK or keep-alive) is disconnected' },
+  { key: 'srt.windowPackets', kind: 'int', default: 4096, min: 64, max: 65_536, doc: 'receive window and send buffer of one SRT connection, in 1316-byte packets (bounds its memory to ~2 × 5.4 MB by default)' },
+  { key: 'srt.publicUrl', kind: 'string', default: null, doc: 'base of SRT URLs returned by the API (default srt://<host>:<srt.port>)' },
   { key: 'live.takeover', kind: 'enum', default: 'takeover', values: ['takeover', 'reject'], doc: 'second publisher on an active key: take over (OBS reconnects) or reject' },
   { key: 'live.gopCacheMaxBytes', kind: 'bytes', default: 8 * MB, min: 0, doc: 'max bytes of the per-stream GOP cache (0 disables keyframe-first join)' },
   { key: 'live.readerMaxBytes', kind: 'bytes', default: 2 * MB, min: 16 * 1024, doc: 'max bytes queued for one viewer before it skips to the next keyframe' },
@@ -258,6 +268,7 @@ export interface Config {
   };
   // --- live ---
   rtmp: { enabled: boolean; host: string | null; port: number; maxMessageBytes: number; maxChunkStreams: number; chunkSize: number; handshakeTimeoutMs: number };
+  srt: { enabled: boolean; host: string | null; port: number; latencyMs: number; passphrase: string | null; maxConnections: number; peerIdleTimeoutMs: number; windowPackets: number; publicUrl: string | null };
   live: {
     takeover: 'takeover' | 'reject';
     gopCacheMaxBytes: number;
@@ -456,6 +467,8 @@ export function resolveConfig(...layers: RawSettings[]): Config {
   }
   if (config.metrics.historyIntervalMs > 0 && config.metrics.historyIntervalMs < 100) throw fail('CONFIG_INVALID', 'metrics.historyIntervalMs', config.metrics.historyIntervalMs, 'must be 0 (off) or at least 100 ms');
   if (config.webrtc.udpPortMax <= config.webrtc.udpPortMin) throw fail('CONFIG_INVALID', 'webrtc.udpPortMax', config.webrtc.udpPortMax, 'must exceed webrtc.udpPortMin');
+  const pass = config.srt.passphrase;
+  if (pass !== null && (pass.length < 10 || pass.length > 79)) throw fail('CONFIG_INVALID', 'srt.passphrase', '(hidden)', `must be 10 to 79 characters, not ${pass.length} (libsrt SRTO_PASSPHRASE)`);
   if (config.cluster.secret !== null && config.cluster.secret.length < 16) throw fail('CONFIG_INVALID', 'cluster.secret', '<redacted>', 'node-to-node requests need a shared secret of at least 16 characters');
   if (config.cluster.redisUrl !== null) {
     if (!/^rediss?:\/\//.test(config.cluster.redisUrl)) throw fail('CONFIG_INVALID', 'cluster.redisUrl', config.cluster.redisUrl, 'expected redis://host:port or rediss://host:port');
@@ -482,5 +495,5 @@ export function loadConfig(opts: { file?: string; env?: NodeJS.ProcessEnv; flags
 
 /** Config for tests: defaults plus overrides, nothing from env or files. */
 export function testConfig(overrides: RawSettings = {}): Config {
-  return resolveConfig({ port: 0, logLevel: 'silent', 'rtmp.port': 0 /* live: never grab 1935 in tests */, 'delivery.workers': 0 /* single process unless a test asks */ }, overrides);
+  return resolveConfig({ port: 0, logLevel: 'silent', 'rtmp.port': 0 /* live: never grab 1935 in tests */, 'srt.port': 0, 'delivery.workers': 0 /* single process unless a test asks */ }, overrides);
 }

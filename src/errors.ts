@@ -94,6 +94,7 @@ export const catalog = {
   LIVE_OUTPUT_NOT_FOUND: spec(404, (streamId: string, outputId: string) => `live stream ${show(streamId)} has no output ${show(outputId)}`),
   LIVE_OUTPUT_BAD_URL: spec(400, (url: string, why: string) => `output URL ${show(url)} is not usable: ${why}`),
   LIVE_OUTPUT_SCHEME_UNSUPPORTED: spec(422, (scheme: string, supported: string) => `output scheme ${show(scheme)} is not supported here (supported: ${supported})`),
+  LIVE_OUTPUT_REFUSED: spec(502, (why: string) => `the destination refused the stream: ${why}`),
   LIVE_OUTPUT_LIMIT: spec(409, (streamId: string, limit: number) => `live stream ${show(streamId)} already has ${limit} outputs (live.maxOutputsPerStream)`),
   // --- live across the nodes of a cluster (src/cluster/origin-map.ts, src/live/relay) ---
   LIVE_ORIGIN_UNREACHABLE: spec(503, (streamId: string, nodeId: string, why: string) => `live stream ${show(streamId)} is published on node ${show(nodeId)}, which cannot be reached: ${why}`),
@@ -118,6 +119,7 @@ export const catalog = {
   WEBRTC_ICE_RESTART: spec(422, (id: string) => `session ${show(id)} does not support ICE restart; DELETE it and POST a new offer`),
   WEBRTC_OVERLOADED: spec(503, (limit: number) => `${limit} WebRTC sessions are already open (webrtc.maxSessions)`),
   RTMP_PROTOCOL: spec(400, (why: string) => `RTMP protocol error: ${why}`),
+  SRT_CONNECT_FAILED: spec(502, (target: string, why: string) => `SRT connection to ${show(target)} failed: ${why}`),
   RTMP_LIMIT: spec(413, (what: string, value: number, limit: number) => `RTMP ${what} ${value} exceeds the limit of ${limit}`),
 
   // --- thumbnails (src/http/api/thumbnails.ts) ---

@@ -23,6 +23,7 @@ export function serveFlags(argv: string[]): { file?: string; flags: RawSettings 
       config: { type: 'string', short: 'c' },
       set: { type: 'string', multiple: true },
       'rtmp-port': { type: 'string' },
+      'srt-port': { type: 'string' },
       'tls-self-signed': { type: 'boolean' },
     },
     strict: true,
@@ -30,6 +31,10 @@ export function serveFlags(argv: string[]): { file?: string; flags: RawSettings 
   });
   const flags: RawSettings = { host: values.host, port: values.port, dataDir: values.data };
   if (values['rtmp-port'] !== undefined) flags['rtmp.port'] = values['rtmp-port'];
+  if (values['srt-port'] !== undefined) {
+    flags['srt.port'] = values['srt-port'];
+    flags['srt.enabled'] = 'true';
+  }
   if (values['tls-self-signed'] === true) flags['tls.selfSigned'] = 'true';
   Object.assign(flags, parseSetFlags(values.set));
   return { file: values.config, flags };

@@ -1,6 +1,6 @@
 /**
  * The live subsystem as one object for app.ts: stream registry (+ lifecycle events and status),
- * RTMP listener, HTTP-FLV routes and the WS-FLV upgrade handler. `buildStrom` creates it,
+ * RTMP and SRT listeners, HTTP-FLV routes and the WS-FLV upgrade handler. `buildStrom` creates it,
  * registers `routes`, calls `attach(server)`, and starts/stops it with the HTTP server.
  * An edge (src/edge) builds the same server without ingest (RTMP publish refused, no WHIP) and
  * without the CMAF outputs (LL-HLS and LL-DASH are proxied from its origin, not muxed there).
@@ -13,6 +13,7 @@ import { attachWsFlv, httpFlvRoutes } from './http-flv/http-flv-playback.js';
 import type { LivePlaybackGuard } from '../auth/playback-guard.js';
 import type { LiveEvents } from './stream/live-events.js';
 import { createRtmpServer, type RtmpServer } from './rtmp/rtmp-server.js';
+import { createSrtServer, type SrtServer } from './srt/srt-server.js';
 import { llHlsRoutes } from './ll-hls/ll-hls-playback.js';
 import { llDashRoutes } from './ll-dash/ll-dash-playback.js';
 import { LlHlsService } from './ll-hls/ll-hls-service.js';
@@ -33,13 +34,15 @@ export interface LiveServer {
   /** Lifecycle events (publish.start/stop/rejected, viewer.join/leave). */
   events: LiveEvents;
   rtmp: RtmpServer;
+  /** SRT publish/read over MPEG-TS (`srt.enabled`), else null. */
+  srt: SrtServer | null;
   /** Fastify plugin: HTTP-FLV `GET /live/<streamId>.flv`, thumbnails, LL-HLS and LL-DASH (with `cmafOutputs`), WHIP (with `ingest`) and WHEP. */
   routes: (app: FastifyInstance) => Promise<void>;
   /** Hook WS-FLV into the HTTP server's upgrade event. */
   attach(server: http.Server): void;
-  /** Start the RTMP listener (unless `rtmp.enabled` is false); resolves to its port or null. */
+  /** Start the RTMP listener (unless `rtmp.enabled` is false) and the SRT one (with `srt.enabled`); resolves to the RTMP port or null. */
   listen(): Promise<number | null>;
-  /** Close publishers, viewers and the RTMP listener. */
+  /** Close publishers, viewers and the RTMP and SRT listeners. */
   close(): Promise<void>;
   /** Status of one live stream (idle when unknown). */
   status(streamId: string): LiveStreamStatus;
@@ -78,6 +81,7 @@ export function createLiveServer(config: Config, log: Logger, opts: LiveServerOp
   const resolver: StreamKeyResolver = ingest ? opts.resolver ?? staticKeyResolver(config.live.staticKeys) : () => Promise.reject(fail('FORBIDDEN', refusal));
   const registry = new StreamRegistry(config, resolver, llog, bridges);
   const rtmp = createRtmpServer(config, registry, log);
+  const srt = config.srt.enabled ? createSrtServer(config, registry, log) : null;
   let detachWs: (() => void) | null = null;
   let guard: LivePlaybackGuard | null = null;
   // LL-HLS: /live/<streamId>/{index,master,plain}.m3u8, init_<run>.mp4, seg_<run>_N.m4s, part_<run>_N.m4s
@@ -98,6 +102,7 @@ export function createLiveServer(config: Config, log: Logger, opts: LiveServerOp
     bridges,
     events: registry.events,
     rtmp,
+    srt,
     routes: async (app) => {
       await flvRoutes(app);
       await thumbRoutes(app); // before LL-HLS's /live/:streamId/:file (a static segment wins anyway)
@@ -112,6 +117,7 @@ export function createLiveServer(config: Config, log: Logger, opts: LiveServerOp
       detachWs = attachWsFlv(server, registry, llog, () => guard);
     },
     async listen() {
+      await srt?.listen();
       return config.rtmp.enabled ? rtmp.listen() : null;
     },
     async close() {
@@ -123,6 +129,7 @@ export function createLiveServer(config: Config, log: Logger, opts: LiveServerOp
       detachWs?.();
       detachWs = null;
       await rtmp.close();
+      await srt?.close();
       await webrtcReleased; // werift sockets/timers released (bounded) before close resolves
     },
     status: (id) => registry.status(id),
