@@ -38,6 +38,7 @@ import { EventBus } from './events/event-bus.js';
 import { WebhookDispatcher } from './events/webhook-dispatcher.js';
 import { createLiveServer, type LiveServer } from './live/live-server.js';
 import { wireLive } from './live/live-wiring.js';
+import { RestreamService } from './live/restream/restream-service.js';
 import { createLiveCluster, createRelayEndpoint } from './live/live-cluster.js';
 import { VodService } from './vod/vod-service.js';
 import { Observability } from './observability/observability.js';
@@ -133,10 +134,14 @@ export async function buildStrom(given: Config, log: Logger = createLogger(given
     storage: delivery.storage, // recordings are published into media storage
     origins: liveCluster?.origins,
   }, config, log);
+  // Restreaming: a live stream's outputs are pushed from the node its publisher is connected to.
+  const restream = new RestreamService(live.registry, control.store, bus, config, log);
+  control.setRestream(restream);
 
   // Observability: scrape-time sources, /metrics, /readyz, QoE, the dashboard's history.
   live.webrtc.metrics.register(obs.metrics.registry);
   live.thumbnails.metrics.register(obs.metrics.registry); // live thumbnail renders
+  restream.metrics.register(obs.metrics.registry); // restreaming outputs by state, bytes, reconnects
   webhooks.metrics.register(obs.metrics.registry); // outbox by state, attempts, drops
   relayEndpoint?.register(obs.metrics.registry);
   obs.attach({
@@ -168,6 +173,7 @@ export async function buildStrom(given: Config, log: Logger = createLogger(given
   async function close(): Promise<void> {
     metricsHistory.stop();
     const workersStopped = deliveryWorkers?.stop(); // workers finish their in-flight responses meanwhile
+    restream.close(); // stop pushes and their reconnect timers before the streams end
     await live.close(); // end publishers and never-ending FLV responses first
     await liveCluster?.close(); // release this node's origin entries while Redis is still open
     await vod.stop(); // running jobs go back to the queue for the next start

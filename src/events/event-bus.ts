@@ -24,6 +24,8 @@ export interface EventMap {
   'live.publish.stop': { streamId: string; sessionId: string; reason: string };
   'live.viewer.join': { streamId: string; protocol: string; viewerId: string };
   'live.viewer.leave': { streamId: string; protocol: string; viewerId: string };
+  /** A restreaming output changed state (src/live/restream); `reason` explains failures. */
+  'live.output.state': { streamId: string; outputId: string; state: string; reason: string | null; bytesSent: number; reconnects: number };
 }
 
 /** Event type names. */

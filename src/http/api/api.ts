@@ -19,6 +19,8 @@ import type { LiveStreamStatus } from '../../live/stream/stream-registry.js';
 import { registerOpenApi, openApiRoutes } from './openapi.js';
 import { videosRoutes } from './videos.js';
 import { liveStreamsRoutes } from './live-streams.js';
+import { liveOutputsRoutes } from './live-outputs.js';
+import type { RestreamService } from '../../live/restream/restream-service.js';
 import { signingKeysRoutes } from './signing-keys.js';
 import { thumbnailRoutes } from './thumbnails.js';
 import { webhooksRoutes } from './webhooks.js';
@@ -36,6 +38,8 @@ export interface ControlPlane {
   setRtmpPort(port: () => number | null): void;
   /** Give the API the stream hub's runtime status. */
   setLiveStatus(status: (id: string) => LiveStreamStatus | null | Promise<LiveStreamStatus | null>): void;
+  /** Give the API the restreaming outputs' runtime. */
+  setRestream(restream: RestreamService): void;
 }
 
 /** Open the store and register auth, rate limits, deadlines and the `/api/v1` routes on `app`; `rateLimitStore`: the cluster's API limit store. */
@@ -63,12 +67,14 @@ export async function registerControlPlane(app: FastifyInstance, config: Config,
   await registerOpenApi(app);
   let rtmpPort = (): number | null => config.rtmp.port;
   let liveStatus = (_id: string): LiveStreamStatus | null | Promise<LiveStreamStatus | null> => null;
-  const ctx = { config, store, tokens, delivery, rtmpPort: () => rtmpPort() ?? config.rtmp.port, liveStatus: (id: string) => liveStatus(id) };
+  let restream: RestreamService | null = null;
+  const ctx = { config, store, tokens, delivery, rtmpPort: () => rtmpPort() ?? config.rtmp.port, liveStatus: (id: string) => liveStatus(id), restream: () => restream };
   await app.register(openApiRoutes);
   await app.register(videosRoutes(ctx));
   await app.register(liveStreamsRoutes(ctx));
+  await app.register(liveOutputsRoutes(ctx)); // /api/v1/live-streams/:id/outputs (restreaming)
   await app.register(signingKeysRoutes(ctx));
   await app.register(webhooksRoutes(ctx)); // /api/v1/webhooks (scope admin)
   await app.register(thumbnailRoutes(ctx)); // thumbnails at a requested time
-  return { store, policy, tokens, mediaLimiter, streamCap, guard, setRtmpPort: (p) => void (rtmpPort = p), setLiveStatus: (f) => void (liveStatus = f) };
+  return { store, policy, tokens, mediaLimiter, streamCap, guard, setRtmpPort: (p) => void (rtmpPort = p), setLiveStatus: (f) => void (liveStatus = f), setRestream: (r) => void (restream = r) };
 }

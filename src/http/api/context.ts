@@ -4,6 +4,7 @@ import type { Store } from '../../store/db/database.js';
 import type { PlaybackTokens } from '../../auth/playback-tokens.js';
 import type { Delivery } from '../delivery/delivery-handler.js';
 import type { LiveStreamStatus } from '../../live/stream/stream-registry.js';
+import type { RestreamService } from '../../live/restream/restream-service.js';
 
 /** Shared dependencies of the API plugins. */
 export interface ApiContext {
@@ -15,6 +16,8 @@ export interface ApiContext {
   rtmpPort: () => number;
   /** Runtime state of a live stream from the stream hub (or, in a cluster, the origin map), or null when it has none. */
   liveStatus: (id: string) => LiveStreamStatus | null | Promise<LiveStreamStatus | null>;
+  /** The restreaming outputs' runtime (null until the live server is wired). */
+  restream: () => RestreamService | null;
 }
 
 /** ISO-8601 text of an epoch-ms time. */

@@ -113,6 +113,7 @@ export function liveStreamsRoutes(ctx: ApiContext) {
       schema: { tags, summary: 'Delete a live stream', security, params: IdParams, response: { 204: { type: 'null' }, ...errors(401, 403, 404) } },
     }, async (req, reply) => {
       if (!(await store.liveStreams.delete(req.params.id))) throw fail('LIVE_STREAM_NOT_FOUND', req.params.id);
+      await ctx.restream()?.changed(req.params.id); // its outputs went with it: stop the running ones
       return reply.code(204).send();
     });
 

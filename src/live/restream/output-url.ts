@@ -1,0 +1,81 @@
+/**
+ * Restreaming destination URLs: parsing, and the masked form the API shows. A destination is a
+ * URL (`rtmp://host[:port]/app[/key]`, `rtmps://…`) plus an optional separate stream key; the
+ * key and any userinfo are secrets — the masked form keeps the scheme, host, port and path and
+ * shows only the last 4 characters of the key (`rtmp://a.rtmp.youtube.com/live2/••••abcd`).
+ * `redact` removes the secrets from any text (a destination's error message may echo the key).
+ */
+import { fail } from '../../errors.js';
+
+/** A parsed destination: the URL without secrets in plain fields, the secrets apart. */
+export interface OutputTarget {
+  /** Lower-case scheme without the colon (`rtmp`, `rtmps`, `srt`). */
+  scheme: string;
+  url: URL;
+  /** The separate stream key, when given. */
+  streamKey: string | null;
+}
+
+const DOTS = '••••';
+
+/** Parse `url` (+ `streamKey`); throws LIVE_OUTPUT_BAD_URL naming the masked URL. */
+export function parseOutputUrl(url: string, streamKey: string | null = null): OutputTarget {
+  let u: URL;
+  try {
+    u = new URL(url);
+  } catch {
+    throw fail('LIVE_OUTPUT_BAD_URL', maskText(url), 'not a URL (expected e.g. rtmp://host/app/key)');
+  }
+  if (u.hostname === '') throw fail('LIVE_OUTPUT_BAD_URL', maskOutputUrl(url, streamKey), 'no host');
+  return { scheme: u.protocol.replace(/:$/, '').toLowerCase(), url: u, streamKey: streamKey || null };
+}
+
+/** The last 4 characters of a secret after dots; short secrets are all dots. */
+export function maskSecret(secret: string): string {
+  return secret.length > 8 ? `${DOTS}${secret.slice(-4)}` : DOTS;
+}
+
+/** The URL as the API shows it: no userinfo, no query, the key (separate or last path segment) masked. */
+export function maskOutputUrl(url: string, streamKey: string | null): string {
+  let u: URL;
+  try {
+    u = new URL(url);
+  } catch {
+    return maskText(url);
+  }
+  const segments = u.pathname.split('/').filter((s) => s !== '');
+  if (streamKey) segments.push(maskSecret(streamKey));
+  else if (segments.length > 1) segments.push(maskSecret(decodeURIComponent(segments.pop()!)));
+  const port = u.port ? `:${u.port}` : '';
+  return `${u.protocol}//${u.hostname}${port}/${segments.join('/')}${u.search ? '?' + DOTS : ''}`;
+}
+
+/** The secrets of a destination: its key, the URL's userinfo, query and last path segment. */
+export function secretsOf(url: string, streamKey: string | null): string[] {
+  const out: string[] = [];
+  if (streamKey) out.push(streamKey);
+  try {
+    const u = new URL(url);
+    if (u.password) out.push(decodeURIComponent(u.password));
+    if (u.username) out.push(decodeURIComponent(u.username));
+    if (u.search.length > 1) out.push(u.search.slice(1));
+    const last = u.pathname.split('/').filter((s) => s !== '').slice(1).at(-1);
+    if (!streamKey && last) out.push(decodeURIComponent(last));
+  } catch {
+    out.push(url);
+  }
+  return out.filter((s) => s.length >= 3);
+}
+
+/** `text` with every secret replaced by its masked form (error messages of destinations, logs). */
+export function redact(text: string, secrets: readonly string[]): string {
+  let out = text;
+  for (const s of secrets) out = out.split(s).join(maskSecret(s));
+  return out;
+}
+
+/** A string that did not parse as a URL: only its scheme, so a key pasted in the wrong field is not echoed. */
+function maskText(text: string): string {
+  const i = text.indexOf('://');
+  return i > 0 && i < 16 ? `${text.slice(0, i + 3)}${DOTS}` : DOTS;
+}
