@@ -10,6 +10,7 @@ import { announce, copyText, fmtBitrate, h } from '../dom.js';
 import { createPlayer, type Player } from '../player.js';
 import { livePlaybackOf } from '../playback.js';
 import { liveThumbImg } from '../live-thumb.js';
+import { liveOutputsCard } from '../live-outputs.js';
 import type { WhepPlayer } from '../whep-player.js'; // types only: the module is loaded when the WebRTC preview is chosen
 
 /** `#/live`: the list and the create form. */
@@ -84,6 +85,7 @@ export async function livePage(main: HTMLElement, signal: AbortSignal, id: strin
   const thumb = h('figure', { class: 'thumb live-thumb', id: 'live-thumb' }, h('figcaption', { class: 'badge' }, 'Latest keyframe'));
   // Preview player: HTTP-FLV (mpegts.js) or WebRTC (WHEP)
   const kind = h('select', { id: 'preview-kind', name: 'preview-kind' }, h('option', { value: 'flv' }, 'HTTP-FLV (mpegts.js)'), h('option', { value: 'webrtc' }, 'WebRTC (WHEP)'));
+  const outputs = liveOutputsCard(id, signal); // restreaming to other platforms
   const stage = h('div', { class: 'stage' }, h('p', { class: 'placeholder' }, 'Waiting for a publisher… start OBS or ffmpeg with the settings on this page.'));
   main.append(
     h('div', { class: 'page-head' }, h('h1', {}, s.title || s.id), state),
@@ -105,6 +107,7 @@ export async function livePage(main: HTMLElement, signal: AbortSignal, id: strin
           h('li', {}, 'Audio: AAC 128 kb/s, 48 kHz.')),
         h('h3', {}, 'ffmpeg'),
         h('pre', { class: 'mono' }, `ffmpeg -re -i input.mp4 -c:v libx264 -preset veryfast -tune zerolatency -g 30 -c:a aac -f flv "${rtmp}"`))),
+    outputs.el,
   );
 
   let player: Player | WhepPlayer | null = null;
@@ -143,6 +146,7 @@ export async function livePage(main: HTMLElement, signal: AbortSignal, id: strin
   signal.addEventListener('abort', stopPlayer);
 
   const refresh = async () => {
+    void outputs.refresh();
     s = await api<LiveStream>('GET', `/api/v1/live-streams/${encodeURIComponent(id)}`, undefined, signal).catch(() => s);
     // Per-stream gauges from /metrics when this token may scrape; else the API's fields.
     const text = await fetchMetrics(signal);
