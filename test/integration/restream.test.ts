@@ -10,7 +10,7 @@ import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { loadApiSecret, signApiToken } from '../../src/auth/api-auth.js';
-import { ffmpegPublish, run, startLive, waitUntil, type LiveHarness } from '../helpers/live-fixtures.js';
+import { ffmpegPublish, run, sendFrames, startLive, syntheticPublisher, waitUntil, type LiveHarness } from '../helpers/live-fixtures.js';
 import { freePort } from '../helpers/free-port.js';
 import { startNms } from '../helpers/nms-receiver.js';
 
@@ -187,4 +187,44 @@ test('bad input: precise 4xx; destinations that refuse or hang up are retried wi
   assert.equal((await call('DELETE', `/api/v1/live-streams/${streamId}`)).status, 204);
   assert.equal(await a.strom.control.store.db.selectFrom('live_outputs').select('id').where('stream_id', '=', streamId).execute().then((r) => r.length), 0);
   assert.ok(!JSON.stringify(a.logs).includes(DEST_KEY), 'key in the logs');
+});
+
+test('a publisher takeover keeps outputs connected; a destination that refuses the key ends failed', async (t) => {
+  const b = await startLive({ 'live.staticKeys': `dest1:${DEST_KEY}` });
+  t.after(() => b.close());
+  const a = await startLive();
+  t.after(() => a.close());
+  const { call } = await api(a);
+  const stream = (await call('POST', '/api/v1/live-streams', { title: 'takeover' })).body as unknown as { id: string; streamKey: string };
+  const base = `/api/v1/live-streams/${stream.id}/outputs`;
+  const good = (await call('POST', base, { url: `rtmp://127.0.0.1:${b.rtmpPort}/live`, streamKey: DEST_KEY })).body;
+  const wrong = (await call('POST', base, { url: `rtmp://127.0.0.1:${b.rtmpPort}/live/wrong_key_0123456789` })).body;
+  const get = (id: string) => async () => (await call('GET', `${base}/${id}`)).body;
+
+  const first = await syntheticPublisher(a.rtmpPort, stream.streamKey);
+  t.after(() => first.destroy());
+  sendFrames(first, 0, 40);
+  await until(get(good.id), (o) => o.state === 'live', 'output live');
+  await waitUntil(() => b.strom.live.registry.active('dest1') !== null, 'B has the stream', 10_000);
+  const before = await get(good.id)();
+
+  const second = await syntheticPublisher(a.rtmpPort, stream.streamKey); // takes over
+  t.after(() => second.destroy());
+  sendFrames(second, 0, 40);
+  await first.closed;
+  await new Promise((r) => setTimeout(r, 500));
+  const after = await get(good.id)();
+  assert.equal(after.state, 'live');
+  assert.equal(after.reconnects, before.reconnects, 'no reconnect on a takeover');
+  assert.ok(after.bytesSent > before.bytesSent, 'the new publisher\'s units are pushed');
+  assert.notEqual(b.strom.live.registry.active('dest1'), null);
+
+  // 5 refusals (backoff 1 + 2 + 4 + 8 s) → failed, and left alone.
+  const failed = await until(get(wrong.id), (o) => o.state === 'failed', 'refused output ends failed', 30_000);
+  assert.match(failed.lastError ?? '', /refused the stream: publish answered NetStream\.Publish\.BadName/);
+  assert.equal(failed.reconnects, 4);
+  assert.ok(!JSON.stringify(a.logs).includes('wrong_key_0123456789'), 'key in the logs');
+  const off = await call('PATCH', `${base}/${wrong.id}`, { enabled: false });
+  assert.equal(off.body.state, 'idle');
+  assert.equal((await get(good.id)()).state, 'live', 'the other output is untouched');
 });

@@ -27,7 +27,7 @@ export const rtmpTransport: RestreamTransport = {
 
   validate(t) {
     const segments = t.url.pathname.split('/').filter((s) => s !== '');
-    const where = `${t.scheme}://${t.url.host}/${t.streamKey ? segments.join('/') : segments.slice(0, 1).join('/')}`;
+    const where = `${t.scheme}://${t.url.host}/…`; // a lone path segment may be a key put where the application belongs
     if (segments.length === 0) throw fail('LIVE_OUTPUT_BAD_URL', where, 'no application in the path (expected rtmp://host/app/key, or rtmp://host/app with streamKey)');
     if (!t.streamKey && segments.length === 1) throw fail('LIVE_OUTPUT_BAD_URL', where, 'no stream key: give streamKey or put the key as the last path segment');
   },
