@@ -5,11 +5,13 @@
  */
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import net from 'node:net';
+import tls from 'node:tls';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { loadApiSecret, signApiToken } from '../../src/auth/api-auth.js';
+import { ensureSelfSignedCert } from '../../src/http/tls-self-signed.js';
 import { ffmpegPublish, run, sendFrames, startLive, syntheticPublisher, waitUntil, type LiveHarness } from '../helpers/live-fixtures.js';
 import { freePort } from '../helpers/free-port.js';
 import { startNms } from '../helpers/nms-receiver.js';
@@ -138,7 +140,7 @@ test('node-media-server receives the stream', async (t) => {
 });
 
 test('bad input: precise 4xx; destinations that refuse or hang up are retried without a crash', async (t) => {
-  const { a, call, streamId, start } = await publishedA(t, 30, { 'live.maxOutputsPerStream': 3 });
+  const { a, call, streamId, start } = await publishedA(t, 30, { 'live.maxOutputsPerStream': 4 });
   const base = `/api/v1/live-streams/${streamId}/outputs`;
   const code = (r: { body: Record<string, unknown> }) => (r.body.error as { code: string }).code;
   const bad = await call('POST', base, { url: 'not a url' });
@@ -164,16 +166,27 @@ test('bad input: precise 4xx; destinations that refuse or hang up are retried wi
   const r1 = await call('POST', base, { url: `rtmp://127.0.0.1:${refusedPort}/live`, streamKey: DEST_KEY });
   const r2 = await call('POST', base, { url: `rtmp://127.0.0.1:${hangPort}/live/${DEST_KEY}` });
   const r3 = await call('POST', base, { url: 'rtmp://127.0.0.1:1/live/k3', enabled: false });
-  assert.deepEqual([r1.status, r2.status, r3.status], [201, 201, 201]);
+  // rtmps: TLS is spoken and the certificate verified (a self-signed one is refused).
+  const certDir = mkdtempSync(path.join(tmpdir(), 'strom-restream-tls-'));
+  const cert = await ensureSelfSignedCert(certDir, '127.0.0.1');
+  const tlsServer = tls.createServer({ cert: readFileSync(cert.cert), key: readFileSync(cert.key) }, (s) => s.destroy());
+  await new Promise<void>((r) => tlsServer.listen(0, '127.0.0.1', r));
+  t.after(() => {
+    tlsServer.close();
+    rmSync(certDir, { recursive: true, force: true });
+  });
+  const r4 = await call('POST', base, { url: `rtmps://127.0.0.1:${(tlsServer.address() as net.AddressInfo).port}/live/${DEST_KEY}` });
+  assert.deepEqual([r1.status, r2.status, r3.status, r4.status], [201, 201, 201, 201]);
   const over = await call('POST', base, { url: 'rtmp://127.0.0.1/live/k4' });
   assert.equal(over.status, 409);
   assert.equal(code(over), 'LIVE_OUTPUT_LIMIT');
-  assert.match((over.body.error as { message: string }).message, /3 outputs/);
+  assert.match((over.body.error as { message: string }).message, /4 outputs/);
 
   start();
   const get = (id: string) => async () => (await call('GET', `${base}/${id}`)).body;
   const refused = await until(get(r1.body.id), (o) => o.state === 'reconnecting' && /ECONNREFUSED/.test(o.lastError ?? ''), 'refused → reconnecting');
   const hung = await until(get(r2.body.id), (o) => o.state === 'reconnecting' && o.lastError !== null, 'hang-up → reconnecting');
+  await until(get(r4.body.id), (o) => o.state === 'reconnecting' && /self-signed certificate/.test(o.lastError ?? ''), 'rtmps with an untrusted certificate → reconnecting');
   assert.ok(!JSON.stringify([refused, hung]).includes(DEST_KEY));
   assert.equal((await get(r3.body.id)()).state, 'idle', 'a disabled output does not run');
   assert.ok(a.logs.some((l) => l.msg === 'restream output failed; reconnecting' && l.outputId === r1.body.id));

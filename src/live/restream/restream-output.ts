@@ -94,6 +94,7 @@ export class RestreamOutput {
 
   /** Stop pushing and go idle (stream ended, output disabled or deleted, shutdown). */
   stop(reason: string): void {
+    if (this.state !== 'idle') this.log.info({ reason: redact(reason, this.secrets) }, 'restream output stopped');
     this.generation++;
     if (this.timer) clearTimeout(this.timer);
     this.timer = null;
