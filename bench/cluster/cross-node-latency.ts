@@ -28,7 +28,7 @@ import { parseArgs } from 'node:util';
 import { publishFlv, readFlv } from '../live/publisher.js';
 import type { ViewerStats } from '../live/flv-viewer-scan.js';
 import { cleanup, cleanups } from '../live/cleanup-stack.js';
-import { freePort, sourceFlv, waitLine } from '../live/bench-process.js';
+import { freePort, pairViewers, sourceFlv, waitLine } from '../live/bench-process.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const { values } = parseArgs({ options: {
@@ -86,22 +86,6 @@ async function startEdge(originHttp: number): Promise<{ http: number }> {
     await new Promise((r) => setTimeout(r, 100));
   }
   throw new Error('strom edge did not become ready');
-}
-
-function pairViewers(urlA: string, urlB: string, n: number): { ready: Promise<number>; stop(): Promise<{ a: ViewerStats[]; b: ViewerStats[] }> } {
-  const p = spawn(process.execPath, ['--import', 'tsx', path.join(here, 'pair-viewers.ts'), urlA, urlB, String(n)], { stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  p.stdout!.on('data', (d: Buffer) => (out += d.toString()));
-  const exited = new Promise<void>((r) => p.once('exit', () => r()));
-  cleanups.push(() => p.kill('SIGKILL'));
-  return {
-    ready: waitLine(p, 'ready').then((l) => Number(l.split(' ')[1])),
-    async stop() {
-      p.kill('SIGTERM');
-      await exited;
-      return out.trim() === '' ? { a: [], b: [] } : (JSON.parse(out) as { a: ViewerStats[]; b: ViewerStats[] });
-    },
-  };
 }
 
 const pct = (xs: number[], p: number) => xs[Math.min(xs.length - 1, Math.floor((p / 100) * xs.length))] ?? NaN;

@@ -1,8 +1,9 @@
 /**
- * Viewer process of bench/cluster/cross-node-latency.ts: `node --import tsx pair-viewers.ts <urlA>
- * <urlB> <count>` opens `count` HTTP-FLV viewers on each URL (in concurrent batches of 50, both
- * nodes interleaved) in this one process, so a frame's arrival on node A and on node B is timed by
- * the same event loop; prints `ready <wallMs>` on stderr, then on SIGTERM one JSON line
+ * Viewer process of bench/cluster/cross-node-latency.ts and bench/srt/latency.ts (started by
+ * `pairViewers` in bench/live/bench-process.ts): `node --import tsx pair-viewers.ts <urlA> <urlB>
+ * <count>` opens `count` HTTP-FLV viewers on each URL (in concurrent batches of 25, both URLs
+ * interleaved) in this one process, so a frame's arrival on A and on B is timed by the same clock
+ * and event loop; prints `ready <wallMs>` on stderr, then on SIGTERM one JSON line
  * `{"a": ViewerStats[], "b": ViewerStats[]}` (every frame sampled).
  */
 import { scanViewer, wallMs, type ViewerStats } from '../live/flv-viewer-scan.js';

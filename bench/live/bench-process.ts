@@ -1,11 +1,15 @@
 /**
  * What the live benches share: the 720p30 3 Mbps H.264/AAC source FLV (encoded once by ffmpeg into
- * /tmp/strom-bench-live and reused), free ports, and waiting for a child's "ready" line on stderr.
+ * /tmp/strom-bench-live and reused), free ports, waiting for a child's "ready" line on stderr, and
+ * the paired viewer process.
  */
-import { spawnSync, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { cleanups } from './cleanup-stack.js';
+import type { ViewerStats } from './flv-viewer-scan.js';
 
 /** Where the live benches keep what they make once (source FLVs, node-media-server). */
 export const BENCH_CACHE = '/tmp/strom-bench-live';
@@ -43,4 +47,26 @@ export function waitLine(child: ChildProcess, word: string): Promise<string> {
     });
     child.once('exit', (code) => reject(new Error(`child exited ${code}: ${buf.slice(-500)}`)));
   });
+}
+
+/**
+ * bench/cluster/pair-viewers.ts in a child process: `n` HTTP-FLV viewers on each of two URLs, every
+ * frame sampled, both timed by the one clock and event loop. `ready` is the wall time all had
+ * connected; `stop` ends the process and returns its stats. A kill joins `cleanups`.
+ */
+export function pairViewers(urlA: string, urlB: string, n: number): { ready: Promise<number>; stop(): Promise<{ a: ViewerStats[]; b: ViewerStats[] }> } {
+  const script = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'cluster', 'pair-viewers.ts');
+  const p = spawn(process.execPath, ['--import', 'tsx', script, urlA, urlB, String(n)], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  p.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+  const exited = new Promise<void>((r) => p.once('exit', () => r()));
+  cleanups.push(() => p.kill('SIGKILL'));
+  return {
+    ready: waitLine(p, 'ready').then((l) => Number(l.split(' ')[1])),
+    async stop() {
+      p.kill('SIGTERM');
+      await exited;
+      return out.trim() === '' ? { a: [], b: [] } : (JSON.parse(out) as { a: ViewerStats[]; b: ViewerStats[] });
+    },
+  };
 }

@@ -1,4 +1,7 @@
-/** Child process for bench/live: a Strom with HTTP on argv[2], RTMP on argv[3], key `bench` → stream `bench`. */
+/**
+ * Child process for bench/live: a Strom with HTTP on argv[2], RTMP on argv[3], key `bench` → stream
+ * `bench`; argv[4], when given, is a JSON object of further settings (e.g. `srt.enabled`, `srt.port`).
+ */
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -12,6 +15,7 @@ const strom = await buildStrom(testConfig({
   'rtmp.port': Number(process.argv[3]),
   'live.staticKeys': 'bench:bench',
   'timeouts.idleMs': '10m',
+  ...(process.argv[4] ? JSON.parse(process.argv[4]) as Record<string, unknown> : {}),
 }));
 await strom.listen();
 // Diagnostics for the latency tail: event-loop delay and GC pauses, printed on SIGTERM.
@@ -27,6 +31,7 @@ new PerformanceObserver((list) => {
 }).observe({ entryTypes: ['gc'] });
 process.stderr.write('ready\n');
 process.on('SIGTERM', () => {
-  process.stderr.write(`diag eventLoopDelay p99=${(eld.percentile(99) / 1e6).toFixed(1)}ms max=${(eld.max / 1e6).toFixed(1)}ms gcMax=${gcMax.toFixed(1)}ms gcTotal=${gcTotal.toFixed(0)}ms\n`);
+  const srt = strom.live.srt ? ` srt=${JSON.stringify(strom.live.srt.stats)}` : ''; // the SRT service's counters, when it runs
+  process.stderr.write(`diag eventLoopDelay p99=${(eld.percentile(99) / 1e6).toFixed(1)}ms max=${(eld.max / 1e6).toFixed(1)}ms gcMax=${gcMax.toFixed(1)}ms gcTotal=${gcTotal.toFixed(0)}ms${srt}\n`);
   void strom.close().then(() => process.exit(0));
 });
