@@ -19,8 +19,9 @@
  * Two phases, each on a fresh Strom: `clean` (SRT straight to the listener) and `loss` (SRT through
  * bench/netem's UDP relay, which drops --loss of the data packets towards Strom, retransmissions
  * included; control packets pass). Targets: SRT p50 ≤ window + 20 ms; under loss, no video frame
- * missing at any viewer. Each phase prints Strom's SRT packet counters (GET /metrics), the caller's
- * retransmissions, the relay's drops and the machine's kernel UDP receive-buffer drops.
+ * missing at any viewer. Each phase prints Strom's SRT packet counters (GET /metrics, else the SRT
+ * service's own, which bench/live/strom-server.ts prints on exit), the caller's retransmissions,
+ * the relay's drops and the machine's kernel UDP receive-buffer drops.
  *
  * Timestamps: the TS muxer shifts its timeline so that no PCR is negative (by its PCR delay minus
  * the first unit's dts), and the SRT stream keeps the TS timeline, so its viewers see every dts
