@@ -25,7 +25,7 @@ export interface EventMap {
   'live.viewer.join': { streamId: string; protocol: string; viewerId: string };
   'live.viewer.leave': { streamId: string; protocol: string; viewerId: string };
   /** A restreaming output changed state (src/live/restream); `reason` explains failures. */
-  'live.output.state': { streamId: string; outputId: string; state: string; reason: string | null; bytesSent: number; reconnects: number };
+  'live.output.state': { streamId: string; outputId: string; state: string; reason: string | null; bytesSent: number; reconnects: number; connectedAt: string | null };
 }
 
 /** Event type names. */

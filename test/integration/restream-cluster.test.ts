@@ -53,5 +53,7 @@ test('only the publisher\'s node pushes; the relaying node reports the state fro
   assert.match(m1, /strom_live_outputs\{state="live"\} 1/);
   assert.match(m2, /strom_live_outputs\{state="live"\} 0/);
   assert.equal((await outputOn(n1)).state, 'live');
-  assert.equal((await outputOn(n2)).state, 'live', 'node 2 knows the state from node 1\'s events');
+  const seen = await outputOn(n2);
+  assert.equal(seen.state, 'live', 'node 2 knows the state from node 1\'s events');
+  assert.equal(seen.connectedAt, (await outputOn(n1)).connectedAt);
 });

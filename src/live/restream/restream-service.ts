@@ -9,7 +9,7 @@
  */
 import type { Logger } from 'pino';
 import type { Config } from '../../config.js';
-import type { EventBus } from '../../events/event-bus.js';
+import type { EventBus, EventMap } from '../../events/event-bus.js';
 import type { Store } from '../../store/db/database.js';
 import type { LiveOutputRow } from '../../store/db/schema.js';
 import type { StreamRegistry } from '../stream/stream-registry.js';
@@ -58,8 +58,8 @@ export class RestreamService {
     }));
     this.offs.push(bus.subscribe((e) => {
       if (e.local || e.type !== 'live.output.state') return;
-      const d = e.data as { outputId: string; state: OutputState; reason: string | null; bytesSent: number; reconnects: number };
-      this.lastKnown.set(d.outputId, { state: d.state, lastError: d.reason, bytesSent: d.bytesSent, connectedAt: null, reconnects: d.reconnects });
+      const d = e.data as EventMap['live.output.state'];
+      this.lastKnown.set(d.outputId, { state: d.state as OutputState, lastError: d.reason, bytesSent: d.bytesSent, connectedAt: d.connectedAt, reconnects: d.reconnects });
     }));
   }
 
@@ -124,7 +124,8 @@ export class RestreamService {
       onState: (o, reason) => {
         if (o.state === 'reconnecting' && reason !== null) this.reconnectsTotal++;
         if (o.state === 'live') log.info('restream output live');
-        this.bus.publish('live.output.state', { streamId: o.streamId, outputId: o.outputId, state: o.state, reason, bytesSent: o.bytesSent, reconnects: o.reconnects });
+        const st = o.status();
+        this.bus.publish('live.output.state', { streamId: o.streamId, outputId: o.outputId, state: st.state, reason, bytesSent: st.bytesSent, reconnects: st.reconnects, connectedAt: st.connectedAt });
       },
     }, log);
   }
