@@ -96,12 +96,25 @@ export async function callSrt(o: CallOptions): Promise<SrtCall> {
     localId, peerId: accepted.socketId, peer: `${o.host}:${o.port}`, initialSeq: isn,
     rcvLatencyMs: peerHs ? peerHs.sndLatencyMs : latencyMs, sndLatencyMs: peerHs ? peerHs.rcvLatencyMs : latencyMs,
     windowPackets: o.windowPackets ?? 8192, peerIdleTimeoutMs: o.peerIdleTimeoutMs ?? 5000, startMs, cipher,
-    passphrase: o.passphrase ?? null, transmit: (b) => socket.send(b),
+    passphrase: o.passphrase ?? null,
+    transmit: (b) => {
+      try {
+        socket.send(b);
+      } catch {
+        queueMicrotask(() => conn.close('the socket was closed', false)); // closed under us by its owner
+      }
+    },
   });
   socket.on('message', (msg) => {
     const pkt = parsePacket(msg);
     if (pkt !== null && pkt.destId === localId) conn.handle(pkt);
   });
-  conn.whenClosed(() => socket.close());
+  conn.whenClosed(() => {
+    try {
+      socket.close();
+    } catch {
+      // already closed by its owner
+    }
+  });
   return { conn, socket };
 }

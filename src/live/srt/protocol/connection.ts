@@ -38,6 +38,9 @@ const KEEPALIVE_MS = 1000;
 const LIGHT_ACK_PACKETS = 64;
 const MAX_NAK_RANGES = 180; // 360 words: fits a 1500-byte datagram
 const ACK_HISTORY = 64;
+const STALE_RESEND_MAX = 32; // per 10 ms tick: a resend burst stays small
+/** Unacknowledged this long is resent even unasked: above loopback event-loop stalls, below the window. */
+const STALE_RESEND_FLOOR_MS = 80;
 
 /** Current monotonic time in ms. */
 export function monotonicMs(): number {
@@ -54,6 +57,7 @@ export class SrtConnection {
   readonly sender: SrtSender;
   rttUs = 100_000;
   rttVarUs = 50_000;
+  private measuredRtt = false;
   /** Packets that could not be decrypted, or arrived for a key not announced. */
   undecryptable = 0;
   private readonly timer: NodeJS.Timeout;
@@ -172,6 +176,14 @@ export class SrtConnection {
     if (sent === undefined) return;
     this.acksSent.delete(ackNo);
     const sample = Math.max(1, Math.round((now - sent) * 1000));
+    if (!this.measuredRtt) {
+      // The first sample replaces the 100 ms guess outright (RFC 6298 §2.2, libsrt does the same):
+      // periodic NAKs and resends are paced by it, and a guess above the window gives up repairs.
+      this.measuredRtt = true;
+      this.rttUs = sample;
+      this.rttVarUs = sample / 2;
+      return;
+    }
     this.rttVarUs = Math.round((3 * this.rttVarUs + Math.abs(this.rttUs - sample)) / 4);
     this.rttUs = Math.round((7 * this.rttUs + sample) / 8);
   }
@@ -179,7 +191,7 @@ export class SrtConnection {
   private onNak(cif: Buffer, now: number): void {
     for (const [from, to] of parseLossList(cif, this.params.windowPackets)) {
       for (let s = from; ; s = seqAdd(s, 1)) {
-        const again = this.sender.retransmission(s);
+        const again = this.sender.retransmission(s, now);
         if (again !== null) this.out(again, now);
         if (s === to) break;
       }
@@ -211,6 +223,11 @@ export class SrtConnection {
       this.lastNakReportMs = now;
       const ranges = this.receiver.lossRanges(MAX_NAK_RANGES);
       if (ranges.length > 0) this.control(CTRL.NAK, 0, 0, now, lossListCif(ranges));
+    }
+    const rtoMs = Math.max(STALE_RESEND_FLOOR_MS, (this.rttUs + 4 * this.rttVarUs) / 1000 + 2 * SYN_MS);
+    for (const seq of this.sender.stale(now, rtoMs, STALE_RESEND_MAX)) {
+      const again = this.sender.retransmission(seq, now);
+      if (again !== null) this.out(again, now);
     }
     const dropped = this.sender.dropTooLate(now);
     if (dropped !== null) {

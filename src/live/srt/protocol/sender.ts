@@ -12,6 +12,7 @@ interface Slot {
   seq: number;
   packet: Buffer;
   originMs: number;
+  sentMs: number;
 }
 
 /** Counters of one sender. */
@@ -55,7 +56,7 @@ export class SrtSender {
       this.stats.dropped++;
       this.ackedTo = seqAdd(old.seq, 1); // ring full: the oldest unacknowledged packet is given up
     }
-    this.ring[i] = { seq, packet, originMs: nowMs };
+    this.ring[i] = { seq, packet, originMs: nowMs, sentMs: nowMs };
     this.stats.packets++;
     this.stats.bytes += payload.length;
     return packet;
@@ -72,12 +73,29 @@ export class SrtSender {
   }
 
   /** The kept packet `seq` marked as retransmitted, or null when it is no longer kept. */
-  retransmission(seq: number): Buffer | null {
+  retransmission(seq: number, nowMs = 0): Buffer | null {
     const slot = this.ring[seq % this.capacity];
     if (slot === undefined || slot.seq !== seq || seqOff(this.ackedTo, seq) < 0) return null;
     slot.packet[4] = slot.packet[4]! | 0x04; // R flag: bit 26 of the second word (§3.1)
+    slot.sentMs = nowMs;
     this.stats.retransmitted++;
     return slot.packet;
+  }
+
+  /**
+   * Packets unacknowledged for longer than `rtoMs` since they were last sent, oldest first, at most
+   * `max`. A lost packet at the end of a burst has no successor to reveal the gap to the receiver,
+   * so no NAK ever asks for it; libsrt's live sender resends on this timer too (LATEREXMIT).
+   */
+  stale(nowMs: number, rtoMs: number, max: number): number[] {
+    const out: number[] = [];
+    for (let s = this.ackedTo; s !== this.nextSeq && out.length < max; s = seqAdd(s, 1)) {
+      const slot = this.ring[s % this.capacity];
+      if (slot === undefined || slot.seq !== s) continue;
+      if (nowMs - slot.sentMs < rtoMs) break; // later packets were sent later still
+      out.push(s);
+    }
+    return out;
   }
 
   /**
