@@ -146,10 +146,10 @@ test('bad input: precise 4xx; destinations that refuse or hang up are retried wi
   const bad = await call('POST', base, { url: 'not a url' });
   assert.equal(bad.status, 400);
   assert.equal(code(bad), 'LIVE_OUTPUT_BAD_URL');
-  const srt = await call('POST', base, { url: 'srt://127.0.0.1:9000?streamid=x' });
-  assert.equal(srt.status, 422);
-  assert.equal(code(srt), 'LIVE_OUTPUT_SCHEME_UNSUPPORTED');
-  assert.match((srt.body.error as { message: string }).message, /"srt".*rtmp:\/\/, rtmps:\/\//);
+  const rist = await call('POST', base, { url: 'rist://127.0.0.1:9000' });
+  assert.equal(rist.status, 422);
+  assert.equal(code(rist), 'LIVE_OUTPUT_SCHEME_UNSUPPORTED');
+  assert.match((rist.body.error as { message: string }).message, /"rist".*rtmp:\/\/, rtmps:\/\/, srt:\/\//);
   const noKey = await call('POST', base, { url: 'rtmp://127.0.0.1/live' });
   assert.equal(noKey.status, 400);
   assert.match((noKey.body.error as { message: string }).message, /no stream key/);
@@ -193,7 +193,7 @@ test('bad input: precise 4xx; destinations that refuse or hang up are retried wi
 
   const renamed = await call('PATCH', `${base}/${r3.body.id}`, { name: 'renamed' });
   assert.equal(renamed.body.name, 'renamed');
-  assert.equal(code(await call('PATCH', `${base}/${r3.body.id}`, { url: 'srt://x:1' })), 'LIVE_OUTPUT_SCHEME_UNSUPPORTED');
+  assert.equal(code(await call('PATCH', `${base}/${r3.body.id}`, { url: 'rist://x:1' })), 'LIVE_OUTPUT_SCHEME_UNSUPPORTED');
   assert.equal((await call('DELETE', `${base}/${r1.body.id}`)).status, 204);
   assert.equal((await call('DELETE', `${base}/${r1.body.id}`)).status, 404);
   // Deleting the stream deletes its outputs (and stops them).
@@ -240,4 +240,47 @@ test('a publisher takeover keeps outputs connected; a destination that refuses t
   const off = await call('PATCH', `${base}/${wrong.id}`, { enabled: false });
   assert.equal(off.body.state, 'idle');
   assert.equal((await get(good.id)()).state, 'live', 'the other output is untouched');
+});
+
+test('srt:// output: A pushes to B\'s SRT listener with a passphrase; a wrong one is refused with 1010; reconnects when B restarts', async (t) => {
+  const pass = 'correct-horse-battery-9';
+  const wrongPass = 'not-the-passphrase-42';
+  const settingsB = { 'srt.enabled': 'true', 'srt.passphrase': pass, 'live.staticKeys': `dest1:${DEST_KEY}` };
+  let b = await startLive(settingsB);
+  t.after(() => b.close());
+  const srtPort = b.strom.live.srt!.port()!;
+  const { a, call, bodies, streamId, start } = await publishedA(t, 40);
+  const base = `/api/v1/live-streams/${streamId}/outputs`;
+
+  const good = await call('POST', base, { url: `srt://127.0.0.1:${srtPort}?passphrase=${pass}&pbkeylen=32&latency=200000`, streamKey: DEST_KEY, name: 'B over SRT' });
+  assert.equal(good.status, 201, JSON.stringify(good.body));
+  assert.equal(good.body.url, `srt://127.0.0.1:${srtPort}?streamid=••••7734&passphrase=••••&pbkeylen=32&latency=200000`);
+  // The stream id written unencoded in the URL, as ffmpeg users do.
+  const wrong = await call('POST', base, { url: `srt://127.0.0.1:${srtPort}?streamid=#!::r=${DEST_KEY},m=publish&passphrase=${wrongPass}` });
+  assert.equal(wrong.status, 201, JSON.stringify(wrong.body));
+  assert.equal(wrong.body.url, `srt://127.0.0.1:${srtPort}?streamid=••••7734&passphrase=••••`);
+  const get = (id: string) => async () => (await call('GET', `${base}/${id}`)).body;
+
+  const pub = start();
+  await until(get(good.body.id), (o) => o.state === 'live', 'srt output goes live');
+  await waitUntil(() => b.strom.live.registry.active('dest1') !== null, 'B has the stream', 10_000);
+  assert.deepEqual(await codecs(`${b.httpUrl}/live/dest1.flv`), ['aac', 'h264']);
+  const before = (await get(good.body.id)()).bytesSent;
+  await new Promise((r) => setTimeout(r, 1000));
+  assert.ok((await get(good.body.id)()).bytesSent > before, 'bytesSent grows');
+  const refused = await until(get(wrong.body.id), (o) => (o.state === 'reconnecting' || o.state === 'failed') && o.lastError !== null, 'wrong passphrase → refused');
+  assert.match(refused.lastError!, /refused the stream: SRT rejection 1010 \(wrong passphrase\)/);
+
+  // B goes away: the output retries; B comes back on the same port: live again.
+  await b.close();
+  const down = await until(get(good.body.id), (o) => o.state === 'reconnecting' && o.lastError !== null, 'srt output reconnecting');
+  assert.ok(down.reconnects >= 1);
+  b = await startLive({ ...settingsB, 'srt.port': srtPort });
+  await until(get(good.body.id), (o) => o.state === 'live', 'srt output live again after B restarted', 20_000);
+  await waitUntil(() => b.strom.live.registry.active('dest1') !== null, 'B has the stream again', 10_000);
+
+  pub.child.kill('SIGKILL');
+  await until(get(good.body.id), (o) => o.state === 'idle', 'output stops with the publisher');
+  for (const text of bodies) for (const secret of [DEST_KEY, pass, wrongPass]) assert.ok(!text.includes(secret), `secret in an API answer: ${text}`);
+  for (const secret of [DEST_KEY, pass, wrongPass]) assert.ok(!JSON.stringify(a.logs).includes(secret), 'secret in the logs');
 });

@@ -14,8 +14,8 @@ import type { LiveOutputRow } from '../../store/db/schema.js';
 import { iso, type ApiContext } from './context.js';
 import { errors, IdParams } from './schemas.js';
 
-const Url = Type.String({ minLength: 1, maxLength: 2000, description: 'destination: rtmp://host[:port]/app[/key] or rtmps://…' });
-const Key = Type.String({ maxLength: 1000, description: 'stream key, appended to the URL as the stream name (secret: answered masked)' });
+const Url = Type.String({ minLength: 1, maxLength: 2000, description: 'destination: rtmp://host[:port]/app[/key], rtmps://…, or srt://host:port?streamid=…&passphrase=…' });
+const Key = Type.String({ maxLength: 1000, description: 'stream key: the RTMP stream name appended to the URL, or the SRT stream id (secret: answered masked)' });
 const Name = Type.String({ maxLength: 200 });
 const OutputCreate = Type.Object({ url: Url, streamKey: Type.Optional(Key), name: Type.Optional(Name), enabled: Type.Optional(Type.Boolean({ default: true })) }, { additionalProperties: false });
 type OutputCreate = Static<typeof OutputCreate>;

@@ -4,10 +4,12 @@
  * refused by the API with LIVE_OUTPUT_SCHEME_UNSUPPORTED.
  */
 import { rtmpTransport } from './rtmp-transport.js';
+import { srtTransport } from './srt-transport.js';
 import { TransportRegistry } from './transport.js';
 
 /** A registry with every available transport. */
 export function defaultTransports(): TransportRegistry {
   return new TransportRegistry()
-    .register(rtmpTransport);
+    .register(rtmpTransport)
+    .register(srtTransport);
 }

@@ -5,27 +5,22 @@
  * apply as for every viewer, so a reader that cannot keep up loses packets, not memory.
  */
 import type { Logger } from 'pino';
-import { TsMuxer, tsCanCarry } from '../formats/ts/ts-muxer.js';
 import type { MediaUnit } from '../stream/media-unit.js';
 import type { Reader } from '../stream/reader.js';
 import type { StreamRegistry } from '../stream/stream-registry.js';
 import type { SrtConnection } from './protocol/connection.js';
 import type { SrtStats } from './srt-stats.js';
+import { SrtTsWriter } from './srt-ts-writer.js';
 
 /** Attach a reader of `streamId` to `conn`; throws (LIVE_STREAM_NOT_FOUND…) when it cannot. */
 export function startSrtPlay(conn: SrtConnection, registry: StreamRegistry, streamId: string, stats: SrtStats, log: Logger): Reader {
-  const muxer = new TsMuxer();
+  const out = new SrtTsWriter(conn);
   let bytes = 0;
   const reader = registry.addReader(streamId, 'srt', {
     write(units: readonly MediaUnit[]) {
-      for (const u of units) {
-        if (u.kind === 'data' || !tsCanCarry(u.codec)) continue; // e.g. AV1: not in TS, the track is skipped
-        for (const chunk of muxer.push(u)) {
-          bytes += chunk.length;
-          stats.bytesOut += chunk.length;
-          conn.send(chunk);
-        }
-      }
+      const sent = out.write(units);
+      bytes += sent;
+      stats.bytesOut += sent;
       return true;
     },
     close(reason: string) {
