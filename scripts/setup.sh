@@ -3,7 +3,8 @@
 #   bash scripts/setup.sh run    ffmpeg/ffprobe + npm packages (what `strom serve` needs)
 #   bash scripts/setup.sh test   + Chromium, curl, nghttp, openssl, Redis, PostgreSQL (browser, protocol and
 #                                cluster tests; store tests start a private PostgreSQL server), nginx and
-#                                Varnish (CDN tests run private instances of deploy/cdn/ in front of Strom)
+#                                Varnish (CDN tests run private instances of deploy/cdn/ in front of Strom), srt-tools
+#                                (srt-live-transmit, libsrt's reference client, for the SRT interoperability tests)
 #   bash scripts/setup.sh bench  + nginx and wrk (side-by-side benchmarks)
 # System tools come from Debian packages: installed with apt-get when running as root, otherwise
 # the script stops and names the packages to install. npm packages come from `npm ci`.
@@ -15,9 +16,9 @@ mode="${1:-run}"
 want=("ffmpeg:ffmpeg" "ffprobe:ffmpeg")
 case "$mode" in
   run) ;;
-  test) want+=("chromium:chromium" "curl:curl" "nghttp:nghttp2-client" "openssl:openssl" "redis-server:redis-server" "initdb:postgresql" "nginx:nginx-light" "varnishd:varnish") ;;
+  test) want+=("chromium:chromium" "curl:curl" "nghttp:nghttp2-client" "openssl:openssl" "redis-server:redis-server" "initdb:postgresql" "nginx:nginx-light" "varnishd:varnish" "srt-live-transmit:srt-tools") ;;
   bench) want+=("nginx:nginx-light" "wrk:wrk" "curl:curl") ;;
-  all) want+=("chromium:chromium" "curl:curl" "nghttp:nghttp2-client" "openssl:openssl" "redis-server:redis-server" "initdb:postgresql" "nginx:nginx-light" "wrk:wrk" "varnishd:varnish") ;;
+  all) want+=("chromium:chromium" "curl:curl" "nghttp:nghttp2-client" "openssl:openssl" "redis-server:redis-server" "initdb:postgresql" "nginx:nginx-light" "wrk:wrk" "varnishd:varnish" "srt-live-transmit:srt-tools") ;;
   *) echo "usage: $0 run|test|bench|all" >&2; exit 2 ;;
 esac
 

@@ -126,6 +126,7 @@ export async function buildStrom(given: Config, log: Logger = createLogger(given
   if (relayEndpoint) await app.register(relayEndpoint.routes);
   if (server instanceof http.Server) live.attach(server);
   control.setRtmpPort(() => live.rtmp.port()); // ingest URLs name the bound RTMP port
+  control.setSrtPort(() => live.srt?.port() ?? null); // and the bound SRT port
   await wireLive(live, {
     store: control.store,
     bus,

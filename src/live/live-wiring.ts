@@ -54,6 +54,8 @@ export async function wireLive(live: LiveServer, wiring: LiveWiring, config: Con
     const row = await store.liveStreams.findLiveStreamByKey(key);
     return row ? { streamId: row.id } : fallback(key);
   });
+  // SRT: a stream's own passphrase, else srt.passphrase (the service's default).
+  live.srt?.setPassphraseLookup(async (streamId) => (await store.liveStreams.get(streamId))?.srt_passphrase ?? null);
   const setStatus = (streamId: string, status: 'active' | 'idle') => {
     store.liveStreams.update(streamId, { status }).catch((err: unknown) => log.warn({ err, streamId }, 'could not record live status'));
   };

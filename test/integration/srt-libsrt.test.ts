@@ -12,6 +12,7 @@ import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { startUdpRelay, srtDataOnly } from '../../bench/netem/udp-relay.js';
 import { ffmpegPublish, run, startLive, waitUntil, type LiveHarness } from '../helpers/live-fixtures.js';
+import { startApi } from '../helpers/api-server.js';
 
 interface Packet { codec_type: string; dts_time: string; flags: string }
 
@@ -176,4 +177,31 @@ test('2 % data-packet loss between ffmpeg and Strom at a 120 ms window: every pa
   const metrics = await (await fetch(`${s.h.httpUrl}/metrics`)).text();
   assert.match(metrics, /strom_srt_packets_total\{result="lost"\} 0/);
   assert.match(metrics, /strom_srt_handshakes_total\{result="accepted"\} 1/);
+});
+
+test('API: SRT ingest and playback URLs with the bound port; a per-stream passphrase (write-only) is what ffmpeg must use', async (t) => {
+  const s = await startApi(t, { 'srt.enabled': true, 'srt.port': 0 });
+  const token = await s.token(['live:write']);
+  const bad = await s.call('POST', '/api/v1/live-streams', { token, json: { title: 'x', srtPassphrase: 'short' } });
+  assert.equal(bad.status, 400);
+  const res = await s.call('POST', '/api/v1/live-streams', { token, json: { title: 'enc', srtPassphrase: 'per-stream-secret' } });
+  assert.equal(res.status, 201);
+  const created = (await res.json()) as { id: string; streamKey: string; srtEncrypted: boolean; ingest: { srt: string }; playback: { srt: string } };
+  const port = s.strom.live.srt!.port()!;
+  assert.equal(created.ingest.srt, `srt://127.0.0.1:${port}?streamid=#!::r=${created.streamKey},m=publish`);
+  assert.equal(created.playback.srt, `srt://127.0.0.1:${port}?streamid=#!::r=${created.id},m=request`);
+  assert.equal(created.srtEncrypted, true);
+  assert.ok(!JSON.stringify(created).includes('per-stream-secret'), 'the passphrase is never answered');
+  const refused = await srtPublish(port, { streamid: `#!::r=${created.streamKey},m=publish` }, 1).done;
+  assert.notEqual(refused.code, 0, 'no passphrase: refused');
+  const started = s.strom.live.events.next('publish.start');
+  const pub = run('ffmpeg', [...SOURCE, '-t', '5', '-f', 'mpegts', `${created.ingest.srt}&passphrase=per-stream-secret`], 30_000);
+  t.after(() => pub.child.kill('SIGKILL'));
+  assert.equal((await started).streamId, created.id);
+  await sleep(1000);
+  const read = await run('ffprobe', ['-v', 'error', '-show_entries', 'stream=codec_name', '-of', 'csv=p=0', `${created.playback.srt}&passphrase=per-stream-secret`], 15_000).done;
+  // a TS has a program: ffprobe lists its streams under it too
+  assert.deepEqual([...new Set(read.stdout.trim().split('\n').filter(Boolean))].sort(), ['aac', 'h264'], read.stderr);
+  const patched = (await (await s.call('PATCH', `/api/v1/live-streams/${created.id}`, { token, json: { srtPassphrase: null } })).json()) as { srtEncrypted: boolean };
+  assert.equal(patched.srtEncrypted, false);
 });

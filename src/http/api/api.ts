@@ -36,6 +36,8 @@ export interface ControlPlane {
   guard: ReturnType<typeof createPlaybackGuard>;
   /** Tell the API which RTMP port is really bound (ingest URLs); default `rtmp.port`. */
   setRtmpPort(port: () => number | null): void;
+  /** Where the SRT listener is bound (SRT URLs in live stream answers); null when it is off. */
+  setSrtPort(port: () => number | null): void;
   /** Give the API the stream hub's runtime status. */
   setLiveStatus(status: (id: string) => LiveStreamStatus | null | Promise<LiveStreamStatus | null>): void;
   /** Give the API the restreaming outputs' runtime. */
@@ -66,9 +68,10 @@ export async function registerControlPlane(app: FastifyInstance, config: Config,
   await app.register(apiMiddleware, { config, verify, rateLimitStore: o.rateLimitStore });
   await registerOpenApi(app);
   let rtmpPort = (): number | null => config.rtmp.port;
+  let srtPort = (): number | null => null;
   let liveStatus = (_id: string): LiveStreamStatus | null | Promise<LiveStreamStatus | null> => null;
   let restream: RestreamService | null = null;
-  const ctx = { config, store, tokens, delivery, rtmpPort: () => rtmpPort() ?? config.rtmp.port, liveStatus: (id: string) => liveStatus(id), restream: () => restream };
+  const ctx = { config, store, tokens, delivery, rtmpPort: () => rtmpPort() ?? config.rtmp.port, srtPort: () => srtPort(), liveStatus: (id: string) => liveStatus(id), restream: () => restream };
   await app.register(openApiRoutes);
   await app.register(videosRoutes(ctx));
   await app.register(liveStreamsRoutes(ctx));
@@ -76,5 +79,5 @@ export async function registerControlPlane(app: FastifyInstance, config: Config,
   await app.register(signingKeysRoutes(ctx));
   await app.register(webhooksRoutes(ctx)); // /api/v1/webhooks (scope admin)
   await app.register(thumbnailRoutes(ctx)); // thumbnails at a requested time
-  return { store, policy, tokens, mediaLimiter, streamCap, guard, setRtmpPort: (p) => void (rtmpPort = p), setLiveStatus: (f) => void (liveStatus = f), setRestream: (r) => void (restream = r) };
+  return { store, policy, tokens, mediaLimiter, streamCap, guard, setRtmpPort: (p) => void (rtmpPort = p), setSrtPort: (p) => void (srtPort = p), setLiveStatus: (f) => void (liveStatus = f), setRestream: (r) => void (restream = r) };
 }

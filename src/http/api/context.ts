@@ -14,6 +14,8 @@ export interface ApiContext {
   delivery: Delivery;
   /** The RTMP port actually bound (set by the live server once listening), else `rtmp.port`. */
   rtmpPort: () => number;
+  /** Bound SRT port, or null when SRT is off or not yet listening. */
+  srtPort: () => number | null;
   /** Runtime state of a live stream from the stream hub (or, in a cluster, the origin map), or null when it has none. */
   liveStatus: (id: string) => LiveStreamStatus | null | Promise<LiveStreamStatus | null>;
   /** The restreaming outputs' runtime (null until the live server is wired). */

@@ -20,15 +20,26 @@ export function rtmpBase(config: Config, port: number = config.rtmp.port): strin
   return `rtmp://${host}:${port}/live`;
 }
 
-/** Playback URL paths of a live stream (`?token=` appended for signed streams). */
-export function livePlayback(id: string, token?: string): { flv: string; hls: string; dash: string; whep: string; thumbnail: string } {
+/** Base of SRT URLs (`srt.publicUrl`, else srt://<publicUrl host or host>:<srt port>), or null when SRT is off. */
+export function srtBase(config: Config, port: number | null): string | null {
+  if (!config.srt.enabled) return null;
+  if (config.srt.publicUrl) return config.srt.publicUrl.replace(/\/+$/, '');
+  const host = new URL(rtmpBase(config)).host.replace(/:\d+$/, '');
+  return `srt://${host}:${port ?? config.srt.port}`;
+}
+
+/** Playback URLs of a live stream: HTTP paths, and the SRT reader URL with `srt` (`token` appended for signed streams). */
+export function livePlayback(id: string, token?: string, srt?: string | null): { flv: string; hls: string; dash: string; whep: string; thumbnail: string; srt?: string } {
   const q = token ? `?token=${token}` : '';
-  return { flv: `/live/${id}.flv${q}`, hls: `/live/${id}/index.m3u8${q}`, dash: `/live/${id}/manifest.mpd${q}`, whep: `/live/${id}/whep${q}`, thumbnail: `/live/${id}/thumbnail.jpg${q}` };
+  const urls = { flv: `/live/${id}.flv${q}`, hls: `/live/${id}/index.m3u8${q}`, dash: `/live/${id}/manifest.mpd${q}`, whep: `/live/${id}/whep${q}`, thumbnail: `/live/${id}/thumbnail.jpg${q}` };
+  // SRT Access Control stream id (libsrt docs/features/access-control.md); the token rides as a custom key.
+  return srt ? { ...urls, srt: `${srt}?streamid=#!::r=${id},m=request${token ? `,token=${token}` : ''}` } : urls;
 }
 
 /** The API's JSON shape of a live stream row. */
-export function liveStreamJson(r: LiveStreamRow, config: Config, port?: number, runtime: LiveStreamStatus | null = null) {
+export function liveStreamJson(r: LiveStreamRow, config: Config, port?: number, runtime: LiveStreamStatus | null = null, srtPort: number | null = null) {
   const active = runtime !== null && runtime.state === 'active';
+  const srt = srtBase(config, srtPort);
   return {
     id: r.id,
     title: r.title,
@@ -39,8 +50,13 @@ export function liveStreamJson(r: LiveStreamRow, config: Config, port?: number, 
     abr: r.abr === 1,
     createdAt: iso(r.created_at),
     updatedAt: iso(r.updated_at),
-    ingest: { rtmp: `${rtmpBase(config, port)}/${r.stream_key}`, whip: `${(config.publicUrl ?? '').replace(/\/+$/, '')}/whip` /* the publisher sends Authorization: Bearer <streamKey> */ },
-    playback: livePlayback(r.id),
+    ingest: {
+      rtmp: `${rtmpBase(config, port)}/${r.stream_key}`,
+      whip: `${(config.publicUrl ?? '').replace(/\/+$/, '')}/whip`, // the publisher sends Authorization: Bearer <streamKey>
+      ...(srt ? { srt: `${srt}?streamid=#!::r=${r.stream_key},m=publish` } : {}),
+    },
+    srtEncrypted: (r.srt_passphrase ?? config.srt.passphrase) !== null,
+    playback: livePlayback(r.id, undefined, srt),
     live: active ? {
       publishedAt: runtime.publishedAt, ingestBitrate: runtime.ingestBitrate, fps: runtime.fps,
       video: runtime.video, audio: runtime.audio, viewers: runtime.viewers, drops: runtime.drops,
@@ -56,7 +72,7 @@ const tags = ['live'];
 /** Register the live stream routes (scope live:write: responses carry stream keys). */
 export function liveStreamsRoutes(ctx: ApiContext) {
   const { store, config } = ctx;
-  const json = async (r: LiveStreamRow) => liveStreamJson(r, config, ctx.rtmpPort(), await ctx.liveStatus(r.id));
+  const json = async (r: LiveStreamRow) => liveStreamJson(r, config, ctx.rtmpPort(), await ctx.liveStatus(r.id), ctx.srtPort());
   const must = async (id: string) => {
     const r = await store.liveStreams.get(id);
     if (!r) throw fail('LIVE_STREAM_NOT_FOUND', id);
@@ -68,7 +84,7 @@ export function liveStreamsRoutes(ctx: ApiContext) {
       schema: { tags, summary: 'Create a live stream (returns its stream key and ingest URL)', security, body: LiveStreamCreate, response: { 201: LiveStream, ...errors(400, 401, 403) } },
     }, async (req, reply) => {
       const b = req.body ?? {};
-      const row = await store.liveStreams.create({ title: b.title, visibility: b.visibility, record: b.record, abr: b.abr });
+      const row = await store.liveStreams.create({ title: b.title, visibility: b.visibility, record: b.record, abr: b.abr, srtPassphrase: b.srtPassphrase });
       return reply.code(201).send(await json(row));
     });
 
@@ -125,7 +141,7 @@ export function liveStreamsRoutes(ctx: ApiContext) {
       await must(id);
       const b = req.body ?? {};
       const t = await ctx.tokens.sign(id, { ttlMs: b.ttlS ? b.ttlS * 1000 : config.playback.tokenTtlMs, ip: b.ip, referrer: b.referrer });
-      return { token: t.token, kid: t.kid, expiresAt: iso(t.expiresAt), playback: livePlayback(id, t.token) };
+      return { token: t.token, kid: t.kid, expiresAt: iso(t.expiresAt), playback: livePlayback(id, t.token, srtBase(config, ctx.srtPort())) };
     });
   };
 }

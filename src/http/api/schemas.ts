@@ -82,6 +82,7 @@ export const LiveStreamCreate = Type.Object({
   visibility: Type.Optional(Visibility),
   record: Type.Optional(Type.Boolean()),
   abr: Type.Optional(Type.Boolean({ description: 'live ABR: transcode the live.abrLadder renditions while watched' })),
+  srtPassphrase: Type.Optional(Type.Union([Type.String({ minLength: 10, maxLength: 79 }), Type.Null()], { description: 'SRT publishers and readers of this stream must encrypt with this passphrase (AES, the caller picks 128/192/256); null removes it (then srt.passphrase applies). Write-only: answers say only srtEncrypted' })),
 }, { additionalProperties: false });
 export type LiveStreamCreate = Static<typeof LiveStreamCreate>;
 
@@ -91,6 +92,7 @@ export const LiveStreamPatch = Type.Object({
   visibility: Type.Optional(Visibility),
   record: Type.Optional(Type.Boolean()),
   abr: Type.Optional(Type.Boolean({ description: 'live ABR: transcode the live.abrLadder renditions while watched' })),
+  srtPassphrase: Type.Optional(Type.Union([Type.String({ minLength: 10, maxLength: 79 }), Type.Null()], { description: 'SRT publishers and readers of this stream must encrypt with this passphrase (AES, the caller picks 128/192/256); null removes it (then srt.passphrase applies). Write-only: answers say only srtEncrypted' })),
 }, { additionalProperties: false, minProperties: 1 });
 export type LiveStreamPatch = Static<typeof LiveStreamPatch>;
 
@@ -105,8 +107,17 @@ export const LiveStream = Type.Object({
   abr: Type.Boolean({ description: 'live ABR: renditions of live.abrLadder below the source, or passthrough' }),
   createdAt: Type.String({ format: 'date-time' }),
   updatedAt: Type.String({ format: 'date-time' }),
-  ingest: Type.Object({ rtmp: Type.String(), whip: Type.String({ description: 'WHIP endpoint (RFC 9725); send the stream key as Authorization: Bearer' }) }),
-  playback: Type.Object({ flv: Type.String(), hls: Type.String(), dash: Type.String(), whep: Type.String(), thumbnail: Type.String({ description: 'JPEG of the latest keyframe (docs/LIVE.md "Live thumbnails")' }) }),
+  ingest: Type.Object({
+    rtmp: Type.String(),
+    whip: Type.String({ description: 'WHIP endpoint (RFC 9725); send the stream key as Authorization: Bearer' }),
+    srt: Type.Optional(Type.String({ description: 'SRT caller URL with the stream id (when srt.enabled); docs/LIVE.md "SRT"' })),
+  }),
+  srtEncrypted: Type.Boolean({ description: 'SRT callers of this stream must encrypt (its own passphrase or srt.passphrase)' }),
+  playback: Type.Object({
+    flv: Type.String(), hls: Type.String(), dash: Type.String(), whep: Type.String(),
+    thumbnail: Type.String({ description: 'JPEG of the latest keyframe (docs/LIVE.md "Live thumbnails")' }),
+    srt: Type.Optional(Type.String({ description: 'SRT reader URL (MPEG-TS), when srt.enabled' })),
+  }),
   /** Runtime figures while a publisher is connected; null when idle. */
   live: Type.Union([Type.Null(), Type.Object({
     publishedAt: Type.Union([Type.String(), Type.Null()]),

@@ -22,7 +22,7 @@ export class LiveStreamsRepo {
   constructor(private readonly db: Kysely<Database>, private readonly d: SqlDialect) {}
 
   /** Create a stream with a new key. */
-  async create(o: { title?: string; visibility?: Visibility; record?: boolean; id?: string; /** live ABR: transcode the ladder while watched */ abr?: boolean } = {}): Promise<LiveStreamRow> {
+  async create(o: { title?: string; visibility?: Visibility; record?: boolean; id?: string; /** live ABR: transcode the ladder while watched */ abr?: boolean; srtPassphrase?: string | null } = {}): Promise<LiveStreamRow> {
     const now = Date.now();
     const row: LiveStreamRow = {
       id: o.id ?? newId('ls_'),
@@ -32,6 +32,7 @@ export class LiveStreamsRepo {
       status: 'idle',
       record: o.record ? 1 : 0,
       abr: o.abr ? 1 : 0,
+      srt_passphrase: o.srtPassphrase ?? null,
       created_at: now,
       updated_at: now,
     };
@@ -65,13 +66,14 @@ export class LiveStreamsRepo {
   }
 
   /** Change title, visibility, record flag or status (the live engine sets `active`/`idle`). */
-  async update(id: string, p: { title?: string; visibility?: Visibility; record?: boolean; status?: 'idle' | 'active'; /** live ABR: transcode the ladder while watched */ abr?: boolean }): Promise<LiveStreamRow | undefined> {
+  async update(id: string, p: { title?: string; visibility?: Visibility; record?: boolean; status?: 'idle' | 'active'; /** live ABR: transcode the ladder while watched */ abr?: boolean; /** null removes it */ srtPassphrase?: string | null }): Promise<LiveStreamRow | undefined> {
     const set: Partial<LiveStreamRow> = { updated_at: Date.now() };
     if (p.title !== undefined) set.title = clientText(this.d, 'title', p.title);
     if (p.visibility !== undefined) set.visibility = p.visibility;
     if (p.record !== undefined) set.record = p.record ? 1 : 0;
     if (p.abr !== undefined) set.abr = p.abr ? 1 : 0;
     if (p.status !== undefined) set.status = p.status;
+    if (p.srtPassphrase !== undefined) set.srt_passphrase = p.srtPassphrase;
     const row = await this.db.updateTable('live_streams').set(set).where('id', '=', id).returningAll().executeTakeFirst();
     if (row && p.visibility !== undefined) this.onVisibility?.(id, row.visibility);
     return row;

@@ -165,6 +165,13 @@ export const migrations: readonly Migration[] = [
       await db.schema.createIndex('live_outputs_stream').on('live_outputs').columns(['stream_id', 'created_at']).execute();
     },
   },
+  {
+    version: 6,
+    name: 'live_streams.srt_passphrase: per-stream SRT encryption passphrase (a secret, never shown)',
+    async up(db) {
+      await db.schema.alterTable('live_streams').addColumn('srt_passphrase', 'text').execute();
+    },
+  },
 ];
 
 /** Apply every migration newer than the database's version; returns the versions applied. */

@@ -43,6 +43,8 @@ export interface LiveStreamRow {
   record: number;
   /** Live ABR: 1 = transcode the `live.abrLadder` renditions while watched. */
   abr: number;
+  /** SRT publishers and readers of this stream must encrypt with it (null: `srt.passphrase`); a secret. */
+  srt_passphrase: string | null;
   created_at: number;
   updated_at: number;
 }
