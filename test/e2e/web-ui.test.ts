@@ -43,7 +43,7 @@ const api = (method: string, p: string, json?: unknown) => fetch(url + p, {
 before(async () => {
   mkdirSync(SHOTS, { recursive: true });
   dir = mkdtempSync(path.join(tmpdir(), 'strom-web-'));
-  strom = await buildStrom(testConfig({ dataDir: dir, 'rtmp.port': 0, 'vod.ladder': '360:600,240:300', 'vod.preset': 'ultrafast' }));
+  strom = await buildStrom(testConfig({ dataDir: dir, 'rtmp.port': 0, 'srt.enabled': true, 'vod.ladder': '360:600,240:300', 'vod.preset': 'ultrafast' }));
   ({ url } = await strom.listen());
   // Stream keys created through the API resolve through the store, as wireLive does in the app
   // (without its static-key fallback), so ffmpeg can publish with the key the live page shows.
@@ -254,6 +254,9 @@ test('the live page creates a stream, shows ingest settings, and plays what ffmp
   await ingest.waitFor();
   const rtmpUrl = await ingest.inputValue();
   assert.match(rtmpUrl, /^rtmp:\/\/127\.0\.0\.1:\d+\/live\/\S+$/);
+  const srtPort = strom.live.srt!.port();
+  assert.equal(await page.locator('#ingest-srt').inputValue(), `srt://127.0.0.1:${srtPort}?streamid=#!::r=${rtmpUrl.split('/').pop()},m=publish`);
+  assert.match(await page.locator('#playback-srt').inputValue(), new RegExp(`^srt://127\\.0\\.0\\.1:${srtPort}\\?streamid=#!::r=ls_\\w+,m=request$`));
   assert.equal(await page.locator('#ingest-key').getAttribute('type'), 'password', 'the key is hidden until shown');
   await page.getByRole('button', { name: 'Show Stream key' }).click();
   assert.equal(await page.locator('#ingest-key').getAttribute('type'), 'text');
