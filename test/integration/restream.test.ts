@@ -5,7 +5,8 @@
  */
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { closeSync, mkdtempSync, openSync, readFileSync, rmSync, statSync } from 'node:fs';
 import net from 'node:net';
 import tls from 'node:tls';
 import { tmpdir } from 'node:os';
@@ -283,4 +284,27 @@ test('srt:// output: A pushes to B\'s SRT listener with a passphrase; a wrong on
   await until(get(good.body.id), (o) => o.state === 'idle', 'output stops with the publisher');
   for (const text of bodies) for (const secret of [DEST_KEY, pass, wrongPass]) assert.ok(!text.includes(secret), `secret in an API answer: ${text}`);
   for (const secret of [DEST_KEY, pass, wrongPass]) assert.ok(!JSON.stringify(a.logs).includes(secret), 'secret in the logs');
+});
+
+test('srt:// output to libsrt: srt-live-transmit listening with AES-256 receives the stream as MPEG-TS (h264 + aac)', async (t) => {
+  const pass = 'correct-horse-battery-9';
+  const port = await freePort();
+  const dir = mkdtempSync(path.join(tmpdir(), 'strom-restream-srt-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const file = path.join(dir, 'out.ts');
+  const fd = openSync(file, 'w');
+  const receiver = spawn('srt-live-transmit', ['-q', `srt://127.0.0.1:${port}?mode=listener&passphrase=${pass}&pbkeylen=32`, 'file://con'], { stdio: ['ignore', fd, 'ignore'] });
+  t.after(() => receiver.kill('SIGKILL'));
+  const { call, streamId, start } = await publishedA(t, 30);
+  const made = await call('POST', `/api/v1/live-streams/${streamId}/outputs`, { url: `srt://127.0.0.1:${port}?streamid=${DEST_KEY}&passphrase=${pass}&pbkeylen=32&latency=200` });
+  assert.equal(made.status, 201, JSON.stringify(made.body));
+  start();
+  const get = async () => (await call('GET', `/api/v1/live-streams/${streamId}/outputs/${made.body.id}`)).body;
+  await until(get, (o) => o.state === 'live', 'output live to srt-live-transmit');
+  await waitUntil(() => statSync(file).size > 100_000, 'srt-live-transmit wrote the stream', 10_000);
+  const exited = new Promise((resolve) => receiver.once('exit', resolve));
+  receiver.kill('SIGINT');
+  await exited;
+  closeSync(fd);
+  assert.deepEqual(await codecs(file), ['aac', 'h264']);
 });

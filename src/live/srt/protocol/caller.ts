@@ -53,10 +53,11 @@ export async function callSrt(o: CallOptions): Promise<SrtCall> {
   const km = o.passphrase ? newKeyMaterial(o.keyLength ?? 16) : null;
   const kmBody = km && o.passphrase ? sealKeyMaterial(km, o.passphrase) : undefined;
   let cookie = 0;
-  let listenerId = 0;
   const request = (): Buffer => cookie === 0
     ? controlPacket(CTRL.HANDSHAKE, 0, 0, ts(), 0, buildHandshake({ version: 4, extensionField: UDT_DGRAM, initialSeq: isn, type: HS_TYPE.INDUCTION, socketId: localId, cookie: 0 }))
-    : controlPacket(CTRL.HANDSHAKE, 0, 0, ts(), listenerId, buildHandshake({
+    // Addressed to socket 0, as libsrt callers do: the induction answer's Socket ID field echoes
+    // the caller's own id there, so it is not the listener's, and libsrt drops anything else.
+    : controlPacket(CTRL.HANDSHAKE, 0, 0, ts(), 0, buildHandshake({
       version: 5, encryptionField: km ? km.keyLength / 8 : 0, extensionField: HS_EXT.HSREQ | (kmBody ? HS_EXT.KMREQ : 0) | (o.streamId ? HS_EXT.CONFIG : 0),
       initialSeq: isn, type: HS_TYPE.CONCLUSION, socketId: localId, cookie, flowWindow: o.windowPackets ?? 8192,
       hsreq: { version: STROM_SRT_VERSION, flags: STROM_SRT_FLAGS, rcvLatencyMs: latencyMs, sndLatencyMs: latencyMs }, kmreq: kmBody, streamId: o.streamId,
@@ -82,7 +83,6 @@ export async function callSrt(o: CallOptions): Promise<SrtCall> {
       if (hs.type === HS_TYPE.INDUCTION && cookie === 0) {
         if (hs.version < 5 || hs.extensionField !== SRT_MAGIC) return done(fail('SRT_CONNECT_FAILED', `${o.host}:${o.port}`, `listener speaks handshake version ${hs.version} (HSv5 required)`));
         cookie = hs.cookie;
-        listenerId = hs.socketId;
         socket.send(request());
       } else if (hs.type === HS_TYPE.CONCLUSION) done(hs);
       else if (hs.type >= 1000) done(fail('SRT_CONNECT_FAILED', `${o.host}:${o.port}`, `rejected with code ${hs.type}`));
