@@ -53,7 +53,7 @@ async function startSrt(overrides: Record<string, string> = {}) {
   return { h, tmp, port: h.strom.live.srt!.port()!, close: async () => { await h.close(); rmSync(tmp, { recursive: true, force: true }); } };
 }
 
-test('ffmpeg publishes over SRT (access-control stream id); HTTP-FLV, RTMP and an SRT reader (ffmpeg) play it', async (t) => {
+test('ffmpeg publishes over SRT (access-control stream id); HTTP-FLV, RTMP, LL-HLS and an SRT reader (ffmpeg) play it', async (t) => {
   const s = await startSrt();
   t.after(() => s.close());
   const started = s.h.strom.live.events.next('publish.start');
@@ -67,6 +67,8 @@ test('ffmpeg publishes over SRT (access-control stream id); HTTP-FLV, RTMP and a
   const viaFlv = run('ffmpeg', ['-v', 'error', '-i', `${s.h.httpUrl}/live/cam1.flv`, '-t', '3', '-c', 'copy', '-y', flv]);
   const viaRtmp = await run('ffprobe', ['-v', 'error', '-show_entries', 'stream=codec_name', '-of', 'csv=p=0', `rtmp://127.0.0.1:${s.h.rtmpPort}/live/cam1`], 15_000).done;
   assert.deepEqual(viaRtmp.stdout.trim().split('\n').sort(), ['aac', 'h264']);
+  const viaHls = await run('ffprobe', ['-v', 'error', '-show_entries', 'stream=codec_name', '-of', 'csv=p=0', `${s.h.httpUrl}/live/cam1/index.m3u8`], 20_000).done;
+  assert.deepEqual([...new Set(viaHls.stdout.trim().split('\n').filter(Boolean))].sort(), ['aac', 'h264'], `LL-HLS: ${viaHls.stderr}`);
   await sleep(500);
   const status = s.h.strom.live.status('cam1');
   assert.equal(status.state, 'active');
