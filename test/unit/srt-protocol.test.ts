@@ -3,7 +3,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { buildHandshake, EXT, HS_TYPE, parseHandshake } from '../../src/live/srt/protocol/handshake.js';
 import { KEY, newKeyMaterial, openKeyMaterial, PacketCipher, sealKeyMaterial } from '../../src/live/srt/protocol/crypto.js';
-import { lossListCif, parseLossList, parsePacket, writeDataHeader } from '../../src/live/srt/protocol/packet.js';
+import { CTRL, USER_SUBTYPE, controlPacket, lossListCif, parseLossList, parsePacket, writeDataHeader } from '../../src/live/srt/protocol/packet.js';
+import { monotonicMs, SrtConnection } from '../../src/live/srt/protocol/connection.js';
 import { SrtReceiver } from '../../src/live/srt/protocol/receiver.js';
 import { SrtSender } from '../../src/live/srt/protocol/sender.js';
 import { MAX_SEQ, seqAdd, seqLt, seqOff } from '../../src/live/srt/protocol/seq.js';
@@ -129,4 +130,39 @@ test('stream ids: access-control, publish:/read:, bare keys; errors name the pro
   assert.match((parseStreamId('#!::m=publish') as { error: string }).error, /r=<resource>/);
   assert.match((parseStreamId('') as { error: string }).error, /no stream id/);
   assert.match((parseStreamId('#!::garbage') as { error: string }).error, /garbage/);
+});
+
+test('rekeying: a KMREQ with the next (odd) key is answered with KMRSP and odd-key packets decrypt; a bad one gets BADSECRET', () => {
+  const pass = 'rekey passphrase';
+  const km = newKeyMaterial(16);
+  const sent: Buffer[] = [];
+  const conn = new SrtConnection({
+    localId: 1, peerId: 2, peer: 'test', initialSeq: 100, rcvLatencyMs: 120, sndLatencyMs: 120, windowPackets: 64, peerIdleTimeoutMs: 5000,
+    startMs: monotonicMs(), cipher: new PacketCipher({ ...km }), passphrase: pass, transmit: (b) => sent.push(b),
+  });
+  const got: string[] = [];
+  conn.onData = (p) => got.push(p.toString());
+  const next = { salt: km.salt, keyLength: 16, even: km.even, odd: newKeyMaterial(16).even } as const;
+  const kmreq = sealKeyMaterial(next, pass);
+  const asPacket = (b: Buffer) => parsePacket(b)!;
+  conn.handle(asPacket(controlPacket(CTRL.USER, USER_SUBTYPE.KMREQ, 0, 0, 1, kmreq)));
+  const rsp = sent.map(asPacket).find((p) => p.control && p.type === CTRL.USER && p.subtype === USER_SUBTYPE.KMRSP);
+  assert.ok(rsp && rsp.control);
+  assert.deepEqual(rsp.cif, kmreq, 'KMRSP echoes the key material');
+  const data = (seq: number, key: number, text: string) => {
+    const enc = new PacketCipher({ ...next }).apply(seq, key, Buffer.from(text))!;
+    const b = Buffer.alloc(16 + enc.length);
+    writeDataHeader(b, seq, 1, key, false, 0, 1);
+    enc.copy(b, 16);
+    return asPacket(b);
+  };
+  conn.handle(data(100, KEY.EVEN, 'even'));
+  conn.handle(data(101, KEY.ODD, 'odd'));
+  assert.deepEqual(got, ['even', 'odd']);
+  sent.length = 0;
+  conn.handle(asPacket(controlPacket(CTRL.USER, USER_SUBTYPE.KMREQ, 0, 0, 1, sealKeyMaterial(next, 'another passphrase'))));
+  const bad = sent.map(asPacket).find((p) => p.control && p.subtype === USER_SUBTYPE.KMRSP);
+  assert.ok(bad && bad.control);
+  assert.equal(bad.cif.readUInt32BE(0), 4, 'SRT_KM_S_BADSECRET');
+  conn.close('done', false);
 });
