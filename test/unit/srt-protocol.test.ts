@@ -9,6 +9,7 @@ import { SrtReceiver } from '../../src/live/srt/protocol/receiver.js';
 import { SrtSender } from '../../src/live/srt/protocol/sender.js';
 import { MAX_SEQ, seqAdd, seqLt, seqOff } from '../../src/live/srt/protocol/seq.js';
 import { parseStreamId } from '../../src/live/srt/stream-id.js';
+import { seededRandom } from '../../bench/netem/udp-relay.js';
 
 test('sequence numbers wrap at 2^31', () => {
   assert.equal(seqAdd(MAX_SEQ, 1), 0);
@@ -165,4 +166,25 @@ test('rekeying: a KMREQ with the next (odd) key is answered with KMRSP and odd-k
   assert.ok(bad && bad.control);
   assert.equal(bad.cif.readUInt32BE(0), 4, 'SRT_KM_S_BADSECRET');
   conn.close('done', false);
+});
+
+test('seeded fuzz: the packet, handshake, loss-list and key-material parsers never throw and stay bounded', () => {
+  const rnd = seededRandom(20261207);
+  const byte = () => Math.floor(rnd() * 256);
+  const base = buildHandshake({ version: 5, extensionField: 7, initialSeq: 1, type: HS_TYPE.CONCLUSION, socketId: 3, cookie: 4, hsreq: { version: 0x10501, flags: 0x3f, rcvLatencyMs: 120, sndLatencyMs: 120 }, kmreq: sealKeyMaterial(newKeyMaterial(16), 'fuzz passphrase'), streamId: '#!::r=key,m=publish' });
+  for (let i = 0; i < 20_000; i++) {
+    let b: Buffer;
+    if (i % 2 === 0) b = Buffer.from(Array.from({ length: Math.floor(rnd() * 300) }, byte));
+    else {
+      b = Buffer.from(base.subarray(0, Math.floor(rnd() * (base.length + 1))));
+      for (let k = 0; k < 1 + Math.floor(rnd() * 6); k++) if (b.length > 0) b[Math.floor(rnd() * b.length)] = byte();
+    }
+    parsePacket(b);
+    const h = parseHandshake(b);
+    if (h?.streamId !== undefined) assert.ok(h.streamId.length <= 512 * 4);
+    assert.ok(parseLossList(b, 1000).reduce((n, [a, z]) => n + seqOff(a, z) + 1, 0) <= 1000);
+    if (h?.km) openKeyMaterial(h.km, 'fuzz passphrase');
+    openKeyMaterial(b, 'fuzz passphrase');
+    parseStreamId(b.toString('latin1'));
+  }
 });
