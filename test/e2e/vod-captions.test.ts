@@ -64,3 +64,34 @@ test('dash.js: the MPD text track shows "Hello Strom" at 2.0 s', async () => {
   assert.ok(r.currentTime >= 1.95 && r.currentTime < 2.6, `cue became active at ${r.currentTime} s`);
   assert.ok(r.requests.some((u) => /\/captions\/en_[0-9a-f]{8}\.vtt$/.test(u)), 'sidecar WebVTT requested');
 });
+
+test('web UI: the watch page lists captions, uploads a SubRip file, and the player menu shows its cue; delete removes it', async () => {
+  const token = await signApiToken(strom.strom.config, loadApiSecret(strom.strom.config), { scopes: ['admin'], ttlS: 600 });
+  const ctx = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+  await ctx.addInitScript((t) => localStorage.setItem('strom.token', t), token);
+  const page = await ctx.newPage();
+  try {
+    await page.goto(`${strom.url}/#/watch/${ID}`);
+    await page.getByRole('link', { name: 'English' }).waitFor({ timeout: 15_000 });
+    await page.waitForFunction(() => (document.querySelector('#captions') as HTMLSelectElement | null)?.options.length === 2, undefined, { timeout: 15_000 });
+    await page.locator('form.caption-upload input[type=file]').setInputFiles({ name: 'pt.srt', mimeType: 'application/x-subrip', buffer: Buffer.from('1\r\n00:00:00,000 --> 00:00:04,500\r\nOlá Strom\r\n') });
+    await page.getByLabel('Language (BCP 47)').fill('pt-BR');
+    await page.getByRole('button', { name: 'Upload captions' }).click();
+    await page.getByRole('link', { name: 'Brazilian Portuguese' }).waitFor({ timeout: 15_000 });
+    // The player is reloaded with the new master: the menu offers off, English and Portuguese.
+    await page.waitForFunction(() => (document.querySelector('#captions') as HTMLSelectElement | null)?.options.length === 3, undefined, { timeout: 15_000 });
+    const labels = await page.locator('#captions option').allTextContents();
+    assert.deepEqual(labels, ['Captions off', 'English', 'Brazilian Portuguese']);
+    await page.selectOption('#captions', { label: 'Brazilian Portuguese' });
+    await page.waitForFunction(() => {
+      const v = document.querySelector('.player video') as HTMLVideoElement | null;
+      return !!v && Array.from(v.textTracks).some((t) => t.mode === 'showing' && Array.from(t.activeCues ?? []).some((c) => (c as VTTCue).text === 'Olá Strom'));
+    }, undefined, { timeout: 15_000 });
+    await page.selectOption('#captions', { label: 'Captions off' });
+    await page.waitForFunction(() => Array.from((document.querySelector('.player video') as HTMLVideoElement).textTracks).every((t) => t.mode !== 'showing'), undefined, { timeout: 5000 });
+    await page.getByRole('button', { name: 'Delete Brazilian Portuguese captions' }).click();
+    await page.getByRole('link', { name: 'Brazilian Portuguese' }).waitFor({ state: 'detached', timeout: 15_000 });
+  } finally {
+    await ctx.close();
+  }
+});
