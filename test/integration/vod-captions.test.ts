@@ -1,7 +1,7 @@
 /**
  * Captions through the API and delivery: a track uploaded for a ready video appears in the master
  * playlist (SUBTITLES group on every variant) and the MPD (text AdaptationSet) served at the same
- * URLs players already fetched (the delivery caches see the change); its subtitle playlist and
+ * URLs players already fetched (the delivery caches and delivery workers see the change); its subtitle playlist and
  * segmented WebVTT are served; replace, delete, and every refusal (400 naming the line, 413, 404,
  * 409, scope).
  */
@@ -21,8 +21,9 @@ let ID = 'cap1';
 let dataDir = '';
 
 /** A server with a ready fixture video (4 s, 1 s segments) and an MPD beside its master. */
-async function server(t: Parameters<typeof startApi>[0]): Promise<{ s: ApiServer; write: string; read: string }> {
-  const s = await startApi(t);
+async function server(t: Parameters<typeof startApi>[0], settings: Record<string, unknown> = {}): Promise<{ s: ApiServer; write: string; read: string }> {
+  // Cached file metadata trusted for 10 minutes: only the invalidation can make delivery see a change.
+  const s = await startApi(t, { 'delivery.metaTtlMs': 600_000, ...settings });
   await makeFixtureAsset({ dataDir: s.dataDir, id: ID, seconds: 4, extras: false });
   await writeFile(path.join(s.dataDir, 'assets', ID, 'manifest.mpd'), MPD);
   await s.strom.control.store.videos.create({ id: ID, status: 'ready' });
@@ -141,4 +142,14 @@ test('refusals: 400 naming the line, 413 over vod.captionMaxBytes, 404, 409 not 
   assert.equal(r.status, 403);
   // Nothing of the refused uploads reached the manifests.
   assert.doesNotMatch((await get(s, `/v/${ID}/master.m3u8`)).text, /SUBTITLES/);
+});
+
+test('delivery workers see caption changes at once (the invalidation reaches every worker)', async (t) => {
+  const { s, write } = await server(t, { 'delivery.workers': 2 });
+  const masters = async () => Promise.all([1, 2, 3, 4].map(async () => (await get(s, `/v/${ID}/master.m3u8`)).text));
+  for (const m of await masters()) assert.doesNotMatch(m, /SUBTITLES/);
+  assert.equal((await post(s, write, 'language=en', VTT)).status, 201);
+  for (const m of await masters()) assert.match(m, /TYPE=SUBTITLES,GROUP-ID="subs",LANGUAGE="en"/);
+  assert.equal((await s.call('DELETE', `/api/v1/videos/${ID}/captions/en`, { token: write })).status, 204);
+  for (const m of await masters()) assert.doesNotMatch(m, /SUBTITLES/);
 });
