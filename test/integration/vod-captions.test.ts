@@ -3,7 +3,8 @@
  * playlist (SUBTITLES group on every variant) and the MPD (text AdaptationSet) served at the same
  * URLs players already fetched (the delivery caches and delivery workers see the change); its subtitle playlist and
  * segmented WebVTT are served; replace, delete, and every refusal (400 naming the line, 413, 404,
- * 409, scope).
+ * 409, scope). A transcode run again writes manifests without captions; the stored tracks are
+ * put back before the video is ready again.
  */
 import { before, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -11,6 +12,8 @@ import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { startApi, type ApiServer } from '../helpers/api-server.js';
 import { makeFixtureAsset } from '../helpers/fixture-asset.js';
+import { makeClip } from '../helpers/vod-fixtures.js';
+import { until } from '../helpers/until.js';
 import { parseM3u8 } from '../helpers/vod-parsers.js';
 
 const VTT = 'WEBVTT\n\n00:00:01.000 --> 00:00:03.000\nHello Strom\n\n00:00:03.000 --> 00:00:03.800\nBye\n';
@@ -152,4 +155,24 @@ test('delivery workers see caption changes at once (the invalidation reaches eve
   for (const m of await masters()) assert.match(m, /TYPE=SUBTITLES,GROUP-ID="subs",LANGUAGE="en"/);
   assert.equal((await s.call('DELETE', `/api/v1/videos/${ID}/captions/en`, { token: write })).status, 204);
   for (const m of await masters()) assert.doesNotMatch(m, /SUBTITLES/);
+});
+
+test('captions survive re-packaging: a second transcode run ends with the tracks in its new manifests', { timeout: 180_000 }, async (t) => {
+  const s = await startApi(t, { 'vod.ladder': '240:300', 'vod.preset': 'ultrafast', 'vod.segmentSeconds': 1, 'jobs.pollMs': 100 });
+  const write = await s.token(['videos:write']);
+  const source = await makeClip(path.join(s.dataDir, 'clip.mp4'), { width: 320, height: 180, seconds: 3 });
+  const v = await s.strom.control.store.videos.create({ status: 'queued', sourcePath: source });
+  const ready = () => until(async () => (await s.strom.control.store.videos.get(v.id))?.status === 'ready', 'video ready', 120_000, 100);
+  await s.strom.vod.enqueue(v.id);
+  await ready();
+  const r = await fetch(`${s.url}/api/v1/videos/${v.id}/captions?language=en&default=true`, { method: 'POST', headers: { authorization: `Bearer ${write}`, 'content-type': 'text/vtt' }, body: VTT });
+  assert.equal(r.status, 201, await r.clone().text());
+  const { playback } = await r.json() as { playback: { hls: string } };
+  await s.strom.vod.enqueue(v.id); // the asset is removed and packaged again
+  await ready();
+  const master = (await get(s, `/v/${v.id}/master.m3u8`)).text;
+  assert.match(master, /TYPE=SUBTITLES,GROUP-ID="subs",LANGUAGE="en",NAME="English",DEFAULT=YES/);
+  assert.ok(master.split('\n').filter((l) => l.startsWith('#EXT-X-STREAM-INF')).every((l) => l.endsWith('SUBTITLES="subs"')));
+  assert.match((await get(s, `/v/${v.id}/manifest.mpd`)).text, /contentType="text" mimeType="text\/vtt" lang="en"/);
+  assert.match((await get(s, playback.hls)).text, /#EXT-X-ENDLIST/);
 });
