@@ -132,6 +132,19 @@ test('refusals: 400 naming the line, 413 over vod.captionMaxBytes, 404, 409 not 
   let r = await post(s, write, 'language=en', Buffer.alloc(2 * 1024 * 1024 + 1, 0x41));
   assert.equal(r.status, 413);
   assert.equal(((await r.json()) as { error: { code: string } }).error.code, 'CAPTION_TOO_LARGE');
+  // Chunked, without Content-Length: counted while it is read.
+  const chunk = new Uint8Array(256 * 1024).fill(0x41);
+  let sent = 0;
+  const stream = new ReadableStream<Uint8Array>({
+    pull(c) {
+      if (sent >= 9) return c.close();
+      sent++;
+      c.enqueue(chunk);
+    },
+  });
+  r = await fetch(`${s.url}/api/v1/videos/${ID}/captions?language=en`, { method: 'POST', headers: { authorization: `Bearer ${write}`, 'content-type': 'text/vtt' }, body: stream, duplex: 'half' } as RequestInit);
+  assert.equal(r.status, 413);
+  assert.match(((await r.json()) as { error: { message: string } }).error.message, /exceeds the limit of 2097152 bytes \(vod.captionMaxBytes\)/);
 
   r = await post(s, write, 'language=not_a_tag', VTT);
   assert.equal(r.status, 400);
