@@ -12,6 +12,7 @@
  * every (re)packaging of the video, which writes manifests without captions.
  */
 import { createHash } from 'node:crypto';
+import { fail } from '../../errors.js';
 import { firstDecodeTimeS } from '../cmaf-inspect.js';
 import { parseMediaPlaylist } from '../hls-manifests.js';
 import type { BlobStorage } from '../../storage/blob-storage.js';
@@ -94,7 +95,7 @@ export class CaptionPublisher {
     const lines = master.split('\n');
     const inf = lines.findIndex((l) => l.startsWith('#EXT-X-STREAM-INF:'));
     const uri = inf >= 0 ? lines.slice(inf + 1).find((l) => l.trim() !== '' && !l.startsWith('#'))?.trim() : undefined;
-    if (!uri) throw new Error(`${asset}master.m3u8 names no variant`);
+    if (!uri) throw fail('INTERNAL', `${asset}master.m3u8 names no variant to align caption segments with`);
     const dir = uri.includes('/') ? `${uri.slice(0, uri.lastIndexOf('/'))}/` : '';
     const text = (await this.o.storage.readAll(`${asset}${uri}`)).toString('utf8');
     const playlist = parseMediaPlaylist(text);
