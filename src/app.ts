@@ -108,7 +108,7 @@ export async function buildStrom(given: Config, log: Logger = createLogger(given
   await app.register(embedRoutes({ config, delivery, control }));
 
   // VOD: uploads store a source and queue a transcode job; deleting a video stops its job.
-  const vod = new VodService({ config, store: control.store, bus, log, invalidate: (id) => delivery.catalog.invalidateAsset(id), storage: delivery.storage });
+  const vod = new VodService({ config, store: control.store, bus, log, invalidate: (id) => delivery.catalog.invalidateAsset(id), storage: delivery.storage, captions: control.captions });
   const uploads = await registerUploads(app, { config, store: control.store, bus, onUploaded: (videoId) => vod.enqueue(videoId), storage: delivery.storage });
   onVideoDeleted(control, (id) => {
     vod.cancel(id);

@@ -152,6 +152,7 @@ export const settings: readonly Setting[] = [
   { key: 'vod.jobTimeoutMs', kind: 'duration', default: 6 * 3_600_000, min: 1000, doc: 'a transcode job running longer than this is killed and removed' },
   { key: 'vod.thumbnailConcurrency', kind: 'int', default: 2, min: 1, max: 32, doc: 'on-demand thumbnails rendered at once (GET /api/v1/videos/:id/thumbnail); more → 503' },
   { key: 'vod.storyboardTiles', kind: 'int', default: 100, min: 1, max: 400, doc: 'thumbnails in the seek-bar storyboard sprite' },
+  { key: 'vod.captionMaxBytes', kind: 'bytes', default: 2 * MB, min: 1024, max: 64 * MB, doc: 'largest caption file (WebVTT or SubRip) accepted by POST /api/v1/videos/:id/captions; larger → 413' },
   // --- end vod.* ---
   // --- jobs.* : the durable job queue (src/jobs) ---
   { key: 'jobs.enabled', kind: 'bool', default: true, doc: 'run queued jobs in this process (false: only accept and queue them)' },
@@ -318,6 +319,7 @@ export interface Config {
     jobTimeoutMs: number;
     storyboardTiles: number;
     thumbnailConcurrency: number;
+    captionMaxBytes: number;
     /** executables (readiness checks them; the runner spawns them) */
     ffmpegPath: string;
     ffprobePath: string;

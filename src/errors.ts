@@ -125,6 +125,10 @@ export const catalog = {
   // --- thumbnails (src/http/api/thumbnails.ts) ---
   VIDEO_NOT_READY: spec(409, (id: string, status: string) => `video ${show(id)} is ${status}, not ready`),
   BUSY: spec(503, (what: string) => `${what} is busy, retry shortly`),
+  // --- captions (src/vod/captions, /api/v1/videos/:id/captions) ---
+  CAPTION_INVALID: spec(400, (format: string, line: number, why: string) => `invalid ${format} caption file at line ${line}: ${why}`),
+  CAPTION_NOT_FOUND: spec(404, (id: string, language: string) => `video ${show(id)} has no caption track for language ${show(language)}`),
+  CAPTION_TOO_LARGE: spec(413, (size: number, limit: number) => `caption file of ${size} bytes or more exceeds the limit of ${limit} bytes (vod.captionMaxBytes)`),
   // --- jobs (src/jobs) ---
   JOB_TIMEOUT: spec(504, (jobId: string, limitMs: number) => `job ${show(jobId)} ran longer than ${limitMs} ms and was stopped`),
   JOB_FAILED: spec(500, (jobId: string, why: string) => `job ${show(jobId)} failed: ${why}`),

@@ -5,7 +5,7 @@
  * no full ISO BMFF parser is needed for two fields.
  */
 
-const CONTAINERS = new Set(['moov', 'trak', 'mdia', 'minf', 'stbl']);
+const CONTAINERS = new Set(['moov', 'trak', 'mdia', 'minf', 'stbl', 'moof', 'traf']);
 
 /** Find the first box of `type` in the box tree of `buf` (ISO/IEC 14496-12 §4.2), returning its payload. */
 export function findBox(buf: Buffer, path: string[], start = 0, end = buf.length): Buffer | null {
@@ -67,4 +67,18 @@ export function aacCodecString(init: Buffer): string | null {
 /** The codec string of an init segment, video or audio. */
 export function codecString(init: Buffer): string | null {
   return avcCodecString(init) ?? aacCodecString(init);
+}
+
+/**
+ * Decode time in seconds of the first sample of a media segment: `tfdt` baseMediaDecodeTime
+ * (ISO/IEC 14496-12 §8.8.12) over the `mdhd` timescale of its init segment (§8.4.2). Players
+ * (hls.js's initPTS) take the first segment's as the start of the timeline; null when absent.
+ */
+export function firstDecodeTimeS(init: Buffer, segment: Buffer): number | null {
+  const mdhd = findBox(init, ['moov', 'trak', 'mdia', 'mdhd']);
+  const tfdt = findBox(segment, ['moof', 'traf', 'tfdt']);
+  if (!mdhd || !tfdt || mdhd.length < 24 || tfdt.length < 8) return null;
+  const timescale = mdhd[0] === 1 ? mdhd.readUInt32BE(20) : mdhd.readUInt32BE(12);
+  const decode = tfdt[0] === 1 && tfdt.length >= 12 ? Number(tfdt.readBigUInt64BE(4)) : tfdt.readUInt32BE(4);
+  return timescale > 0 ? decode / timescale : null;
 }

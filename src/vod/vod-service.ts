@@ -38,6 +38,8 @@ export interface VodServiceOptions {
   log: Logger;
   /** Drop cached delivery metadata of an asset (it is being republished). */
   invalidate: (assetId: string) => void;
+  /** Caption tracks: written again into every freshly packaged asset (its manifests come without them). */
+  captions?: { apply(videoId: string): Promise<void> };
   /** Media storage: where sources are read from and assets published to (default: the one `config.storage` names). */
   storage?: BlobStorage;
 }
@@ -156,6 +158,10 @@ export class VodService {
       if (inStorage) await rm(localSource, { force: true });
     }
     this.o.invalidate(videoId);
+    // Captions added before this run (a re-run of the job) survive the new manifests.
+    if (this.o.captions && (await store.captions.list(videoId)).length > 0) {
+      await this.o.captions.apply(videoId).catch((err: unknown) => ctx.log.warn({ err }, 'could not write the caption tracks into the new asset'));
+    }
     const top = summary.renditions.find((r) => r.kind === 'video');
     await store.videos.setStatus(videoId, 'ready', {
       progress: 1, playable: true, durationS: summary.durationS, width: top?.width ?? null, height: top?.height ?? null,

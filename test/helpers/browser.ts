@@ -49,6 +49,8 @@ export interface PlayOptions {
   dashSettings?: Record<string, unknown>;
   /** Extra headers for every request the page makes. */
   headers?: Record<string, string>;
+  /** … or once a text track of the video has an active cue with this text (captions). */
+  untilCue?: string;
 }
 
 function playerPage(o: PlayOptions): string {
@@ -57,7 +59,7 @@ function playerPage(o: PlayOptions): string {
     ? `const hls = new Hls(${JSON.stringify(o.hlsConfig ?? {})});
        window.__player = hls;
        hls.on(Hls.Events.ERROR, (_e, d) => window.__errors.push(d.type + '/' + d.details + (d.fatal ? '/fatal' : '')));
-       hls.on(Hls.Events.MANIFEST_PARSED, (_e, d) => { window.__info.levels = d.levels.map(l => l.height); });
+       hls.on(Hls.Events.MANIFEST_PARSED, (_e, d) => { window.__info.levels = d.levels.map(l => l.height); window.__info.subtitleTracks = d.subtitleTracks.map(t => t.lang + ':' + t.name); });
        hls.on(Hls.Events.LEVEL_LOADED, (_e, d) => { window.__info.live = d.details.live; window.__info.partList = !!(d.details.partList && d.details.partList.length); });
        hls.on(Hls.Events.FRAG_BUFFERED, () => { window.__info.latency = hls.latency; }); /* LL-HLS latency (s) as hls.js estimates it */
        hls.loadSource(${JSON.stringify(o.src)}); hls.attachMedia(v);`
@@ -101,19 +103,25 @@ export async function playInBrowser(browser: Browser, o: PlayOptions): Promise<P
     await page.goto(`${origin}/`);
     const timeout = o.timeoutMs ?? 60_000;
     await page.waitForFunction(
-      ({ untilEnded, untilTime }) => {
+      ({ untilEnded, untilTime, untilCue }) => {
         const v = document.getElementById('v') as HTMLVideoElement;
         const errs = (window as unknown as { __errors: string[] }).__errors;
         if (errs.some((e) => e.includes('fatal') || e.startsWith('media/') || e.startsWith('dash/'))) return true;
         if (untilEnded) return v.ended;
+        if (untilCue !== null) return Array.from(v.textTracks).some((t) => Array.from(t.activeCues ?? []).some((c) => (c as VTTCue).text === untilCue)) || v.ended;
         return v.currentTime >= (untilTime ?? 1);
       },
-      { untilEnded: o.untilEnded ?? false, untilTime: o.untilTime },
+      { untilEnded: o.untilEnded ?? false, untilTime: o.untilTime, untilCue: o.untilCue ?? null },
       { timeout, polling: 100 },
     ).catch(() => undefined);
     const state = await page.evaluate(() => {
       const v = document.getElementById('v') as HTMLVideoElement;
       const w = window as unknown as { __errors: string[]; __info: Record<string, unknown> };
+      // Text tracks as the page sees them (captions): their cues and the ones active now.
+      w.__info.textTracks = Array.from(v.textTracks).map((t) => ({
+        kind: t.kind, label: t.label, language: t.language, mode: t.mode, cues: t.cues?.length ?? 0,
+        active: Array.from(t.activeCues ?? []).map((c) => (c as VTTCue).text),
+      }));
       return { errors: w.__errors, currentTime: v.currentTime, duration: v.duration, ended: v.ended, info: w.__info };
     });
     return { ...state, requests };

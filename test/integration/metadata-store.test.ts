@@ -6,6 +6,7 @@
  * lease ownership (a lease taken over after expiry turns the first owner's heartbeat, complete,
  * fail and release into no-ops, and the worker pool stops that job), orphan recovery only on
  * SQLite, the webhook outbox (bounded enqueue, batch leases with owners, expiry, retention), and
+ * caption tracks (one per language, one default, deleted with their video), and
  * the `store.url` setting (a PostgreSQL unreachable at start is STORE_UNAVAILABLE, password masked).
  */
 import test from 'node:test';
@@ -241,6 +242,26 @@ forEachDialect((d) => {
     const page = await s.liveStreams.list({ limit: 1 });
     const next = await s.liveStreams.list({ limit: 1, afterId: page.nextCursor });
     assert.deepEqual([...page.items, ...next.items].map((x) => x.id).sort(), [a.id, b.id].sort());
+  });
+
+  test('captions: one track per video and language, replace keeps createdAt, one default, deleted with the video', async (t) => {
+    const s = await d.open(t);
+    const v = await s.videos.create();
+    const track = (language: string, isDefault: boolean, vtt = 'WEBVTT\n') => ({ language, label: language, isDefault, format: 'vtt' as const, vtt, cues: 1 });
+    const en = await s.captions.put(v.id, track('en', true));
+    assert.equal(en.replaced, false);
+    await s.captions.put(v.id, track('pt-BR', false));
+    const again = await s.captions.put(v.id, track('en', false, 'WEBVTT\n\n00:01.000 --> 00:02.000\nx\n'));
+    assert.equal(again.replaced, true);
+    assert.equal(again.row.created_at, en.row.created_at);
+    await s.captions.put(v.id, track('pt-BR', true));
+    assert.deepEqual((await s.captions.list(v.id)).map((r) => [r.language, r.is_default, r.vtt.length > 7]), [['en', 0, true], ['pt-BR', 1, false]]);
+    await s.captions.put(v.id, track('en', true));
+    assert.deepEqual((await s.captions.list(v.id)).map((r) => r.is_default), [1, 0], 'a new default clears the old one');
+    assert.equal(await s.captions.delete(v.id, 'pt-BR'), true);
+    assert.equal(await s.captions.delete(v.id, 'pt-BR'), false);
+    await s.videos.delete(v.id);
+    assert.deepEqual(await s.captions.list(v.id), [], 'tracks go with their video');
   });
 });
 

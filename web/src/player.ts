@@ -2,12 +2,13 @@
  * The player: a `<video>` driven by hls.js (VOD and live HLS, automatic ABR, CMCD on) or
  * mpegts.js (live HTTP-FLV), with its own controls so the seek bar can show storyboard previews
  * (storyboard.vtt → sprite tiles, `#xywh=` media fragments) and a quality menu (a native
- * `<select>`: keyboard and screen reader friendly). A stats overlay shows rendition, bandwidth
+ * `<select>`: keyboard and screen reader friendly) and a captions menu (captions-menu.ts). A stats overlay shows rendition, bandwidth
  * estimate, buffer ahead, dropped frames and, for live, latency to the live edge.
  */
 import type Hls from 'hls.js';
 import type { Level } from 'hls.js';
 import { bandwidthRecorder, rememberedBandwidth } from './bandwidth-memory.js';
+import { captionsMenu } from './captions-menu.js';
 import { fmtBitrate, fmtDuration, h } from './dom.js';
 
 /** What to play. */
@@ -83,6 +84,7 @@ export async function createPlayer(host: HTMLElement, src: PlayerSource): Promis
   host.append(frame, errorBox);
 
   let hls: Hls | null = null;
+  let hlsEvents: typeof Hls.Events | null = null;
   let flv: { destroy(): void } | null = null;
   const timers: ReturnType<typeof setInterval>[] = [];
   let held = src.speculative === true;
@@ -109,6 +111,7 @@ export async function createPlayer(host: HTMLElement, src: PlayerSource): Promis
         // CMCD (CTA-5004): every request carries session/content ids, buffer and throughput hints.
         cmcd: { contentId: src.contentId, useHeaders: false },
       });
+      hlsEvents = HlsCtor.Events;
       hls.on(HlsCtor.Events.MANIFEST_PARSED, (_e, d) => {
         quality.replaceChildren(h('option', { value: '-1' }, 'Auto'), ...d.levels.map((l, i) => h('option', { value: String(i) }, levelName(l))).reverse());
         quality.disabled = d.levels.length < 2;
@@ -143,6 +146,7 @@ export async function createPlayer(host: HTMLElement, src: PlayerSource): Promis
   }
 
   // --- controls ---
+  if (!src.live) quality.after(captionsMenu(video, hls, hlsEvents));
   const sync = () => {
     play.textContent = video.paused ? '▶' : '❚❚';
     play.setAttribute('aria-label', video.paused ? 'Play' : 'Pause');

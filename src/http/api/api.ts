@@ -24,6 +24,8 @@ import type { RestreamService } from '../../live/restream/restream-service.js';
 import { signingKeysRoutes } from './signing-keys.js';
 import { thumbnailRoutes } from './thumbnails.js';
 import { webhooksRoutes } from './webhooks.js';
+import { captionsRoutes } from './captions.js';
+import { CaptionPublisher } from '../../vod/captions/caption-publisher.js';
 
 /** What the control plane exposes to the rest of the process. */
 export interface ControlPlane {
@@ -42,6 +44,8 @@ export interface ControlPlane {
   setLiveStatus(status: (id: string) => LiveStreamStatus | null | Promise<LiveStreamStatus | null>): void;
   /** Give the API the restreaming outputs' runtime. */
   setRestream(restream: RestreamService): void;
+  /** Writes caption tracks into assets (the API, and the VOD service after every packaging). */
+  captions: CaptionPublisher;
 }
 
 /** Open the store and register auth, rate limits, deadlines and the `/api/v1` routes on `app`; `rateLimitStore`: the cluster's API limit store. */
@@ -79,5 +83,7 @@ export async function registerControlPlane(app: FastifyInstance, config: Config,
   await app.register(signingKeysRoutes(ctx));
   await app.register(webhooksRoutes(ctx)); // /api/v1/webhooks (scope admin)
   await app.register(thumbnailRoutes(ctx)); // thumbnails at a requested time
-  return { store, policy, tokens, mediaLimiter, streamCap, guard, setRtmpPort: (p) => void (rtmpPort = p), setSrtPort: (p) => void (srtPort = p), setLiveStatus: (f) => void (liveStatus = f), setRestream: (r) => void (restream = r) };
+  const captions = new CaptionPublisher({ storage: delivery.storage, list: (id) => store.captions.list(id), invalidate: (id) => delivery.catalog.invalidateAsset(id) });
+  await app.register(captionsRoutes(ctx, captions)); // caption tracks: files and manifests
+  return { store, policy, tokens, mediaLimiter, streamCap, guard, captions, setRtmpPort: (p) => void (rtmpPort = p), setSrtPort: (p) => void (srtPort = p), setLiveStatus: (f) => void (liveStatus = f), setRestream: (r) => void (restream = r) };
 }

@@ -26,6 +26,7 @@ import { SigningKeysRepo } from './signing-keys-repo.js';
 import { JobsRepo } from './jobs-repo.js';
 import { WebhooksRepo } from './webhooks-repo.js';
 import { WebhookOutboxRepo } from './webhook-outbox-repo.js';
+import { CaptionsRepo } from './captions-repo.js';
 
 /** The opened store: the query builder plus one repository per table. */
 export interface Store {
@@ -35,6 +36,8 @@ export interface Store {
   /** The database as named in messages: engine and file, or `store.url` with its password masked. */
   where: string;
   videos: VideosRepo;
+  /** Caption tracks of videos (src/vod/captions). */
+  captions: CaptionsRepo;
   liveStreams: LiveStreamsRepo;
   /** Restreaming outputs of live streams (src/live/restream). */
   liveOutputs: LiveOutputsRepo;
@@ -102,6 +105,7 @@ export async function openStore(dataDir: string, o: StoreOptions = {}): Promise<
     dialect,
     where: named,
     videos: new VideosRepo(db, dialect),
+    captions: new CaptionsRepo(db, dialect),
     liveStreams: new LiveStreamsRepo(db, dialect),
     liveOutputs: new LiveOutputsRepo(db, dialect),
     signingKeys: new SigningKeysRepo(db),

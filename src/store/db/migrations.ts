@@ -172,6 +172,24 @@ export const migrations: readonly Migration[] = [
       await db.schema.alterTable('live_streams').addColumn('srt_passphrase', 'text').execute();
     },
   },
+  {
+    version: 7,
+    name: 'video_captions: caption tracks of a video, one per language (deleted with it)',
+    async up(db) {
+      await db.schema.createTable('video_captions')
+        .addColumn('video_id', 'varchar(64)', (c) => c.notNull().references('videos.id').onDelete('cascade'))
+        .addColumn('language', 'varchar(64)', (c) => c.notNull())
+        .addColumn('label', 'text', (c) => c.notNull())
+        .addColumn('is_default', 'integer', (c) => c.notNull().defaultTo(0))
+        .addColumn('format', 'varchar(8)', (c) => c.notNull())
+        .addColumn('vtt', 'text', (c) => c.notNull())
+        .addColumn('cues', 'integer', (c) => c.notNull())
+        .addColumn('created_at', 'bigint', (c) => c.notNull())
+        .addColumn('updated_at', 'bigint', (c) => c.notNull())
+        .addPrimaryKeyConstraint('video_captions_pk', ['video_id', 'language'])
+        .execute();
+    },
+  },
 ];
 
 /** Apply every migration newer than the database's version; returns the versions applied. */

@@ -143,6 +143,23 @@ export interface WebhookOutboxRow {
   updated_at: number;
 }
 
+/** `video_captions`: one caption track (WebVTT, SubRip converted) per video and language. */
+export interface CaptionRow {
+  video_id: string;
+  /** BCP 47 tag, canonical case (`en`, `pt-BR`, `zh-Hant`). */
+  language: string;
+  label: string;
+  /** 1 = the player's default track (at most one per video). */
+  is_default: number;
+  /** What was uploaded: `vtt` or `srt`. */
+  format: string;
+  /** The validated track as WebVTT text. */
+  vtt: string;
+  cues: number;
+  created_at: number;
+  updated_at: number;
+}
+
 /** `schema_migrations`: applied migration versions. */
 export interface SchemaMigrationRow {
   version: number;
@@ -160,5 +177,6 @@ export interface Database {
   webhooks: WebhookRow;
   webhook_deliveries: WebhookDeliveryRow;
   webhook_outbox: WebhookOutboxRow;
+  video_captions: CaptionRow;
   schema_migrations: SchemaMigrationRow;
 }

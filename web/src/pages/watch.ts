@@ -1,10 +1,11 @@
 /**
  * `#/watch/<id>`: play a video (signed ones through a playback token), with its details and
- * direct links. A video still processing is followed on the event stream and starts playing as
- * soon as it becomes playable.
+ * direct links and its captions (list, upload, delete). A video still processing is followed on the
+ * event stream and starts playing as soon as it becomes playable.
  */
 import { api, events, type Video } from '../api.js';
 import { append, fmtDuration, h } from '../dom.js';
+import { captionsPanel } from '../captions-panel.js';
 import { createPlayer, type Player } from '../player.js';
 import { playbackOf } from '../playback.js';
 
@@ -58,17 +59,26 @@ export async function watchPage(main: HTMLElement, signal: AbortSignal, id: stri
       v.visibility === 'signed' ? 'signed playback' : 'public',
     ].filter(Boolean).join(' · ');
   };
-  const start = async () => {
+  const start = async (fresh = false) => {
     if (player || signal.aborted) return;
     const pb = await playbackOf(v);
     if (signal.aborted) return;
     stage.replaceChildren();
+    // After a caption change the master is new; the browser's copy (playlist max-age) is not.
+    const url = fresh ? `${pb.hls}${pb.hls.includes('?') ? '&' : '?'}r=${Date.now()}` : pb.hls;
     player = await createPlayer(stage, {
-      kind: 'hls', url: pb.hls, live: false, poster: pb.poster, contentId: v.id, title: v.title,
+      kind: 'hls', url, live: false, poster: pb.poster, contentId: v.id, title: v.title,
       storyboard: pb.hls.replace(/master\.m3u8$/, 'storyboard.vtt'),
     });
     directLinks(pb);
   };
+
+  const reload = () => {
+    player?.destroy();
+    player = null;
+    void start(true);
+  };
+  if (v.status === 'ready') main.append(captionsPanel(v.id, signal, reload));
 
   describe();
   if (player) return;
