@@ -1,0 +1,69 @@
+/**
+ * The standby slot of a live stream (backup ingest): a second publisher whose units are not
+ * fanned out but kept, so a switch to it starts at a keyframe at once. It holds the standby's
+ * decoder configurations, its onMetaData and its latest GOP (from its last video keyframe, bounded
+ * like the stream's GOP cache; over the bound it is emptied until the next keyframe). Timestamps
+ * stay as the standby's encoder sent them: the stream rebases them when it promotes the standby.
+ */
+import { unitBytes, type MediaUnit } from './media-unit.js';
+import type { Publisher } from './publisher.js';
+
+/** Why a publisher waits in the standby slot. */
+export type StandbyRole =
+  /* a backup while the primary is live: promoted when the primary leaves */ 'backup'
+  | /* a returning primary while the backup is live: promoted at its first keyframe */ 'primary';
+
+/** A publisher waiting in the standby slot and what it has sent so far. */
+export class StandbyFeed {
+  /** Latest sequence headers by track. */
+  video: MediaUnit | null = null;
+  audio: MediaUnit | null = null;
+  /** Latest onMetaData unit and its object. */
+  metadata: MediaUnit | null = null;
+  meta: Record<string, unknown> = {};
+  /** Units since the latest video keyframe (raw encoder timestamps). */
+  gop: MediaUnit[] = [];
+  private gopBytes = 0;
+  /** Whether video was ever seen (an audio-only standby caches from any audio frame). */
+  private sawVideo = false;
+
+  constructor(
+    readonly publisher: Publisher,
+    readonly role: StandbyRole,
+    private readonly maxBytes: number,
+  ) {}
+
+  /** Keep one unit; returns true when it is a video keyframe (a GOP starts). */
+  push(u: MediaUnit): boolean {
+    if (u.config) {
+      if (u.kind === 'video') this.video = u;
+      else if (u.kind === 'audio') this.audio = u;
+      else this.metadata = u;
+      return false;
+    }
+    if (u.kind === 'data') {
+      this.metadata = u;
+      return false;
+    }
+    if (u.kind === 'video') this.sawVideo = true;
+    const starts = u.kind === 'video' ? u.keyframe : !this.sawVideo && this.gop.length === 0;
+    if (starts) {
+      this.gop = [u];
+      this.gopBytes = unitBytes(u);
+      return u.kind === 'video';
+    }
+    if (this.gop.length === 0) return false;
+    this.gopBytes += unitBytes(u);
+    if (this.gopBytes > this.maxBytes) {
+      this.gop = [];
+      this.gopBytes = 0;
+    } else this.gop.push(u);
+    return false;
+  }
+
+  /** Drop the cached GOP (configurations and metadata stay). */
+  clearGop(): void {
+    this.gop = [];
+    this.gopBytes = 0;
+  }
+}
