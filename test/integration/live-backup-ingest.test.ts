@@ -11,7 +11,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { RtmpClient } from '../../src/live/rtmp/rtmp-client.js';
 import type { FlvTag } from '../../src/live/formats/flv/flv-demuxer.js';
 import type { LiveEventMap } from '../../src/live/stream/live-events.js';
-import { aacFrameBody, avcFrameBody, ffmpegPublish, flvViewer, startLive, syntheticPublisher, waitUntil } from '../helpers/live-fixtures.js';
+import { aacFrameBody, avcFrameBody, ffmpegPublish, flvViewer, run, startLive, syntheticPublisher, waitUntil } from '../helpers/live-fixtures.js';
 import { assertLlConformant } from '../helpers/ll-hls.js';
 
 const BACKUP = 100_000;
@@ -117,7 +117,7 @@ test('primary drops → the viewer gets the backup within one GOP; the primary r
   assert.deepEqual(stops, [primary2Id], 'one publish.stop when the stream ends');
 });
 
-test('a backup alone publishes normally; a second backup replaces the standby backup; reject policy refuses it', async (t) => {
+test('a backup alone publishes normally; a returning primary takes over at its keyframe; a second backup replaces the standby backup', async (t) => {
   const h = await startLive();
   t.after(() => h.close());
   const reg = h.strom.live.registry;
@@ -212,4 +212,34 @@ test('two ffmpeg encoders (320x240 primary, 480x270 backup): an LL-HLS client ke
   const box = init1.subarray(tkhd - 4, tkhd - 4 + init1.readUInt32BE(tkhd - 4));
   assert.deepEqual([box.readUInt32BE(box.length - 8) >>> 16, box.readUInt32BE(box.length - 4) >>> 16], [480, 270], 'the new init carries the backup size');
   assert.equal(reg.status('cam1').state, 'active');
+});
+
+test('an SRT backup (stream id backup=1) stands by for an RTMP primary and takes over when it drops', async (t) => {
+  const h = await startLive({ 'srt.enabled': 'true' });
+  const reg = h.strom.live.registry;
+  const srtPort = h.strom.live.srt!.port()!;
+  const primary = ffmpegPublish(h.rtmpPort, 'secret', 30);
+  t.after(async () => {
+    primary.child.kill('SIGKILL');
+    await h.close();
+  });
+  await waitUntil(() => reg.status('cam1').publisher !== null, 'RTMP primary live', 15_000);
+  const backup = run('ffmpeg', ['-hide_banner', '-loglevel', 'error', '-re', '-f', 'lavfi', '-i', 'testsrc2=size=320x240:rate=25', '-f', 'lavfi', '-i', 'sine=frequency=440:sample_rate=48000',
+    '-c:v', 'libx264', '-preset', 'ultrafast', '-tune', 'zerolatency', '-g', '25', '-c:a', 'aac', '-t', '30', '-f', 'mpegts', `srt://127.0.0.1:${srtPort}?streamid=#!::r=secret,m=publish,backup=1`], 50_000);
+  t.after(() => backup.child.kill('SIGKILL'));
+  await waitUntil(() => reg.status('cam1').standby?.sessionId.startsWith('srt') === true, 'the SRT backup waits as standby', 15_000);
+  assert.equal(reg.status('cam1').standby?.role, 'backup');
+  const viewer = flvViewer(`${h.httpUrl}/live/cam1.flv`);
+  await viewer.waitTags(30);
+  await sleep(1500); // the standby caches a GOP (1 s keyframe interval)
+  const switched = reg.events.next('publish.switch');
+  const before = viewer.tags.length;
+  primary.child.kill('SIGKILL');
+  const e = await switched;
+  assert.ok(e.to.startsWith('srt'), `switched to the SRT backup: ${e.to}`);
+  await viewer.waitTags(before + 50, 10_000);
+  const video = viewer.tags.filter((x) => x.type === 9 && x.body[1] === 1);
+  for (let i = 1; i < video.length; i++) assert.ok(video[i]!.timestamp >= video[i - 1]!.timestamp, `video timestamps monotonic at ${i}`);
+  assert.equal(reg.status('cam1').state, 'active');
+  assert.equal(reg.status('cam1').publisher?.sessionId, e.to);
 });
