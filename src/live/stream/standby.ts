@@ -24,7 +24,7 @@ export class StandbyFeed {
   /** Units since the latest video keyframe (raw encoder timestamps). */
   gop: MediaUnit[] = [];
   private gopBytes = 0;
-  /** Whether video was ever seen (an audio-only standby caches from any audio frame). */
+  /** Whether a video frame was seen (an audio-only standby caches from any audio frame). */
   private sawVideo = false;
 
   constructor(
@@ -33,7 +33,7 @@ export class StandbyFeed {
     private readonly maxBytes: number,
   ) {}
 
-  /** Keep one unit; returns true when it is a video keyframe (a GOP starts). */
+  /** Keep one unit; returns true when a GOP starts with it (a video keyframe, or an audio-only feed's first frame). */
   push(u: MediaUnit): boolean {
     if (u.config) {
       if (u.kind === 'video') this.video = u;
@@ -46,11 +46,12 @@ export class StandbyFeed {
       return false;
     }
     if (u.kind === 'video') this.sawVideo = true;
-    const starts = u.kind === 'video' ? u.keyframe : !this.sawVideo && this.gop.length === 0;
+    // Without video (no sequence header, no frame) every audio frame is a random access point.
+    const starts = u.kind === 'video' ? u.keyframe : !this.sawVideo && this.video === null && this.gop.length === 0;
     if (starts) {
       this.gop = [u];
       this.gopBytes = unitBytes(u);
-      return u.kind === 'video';
+      return true;
     }
     if (this.gop.length === 0) return false;
     this.gopBytes += unitBytes(u);

@@ -211,7 +211,7 @@ export class StreamRegistry {
     }
     s.attach(p, old !== null);
     // For this node's status and recording, a local publisher replacing a relay is a new publish.
-    const takeover = old !== null && (old.relayFrom === undefined) === relay;
+    const takeover = old !== null && (old.relayFrom !== undefined) === relay;
     this.events.emit('publish.start', { streamId, sessionId: p.id, remote: p.remote, takeover, relay });
     return s;
   }
