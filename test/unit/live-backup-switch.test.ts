@@ -117,3 +117,14 @@ test('the standby GOP is bounded like the GOP cache', () => {
   s.push(video(true, 800), 105, b);
   assert.equal(s.standby!.gop.length, 1);
 });
+
+test('an audio-only standby keeps about the last second of audio', () => {
+  const s = new LiveStream('s2', 1 << 20, limits, log);
+  s.attach(publisher('a'), false);
+  const b = publisher('b', { backup: true });
+  s.setStandby(b, 'backup');
+  s.push(aacConfig(), 4, b);
+  for (let i = 0; i < 100; i++) s.push(audioToUnit(Buffer.from([0xaf, 1, 1, 2, 3]), i * 23)!, 5, b);
+  const gop = s.standby!.gop;
+  assert.ok(gop.length > 0 && gop.at(-1)!.dts - gop[0]!.dts < 1000, `${gop.length} frames kept`);
+});

@@ -8,6 +8,9 @@
 import { unitBytes, type MediaUnit } from './media-unit.js';
 import type { Publisher } from './publisher.js';
 
+/** How much audio an audio-only standby keeps (ms). */
+const AUDIO_WINDOW_MS = 1000;
+
 /** Why a publisher waits in the standby slot. */
 export type StandbyRole =
   /* a backup while the primary is live: promoted when the primary leaves */ 'backup'
@@ -46,8 +49,10 @@ export class StandbyFeed {
       return false;
     }
     if (u.kind === 'video') this.sawVideo = true;
-    // Without video (no sequence header, no frame) every audio frame is a random access point.
-    const starts = u.kind === 'video' ? u.keyframe : !this.sawVideo && this.video === null && this.gop.length === 0;
+    // Without video (no sequence header, no frame) every audio frame is a random access point: keep
+    // about the last second, so a switch replays little old audio.
+    const audioOnly = !this.sawVideo && this.video === null;
+    const starts = u.kind === 'video' ? u.keyframe : audioOnly && (this.gop.length === 0 || u.dts - this.gop[0]!.dts >= AUDIO_WINDOW_MS);
     if (starts) {
       this.gop = [u];
       this.gopBytes = unitBytes(u);
