@@ -38,6 +38,8 @@ test('primary drops → the viewer gets the backup within one GOP; the primary r
   const stops: string[] = [];
   reg.events.on('publish.switch', (e) => switches.push(e));
   reg.events.on('publish.stop', (e) => stops.push(e.sessionId));
+  const busTypes: string[] = [];
+  h.strom.bus.subscribe((e) => busTypes.push(e.type));
 
   const primary = await syntheticPublisher(h.rtmpPort);
   frames(primary, 0, 12, 0, 0);
@@ -102,6 +104,8 @@ test('primary drops → the viewer gets the backup within one GOP; the primary r
   for (let i = 1; i < ts.length; i++) assert.ok(ts[i]! > ts[i - 1]!, `video timestamps increase: ${ts[i - 1]} → ${ts[i]} at ${i}`);
   assert.equal(switches.length, 2);
   assert.deepEqual(stops, []);
+  assert.equal(busTypes.filter((x) => x === 'live.publish.switch').length, 2, 'webhooks and SSE get live.publish.switch');
+  assert.ok(!busTypes.includes('live.publish.stop'));
   assert.ok(h.logs.some((l) => l.msg === 'publisher switch' && l.streamId === 'cam1' && typeof l.reason === 'string'), 'switches are logged');
   const metrics = await (await fetch(`${h.httpUrl}/metrics`)).text();
   assert.match(metrics, /strom_live_publisher_switches_total\{to="backup"\} 1/);
