@@ -178,14 +178,18 @@ test('two ffmpeg encoders (320x240 primary, 480x270 backup): an LL-HLS client ke
   }
   assertLlConformant(pl);
   const fetched = new Set<string>();
+  const decodeTimes: number[] = [];
   const fetchParts = async (text: string) => {
     for (const m of text.matchAll(/URI="([^"]+)"/g)) {
       const uri = m[1]!;
       if (fetched.has(uri) || text.includes(`#EXT-X-PRELOAD-HINT:TYPE=PART,URI="${uri}"`)) continue; // not produced yet
       const r = await fetch(`${base}/${uri}`);
       assert.equal(r.status, 200, uri);
-      assert.ok((await r.arrayBuffer()).byteLength > 0, uri);
+      const bytes = Buffer.from(await r.arrayBuffer());
+      assert.ok(bytes.length > 0, uri);
       fetched.add(uri);
+      const tfdt = bytes.indexOf('tfdt'); // the first traf is the video track's
+      if (tfdt > 0) decodeTimes.push(bytes[tfdt + 4] === 1 ? Number(bytes.readBigUInt64BE(tfdt + 8)) : bytes.readUInt32BE(tfdt + 8));
     }
   };
   await fetchParts(pl);
@@ -216,6 +220,8 @@ test('two ffmpeg encoders (320x240 primary, 480x270 backup): an LL-HLS client ke
   const box = init1.subarray(tkhd - 4, tkhd - 4 + init1.readUInt32BE(tkhd - 4));
   assert.deepEqual([box.readUInt32BE(box.length - 8) >>> 16, box.readUInt32BE(box.length - 4) >>> 16], [480, 270], 'the new init carries the backup size');
   assert.equal(reg.status('cam1').state, 'active');
+  for (let i = 1; i < decodeTimes.length; i++) assert.ok(decodeTimes[i]! > decodeTimes[i - 1]!, `part decode times increase across the switch: ${decodeTimes.join(',')}`);
+  assert.ok(decodeTimes.length > 10, `${decodeTimes.length} parts`);
 });
 
 test('an SRT backup (stream id backup=1) stands by for an RTMP primary and takes over when it drops', async (t) => {
