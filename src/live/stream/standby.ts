@@ -66,10 +66,4 @@ export class StandbyFeed {
     } else this.gop.push(u);
     return false;
   }
-
-  /** Drop the cached GOP (configurations and metadata stay). */
-  clearGop(): void {
-    this.gop = [];
-    this.gopBytes = 0;
-  }
 }
