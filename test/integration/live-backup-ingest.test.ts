@@ -154,7 +154,7 @@ test('live.takeover=reject: a backup is accepted as standby, a second primary an
   p.destroy();
 });
 
-test('two ffmpeg encoders (320x240 primary, 480x270 backup): an LL-HLS client keeps getting parts across the switch, with a new init segment', async (t) => {
+test('two ffmpeg encoders (320x240 primary, 480x270 backup): an LL-HLS client keeps getting parts across the switch, with a new init segment (and an LL-DASH period)', async (t) => {
   const h = await startLive({ 'llhls.partTargetMs': 200, 'llhls.segmentTargetMs': 1000 });
   const reg = h.strom.live.registry;
   const primary = ffmpegPublish(h.rtmpPort, 'secret', 30);
@@ -220,6 +220,8 @@ test('two ffmpeg encoders (320x240 primary, 480x270 backup): an LL-HLS client ke
   const box = init1.subarray(tkhd - 4, tkhd - 4 + init1.readUInt32BE(tkhd - 4));
   assert.deepEqual([box.readUInt32BE(box.length - 8) >>> 16, box.readUInt32BE(box.length - 4) >>> 16], [480, 270], 'the new init carries the backup size');
   assert.equal(reg.status('cam1').state, 'active');
+  const mpd = await (await fetch(`${base}/manifest.mpd`)).text();
+  assert.ok((mpd.match(/<Period\b/g) ?? []).length >= 2, `LL-DASH: a new period for the backup's configuration\n${mpd}`);
   for (let i = 1; i < decodeTimes.length; i++) assert.ok(decodeTimes[i]! > decodeTimes[i - 1]!, `part decode times increase across the switch: ${decodeTimes.join(',')}`);
   assert.ok(decodeTimes.length > 10, `${decodeTimes.length} parts`);
 });
