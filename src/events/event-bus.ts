@@ -22,6 +22,8 @@ export interface EventMap {
   'video.deleted': { videoId: string };
   'live.publish.start': { streamId: string; sessionId: string; remote?: string };
   'live.publish.stop': { streamId: string; sessionId: string; reason: string };
+  /** Backup ingest: the active publisher changed (primary ↔ backup) while the stream stayed live. */
+  'live.publish.switch': { streamId: string; from: string; to: string; reason: string };
   'live.viewer.join': { streamId: string; protocol: string; viewerId: string };
   'live.viewer.leave': { streamId: string; protocol: string; viewerId: string };
   /** A restreaming output changed state (src/live/restream); `reason` explains failures. */

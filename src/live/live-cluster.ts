@@ -76,6 +76,11 @@ export function createLiveCluster(live: LiveServer, cluster: Cluster, config: Co
     const p = s?.publisher;
     if (s === undefined || p == null || p.relayFrom !== undefined) return;
     const reason = `taken over on node ${byNode}`;
+    const standby = s.standby?.publisher;
+    if (standby !== undefined) {
+      registry.stopPublish(s, standby, reason); // first: the stream ends here, nothing to switch to
+      standby.close(reason);
+    }
     registry.stopPublish(s, p, reason);
     p.close(reason);
   };

@@ -156,6 +156,9 @@ export class Observability {
         llog.info({ streamId: e.streamId, sessionId: e.sessionId, reason: e.reason, durationMs: e.durationMs, bytesIn: e.bytesIn }, 'live publish stopped');
         this.tracing.onLiveEvent('publish.stop', e);
       }),
+      ev.on('publish.switch', (e) => {
+        llog.info({ streamId: e.streamId, from: e.from, to: e.to, reason: e.reason, configChanged: e.configChanged }, 'live publisher switched');
+      }),
       ev.on('viewer.join', (e) => {
         llog.info({ streamId: e.streamId, sessionId: e.viewerId, protocol: e.protocol }, 'live viewer joined');
         this.tracing.onLiveEvent('viewer.join', e);

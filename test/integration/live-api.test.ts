@@ -12,7 +12,10 @@ import { ffmpegPublish, run } from '../helpers/live-fixtures.js';
 
 interface LiveJson {
   id: string; streamKey: string; status: string; ingest: { rtmp: string }; playback: { flv: string };
-  live: null | { ingestBitrate: number; fps: number; video: { codec: string } | null; audio: { codec: string } | null; viewers: Record<string, number> };
+  live: null | {
+    ingestBitrate: number; fps: number; video: { codec: string } | null; audio: { codec: string } | null; viewers: Record<string, number>;
+    publisher: { sessionId: string; remote: string } | null; standby: { sessionId: string; role: string } | null;
+  };
 }
 
 async function waitFor<T>(what: string, fn: () => Promise<T | undefined>, ms = 20_000): Promise<T> {
@@ -61,6 +64,8 @@ test('API-created key publishes; status, codecs, viewers and SSE follow the stre
   });
   assert.match(active.live!.video!.codec, /^avc1\./);
   assert.match(active.live!.audio!.codec, /^mp4a\./);
+  assert.match(active.live!.publisher!.sessionId, /^rtmp/, 'the active publisher');
+  assert.equal(active.live!.standby, null, 'no backup publisher');
 
   const viewer = await openFlv(s.url + active.playback.flv);
   assert.equal(viewer.status, 200);

@@ -10,7 +10,7 @@ import { test } from 'node:test';
 import { readdirSync } from 'node:fs';
 import assert from 'node:assert/strict';
 import { loadApiSecret, signApiToken } from '../../src/auth/api-auth.js';
-import { startLive, type LiveHarness } from '../helpers/live-fixtures.js';
+import { startLive, syntheticPublisher, type LiveHarness } from '../helpers/live-fixtures.js';
 
 const FP = Array.from({ length: 32 }, (_, i) => (i * 7 % 256).toString(16).padStart(2, '0').toUpperCase()).join(':');
 
@@ -199,4 +199,21 @@ test('sessions created and deleted leave no sockets behind', async (t) => {
   for (let i = 0; i < 8; i++) await cycle();
   await waitUntil(() => fds() <= before + 2, `fds ${fds()} vs ${before} before 8 sessions`);
   assert.equal(h.strom.live.webrtc.table.sessions.size, 0);
+});
+
+test('WHIP ?backup=1 while an RTMP primary is live: accepted as standby, also under live.takeover=reject', async (t) => {
+  const h = await startLive({ 'live.takeover': 'reject' });
+  t.after(() => h.close());
+  const primary = await syntheticPublisher(h.rtmpPort);
+  t.after(() => primary.destroy());
+  const refused = await whip(h, offer());
+  assert.equal(refused.status, 409, 'a second primary is refused');
+  const r = await post(h, '/whip?backup=1', offer(), { 'Content-Type': 'application/sdp', Authorization: 'Bearer secret' });
+  assert.equal(r.status, 201);
+  const st = h.strom.live.registry.status('cam1');
+  assert.equal(st.standby?.role, 'backup');
+  assert.equal(st.standby?.sessionId, r.headers.get('location')!.split('/').at(-1));
+  assert.notEqual(st.publisher?.sessionId, st.standby?.sessionId);
+  const again = await post(h, '/whip?backup=1', offer({ ufrag: 'EfGh' }), { 'Content-Type': 'application/sdp', Authorization: 'Bearer secret' });
+  assert.equal(again.status, 409, 'the standby slot is taken');
 });

@@ -121,12 +121,14 @@ test('sender: keeps packets until acknowledged, marks retransmissions, drops too
   assert.equal(s.inFlight(), 0);
 });
 
-test('stream ids: access-control, publish:/read:, bare keys; errors name the problem', () => {
-  assert.deepEqual(parseStreamId('#!::r=key1,m=publish'), { mode: 'publish', name: 'key1', token: null });
-  assert.deepEqual(parseStreamId('#!::u=bob,r=cam,token=abc'), { mode: 'request', name: 'cam', token: 'abc' });
-  assert.deepEqual(parseStreamId('read:cam?token=t1'), { mode: 'request', name: 'cam', token: 't1' });
-  assert.deepEqual(parseStreamId('publish:key2'), { mode: 'publish', name: 'key2', token: null });
-  assert.deepEqual(parseStreamId('plainkey'), { mode: 'publish', name: 'plainkey', token: null });
+test('stream ids: access-control, publish:/read:, bare keys, backup=1; errors name the problem', () => {
+  assert.deepEqual(parseStreamId('#!::r=key1,m=publish'), { mode: 'publish', name: 'key1', token: null, backup: false });
+  assert.deepEqual(parseStreamId('#!::u=bob,r=cam,token=abc'), { mode: 'request', name: 'cam', token: 'abc', backup: false });
+  assert.deepEqual(parseStreamId('read:cam?token=t1'), { mode: 'request', name: 'cam', token: 't1', backup: false });
+  assert.deepEqual(parseStreamId('publish:key2'), { mode: 'publish', name: 'key2', token: null, backup: false });
+  assert.deepEqual(parseStreamId('plainkey'), { mode: 'publish', name: 'plainkey', token: null, backup: false });
+  assert.deepEqual(parseStreamId('#!::r=key1,m=publish,backup=1'), { mode: 'publish', name: 'key1', token: null, backup: true });
+  assert.deepEqual(parseStreamId('publish:key2?backup=1'), { mode: 'publish', name: 'key2', token: null, backup: true });
   assert.equal((parseStreamId('#!::r=x,m=bidirectional') as { code: number }).code, 1405);
   assert.match((parseStreamId('#!::m=publish') as { error: string }).error, /r=<resource>/);
   assert.match((parseStreamId('') as { error: string }).error, /no stream id/);

@@ -127,6 +127,10 @@ export const LiveStream = Type.Object({
     audio: Type.Union([Type.Null(), Type.Object({ codec: Type.String(), sampleRate: Type.Optional(Type.Number()), channels: Type.Optional(Type.Number()) })]),
     viewers: Type.Record(Type.String(), Type.Number(), { description: 'viewers by protocol, and total' }),
     drops: Type.Number(),
+    publisher: Type.Union([Type.Null(), Type.Object({ sessionId: Type.String(), remote: Type.String() })], { description: 'the active publisher (the one viewers see)' }),
+    standby: Type.Union([Type.Null(), Type.Object({ sessionId: Type.String(), remote: Type.String(), role: Type.Union([Type.Literal('backup'), Type.Literal('primary')]) })], {
+      description: 'backup ingest: the publisher waiting in the standby slot (a backup, or a returning primary until its first keyframe); docs/LIVE.md "Backup ingest"',
+    }),
     node: Type.Union([Type.String(), Type.Null()], { description: 'cluster: the node the publisher is connected to when it is not the one answering; null otherwise' }),
     figures: Type.Union([Type.Literal('local'), Type.Literal('relay'), Type.Literal('unknown')], { description: "where bitrate, fps, codecs and viewers come from: this node's publisher, this node's relay of another node's stream, or unknown (live on another node, not relayed here: zeros and nulls)" }),
   })]),

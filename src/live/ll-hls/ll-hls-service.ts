@@ -90,7 +90,8 @@ export class LlHlsService {
     const num = (x: unknown) => (typeof x === 'number' && x > 0 ? Math.round(x) : undefined);
     const { partTargetMs, segmentTargetMs, windowSegments, dvrWindowS, dvrMaxBytes } = this.config.llhls;
     const mux = new LlHlsMuxer({ video: stream.tracks.video !== undefined, audio: stream.tracks.audio !== undefined },
-      { partTargetMs, segmentTargetMs, windowSegments, dvrWindowS, dvrMaxBytes }, { width: num(stream.meta.width), height: num(stream.meta.height) });
+      // Read when each init segment is built: after a switch to a backup encoder it has its own size.
+      { partTargetMs, segmentTargetMs, windowSegments, dvrWindowS, dvrMaxBytes }, { get width() { return num(stream.meta.width); }, get height() { return num(stream.meta.height); } });
     const reader = stream.addReader('ll-hls', {
       write(units) {
         for (const u of units) mux.push(u);

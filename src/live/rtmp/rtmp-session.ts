@@ -40,6 +40,8 @@ export class RtmpSession implements Publisher {
   private peerWindow = 0;
   private timer: NodeJS.Timeout | null;
   private starting = false;
+  /** A backup publisher (`publish <key>?backup=1`). */
+  backup = false;
 
   constructor(
     private readonly socket: Socket,
@@ -141,7 +143,7 @@ export class RtmpSession implements Publisher {
       case MSG.VIDEO: {
         if (!this.stream) return; // media before publish was accepted: ignored
         const u = m.typeId === MSG.VIDEO ? videoToUnit(m.payload, m.timestamp) : audioToUnit(m.payload, m.timestamp);
-        if (u) this.stream.push(u, m.payload.length);
+        if (u) this.stream.push(u, m.payload.length, this);
         return;
       }
       default:
@@ -158,9 +160,9 @@ export class RtmpSession implements Publisher {
     const obj = isSetDataFrame ? third : second;
     if (name !== 'onMetaData' || obj === null || typeof obj !== 'object') return;
     const meta = obj as Amf0Object;
-    this.stream.meta = { ...meta };
+    this.stream.setMeta({ ...meta }, this);
     const u = scriptToUnit(encodeAmf0('onMetaData', { ...meta, server: 'Strom' }), m.timestamp);
-    this.stream.push(u, m.payload.length);
+    this.stream.push(u, m.payload.length, this);
   }
 
   private send(...values: Amf0Value[]): void {
@@ -218,7 +220,10 @@ export class RtmpSession implements Publisher {
   }
 
   private async publish(rawName: string): Promise<void> {
-    const key = rawName.split('?')[0]!;
+    const q = rawName.indexOf('?');
+    const key = q < 0 ? rawName : rawName.slice(0, q);
+    const flag = q < 0 ? null : new URLSearchParams(rawName.slice(q + 1)).get('backup');
+    this.backup = flag === '1' || flag === 'true';
     let target: { streamId: string } | null = null;
     let refusal: string | null = null;
     try {
@@ -243,7 +248,7 @@ export class RtmpSession implements Publisher {
     }
     if (this.timer) clearTimeout(this.timer);
     this.timer = null;
-    this.log.info({ streamId: target.streamId }, 'rtmp publish started');
+    this.log.info({ streamId: target.streamId, backup: this.backup }, 'rtmp publish started');
     this.socket.write(userControl(0, STREAM_ID));
     this.status('status', 'NetStream.Publish.Start', `${target.streamId} is now published.`);
   }

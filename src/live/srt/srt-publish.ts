@@ -26,6 +26,8 @@ export class SrtPublishSession implements Publisher {
   constructor(
     private readonly conn: SrtConnection,
     streamId: string,
+    /** A backup publisher (stream id `backup=1`). */
+    readonly backup: boolean,
     private readonly registry: StreamRegistry,
     private readonly stats: SrtStats,
     private readonly log: Logger,
@@ -33,7 +35,7 @@ export class SrtPublishSession implements Publisher {
     this.remote = conn.params.peer;
     this.stream = registry.startPublish(streamId, this);
     this.demuxer = new TsDemuxer({
-      unit: (u) => this.stream.push(u, u.payload.length),
+      unit: (u) => this.stream.push(u, u.payload.length, this),
       warning: (w) => {
         stats.tsWarnings[w.code] = (stats.tsWarnings[w.code] ?? 0) + 1;
         if (this.warned.has(w.code)) return;

@@ -36,7 +36,7 @@ export interface SrtServer {
   setPassphraseLookup(fn: SrtPassphraseLookup): void;
 }
 
-type Plan = { mode: 'publish'; streamId: string } | { mode: 'request'; streamId: string };
+type Plan = { mode: 'publish'; streamId: string; backup: boolean } | { mode: 'request'; streamId: string };
 
 /** Create the SRT service over the stream registry. */
 export function createSrtServer(config: Config, registry: StreamRegistry, log: Logger): SrtServer {
@@ -62,8 +62,8 @@ export function createSrtServer(config: Config, registry: StreamRegistry, log: L
         return refuse(REJECT_AC.UNAVAILABLE, 'stream key lookup failed');
       }
       if (target === null) return refuse(REJECT_AC.FORBIDDEN, 'unknown stream key');
-      if (config.live.takeover === 'reject' && registry.active(target.streamId)?.publisher) return refuse(REJECT_AC.CONFLICT, `live stream ${target.streamId} already has a publisher`);
-      plans.set(req, { mode: 'publish', streamId: target.streamId });
+      if (registry.refuses(target.streamId, parsed.backup)) return refuse(REJECT_AC.CONFLICT, `live stream ${target.streamId} already has a ${parsed.backup ? 'backup ' : ''}publisher`);
+      plans.set(req, { mode: 'publish', streamId: target.streamId, backup: parsed.backup });
       return { accept: true, passphrase: (await passphraseOf(target.streamId)) ?? config.srt.passphrase };
     }
     const streamId = parsed.name;
@@ -98,7 +98,7 @@ export function createSrtServer(config: Config, registry: StreamRegistry, log: L
       stats.publishers++;
       conn.whenClosed(() => stats.publishers--);
       try {
-        new SrtPublishSession(conn, plan.streamId, registry, stats, clog); // lives as long as the connection
+        new SrtPublishSession(conn, plan.streamId, plan.backup, registry, stats, clog); // lives as long as the connection
       } catch (err) {
         conn.close(isStromError(err) ? err.message : String(err));
       }

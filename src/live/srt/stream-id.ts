@@ -2,7 +2,8 @@
  * What an SRT caller asks for, from its stream id (SRTO_STREAMID). Three spellings are accepted:
  * - the SRT Access Control syntax (libsrt docs/features/access-control.md): `#!::r=<name>,m=publish`
  *   or `#!::r=<name>,m=request` (`m` defaults to request), other keys (`u`, `s`, `h`, `t`) ignored,
- *   plus `token=<signed playback token>` for readers of guarded streams;
+ *   plus `token=<signed playback token>` for readers of guarded streams and `backup=1` for a
+ *   backup publisher (backup ingest);
  * - `publish:<streamKey>` / `read:<streamId>` (MediaMTX's form, common in encoder presets);
  * - a bare `<streamKey>`: publish (what simple encoders can set).
  */
@@ -13,6 +14,8 @@ export interface SrtStreamRequest {
   /** Stream key (publish) or live stream id (request). */
   name: string;
   token: string | null;
+  /** A backup publisher (`backup=1`): waits as standby while the primary is live. */
+  backup: boolean;
 }
 
 /** Why a stream id was refused. */
@@ -36,7 +39,7 @@ export function parseStreamId(raw: string): SrtStreamRequest | StreamIdError {
     const m = fields.get('m') ?? 'request';
     if (name === '') return { error: 'access-control stream id without r=<resource>', code: 1400 };
     if (m !== 'publish' && m !== 'request') return { error: `mode m=${m} is not supported (publish or request)`, code: 1405 };
-    return { mode: m, name, token: fields.get('token') ?? null };
+    return { mode: m, name, token: fields.get('token') ?? null, backup: isBackupFlag(fields.get('backup')) };
   }
   const colon = raw.indexOf(':');
   if (colon > 0) {
@@ -45,10 +48,15 @@ export function parseStreamId(raw: string): SrtStreamRequest | StreamIdError {
     if (verb === 'publish' || verb === 'read') {
       const q = rest.indexOf('?');
       const name = q < 0 ? rest : rest.slice(0, q);
-      const token = q < 0 ? null : new URLSearchParams(rest.slice(q + 1)).get('token');
+      const query = new URLSearchParams(q < 0 ? '' : rest.slice(q + 1));
       if (name === '') return { error: `${verb}: without a name`, code: 1400 };
-      return { mode: verb === 'publish' ? 'publish' : 'request', name, token };
+      return { mode: verb === 'publish' ? 'publish' : 'request', name, token: query.get('token'), backup: isBackupFlag(query.get('backup') ?? undefined) };
     }
   }
-  return { mode: 'publish', name: raw, token: null };
+  return { mode: 'publish', name: raw, token: null, backup: false };
+}
+
+/** `backup=1` (or `true`) marks a backup publisher. */
+export function isBackupFlag(v: string | undefined | null): boolean {
+  return v === '1' || v === 'true';
 }

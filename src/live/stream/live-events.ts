@@ -14,6 +14,8 @@ import type { ViewerProtocol } from './reader.js';
 export interface LiveEventMap {
   'publish.start': { streamId: string; sessionId: string; remote: string; takeover: boolean; relay: boolean };
   'publish.stop': { streamId: string; sessionId: string; reason: string; durationMs: number; bytesIn: number; relay: boolean };
+  /** Backup ingest: the active publisher changed while the stream stayed live (readers kept). */
+  'publish.switch': { streamId: string; from: string; to: string; reason: string; configChanged: boolean };
   'viewer.join': { streamId: string; viewerId: string; protocol: ViewerProtocol };
   'viewer.leave': { streamId: string; viewerId: string; protocol: ViewerProtocol; reason: string; drops: number; durationMs: number };
   /** A publish attempt refused (bad key, key in use): for audit logs and alerts. */

@@ -9,6 +9,10 @@
  * In cluster mode a stream that is not live here may be live on another node: `acquire` asks a
  * pluggable `RemoteStreamSource` (the internal relay, handed over by the live server) to pull it
  * into this registry as a publisher, so every local output serves it unchanged.
+ * Backup ingest: a publisher marked backup that connects while a primary is live waits in the
+ * stream's standby slot; when the primary leaves it is switched to (`publish.switch`, readers stay,
+ * status stays active), and a returning primary waits there until its first keyframe, then takes
+ * over again. `live.takeover` applies to the slot a publisher targets.
  */
 import type { LivePlaybackGuard } from '../../auth/playback-guard.js';
 import type { Logger } from 'pino';
@@ -16,6 +20,8 @@ import type { Config } from '../../config.js';
 import { fail } from '../../errors.js';
 import { LiveEvents } from './live-events.js';
 import { LiveStream, type Publisher } from './stream.js';
+import type { StandbyRole } from './standby.js';
+import { SwitchMetrics, type SwitchCounts } from './switch-metrics.js';
 import { countsAsViewer, type Reader, type ReaderSink, type ViewerProtocol } from './reader.js';
 
 /** Stream ids allowed in playback URLs. */
@@ -82,7 +88,10 @@ export interface LiveStreamStatus {
   streamId: string;
   state: 'idle' | 'active';
   publishedAt: string | null;
+  /** The active publisher (the one viewers see). */
   publisher: { sessionId: string; remote: string } | null;
+  /** The publisher waiting in the standby slot (backup ingest), or null. */
+  standby: { sessionId: string; remote: string; role: StandbyRole } | null;
   ingestBitrate: number;
   fps: number;
   video: { codec: string; width?: number; height?: number } | null;
@@ -97,8 +106,12 @@ export interface LiveStreamStatus {
 
 /** All live streams of the process. */
 export class StreamRegistry {
-  /** Lifecycle events: publish start/stop, viewer join/leave. */
+  /** Lifecycle events: publish start/stop/switch, viewer join/leave. */
   readonly events = new LiveEvents();
+  /** Publisher switches (backup ingest) since start, by the kind of publisher switched to (metrics). */
+  readonly switches: SwitchCounts = { toBackup: 0, toPrimary: 0 };
+  /** Prometheus counter over `switches` (app.ts registers it). */
+  readonly switchMetrics = new SwitchMetrics(this.switches);
   private readonly streams = new Map<string, LiveStream>();
 
   constructor(
@@ -148,7 +161,16 @@ export class StreamRegistry {
     return this.streams.get(streamId);
   }
 
-  /** Start publishing `streamId` from `p`; handles takeover/reject. */
+  /**
+   * Whether `live.takeover` = reject refuses a publisher on `streamId` now (SRT and WHIP check
+   * before their handshake completes); a backup is refused only when a backup holds its slot.
+   */
+  refuses(streamId: string, backup: boolean): boolean {
+    const s = this.streams.get(streamId);
+    return s !== undefined && this.config.live.takeover === 'reject' && this.slotFor(s, backup, false).holder !== null;
+  }
+
+  /** Start publishing `streamId` from `p`; handles takeover/reject and the standby slot. */
   startPublish(streamId: string, p: Publisher): LiveStream {
     let s = this.streams.get(streamId);
     if (s === undefined) {
@@ -157,30 +179,73 @@ export class StreamRegistry {
         maxUnits: this.config.live.readerMaxUnits,
         graceMs: this.config.live.slowReaderGraceMs,
       }, this.log);
+      s.onSwitch = (e) => {
+        const stream = s!;
+        if (e.to.backup === true) this.switches.toBackup++;
+        else this.switches.toPrimary++;
+        this.events.emit('publish.switch', { streamId: stream.id, from: e.from.id, to: e.to.id, reason: e.reason, configChanged: e.configChanged });
+      };
       this.streams.set(streamId, s);
+    }
+    const relay = p.relayFrom !== undefined;
+    const target = this.slotFor(s, p.backup === true, relay);
+    if (target.slot === 'standby') {
+      const held = target.holder;
+      if (held !== null) {
+        if (this.config.live.takeover === 'reject') throw fail('LIVE_PUBLISHER_ACTIVE', streamId);
+        this.log.info({ streamId, old: held.id, new: p.id }, 'standby publisher replaced');
+        s.dropStandby();
+        held.close(`replaced as standby by session ${p.id}`);
+      }
+      s.setStandby(p, target.role);
+      this.log.info({ streamId, sessionId: p.id, role: target.role, active: s.publisher?.id }, 'publisher waits as standby');
+      return s;
     }
     const old = s.publisher;
     if (old !== null) {
       // A relay may always replace a relay (the origin moved); anyone else obeys live.takeover.
-      if (this.config.live.takeover === 'reject' && p.relayFrom === undefined) throw fail('LIVE_PUBLISHER_ACTIVE', streamId);
+      if (this.config.live.takeover === 'reject' && !relay) throw fail('LIVE_PUBLISHER_ACTIVE', streamId);
       this.log.info({ streamId, old: old.id, new: p.id }, 'publisher takeover');
       this.stopPublish(s, old, `taken over by ${p.id}`, false);
       old.close(`taken over by session ${p.id}`);
     }
     s.attach(p, old !== null);
     // For this node's status and recording, a local publisher replacing a relay is a new publish.
-    const takeover = old !== null && (old.relayFrom === undefined) === (p.relayFrom === undefined);
-    this.events.emit('publish.start', { streamId, sessionId: p.id, remote: p.remote, takeover, relay: p.relayFrom !== undefined });
+    const takeover = old !== null && (old.relayFrom !== undefined) === relay;
+    this.events.emit('publish.start', { streamId, sessionId: p.id, remote: p.remote, takeover, relay });
     return s;
   }
 
-  /** Stop publishing if `p` is still the publisher; ends readers unless a takeover replaces it. */
+  /**
+   * Stop publishing if `p` is still the publisher; ends readers unless a takeover replaces it or a
+   * standby publisher is switched to (then only `publish.switch` is emitted: the stream stays live).
+   */
   stopPublish(s: LiveStream, p: Publisher, reason: string, endReaders = true): void {
+    if (s.standby?.publisher === p) {
+      s.dropStandby();
+      this.log.info({ streamId: s.id, sessionId: p.id, reason }, 'standby publisher left');
+      return;
+    }
     if (s.publisher !== p) return;
+    if (endReaders && s.standby !== null) {
+      s.switchToStandby(`${p.backup === true ? 'backup' : 'primary'} left: ${reason}`, false);
+      return;
+    }
     const durationMs = Date.now() - s.publishedAt;
     const bytesIn = s.bytesIn;
     s.detach(reason, endReaders);
     this.events.emit('publish.stop', { streamId: s.id, sessionId: p.id, reason, durationMs, bytesIn, relay: p.relayFrom !== undefined });
+  }
+
+  /**
+   * The slot a new publisher targets and who holds it. A backup goes to the standby slot while a
+   * primary is live, a primary while a backup is live (it takes over at its first keyframe); a
+   * publisher of the active one's kind, and every relay, targets the active slot.
+   */
+  private slotFor(s: LiveStream, backup: boolean, relay: boolean): { slot: 'active'; holder: Publisher | null } | { slot: 'standby'; holder: Publisher | null; role: StandbyRole } {
+    const active = s.publisher;
+    if (active === null || relay || active.relayFrom !== undefined || backup === (active.backup === true)) return { slot: 'active', holder: active };
+    return { slot: 'standby', holder: s.standby?.publisher ?? null, role: backup ? 'backup' : 'primary' };
   }
 
   /**
@@ -204,7 +269,7 @@ export class StreamRegistry {
     const s = this.streams.get(streamId);
     const viewers = { total: 0, 'http-flv': 0, 'ws-flv': 0, rtmp: 0, 'll-hls': 0, whep: 0, srt: 0, restream: 0, relay: 0 };
     if (s === undefined) {
-      return { streamId, state: 'idle', publishedAt: null, publisher: null, ingestBitrate: 0, fps: 0, video: null, audio: null, viewers, drops: 0, slowDisconnects: 0, originNode: null };
+      return { streamId, state: 'idle', publishedAt: null, publisher: null, standby: null, ingestBitrate: 0, fps: 0, video: null, audio: null, viewers, drops: 0, slowDisconnects: 0, originNode: null };
     }
     for (const r of [...s.readers, ...this.bridges.viewersOf(streamId)]) {
       const n = r.viewerCount(); // a shared reader (WHEP packetizer) counts all its viewers
@@ -220,6 +285,7 @@ export class StreamRegistry {
       state: s.active ? 'active' : 'idle',
       publishedAt: s.active ? new Date(s.publishedAt).toISOString() : null,
       publisher: s.publisher ? { sessionId: s.publisher.id, remote: s.publisher.remote } : null,
+      standby: s.standby ? { sessionId: s.standby.publisher.id, remote: s.standby.publisher.remote, role: s.standby.role } : null,
       ingestBitrate: s.active ? bitrate : 0,
       fps: s.active ? fps : 0,
       video: s.active && v ? { codec: v.codecString, width: num(s.meta.width), height: num(s.meta.height) } : null,
@@ -240,6 +306,11 @@ export class StreamRegistry {
   async close(reason = 'server shutting down'): Promise<void> {
     for (const s of this.streams.values()) {
       for (const r of [...s.readers]) r.close(reason);
+      if (s.standby) {
+        const p = s.standby.publisher;
+        s.dropStandby(); // before the active one leaves: nothing to switch to at shutdown
+        p.close(reason);
+      }
       if (s.publisher) {
         const p = s.publisher;
         this.stopPublish(s, p, reason);

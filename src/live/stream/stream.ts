@@ -10,25 +10,27 @@
  * Takeover (a second publisher on the same key, e.g. OBS reconnecting) keeps the readers: the new
  * publisher's timestamps are shifted to continue after the last one sent, and readers skip to its
  * first keyframe.
+ *
+ * Backup ingest: a second publisher may wait in the standby slot (standby.ts). A switch to it keeps
+ * the readers too: they get the standby's sequence headers, then its cached GOP from its keyframe,
+ * all rebased by one fixed offset so its first unit lands one frame after the last one sent.
  */
 import type { Logger } from 'pino';
 import { aacInfo, avcCodecString } from './codec-config.js';
 import { unitBytes, type MediaUnit, type TrackConfig } from './media-unit.js';
+import type { Publisher } from './publisher.js';
 import { Reader, type ReaderLimits, type ReaderSink, type ViewerProtocol } from './reader.js';
+import { StandbyFeed, type StandbyRole } from './standby.js';
 
-/** What the stream needs from whoever publishes into it. */
-export interface Publisher {
-  readonly id: string;
-  readonly remote: string;
-  /** Close the publishing session (takeover, shutdown). */
-  close(reason: string): void;
-  /** Ask the encoder for a keyframe (WebRTC PLI); absent when the protocol has no way (RTMP). */
-  requestKeyframe?(): void;
-  /**
-   * Cluster: the node whose stream this publisher relays (the internal relay, src/live/relay);
-   * unset for a real publisher. Status writes, webhooks and recording ignore relay publishers.
-   */
-  readonly relayFrom?: string;
+export type { Publisher } from './publisher.js';
+
+/** A switch of the active publisher (backup ingest), reported to the registry. */
+export interface PublisherSwitch {
+  from: Publisher;
+  to: Publisher;
+  reason: string;
+  /** The decoder configuration differs (CMAF outputs start a new init segment). */
+  configChanged: boolean;
 }
 
 const WINDOW_S = 5;
@@ -36,6 +38,10 @@ const WINDOW_S = 5;
 /** A live stream and its fan-out. */
 export class LiveStream {
   publisher: Publisher | null = null;
+  /** The standby publisher (backup ingest), or null. */
+  standby: StandbyFeed | null = null;
+  /** Told about every switch between the active and the standby publisher (the registry emits publish.switch). */
+  onSwitch: ((s: PublisherSwitch) => void) | null = null;
   publishedAt = 0;
   tracks: TrackConfig = {};
   metadata: MediaUnit | null = null;
@@ -56,6 +62,11 @@ export class LiveStream {
   private relayReaders = 0;
   private lastDts = 0;
   private tsOffset: number | null = 0;
+  /** Gap after `lastDts` for a new publisher's first unit when `tsOffset` is still unknown. */
+  private gapMs = 1;
+  /** Duration of the last frame sent (video, or audio on audio-only streams): the gap at a switch. */
+  private frameMs = 33;
+  private lastFrameDts = -1;
   /** Per-second ingest buckets for bitrate and fps: [second, bytes, videoFrames]. */
   private window: Array<[number, number, number]> = [];
 
@@ -79,12 +90,14 @@ export class LiveStream {
     this.gopBytes = 0;
     this.keyframe = null;
     this.tsOffset = takeover ? null : 0;
+    this.gapMs = 1;
     if (takeover) for (const r of this.readers) r.resync();
     else {
       this.tracks = {};
       this.metadata = null;
       this.meta = {};
       this.lastDts = 0;
+      this.lastFrameDts = -1;
     }
   }
 
@@ -98,15 +111,97 @@ export class LiveStream {
     if (endReaders) for (const r of [...this.readers]) r.close(`stream ended: ${reason}`);
   }
 
-  /** Ingest one unit from the publisher. */
-  push(u: MediaUnit, ingestBytes: number): void {
-    if (this.tsOffset === null) this.tsOffset = this.lastDts + 1 - u.dts; // takeover: continue the timeline
+  /**
+   * Ingest one unit. `from` names the publisher (backup ingest): the standby's units are kept in its
+   * slot, not fanned out, and those of a publisher that was replaced are dropped; without it the
+   * unit is the active publisher's (the audio bridge's own streams).
+   */
+  push(u: MediaUnit, ingestBytes: number, from?: Publisher): void {
+    if (from === undefined || from === this.publisher) return this.ingest(u, ingestBytes);
+    const sb = this.standby;
+    if (sb === null || sb.publisher !== from) return;
+    // A returning primary takes over at its first keyframe; a backup waits for the primary to leave.
+    if (sb.push(u) && sb.role === 'primary') this.switchToStandby('primary returned', true);
+  }
+
+  /** Set the onMetaData object of `from` (the active publisher's, or the standby's kept for a switch). */
+  setMeta(meta: Record<string, unknown>, from: Publisher): void {
+    if (from === this.publisher) this.meta = meta;
+    else if (this.standby?.publisher === from) this.standby.meta = meta;
+  }
+
+  /** Put `p` in the standby slot (a holder already there must have been removed by the caller). */
+  setStandby(p: Publisher, role: StandbyRole): void {
+    this.standby = new StandbyFeed(p, role, this.gopCacheMaxBytes);
+  }
+
+  /** Empty the standby slot (the standby left or is replaced). */
+  dropStandby(): void {
+    this.standby = null;
+  }
+
+  /**
+   * Make the standby the active publisher without closing any reader. With `demote` the active one
+   * goes to the standby slot as a backup (a returning primary took over); else it is gone.
+   */
+  switchToStandby(reason: string, demote: boolean): void {
+    const sb = this.standby;
+    const from = this.publisher;
+    if (sb === null || from === null) return;
+    const oldVideo = this.tracks.video?.config;
+    const oldAudio = this.tracks.audio?.config;
+    if (demote) {
+      const back = new StandbyFeed(from, 'backup', this.gopCacheMaxBytes);
+      back.video = oldVideo ?? null;
+      back.audio = oldAudio ?? null;
+      back.metadata = this.metadata;
+      back.meta = this.meta;
+      this.standby = back;
+    } else this.standby = null;
+    const configChanged = !sameConfig(oldVideo, sb.video) || !sameConfig(oldAudio, sb.audio);
+    this.publisher = sb.publisher;
+    this.meta = sb.meta;
+    this.metadata = null;
+    this.tracks = {};
+    this.gop = [];
+    this.gopBytes = 0;
+    this.keyframe = null;
+    for (const r of this.readers) r.resync();
+    // Sequence headers first (at the last dts sent: they start no frame), so every output knows
+    // the new decoder configuration before the keyframe; CMAF muxers cut the segment there.
+    for (const c of [sb.metadata, sb.video, sb.audio]) if (c !== null) this.fanOut(restamped(c, this.lastDts));
+    const gop = sb.gop;
+    if (gop.length > 0) {
+      this.tsOffset = this.lastDts + this.frameMs - Math.min(...gop.map((u) => u.dts));
+      for (const u of gop) this.ingest(u, 0);
+    } else {
+      this.tsOffset = null; // rebased on its first unit; readers wait for its keyframe
+      this.gapMs = this.frameMs;
+      sb.publisher.requestKeyframe?.();
+    }
+    this.log.info({ streamId: this.id, from: from.id, to: sb.publisher.id, reason, configChanged, gopUnits: gop.length }, 'publisher switch');
+    this.onSwitch?.({ from, to: sb.publisher, reason, configChanged });
+  }
+
+  /** Rebase and fan out one unit of the active publisher. */
+  private ingest(u: MediaUnit, ingestBytes: number): void {
+    if (this.tsOffset === null) this.tsOffset = this.lastDts + this.gapMs - u.dts; // takeover or switch: continue the timeline
     if (this.tsOffset !== 0) {
       u.dts += this.tsOffset;
       u.pts += this.tsOffset;
     }
     if (u.dts > this.lastDts) this.lastDts = u.dts;
     this.account(u, ingestBytes);
+    if (!u.config && (u.kind === 'video' || (u.kind === 'audio' && this.tracks.video === undefined))) {
+      const d = u.dts - this.lastFrameDts;
+      if (this.lastFrameDts >= 0 && d > 0 && d <= 1000) this.frameMs = d;
+      this.lastFrameDts = u.dts;
+    }
+    this.fanOut(u);
+  }
+
+  /** Cache (configuration, GOP) and hand one unit to every reader. */
+  private fanOut(u: MediaUnit): void {
     if (u.config) this.configure(u);
     else if (u.kind === 'video' && u.keyframe) {
       this.keyframe = u;
@@ -215,4 +310,15 @@ export class LiveStream {
       this.tracks.audio = { codec: u.codec, ...info, config: u };
     }
   }
+}
+
+/** Whether two sequence headers describe the same decoder configuration. */
+function sameConfig(a: MediaUnit | undefined, b: MediaUnit | null): boolean {
+  if (a === undefined || b === null) return a === undefined && b === null;
+  return a.codec === b.codec && a.payload.equals(b.payload);
+}
+
+/** A copy of a kept configuration or metadata unit at `dts` (the original may be shared with readers). */
+function restamped(u: MediaUnit, dts: number): MediaUnit {
+  return { kind: u.kind, codec: u.codec, dts, pts: dts, keyframe: u.keyframe, config: u.config, payload: u.payload, body: u.body };
 }

@@ -53,6 +53,10 @@ class TrackClock {
 export class WhipPublisher extends WebRtcSession implements Publisher {
   readonly remote: string;
   private stream: LiveStream | null = null;
+  /** A backup publisher (`POST /whip?backup=1`); set before `publish`. */
+  backup = false;
+  /** Picture size learnt from the SPS (the stream's metadata for this publisher). */
+  private readonly meta: Record<string, unknown> = {};
   private readonly depack: H264Depacketizer;
   private sps: Buffer | null = null;
   private pps: Buffer | null = null;
@@ -137,8 +141,8 @@ export class WhipPublisher extends WebRtcSession implements Publisher {
       this.sps = Buffer.from(sps);
       this.pps = Buffer.from(pps);
       const size = spsSize(sps);
-      if (size) Object.assign(stream.meta, size);
-      stream.push(avcConfigUnit(avcDecoderConfig(this.sps, [this.pps]), dts), sps.length + pps.length);
+      if (size) stream.setMeta(Object.assign(this.meta, size), this);
+      stream.push(avcConfigUnit(avcDecoderConfig(this.sps, [this.pps]), dts), sps.length + pps.length, this);
       this.log.debug({ ...size }, 'h264 parameter sets');
     }
     if (this.sps === null) {
@@ -153,7 +157,7 @@ export class WhipPublisher extends WebRtcSession implements Publisher {
     this.lastVideoMs = dts;
     if (keyframe) this.lastKeyframe = Date.now();
     const unit = avcUnit(frame, dts, dts, keyframe);
-    stream.push(unit, unit.payload.length);
+    stream.push(unit, unit.payload.length, this);
   }
 
   private onOpus(stream: LiveStream, packet: Buffer, ms: number): void {
@@ -161,9 +165,9 @@ export class WhipPublisher extends WebRtcSession implements Publisher {
     const dts = Math.max(Math.round(ms), this.lastAudioMs + 1);
     if (!this.audioStarted) {
       this.audioStarted = true;
-      stream.push(opusConfigUnit(opusHead(2), dts), 19);
+      stream.push(opusConfigUnit(opusHead(2), dts), 19, this);
     }
     this.lastAudioMs = dts;
-    stream.push(opusUnit(packet, dts), packet.length); // opusUnit copies: the unit never aliases werift's buffer
+    stream.push(opusUnit(packet, dts), packet.length, this); // opusUnit copies: the unit never aliases werift's buffer
   }
 }

@@ -5,7 +5,8 @@
  * non-`application/sdp` body, 401 without a Bearer token, 403 for an unknown key, 400 for a
  * malformed offer, 422 when no offered codec is supported (H.264 packetization-mode=1, Opus),
  * 409 when the stream has a publisher and `live.takeover` is reject, 503 + Retry-After when
- * `webrtc.maxSessions` are open. Redirects (307, §4.5) are never issued: this origin ingests itself.
+ * `webrtc.maxSessions` are open. `POST /whip?backup=1` publishes a backup (standby while the
+ * primary is live, docs/LIVE.md "Backup ingest"). Redirects (307, §4.5) are never issued: this origin ingests itself.
  */
 import type { FastifyInstance } from 'fastify';
 import { fail, failWith, isStromError } from '../../errors.js';
@@ -27,11 +28,14 @@ export function whipRoutes(app: FastifyInstance, svc: WebRtcService): void {
     const found = await registry.resolveKey(key);
     if (found === null) throw fail('LIVE_BAD_KEY', key.length > 4 ? `${key.slice(0, 4)}…` : key);
     const { streamId } = found;
-    if (config.live.takeover === 'reject' && registry.get(streamId)?.active) throw fail('LIVE_PUBLISHER_ACTIVE', streamId);
+    const flag = (req.query as Record<string, unknown>).backup;
+    const backup = flag === '1' || flag === 'true';
+    if (registry.refuses(streamId, backup)) throw fail('LIVE_PUBLISHER_ACTIVE', streamId);
     table.reserve();
     const pc = createPeer(config.webrtc);
     const remote = req.ip;
     const s = new WhipPublisher(streamId, remote, pc, registry, config.webrtc, metrics, svc.log, (x) => table.delete(x));
+    s.backup = backup;
     try {
       const answer = await negotiate(pc, sdp, 'recvonly', config.webrtc);
       s.publish(); // publish.start: events, webhooks, API status as for RTMP
