@@ -7,7 +7,8 @@
  */
 import { mkdirSync } from 'node:fs';
 import type { FastifyInstance, FastifyReply } from 'fastify';
-import { createTus, tusRoutes, VIDEO_ID_HEADER } from './tus-uploads.js';
+import { createTus, tusHandler, tusRoutes, VIDEO_ID_HEADER } from './tus-uploads.js';
+import { directTusRoutes, directUploadRoutes } from './direct-uploads.js';
 import { multipartRoutes } from './multipart-upload.js';
 import { uploadsDir, type UploadOptions } from './upload-files.js';
 
@@ -36,7 +37,9 @@ export async function registerUploads(app: FastifyInstance, opts: UploadOptions)
       if (cors) void reply.header('access-control-allow-origin', cors).header('access-control-expose-headers', EXPOSED_HEADERS.join(', '));
     });
     tusRoutes(scope, tus.server);
+    directTusRoutes(scope, opts, tusHandler(tus.server));
     multipartRoutes(scope, opts);
   });
+  directUploadRoutes(app, opts, tus.discard); // JSON bodies: outside the pass-through scope
   return { sweep: tus.sweep };
 }
