@@ -196,6 +196,13 @@ test('DELETE cancels: the URL stops working, partial bytes and the waiting video
   assert.equal((await creation(d.uploadUrl, 10)).status, 410);
   assert.equal(await s.strom.control.store.videos.get(d.videoId), undefined);
   assert.deepEqual(readdirSync(path.join(s.dataDir, 'uploads')).filter((f) => f.startsWith(d.videoId)), []);
+  // Terminating through the token-holding tus endpoint cancels the direct upload as well.
+  const { body: d2 } = await createDirect(s, {});
+  assert.equal((await creation(d2.uploadUrl, 10)).status, 201);
+  const term = await fetch(`${s.url}/api/v1/uploads/${d2.videoId}`, { method: 'DELETE', headers: { ...T, authorization: `Bearer ${await s.token()}` } });
+  assert.equal(term.status, 204);
+  for (let i = 0; i < 50 && (await state(s, d2.id)).state !== 'cancelled'; i++) await new Promise((r) => setTimeout(r, 20));
+  assert.equal((await state(s, d2.id)).state, 'cancelled');
   // A token without videos:write may neither read nor cancel.
   const reader = await s.token(['videos:read']);
   assert.equal((await fetch(`${s.url}/api/v1/uploads/direct/${d.id}`, { headers: { authorization: `Bearer ${reader}` } })).status, 403);

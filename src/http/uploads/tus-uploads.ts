@@ -153,7 +153,9 @@ export function createTus(o: UploadOptions, log: FastifyInstance['log']): Tus {
     removed.catch((err: unknown) => log.warn({ err, id: upload.id }, 'could not remove finished upload'));
   });
   server.on(EVENTS.POST_TERMINATE, (_req, _res, id) => {
-    dropWaiting(id).catch((err: unknown) => log.warn({ err, id }, 'could not delete terminated upload video'));
+    // A token holder may terminate a direct upload through this endpoint: its URL stops working too.
+    const cancelDirect = store.directUploads.openForVideo(id).then((d) => d && store.directUploads.transition(d.id, ['waiting', 'uploading'], 'cancelled'));
+    Promise.all([cancelDirect, dropWaiting(id)]).catch((err: unknown) => log.warn({ err, id }, 'could not delete terminated upload video'));
   });
 
   /** Delete a video whose upload went away, unless it already completed. */
