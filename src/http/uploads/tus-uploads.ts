@@ -169,6 +169,8 @@ export function createTus(o: UploadOptions, log: FastifyInstance['log']): Tus {
   /** Drop an unfinished upload's bytes (if any arrived) and its waiting video. */
   async function discard(id: string): Promise<void> {
     await datastore.remove(id).catch(() => undefined); // no bytes yet: nothing to remove
+    // @tus/s3-store's remove aborts the multipart upload but keeps an incomplete tail part.
+    if (inBucket) await Promise.all([o.storage.delete(`uploads/${id}.part`), o.storage.delete(`uploads/${id}.info`)]);
     await dropWaiting(id);
   }
 
