@@ -116,6 +116,10 @@ test('a second creation while the upload is unfinished is 410 USED; HEAD/PATCH r
   const head = await fetch(loc, { method: 'HEAD', headers: T });
   assert.equal(head.status, 200);
   assert.equal(head.headers.get('upload-offset'), '5');
+  // Two creations racing with a fresh URL: exactly one wins.
+  const { body: raced } = await createDirect(s, {});
+  const both = await Promise.all([creation(raced.uploadUrl, 10), creation(raced.uploadUrl, 10)]);
+  assert.deepEqual(both.map((r) => r.status).sort(), [201, 410]);
   // Another video id under the same credential names nothing.
   assert.equal((await fetch(loc.replace(d.videoId, 'v_someoneelse0000000'), { method: 'HEAD', headers: T })).status, 404);
 });
