@@ -1,6 +1,7 @@
 /**
- * `registerUploads(app, opts)`: both upload surfaces — tus 1.0 at `/api/v1/uploads` and the
- * original design's multipart `POST /api/v1/video/upload` — in one encapsulated Fastify scope
+ * `registerUploads(app, opts)`: the upload surfaces — tus 1.0 at `/api/v1/uploads` (also behind the
+ * one-time URLs of direct uploads, `/api/v1/uploads/direct/<credential>`) and the original design's
+ * multipart `POST /api/v1/video/upload` — in one encapsulated Fastify scope
  * whose content-type parsers hand the raw request stream through untouched (tus and busboy read
  * it themselves; Fastify must neither buffer nor apply its 1 MiB body limit). Register it after
  * the API middleware so auth, request logging and rate limits apply. See docs/UPLOADS.md.

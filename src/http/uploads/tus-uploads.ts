@@ -4,7 +4,8 @@
  * (auth scope `videos:write`, request log, rate limit) runs first; then the route hijacks the
  * reply and hands the raw request/response to tus. The upload id *is* the video id: creating an
  * upload creates the `waiting` video (header `Strom-Video-Id`), finishing it moves the file to
- * `sources/<id>/source` and queues processing, terminating it deletes the waiting video.
+ * `sources/<id>/source` and queues processing, terminating it deletes the waiting video. A direct
+ * upload (direct-uploads.ts) uses the same server under its one-time URL, with the video id fixed.
  *
  * With `storage.kind = s3` the datastore is @tus/s3-store: the upload's parts, its `.info` object
  * (size, metadata, multipart upload id) and any incomplete tail part live in the bucket under
