@@ -139,6 +139,14 @@ export const catalog = {
   UPLOAD_TOO_LARGE: spec(413, (limit: number) => `upload exceeds the limit of ${limit} bytes (uploads.maxBytes)`),
   UPLOAD_FIELD_MISSING: spec(400, (field: string) => `multipart body has no file part (send the file as form field ${show(field)})`),
   UPLOAD_MALFORMED: spec(400, (why: string) => `malformed upload: ${why}`),
+  DIRECT_UPLOAD_NOT_FOUND: spec(404, (what: string) => `no direct upload ${what}`),
+  DIRECT_UPLOAD_USED: spec(410, (id: string) => `direct upload ${show(id)} was already used: resume its upload URL, or create a new direct upload`),
+  DIRECT_UPLOAD_EXPIRED: spec(410, (id: string, at: string) => `direct upload ${show(id)} expired at ${at}`),
+  DIRECT_UPLOAD_CANCELLED: spec(410, (id: string) => `direct upload ${show(id)} was cancelled`),
+  DIRECT_UPLOAD_TOO_LARGE: spec(413, (length: number, max: number) => `Upload-Length ${length} exceeds this direct upload's maxSizeBytes ${max}`),
+  DIRECT_UPLOAD_LENGTH_REQUIRED: spec(400, (why: string) => `a direct upload needs a valid Upload-Length header: ${why}`),
+  DIRECT_UPLOAD_ORIGIN: spec(403, (origin: string, allowed: string) => `origin ${show(origin)} may not use this direct upload (allowed: ${show(allowed)})`),
+  DIRECT_UPLOAD_INVALID: spec(400, (why: string) => `invalid direct upload: ${why}`),
   WEBHOOK_NOT_FOUND: spec(404, (id: string) => `webhook ${show(id)} not found`),
 } as const;
 

@@ -1,13 +1,15 @@
 /**
- * `registerUploads(app, opts)`: both upload surfaces — tus 1.0 at `/api/v1/uploads` and the
- * original design's multipart `POST /api/v1/video/upload` — in one encapsulated Fastify scope
+ * `registerUploads(app, opts)`: the upload surfaces — tus 1.0 at `/api/v1/uploads` (also behind the
+ * one-time URLs of direct uploads, `/api/v1/uploads/direct/<credential>`) and the original design's
+ * multipart `POST /api/v1/video/upload` — in one encapsulated Fastify scope
  * whose content-type parsers hand the raw request stream through untouched (tus and busboy read
  * it themselves; Fastify must neither buffer nor apply its 1 MiB body limit). Register it after
  * the API middleware so auth, request logging and rate limits apply. See docs/UPLOADS.md.
  */
 import { mkdirSync } from 'node:fs';
 import type { FastifyInstance, FastifyReply } from 'fastify';
-import { createTus, tusRoutes, VIDEO_ID_HEADER } from './tus-uploads.js';
+import { createTus, tusHandler, tusRoutes, VIDEO_ID_HEADER } from './tus-uploads.js';
+import { directTusRoutes, directUploadRoutes } from './direct-uploads.js';
 import { multipartRoutes } from './multipart-upload.js';
 import { uploadsDir, type UploadOptions } from './upload-files.js';
 
@@ -36,7 +38,9 @@ export async function registerUploads(app: FastifyInstance, opts: UploadOptions)
       if (cors) void reply.header('access-control-allow-origin', cors).header('access-control-expose-headers', EXPOSED_HEADERS.join(', '));
     });
     tusRoutes(scope, tus.server);
+    directTusRoutes(scope, opts, tusHandler(tus.server));
     multipartRoutes(scope, opts);
   });
+  directUploadRoutes(app, opts, tus.discard); // JSON bodies: outside the pass-through scope
   return { sweep: tus.sweep };
 }

@@ -4,7 +4,8 @@
  * (auth scope `videos:write`, request log, rate limit) runs first; then the route hijacks the
  * reply and hands the raw request/response to tus. The upload id *is* the video id: creating an
  * upload creates the `waiting` video (header `Strom-Video-Id`), finishing it moves the file to
- * `sources/<id>/source` and queues processing, terminating it deletes the waiting video.
+ * `sources/<id>/source` and queues processing, terminating it deletes the waiting video. A direct
+ * upload (direct-uploads.ts) uses the same server under its one-time URL, with the video id fixed.
  *
  * With `storage.kind = s3` the datastore is @tus/s3-store: the upload's parts, its `.info` object
  * (size, metadata, multipart upload id) and any incomplete tail part live in the bucket under
@@ -23,6 +24,7 @@ import { normalizePrefix, s3ClientConfig } from '../../storage/s3-storage.js';
 import { fail, isStromError } from '../../errors.js';
 import { newId } from '../../store/db/ids.js';
 import { finishUpload, TUS_MARKER, uploadsDir, videoFields, type UploadOptions } from './upload-files.js';
+import { credentialOf, hashCredential } from './direct-uploads.js';
 
 /** Response header naming the video an upload creates (exposed to browsers via CORS). */
 export const VIDEO_ID_HEADER = 'Strom-Video-Id';
@@ -81,8 +83,16 @@ function createDatastore(o: UploadOptions): DataStore {
   return store;
 }
 
+/** The tus server, its expiry sweep, and `discard` (drop an unfinished upload and its waiting video). */
+export interface Tus {
+  server: Server;
+  sweep(): Promise<number>;
+  discard(videoId: string): Promise<void>;
+  close(): void;
+}
+
 /** Build the tus server and its expiry sweeper; `close()` stops the sweeper. */
-export function createTus(o: UploadOptions, log: FastifyInstance['log']): { server: Server; sweep(): Promise<number>; close(): void } {
+export function createTus(o: UploadOptions, log: FastifyInstance['log']): Tus {
   const { config, store, bus } = o;
   const datastore = createDatastore(o);
   const inBucket = o.storage.kind !== 'fs';
@@ -91,15 +101,31 @@ export function createTus(o: UploadOptions, log: FastifyInstance['log']): { serv
     path: TUS_PATH,
     datastore,
     maxSize: config.uploads.maxBytes,
-    relativeLocation: config.publicUrl === null,
-    generateUrl: config.publicUrl ? (_req, u) => `${config.publicUrl!.replace(/\/$/, '')}${u.path}/${u.id}` : undefined,
+    // A direct upload lives under its one-time URL, so the credential also authorises resuming it.
+    generateUrl: (req, u) => {
+      const pathname = new URL(req.url).pathname.replace(/\/$/, '');
+      const rel = credentialOf(pathname) ? `${pathname}/${u.id}` : `${u.path}/${u.id}`;
+      return config.publicUrl ? `${config.publicUrl.replace(/\/$/, '')}${rel}` : rel;
+    },
     exposedHeaders: [VIDEO_ID_HEADER],
     allowedOrigins: corsOrigin === '*' ? undefined : corsOrigin === '' ? () => false : [corsOrigin],
     disableTerminationForFinishedUploads: true,
-    namingFunction: () => newId('v_'),
+    // A direct upload's video exists already: its id is fixed by the credential, not by the client.
+    namingFunction: async (req) => {
+      const credential = credentialOf(new URL(req.url).pathname);
+      if (!credential) return newId('v_');
+      const row = await store.directUploads.byTokenHash(hashCredential(credential));
+      if (row?.state !== 'uploading') throw tusError(410, 'direct upload is no longer open');
+      return row.video_id;
+    },
     // A catalog error from a hook (the metadata store unavailable: 503) keeps its status and JSON body.
     onResponseError: (_req, err) => (isStromError(err) ? { status_code: err.statusCode, body: `${JSON.stringify(err.toJSON())}\n` } : undefined),
     async onUploadCreate(req: TusRequest, upload: Upload) {
+      if (credentialOf(new URL(req.url).pathname)) {
+        // Title and visibility were fixed when the direct upload was created.
+        req.runtime?.node?.res?.setHeader(VIDEO_ID_HEADER, upload.id);
+        return {};
+      }
       const md = upload.metadata ?? {};
       let fields;
       try {
@@ -115,6 +141,8 @@ export function createTus(o: UploadOptions, log: FastifyInstance['log']): { serv
     async onUploadFinish(_req: TusRequest, upload: Upload) {
       if (inBucket) await finishUpload(o, log, upload.id, `uploads/${upload.id}`, 'copy');
       else await finishUpload(o, log, upload.id, path.join(uploadsDir(config), upload.id), 'link');
+      const direct = await store.directUploads.openForVideo(upload.id);
+      if (direct) await store.directUploads.transition(direct.id, ['uploading'], 'done');
       return {};
     },
   });
@@ -126,7 +154,9 @@ export function createTus(o: UploadOptions, log: FastifyInstance['log']): { serv
     removed.catch((err: unknown) => log.warn({ err, id: upload.id }, 'could not remove finished upload'));
   });
   server.on(EVENTS.POST_TERMINATE, (_req, _res, id) => {
-    dropWaiting(id).catch((err: unknown) => log.warn({ err, id }, 'could not delete terminated upload video'));
+    // A token holder may terminate a direct upload through this endpoint: its URL stops working too.
+    const cancelDirect = store.directUploads.openForVideo(id).then((d) => d && store.directUploads.transition(d.id, ['waiting', 'uploading'], 'cancelled'));
+    Promise.all([cancelDirect, dropWaiting(id)]).catch((err: unknown) => log.warn({ err, id }, 'could not delete terminated upload video'));
   });
 
   /** Delete a video whose upload went away, unless it already completed. */
@@ -137,10 +167,23 @@ export function createTus(o: UploadOptions, log: FastifyInstance['log']): { serv
     bus.publish('video.deleted', { videoId: id });
   }
 
+  /** Drop an unfinished upload's bytes (if any arrived) and its waiting video. */
+  async function discard(id: string): Promise<void> {
+    await datastore.remove(id).catch(() => undefined); // no bytes yet: nothing to remove
+    // @tus/s3-store's remove aborts the multipart upload but keeps an incomplete tail part.
+    if (inBucket) await Promise.all([o.storage.delete(`uploads/${id}.part`), o.storage.delete(`uploads/${id}.info`)]);
+    await dropWaiting(id);
+  }
+
   let sweeping: Promise<number> | null = null;
-  /** Remove expired uploads, then waiting tus videos older than the expiry (bounded batch). */
+  /** Remove expired uploads and direct uploads, then waiting tus videos older than the expiry (bounded batch). */
   async function sweepOnce(): Promise<number> {
-    const removed = await server.cleanUpExpiredUploads();
+    let removed = await server.cleanUpExpiredUploads();
+    for (const d of await store.directUploads.expiredOpen(Date.now())) {
+      if (!(await store.directUploads.transition(d.id, ['waiting', 'uploading'], 'expired'))) continue;
+      await discard(d.video_id);
+      removed++;
+    }
     const cutoff = Date.now() - config.uploads.expireAfterMs;
     const page = await store.videos.list({ status: 'waiting', limit: 200 });
     for (const v of page.items) {
@@ -154,12 +197,12 @@ export function createTus(o: UploadOptions, log: FastifyInstance['log']): { serv
     sweep().catch((err: unknown) => log.warn({ err }, 'tus expiry sweep failed'));
   }, config.uploads.cleanupIntervalMs);
   timer.unref();
-  return { server, sweep, close: () => clearInterval(timer) };
+  return { server, sweep, discard, close: () => clearInterval(timer) };
 }
 
-/** Register the tus routes on `app` (an encapsulated scope whose body parsers pass streams through). */
-export function tusRoutes(app: FastifyInstance, tus: Server): void {
-  const handle = async (req: FastifyRequest<{ Params: { id?: string } }>, reply: FastifyReply) => {
+/** The Fastify handler that hands a request to tus (after a PATCH content-type check). */
+export function tusHandler(tus: Server) {
+  return async (req: FastifyRequest<{ Params: { id?: string } }>, reply: FastifyReply) => {
     if (req.method === 'PATCH' && !/^application\/offset\+octet-stream\s*$/i.test(req.headers['content-type'] ?? '')) {
       throw fail('UNSUPPORTED_MEDIA_TYPE', req.headers['content-type'] ?? '(none)');
     }
@@ -175,6 +218,11 @@ export function tusRoutes(app: FastifyInstance, tus: Server): void {
       else reply.raw.destroy();
     }
   };
+}
+
+/** Register the tus routes on `app` (an encapsulated scope whose body parsers pass streams through). */
+export function tusRoutes(app: FastifyInstance, tus: Server): void {
+  const handle = tusHandler(tus);
   // `deadlineMs: 0`: a PATCH lasts as long as the client's chunk takes to arrive.
   const write = { scope: 'videos:write', deadlineMs: 0 } as const;
   const open = { scope: 'none', deadlineMs: 0 } as const; // CORS preflight carries no token

@@ -27,6 +27,7 @@ import { JobsRepo } from './jobs-repo.js';
 import { WebhooksRepo } from './webhooks-repo.js';
 import { WebhookOutboxRepo } from './webhook-outbox-repo.js';
 import { CaptionsRepo } from './captions-repo.js';
+import { DirectUploadsRepo } from './direct-uploads-repo.js';
 
 /** The opened store: the query builder plus one repository per table. */
 export interface Store {
@@ -47,6 +48,8 @@ export interface Store {
   webhooks: WebhooksRepo;
   /** Webhook deliveries waiting to be sent, leased by the nodes' pollers (src/events/webhook-dispatcher.ts). */
   webhookOutbox: WebhookOutboxRepo;
+  /** One-time tus upload URLs (src/http/uploads/direct-uploads.ts). */
+  directUploads: DirectUploadsRepo;
   /** Close the database (after the HTTP server stopped). */
   close(): Promise<void>;
 }
@@ -112,6 +115,7 @@ export async function openStore(dataDir: string, o: StoreOptions = {}): Promise<
     jobs: new JobsRepo(db, dialect, nodeId),
     webhooks: new WebhooksRepo(db, dialect),
     webhookOutbox: new WebhookOutboxRepo(db, dialect, nodeId),
+    directUploads: new DirectUploadsRepo(db),
     close: () => db.destroy(),
   };
 }

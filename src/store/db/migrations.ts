@@ -190,6 +190,25 @@ export const migrations: readonly Migration[] = [
         .execute();
     },
   },
+  {
+    version: 8,
+    name: 'direct_uploads: one-time tus upload URLs for a video, credential stored hashed',
+    async up(db) {
+      await db.schema.createTable('direct_uploads')
+        .addColumn('id', 'varchar(64)', (c) => c.primaryKey())
+        .addColumn('video_id', 'varchar(64)', (c) => c.notNull())
+        .addColumn('token_hash', 'varchar(64)', (c) => c.notNull().unique())
+        .addColumn('state', 'varchar(16)', (c) => c.notNull().defaultTo('waiting'))
+        .addColumn('max_size_bytes', 'bigint', (c) => c.notNull())
+        .addColumn('cors_origin', 'text')
+        .addColumn('expires_at', 'bigint', (c) => c.notNull())
+        .addColumn('created_at', 'bigint', (c) => c.notNull())
+        .addColumn('updated_at', 'bigint', (c) => c.notNull())
+        .execute();
+      await db.schema.createIndex('direct_uploads_video').on('direct_uploads').column('video_id').execute();
+      await db.schema.createIndex('direct_uploads_expiry').on('direct_uploads').columns(['state', 'expires_at']).execute();
+    },
+  },
 ];
 
 /** Apply every migration newer than the database's version; returns the versions applied. */

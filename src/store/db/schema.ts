@@ -160,6 +160,24 @@ export interface CaptionRow {
   updated_at: number;
 }
 
+/** State of a direct upload as stored (`expired` is also reported for a past `expires_at`). */
+export type DirectUploadState = 'waiting' | 'uploading' | 'done' | 'expired' | 'cancelled';
+
+/** `direct_uploads`: a one-time tus upload URL for one video, its credential kept as a SHA-256. */
+export interface DirectUploadRow {
+  id: string;
+  video_id: string;
+  /** hex SHA-256 of the credential in the upload URL (the credential itself is never stored). */
+  token_hash: string;
+  state: DirectUploadState;
+  max_size_bytes: number;
+  /** The only browser origin that may use the URL, or null for `delivery.corsOrigin`. */
+  cors_origin: string | null;
+  expires_at: number;
+  created_at: number;
+  updated_at: number;
+}
+
 /** `schema_migrations`: applied migration versions. */
 export interface SchemaMigrationRow {
   version: number;
@@ -178,5 +196,6 @@ export interface Database {
   webhook_deliveries: WebhookDeliveryRow;
   webhook_outbox: WebhookOutboxRow;
   video_captions: CaptionRow;
+  direct_uploads: DirectUploadRow;
   schema_migrations: SchemaMigrationRow;
 }
