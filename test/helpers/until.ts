@@ -11,3 +11,16 @@ export async function until(cond: () => Promise<boolean> | boolean, what: string
   }
   assert.fail(`timed out: ${what}`);
 }
+
+/** `p`, or a failure naming `what` after `ms`: an awaited event that never comes names its step instead of hanging the file. */
+export async function within<T>(p: Promise<T>, what: string, ms = 30_000): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_resolve, reject) => {
+    timer = setTimeout(() => reject(new assert.AssertionError({ message: `timed out after ${ms} ms: ${what}` })), ms);
+  });
+  try {
+    return await Promise.race([p, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}

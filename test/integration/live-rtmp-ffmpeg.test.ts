@@ -8,6 +8,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { decodeAmf0 } from '../../src/live/rtmp/amf0.js';
 import { RtmpClient } from '../../src/live/rtmp/rtmp-client.js';
 import { ffmpegPublish, flvViewer, run, startLive, syntheticPublisher } from '../helpers/live-fixtures.js';
+import { within } from '../helpers/until.js';
 
 interface Packet { codec_type: string; dts_time: string; flags: string }
 
@@ -43,7 +44,7 @@ test('ffmpeg publishes; HTTP-FLV and RTMP play read back with codecs, continuous
   const started = h.strom.live.events.next('publish.start');
   const pub = ffmpegPublish(h.rtmpPort, 'secret', 9);
   t.after(() => pub.child.kill('SIGKILL'));
-  const start = await started;
+  const start = await within(started, 'publish.start of the first ffmpeg');
   assert.equal(start.streamId, 'cam1');
   await sleep(1500);
 
@@ -77,7 +78,7 @@ test('ffmpeg publishes; HTTP-FLV and RTMP play read back with codecs, continuous
   }
   const stopped = h.strom.live.events.next('publish.stop');
   await pub.done;
-  assert.equal((await stopped).streamId, 'cam1');
+  assert.equal((await within(stopped, 'publish.stop after ffmpeg ended')).streamId, 'cam1');
   assert.equal(h.strom.live.status('cam1').state, 'idle');
 });
 
@@ -87,7 +88,7 @@ test('a new viewer starts with onMetaData, sequence headers, then a keyframe', a
   const started = h.strom.live.events.next('publish.start');
   const pub = ffmpegPublish(h.rtmpPort, 'secret', 6);
   t.after(() => pub.child.kill('SIGKILL'));
-  await started;
+  await within(started, 'publish.start');
   await sleep(2300); // mid-GOP (GOP is 1 s)
   const v = flvViewer(`${h.httpUrl}/live/cam1.flv`);
   const res = await v.res;
@@ -114,10 +115,10 @@ test('an unknown key gets NetStream.Publish.BadName, a closed session and a logg
   const res = await pub.done;
   assert.notEqual(res.code, 0);
   assert.match(res.stderr, /unknown stream key/);
-  assert.equal((await rejected).key, 'wrong-key');
+  assert.equal((await within(rejected, 'publish.rejected for the wrong key')).key, 'wrong-key');
   const c = await RtmpClient.connect('127.0.0.1', h.rtmpPort, 'live');
-  assert.equal(await c.publish('nope'), 'NetStream.Publish.BadName');
-  await c.closed;
+  assert.equal(await within(c.publish('nope'), 'onStatus for an unknown key'), 'NetStream.Publish.BadName');
+  await within(c.closed, 'the server closing a refused publisher');
   assert.ok(h.logs.some((l) => l.msg === 'rtmp session closed' && String(l.reason).includes('unknown stream key')));
   assert.equal(h.strom.live.status('cam1').state, 'idle');
   const res404 = await fetch(`${h.httpUrl}/live/cam1.flv`);
@@ -130,16 +131,16 @@ test('a second ffmpeg on the same key takes over without the viewer reconnecting
   t.after(() => h.close());
   const first = ffmpegPublish(h.rtmpPort, 'secret', 30);
   t.after(() => first.child.kill('SIGKILL'));
-  await h.strom.live.events.next('publish.start');
+  await within(h.strom.live.events.next('publish.start'), 'publish.start of the first ffmpeg');
   await sleep(1200);
   const v = flvViewer(`${h.httpUrl}/live/cam1.flv`);
   await v.waitTags(20);
   const takeover = h.strom.live.events.next('publish.start', (e) => e.takeover);
   const second = ffmpegPublish(h.rtmpPort, 'secret', 30);
   t.after(() => second.child.kill('SIGKILL'));
-  const e = await takeover;
+  const e = await within(takeover, 'publish.start with takeover from the second ffmpeg');
   assert.equal(e.streamId, 'cam1');
-  const firstExit = await first.done;
+  const firstExit = await within(first.done, 'the replaced ffmpeg exiting');
   assert.notEqual(firstExit.code, 0, 'the replaced publisher was disconnected');
   const before = v.tags.length;
   await v.waitTags(before + 40);
@@ -161,8 +162,8 @@ test('live.takeover=reject refuses a second publisher and keeps the first', asyn
   const a = await syntheticPublisher(h.rtmpPort);
   t.after(() => a.destroy());
   const b = await RtmpClient.connect('127.0.0.1', h.rtmpPort, 'live');
-  assert.equal(await b.publish('secret'), 'NetStream.Publish.BadName');
-  await b.closed;
+  assert.equal(await within(b.publish('secret'), 'onStatus for a second publisher'), 'NetStream.Publish.BadName');
+  await within(b.closed, 'the server closing the refused publisher');
   const s = h.strom.live.status('cam1');
   assert.equal(s.state, 'active');
   assert.ok(h.logs.some((l) => String(l.reason).includes('already has a publisher')));
