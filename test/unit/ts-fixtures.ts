@@ -102,16 +102,7 @@ export function demuxFile(file: string, step: number | ((i: number) => number) =
 }
 
 /** A deterministic PRNG (mulberry32): the same seed gives the same sequence on every run. */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export { seededRandom as prng } from '../../bench/netem/udp-relay.js';
 
 /** A media unit's identity for comparisons: kind, config, key, times to the tick, payload bytes. */
 export function unitKey(u: MediaUnit): string {

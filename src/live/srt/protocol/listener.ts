@@ -118,7 +118,7 @@ export class SrtListener {
     const conn = pkt.destId === 0 ? undefined : this.byId.get(pkt.destId);
     if (conn !== undefined) {
       if (conn.params.peer !== peer) this.stats.stray++; // same id from another address: not this peer
-      else if (pkt.control && pkt.type === CTRL.HANDSHAKE) this.repeatConclusion(pkt.cif, peer);
+      else if (pkt.control && pkt.type === CTRL.HANDSHAKE) this.repeatConclusion(pkt.cif, peer, rinfo);
       else conn.handle(pkt);
       return;
     }
@@ -202,12 +202,11 @@ export class SrtListener {
   }
 
   /** A caller repeats its conclusion after we accepted it (our reply was lost). */
-  private repeatConclusion(cif: Buffer, peer: string): void {
+  private repeatConclusion(cif: Buffer, peer: string, rinfo: dgram.RemoteInfo): void {
     const hs = parseHandshake(cif);
     if (hs === null) return;
     const entry = this.pending.get(`${peer}|${hs.socketId}`);
-    const [address, port] = [peer.slice(0, peer.lastIndexOf(':')), Number(peer.slice(peer.lastIndexOf(':') + 1))];
-    if (entry?.reply) this.socket.send(entry.reply, port, address);
+    if (entry?.reply) this.sendTo(entry.reply, rinfo);
   }
 
   private refuse(hs: Handshake, peer: string, rinfo: dgram.RemoteInfo, code: number, reason: string): Buffer {
