@@ -24,7 +24,7 @@ const LAYERS = [
   ['jobs', ['src/jobs/']],
   ['vod', ['src/vod/']],
   ['live media', ['src/live/stream/', 'src/live/formats/']],
-  ['live services', ['src/live/transcode/', 'src/live/abr/']],
+  ['live services', ['src/live/transcode/', 'src/live/abr/', 'src/live/slate/']],
   ['live protocols', ['src/live/rtmp/', 'src/live/srt/', 'src/live/http-flv/', 'src/live/ll-hls/', 'src/live/ll-dash/', 'src/live/webrtc/', 'src/live/relay/']],
   ['live recording', ['src/live/recording/']],
   ['live server', ['src/live/']],

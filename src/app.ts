@@ -142,7 +142,8 @@ export async function buildStrom(given: Config, log: Logger = createLogger(given
   // Observability: scrape-time sources, /metrics, /readyz, QoE, the dashboard's history.
   live.webrtc.metrics.register(obs.metrics.registry);
   live.thumbnails.metrics.register(obs.metrics.registry); // live thumbnail renders
-  live.registry.switchMetrics.register(obs.metrics.registry); // primary/backup publisher switches
+  live.registry.switchMetrics.register(obs.metrics.registry); // primary/backup publisher switches, slates
+  live.slateMetrics?.register(obs.metrics.registry); // slate renders, streams on a slate
   live.srt?.metrics.register(obs.metrics.registry); // SRT connections, handshakes, bytes, repaired and lost packets
   restream.metrics.register(obs.metrics.registry); // restreaming outputs by state, bytes, reconnects
   webhooks.metrics.register(obs.metrics.registry); // outbox by state, attempts, drops

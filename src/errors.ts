@@ -90,6 +90,7 @@ export const catalog = {
   // live thumbnails (src/live/thumbnail): only H.264 and HEVC keyframes are rendered
   LIVE_THUMBNAIL_UNSUPPORTED: spec(415, (streamId: string, codec: string) => `live stream ${show(streamId)} carries ${show(codec)} video; thumbnails are rendered from H.264 and HEVC only`),
   LIVE_THUMBNAIL_FAILED: spec(500, (streamId: string, why: string) => `the thumbnail of live stream ${show(streamId)} could not be rendered: ${why}`),
+  LIVE_SLATE_FAILED: spec(500, (why: string) => `the slate could not be rendered: ${why}`),
   // restreaming outputs (src/live/restream, /api/v1/live-streams/:id/outputs); URLs are shown masked
   LIVE_OUTPUT_NOT_FOUND: spec(404, (streamId: string, outputId: string) => `live stream ${show(streamId)} has no output ${show(outputId)}`),
   LIVE_OUTPUT_BAD_URL: spec(400, (url: string, why: string) => `output URL ${show(url)} is not usable: ${why}`),

@@ -24,6 +24,10 @@ export interface EventMap {
   'live.publish.stop': { streamId: string; sessionId: string; reason: string };
   /** Backup ingest: the active publisher changed (primary ↔ backup) while the stream stayed live. */
   'live.publish.switch': { streamId: string; from: string; to: string; reason: string };
+  /** The publisher left; a slate plays for up to `reconnectWindowS` while the stream stays live. */
+  'live.publish.interrupted': { streamId: string; sessionId: string; reason: string; reconnectWindowS: number };
+  /** A publisher came back within the reconnect window and replaced the slate. */
+  'live.publish.resumed': { streamId: string; sessionId: string; previousSessionId: string; afterMs: number };
   'live.viewer.join': { streamId: string; protocol: string; viewerId: string };
   'live.viewer.leave': { streamId: string; protocol: string; viewerId: string };
   /** A restreaming output changed state (src/live/restream); `reason` explains failures. */

@@ -81,7 +81,7 @@ export function createLiveCluster(live: LiveServer, cluster: Cluster, config: Co
       registry.stopPublish(s, standby, reason); // first: the stream ends here, nothing to switch to
       standby.close(reason);
     }
-    registry.stopPublish(s, p, reason);
+    registry.stopPublish(s, p, reason, true, false); // no slate: the stream lives on the other node
     p.close(reason);
   };
   origins.start();

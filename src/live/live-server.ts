@@ -24,6 +24,8 @@ import { AudioBridgePool } from './transcode/audio-bridge-pool.js';
 import { fail } from '../errors.js';
 import { LiveThumbnails } from './thumbnail/live-thumbnails.js';
 import { thumbnailRoutes } from './thumbnail/thumbnail-routes.js';
+import { SlateRenderer } from './slate/slate-renderer.js';
+import { SlateMetrics } from './slate/slate-metrics.js';
 import { staticKeyResolver, StreamRegistry, type LiveStreamStatus, type StreamKeyResolver } from './stream/stream-registry.js';
 
 /** The live server of one Strom process. */
@@ -58,6 +60,8 @@ export interface LiveServer {
   webrtc: WebRtcService;
   /** JPEGs of streams' latest keyframes (`GET /live/<id>/thumbnail.jpg`). */
   thumbnails: LiveThumbnails;
+  /** Metrics of the slate (reconnect window), null when `live.reconnectWindowS` is 0 or without ingest. */
+  slateMetrics: SlateMetrics | null;
 }
 
 /** What the live server takes in and serves (all of it by default). */
@@ -80,6 +84,9 @@ export function createLiveServer(config: Config, log: Logger, opts: LiveServerOp
   const refusal = opts.ingestRefusal ?? 'this node takes no live ingest';
   const resolver: StreamKeyResolver = ingest ? opts.resolver ?? staticKeyResolver(config.live.staticKeys) : () => Promise.reject(fail('FORBIDDEN', refusal));
   const registry = new StreamRegistry(config, resolver, llog, bridges);
+  // Reconnect window: a slate stands in for a publisher that left (only where publishers connect).
+  const slates = ingest && config.live.reconnectWindowS > 0 ? new SlateRenderer(config.live.slateImage, llog.child({ component: 'slate' })) : null;
+  registry.setSlateSource(slates);
   const rtmp = createRtmpServer(config, registry, log);
   const srt = config.srt.enabled ? createSrtServer(config, registry, log) : null;
   let detachWs: (() => void) | null = null;
@@ -113,6 +120,7 @@ export function createLiveServer(config: Config, log: Logger, opts: LiveServerOp
     webrtc,
     llhls,
     thumbnails,
+    slateMetrics: slates === null ? null : new SlateMetrics(slates.stats, registry),
     attach(server) {
       detachWs = attachWsFlv(server, registry, llog, () => guard);
     },

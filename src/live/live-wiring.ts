@@ -82,6 +82,9 @@ export async function wireLive(live: LiveServer, wiring: LiveWiring, config: Con
   });
   // A switch keeps the stream active: no publish.stop/start, so webhooks see one live session.
   live.events.on('publish.switch', (e) => bus.publish('live.publish.switch', { streamId: e.streamId, from: e.from, to: e.to, reason: e.reason }));
+  // The reconnect window keeps the stream active too: publish.stop comes only if no publisher returns.
+  live.events.on('publish.interrupted', (e) => bus.publish('live.publish.interrupted', e));
+  live.events.on('publish.resumed', (e) => bus.publish('live.publish.resumed', e));
   live.events.on('viewer.join', (e) => countsAsViewer(e.protocol) && bus.publish('live.viewer.join', { streamId: e.streamId, protocol: e.protocol, viewerId: e.viewerId }));
   live.events.on('viewer.leave', (e) => countsAsViewer(e.protocol) && bus.publish('live.viewer.leave', { streamId: e.streamId, protocol: e.protocol, viewerId: e.viewerId }));
   // Signed live streams: `/live/<id>.flv?token=…` (or Bearer); public ones pass after the media rate limit.

@@ -159,6 +159,12 @@ export class Observability {
       ev.on('publish.switch', (e) => {
         llog.info({ streamId: e.streamId, from: e.from, to: e.to, reason: e.reason, configChanged: e.configChanged }, 'live publisher switched');
       }),
+      ev.on('publish.interrupted', (e) => {
+        llog.info({ streamId: e.streamId, sessionId: e.sessionId, reason: e.reason, reconnectWindowS: e.reconnectWindowS }, 'live publisher left: slate until it returns');
+      }),
+      ev.on('publish.resumed', (e) => {
+        llog.info({ streamId: e.streamId, sessionId: e.sessionId, previousSessionId: e.previousSessionId, afterMs: e.afterMs }, 'live publisher returned within the reconnect window');
+      }),
       ev.on('viewer.join', (e) => {
         llog.info({ streamId: e.streamId, sessionId: e.viewerId, protocol: e.protocol }, 'live viewer joined');
         this.tracing.onLiveEvent('viewer.join', e);

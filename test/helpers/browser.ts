@@ -58,7 +58,7 @@ function playerPage(o: PlayOptions): string {
   const start = o.player === 'hls'
     ? `const hls = new Hls(${JSON.stringify(o.hlsConfig ?? {})});
        window.__player = hls;
-       hls.on(Hls.Events.ERROR, (_e, d) => window.__errors.push(d.type + '/' + d.details + (d.fatal ? '/fatal' : '')));
+       hls.on(Hls.Events.ERROR, (_e, d) => { window.__errors.push(d.type + '/' + d.details + (d.fatal ? '/fatal' : '')); if (d.error && !window.__info.firstError) window.__info.firstError = d.details + ': ' + d.error.message; });
        hls.on(Hls.Events.MANIFEST_PARSED, (_e, d) => { window.__info.levels = d.levels.map(l => l.height); window.__info.subtitleTracks = d.subtitleTracks.map(t => t.lang + ':' + t.name); });
        hls.on(Hls.Events.LEVEL_LOADED, (_e, d) => { window.__info.live = d.details.live; window.__info.partList = !!(d.details.partList && d.details.partList.length); });
        hls.on(Hls.Events.FRAG_BUFFERED, () => { window.__info.latency = hls.latency; }); /* LL-HLS latency (s) as hls.js estimates it */
@@ -73,7 +73,7 @@ function playerPage(o: PlayOptions): string {
 <script>
 window.__errors = []; window.__info = {};
 const v = document.getElementById('v');
-v.addEventListener('error', () => window.__errors.push('media/' + (v.error && v.error.code)));
+v.addEventListener('error', () => { window.__errors.push('media/' + (v.error && v.error.code)); window.__info.mediaError = v.error && v.error.message; });
 ${start}
 v.play().catch(() => {});
 </script></body></html>`;

@@ -98,6 +98,8 @@ export interface LiveStatus {
   fps?: number;
   viewers?: { total: number } & Record<string, number>;
   video?: { codec: string; width?: number; height?: number } | null;
+  /** The publisher left and viewers see the slate until `until` (the reconnect window). */
+  slate?: { since: string; until: string; reason: string } | null;
 }
 
 /** A live stream (docs/API.md "Live stream JSON"). */

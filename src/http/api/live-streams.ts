@@ -60,7 +60,7 @@ export function liveStreamJson(r: LiveStreamRow, config: Config, port?: number, 
     live: active ? {
       publishedAt: runtime.publishedAt, ingestBitrate: runtime.ingestBitrate, fps: runtime.fps,
       video: runtime.video, audio: runtime.audio, viewers: runtime.viewers, drops: runtime.drops,
-      publisher: runtime.publisher, standby: runtime.standby ?? null, // another node's status may predate the standby field
+      publisher: runtime.publisher, standby: runtime.standby ?? null, slate: runtime.slate ?? null, // another node's status may predate these fields
       // Cluster: the publisher's node, and whether this node's figures describe it (its own publisher, its relay of it, or nothing).
       node: runtime.originNode, figures: runtime.originNode === null ? 'local' as const : runtime.publisher !== null ? 'relay' as const : 'unknown' as const,
     } : null,

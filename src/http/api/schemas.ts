@@ -131,6 +131,9 @@ export const LiveStream = Type.Object({
     standby: Type.Union([Type.Null(), Type.Object({ sessionId: Type.String(), remote: Type.String(), role: Type.Union([Type.Literal('backup'), Type.Literal('primary')]) })], {
       description: 'backup ingest: the publisher waiting in the standby slot (a backup, or a returning primary until its first keyframe); docs/LIVE.md "Backup ingest"',
     }),
+    slate: Type.Union([Type.Null(), Type.Object({ since: Type.String(), until: Type.String(), reason: Type.String() })], {
+      description: 'the publisher left and viewers see the slate until a publisher returns or `until` (the end of live.reconnectWindowS); docs/LIVE.md "Reconnect window and slate"',
+    }),
     node: Type.Union([Type.String(), Type.Null()], { description: 'cluster: the node the publisher is connected to when it is not the one answering; null otherwise' }),
     figures: Type.Union([Type.Literal('local'), Type.Literal('relay'), Type.Literal('unknown')], { description: "where bitrate, fps, codecs and viewers come from: this node's publisher, this node's relay of another node's stream, or unknown (live on another node, not relayed here: zeros and nulls)" }),
   })]),

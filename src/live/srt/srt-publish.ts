@@ -6,6 +6,9 @@
  */
 import type { Logger } from 'pino';
 import { TsDemuxer, type TsWarningCode } from '../formats/ts/ts-demuxer.js';
+import { parseAvcConfig } from '../formats/video/nal.js';
+import type { MediaUnit } from '../stream/media-unit.js';
+import { spsSize } from '../webrtc/rtp/h264-sps.js';
 import type { LiveStream, Publisher } from '../stream/stream.js';
 import type { StreamRegistry } from '../stream/stream-registry.js';
 import type { SrtConnection } from './protocol/connection.js';
@@ -35,7 +38,10 @@ export class SrtPublishSession implements Publisher {
     this.remote = conn.params.peer;
     this.stream = registry.startPublish(streamId, this);
     this.demuxer = new TsDemuxer({
-      unit: (u) => this.stream.push(u, u.payload.length, this),
+      unit: (u) => {
+        if (u.config && u.codec === 'avc') this.learnSize(u);
+        this.stream.push(u, u.payload.length, this);
+      },
       warning: (w) => {
         stats.tsWarnings[w.code] = (stats.tsWarnings[w.code] ?? 0) + 1;
         if (this.warned.has(w.code)) return;
@@ -49,6 +55,16 @@ export class SrtPublishSession implements Publisher {
       this.demuxer.push(p);
     };
     conn.whenClosed((reason) => this.ended(reason));
+  }
+
+  /**
+   * MPEG-TS has no onMetaData: take the picture size from the SPS, as WHIP does, so CMAF init
+   * segments carry it (Chromium refuses an `avc1` sample entry of 0×0) and the API reports it.
+   */
+  private learnSize(config: MediaUnit): void {
+    const sps = parseAvcConfig(config.payload)?.nalus.find((n) => (n[0]! & 0x1f) === 7);
+    const size = sps === undefined ? null : spsSize(sps);
+    if (size !== null) this.stream.setMeta({ ...size }, this);
   }
 
   /** Close the publishing session (takeover, shutdown). */

@@ -16,6 +16,10 @@ export interface LiveEventMap {
   'publish.stop': { streamId: string; sessionId: string; reason: string; durationMs: number; bytesIn: number; relay: boolean };
   /** Backup ingest: the active publisher changed while the stream stayed live (readers kept). */
   'publish.switch': { streamId: string; from: string; to: string; reason: string; configChanged: boolean };
+  /** The publisher left and a slate plays for up to `reconnectWindowS` (the stream stays live). */
+  'publish.interrupted': { streamId: string; sessionId: string; reason: string; reconnectWindowS: number };
+  /** A publisher took over from the slate within the reconnect window. */
+  'publish.resumed': { streamId: string; sessionId: string; previousSessionId: string; afterMs: number };
   'viewer.join': { streamId: string; viewerId: string; protocol: ViewerProtocol };
   'viewer.leave': { streamId: string; viewerId: string; protocol: ViewerProtocol; reason: string; drops: number; durationMs: number };
   /** A publish attempt refused (bad key, key in use): for audit logs and alerts. */

@@ -18,4 +18,6 @@ export interface Publisher {
    * stream's standby slot and is switched to when the primary leaves. Unset: a primary.
    */
   readonly backup?: boolean;
+  /** The slate standing in for a publisher that left (slate-feed.ts); unset for every real publisher. */
+  readonly slate?: boolean;
 }

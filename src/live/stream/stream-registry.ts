@@ -13,6 +13,10 @@
  * stream's standby slot; when the primary leaves it is switched to (`publish.switch`, readers stay,
  * status stays active), and a returning primary waits there until its first keyframe, then takes
  * over again. `live.takeover` applies to the slot a publisher targets.
+ * Reconnect window: when a publisher leaves with no standby and `live.reconnectWindowS` > 0, a
+ * slate (slate-feed.ts) takes its place (`publish.interrupted`); a publisher that comes back waits
+ * in the standby slot and takes over at its first keyframe (`publish.resumed`); otherwise the
+ * stream ends when the window does (`publish.stop`, with the original session id).
  */
 import type { LivePlaybackGuard } from '../../auth/playback-guard.js';
 import type { Logger } from 'pino';
@@ -21,6 +25,7 @@ import { fail } from '../../errors.js';
 import { LiveEvents } from './live-events.js';
 import { LiveStream, type Publisher } from './stream.js';
 import type { StandbyRole } from './standby.js';
+import { SlatePublisher, type SlateSource } from './slate-feed.js';
 import { SwitchMetrics, type SwitchCounts } from './switch-metrics.js';
 import { countsAsViewer, type Reader, type ReaderSink, type ViewerProtocol } from './reader.js';
 
@@ -92,6 +97,8 @@ export interface LiveStreamStatus {
   publisher: { sessionId: string; remote: string } | null;
   /** The publisher waiting in the standby slot (backup ingest), or null. */
   standby: { sessionId: string; remote: string; role: StandbyRole } | null;
+  /** While the publisher is away: since when the slate plays, when the stream ends without one, and why it left. */
+  slate: { since: string; until: string; reason: string } | null;
   ingestBitrate: number;
   fps: number;
   video: { codec: string; width?: number; height?: number } | null;
@@ -109,7 +116,7 @@ export class StreamRegistry {
   /** Lifecycle events: publish start/stop/switch, viewer join/leave. */
   readonly events = new LiveEvents();
   /** Publisher switches (backup ingest) since start, by the kind of publisher switched to (metrics). */
-  readonly switches: SwitchCounts = { toBackup: 0, toPrimary: 0 };
+  readonly switches: SwitchCounts = { toBackup: 0, toPrimary: 0, toSlate: 0, slateResumed: 0, slateExpired: 0 };
   /** Prometheus counter over `switches` (app.ts registers it). */
   readonly switchMetrics = new SwitchMetrics(this.switches);
   private readonly streams = new Map<string, LiveStream>();
@@ -128,6 +135,15 @@ export class StreamRegistry {
 
   /** Cluster: pulls streams live on other nodes (null on a single node). */
   private remote: RemoteStreamSource | null = null;
+  /** Makes slate clips (null: no slate, a stream ends when its publisher leaves). */
+  private slates: SlateSource | null = null;
+  /** Set by close(): a publisher leaving at shutdown gets no slate. */
+  private closing = false;
+
+  /** Install the slate renderer; the live server does it when `live.reconnectWindowS` > 0. */
+  setSlateSource(source: SlateSource | null): void {
+    this.slates = source;
+  }
 
   /** Install (or remove) the source of streams live on other nodes; the live server does it in cluster mode. */
   setRemoteSource(source: RemoteStreamSource | null): void {
@@ -181,6 +197,17 @@ export class StreamRegistry {
       }, this.log);
       s.onSwitch = (e) => {
         const stream = s!;
+        if (e.to instanceof SlatePublisher) {
+          this.switches.toSlate++;
+          this.events.emit('publish.interrupted', { streamId: stream.id, sessionId: e.from.id, reason: e.to.reason, reconnectWindowS: this.config.live.reconnectWindowS });
+          return;
+        }
+        if (e.from instanceof SlatePublisher) {
+          e.from.close('publisher returned');
+          this.switches.slateResumed++;
+          this.events.emit('publish.resumed', { streamId: stream.id, sessionId: e.to.id, previousSessionId: e.from.id, afterMs: Date.now() - e.from.since });
+          return;
+        }
         if (e.to.backup === true) this.switches.toBackup++;
         else this.switches.toPrimary++;
         this.events.emit('publish.switch', { streamId: stream.id, from: e.from.id, to: e.to.id, reason: e.reason, configChanged: e.configChanged });
@@ -217,10 +244,11 @@ export class StreamRegistry {
   }
 
   /**
-   * Stop publishing if `p` is still the publisher; ends readers unless a takeover replaces it or a
-   * standby publisher is switched to (then only `publish.switch` is emitted: the stream stays live).
+   * Stop publishing if `p` is still the publisher; ends readers unless a takeover replaces it, a
+   * standby publisher is switched to (then only `publish.switch` is emitted: the stream stays live)
+   * or a slate stands in (`publish.interrupted`; `slate` false forbids it: the stream moved away).
    */
-  stopPublish(s: LiveStream, p: Publisher, reason: string, endReaders = true): void {
+  stopPublish(s: LiveStream, p: Publisher, reason: string, endReaders = true, slate = true): void {
     if (s.standby?.publisher === p) {
       s.dropStandby();
       this.log.info({ streamId: s.id, sessionId: p.id, reason }, 'standby publisher left');
@@ -231,10 +259,31 @@ export class StreamRegistry {
       s.switchToStandby(`${p.backup === true ? 'backup' : 'primary'} left: ${reason}`, false);
       return;
     }
+    if (endReaders && slate && this.startSlate(s, p, reason)) return;
+    if (p instanceof SlatePublisher) p.close(reason);
     const durationMs = Date.now() - s.publishedAt;
     const bytesIn = s.bytesIn;
     s.detach(reason, endReaders);
     this.events.emit('publish.stop', { streamId: s.id, sessionId: p.id, reason, durationMs, bytesIn, relay: p.relayFrom !== undefined });
+  }
+
+  /** Put a slate in place of `p` when the reconnect window allows; false when the stream must end now. */
+  private startSlate(s: LiveStream, p: Publisher, reason: string): boolean {
+    const windowS = this.config.live.reconnectWindowS;
+    const source = this.slates;
+    if (source === null || windowS <= 0 || this.closing || p.slate === true || p.relayFrom !== undefined) return false;
+    const req = { tracks: { ...s.tracks }, meta: s.meta, fps: s.rates().fps };
+    const sp = new SlatePublisher(p.id, reason, s, windowS * 1000, () => {
+      this.switches.slateExpired++;
+      this.stopPublish(s, sp, `no publisher within the ${windowS} s reconnect window (${reason})`);
+    });
+    s.setStandby(sp, 'backup');
+    s.switchToStandby(`publisher left: ${reason}`, false);
+    source.clipFor(req).then((clip) => sp.play(clip), (err: unknown) => {
+      this.log.warn({ err, streamId: s.id, sessionId: p.id }, 'no slate could be made: the stream ends');
+      this.stopPublish(s, sp, reason);
+    });
+    return true;
   }
 
   /**
@@ -244,6 +293,8 @@ export class StreamRegistry {
    */
   private slotFor(s: LiveStream, backup: boolean, relay: boolean): { slot: 'active'; holder: Publisher | null } | { slot: 'standby'; holder: Publisher | null; role: StandbyRole } {
     const active = s.publisher;
+    // Anyone may replace a slate: it waits in the standby slot and takes over at its first keyframe.
+    if (active?.slate === true && !relay) return { slot: 'standby', holder: s.standby?.publisher ?? null, role: 'primary' };
     if (active === null || relay || active.relayFrom !== undefined || backup === (active.backup === true)) return { slot: 'active', holder: active };
     return { slot: 'standby', holder: s.standby?.publisher ?? null, role: backup ? 'backup' : 'primary' };
   }
@@ -269,7 +320,7 @@ export class StreamRegistry {
     const s = this.streams.get(streamId);
     const viewers = { total: 0, 'http-flv': 0, 'ws-flv': 0, rtmp: 0, 'll-hls': 0, whep: 0, srt: 0, restream: 0, relay: 0 };
     if (s === undefined) {
-      return { streamId, state: 'idle', publishedAt: null, publisher: null, standby: null, ingestBitrate: 0, fps: 0, video: null, audio: null, viewers, drops: 0, slowDisconnects: 0, originNode: null };
+      return { streamId, state: 'idle', publishedAt: null, publisher: null, standby: null, slate: null, ingestBitrate: 0, fps: 0, video: null, audio: null, viewers, drops: 0, slowDisconnects: 0, originNode: null };
     }
     for (const r of [...s.readers, ...this.bridges.viewersOf(streamId)]) {
       const n = r.viewerCount(); // a shared reader (WHEP packetizer) counts all its viewers
@@ -277,6 +328,7 @@ export class StreamRegistry {
       viewers[r.protocol] += n;
     }
     const { bitrate, fps } = s.rates();
+    const slate = s.publisher instanceof SlatePublisher ? s.publisher : null;
     const v = s.tracks.video;
     const a = s.tracks.audio;
     const num = (x: unknown) => (typeof x === 'number' ? x : undefined);
@@ -286,6 +338,7 @@ export class StreamRegistry {
       publishedAt: s.active ? new Date(s.publishedAt).toISOString() : null,
       publisher: s.publisher ? { sessionId: s.publisher.id, remote: s.publisher.remote } : null,
       standby: s.standby ? { sessionId: s.standby.publisher.id, remote: s.standby.publisher.remote, role: s.standby.role } : null,
+      slate: slate === null ? null : { since: new Date(slate.since).toISOString(), until: new Date(slate.until).toISOString(), reason: slate.reason },
       ingestBitrate: s.active ? bitrate : 0,
       fps: s.active ? fps : 0,
       video: s.active && v ? { codec: v.codecString, width: num(s.meta.width), height: num(s.meta.height) } : null,
@@ -304,6 +357,7 @@ export class StreamRegistry {
 
   /** Close every publisher and reader (shutdown); resolves once the audio bridges' children are reaped. */
   async close(reason = 'server shutting down'): Promise<void> {
+    this.closing = true;
     for (const s of this.streams.values()) {
       for (const r of [...s.readers]) r.close(reason);
       if (s.standby) {

@@ -14,6 +14,7 @@
  * Backup ingest: a second publisher may wait in the standby slot (standby.ts). A switch to it keeps
  * the readers too: they get the standby's sequence headers, then its cached GOP from its keyframe,
  * all rebased by one fixed offset so its first unit lands one frame after the last one sent.
+ * The slate (slate-feed.ts) enters and leaves through the same switch.
  */
 import type { Logger } from 'pino';
 import { aacInfo, avcCodecString } from './codec-config.js';
@@ -121,7 +122,11 @@ export class LiveStream {
     const sb = this.standby;
     if (sb === null || sb.publisher !== from) return;
     // A returning primary takes over at its first keyframe; a backup waits for the primary to leave.
-    if (sb.push(u) && sb.role === 'primary') this.switchToStandby('primary returned', true);
+    // A slate is not kept as a backup: it only stood in for the publisher.
+    if (sb.push(u) && sb.role === 'primary') {
+      const slate = this.publisher?.slate === true;
+      this.switchToStandby(slate ? 'publisher returned' : 'primary returned', !slate);
+    }
   }
 
   /** Set the onMetaData object of `from` (the active publisher's, or the standby's kept for a switch). */

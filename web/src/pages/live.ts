@@ -157,8 +157,11 @@ export async function livePage(main: HTMLElement, signal: AbortSignal, id: strin
     const hasGauge = !!samples?.some((x) => x.name === 'strom_live_ingest_bitrate_bps' && x.labels.stream === id);
     const live = hasGauge || player !== null || await onAir(s, pb.flv, signal);
     if (signal.aborted) return;
-    state.textContent = live ? 'LIVE' : 'offline';
+    const slate = s.live?.slate ?? null;
+    state.textContent = slate !== null ? 'RECONNECTING' : live ? 'LIVE' : 'offline';
     state.className = live ? 'badge live' : 'badge';
+    // Reconnect window: viewers see the slate until the publisher returns or the window ends.
+    state.title = slate !== null ? `Publisher away (${slate.reason}); viewers see the slate until ${new Date(slate.until).toLocaleTimeString()}` : '';
     const v = samples ? sum(samples, 'strom_live_viewers', mine) : s.live?.viewers?.total ?? (typeof s.viewers === 'number' ? s.viewers : s.viewers?.total);
     viewers.textContent = v === undefined ? '—' : String(v);
     const bps = hasGauge ? sum(samples!, 'strom_live_ingest_bitrate_bps', mine) : s.live?.ingestBitrate ?? s.ingestBitrate;
