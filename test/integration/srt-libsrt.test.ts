@@ -69,7 +69,7 @@ test('ffmpeg publishes over SRT (access-control stream id); HTTP-FLV, RTMP, LL-H
   assert.deepEqual(viaRtmp.stdout.trim().split('\n').sort(), ['aac', 'h264']);
   const viaHls = await run('ffprobe', ['-v', 'error', '-show_entries', 'stream=codec_name', '-of', 'csv=p=0', `${s.h.httpUrl}/live/cam1/index.m3u8`], 20_000).done;
   assert.deepEqual([...new Set(viaHls.stdout.trim().split('\n').filter(Boolean))].sort(), ['aac', 'h264'], `LL-HLS: ${viaHls.stderr}`);
-  await sleep(500);
+  await waitUntil(() => s.h.strom.live.status('cam1').viewers.srt === 1, 'the SRT reader is counted', 10_000);
   const status = s.h.strom.live.status('cam1');
   assert.equal(status.state, 'active');
   assert.match(status.publisher!.sessionId, /^srt/);

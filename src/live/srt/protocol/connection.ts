@@ -12,6 +12,9 @@ import { SrtReceiver } from './receiver.js';
 import { SrtSender } from './sender.js';
 import { seqAdd } from './seq.js';
 
+
+/** When a SHUTDOWN is sent again after the first (ms). */
+const SHUTDOWN_REPEAT_MS = [20, 120];
 /** How an established connection is set up. */
 export interface ConnectionParams {
   localId: number;
@@ -124,7 +127,22 @@ export class SrtConnection {
   /** End the connection; tells the peer unless it was the peer that ended it. */
   close(reason: string, notifyPeer = true): void {
     if (this.closed) return;
-    if (notifyPeer) this.control(CTRL.SHUTDOWN, 0, 0, monotonicMs(), Buffer.alloc(4));
+    if (notifyPeer) {
+      // One datagram, unacknowledged: a lost SHUTDOWN leaves the peer to its idle timeout. Repeat
+      // it twice more, a little later (loss is often bursty); a peer ignores SHUTDOWN for a socket
+      // it has already closed.
+      const shutdown = () => this.control(CTRL.SHUTDOWN, 0, 0, monotonicMs(), Buffer.alloc(4));
+      shutdown();
+      for (const ms of SHUTDOWN_REPEAT_MS) {
+        setTimeout(() => {
+          try {
+            shutdown();
+          } catch {
+            // the UDP socket closed meanwhile (listener or caller shut down): nothing left to tell
+          }
+        }, ms).unref();
+      }
+    }
     this.closed = true;
     this.closeReason = reason;
     clearInterval(this.timer);
