@@ -167,3 +167,35 @@ test('slate clips match HEVC video and Opus audio, and are cached per parameter 
   assert.equal(audioOnly.audio?.config.codec, 'aac');
   assert.ok(Math.abs(audioOnly.audio!.frameMs - 1024_000 / 44_100) < 1e-9);
 });
+
+test('live ABR renditions go on through the slate (the transcoder gets the slate like any viewer)', { timeout: 120_000 }, async (t) => {
+  const h = await startLive({ 'live.reconnectWindowS': '30', 'live.abrAll': 'true', 'live.abrLadder': '180p', 'live.abrPreset': 'ultrafast', 'llhls.segmentTargetMs': '1000', 'llhls.partTargetMs': '500' });
+  const enc = ffmpegPublish(h.rtmpPort, 'secret', 40, ['-vf', 'scale=640:360']);
+  t.after(async () => {
+    enc.child.kill('SIGKILL');
+    await h.close();
+  });
+  const reg = h.strom.live.registry;
+  await waitUntil(() => reg.status('cam1').state === 'active', 'live', 15_000);
+  const base = `${h.httpUrl}/live/cam1`;
+  const msnOf = (text: string) => Number(/#EXT-X-MEDIA-SEQUENCE:(\d+)/.exec(text)![1]) + (text.match(/#EXTINF/g) ?? []).length;
+  let master = '';
+  for (let i = 0; i < 200 && !master.includes('180p/index.m3u8'); i++) {
+    const r = await fetch(`${base}/master.m3u8`);
+    master = r.status === 200 ? await r.text() : '';
+    await new Promise((res) => setTimeout(res, 150));
+  }
+  assert.match(master, /180p\/index\.m3u8/, 'the 180p rendition is listed');
+  const pid = h.strom.live.llhls.abr.transcoder('cam1')?.pid;
+  enc.child.kill('SIGKILL');
+  await within(reg.events.next('publish.interrupted'), 'slate', 5_000);
+  const atSlate = msnOf(await (await fetch(`${base}/180p/index.m3u8`)).text());
+  let pl = '';
+  for (let msn = atSlate + 1; msn <= atSlate + 4; msn++) { // blocking reloads one segment ahead (§6.2.5.2: 400 further ahead)
+    const r = await fetch(`${base}/180p/index.m3u8?_HLS_msn=${msn}`);
+    assert.equal(r.status, 200, `the rendition reaches msn ${msn} (${atSlate} when the slate started)`);
+    pl = await r.text();
+  }
+  assert.ok(msnOf(pl) >= atSlate + 4, pl);
+  assert.equal(h.strom.live.llhls.abr.transcoder('cam1')?.pid, pid, 'the same transcoder child, not restarted');
+});
