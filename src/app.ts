@@ -34,6 +34,7 @@ import { webRoutes } from './http/web.js';
 import { embedRoutes } from './http/embed-routes.js';
 import { oembedRoutes } from './http/oembed-routes.js';
 import { clipsRoutes } from './http/api/clips.js';
+import { liveClipsRoutes } from './http/api/live-clips.js';
 import { createMetricsListener, metricsRoutes, type MetricsListener } from './http/metrics.js';
 import { registerUploads, type Uploads } from './http/uploads/index.js';
 import { EventBus } from './events/event-bus.js';
@@ -135,6 +136,7 @@ export async function buildStrom(given: Config, log: Logger = createLogger(given
   // The internal relay endpoint: other nodes (cluster mode) and edges (any node with cluster.secret) pull live streams there.
   const relayEndpoint = liveCluster ?? (config.cluster.secret !== null ? createRelayEndpoint(live, config, config.cluster.secret, log) : null);
   await app.register(live.routes);
+  await app.register(liveClipsRoutes({ store: control.store, clips: () => live.dvrClips })); // POST /api/v1/live-streams/:id/clips (set by wireLive)
   if (relayEndpoint) await app.register(relayEndpoint.routes);
   if (server instanceof http.Server) live.attach(server);
   control.setRtmpPort(() => live.rtmp.port()); // ingest URLs name the bound RTMP port

@@ -1,4 +1,4 @@
-/** Pure parts of clips and oEmbed: range snapping, tfdt rebasing, cue cutting, the clip MPD, oEmbed URL parsing and sizing. */
+/** Pure parts of clips and oEmbed: range snapping, tfdt rebasing, cue cutting, the clip MPD, DVR clip ranges, oEmbed URL parsing and sizing. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { box, fullBox, u32, u64 } from '../../src/live/formats/cmaf/box.js';
@@ -11,6 +11,9 @@ import { checkRange } from '../../src/vod/clips/clip-jobs.js';
 import { dashManifest } from '../../src/vod/dash-manifest.js';
 import { fitSize, parseVideoUrl } from '../../src/http/oembed-routes.js';
 import type { Cue } from '../../src/vod/captions/webvtt.js';
+import { dvrSelection } from '../../src/live/recording/dvr-clip.js';
+import { dvrRange } from '../../src/live/live-dvr-clips.js';
+import type { LiveSegment } from '../../src/live/formats/hls/ll-hls-muxer.js';
 
 test('the range widens to the enclosing segment boundaries of the reference rendition', () => {
   const d = [1, 4, 4, 4, 2.5];
@@ -94,4 +97,18 @@ test('oEmbed sizes keep the aspect ratio inside maxwidth and maxheight', () => {
   assert.deepEqual(fitSize(1920, 1080, 320, undefined), { width: 320, height: 180 });
   assert.deepEqual(fitSize(1920, 1080, 1000, 100), { width: 177, height: 100 });
   assert.deepEqual(fitSize(320, 240, 1000, undefined), { width: 320, height: 240 }, 'never larger than the video');
+});
+
+test('DVR clips: ranges relative to the live edge widen to the window’s segments; before the window is refused', () => {
+  const seg = (msn: number, durationMs: number, complete = true): LiveSegment => ({ msn, parts: [], complete, startMs: msn * 1000, durationMs, pdtMs: 0, initVersion: 0, discontinuity: false });
+  const window = [seg(10, 1000), seg(11, 1000), seg(12, 1500), seg(13, 1000), seg(14, 400, false)];
+  const last3 = dvrSelection(window, 's1', -3, 0);
+  assert.deepEqual(last3.segments.map((s) => s.msn), [11, 12, 13], 'the segment in progress is not clipped');
+  assert.deepEqual([last3.start, last3.end], [-3.5, 0]);
+  const mid = dvrSelection(window, 's1', -2.2, -1.2);
+  assert.deepEqual(mid.segments.map((s) => s.msn), [12]);
+  assert.deepEqual([mid.start, mid.end], [-2.5, -1]);
+  assert.throws(() => dvrSelection(window, 's1', -5, 0), /clip start -5 s is outside the DVR window of live stream "s1", which holds the last 4\.500 s/);
+  assert.deepEqual(dvrRange({ last: 30 }), { start: -30, end: 0 });
+  assert.throws(() => dvrRange({ start: -3, end: 1 }), /invalid clip end 1/);
 });
