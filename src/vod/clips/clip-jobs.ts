@@ -93,7 +93,13 @@ export class ClipJobs {
       description: source.description, visibility: source.visibility, status: 'queued', clipOf,
     });
     this.o.bus.publish('video.created', { videoId: row.id, title: row.title });
-    await this.o.enqueue(row.id, { sourceId: source.id });
+    try {
+      await this.o.enqueue(row.id, { sourceId: source.id });
+    } catch (err) {
+      await store.videos.delete(row.id); // no clip row without its job
+      this.o.bus.publish('video.deleted', { videoId: row.id });
+      throw err;
+    }
     this.created.inc();
     return row;
   }
