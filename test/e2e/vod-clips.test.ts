@@ -3,8 +3,8 @@
  * `POST /api/v1/videos/:id/clips`; the answer reports the range snapped to segment boundaries; the
  * clip job publishes a new ready video whose duration by ffprobe (HLS and download.mp4) is the
  * snapped range, whose first fragment starts the timeline at 0, which carries the source's caption
- * cues moved to its timeline, and which hls.js plays to the end. Bad input is refused precisely
- * and leaves no video behind.
+ * cues moved to its timeline, and which hls.js plays to the end; an audio-only video clips too.
+ * Bad input is refused precisely and leaves no video behind.
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -36,8 +36,11 @@ before(async () => {
   const dir = scratch('clips');
   const source = await makeClip(path.join(dir, 'src.mp4'), { width: 480, height: 270, seconds: SECONDS });
   const s = await processVideo({ source, assetsDir: path.join(strom.dataDir, 'assets'), tmpDir: path.join(strom.dataDir, 'tmp'), assetId: 'src1', config: strom.strom.config.vod });
+  const audio = await makeClip(path.join(dir, 'aud.m4a'), { video: false, seconds: 4 });
+  await processVideo({ source: audio, assetsDir: path.join(strom.dataDir, 'assets'), tmpDir: path.join(strom.dataDir, 'tmp'), assetId: 'aud1', config: strom.strom.config.vod });
   await rm(dir, { recursive: true, force: true });
   const { store } = strom.strom.control;
+  await store.videos.create({ id: 'aud1', title: 'Tone', status: 'ready' });
   await store.videos.create({ id: 'src1', title: 'Source', status: 'ready' });
   await store.videos.update('src1', { durationS: s.durationS, width: 426, height: 240, playable: true });
   await store.videos.create({ id: 'busy1', title: 'Still encoding', status: 'processing' });
@@ -95,6 +98,21 @@ test('a clip is snapped to segments, published whole, probes and plays at the sn
   assert.deepEqual(r.errors.filter((e) => e.includes('fatal') || e.startsWith('media/')), []);
   assert.equal(r.ended, true, `ended (currentTime ${r.currentTime} of ${r.duration})`);
   assert.ok(Math.abs(r.duration - 3) < 0.3, `hls.js duration ${r.duration}`);
+});
+
+test('an audio-only video is clipped too (no poster, an audio download)', async () => {
+  const res = await call('POST', '/api/v1/videos/aud1/clips', { start: 1.5, end: 3 });
+  assert.equal(res.status, 202);
+  // Audio-only segments are whole AAC frames: 1.002667 s at 48 kHz with 1 s segments.
+  const { id, clipOf } = await res.json() as { id: string; clipOf: { start: number; end: number } };
+  assert.deepEqual(clipOf, { videoId: 'aud1', start: 1.003, end: 3.008 });
+  let v: { status: string; durationS: number } = { status: '', durationS: 0 };
+  await until(async () => ['ready', 'errored'].includes((v = await (await call('GET', `/api/v1/videos/${id}`)).json() as typeof v).status), 'audio clip settled', 60_000, 100);
+  assert.equal(v.status, 'ready');
+  const mp4 = await ffprobeJson(['-show_entries', 'format=duration:stream=codec_type', `${strom.url}/v/${id}/download.mp4`]) as { format: { duration: string }; streams: { codec_type: string }[] };
+  assert.deepEqual(mp4.streams.map((x) => x.codec_type), ['audio']);
+  assert.ok(Math.abs(Number(mp4.format.duration) - 2.005) < 0.05, `duration ${mp4.format.duration}`);
+  assert.equal((await fetch(`${strom.url}/v/${id}/poster.jpg`)).status, 404, 'no poster for audio');
 });
 
 test('bad clip requests are refused with the value named, and create nothing', async () => {

@@ -4,8 +4,8 @@
  * segments (renumbered from `seg_00000.m4s`, their `tfdt` moved to the clip's timeline,
  * tfdt-rebase.ts), a VOD media playlist written from the copied segments' durations, the master
  * as packaged (its variants and codecs are the source's), the MPD with each SegmentTimeline
- * rewritten, and — from the copied segments, `-c copy` — download.mp4 (when the source had one)
- * and poster.jpg. Nothing is decoded except the poster's one frame.
+ * rewritten, and — from the copied segments — download.mp4 (`-c copy`) and poster.jpg (the first
+ * frame), each when the source had one. Nothing is decoded except the poster's one frame.
  */
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
@@ -84,7 +84,7 @@ export async function packageClip(o: { storage: BlobStorage; src: ClipSource; pl
     inputs.push(file);
   }
   if (src.hasDownload) await remuxMp4(inputs, path.join(o.outDir, 'download.mp4'), { signal: o.signal });
-  await writeFile(path.join(o.outDir, 'poster.jpg'), await thumbnailAt(inputs[0]!, 0, o.posterWidth, { signal: o.signal }));
+  if (src.hasPoster) await writeFile(path.join(o.outDir, 'poster.jpg'), await thumbnailAt(inputs[0]!, 0, o.posterWidth, { signal: o.signal }));
   const bytes = copied.flat().reduce((a, s) => a + s.bytes, 0);
   return { durationS, renditions: src.renditions.map((r) => r.dir), bytes };
 }

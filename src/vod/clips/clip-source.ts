@@ -30,6 +30,8 @@ export interface ClipSource {
   /** The first is the reference rendition: the first variant of the master. */
   renditions: SourceRendition[];
   hasDownload: boolean;
+  /** The source has a poster (audio-only assets have none). */
+  hasPoster: boolean;
   /** Total duration of the reference rendition, seconds. */
   durationS: number;
 }
@@ -84,8 +86,9 @@ export async function readClipSource(storage: BlobStorage, assetId: string): Pro
     throw err;
   });
   const hasDownload = (await storage.stat(`${prefix}download.mp4`)) !== null;
+  const hasPoster = (await storage.stat(`${prefix}poster.jpg`)) !== null;
   const durationS = renditions[0]!.segments.reduce((a, s) => a + s.durationS, 0);
-  return { assetId, master, mpd, renditions, hasDownload, durationS };
+  return { assetId, master, mpd, renditions, hasDownload, hasPoster, durationS };
 }
 
 /** Snap `[start, end)` on the reference rendition and find every rendition's segments (clip-range.ts). */
