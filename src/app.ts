@@ -32,6 +32,9 @@ import { sseRoutes } from './http/events/sse.js';
 import { edgeSyncRoutes } from './http/internal/edge-sync-routes.js';
 import { webRoutes } from './http/web.js';
 import { embedRoutes } from './http/embed-routes.js';
+import { oembedRoutes } from './http/oembed-routes.js';
+import { clipsRoutes } from './http/api/clips.js';
+import { liveClipsRoutes } from './http/api/live-clips.js';
 import { createMetricsListener, metricsRoutes, type MetricsListener } from './http/metrics.js';
 import { registerUploads, type Uploads } from './http/uploads/index.js';
 import { EventBus } from './events/event-bus.js';
@@ -41,6 +44,7 @@ import { wireLive } from './live/live-wiring.js';
 import { RestreamService } from './live/restream/restream-service.js';
 import { createLiveCluster, createRelayEndpoint } from './live/live-cluster.js';
 import { VodService } from './vod/vod-service.js';
+import { CLIP, ClipJobs } from './vod/clips/clip-jobs.js';
 import { Observability } from './observability/observability.js';
 import { readinessChecks } from './observability/readiness.js';
 import { qoeRoutes } from './observability/qoe-routes.js';
@@ -106,9 +110,18 @@ export async function buildStrom(given: Config, log: Logger = createLogger(given
   if (config.cluster.secret !== null) await app.register(edgeSyncRoutes({ policy: control.policy, tokens: control.tokens, catalog: delivery.catalog, secret: config.cluster.secret, maxEdges: config.cluster.maxEdges, log, registry: obs.metrics.registry }));
   await app.register(webRoutes());
   await app.register(embedRoutes({ config, delivery, control }));
+  await app.register(oembedRoutes({ config, control })); // GET /oembed (discovery links on the embed page)
 
   // VOD: uploads store a source and queue a transcode job; deleting a video stops its job.
-  const vod = new VodService({ config, store: control.store, bus, log, invalidate: (id) => delivery.catalog.invalidateAsset(id), storage: delivery.storage, captions: control.captions });
+  // Clips run on the VOD pool as jobs of their own kind (src/vod/clips).
+  const clips: ClipJobs = new ClipJobs({
+    config, store: control.store, bus, storage: delivery.storage, invalidate: (id) => delivery.catalog.invalidateAsset(id), captions: control.captions,
+    enqueue: (clipId, payload) => vod.enqueueJob(CLIP, clipId, payload),
+    settleFailure: (job, videoId, err, ctx) => vod.settleFailure(job, videoId, err, ctx),
+  });
+  const vod = new VodService({ config, store: control.store, bus, log, invalidate: (id) => delivery.catalog.invalidateAsset(id), storage: delivery.storage, captions: control.captions, handlers: { [CLIP]: (job, ctx) => clips.run(job, ctx) } });
+  await app.register(clipsRoutes({ store: control.store, clips })); // POST /api/v1/videos/:id/clips
+  clips.register(obs.metrics.registry);
   const uploads = await registerUploads(app, { config, store: control.store, bus, onUploaded: (videoId) => vod.enqueue(videoId), storage: delivery.storage });
   onVideoDeleted(control, (id) => {
     vod.cancel(id);
@@ -123,6 +136,7 @@ export async function buildStrom(given: Config, log: Logger = createLogger(given
   // The internal relay endpoint: other nodes (cluster mode) and edges (any node with cluster.secret) pull live streams there.
   const relayEndpoint = liveCluster ?? (config.cluster.secret !== null ? createRelayEndpoint(live, config, config.cluster.secret, log) : null);
   await app.register(live.routes);
+  await app.register(liveClipsRoutes({ store: control.store, clips: () => live.dvrClips })); // POST /api/v1/live-streams/:id/clips (set by wireLive)
   if (relayEndpoint) await app.register(relayEndpoint.routes);
   if (server instanceof http.Server) live.attach(server);
   control.setRtmpPort(() => live.rtmp.port()); // ingest URLs name the bound RTMP port

@@ -46,6 +46,7 @@ export const settings: readonly Setting[] = [
   { key: 'delivery.corsOrigin', kind: 'string', default: '*', doc: 'Access-Control-Allow-Origin for media ("" disables CORS)' },
   { key: 'delivery.earlyHints', kind: 'bool', default: true, doc: 'send 103 Early Hints for master playlists and, over HTTP/2, for the embed player page' },
   { key: 'delivery.embedFrameAncestors', kind: 'string', default: '*', doc: 'CSP frame-ancestors of the embed page /embed/<id>: which sites may put it in an iframe ("*" any, "\'none\'", or a list of origins)' },
+  { key: 'delivery.oembedProviderName', kind: 'string', default: 'Strom', doc: 'provider_name of oEmbed answers (GET /oembed)' },
   { key: 'delivery.http2Push', kind: 'bool', default: false, doc: 'HTTP/2 push of hinted objects to peers that allow it' },
   { key: 'delivery.playlistMaxAgeS', kind: 'int', default: 3600, min: 0, doc: 'Cache-Control max-age of VOD playlists' },
   { key: 'delivery.streamChunkBytes', kind: 'bytes', default: 256 * 1024, min: 4096, doc: 'read size when streaming large files from disk' },
@@ -154,6 +155,8 @@ export const settings: readonly Setting[] = [
   { key: 'vod.jobTimeoutMs', kind: 'duration', default: 6 * 3_600_000, min: 1000, doc: 'a transcode job running longer than this is killed and removed' },
   { key: 'vod.thumbnailConcurrency', kind: 'int', default: 2, min: 1, max: 32, doc: 'on-demand thumbnails rendered at once (GET /api/v1/videos/:id/thumbnail); more → 503' },
   { key: 'vod.storyboardTiles', kind: 'int', default: 100, min: 1, max: 400, doc: 'thumbnails in the seek-bar storyboard sprite' },
+  { key: 'vod.clipMaxInFlight', kind: 'int', default: 2, min: 1, max: 64, doc: 'clips (POST /api/v1/videos/:id/clips) queued or being cut at once, over all nodes; more → 503' },
+  { key: 'vod.clipMinSeconds', kind: 'int', default: 1, min: 1, max: 3600, doc: 'shortest clip range accepted, in seconds (end - start); shorter → 400' },
   { key: 'vod.captionMaxBytes', kind: 'bytes', default: 2 * MB, min: 1024, max: 64 * MB, doc: 'largest caption file (WebVTT or SubRip) accepted by POST /api/v1/videos/:id/captions; larger → 413' },
   // --- end vod.* ---
   // --- jobs.* : the durable job queue (src/jobs) ---
@@ -263,6 +266,7 @@ export interface Config {
     corsOrigin: string;
     earlyHints: boolean;
     embedFrameAncestors: string;
+    oembedProviderName: string;
     http2Push: boolean;
     playlistMaxAgeS: number;
     streamChunkBytes: number;
@@ -325,6 +329,8 @@ export interface Config {
     storyboardTiles: number;
     thumbnailConcurrency: number;
     captionMaxBytes: number;
+    clipMaxInFlight: number;
+    clipMinSeconds: number;
     /** executables (readiness checks them; the runner spawns them) */
     ffmpegPath: string;
     ffprobePath: string;

@@ -126,6 +126,15 @@ export const catalog = {
   // --- thumbnails (src/http/api/thumbnails.ts) ---
   VIDEO_NOT_READY: spec(409, (id: string, status: string) => `video ${show(id)} is ${status}, not ready`),
   BUSY: spec(503, (what: string) => `${what} is busy, retry shortly`),
+  // --- clips (src/vod/clips, /api/v1/videos/:id/clips) ---
+  CLIP_RANGE_INVALID: spec(400, (field: string, value: number, why: string) => `invalid clip ${field} ${value}: ${why}`),
+  LIVE_CLIP_UNAVAILABLE: spec(409, (streamId: string, why: string) => `cannot clip live stream ${show(streamId)}: ${why}`),
+  LIVE_CLIP_OUT_OF_WINDOW: spec(409, (streamId: string, start: number, windowS: number) => `clip start ${start} s is outside the DVR window of live stream ${show(streamId)}, which holds the last ${windowS.toFixed(3)} s`),
+  CLIPS_BUSY: spec(503, (limit: number) => `${limit} clips are already queued or being cut (vod.clipMaxInFlight); retry shortly`),
+  // --- oEmbed (GET /oembed, oembed.com §2.3.5: 404 / 501 / 401 answers) ---
+  OEMBED_URL_INVALID: spec(400, (url: string, why: string) => `oEmbed url ${show(url)} is not usable: ${why}`),
+  OEMBED_NOT_OURS: spec(404, (url: string) => `oEmbed url ${show(url)} is not a video page of this server`),
+  OEMBED_FORMAT: spec(501, (format: string) => `oEmbed format ${show(format)} is not implemented (use format=json)`),
   // --- captions (src/vod/captions, /api/v1/videos/:id/captions) ---
   CAPTION_INVALID: spec(400, (format: string, line: number, why: string) => `invalid ${format} caption file at line ${line}: ${why}`),
   CAPTION_NOT_FOUND: spec(404, (id: string, language: string) => `video ${show(id)} has no caption track for language ${show(language)}`),

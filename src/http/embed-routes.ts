@@ -14,6 +14,7 @@
  * `autoplay`, `muted`, `loop` (`1`/`true`), `start` (seconds). The page is `no-cache` (public) or
  * `private, no-store` (signed), and `Content-Security-Policy: frame-ancestors` follows
  * `delivery.embedFrameAncestors`. Unknown or unplayable videos get a 404 page, bad tokens a 403 page.
+ * The head carries the oEmbed discovery link (oembed-routes.ts).
  */
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
@@ -23,6 +24,8 @@ import { isStromError, type StromError, fail } from '../errors.js';
 import type { Delivery } from './delivery/delivery-handler.js';
 import type { ControlPlane } from './api/api.js';
 import { WEB_DIST } from './web.js';
+import { oembedLink } from './oembed-routes.js';
+import { publicBase } from './public-base.js';
 
 const ID = /^[A-Za-z0-9_-]{1,64}$/;
 const TOKEN = /^[A-Za-z0-9._~-]{1,2048}$/;
@@ -107,7 +110,8 @@ export function embedRoutes(o: { config: Config; delivery: Delivery; control: Co
         // Autoplay: the native controls come after the first frame (web/src/embed.ts): styling
         // Chromium's media-controls shadow tree costs ~35 ms of main thread per layout before it.
         .replace('%CONTROLS%', cfg.autoplay ? '' : 'controls')
-        .replace('%MEDIA_PRELOADS%', preloadTags(media))
+        // oEmbed discovery (oembed.com §4): consumers given this page's URL find the provider endpoint.
+        .replace('%MEDIA_PRELOADS%', `${preloadTags(media)}\n  ${oembedLink(publicBase(o.config, req), `${publicBase(o.config, req)}/embed/${id}${signed ? `?token=${q.token ?? ''}` : ''}`, title)}`)
         // JSON inside <script>: `<` escaped so no value can close the element.
         .replace('%CONFIG%', JSON.stringify(cfg).replace(/</g, '\\u003c'));
       return reply

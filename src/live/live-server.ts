@@ -18,6 +18,7 @@ import { llHlsRoutes } from './ll-hls/ll-hls-playback.js';
 import { llDashRoutes } from './ll-dash/ll-dash-playback.js';
 import { LlHlsService } from './ll-hls/ll-hls-service.js';
 import type { LiveRecorder } from './recording/live-recorder.js';
+import type { LiveDvrClips } from './live-dvr-clips.js';
 import { WebRtcService } from './webrtc/webrtc-service.js';
 import { webrtcRoutes } from './webrtc/webrtc-routes.js';
 import { AudioBridgePool } from './transcode/audio-bridge-pool.js';
@@ -56,6 +57,8 @@ export interface LiveServer {
   llhls: LlHlsService;
   /** Live recording → VOD, set by live-wiring when the store is available. */
   recorder: LiveRecorder | null;
+  /** Clips of the DVR window as videos (set by live-wiring with the store). */
+  dvrClips: LiveDvrClips | null;
   /** WHIP ingest and WHEP playback. */
   webrtc: WebRtcService;
   /** JPEGs of streams' latest keyframes (`GET /live/<id>/thumbnail.jpg`). */
@@ -105,6 +108,7 @@ export function createLiveServer(config: Config, log: Logger, opts: LiveServerOp
   const thumbRoutes = thumbnailRoutes(thumbnails, config.live.thumbnailIntervalMs, config.delivery.corsOrigin, () => guard);
   const server: LiveServer = {
     recorder: null, // set by live-wiring when the store is available
+    dvrClips: null, // likewise
     registry,
     bridges,
     events: registry.events,

@@ -20,9 +20,9 @@ import { countsAsViewer } from './stream/reader.js';
 import path from 'node:path';
 import type { BlobStorage } from '../storage/blob-storage.js';
 import { LiveRecorder, type RecorderOptions } from './recording/live-recorder.js';
-import { publishRecordingDir } from './recording/publish-recording.js';
 import { sweepRecordings } from './recording/recording-sweep.js';
-import { recordingDurationS } from './recording/vod-manifests.js';
+import { publishAsVideo } from './video-publication.js';
+import { LiveDvrClips } from './live-dvr-clips.js';
 
 /** What the live server is connected to. */
 export interface LiveWiring {
@@ -90,6 +90,7 @@ export async function wireLive(live: LiveServer, wiring: LiveWiring, config: Con
   // Signed live streams: `/live/<id>.flv?token=…` (or Bearer); public ones pass after the media rate limit.
   live.setPlaybackGuard(wiring.guard);
   // Recording → VOD: record=1 streams (or live.recordAll) become videos when they end.
+  const publication = { store, bus, dataDir: config.dataDir, storage: wiring.storage };
   const recOpts: RecorderOptions = {
     tmpDir: path.join(config.dataDir, 'tmp'),
     maxBytes: config.live.recordMaxBytes,
@@ -98,21 +99,14 @@ export async function wireLive(live: LiveServer, wiring: LiveWiring, config: Con
     publish: async (rec) => {
       const title = (await store.liveStreams.get(rec.streamId))?.title || rec.streamId;
       const video = await store.videos.create({ title: `${title} — recording ${new Date(rec.startedAt).toISOString().slice(0, 16).replace('T', ' ')}`, status: 'processing', metadata: { liveStreamId: rec.streamId, sessionId: rec.sessionId } });
-      try {
-        await publishRecordingDir(rec.dir, video.id, config.dataDir, wiring.storage); // atomic publication (docs/STORAGE.md)
-      } catch (err) {
-        await store.videos.setStatus(video.id, 'errored', { error: { code: 'TRANSCODE_FAILED', message: `recording could not be published: ${String(err)}` } });
-        throw err;
-      }
-      const durationS = recordingDurationS(rec.info);
-      await store.videos.setStatus(video.id, 'ready', { progress: 1, playable: true, durationS, width: rec.info.width ?? null, height: rec.info.height ?? null });
-      bus.publish('video.ready', { videoId: video.id, durationS });
+      const durationS = await publishAsVideo(publication, rec.dir, rec.info, video.id); // atomic publication (docs/STORAGE.md)
       log.info({ streamId: rec.streamId, videoId: video.id, durationS }, 'live recording published as a video');
     },
   };
   // Crash-safe recordings: finish or remove what a crash left in tmp/rec-* before new publishers arrive
   await sweepRecordings(recOpts.tmpDir, recOpts.publish, log.child({ component: 'recorder' }));
   live.recorder = new LiveRecorder(live.registry, live.events, live.llhls, recOpts, log.child({ component: 'recorder' }));
+  live.dvrClips = new LiveDvrClips({ registry: live.registry, llhls: live.llhls, publication, tmpDir: recOpts.tmpDir, maxInFlight: config.vod.clipMaxInFlight });
   wiring.setLiveStatus((id) => {
     const s = live.status(id);
     if (s.state === 'active' || origins === undefined) return s.state === 'active' ? s : null;

@@ -48,30 +48,42 @@ export function storyboardVtt(l: StoryboardLayout, durationS: number, sprite = '
   return cues.join('\n');
 }
 
-/** Concatenate init + media segments of a published track into one fragmented MP4 file. */
-async function concatTrack(dir: string, t: PublishedTrack, to: string): Promise<void> {
+/** Concatenate files (an init segment then its media segments) into one fragmented MP4 file. */
+export async function concatFiles(files: string[], to: string): Promise<void> {
   const out = await open(to, 'w');
   try {
-    const parts = [path.join(dir, t.rendition.name, 'init.mp4'), ...t.segments.map((s) => path.join(dir, t.rendition.name, s.uri))];
-    for (const p of parts) await out.write(await readFile(p));
+    for (const p of files) await out.write(await readFile(p));
   } finally {
     await out.close();
   }
 }
 
-/** Remux the top video rung and the audio into a faststart MP4 (`moov` first, ISO/IEC 14496-12 §8.2). */
+/** The init and media segment paths of a published track, in order. */
+function trackFiles(dir: string, t: PublishedTrack): string[] {
+  return [path.join(dir, t.rendition.name, 'init.mp4'), ...t.segments.map((s) => path.join(dir, t.rendition.name, s.uri))];
+}
+
+/**
+ * Remux fragmented MP4 inputs (a video track, then optionally an audio one) into a faststart MP4
+ * (`moov` first, ISO/IEC 14496-12 §8.2) with `-c copy`; returns its size.
+ */
+export async function remuxMp4(inputs: string[], to: string, o: { signal?: AbortSignal } = {}): Promise<number> {
+  if (inputs.length === 0) throw fail('TRANSCODE_FAILED', 'nothing to put in download.mp4');
+  const maps = inputs.length === 2 ? ['-map', '0:v:0', '-map', '1:a:0'] : ['-map', '0'];
+  await runFfmpeg(['-hide_banner', '-loglevel', 'error', '-y', ...inputs.flatMap((i) => ['-i', i]), ...maps, '-c', 'copy', '-movflags', '+faststart', '-f', 'mp4', to], { signal: o.signal });
+  return (await stat(to)).size;
+}
+
+/** Remux the top video rung and the audio into a faststart MP4. */
 export async function writeDownloadMp4(o: { outDir: string; workDir: string; video?: PublishedTrack; audio?: PublishedTrack; to: string; signal?: AbortSignal }): Promise<number> {
   const inputs: string[] = [];
   for (const t of [o.video, o.audio]) {
     if (!t) continue;
     const file = path.join(o.workDir, `concat-${t.rendition.name}.mp4`);
-    await concatTrack(o.outDir, t, file);
-    inputs.push('-i', file);
+    await concatFiles(trackFiles(o.outDir, t), file);
+    inputs.push(file);
   }
-  if (inputs.length === 0) throw fail('TRANSCODE_FAILED', 'nothing to put in download.mp4');
-  const maps = inputs.length === 4 ? ['-map', '0:v:0', '-map', '1:a:0'] : ['-map', '0'];
-  await runFfmpeg(['-hide_banner', '-loglevel', 'error', '-y', ...inputs, ...maps, '-c', 'copy', '-movflags', '+faststart', '-f', 'mp4', o.to], { signal: o.signal });
-  return (await stat(o.to)).size;
+  return remuxMp4(inputs, o.to, { signal: o.signal });
 }
 
 /**

@@ -20,7 +20,7 @@ import { fail, isStromError } from '../errors.js';
 import type { EventBus } from '../events/event-bus.js';
 import type { Store } from '../store/db/database.js';
 import type { JobRow } from '../store/db/schema.js';
-import { WorkerPool, isTransient, type JobContext } from '../jobs/worker-pool.js';
+import { WorkerPool, isTransient, type JobContext, type JobHandler } from '../jobs/worker-pool.js';
 import { processVideo, type AssetSummary, type VodProgress } from './process-video.js';
 import { assetPrefix, STORAGE_URI, type BlobStorage } from '../storage/blob-storage.js';
 import { createStorage } from '../storage/create-storage.js';
@@ -42,6 +42,8 @@ export interface VodServiceOptions {
   captions?: { apply(videoId: string): Promise<void> };
   /** Media storage: where sources are read from and assets published to (default: the one `config.storage` names). */
   storage?: BlobStorage;
+  /** Other job kinds run by the same pool (clips), by kind. */
+  handlers?: Record<string, JobHandler>;
 }
 
 /** Where the original of a video is kept (docs/STORAGE.md). */
@@ -64,7 +66,7 @@ export class VodService {
     this.pool = new WorkerPool({
       jobs: o.store.jobs,
       log: o.log,
-      handlers: { [TRANSCODE]: (job, ctx) => this.transcode(job, ctx) },
+      handlers: { ...o.handlers, [TRANSCODE]: (job, ctx) => this.transcode(job, ctx) },
       concurrency: o.config.jobs.concurrency,
       timeoutMs: o.config.vod.jobTimeoutMs,
       leaseMs: o.config.jobs.leaseMs,
@@ -88,6 +90,13 @@ export class VodService {
         if (removed.length > 0) this.o.log.warn({ folders: removed }, 'deleted abandoned publication staging folders');
       }, (err: unknown) => this.o.log.warn({ err }, 'could not sweep publication staging folders'));
     }
+  }
+
+  /** Queue a job of another kind (`handlers`) for a video and wake the pool. */
+  async enqueueJob(kind: string, videoId: string, payload: unknown): Promise<void> {
+    await this.o.store.jobs.enqueue({ kind, videoId, maxAttempts: this.o.config.jobs.maxAttempts, payload });
+    this.o.bus.publish('video.queued', { videoId });
+    this.pool.kick();
   }
 
   /** Queue the transcode of a stored source. */
@@ -176,8 +185,8 @@ export class VodService {
     else await this.storage.deletePrefix(assetPrefix(videoId));
   }
 
-  /** Record a failure on the video when it is final (permanent, timed out or out of attempts). */
-  private async settleFailure(job: JobRow, videoId: string, err: unknown, ctx: JobContext): Promise<void> {
+  /** Record a failure on the video when it is final (permanent, timed out or out of attempts): error on the row, asset removed, `video.errored`. */
+  async settleFailure(job: JobRow, videoId: string, err: unknown, ctx: JobContext): Promise<void> {
     const reason = ctx.signal.reason as unknown;
     if (ctx.signal.aborted && (reason === 'shutdown' || reason === 'cancelled')) return;
     const e = ctx.signal.aborted && reason === 'timeout' ? fail('JOB_TIMEOUT', job.id, this.o.config.vod.jobTimeoutMs) : err;

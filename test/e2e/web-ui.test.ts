@@ -201,7 +201,30 @@ test('a signed video plays through a playback token (/s/<token>/…)', async () 
   // The public URL tried first (403) was dropped without a word.
   assert.equal(await page.locator('.player').count(), 1);
   assert.equal(await page.locator('.player + .error').isVisible(), false, 'no error from the speculative player');
+  // The embed code of a signed video carries the page's playback token.
+  await page.waitForFunction(() => (document.querySelector('#embed-code') as HTMLTextAreaElement | null)?.value.includes('?token=') === true);
   assert.equal((await api('PATCH', `/api/v1/videos/${videoId}`, { visibility: 'public' })).status, 200);
+});
+
+test('the watch page shows the embed code; autoplay, loop and start-at-current-time change it', async () => {
+  await open(`watch/${videoId}`);
+  const code = page.locator('#embed-code');
+  await code.waitFor();
+  const value = () => code.inputValue();
+  assert.match(await value(), new RegExp(`^<iframe src="${url}/embed/${videoId}" width="640" height="360" frameborder="0" allow="autoplay; fullscreen; picture-in-picture" allowfullscreen`));
+  await page.getByLabel('Autoplay (muted)').check();
+  await page.getByLabel('Loop').check();
+  assert.match(await value(), /\?autoplay=1&amp;muted=1&amp;loop=1"/);
+  await page.waitForFunction(() => ((window as unknown as PlayerHook).__stromPlayer?.video.currentTime ?? 0) > 0.2, undefined, { timeout: 30_000 });
+  await page.evaluate(() => {
+    const v = (window as unknown as PlayerHook).__stromPlayer!.video;
+    v.pause();
+    v.currentTime = 2.2;
+  });
+  await page.getByLabel('Start at the current time').check();
+  assert.match(await value(), /&amp;start=2"/);
+  await page.getByRole('button', { name: 'Copy embed code' }).click();
+  await page.locator('.embed-card [aria-live]').filter({ hasText: /Copied|Ctrl\+C/ }).waitFor();
 });
 
 test('an upload pauses and resumes from where it stopped (tus)', async () => {

@@ -39,6 +39,9 @@ export type VideoPatch = Static<typeof VideoPatch>;
 
 const Playback = Type.Object({ hls: Type.String(), dash: Type.String(), mp4: Type.String(), poster: Type.String() });
 
+/** Where a clip was cut from: source video and range (seconds, snapped to segment boundaries). */
+export const ClipOf = Type.Object({ videoId: Type.String(), start: Type.Number(), end: Type.Number() });
+
 /** A video as the API returns it. */
 export const Video = Type.Object({
   id: Type.String(),
@@ -52,10 +55,20 @@ export const Video = Type.Object({
   width: Type.Union([Type.Integer(), Type.Null()]),
   height: Type.Union([Type.Integer(), Type.Null()]),
   metadata: Type.Record(Type.String(), Type.Unknown()),
+  clipOf: Type.Union([ClipOf, Type.Null()]),
   createdAt: Type.String({ format: 'date-time' }),
   updatedAt: Type.String({ format: 'date-time' }),
   playback: Playback,
 });
+
+/** `POST /api/v1/videos/:id/clips` body: the range in seconds of the source's timeline. */
+export const ClipRequest = Type.Object({
+  start: Type.Number({ description: 'seconds from the start of the video; snapped down to a segment boundary' }),
+  end: Type.Number({ description: 'seconds from the start of the video; snapped up to a segment boundary' }),
+  title: Type.Optional(Type.String({ maxLength: 500 })),
+}, { additionalProperties: false });
+/** Type of ClipRequest. */
+export type ClipRequest = Static<typeof ClipRequest>;
 
 /** A page of videos. */
 export const VideoList = Type.Object({ items: Type.Array(Video), nextCursor: Type.Union([Type.String(), Type.Null()]) });

@@ -8,6 +8,7 @@ import path from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { fail } from '../../errors.js';
 import type { VideoRow } from '../../store/db/schema.js';
+import type { ClipOf } from '../../store/db/videos-repo.js';
 import { iso, type ApiContext } from './context.js';
 import { errors, IdParams, ListQuery, PlaybackToken, PlaybackTokenRequest, Video, VideoList, VideoPatch } from './schemas.js';
 
@@ -31,6 +32,7 @@ export function videoJson(r: VideoRow) {
     width: r.width,
     height: r.height,
     metadata: JSON.parse(r.metadata) as Record<string, unknown>,
+    clipOf: r.clip_of ? (JSON.parse(r.clip_of) as ClipOf) : null,
     createdAt: iso(r.created_at),
     updatedAt: iso(r.updated_at),
     playback: videoPlayback(r.id),

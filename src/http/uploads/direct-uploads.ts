@@ -14,6 +14,7 @@ import { newId } from '../../store/db/ids.js';
 import type { DirectUploadRow } from '../../store/db/schema.js';
 import { errors, Visibility } from '../api/schemas.js';
 import { videoFields, type UploadOptions } from './upload-files.js';
+import { publicBase } from '../public-base.js';
 
 /** Base path of direct uploads (the API and the one-time tus URLs under it). */
 export const DIRECT_PATH = '/api/v1/uploads/direct';
@@ -70,7 +71,7 @@ function stateJson(r: DirectUploadRow) {
 
 /** Where the upload URL points: `publicUrl`, else the host the API request came to. */
 function origin(o: UploadOptions, req: FastifyRequest): string {
-  return o.config.publicUrl ? o.config.publicUrl.replace(/\/$/, '') : `${req.protocol}://${req.headers.host ?? 'localhost'}`;
+  return publicBase(o.config, req);
 }
 
 /** Register `POST|GET|DELETE /api/v1/uploads/direct…` (JSON, scope `videos:write`); `discard` drops an unfinished upload's bytes and waiting video. */

@@ -35,6 +35,15 @@ export async function finalizeRecordingDir(dir: string, info: RecordingInfo): Pr
   await writeFile(path.join(dir, 'manifest.mpd'), renderVodMpd(info));
 }
 
+/** Codec strings and picture size of a live stream's current tracks, as a recording's manifests name them. */
+export function streamTracksInfo(registry: StreamRegistry, streamId: string): Omit<RecordingInfo, 'segments'> {
+  const t = registry.get(streamId)?.tracks ?? {};
+  const meta = registry.get(streamId)?.meta ?? {};
+  const codecs = [t.video && codecParameter({ codec: t.video.codec, config: t.video.config.payload }, t.video.codecString),
+    t.audio && codecParameter({ codec: t.audio.codec, config: t.audio.config.payload }, t.audio.codecString)].filter((c): c is string => typeof c === 'string');
+  return typeof meta.width === 'number' && typeof meta.height === 'number' ? { codecs, width: meta.width, height: meta.height } : { codecs };
+}
+
 /** A finished recording directory, ready to be published. */
 export interface FinishedRecording {
   streamId: string;
@@ -127,11 +136,7 @@ export class LiveRecorder {
 
   private attach(streamId: string, s: Session): void {
     if (s.mux !== null || this.sessions.get(streamId) !== s || this.registry.get(streamId)?.active !== true) return;
-    const t = this.registry.get(streamId)?.tracks ?? {};
-    const meta = this.registry.get(streamId)?.meta ?? {};
-    s.rec.info.codecs = [t.video && codecParameter({ codec: t.video.codec, config: t.video.config.payload }, t.video.codecString),
-      t.audio && codecParameter({ codec: t.audio.codec, config: t.audio.config.payload }, t.audio.codecString)].filter((c): c is string => typeof c === 'string');
-    if (typeof meta.width === 'number' && typeof meta.height === 'number') Object.assign(s.rec.info, { width: meta.width, height: meta.height });
+    Object.assign(s.rec.info, streamTracksInfo(this.registry, streamId));
     const mux = this.llhls.muxer(streamId);
     s.mux = mux;
     // Crash safety: the journal head holds what a restart needs to finish this directory.

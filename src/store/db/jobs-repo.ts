@@ -143,6 +143,13 @@ export class JobsRepo {
     return Object.fromEntries(rows.map((r) => [r.state, Number(r.n)]));
   }
 
+  /** Unfinished (queued or running) jobs of one kind, over every node sharing the store: the bound of a queue. */
+  async countActive(kind: string): Promise<number> {
+    const row = await this.db.selectFrom('jobs').select((eb) => eb.fn.countAll<number>().as('n'))
+      .where('kind', '=', kind).where('state', 'in', ['queued', 'running']).executeTakeFirst();
+    return Number(row?.n ?? 0);
+  }
+
   /** Cancel every unfinished job of a video (on delete); returns the ids cancelled. */
   async cancelForVideo(videoId: string): Promise<string[]> {
     const rows = await this.db.updateTable('jobs').set({ state: 'cancelled', lease_until: null, lease_owner: null, updated_at: Date.now() })

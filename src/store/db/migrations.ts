@@ -209,6 +209,13 @@ export const migrations: readonly Migration[] = [
       await db.schema.createIndex('direct_uploads_expiry').on('direct_uploads').columns(['state', 'expires_at']).execute();
     },
   },
+  {
+    version: 9,
+    name: 'videos.clip_of: the source video and range of a clip',
+    async up(db) {
+      await db.schema.alterTable('videos').addColumn('clip_of', 'text').execute();
+    },
+  },
 ];
 
 /** Apply every migration newer than the database's version; returns the versions applied. */

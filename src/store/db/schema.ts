@@ -29,6 +29,8 @@ export interface VideoRow {
   /** JSON object as text. */
   metadata: string;
   playable: number;
+  /** A clip: JSON `{videoId, start, end}` of the range of the video it was cut from (seconds, snapped); null otherwise. */
+  clip_of: string | null;
   created_at: number;
   updated_at: number;
 }

@@ -17,6 +17,15 @@ export interface NewVideo {
   status?: VideoStatus;
   sourcePath?: string | null;
   metadata?: Record<string, unknown>;
+  /** A clip's source and snapped range. */
+  clipOf?: ClipOf | null;
+}
+
+/** Where a clip was cut from: the source video and the range in its timeline, seconds. */
+export interface ClipOf {
+  videoId: string;
+  start: number;
+  end: number;
 }
 
 /** Fields a caller may change; `error: null` clears a previous error. */
@@ -80,6 +89,7 @@ export class VideosRepo {
       source_path: v.sourcePath ?? null,
       metadata: JSON.stringify(v.metadata ?? {}),
       playable: 0,
+      clip_of: v.clipOf ? JSON.stringify(v.clipOf) : null,
       created_at: now,
       updated_at: now,
     };

@@ -1,6 +1,6 @@
 /**
  * `#/watch/<id>`: play a video (signed ones through a playback token), with its details and
- * direct links and its captions (list, upload, delete). A video still processing is followed on the
+ * direct links, its embed code and its captions (list, upload, delete). A video still processing is followed on the
  * event stream and starts playing as soon as it becomes playable.
  */
 import { api, events, type Video } from '../api.js';
@@ -8,6 +8,7 @@ import { append, fmtDuration, h } from '../dom.js';
 import { captionsPanel } from '../captions-panel.js';
 import { createPlayer, type Player } from '../player.js';
 import { playbackOf } from '../playback.js';
+import { embedCard } from '../embed-code.js';
 
 /** Render the watch page for video `id`. */
 export async function watchPage(main: HTMLElement, signal: AbortSignal, id: string): Promise<void> {
@@ -78,7 +79,7 @@ export async function watchPage(main: HTMLElement, signal: AbortSignal, id: stri
     player = null;
     void start(true);
   };
-  if (v.status === 'ready') main.append(captionsPanel(v.id, signal, reload));
+  if (v.status === 'ready') main.append(embedCard(v, () => player?.video.currentTime ?? 0), captionsPanel(v.id, signal, reload));
 
   describe();
   if (player) return;
