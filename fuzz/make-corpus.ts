@@ -151,6 +151,8 @@ const conclusion = controlPacket(CTRL.HANDSHAKE, 0, 0, 1000, 0, buildHandshake({
 const nak = controlPacket(CTRL.NAK, 0, 0, 2000, 77, lossListCif([[10, 10], [20, 25], [0x7ffffff0, 3]]));
 const data = Buffer.concat([Buffer.from([0, 0, 0x30, 0x39, 0xc0, 0, 0, 1, 0, 0, 0x03, 0xe8, 0, 0, 0, 77]), ts.subarray(0, 188 * 7)]);
 put('srt-packet', { ...Object.fromEntries(srt.map((b, i) => [`ffmpeg-caller-${i}.bin`, b])), 'conclusion.bin': conclusion, 'nak.bin': nak, 'data.bin': data });
+// Receiver records [kind][offset:2][flags]: in order, a gap, its repair, a latency drop, a DROPREQ.
+put('srt-receiver', { 'loss-recover-drop.bin': Buffer.from([0, 0, 0, 1, 0, 0, 2, 1, 0, 0, 1, 1, 6, 0, 0, 0x80, 0, 0, 5, 1, 0, 0, 3, 0, 6, 0, 0, 0xff, 7, 0, 0x10, 0]) });
 put('srt-streamid', { 'access-control.txt': '#!::r=cam1,m=publish,token=abc', 'read.txt': 'read:live_abc?token=t0k', 'bare.txt': 'streamkey123', 'backup.txt': '#!::r=cam1,m=publish,backup=1' });
 
 // --- HTTP heads: curl and undici, as sent on the wire ---------------------------------------

@@ -66,9 +66,20 @@ export function fuzz(target: FuzzTarget, seeds: readonly Buffer[], o: FuzzOption
     } catch (err) {
       error = errorText(err);
     }
-    const ms = performance.now() - t0;
+    let ms = performance.now() - t0;
     execs++;
-    if (error === null && ms > slowMs) error = `slow input: ${ms.toFixed(0)} ms (limit ${slowMs} ms)`;
+    // A pause of the process (GC, another process on the core) is not the parser's: a slow input
+    // must be slow on every one of three runs.
+    for (let again = 0; error === null && ms > slowMs && again < 2; again++) {
+      const t1 = performance.now();
+      try {
+        target.run(input);
+      } catch (err) {
+        error = `fails only on a re-run: ${errorText(err)}`;
+      }
+      ms = Math.min(ms, performance.now() - t1);
+    }
+    if (error === null && ms > slowMs) error = `slow input: ${ms.toFixed(0)} ms on each of 3 runs (limit ${slowMs} ms)`;
     if (error === null) return true;
     // One finding per distinct message shape: the same bug found again adds nothing.
     const key = error.replace(/\d+/g, 'N');

@@ -5,20 +5,13 @@
  * branches that random bytes almost never would. Deterministic for a given PRNG.
  */
 
+import { seededRandom } from '../../bench/netem/udp-relay.js';
+
 /** A PRNG returning [0, 1). */
 export type Rnd = () => number;
 
-/** mulberry32: small, fast and reproducible from one 32-bit seed. */
-export function prng(seed: number): Rnd {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** mulberry32 from one 32-bit seed: small, fast and reproducible (the one the network benches use). */
+export const prng: (seed: number) => Rnd = seededRandom;
 
 const int = (r: Rnd, n: number): number => Math.floor(r() * n);
 const INTERESTING = [0, 1, 0x7f, 0x80, 0xff, 0x100, 0x7fff, 0x8000, 0xffff, 0x10000, 0x7fffffff, 0x80000000, 0xffffffff];

@@ -8,7 +8,7 @@ import { invariant, type FuzzTarget } from '../engine/target.js';
 /** Parse as VTT, SRT and sniffed: a document or a CaptionError; accepted cues ordered and re-parseable. */
 export const captions: FuzzTarget = {
   name: 'captions',
-  checks: 'parseCaptionFile returns cues or throws CaptionError naming a line ≥ 1; cues have finite 0 ≤ start ≤ end in start order; the serialized WebVTT parses again to the same cues',
+  checks: 'parseCaptionFile returns cues or throws CaptionError naming a line ≥ 1; cues have finite 0 ≤ start ≤ end in start order; the serialized WebVTT parses again to the same cues (times and text)',
   dict: ['WEBVTT\n\n', '00:00:01.000 --> 00:00:02.000', '00:00:01,000 --> 00:00:02,000', '\n\n', '\r\n', '1\n', 'NOTE ', 'STYLE\n', 'REGION\n', ' line:0 align:start', '-->', '\uFEFF', '<b>', '99:59:59.999'],
   maxLen: 4096,
   run(input) {
@@ -33,6 +33,10 @@ export const captions: FuzzTarget = {
         invariant(false, `serialized captions do not parse again: ${String(err)}`);
       }
       invariant(again.cues.length === doc.cues.length, `${doc.cues.length} cues became ${again.cues.length} after a round trip`);
+      again.cues.forEach((c, i) => {
+        const o = doc.cues[i]!;
+        invariant(c.startS === o.startS && c.endS === o.endS && c.text === o.text, `cue ${i + 1} changed in a round trip: ${JSON.stringify(o.text)} → ${JSON.stringify(c.text)}`);
+      });
     }
   },
 };

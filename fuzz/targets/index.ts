@@ -7,11 +7,11 @@ import { rtpH264, sdp } from './webrtc.js';
 import { cmcd, llHlsQuery, srtStreamId } from './query.js';
 import { tusHeaders } from './tus.js';
 import { tsDemux } from './ts.js';
-import { srtPacket } from './srt.js';
+import { srtPacket, srtReceiver } from './srt.js';
 import { captions } from './captions.js';
 
 /** All targets. */
-export const targets: readonly FuzzTarget[] = [rtmpChunk, amf0, flv, leanHttp, rangeHeaders, sdp, rtpH264, cmcd, llHlsQuery, tusHeaders, tsDemux, srtPacket, srtStreamId, captions];
+export const targets: readonly FuzzTarget[] = [rtmpChunk, amf0, flv, leanHttp, rangeHeaders, sdp, rtpH264, cmcd, llHlsQuery, tusHeaders, tsDemux, srtPacket, srtReceiver, srtStreamId, captions];
 
 /** The target called `name`, or undefined. */
 export function targetNamed(name: string): FuzzTarget | undefined {

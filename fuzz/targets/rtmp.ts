@@ -25,16 +25,26 @@ function pieces(b: Buffer): Buffer[] {
 /** Handshake, then chunks: messages stay within the limits, AMF0 bodies decode or are refused. */
 export const rtmpChunk: FuzzTarget = {
   name: 'rtmp-chunk',
-  checks: 'handshake then chunk stream: only RTMP_PROTOCOL/catalog errors; every message ≤ maxMessageBytes; chunk streams ≤ maxChunkStreams; AMF0 command bodies decode or throw a catalog error',
-  dict: ['connect', 'publish', 'createStream', '@setDataFrame', 'onMetaData', 'app', 'tcUrl', Buffer.from([0x02, 0, 0, 0, 0, 0, 4, 1]), Buffer.from([0xc3]), Buffer.from([0x43]), Buffer.from([0xff, 0xff, 0xff])],
+  checks: 'handshake then chunk stream, with Set Chunk Size and Abort applied as the session does: only RTMP_PROTOCOL/catalog errors; every message ≤ maxMessageBytes; chunk streams ≤ maxChunkStreams; AMF0 command bodies decode or throw a catalog error',
+  dict: [Buffer.from([0x02, 0, 0, 0, 0, 0, 4, 1, 0, 0, 0, 0, 0, 0, 0, 1]), Buffer.from([0x02, 0, 0, 0, 0, 0, 4, 2, 0, 0, 0, 0, 0, 0, 0, 4]), 'connect', 'publish', 'createStream', '@setDataFrame', 'onMetaData', 'app', 'tcUrl', Buffer.from([0x02, 0, 0, 0, 0, 0, 4, 1]), Buffer.from([0xc3]), Buffer.from([0x43]), Buffer.from([0xff, 0xff, 0xff])],
   maxLen: 3 * HANDSHAKE_SIZE + 16 * 1024,
   run(input) {
     const hs = new ServerHandshake();
     const messages: RtmpMessage[] = [];
-    const reader = new ChunkReader(LIMITS, (m) => messages.push(m));
+    let closed = false;
+    // Protocol control messages act on the reader as rtmp-session.ts does (RTMP spec §5.4.1–5.4.2).
+    const reader: ChunkReader = new ChunkReader(LIMITS, (m) => {
+      messages.push(m);
+      if (m.typeId === 1) {
+        const size = m.payload.length >= 4 ? m.payload.readUInt32BE(0) & 0x7fffffff : 0;
+        if (size < 1) closed = true;
+        else reader.chunkSize = size;
+      } else if (m.typeId === 2 && m.payload.length >= 4) reader.abort(m.payload.readUInt32BE(0));
+    });
     rejectsOnlyWithCatalog(() => {
       let done = false;
       for (const p of pieces(input)) {
+        if (closed) break;
         if (!done) {
           const step = hs.feed(p);
           done = step.done;

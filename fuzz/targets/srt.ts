@@ -1,10 +1,12 @@
 /**
  * SRT datagrams (SRT RFC draft §3): packet header, handshake CIF with its extensions (§3.2.1) and
- * NAK loss lists (§3.2.5), as the listener reads them from any UDP sender.
+ * NAK loss lists (§3.2.5), as the listener reads them from any UDP sender; and the receiver's
+ * window logic those packets drive (§4.5: loss detection, TSBPD drops, DROPREQ).
  */
 import { CTRL, parseLossList, parsePacket } from '../../src/live/srt/protocol/packet.js';
 import { MAX_STREAM_ID, parseHandshake } from '../../src/live/srt/protocol/handshake.js';
-import { seqOff } from '../../src/live/srt/protocol/seq.js';
+import { SrtReceiver } from '../../src/live/srt/protocol/receiver.js';
+import { seqAdd, seqOff } from '../../src/live/srt/protocol/seq.js';
 import { invariant, type FuzzTarget } from '../engine/target.js';
 
 const MAX_LOSS = 1024;
@@ -40,6 +42,49 @@ export const srtPacket: FuzzTarget = {
         total += n + 1;
       }
       invariant(total <= MAX_LOSS, `loss list of ${total} packets over ${MAX_LOSS}`);
+    }
+  },
+};
+
+const WINDOW = 64;
+
+/** Receiver state machine: in-order delivery once per packet, held ≤ window, losses inside the window. */
+export const srtReceiver: FuzzTarget = {
+  name: 'srt-receiver',
+  checks: 'data packets (any order, duplicates, far jumps), latency drops and DROPREQ: every packet is delivered at most once and in sequence order, held packets ≤ window, NAK ranges forward and ≤ the asked count',
+  dict: [Buffer.from([0, 0, 1, 0]), Buffer.from([0, 0, 0, 0]), Buffer.from([6, 0, 0, 200]), Buffer.from([7, 0, 5, 0]), Buffer.from([0, 0x7f, 0xff, 0]), Buffer.from([0, 0x80, 0, 0])],
+  maxLen: 4096,
+  run(input) {
+    const initial = 0x7fffffc0; // near the wrap of 31-bit sequence numbers
+    let lastDelivered: number | null = null;
+    const delivered = new Set<number>();
+    const r = new SrtReceiver(initial, 120, WINDOW, (payload) => {
+      const seq = payload.readUInt32BE(0);
+      invariant(!delivered.has(seq), `packet ${seq} delivered twice`);
+      invariant(lastDelivered === null || seqOff(lastDelivered, seq) > 0, `packet ${seq} delivered after ${lastDelivered}`);
+      delivered.add(seq);
+      lastDelivered = seq;
+    });
+    let now = 0;
+    let base = initial;
+    for (let i = 0; i + 4 <= input.length; i += 4) {
+      const kind = input[i]! % 8;
+      const a = input.readInt16BE(i + 1);
+      const b = input[i + 3]!;
+      if (kind <= 5) {
+        const seq = seqAdd(base, a % 96);
+        const payload = Buffer.alloc(4);
+        payload.writeUInt32BE(seq);
+        r.receive(seq, payload, now);
+        if (b & 1) base = seqAdd(base, 1);
+      } else if (kind === 6) {
+        now += b;
+        r.dropTooLate(now);
+      } else r.dropUpTo(seqAdd(base, a));
+      invariant(r.heldPackets() <= WINDOW, `${r.heldPackets()} packets held, window ${WINDOW}`);
+      const ranges = r.lossRanges(8);
+      invariant(ranges.length <= 8, `${ranges.length} loss ranges for 8 asked`);
+      for (const [from, to] of ranges) invariant(seqOff(from, to) >= 0 && seqOff(from, to) < WINDOW * 2, `loss range ${from}-${to}`);
     }
   },
 };
