@@ -115,7 +115,10 @@ async function chromiumOffer(direction: 'sendonly' | 'recvonly'): Promise<string
 const ts = ffmpegFile('a.ts', ['-t', '1', ...H264, '-c:a', 'aac', '-f', 'mpegts']);
 put('ts-demux', { 'ffmpeg-h264-aac-40pkt.mpegts': ts.subarray(0, 188 * 40), 'ffmpeg-h264-aac-tail.mpegts': ts.subarray(ts.length - 188 * 12) });
 const flvFile = ffmpegFile('a.flv', ['-t', '1', ...H264, '-c:a', 'aac', '-f', 'flv']);
-put('flv', { 'ffmpeg-h264-aac-head.flv': flvFile.subarray(0, 6000) });
+// A header whose DataOffset (E.2) reaches 200 bytes past the 9-byte header: the skip spans reads.
+const longHeader = Buffer.concat([flvFile.subarray(0, 9), Buffer.alloc(200, 0xee), flvFile.subarray(9, 3000)]);
+longHeader.writeUInt32BE(209, 5);
+put('flv', { 'ffmpeg-h264-aac-head.flv': flvFile.subarray(0, 6000), 'regression-long-header.flv': longHeader });
 
 // --- RTMP: ffmpeg's handshake + connect, and a publish built from the FLV tags ---------------
 const rtmp = await rtmpCapture();
