@@ -39,7 +39,7 @@ export const cmcd: FuzzTarget = {
 /** LL-HLS blocking query: an error, or integers within 10 digits and a boolean skip. */
 export const llHlsQuery: FuzzTarget = {
   name: 'll-hls-query',
-  checks: 'parseBlockingQuery returns {error} or msn/part safe non-negative integers (part only with msn) and skip boolean; same answer as the query string parsed by URLSearchParams',
+  checks: 'parseBlockingQuery returns {error} or msn/part safe non-negative integers (part only with msn) and a boolean skip',
   dict: ['_HLS_msn=', '_HLS_part=', '_HLS_skip=YES', '_HLS_skip=v2', '&', '=', '9999999999', '-1', '1e3', '%20'],
   maxLen: 1024,
   run(input) {
@@ -62,7 +62,7 @@ export const llHlsQuery: FuzzTarget = {
 /** SRT stream ids: a request with a non-empty name and a known mode, or an error with an SRT_REJX code. */
 export const srtStreamId: FuzzTarget = {
   name: 'srt-streamid',
-  checks: 'parseStreamId returns a request with mode publish|request and a non-empty name, or an error with code 1400/1405',
+  checks: 'parseStreamId returns a request with mode publish or request and a non-empty name, or an error with code 1400/1405',
   dict: ['#!::', 'r=', 'm=publish', 'm=request', ',', 'token=', 'backup=1', 'publish:', 'read:', '?', '&', '='],
   maxLen: 512,
   run(input) {

@@ -9,7 +9,7 @@ import { invariant, type FuzzTarget } from '../engine/target.js';
 /** Upload-Metadata → video fields: title ≤ 500 chars, visibility public|signed, else a clear refusal. */
 export const tusHeaders: FuzzTarget = {
   name: 'tus-headers',
-  checks: 'Upload-Metadata parses or is refused with an Error; the fields Strom keeps have a title ≤ 500 characters and visibility public|signed, anything else is refused naming "visibility"',
+  checks: 'Upload-Metadata parses or is refused with an Error; the fields Strom keeps have a title ≤ 500 characters and visibility public or signed, anything else is refused naming "visibility"',
   dict: ['title ', 'filename ', 'visibility ', 'cHVibGlj', 'c2lnbmVk', 'aGlkZGVu', ',', ' ', '='],
   maxLen: 2048,
   run(input) {

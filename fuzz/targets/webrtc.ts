@@ -34,7 +34,7 @@ const MAX_AU = 16 * 1024;
 /** RTP H.264: the input is a packet list [len:2][seqStep:1][flags:1][payload]; AUs are complete and bounded. */
 export const rtpH264: FuzzTarget = {
   name: 'rtp-h264',
-  checks: 'never throws; every access unit ≤ maxBytes, has ≥ 1 non-empty NAL unit, starts after a loss only on an IDR; per-AU bytes never exceed the limit',
+  checks: 'never throws; every access unit ≤ maxBytes, has ≥ 1 non-empty NAL unit, after a loss the next access unit emitted is an IDR',
   dict: [Buffer.from([0x7c, 0x85]), Buffer.from([0x7c, 0x05]), Buffer.from([0x7c, 0x45]), Buffer.from([0x78, 0, 2]), Buffer.from([0x65]), Buffer.from([0x41]), Buffer.from([0x67, 0x42]), Buffer.from([0x68]), Buffer.from([0, 0, 1, 1])],
   maxLen: 64 * 1024,
   run(input) {
