@@ -2,7 +2,7 @@
  * tus creation headers as the upload path reads them (tus 1.0 §Upload-Metadata): the metadata parser of the tus server Strom mounts, then Strom's own mapping
  * of title/filename/visibility to a video row.
  */
-import { Metadata } from '@tus/utils';
+import { Metadata } from '@tus/server'; // re-exported from @tus/utils: the parser the mounted tus server uses
 import { videoFields } from '../../src/http/uploads/upload-files.js';
 import { invariant, type FuzzTarget } from '../engine/target.js';
 
