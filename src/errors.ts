@@ -53,6 +53,7 @@ export const catalog = {
 
   // --- media storage (src/storage): `where` names the endpoint and bucket (or the data directory) ---
   STORAGE_UNAVAILABLE: spec(503, (where: string, op: string, why: string) => `media storage ${where} failed to ${op}: ${why}`),
+  STORAGE_FULL: spec(507, (what: string) => `no space left on the device holding ${what}: nothing partial was kept; free space, then try again`),
   STORAGE_EXISTS: spec(409, (where: string, key: string) => `media storage ${where} already holds ${show(key)}`),
 
   // --- VOD media rejections (src/vod; stored on the video as its error code and message) ---
@@ -202,4 +203,12 @@ export function failWith<C extends ErrorCode>(code: C, headers: Record<string, s
 /** True when `err` is a catalog error (optionally of the given code). */
 export function isStromError(err: unknown, code?: ErrorCode): err is StromError {
   return err instanceof StromError && (code === undefined || err.code === code);
+}
+
+/** Whether `err` is a full disk: the OS's ENOSPC (or EDQUOT, a quota), or a tool's message of it. */
+export function isNoSpace(err: unknown): boolean {
+  if (err === null || typeof err !== 'object') return false;
+  const code = (err as { code?: unknown }).code;
+  if (code === 'ENOSPC' || code === 'EDQUOT') return true;
+  return /No space left on device|Disk quota exceeded/.test(String((err as { message?: unknown }).message ?? ''));
 }

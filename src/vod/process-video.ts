@@ -13,7 +13,7 @@ import { randomBytes } from 'node:crypto';
 import { access, mkdir, rename, rm } from 'node:fs/promises';
 import path from 'node:path';
 import type { Config } from '../config.js';
-import { fail, isStromError } from '../errors.js';
+import { fail, isNoSpace, isStromError } from '../errors.js';
 import { buildLadderArgs, type ImageOutputs } from './ffmpeg-args.js';
 import { runFfmpeg } from './ffmpeg-runner.js';
 import { storyboardLayout, storyboardVtt, writeDownloadMp4 } from './extras.js';
@@ -209,6 +209,7 @@ export async function processVideo(o: ProcessVideoOptions): Promise<AssetSummary
     await publisher?.idle();
     if (created && !o.publish) await rm(assetDir, { recursive: true, force: true }); // a failed publish removes its own objects
     if (isStromError(err)) throw err;
+    if (isNoSpace(err)) throw fail('STORAGE_FULL', 'the assets directory');
     throw fail('TRANSCODE_FAILED', err instanceof Error ? err.message : String(err));
   } finally {
     clearTimeout(timer);

@@ -14,7 +14,7 @@ import { pipeline } from 'node:stream/promises';
 import type { IncomingMessage } from 'node:http';
 import { Busboy, type BusboyHeaders } from '@fastify/busboy';
 import type { FastifyInstance } from 'fastify';
-import { fail, StromError } from '../../errors.js';
+import { fail, isNoSpace, StromError } from '../../errors.js';
 import { newId } from '../../store/db/ids.js';
 import { videoJson } from '../api/videos.js';
 import { finishUpload, removeQuietly, uploadsDir, videoFields, type UploadOptions } from './upload-files.js';
@@ -94,7 +94,7 @@ function receive(req: IncomingMessage, sink: () => Sink, maxBytes: number): Prom
         stop(fail('UPLOAD_TOO_LARGE', maxBytes));
       });
       file = target.write(stream).then(() => ({ tmp: target.name, bytes: stream.bytesRead, filename }));
-      file.catch((err: unknown) => stop(err instanceof StromError ? err : fail('UPLOAD_MALFORMED', (err as Error).message)));
+      file.catch((err: unknown) => stop(err instanceof StromError ? err : isNoSpace(err) ? fail('STORAGE_FULL', 'the uploads directory') : fail('UPLOAD_MALFORMED', (err as Error).message)));
     });
     bb.on('error', (err: unknown) => stop(fail('UPLOAD_MALFORMED', (err as Error).message)));
     bb.on('finish', () => {
