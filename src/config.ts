@@ -71,6 +71,7 @@ export const settings: readonly Setting[] = [
   { key: 'srt.windowPackets', kind: 'int', default: 4096, min: 64, max: 65_536, doc: 'receive window and send buffer of one SRT connection, in 1316-byte packets (bounds its memory to ~2 × 5.4 MB by default)' },
   { key: 'srt.publicUrl', kind: 'string', default: null, doc: 'base of SRT URLs returned by the API (default srt://<host>:<srt.port>)' },
   { key: 'live.takeover', kind: 'enum', default: 'takeover', values: ['takeover', 'reject'], doc: 'second publisher on an active key: take over (OBS reconnects) or reject' },
+  { key: 'live.publisherIdleTimeoutMs', kind: 'duration', default: 20_000, min: 0, doc: 'a publisher that sends no media for this long while its connection stays open (a frozen encoder) is closed, as if it had left (0: never)' },
   { key: 'live.reconnectWindowS', kind: 'int', default: 0, min: 0, max: 3600, doc: 'seconds a stream stays live with a slate picture after its publisher leaves, for the publisher to come back (0: the stream ends at once); docs/LIVE.md "Reconnect window and slate"' },
   { key: 'live.slateImage', kind: 'string', default: null, doc: 'picture shown during the reconnect window (PNG/JPEG; scaled and padded to the stream\'s size; default: the built-in "will be back shortly" slate)' },
   { key: 'live.gopCacheMaxBytes', kind: 'bytes', default: 8 * MB, min: 0, doc: 'max bytes of the per-stream GOP cache (0 disables keyframe-first join)' },
@@ -303,6 +304,7 @@ export interface Config {
     maxOutputsPerStream: number;
     /** reconnect window and slate (src/live/slate) */
     reconnectWindowS: number;
+    publisherIdleTimeoutMs: number;
     slateImage: string | null;
   };
   // --- LL-HLS ---
