@@ -30,7 +30,7 @@ export interface RtspTarget {
   backup: boolean;
 }
 
-const CONTROL = /^(?:trackID|streamid|track)=\d{1,3}$/i;
+const CONTROL = /^(?:trackID|streamid|stream|track)=\d{1,3}$/i;
 
 /**
  * Parse `rtsp://host[:port]/live/<name>[/<control>][?query]`. Clients append a relative control to
@@ -83,7 +83,7 @@ export class RtspAccess {
         if (v === 'stale') return { ok: false, status: 401, reason: 'stale nonce', challenge: this.auth.challenges(true, true) };
       }
     }
-    this.stats.authFailures.publish = (this.stats.authFailures.publish ?? 0) + 1;
+    if (creds !== null) this.stats.authFailures.publish = (this.stats.authFailures.publish ?? 0) + 1; // a 401 to a first request without credentials is the challenge, not a failure
     return { ok: false, status: 401, reason: creds === null ? 'no stream key: publish to /live/<streamKey> or authenticate as the stream id with the key as password' : 'wrong stream key', challenge: this.auth.challenges(true) };
   }
 
@@ -101,7 +101,7 @@ export class RtspAccess {
       return { ok: true, streamId: t.name };
     } catch (err) {
       if (!isStromError(err)) throw err;
-      if (err.statusCode === 403) this.stats.authFailures.read = (this.stats.authFailures.read ?? 0) + 1;
+      if (err.statusCode === 403 && token !== null) this.stats.authFailures.read = (this.stats.authFailures.read ?? 0) + 1;
       if (err.statusCode === 403 && token === null) return { ok: false, status: 401, reason: err.message, challenge: this.auth.challenges(false) };
       return { ok: false, status: err.statusCode, reason: err.message, challenge: [] };
     }

@@ -93,7 +93,7 @@ export function createRtspServer(config: Config, registry: StreamRegistry, log: 
     udpPorts: () => (bound === null ? null : udp?.serverPorts() ?? null),
     connections: () => open.size,
     setKeyLookup(fn) {
-      keyOf = fn;
+      keyOf = async (id) => (await fn(id)) ?? staticKeys.get(id) ?? null; // hand-configured keys still work, as for the key resolver
     },
   };
 }
