@@ -3,7 +3,8 @@
  * credentials: user = stream id, password = key) and the streams play as HTTP-FLV and LL-HLS;
  * ffmpeg reads over TCP and UDP and decodes frames, of an RTMP-published stream too; a wrong
  * password gets 401 and no stream; malformed requests get 400/413/501/505 and the server keeps
- * serving; an idle session times out; GStreamer publishes H.264 + Opus (rtspclientsink) and reads
+ * serving; an idle session times out; signed streams take the playback token as `?token=` or the Basic
+ * password; H.265 + Opus go in and out; GStreamer publishes H.264 + Opus (rtspclientsink) and reads
  * (rtspsrc) when installed.
  */
 import { test } from 'node:test';
@@ -11,6 +12,7 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import net from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { fail } from '../../src/errors.js';
 import { ffmpegPublish, run, startLive, type LiveHarness } from '../helpers/live-fixtures.js';
 import { until, within } from '../helpers/until.js';
 
@@ -66,7 +68,7 @@ function raw(data: string | Buffer, responses = 1): Promise<{ text: string; clos
 }
 
 test.before(async () => {
-  h = await startLive({ 'rtsp.enabled': 'true', 'rtsp.sessionTimeoutMs': '2000', 'live.staticKeys': 'cam1:secret,cam2:other,cam3:third,cam4:fourth' });
+  h = await startLive({ 'rtsp.enabled': 'true', 'rtsp.sessionTimeoutMs': '2000', 'live.staticKeys': 'cam1:secret,cam2:other,cam3:third,cam4:fourth,cam5:fifth' });
   port = h.strom.live.rtsp!.port()!;
 });
 test.after(() => h.close());
@@ -150,6 +152,48 @@ test('malformed requests are refused with 400/413/501/505 and the server keeps s
   assert.ok(ok.video > 0, 'still serving after the refusals');
   const refused = h.strom.live.rtsp!.stats.requests;
   assert.ok((refused['OTHER 400'] ?? 0) >= 1 && (refused['OPTIONS 400'] ?? 0) >= 1, JSON.stringify(refused));
+});
+
+test('a guarded stream: readers pass the playback token as ?token= or as the Basic password', async (t) => {
+  h.strom.live.setPlaybackGuard((req, streamId) => {
+    if (streamId !== 'cam3') return;
+    const token = new URL(req.url ?? '/', 'http://x').searchParams.get('token');
+    if (token !== 'good') throw fail('PLAYBACK_DENIED', streamId, token === null ? 'a playback token is required' : 'bad token');
+  });
+  t.after(() => h.strom.live.setPlaybackGuard(null));
+  const none = await raw(`DESCRIBE ${url('cam3')} RTSP/1.0\r\nCSeq: 1\r\n\r\n`);
+  assert.match(none.text, /^RTSP\/1\.0 401 Unauthorized\r\n[\s\S]*WWW-Authenticate: Basic realm="Strom"/);
+  assert.doesNotMatch(none.text, /Digest/, 'Digest cannot carry a playback token: only Basic is offered to readers');
+  const bad = await raw(`DESCRIBE ${url('cam3')}?token=nope RTSP/1.0\r\nCSeq: 1\r\n\r\n`);
+  assert.match(bad.text, /^RTSP\/1\.0 403 Forbidden\r\n/);
+  const [byQuery, byPassword] = await Promise.all([
+    probe(`${url('cam3')}?token=good`, ['-rtsp_transport', 'tcp']),
+    probe(`rtsp://viewer:good@127.0.0.1:${port}/live/cam3`, ['-rtsp_transport', 'tcp']),
+  ]);
+  assert.deepEqual(byQuery.map((x) => x.codec_name).sort(), ['aac', 'h264']);
+  assert.deepEqual(byPassword.map((x) => x.codec_name).sort(), ['aac', 'h264']);
+  assert.ok((h.strom.live.rtsp!.stats.authFailures.read ?? 0) >= 1, 'the refused token is counted');
+  const metrics = await (await fetch(`${h.httpUrl}/metrics`)).text();
+  assert.match(metrics, /strom_rtsp_requests_total\{method="DESCRIBE",status="401"\} \d+/);
+  assert.match(metrics, /strom_rtsp_sessions\{role="publish"\} \d+/);
+  assert.match(metrics, /strom_rtsp_auth_failures_total\{role="read"\} [1-9]/);
+});
+
+const x265 = /libx265/.test(spawnSync('ffmpeg', ['-hide_banner', '-encoders'], { encoding: 'utf8' }).stdout) && /libopus/.test(spawnSync('ffmpeg', ['-hide_banner', '-encoders'], { encoding: 'utf8' }).stdout);
+
+test('H.265 + Opus: ffmpeg publishes over RTSP and reads them back over RTSP', { skip: x265 ? false : 'this ffmpeg has no libx265/libopus' }, async () => {
+  const started = h.strom.live.events.next('publish.start');
+  const pub = run('ffmpeg', ['-hide_banner', '-loglevel', 'error', '-re', '-f', 'lavfi', '-i', 'testsrc2=size=320x240:rate=25', '-f', 'lavfi', '-i', 'sine=frequency=440:sample_rate=48000',
+    '-c:v', 'libx265', '-preset', 'ultrafast', '-x265-params', 'keyint=25:log-level=error', '-c:a', 'libopus', '-t', '20', '-f', 'rtsp', '-rtsp_transport', 'tcp', url('fifth')], 40_000);
+  pubs.push(pub);
+  assert.equal((await within(started, 'H.265 publish.start', 15_000)).streamId, 'cam5');
+  await until(() => h.strom.live.status('cam5').video?.codec.startsWith('hvc1') === true && h.strom.live.status('cam5').audio?.codec === 'opus', 'H.265 and Opus configured', 10_000);
+  assert.equal(h.strom.live.status('cam5').video?.width, 320);
+  const frames = await decodedFrames(['-rtsp_transport', 'tcp', '-i', url('cam5')], 2);
+  assert.ok(frames.video >= 25 && frames.audio >= 25, `H.265 + Opus decoded from RTSP: ${JSON.stringify(frames)}`);
+  const streams = await probe(url('cam5'), ['-rtsp_transport', 'udp']);
+  assert.deepEqual(streams.map((x) => x.codec_name).sort(), ['hevc', 'opus']);
+  pub.child.kill('SIGKILL');
 });
 
 test('a session without requests or packets for rtsp.sessionTimeoutMs is closed', async () => {
