@@ -196,7 +196,9 @@ test('H.265 + Opus: ffmpeg publishes over RTSP and reads them back over RTSP', {
   pub.child.kill('SIGKILL');
 });
 
-test('a session without requests or packets for rtsp.sessionTimeoutMs is closed', async () => {
+test('a session (or a bare connection) without requests or packets for rtsp.sessionTimeoutMs is closed', async () => {
+  const bare = net.connect(port, '127.0.0.1');
+  const bareClosed = new Promise((r) => bare.once('close', r));
   const s = net.connect(port, '127.0.0.1');
   await new Promise((r) => s.once('connect', r));
   let text = '';
@@ -206,6 +208,7 @@ test('a session without requests or packets for rtsp.sessionTimeoutMs is closed'
   await until(() => text.includes('\r\n\r\n'), 'SETUP answered', 5_000);
   assert.match(text, /^RTSP\/1\.0 200 OK\r\n[\s\S]*Session: [0-9a-f]{16};timeout=2\r\n[\s\S]*Transport: RTP\/AVP\/TCP;unicast;interleaved=0-1;ssrc=[0-9A-F]{8}/);
   await within(closed, 'the idle session is closed', 8_000);
+  await within(bareClosed, 'the idle connection without a session is closed', 2_000);
 });
 
 const gst = spawnSync('gst-inspect-1.0', ['rtspclientsink'], { stdio: 'ignore' }).status === 0 && spawnSync('gst-inspect-1.0', ['rtspsrc'], { stdio: 'ignore' }).status === 0;

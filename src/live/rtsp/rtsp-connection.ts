@@ -31,6 +31,8 @@ export class RtspConnection implements RtspClient {
   /** The reading role of the last DESCRIBE (its tracks, as the SDP answered them). */
   described: Extract<SessionRole, { kind: 'read' }> | null = null;
   readonly remoteAddress: string;
+  /** When the client last sent anything on this connection (the idle sweep reads it). */
+  lastSeen = Date.now();
   private readonly reader: RtspReader;
   private chain: Promise<void> = Promise.resolve();
   private pending = 0;
@@ -62,7 +64,13 @@ export class RtspConnection implements RtspClient {
     return this.socket.write(b);
   }
 
+  /** When this connection or its session last showed life: a request, interleaved data, or UDP RTP/RTCP. */
+  lastActivity(): number {
+    return Math.max(this.lastSeen, this.session?.lastSeen ?? 0);
+  }
+
   private onData(chunk: Buffer): void {
+    this.lastSeen = Date.now();
     let items;
     try {
       items = this.reader.push(chunk);

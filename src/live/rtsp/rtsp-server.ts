@@ -3,7 +3,7 @@
  * encoders publish into the live hub (ANNOUNCE/RECORD), players read any live stream
  * (DESCRIBE/PLAY), with RTP interleaved in the TCP connection or over the shared UDP port pair
  * (rtsp-udp.ts). Connections are bounded (`rtsp.maxConnections`: more are closed at accept) and
- * sessions idle longer than `rtsp.sessionTimeoutMs` are closed by a sweep.
+ * connections or sessions idle longer than `rtsp.sessionTimeoutMs` are closed by a sweep.
  */
 import net from 'node:net';
 import type { Logger } from 'pino';
@@ -75,7 +75,8 @@ export function createRtspServer(config: Config, registry: StreamRegistry, log: 
       bound = (server.address() as net.AddressInfo).port;
       sweep = setInterval(() => {
         const now = Date.now();
-        for (const c of open) if (c.session !== null && now - c.session.lastSeen > cfg.sessionTimeoutMs) c.close(`session timed out after ${cfg.sessionTimeoutMs} ms without a request or packet`);
+        // A connection without a session is held to the same limit: an idle socket must not keep a slot of rtsp.maxConnections.
+        for (const c of open) if (now - c.lastActivity() > cfg.sessionTimeoutMs) c.close(`${c.session === null ? 'connection' : 'session'} idle for ${cfg.sessionTimeoutMs} ms without a request or packet`);
       }, Math.max(250, Math.min(5_000, cfg.sessionTimeoutMs / 4)));
       sweep.unref();
       rlog.info({ port: bound, udp: udp?.serverPorts() ?? null }, 'RTSP listening');
