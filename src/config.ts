@@ -71,7 +71,7 @@ export const settings: readonly Setting[] = [
   { key: 'rtsp.maxHeaderBytes', kind: 'bytes', default: 16 * 1024, min: 1024, max: 1024 * 1024, doc: 'largest RTSP request header block; a bigger one is answered 413 and the connection closed' },
   { key: 'rtsp.maxBodyBytes', kind: 'bytes', default: 64 * 1024, min: 1024, max: 16 * MB, doc: 'largest RTSP request body (an ANNOUNCE SDP)' },
   { key: 'rtsp.maxFrameBytes', kind: 'bytes', default: 8 * MB, min: 64 * 1024, max: 64 * MB, doc: 'largest video frame an RTSP publisher may send (reassembled from RTP); a bigger one is dropped' },
-  { key: 'rtsp.reorderPackets', kind: 'int', default: 64, min: 0, max: 4096, doc: 'RTP packets held per UDP track to put reordered packets back in sequence (0: no reordering); a loss waits at most this many packets' },
+  { key: 'rtsp.reorderPackets', kind: 'int', default: 64, min: 0, max: 4096, doc: 'RTP packets held per UDP track to put reordered packets back in sequence (0: no reordering); a loss waits at most this many packets or 100 ms, whichever comes first' },
   { key: 'rtsp.publicUrl', kind: 'string', default: null, doc: 'base of RTSP URLs returned by the API (default rtsp://<host>:<rtsp.port>)' },
   // --- SRT (src/live/srt; docs/LIVE.md "SRT") ---
   { key: 'srt.enabled', kind: 'bool', default: false, doc: 'run the SRT listener: publish and read live streams as MPEG-TS over SRT (`strom serve --srt-port N` turns it on)' },

@@ -71,11 +71,10 @@ test.before(async () => {
   h = await startLive({ 'rtsp.enabled': 'true', 'rtsp.sessionTimeoutMs': '2000', 'live.staticKeys': 'cam1:secret,cam2:other,cam3:third,cam4:fourth,cam5:fifth' });
   port = h.strom.live.rtsp!.port()!;
 });
-test.after(() => h.close());
-
 const pubs: Array<ReturnType<typeof run>> = [];
-test.after(() => {
-  for (const p of pubs) p.child.kill('SIGKILL');
+test.after(async () => {
+  for (const p of pubs) p.child.kill('SIGKILL'); // publishers first: the server then closes without live sessions
+  await h.close();
 });
 
 test('ffmpeg publishes over RTSP/TCP (key in the path) and RTSP/UDP (Digest), and both play as HTTP-FLV and LL-HLS', async () => {
@@ -101,14 +100,14 @@ test('ffmpeg publishes over RTSP/TCP (key in the path) and RTSP/UDP (Digest), an
 test('ffmpeg reads RTSP over TCP and UDP and decodes frames, of RTSP- and RTMP-published streams', async () => {
   const viewers = until(() => h.strom.live.status('cam1').viewers.rtsp >= 1, 'the RTSP reader is counted as a viewer', 10_000);
   const [tcp, udp, rtmp] = await Promise.all([
-    decodedFrames(['-rtsp_transport', 'tcp', '-i', url('cam1')], 3),
-    decodedFrames(['-rtsp_transport', 'udp', '-i', url('cam2')], 3),
-    decodedFrames(['-rtsp_transport', 'tcp', '-i', url('cam3')], 3),
+    decodedFrames(['-rtsp_transport', 'tcp', '-i', url('cam1')], 2),
+    decodedFrames(['-rtsp_transport', 'udp', '-i', url('cam2')], 2),
+    decodedFrames(['-rtsp_transport', 'tcp', '-i', url('cam3')], 2),
     viewers,
   ]);
   for (const [name, f] of [['tcp', tcp], ['udp', udp], ['rtmp→rtsp', rtmp]] as const) {
-    assert.ok(f.video >= 40, `${name}: ${f.video} video frames in 3 s`);
-    assert.ok(f.audio >= 40, `${name}: ${f.audio} audio frames in 3 s`);
+    assert.ok(f.video >= 25, `${name}: ${f.video} video frames in 2 s`);
+    assert.ok(f.audio >= 25, `${name}: ${f.audio} audio frames in 2 s`);
   }
   const streams = await probe(url('cam3'), ['-rtsp_transport', 'tcp']);
   assert.deepEqual(streams.map((x) => x.codec_name).sort(), ['aac', 'h264']);

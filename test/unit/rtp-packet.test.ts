@@ -82,6 +82,13 @@ test('reorder buffer: swaps are put back, gaps are given up when the buffer fill
   assert.deepEqual(seqs(r.push(pkt(5))), []); // duplicate
   assert.equal(r.stats.late, 2);
   assert.deepEqual(seqs(r.push(pkt(9000))), [9000]); // a restart, not 3000 lost packets
+  let now = 0;
+  const slow = new ReorderBuffer(64, 100, () => now); // a slow track: the wait is bounded in time, not only in packets
+  slow.push(pkt(1));
+  assert.deepEqual(seqs(slow.push(pkt(3))), []);
+  now = 150;
+  assert.deepEqual(seqs(slow.push(pkt(4))), [3, 4]);
+  assert.equal(slow.stats.lost, 1);
   const tcp = new ReorderBuffer(0); // size 0: gaps are counted, nothing waits
   tcp.push(pkt(10));
   assert.deepEqual(seqs(tcp.push(pkt(13))), [13]);

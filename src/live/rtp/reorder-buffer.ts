@@ -1,10 +1,11 @@
 /**
  * Puts the RTP packets of one UDP stream back in sequence order (RFC 3550 §A.1 sequence
  * arithmetic, modulo 2^16). A packet ahead of the next expected one waits in a buffer of at most
- * `size` packets; when the buffer is full the missing packets are declared lost and what follows
- * them is released, so a loss costs at most `size` packets of delay and memory stays bounded.
+ * `size` packets and at most `maxWaitMs` (checked as packets arrive: a slow audio track would
+ * otherwise wait seconds for `size` packets); then the missing packets are declared lost and what
+ * follows them is released, so a loss costs bounded delay and memory stays bounded.
  * A packet behind the released point (a late duplicate or one already given up on) is dropped.
- * Over TCP (interleaved) packets cannot reorder: the buffer is only used for UDP.
+ * Over TCP (interleaved) packets cannot reorder: there `size` is 0 and the buffer only counts gaps.
  */
 import type { RtpPacket } from './rtp-packet.js';
 
@@ -26,8 +27,10 @@ export class ReorderBuffer {
   readonly stats: SequenceStats = { lost: 0, reordered: 0, late: 0 };
   private next = -1;
   private readonly held = new Map<number, RtpPacket>();
+  /** When the oldest packet now held started waiting. */
+  private heldSince = 0;
 
-  constructor(private readonly size = 64) {}
+  constructor(private readonly size = 64, private readonly maxWaitMs = 100, private readonly now: () => number = Date.now) {}
 
   /** Take one packet; returns the packets now ready, in order. */
   push(p: RtpPacket): RtpPacket[] {
@@ -53,9 +56,10 @@ export class ReorderBuffer {
       this.release(out);
       return out;
     }
+    if (this.held.size === 0) this.heldSince = this.now();
     this.held.set(p.sequenceNumber, p);
-    if (this.held.size <= this.size) return [];
-    return this.drain(); // full: give up on the gap in front
+    if (this.held.size <= this.size && this.now() - this.heldSince <= this.maxWaitMs) return [];
+    return this.drain(); // full or waited long enough: give up on the gap in front
   }
 
   /** Release everything held, counting the gaps in between as lost. */

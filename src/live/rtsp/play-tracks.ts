@@ -5,7 +5,8 @@
  * §4.1; Opus as `OPUS/48000/2`, RFC 7587 §7) and the RTP payloads of each unit. Payloads are built
  * once per unit and kept on it (`MediaUnit.rtpPayloads`), so N readers share them and only add
  * their own RTP headers. Parameter sets are sent again before every keyframe (when the encoder did
- * not put them in-band), so a reader can start at any keyframe.
+ * not put them in-band), so a reader can start at any keyframe — the stream's current ones, so a
+ * new publisher's picture size reaches readers at its first keyframe.
  */
 import { aacInfo } from '../stream/codec-config.js';
 import type { MediaUnit, TrackConfig } from '../stream/media-unit.js';
@@ -28,16 +29,18 @@ export interface PlayTrack {
   payloads(u: MediaUnit): ReadonlyArray<{ payload: Buffer; marker: boolean }>;
 }
 
-/** The tracks of a stream Strom can send over RTP (other codecs are left out of the SDP). */
-export function playTracks(tracks: TrackConfig): PlayTrack[] {
+/** The tracks of a stream Strom can send over RTP (other codecs are left out of the SDP); `current` gives the stream's configuration as it changes. */
+export function playTracks(current: () => TrackConfig): PlayTrack[] {
   const out: PlayTrack[] = [];
+  const tracks = current();
   const v = tracks.video;
   if (v?.codec === 'avc' || v?.codec === 'hevc') {
     const avc = v.codec === 'avc';
     const parsed = avc ? parseAvcConfig(v.config.payload) : parseHevcConfig(v.config.payload);
     if (parsed !== null) {
-      const params = parsed.nalus;
-      const lengthSize = parsed.lengthSize;
+      let params = parsed.nalus;
+      let lengthSize = parsed.lengthSize;
+      let config = v.config;
       const type = (n: Buffer) => (avc ? n[0]! & 0x1f : (n[0]! >> 1) & 0x3f);
       const isParam = (n: Buffer) => (avc ? type(n) === 7 || type(n) === 8 : type(n) >= 32 && type(n) <= 34);
       const b64 = (t: number) => params.filter((n) => type(n) === t).map((n) => n.toString('base64')).join(',');
@@ -51,6 +54,12 @@ export function playTracks(tracks: TrackConfig): PlayTrack[] {
         sdp: { kind: 'video', payloadType: 96, rtpmap: `${avc ? 'H264' : 'H265'}/90000`, fmtp, control: `trackID=${out.length}` },
         payloads(u) {
           if (u.rtpPayloads) return u.rtpPayloads;
+          const now = current().video?.config;
+          if (now !== undefined && now !== config && now.codec === v.codec) { // a new publisher's (or encoder's) parameter sets
+            const p = avc ? parseAvcConfig(now.payload) : parseHevcConfig(now.payload);
+            if (p !== null) ({ nalus: params, lengthSize } = p);
+            config = now;
+          }
           const nalus = splitAvcc(u.payload, lengthSize).filter((n) => type(n) !== (avc ? 9 : 35)); // access unit delimiters carry nothing here
           const au = u.keyframe && !nalus.some(isParam) ? [...params, ...nalus] : nalus;
           u.rtpPayloads = avc ? packetizeH264(au, MAX_PAYLOAD, true) : packetizeH265(au, MAX_PAYLOAD, true);

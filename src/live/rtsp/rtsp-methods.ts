@@ -96,7 +96,7 @@ async function readRole(ctx: MethodContext, req: RtspRequest, t: RtspTarget): Pr
     return { status: 503, body: `${err.message}\n` };
   }
   if (stream === null) return { status: 404, body: `live stream ${r.streamId} is not live\n` };
-  const tracks = playTracks(stream.tracks);
+  const tracks = playTracks(() => stream.tracks);
   if (tracks.length === 0) return { status: 404, body: `live stream ${r.streamId} has no track RTSP can carry yet (H.264, H.265, AAC, Opus)\n` };
   return { kind: 'read', streamId: r.streamId, tracks, baseUrl: baseUrl(req, r.streamId) };
 }
