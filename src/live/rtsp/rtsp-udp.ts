@@ -21,17 +21,20 @@ export class RtspUdp {
   private rtp: dgram.Socket | null = null;
   private rtcp: dgram.Socket | null = null;
   private ports = { rtpPort: 0, rtcpPort: 0 };
+  /** Dual-stack sockets (bound to an IPv6 address) see and need IPv4 peers as `::ffff:a.b.c.d`. */
+  private v6 = false;
 
   constructor(private readonly host: string) {}
 
   /** Bind both sockets; resolves to their ports. */
   async listen(rtpPort: number, rtcpPort: number): Promise<{ rtpPort: number; rtcpPort: number }> {
-    const type = isIP(this.host) === 6 || this.host === '::' ? 'udp6' : 'udp4';
+    const type = isIP(this.host) === 6 ? 'udp6' : 'udp4';
+    this.v6 = type === 'udp6';
     const bind = (port: number, rtcp: boolean) => new Promise<dgram.Socket>((resolve, reject) => {
       const s = dgram.createSocket({ type, reuseAddr: false });
       s.once('error', reject);
       s.on('message', (msg, rinfo) => {
-        const h = this.routes.get(`${rinfo.address}:${rinfo.port}`);
+        const h = this.routes.get(`${rinfo.address.replace(/^::ffff:/, '')}:${rinfo.port}`); // routes hold plain IPv4 addresses
         if (h === undefined) this.stray++;
         else h(msg, rtcp);
       });
@@ -74,7 +77,7 @@ export class RtspUdp {
 
   /** Send an RTP (or RTCP) datagram, possibly in parts (header, payload) sent as one. */
   send(rtcp: boolean, parts: Buffer[], port: number, address: string): void {
-    (rtcp ? this.rtcp : this.rtp)?.send(parts, port, address);
+    (rtcp ? this.rtcp : this.rtp)?.send(parts, port, this.v6 && isIP(address) === 4 ? `::ffff:${address}` : address);
   }
 
   /** Close both sockets. */
