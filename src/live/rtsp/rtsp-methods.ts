@@ -67,6 +67,8 @@ function endSession(ctx: MethodContext, s: RtspSession, reason: string): void {
   ctx.log.info({ session: s.id, streamId: s.role.streamId, role: s.role.kind, reason }, 'rtsp session ended');
   if (ctx.conn.session === s) ctx.conn.session = null;
   ctx.conn.channels.clear();
+  ctx.conn.announced = null; // a new session on this connection starts from ANNOUNCE or DESCRIBE again
+  ctx.conn.described = null;
 }
 
 function target(req: RtspRequest): RtspTarget | RtspAnswer {
