@@ -141,6 +141,7 @@ export async function buildStrom(given: Config, log: Logger = createLogger(given
   if (server instanceof http.Server) live.attach(server);
   control.setRtmpPort(() => live.rtmp.port()); // ingest URLs name the bound RTMP port
   control.setSrtPort(() => live.srt?.port() ?? null); // and the bound SRT port
+  control.setRtspPort(() => live.rtsp?.port() ?? null); // and the bound RTSP port
   await wireLive(live, {
     store: control.store,
     bus,
@@ -158,6 +159,7 @@ export async function buildStrom(given: Config, log: Logger = createLogger(given
   live.thumbnails.metrics.register(obs.metrics.registry); // live thumbnail renders
   live.registry.switchMetrics.register(obs.metrics.registry); // primary/backup publisher switches, slates
   live.slateMetrics?.register(obs.metrics.registry); // slate renders, streams on a slate
+  live.rtsp?.metrics.register(obs.metrics.registry); // RTSP connections, sessions, requests, bytes, RTP losses, auth failures
   live.srt?.metrics.register(obs.metrics.registry); // SRT connections, handshakes, bytes, repaired and lost packets
   restream.metrics.register(obs.metrics.registry); // restreaming outputs by state, bytes, reconnects
   webhooks.metrics.register(obs.metrics.registry); // outbox by state, attempts, drops

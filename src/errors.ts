@@ -122,6 +122,9 @@ export const catalog = {
   WEBRTC_OVERLOADED: spec(503, (limit: number) => `${limit} WebRTC sessions are already open (webrtc.maxSessions)`),
   RTMP_PROTOCOL: spec(400, (why: string) => `RTMP protocol error: ${why}`),
   SRT_CONNECT_FAILED: spec(502, (target: string, why: string) => `SRT connection to ${show(target)} failed: ${why}`),
+  RTP_INVALID: spec(400, (why: string) => `bad RTP/RTCP packet: ${why}`),
+  RTSP_PROTOCOL: spec(400, (why: string) => `RTSP protocol error: ${why}`),
+  RTSP_LIMIT: spec(413, (what: string, value: number, limit: number) => `RTSP ${what} ${value} exceeds the limit of ${limit}`),
   RTMP_LIMIT: spec(413, (what: string, value: number, limit: number) => `RTMP ${what} ${value} exceeds the limit of ${limit}`),
 
   // --- thumbnails (src/http/api/thumbnails.ts) ---

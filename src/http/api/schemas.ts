@@ -124,12 +124,14 @@ export const LiveStream = Type.Object({
     rtmp: Type.String(),
     whip: Type.String({ description: 'WHIP endpoint (RFC 9725); send the stream key as Authorization: Bearer' }),
     srt: Type.Optional(Type.String({ description: 'SRT caller URL with the stream id (when srt.enabled); docs/LIVE.md "SRT"' })),
+    rtsp: Type.Optional(Type.String({ description: 'RTSP publish URL rtsp://host:port/live/<streamKey> (when rtsp.enabled); docs/RTSP.md' })),
   }),
   srtEncrypted: Type.Boolean({ description: 'SRT callers of this stream must encrypt (its own passphrase or srt.passphrase)' }),
   playback: Type.Object({
     flv: Type.String(), hls: Type.String(), dash: Type.String(), whep: Type.String(),
     thumbnail: Type.String({ description: 'JPEG of the latest keyframe (docs/LIVE.md "Live thumbnails")' }),
     srt: Type.Optional(Type.String({ description: 'SRT reader URL (MPEG-TS), when srt.enabled' })),
+    rtsp: Type.Optional(Type.String({ description: 'RTSP reader URL (RTP over TCP or UDP), when rtsp.enabled' })),
   }),
   /** Runtime figures while a publisher is connected; null when idle. */
   live: Type.Union([Type.Null(), Type.Object({

@@ -344,7 +344,7 @@ export class StreamRegistry {
   /** Status of one stream (idle when unknown). */
   status(streamId: string): LiveStreamStatus {
     const s = this.streams.get(streamId);
-    const viewers = { total: 0, 'http-flv': 0, 'ws-flv': 0, rtmp: 0, 'll-hls': 0, whep: 0, srt: 0, restream: 0, relay: 0 };
+    const viewers = { total: 0, 'http-flv': 0, 'ws-flv': 0, rtmp: 0, 'll-hls': 0, whep: 0, srt: 0, rtsp: 0, restream: 0, relay: 0 };
     if (s === undefined) {
       return { streamId, state: 'idle', publishedAt: null, publisher: null, standby: null, slate: null, ingestBitrate: 0, fps: 0, video: null, audio: null, viewers, drops: 0, slowDisconnects: 0, originNode: null };
     }
