@@ -41,6 +41,7 @@ import { wireLive } from './live/live-wiring.js';
 import { RestreamService } from './live/restream/restream-service.js';
 import { createLiveCluster, createRelayEndpoint } from './live/live-cluster.js';
 import { VodService } from './vod/vod-service.js';
+import { CONTENT_KEY_SECRET, ContentKeys } from './vod/protection/content-keys.js';
 import { Observability } from './observability/observability.js';
 import { readinessChecks } from './observability/readiness.js';
 import { qoeRoutes } from './observability/qoe-routes.js';
@@ -107,8 +108,11 @@ export async function buildStrom(given: Config, log: Logger = createLogger(given
   await app.register(webRoutes());
   await app.register(embedRoutes({ config, delivery, control }));
 
+  // Content protection: one secret in the store (the same on every node) derives every content key.
+  const contentSecret = await control.store.serverSecrets.getOrCreate(CONTENT_KEY_SECRET);
+  delivery.setContentSecret(contentSecret);
   // VOD: uploads store a source and queue a transcode job; deleting a video stops its job.
-  const vod = new VodService({ config, store: control.store, bus, log, invalidate: (id) => delivery.catalog.invalidateAsset(id), storage: delivery.storage, captions: control.captions });
+  const vod = new VodService({ config, store: control.store, bus, log, invalidate: (id) => delivery.catalog.invalidateAsset(id), storage: delivery.storage, captions: control.captions, keys: new ContentKeys(contentSecret) });
   const uploads = await registerUploads(app, { config, store: control.store, bus, onUploaded: (videoId) => vod.enqueue(videoId), storage: delivery.storage });
   onVideoDeleted(control, (id) => {
     vod.cancel(id);

@@ -152,6 +152,8 @@ export const settings: readonly Setting[] = [
   { key: 'vod.jobTimeoutMs', kind: 'duration', default: 6 * 3_600_000, min: 1000, doc: 'a transcode job running longer than this is killed and removed' },
   { key: 'vod.thumbnailConcurrency', kind: 'int', default: 2, min: 1, max: 32, doc: 'on-demand thumbnails rendered at once (GET /api/v1/videos/:id/thumbnail); more → 503' },
   { key: 'vod.storyboardTiles', kind: 'int', default: 100, min: 1, max: 400, doc: 'thumbnails in the seek-bar storyboard sprite' },
+  { key: 'vod.protectionKeyRotationSegments', kind: 'int', default: 10, min: 0, max: 100_000, doc: 'aes-128 videos: a new content key every this many segments of a rendition (0 = one key per video)' },
+  { key: 'vod.licenseMaxBytes', kind: 'bytes', default: 4096, min: 256, max: 65_536, doc: 'largest ClearKey license request body (POST …/license) accepted; larger → 413' },
   { key: 'vod.captionMaxBytes', kind: 'bytes', default: 2 * MB, min: 1024, max: 64 * MB, doc: 'largest caption file (WebVTT or SubRip) accepted by POST /api/v1/videos/:id/captions; larger → 413' },
   // --- end vod.* ---
   // --- jobs.* : the durable job queue (src/jobs) ---
@@ -320,6 +322,9 @@ export interface Config {
     storyboardTiles: number;
     thumbnailConcurrency: number;
     captionMaxBytes: number;
+    /** content protection (docs/VOD.md "Content protection") */
+    protectionKeyRotationSegments: number;
+    licenseMaxBytes: number;
     /** executables (readiness checks them; the runner spawns them) */
     ffmpegPath: string;
     ffprobePath: string;

@@ -125,6 +125,10 @@ export const catalog = {
   // --- thumbnails (src/http/api/thumbnails.ts) ---
   VIDEO_NOT_READY: spec(409, (id: string, status: string) => `video ${show(id)} is ${status}, not ready`),
   BUSY: spec(503, (what: string) => `${what} is busy, retry shortly`),
+  // content protection (docs/VOD.md "Content protection")
+  PROTECTED_MEDIA: spec(409, (id: string, protection: string, what: string) => `video ${show(id)} is protected (${protection}): ${what}`),
+  CONTENT_KEY_NOT_FOUND: spec(404, (path: string, why: string) => `no content key at ${show(path)}: ${why}`),
+  LICENSE_REQUEST_INVALID: spec(400, (why: string) => `invalid ClearKey license request: ${why}`),
   // --- captions (src/vod/captions, /api/v1/videos/:id/captions) ---
   CAPTION_INVALID: spec(400, (format: string, line: number, why: string) => `invalid ${format} caption file at line ${line}: ${why}`),
   CAPTION_NOT_FOUND: spec(404, (id: string, language: string) => `video ${show(id)} has no caption track for language ${show(language)}`),

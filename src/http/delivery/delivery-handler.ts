@@ -17,6 +17,8 @@ import { acceptsEarlyHints, defaultAudio, earlyHintLinks, firstVariant, resolveU
 import http2, { type Http2ServerResponse } from 'node:http2';
 import type { MediaObserver } from '../../observability/media-accounting.js';
 import { createStorage, type InstrumentedStorage } from '../../storage/create-storage.js';
+import { ContentKeys } from '../../vod/protection/content-keys.js';
+import { protectionEndpoints, protectionRoute, type ProtectionRoute } from './protection-routes.js';
 
 /** URL prefix of published assets. */
 export const ASSET_PREFIX = '/v/';
@@ -28,6 +30,13 @@ export type DeliveryGuard = (req: AnyRequest, assetId: string, rel: string, path
 /** URL prefix of signed playback: `/s/<token>/<assetId>/<path>` serves `/v/<assetId>/<path>` once the guard accepts the token. */
 export const SIGNED_PREFIX = '/s/';
 const MAX_TOKEN_CHARS = 2048;
+/** The path below the asset id of a `/v/<id>/…` URL (query removed), unvalidated. */
+function relOf(url: string): string {
+  const q = url.indexOf('?');
+  const end = url.indexOf('/', ASSET_PREFIX.length);
+  return end < 0 ? '' : url.slice(end + 1, q < 0 ? undefined : q);
+}
+
 /** Asset id of a `/v/…` pathname, unvalidated (the guard only looks it up; serveSlow validates). */
 function assetIdOf(pathname: string): string {
   const end = pathname.indexOf('/', ASSET_PREFIX.length);
@@ -45,6 +54,10 @@ export interface Delivery {
   serveAssetFile(req: AnyRequest, res: AnyResponse, assetId: string, rel: string, forceStream: boolean): Promise<void>;
   /** Guard every request (set by the auth layer). */
   setGuard(guard: DeliveryGuard | null): void;
+  /** Serve AES-128 keys and ClearKey licenses with keys derived from this secret (src/vod/protection). */
+  setContentSecret(secret: Buffer): void;
+  /** The secret given to setContentSecret (base64url), for delivery workers; null before. */
+  contentSecret(): string | null;
   /** Tell the origin which assets are signed (their non-`/s/` responses get `private, no-store`). */
   setPrivacy(isPrivate: (assetId: string) => boolean): void;
   /** Requests currently being answered (for graceful shutdown and metrics). */
@@ -199,6 +212,25 @@ export function createDelivery(config: Config, log: Logger, storage: Instrumente
     sendObject(req, res, e, catalog, { chunkBytes, forceStream, beforeBody: signed ? undefined : hintsFor(req, res, e), privateCache: !signed && isPrivate(e.assetId), fail: failer(req, res) });
   }
 
+  // Content protection: AES-128 keys and ClearKey licenses, behind the same guard as the media.
+  let keys: ContentKeys | null = null;
+  let secret: string | null = null;
+  const protection = protectionEndpoints({ catalog, lookup, cors, licenseMaxBytes: config.vod.licenseMaxBytes });
+  const licensePreflight = [...cors, 'Access-Control-Allow-Methods', 'POST, OPTIONS', 'Access-Control-Allow-Headers', 'Content-Type, Authorization', 'Access-Control-Max-Age', '86400', 'Content-Length', '0'];
+  function serveProtection(req: AnyRequest, res: AnyResponse, route: ProtectionRoute, url: string, token: string | null): void {
+    if (req.method === 'OPTIONS') {
+      writeHead(req, res, 204, route === 'license' ? licensePreflight : preflight);
+      return void res.end();
+    }
+    const q = url.indexOf('?');
+    const run = async (): Promise<void> => {
+      const p = parseAssetPath(q < 0 ? url : url.slice(0, q), ASSET_PREFIX);
+      if (guard) await guard(req, p.assetId, p.rel, token, res);
+      await protection.serve(req, res, route, p.assetId, p.rel, keys!);
+    };
+    run().catch((err) => onError(req, res, err));
+  }
+
   // Request tracking: the one close listener per response also feeds the observer.
   let observer: MediaObserver | null = null;
   /** Shared close listener when nobody observes: no closure allocated per request. */
@@ -230,6 +262,11 @@ export function createDelivery(config: Config, log: Logger, storage: Instrumente
     setPrivacy(fn) {
       isPrivate = fn;
     },
+    setContentSecret(s) {
+      keys = new ContentKeys(s);
+      secret = s.toString('base64url');
+    },
+    contentSecret: () => secret,
     inFlight: () => active,
     prepare: (e) => prepareHints(e),
     startupHints,
@@ -251,8 +288,15 @@ export function createDelivery(config: Config, log: Logger, storage: Instrumente
         url = ASSET_PREFIX + url.slice(end + 1);
       }
       if (!url.startsWith(ASSET_PREFIX)) return false;
+      const route = protectionRoute(relOf(url));
+      // A delivery worker without content keys leaves key and license requests to the main.
+      if (route !== null && keys === null) return false;
       track(req, res);
       const method = req.method;
+      if (route !== null) {
+        serveProtection(req, res, route, url, token);
+        return true;
+      }
       if (method === 'OPTIONS') {
         writeHead(req, res, 204, preflight);
         res.end();

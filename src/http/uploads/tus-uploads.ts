@@ -122,14 +122,14 @@ export function createTus(o: UploadOptions, log: FastifyInstance['log']): Tus {
     onResponseError: (_req, err) => (isStromError(err) ? { status_code: err.statusCode, body: `${JSON.stringify(err.toJSON())}\n` } : undefined),
     async onUploadCreate(req: TusRequest, upload: Upload) {
       if (credentialOf(new URL(req.url).pathname)) {
-        // Title and visibility were fixed when the direct upload was created.
+        // Title, visibility and protection were fixed when the direct upload was created.
         req.runtime?.node?.res?.setHeader(VIDEO_ID_HEADER, upload.id);
         return {};
       }
       const md = upload.metadata ?? {};
       let fields;
       try {
-        fields = videoFields({ title: md.title ?? undefined, filename: md.filename ?? undefined, visibility: md.visibility ?? undefined });
+        fields = videoFields({ title: md.title ?? undefined, filename: md.filename ?? undefined, visibility: md.visibility ?? undefined, protection: md.protection ?? undefined });
       } catch (err) {
         throw tusError(400, `invalid Upload-Metadata: ${(err as Error).message}`);
       }

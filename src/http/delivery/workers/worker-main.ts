@@ -69,6 +69,7 @@ function start(init: Extract<ToWorker, { type: 'init' }>): void {
     report.unref();
   }
   delivery.setPrivacy((id) => policy.isSigned(id));
+  if (init.contentSecret !== null) delivery.setContentSecret(Buffer.from(init.contentSecret, 'base64url'));
 
   // Observability: local counters (merged by the main at scrape), CMCD to the main, sampled access log.
   const metrics = new StromMetrics({ defaultMetrics: false });
