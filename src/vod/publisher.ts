@@ -178,7 +178,7 @@ export class AssetPublisher {
     await this.writePlaylists(true);
     // DASH has no whole-segment AES-128: such an asset is HLS only.
     if (this.o.protector?.mode === 'aes-128') return void (this.playable = true);
-    const mpd = dashManifest(this.video, this.audio, { durationS: this.durationS(), segmentSeconds: this.o.segmentSeconds });
+    const mpd = dashManifest(this.video, this.audio, { durationS: this.durationS(), segmentSeconds: this.o.segmentSeconds, protection: this.o.protector?.dash });
     await writeAtomic(path.join(this.o.outDir, 'manifest.mpd'), mpd);
     this.playable = true;
   }

@@ -28,6 +28,7 @@ let url: string;
 let dataDir: string;
 let apiToken: string;
 let aesId: string;
+let cencId: string;
 
 async function upload(file: string, fields: Record<string, string>): Promise<{ status: number; body: Record<string, unknown> }> {
   const form = new FormData();
@@ -70,7 +71,11 @@ before(async () => {
   assert.equal(up.status, 201, JSON.stringify(up.body));
   assert.equal(up.body.protection, 'aes-128');
   aesId = String(up.body.id);
+  const up2 = await upload(clip, { title: 'cenc', protection: 'cenc' });
+  assert.equal(up2.status, 201, JSON.stringify(up2.body));
+  cencId = String(up2.body.id);
   await ready(aesId);
+  await ready(cencId);
 });
 
 after(async () => {
@@ -131,4 +136,75 @@ test('aes-128: ffmpeg cannot decode a published segment; decrypted with the serv
   writeFileSync(clear, Buffer.concat([init, decryptSegment(seg, key, Buffer.from(iv, 'hex'))]));
   const good = await decode(clear);
   assert.ok(good.frames > 0 && !good.errors, `decrypted segment: ${JSON.stringify(good)}`);
+});
+
+test('cenc: hls.js plays the cbcs video to the end through EME with the ClearKey license', async () => {
+  const v = await api(`/api/v1/videos/${cencId}`);
+  const pb = v.playback as { hls: string; license?: string };
+  assert.equal(pb.license, `/v/${cencId}/license`);
+  const playlist = await (await fetch(`${url}/v/${cencId}/v180/index.m3u8`)).text();
+  assert.match(playlist, /#EXT-X-KEY:METHOD=SAMPLE-AES,URI="data:text\/plain;base64,[^"]+",KEYID=0x[0-9a-f]{32},KEYFORMAT="org.w3.clearkey",KEYFORMATVERSIONS="1"\n#EXT-X-MAP/);
+  const r = await playInBrowser(browser, { player: 'hls', src: url + pb.hls, untilEnded: true, timeoutMs: 60_000, hlsConfig: { emeEnabled: true, drmSystems: { 'org.w3.clearkey': { licenseUrl: url + pb.license } } } });
+  assert.deepEqual(r.errors.filter((e) => e.includes('fatal') || e.startsWith('media/')), []);
+  assert.equal(r.ended, true, `ended (currentTime ${r.currentTime} of ${r.duration}; errors ${r.errors.join(', ')})`);
+  assert.ok(r.requests.includes(url + pb.license), 'the CDM asked Strom for the license');
+});
+
+test('cenc: dash.js plays the cbcs video to the end through EME with the ClearKey license', async () => {
+  const mpd = await (await fetch(`${url}/v/${cencId}/manifest.mpd`)).text();
+  assert.match(mpd, /<ContentProtection schemeIdUri="urn:mpeg:dash:mp4protection:2011" value="cbcs" cenc:default_KID="[0-9a-f-]{36}"\/>/);
+  assert.match(mpd, /urn:uuid:e2719d58-a985-b3c9-781a-b030af78d30e[^>]*><dashif:Laurl>license</);
+  assert.match(mpd, /urn:uuid:edef8ba9-79d6-4ace-a3c8-27dcd51d21ed" value="Widevine"><cenc:pssh>[A-Za-z0-9+/=]+</);
+  const license = `${url}/v/${cencId}/license`;
+  const r = await playInBrowser(browser, { player: 'dash', src: `${url}/v/${cencId}/manifest.mpd`, untilEnded: true, timeoutMs: 60_000, dashProtection: { 'org.w3.clearkey': { serverURL: license } } });
+  assert.deepEqual(r.errors, []);
+  assert.equal(r.ended, true, `ended (currentTime ${r.currentTime} of ${r.duration})`);
+  assert.ok(r.requests.includes(license), 'the CDM asked Strom for the license');
+});
+
+test('cenc: ffmpeg cannot decode a published segment; with the licensed key it decodes', async () => {
+  const dir = path.join(dataDir, 'assets', cencId, 'v180');
+  const enc = path.join(dataDir, 'cenc.mp4');
+  writeFileSync(enc, Buffer.concat([readFileSync(path.join(dir, 'init.mp4')), readFileSync(path.join(dir, 'seg_00001.m4s'))]));
+  const bad = await decode(enc);
+  assert.ok(bad.frames === 0 || bad.errors, `encrypted segment decoded ${bad.frames} frames without an error`);
+  const init = readFileSync(path.join(dir, 'init.mp4'));
+  const kid = init.subarray(init.indexOf('tenc') + 12, init.indexOf('tenc') + 28).toString('base64url'); // tenc v1: type, version/flags, 4 bytes of pattern fields, KID
+  const res = await fetch(`${url}/v/${cencId}/license`, { method: 'POST', body: JSON.stringify({ kids: [kid], type: 'temporary' }) });
+  assert.equal(res.status, 200);
+  assert.equal(res.headers.get('cache-control'), 'private, no-store');
+  const lic = (await res.json()) as { keys: Array<{ kty: string; k: string; kid: string }>; type: string };
+  assert.deepEqual(lic.keys.map((k) => [k.kty, k.kid]), [['oct', kid]]);
+  const r = await run('ffmpeg', ['-hide_banner', '-v', 'error', '-decryption_key', Buffer.from(lic.keys[0]!.k, 'base64url').toString('hex'), '-i', enc, '-f', 'null', '-']).then(() => 'ok', (err: { stderr?: string }) => err.stderr ?? 'failed');
+  assert.equal(r, 'ok', 'decrypted with the key, the segment decodes cleanly');
+});
+
+test('license endpoint: bad input → 400 naming the problem, other keys → 404, oversized → 413, wrong scheme → 404', async () => {
+  const post = (id: string, body: string) => fetch(`${url}/v/${id}/license`, { method: 'POST', body });
+  const bad = await post(cencId, '{"kids": "nope"}');
+  assert.equal(bad.status, 400);
+  assert.match(((await bad.json()) as { error: { message: string } }).error.message, /"kids" must be an array/);
+  const notJson = await post(cencId, 'kids=1');
+  assert.equal(notJson.status, 400);
+  const other = await post(cencId, JSON.stringify({ kids: [Buffer.alloc(16, 1).toString('base64url')] }));
+  assert.equal(other.status, 404);
+  const big = await post(cencId, JSON.stringify({ kids: ['x'.repeat(10_000)] }));
+  assert.equal(big.status, 413);
+  const aes = await fetch(`${url}/s/x/${aesId}/license`, { method: 'POST', body: '{}' });
+  assert.equal(aes.status, 403, 'a signed video\'s license needs a valid token first');
+  const key = await fetch(`${url}/v/${cencId}/keys/0.key`);
+  assert.equal(key.status, 404, 'a cenc video has no AES-128 key');
+});
+
+test('cenc: the embed page plays the video through EME with the license URL it was given', async () => {
+  const page = await browser.newPage();
+  const requests: string[] = [];
+  page.on('request', (r) => requests.push(r.url()));
+  try {
+    await page.goto(`${url}/embed/${cencId}?autoplay=1&muted=1`);
+    await page.waitForFunction(() => (document.querySelector('video')?.currentTime ?? 0) >= 1.5, undefined, { timeout: 30_000, polling: 100 });
+    assert.ok(requests.includes(`${url}/v/${cencId}/license`), `license requested: ${requests.filter((u) => u.includes('license')).join(' ')}`);
+  } finally {
+    await page.close();
+  }
 });

@@ -4,10 +4,10 @@
  * playlists and the DASH MPD need. `aes-128` encrypts whole segments (aes-128.ts); `cenc` encrypts
  * samples in place with the CMAF `cbcs` scheme (cbcs-*.ts) and signals it in the init segment.
  */
-import { fail } from '../../errors.js';
 import type { Protection } from '../../store/db/schema.js';
 import { encryptSegment, keyIndexOf, newIv, type SegmentKey } from './aes-128.js';
 import type { ContentKeys } from './content-keys.js';
+import { cbcsTrack, clearKeyPlaylistKey, type CencInfo } from './cbcs-track.js';
 
 /** One track's encryption, created from its clear init segment. */
 export interface TrackProtector {
@@ -22,6 +22,8 @@ export interface TrackProtector {
 /** A scheme bound to one video. */
 export interface MediaProtector {
   readonly mode: Exclude<Protection, 'none'>;
+  /** What the MPD's ContentProtection elements need (cbcs only). */
+  readonly dash?: CencInfo;
   track(init: Buffer, kind: 'video' | 'audio'): TrackProtector;
 }
 
@@ -41,6 +43,18 @@ export function mediaProtector(protection: Protection, videoId: string, keys: Co
       }),
     };
   }
-  if (protection === 'cenc') throw fail('TRANSCODE_FAILED', 'cenc protection is not available in this build');
+  if (protection === 'cenc') {
+    const c = keys.cenc(videoId);
+    const info: CencInfo = { kid: c.kid };
+    // The KID is the same for every track: one license answers for the whole video.
+    return {
+      mode: 'cenc',
+      dash: info,
+      track: (init, kind) => {
+        const t = cbcsTrack(init, kind, c);
+        return { init: t.init, playlistKeys: [clearKeyPlaylistKey(c.kid)], segment: (data) => ({ data: t.segment(data) }) };
+      },
+    };
+  }
   return undefined;
 }
