@@ -94,6 +94,7 @@ export async function buildStrom(given: Config, log: Logger = createLogger(given
   obs.installHooks(app); // before any route, so every route is measured and traced
   delivery.setObserver(obs.media.observer);
   delivery.storage.metrics.attach(obs.metrics.registry); // media storage operations (fs or s3)
+  delivery.attachProtectionMetrics(obs.metrics.registry); // content key and license requests
 
   // Control plane: store, auth, rate limits, deadlines, /api/v1, the delivery guard; events.
   const bus = new EventBus(config.events.historySize);

@@ -84,3 +84,12 @@ test('licenses from every process; a signed video\'s key is refused without a to
   assert.equal((await request('GET', `/v/${AES}/keys/100001.key`)).status, 404);
   assert.equal((await request('POST', `/v/${AES}/license`, '{"kids":["AAAAAAAAAAAAAAAAAAAAAA"]}')).status, 404, 'an aes-128 video has no license');
 });
+
+test('/metrics counts key and license answers of every process', async () => {
+  const text = await (await fetch(`${s.url}/metrics`)).text();
+  const value = (labels: string) => Number(new RegExp(`^strom_content_key_requests_total\\{${labels}\\} (\\d+)$`, 'm').exec(text)?.[1] ?? 0);
+  assert.equal(value('endpoint="key",outcome="ok"'), 12 + 8);
+  assert.equal(value('endpoint="license",outcome="ok"'), 8);
+  assert.equal(value('endpoint="key",outcome="refused"'), 1, 'the out-of-range index (403s are refused by the guard, before the endpoint)');
+  assert.equal(value('endpoint="license",outcome="refused"'), 1);
+});

@@ -7,6 +7,7 @@
  * (`storage.kind = s3`) behind the same metadata and hot caches (file-catalog.ts).
  */
 import type { Logger } from 'pino';
+import type { Registry } from 'prom-client';
 import type { Config } from '../../config.js';
 import { fail, failWith, isStromError, type StromError } from '../../errors.js';
 import { FileCatalog, type FileEntry } from './file-catalog.js';
@@ -17,8 +18,8 @@ import { acceptsEarlyHints, defaultAudio, earlyHintLinks, firstVariant, resolveU
 import http2, { type Http2ServerResponse } from 'node:http2';
 import type { MediaObserver } from '../../observability/media-accounting.js';
 import { createStorage, type InstrumentedStorage } from '../../storage/create-storage.js';
-import { ContentKeys } from '../../vod/protection/content-keys.js';
-import { protectionEndpoints, protectionRoute, type ProtectionRoute } from './protection-routes.js';
+import { ContentKeys, KEYS_DIR, LICENSE_PATH } from '../../vod/protection/content-keys.js';
+import { protectionEndpoints, type ProtectionRoute } from './protection-routes.js';
 
 /** URL prefix of published assets. */
 export const ASSET_PREFIX = '/v/';
@@ -30,11 +31,14 @@ export type DeliveryGuard = (req: AnyRequest, assetId: string, rel: string, path
 /** URL prefix of signed playback: `/s/<token>/<assetId>/<path>` serves `/v/<assetId>/<path>` once the guard accepts the token. */
 export const SIGNED_PREFIX = '/s/';
 const MAX_TOKEN_CHARS = 2048;
-/** The path below the asset id of a `/v/<id>/…` URL (query removed), unvalidated. */
-function relOf(url: string): string {
-  const q = url.indexOf('?');
+const KEYS_PREFIX = `${KEYS_DIR}/`;
+/** The protection endpoint a `/v/<id>/…` URL names, or null; no allocation (it runs on every media request). */
+function protectionRouteOf(url: string): ProtectionRoute | null {
   const end = url.indexOf('/', ASSET_PREFIX.length);
-  return end < 0 ? '' : url.slice(end + 1, q < 0 ? undefined : q);
+  if (end < 0) return null;
+  if (url.startsWith(KEYS_PREFIX, end + 1)) return 'key';
+  const after = end + 1 + LICENSE_PATH.length;
+  return url.startsWith(LICENSE_PATH, end + 1) && (url.length === after || url.charCodeAt(after) === 63 /* ? */) ? 'license' : null;
 }
 
 /** Asset id of a `/v/…` pathname, unvalidated (the guard only looks it up; serveSlow validates). */
@@ -58,6 +62,8 @@ export interface Delivery {
   setContentSecret(secret: Buffer): void;
   /** The secret given to setContentSecret (base64url), for delivery workers; null before. */
   contentSecret(): string | null;
+  /** Count key and license answers in a metrics registry. */
+  attachProtectionMetrics(registry: Registry): void;
   /** Tell the origin which assets are signed (their non-`/s/` responses get `private, no-store`). */
   setPrivacy(isPrivate: (assetId: string) => boolean): void;
   /** Requests currently being answered (for graceful shutdown and metrics). */
@@ -267,6 +273,7 @@ export function createDelivery(config: Config, log: Logger, storage: Instrumente
       secret = s.toString('base64url');
     },
     contentSecret: () => secret,
+    attachProtectionMetrics: (registry) => protection.attach(registry),
     inFlight: () => active,
     prepare: (e) => prepareHints(e),
     startupHints,
@@ -288,7 +295,7 @@ export function createDelivery(config: Config, log: Logger, storage: Instrumente
         url = ASSET_PREFIX + url.slice(end + 1);
       }
       if (!url.startsWith(ASSET_PREFIX)) return false;
-      const route = protectionRoute(relOf(url));
+      const route = protectionRouteOf(url);
       // A delivery worker without content keys leaves key and license requests to the main.
       if (route !== null && keys === null) return false;
       track(req, res);

@@ -13,10 +13,12 @@
  * every answer is `Cache-Control: private, no-store`, so neither a CDN nor a shared cache keeps one.
  * Which scheme a video uses is read from its own first media playlist (its EXT-X-KEY), so a
  * delivery worker needs no database to tell an `aes-128` video from a `cenc` or clear one.
+ * Answers are counted in `strom_content_key_requests_total{endpoint,outcome}`.
  */
+import { Counter, type Registry } from 'prom-client';
 import type { AnyRequest, AnyResponse } from '../../http-message.js';
-import { fail } from '../../errors.js';
-import { ContentKeys, MAX_KEY_INDEX } from '../../vod/protection/content-keys.js';
+import { fail, isStromError } from '../../errors.js';
+import { ContentKeys, KEYS_DIR, MAX_KEY_INDEX } from '../../vod/protection/content-keys.js';
 import { firstVariant, resolveUri } from './early-hints.js';
 import type { FileCatalog, FileEntry } from './file-catalog.js';
 import { writeHead } from './send-object.js';
@@ -26,14 +28,8 @@ export type ProtectionRoute = 'key' | 'license';
 
 /** Most KIDs one license request may ask for (a Strom video has one). */
 const MAX_KIDS = 16;
-const KEY_PATH = /^keys\/(\d{1,6})\.key$/;
+const KEY_PATH = new RegExp(`^${KEYS_DIR}/(\\d{1,6})\\.key$`);
 const B64URL_16 = /^[A-Za-z0-9_-]{22}(==)?$/;
-
-/** Which endpoint `rel` (the path below the asset id) names, or null for ordinary media. */
-export function protectionRoute(rel: string): ProtectionRoute | null {
-  if (rel === 'license') return 'license';
-  return rel.startsWith('keys/') ? 'key' : null;
-}
 
 /** Parse a ClearKey license request body (EME §9.1.4) into its 16-byte KIDs; throws LICENSE_REQUEST_INVALID. */
 export function parseLicenseRequest(body: Buffer): Buffer[] {
@@ -106,10 +102,22 @@ export function protectionEndpoints(d: ProtectionDeps) {
     send(req, res, 'application/json', Buffer.from(JSON.stringify(out)));
   }
 
+  let counter: Counter<'endpoint' | 'outcome'> | null = null;
+  const count = (endpoint: ProtectionRoute, outcome: 'ok' | 'refused' | 'error'): void => counter?.inc({ endpoint, outcome });
+
   return {
     /** Answer a key or license request the guard has admitted; rejects with a StromError. */
     serve(req: AnyRequest, res: AnyResponse, route: ProtectionRoute, assetId: string, rel: string, keys: ContentKeys): Promise<void> {
-      return route === 'key' ? key(req, res, assetId, rel, keys) : license(req, res, assetId, keys);
+      const done = route === 'key' ? key(req, res, assetId, rel, keys) : license(req, res, assetId, keys);
+      return done.then(() => count(route, 'ok'), (err: unknown) => {
+        count(route, isStromError(err) && err.statusCode < 500 ? 'refused' : 'error');
+        throw err;
+      });
+    },
+    /** Count answers in `registry` (`strom_content_key_requests_total{endpoint,outcome}`; workers attach their own, which the main sums). */
+    attach(registry: Registry): void {
+      counter ??= (registry.getSingleMetric('strom_content_key_requests_total') as Counter<'endpoint' | 'outcome'> | undefined)
+        ?? new Counter({ name: 'strom_content_key_requests_total', help: 'AES-128 key and ClearKey license requests of protected videos by endpoint (key, license) and outcome (ok, refused, error)', labelNames: ['endpoint', 'outcome'] as const, registers: [registry] });
     },
   };
 }
