@@ -210,7 +210,7 @@ export const migrations: readonly Migration[] = [
     },
   },
   {
-    version: 9,
+    version: 10,
     name: 'content protection: videos.protection, server_secrets (the content key derivation secret)',
     async up(db) {
       await db.schema.alterTable('videos').addColumn('protection', 'varchar(16)', (c) => c.notNull().defaultTo('none')).execute();
