@@ -172,6 +172,8 @@ export const settings: readonly Setting[] = [
   { key: 'vod.storyboardTiles', kind: 'int', default: 100, min: 1, max: 400, doc: 'thumbnails in the seek-bar storyboard sprite' },
   { key: 'vod.clipMaxInFlight', kind: 'int', default: 2, min: 1, max: 64, doc: 'clips (POST /api/v1/videos/:id/clips) queued or being cut at once, over all nodes; more → 503' },
   { key: 'vod.clipMinSeconds', kind: 'int', default: 1, min: 1, max: 3600, doc: 'shortest clip range accepted, in seconds (end - start); shorter → 400' },
+  { key: 'vod.protectionKeyRotationSegments', kind: 'int', default: 10, min: 0, max: 100_000, doc: 'aes-128 videos: a new content key every this many segments of a rendition (0 = one key per video)' },
+  { key: 'vod.licenseMaxBytes', kind: 'bytes', default: 4096, min: 256, max: 65_536, doc: 'largest ClearKey license request body (POST …/license) accepted; larger → 413' },
   { key: 'vod.captionMaxBytes', kind: 'bytes', default: 2 * MB, min: 1024, max: 64 * MB, doc: 'largest caption file (WebVTT or SubRip) accepted by POST /api/v1/videos/:id/captions; larger → 413' },
   // --- end vod.* ---
   // --- jobs.* : the durable job queue (src/jobs) ---
@@ -348,6 +350,9 @@ export interface Config {
     captionMaxBytes: number;
     clipMaxInFlight: number;
     clipMinSeconds: number;
+    /** content protection (docs/VOD.md "Content protection") */
+    protectionKeyRotationSegments: number;
+    licenseMaxBytes: number;
     /** executables (readiness checks them; the runner spawns them) */
     ffmpegPath: string;
     ffprobePath: string;

@@ -139,6 +139,10 @@ export const catalog = {
   OEMBED_URL_INVALID: spec(400, (url: string, why: string) => `oEmbed url ${show(url)} is not usable: ${why}`),
   OEMBED_NOT_OURS: spec(404, (url: string) => `oEmbed url ${show(url)} is not a video page of this server`),
   OEMBED_FORMAT: spec(501, (format: string) => `oEmbed format ${show(format)} is not implemented (use format=json)`),
+  // content protection (docs/VOD.md "Content protection")
+  PROTECTED_MEDIA: spec(409, (id: string, protection: string, what: string) => `video ${show(id)} is protected (${protection}): ${what}`),
+  CONTENT_KEY_NOT_FOUND: spec(404, (path: string, why: string) => `no content key at ${show(path)}: ${why}`),
+  LICENSE_REQUEST_INVALID: spec(400, (why: string) => `invalid ClearKey license request: ${why}`),
   // --- captions (src/vod/captions, /api/v1/videos/:id/captions) ---
   CAPTION_INVALID: spec(400, (format: string, line: number, why: string) => `invalid ${format} caption file at line ${line}: ${why}`),
   CAPTION_NOT_FOUND: spec(404, (id: string, language: string) => `video ${show(id)} has no caption track for language ${show(language)}`),

@@ -80,6 +80,8 @@ export interface Video {
   title: string;
   description: string;
   visibility: 'public' | 'signed';
+  /** Content protection (docs/VOD.md "Content protection"). */
+  protection: 'none' | 'aes-128' | 'cenc';
   status: 'waiting' | 'queued' | 'processing' | 'ready' | 'errored';
   /** 0..1 */
   progress: number;

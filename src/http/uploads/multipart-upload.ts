@@ -17,7 +17,7 @@ import type { FastifyInstance } from 'fastify';
 import { fail, isNoSpace, StromError } from '../../errors.js';
 import { newId } from '../../store/db/ids.js';
 import { videoJson } from '../api/videos.js';
-import { finishUpload, removeQuietly, uploadsDir, videoFields, type UploadOptions } from './upload-files.js';
+import { finishUpload, removeQuietly, UploadFieldError, uploadsDir, videoFields, type UploadOptions } from './upload-files.js';
 import { sourceKey, type BlobStorage } from '../../storage/blob-storage.js';
 
 /** Route of the multipart alias. */
@@ -137,10 +137,10 @@ export function multipartRoutes(app: FastifyInstance, o: UploadOptions): void {
     }
     let fields;
     try {
-      fields = videoFields({ title: got.fields.title, filename: got.filename ? path.parse(got.filename).name : undefined, visibility: got.fields.visibility });
+      fields = videoFields({ title: got.fields.title, filename: got.filename ? path.parse(got.filename).name : undefined, visibility: got.fields.visibility, protection: got.fields.protection });
     } catch (err) {
       await remove();
-      throw fail('VALIDATION_FAILED', 'visibility', (err as Error).message);
+      throw fail('VALIDATION_FAILED', err instanceof UploadFieldError ? err.field : 'field', (err as Error).message);
     }
     let created;
     let row;

@@ -132,14 +132,14 @@ export function createTus(o: UploadOptions, log: FastifyInstance['log']): Tus {
     },
     async onUploadCreate(req: TusRequest, upload: Upload) {
       if (credentialOf(new URL(req.url).pathname)) {
-        // Title and visibility were fixed when the direct upload was created.
+        // Title, visibility and protection were fixed when the direct upload was created.
         req.runtime?.node?.res?.setHeader(VIDEO_ID_HEADER, upload.id);
         return {};
       }
       const md = upload.metadata ?? {};
       let fields;
       try {
-        fields = videoFields({ title: md.title ?? undefined, filename: md.filename ?? undefined, visibility: md.visibility ?? undefined });
+        fields = videoFields({ title: md.title ?? undefined, filename: md.filename ?? undefined, visibility: md.visibility ?? undefined, protection: md.protection ?? undefined });
       } catch (err) {
         throw tusError(400, `invalid Upload-Metadata: ${(err as Error).message}`);
       }
