@@ -16,6 +16,7 @@ import ts from 'typescript';
 /** Layers, lowest first. A file belongs to the first entry whose prefix matches its path. */
 const LAYERS = [
   ['core', ['src/config.ts', 'src/errors.ts', 'src/logger.ts', 'src/http-message.ts']],
+  ['media formats', ['src/media/']],
   ['store', ['src/store/']],
   ['storage', ['src/storage/']],
   ['cluster', ['src/cluster/']],
@@ -23,9 +24,9 @@ const LAYERS = [
   ['auth', ['src/auth/']],
   ['jobs', ['src/jobs/']],
   ['vod', ['src/vod/']],
-  ['live media', ['src/live/stream/', 'src/live/formats/']],
+  ['live media', ['src/live/stream/', 'src/live/formats/', 'src/live/rtp/']],
   ['live services', ['src/live/transcode/', 'src/live/abr/', 'src/live/slate/']],
-  ['live protocols', ['src/live/rtmp/', 'src/live/srt/', 'src/live/http-flv/', 'src/live/ll-hls/', 'src/live/ll-dash/', 'src/live/webrtc/', 'src/live/relay/']],
+  ['live protocols', ['src/live/rtmp/', 'src/live/srt/', 'src/live/http-flv/', 'src/live/ll-hls/', 'src/live/ll-dash/', 'src/live/webrtc/', 'src/live/relay/', 'src/live/rtsp/']],
   ['live recording', ['src/live/recording/']],
   ['live server', ['src/live/']],
   ['observability', ['src/observability/']],

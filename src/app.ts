@@ -45,6 +45,7 @@ import { RestreamService } from './live/restream/restream-service.js';
 import { createLiveCluster, createRelayEndpoint } from './live/live-cluster.js';
 import { VodService } from './vod/vod-service.js';
 import { CLIP, ClipJobs } from './vod/clips/clip-jobs.js';
+import { CONTENT_KEY_SECRET, ContentKeys } from './vod/protection/content-keys.js';
 import { Observability } from './observability/observability.js';
 import { readinessChecks } from './observability/readiness.js';
 import { qoeRoutes } from './observability/qoe-routes.js';
@@ -97,6 +98,7 @@ export async function buildStrom(given: Config, log: Logger = createLogger(given
   obs.installHooks(app); // before any route, so every route is measured and traced
   delivery.setObserver(obs.media.observer);
   delivery.storage.metrics.attach(obs.metrics.registry); // media storage operations (fs or s3)
+  delivery.attachProtectionMetrics(obs.metrics.registry); // content key and license requests
 
   // Control plane: store, auth, rate limits, deadlines, /api/v1, the delivery guard; events.
   const bus = new EventBus(config.events.historySize);
@@ -112,6 +114,9 @@ export async function buildStrom(given: Config, log: Logger = createLogger(given
   await app.register(embedRoutes({ config, delivery, control }));
   await app.register(oembedRoutes({ config, control })); // GET /oembed (discovery links on the embed page)
 
+  // Content protection: one secret in the store (the same on every node) derives every content key.
+  const contentSecret = await control.store.serverSecrets.getOrCreate(CONTENT_KEY_SECRET);
+  delivery.setContentSecret(contentSecret);
   // VOD: uploads store a source and queue a transcode job; deleting a video stops its job.
   // Clips run on the VOD pool as jobs of their own kind (src/vod/clips).
   const clips: ClipJobs = new ClipJobs({
@@ -119,7 +124,7 @@ export async function buildStrom(given: Config, log: Logger = createLogger(given
     enqueue: (clipId, payload) => vod.enqueueJob(CLIP, clipId, payload),
     settleFailure: (job, videoId, err, ctx) => vod.settleFailure(job, videoId, err, ctx),
   });
-  const vod = new VodService({ config, store: control.store, bus, log, invalidate: (id) => delivery.catalog.invalidateAsset(id), storage: delivery.storage, captions: control.captions, handlers: { [CLIP]: (job, ctx) => clips.run(job, ctx) } });
+  const vod = new VodService({ config, store: control.store, bus, log, invalidate: (id) => delivery.catalog.invalidateAsset(id), storage: delivery.storage, captions: control.captions, keys: new ContentKeys(contentSecret), handlers: { [CLIP]: (job, ctx) => clips.run(job, ctx) } });
   await app.register(clipsRoutes({ store: control.store, clips })); // POST /api/v1/videos/:id/clips
   clips.register(obs.metrics.registry);
   const uploads = await registerUploads(app, { config, store: control.store, bus, onUploaded: (videoId) => vod.enqueue(videoId), storage: delivery.storage });
@@ -141,6 +146,7 @@ export async function buildStrom(given: Config, log: Logger = createLogger(given
   if (server instanceof http.Server) live.attach(server);
   control.setRtmpPort(() => live.rtmp.port()); // ingest URLs name the bound RTMP port
   control.setSrtPort(() => live.srt?.port() ?? null); // and the bound SRT port
+  control.setRtspPort(() => live.rtsp?.port() ?? null); // and the bound RTSP port
   await wireLive(live, {
     store: control.store,
     bus,
@@ -158,6 +164,7 @@ export async function buildStrom(given: Config, log: Logger = createLogger(given
   live.thumbnails.metrics.register(obs.metrics.registry); // live thumbnail renders
   live.registry.switchMetrics.register(obs.metrics.registry); // primary/backup publisher switches, slates
   live.slateMetrics?.register(obs.metrics.registry); // slate renders, streams on a slate
+  live.rtsp?.metrics.register(obs.metrics.registry); // RTSP connections, sessions, requests, bytes, RTP losses, auth failures
   live.srt?.metrics.register(obs.metrics.registry); // SRT connections, handshakes, bytes, repaired and lost packets
   restream.metrics.register(obs.metrics.registry); // restreaming outputs by state, bytes, reconnects
   webhooks.metrics.register(obs.metrics.registry); // outbox by state, attempts, drops

@@ -60,6 +60,20 @@ export const settings: readonly Setting[] = [
   { key: 'rtmp.maxChunkStreams', kind: 'int', default: 64, min: 4, max: 65599, doc: 'chunk stream ids one RTMP session may use' },
   { key: 'rtmp.chunkSize', kind: 'int', default: 4096, min: 128, max: 0xffffff, doc: 'chunk size the server sends with' },
   { key: 'rtmp.handshakeTimeoutMs', kind: 'duration', default: 10_000, min: 100, doc: 'close an RTMP connection that has not published or played within this time' },
+  // --- RTSP (src/live/rtsp; docs/RTSP.md) ---
+  { key: 'rtsp.enabled', kind: 'bool', default: false, doc: 'run the RTSP server: cameras and encoders publish (ANNOUNCE/RECORD), players read (DESCRIBE/PLAY) over RTP (`strom serve --rtsp-port N` turns it on)' },
+  { key: 'rtsp.host', kind: 'string', default: null, doc: 'address the RTSP listener and its UDP ports bind (default: host)' },
+  { key: 'rtsp.port', kind: 'int', default: 8554, min: 0, max: 65535, doc: 'RTSP TCP port (0 picks a free one)' },
+  { key: 'rtsp.udp', kind: 'bool', default: true, doc: 'offer RTP over UDP (client_port) besides RTP interleaved in the RTSP connection' },
+  { key: 'rtsp.rtpPort', kind: 'int', default: 8000, min: 0, max: 65535, doc: 'the one UDP port all RTSP sessions send and receive RTP on (0 picks a free one); packets are matched to sessions by the client\'s address and port' },
+  { key: 'rtsp.rtcpPort', kind: 'int', default: 8001, min: 0, max: 65535, doc: 'the one UDP port for RTCP of all RTSP sessions (0 picks a free one)' },
+  { key: 'rtsp.maxConnections', kind: 'int', default: 200, min: 1, max: 100_000, doc: 'RTSP TCP connections at once; more are closed at accept' },
+  { key: 'rtsp.sessionTimeoutMs', kind: 'duration', default: 60_000, min: 1_000, max: 3_600_000, doc: 'an RTSP session with no request, keep-alive (GET_PARAMETER/OPTIONS) or RTCP for this long is closed; announced in the Session header' },
+  { key: 'rtsp.maxHeaderBytes', kind: 'bytes', default: 16 * 1024, min: 1024, max: 1024 * 1024, doc: 'largest RTSP request header block; a bigger one is answered 413 and the connection closed' },
+  { key: 'rtsp.maxBodyBytes', kind: 'bytes', default: 64 * 1024, min: 1024, max: 16 * MB, doc: 'largest RTSP request body (an ANNOUNCE SDP)' },
+  { key: 'rtsp.maxFrameBytes', kind: 'bytes', default: 8 * MB, min: 64 * 1024, max: 64 * MB, doc: 'largest video frame an RTSP publisher may send (reassembled from RTP); a bigger one is dropped' },
+  { key: 'rtsp.reorderPackets', kind: 'int', default: 64, min: 0, max: 4096, doc: 'RTP packets held per UDP track to put reordered packets back in sequence (0: no reordering); a loss waits at most this many packets or 100 ms, whichever comes first' },
+  { key: 'rtsp.publicUrl', kind: 'string', default: null, doc: 'base of RTSP URLs returned by the API (default rtsp://<host>:<rtsp.port>)' },
   // --- SRT (src/live/srt; docs/LIVE.md "SRT") ---
   { key: 'srt.enabled', kind: 'bool', default: false, doc: 'run the SRT listener: publish and read live streams as MPEG-TS over SRT (`strom serve --srt-port N` turns it on)' },
   { key: 'srt.host', kind: 'string', default: null, doc: 'address the SRT listener binds (default: host)' },
@@ -71,6 +85,7 @@ export const settings: readonly Setting[] = [
   { key: 'srt.windowPackets', kind: 'int', default: 4096, min: 64, max: 65_536, doc: 'receive window and send buffer of one SRT connection, in 1316-byte packets (bounds its memory to ~2 × 5.4 MB by default)' },
   { key: 'srt.publicUrl', kind: 'string', default: null, doc: 'base of SRT URLs returned by the API (default srt://<host>:<srt.port>)' },
   { key: 'live.takeover', kind: 'enum', default: 'takeover', values: ['takeover', 'reject'], doc: 'second publisher on an active key: take over (OBS reconnects) or reject' },
+  { key: 'live.publisherIdleTimeoutMs', kind: 'duration', default: 20_000, min: 0, doc: 'a publisher that sends no media for this long while its connection stays open (a frozen encoder) is closed, as if it had left (0: never)' },
   { key: 'live.reconnectWindowS', kind: 'int', default: 0, min: 0, max: 3600, doc: 'seconds a stream stays live with a slate picture after its publisher leaves, for the publisher to come back (0: the stream ends at once); docs/LIVE.md "Reconnect window and slate"' },
   { key: 'live.slateImage', kind: 'string', default: null, doc: 'picture shown during the reconnect window (PNG/JPEG; scaled and padded to the stream\'s size; default: the built-in "will be back shortly" slate)' },
   { key: 'live.gopCacheMaxBytes', kind: 'bytes', default: 8 * MB, min: 0, doc: 'max bytes of the per-stream GOP cache (0 disables keyframe-first join)' },
@@ -157,6 +172,8 @@ export const settings: readonly Setting[] = [
   { key: 'vod.storyboardTiles', kind: 'int', default: 100, min: 1, max: 400, doc: 'thumbnails in the seek-bar storyboard sprite' },
   { key: 'vod.clipMaxInFlight', kind: 'int', default: 2, min: 1, max: 64, doc: 'clips (POST /api/v1/videos/:id/clips) queued or being cut at once, over all nodes; more → 503' },
   { key: 'vod.clipMinSeconds', kind: 'int', default: 1, min: 1, max: 3600, doc: 'shortest clip range accepted, in seconds (end - start); shorter → 400' },
+  { key: 'vod.protectionKeyRotationSegments', kind: 'int', default: 10, min: 0, max: 100_000, doc: 'aes-128 videos: a new content key every this many segments of a rendition (0 = one key per video)' },
+  { key: 'vod.licenseMaxBytes', kind: 'bytes', default: 4096, min: 256, max: 65_536, doc: 'largest ClearKey license request body (POST …/license) accepted; larger → 413' },
   { key: 'vod.captionMaxBytes', kind: 'bytes', default: 2 * MB, min: 1024, max: 64 * MB, doc: 'largest caption file (WebVTT or SubRip) accepted by POST /api/v1/videos/:id/captions; larger → 413' },
   // --- end vod.* ---
   // --- jobs.* : the durable job queue (src/jobs) ---
@@ -275,6 +292,7 @@ export interface Config {
   };
   // --- live ---
   rtmp: { enabled: boolean; host: string | null; port: number; maxMessageBytes: number; maxChunkStreams: number; chunkSize: number; handshakeTimeoutMs: number };
+  rtsp: { enabled: boolean; host: string | null; port: number; udp: boolean; rtpPort: number; rtcpPort: number; maxConnections: number; sessionTimeoutMs: number; maxHeaderBytes: number; maxBodyBytes: number; maxFrameBytes: number; reorderPackets: number; publicUrl: string | null };
   srt: { enabled: boolean; host: string | null; port: number; latencyMs: number; passphrase: string | null; maxConnections: number; peerIdleTimeoutMs: number; windowPackets: number; publicUrl: string | null };
   live: {
     takeover: 'takeover' | 'reject';
@@ -303,6 +321,7 @@ export interface Config {
     maxOutputsPerStream: number;
     /** reconnect window and slate (src/live/slate) */
     reconnectWindowS: number;
+    publisherIdleTimeoutMs: number;
     slateImage: string | null;
   };
   // --- LL-HLS ---
@@ -331,6 +350,9 @@ export interface Config {
     captionMaxBytes: number;
     clipMaxInFlight: number;
     clipMinSeconds: number;
+    /** content protection (docs/VOD.md "Content protection") */
+    protectionKeyRotationSegments: number;
+    licenseMaxBytes: number;
     /** executables (readiness checks them; the runner spawns them) */
     ffmpegPath: string;
     ffprobePath: string;
@@ -480,6 +502,7 @@ export function resolveConfig(...layers: RawSettings[]): Config {
   }
   if (config.metrics.historyIntervalMs > 0 && config.metrics.historyIntervalMs < 100) throw fail('CONFIG_INVALID', 'metrics.historyIntervalMs', config.metrics.historyIntervalMs, 'must be 0 (off) or at least 100 ms');
   if (config.webrtc.udpPortMax <= config.webrtc.udpPortMin) throw fail('CONFIG_INVALID', 'webrtc.udpPortMax', config.webrtc.udpPortMax, 'must exceed webrtc.udpPortMin');
+  if (config.rtsp.rtpPort !== 0 && config.rtsp.rtpPort === config.rtsp.rtcpPort) throw fail('CONFIG_INVALID', 'rtsp.rtcpPort', config.rtsp.rtcpPort, 'must differ from rtsp.rtpPort (RTP and RTCP need a port each)');
   const pass = config.srt.passphrase;
   if (pass !== null && (pass.length < 10 || pass.length > 79)) throw fail('CONFIG_INVALID', 'srt.passphrase', '(hidden)', `must be 10 to 79 characters, not ${pass.length} (libsrt SRTO_PASSPHRASE)`);
   if (config.cluster.secret !== null && config.cluster.secret.length < 16) throw fail('CONFIG_INVALID', 'cluster.secret', '<redacted>', 'node-to-node requests need a shared secret of at least 16 characters');
@@ -508,5 +531,5 @@ export function loadConfig(opts: { file?: string; env?: NodeJS.ProcessEnv; flags
 
 /** Config for tests: defaults plus overrides, nothing from env or files. */
 export function testConfig(overrides: RawSettings = {}): Config {
-  return resolveConfig({ port: 0, logLevel: 'silent', 'rtmp.port': 0 /* live: never grab 1935 in tests */, 'srt.port': 0, 'delivery.workers': 0 /* single process unless a test asks */ }, overrides);
+  return resolveConfig({ port: 0, logLevel: 'silent', 'rtmp.port': 0 /* live: never grab 1935 in tests */, 'srt.port': 0, 'rtsp.port': 0, 'rtsp.rtpPort': 0, 'rtsp.rtcpPort': 0, 'delivery.workers': 0 /* single process unless a test asks */ }, overrides);
 }

@@ -53,6 +53,7 @@ export const catalog = {
 
   // --- media storage (src/storage): `where` names the endpoint and bucket (or the data directory) ---
   STORAGE_UNAVAILABLE: spec(503, (where: string, op: string, why: string) => `media storage ${where} failed to ${op}: ${why}`),
+  STORAGE_FULL: spec(507, (what: string) => `no space left on the device holding ${what}: nothing partial was kept; free space, then try again`),
   STORAGE_EXISTS: spec(409, (where: string, key: string) => `media storage ${where} already holds ${show(key)}`),
 
   // --- VOD media rejections (src/vod; stored on the video as its error code and message) ---
@@ -121,6 +122,9 @@ export const catalog = {
   WEBRTC_OVERLOADED: spec(503, (limit: number) => `${limit} WebRTC sessions are already open (webrtc.maxSessions)`),
   RTMP_PROTOCOL: spec(400, (why: string) => `RTMP protocol error: ${why}`),
   SRT_CONNECT_FAILED: spec(502, (target: string, why: string) => `SRT connection to ${show(target)} failed: ${why}`),
+  RTP_INVALID: spec(400, (why: string) => `bad RTP/RTCP packet: ${why}`),
+  RTSP_PROTOCOL: spec(400, (why: string) => `RTSP protocol error: ${why}`),
+  RTSP_LIMIT: spec(413, (what: string, value: number, limit: number) => `RTSP ${what} ${value} exceeds the limit of ${limit}`),
   RTMP_LIMIT: spec(413, (what: string, value: number, limit: number) => `RTMP ${what} ${value} exceeds the limit of ${limit}`),
 
   // --- thumbnails (src/http/api/thumbnails.ts) ---
@@ -135,6 +139,10 @@ export const catalog = {
   OEMBED_URL_INVALID: spec(400, (url: string, why: string) => `oEmbed url ${show(url)} is not usable: ${why}`),
   OEMBED_NOT_OURS: spec(404, (url: string) => `oEmbed url ${show(url)} is not a video page of this server`),
   OEMBED_FORMAT: spec(501, (format: string) => `oEmbed format ${show(format)} is not implemented (use format=json)`),
+  // content protection (docs/VOD.md "Content protection")
+  PROTECTED_MEDIA: spec(409, (id: string, protection: string, what: string) => `video ${show(id)} is protected (${protection}): ${what}`),
+  CONTENT_KEY_NOT_FOUND: spec(404, (path: string, why: string) => `no content key at ${show(path)}: ${why}`),
+  LICENSE_REQUEST_INVALID: spec(400, (why: string) => `invalid ClearKey license request: ${why}`),
   // --- captions (src/vod/captions, /api/v1/videos/:id/captions) ---
   CAPTION_INVALID: spec(400, (format: string, line: number, why: string) => `invalid ${format} caption file at line ${line}: ${why}`),
   CAPTION_NOT_FOUND: spec(404, (id: string, language: string) => `video ${show(id)} has no caption track for language ${show(language)}`),
@@ -202,4 +210,12 @@ export function failWith<C extends ErrorCode>(code: C, headers: Record<string, s
 /** True when `err` is a catalog error (optionally of the given code). */
 export function isStromError(err: unknown, code?: ErrorCode): err is StromError {
   return err instanceof StromError && (code === undefined || err.code === code);
+}
+
+/** Whether `err` is a full disk: the OS's ENOSPC (or EDQUOT, a quota), or a tool's message of it. */
+export function isNoSpace(err: unknown): boolean {
+  if (err === null || typeof err !== 'object') return false;
+  const code = (err as { code?: unknown }).code;
+  if (code === 'ENOSPC' || code === 'EDQUOT') return true;
+  return /No space left on device|Disk quota exceeded/.test(String((err as { message?: unknown }).message ?? ''));
 }

@@ -5,7 +5,7 @@ import { loadConfig, type RawSettings } from '../config.js';
 import { buildStrom } from '../app.js';
 import { fail } from '../errors.js';
 
-export const serveUsage = `Usage: strom serve [--host H] [--port P] [--data DIR] [--config FILE] [--tls-self-signed] [--set key=value]...
+export const serveUsage = `Usage: strom serve [--host H] [--port P] [--data DIR] [--config FILE] [--tls-self-signed] [--rtmp-port N] [--srt-port N] [--rtsp-port N] [--set key=value]...
 
 Starts the Strom server. Settings come from defaults < --config FILE (JSON) < STROM_* environment
 variables < flags. Every setting is listed in docs/CONFIGURATION.md; --set sets any of them by its
@@ -24,6 +24,7 @@ export function serveFlags(argv: string[]): { file?: string; flags: RawSettings 
       set: { type: 'string', multiple: true },
       'rtmp-port': { type: 'string' },
       'srt-port': { type: 'string' },
+      'rtsp-port': { type: 'string' },
       'tls-self-signed': { type: 'boolean' },
     },
     strict: true,
@@ -31,6 +32,10 @@ export function serveFlags(argv: string[]): { file?: string; flags: RawSettings 
   });
   const flags: RawSettings = { host: values.host, port: values.port, dataDir: values.data };
   if (values['rtmp-port'] !== undefined) flags['rtmp.port'] = values['rtmp-port'];
+  if (values['rtsp-port'] !== undefined) {
+    flags['rtsp.port'] = values['rtsp-port'];
+    flags['rtsp.enabled'] = 'true';
+  }
   if (values['srt-port'] !== undefined) {
     flags['srt.port'] = values['srt-port'];
     flags['srt.enabled'] = 'true';

@@ -102,6 +102,8 @@ export function embedRoutes(o: { config: Config; delivery: Delivery; control: Co
         hls: `${base}master.m3u8`,
         autoplay: flag(q.autoplay), muted: flag(q.muted), loop: flag(q.loop),
         start: Number.isFinite(start) && start > 0 ? Math.min(start, MAX_START_S) : 0,
+        // A cenc video plays through EME with Strom's ClearKey license endpoint (docs/VOD.md "Content protection").
+        license: video.protection === 'cenc' ? `${base}license` : null,
       };
       const title = video.title || video.id;
       const html = build.html

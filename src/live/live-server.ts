@@ -1,6 +1,6 @@
 /**
  * The live subsystem as one object for app.ts: stream registry (+ lifecycle events and status),
- * RTMP and SRT listeners, HTTP-FLV routes and the WS-FLV upgrade handler. `buildStrom` creates it,
+ * RTMP, SRT and RTSP listeners, HTTP-FLV routes and the WS-FLV upgrade handler. `buildStrom` creates it,
  * registers `routes`, calls `attach(server)`, and starts/stops it with the HTTP server.
  * An edge (src/edge) builds the same server without ingest (RTMP publish refused, no WHIP) and
  * without the CMAF outputs (LL-HLS and LL-DASH are proxied from its origin, not muxed there).
@@ -14,6 +14,7 @@ import type { LivePlaybackGuard } from '../auth/playback-guard.js';
 import type { LiveEvents } from './stream/live-events.js';
 import { createRtmpServer, type RtmpServer } from './rtmp/rtmp-server.js';
 import { createSrtServer, type SrtServer } from './srt/srt-server.js';
+import { createRtspServer, type RtspServer } from './rtsp/rtsp-server.js';
 import { llHlsRoutes } from './ll-hls/ll-hls-playback.js';
 import { llDashRoutes } from './ll-dash/ll-dash-playback.js';
 import { LlHlsService } from './ll-hls/ll-hls-service.js';
@@ -39,13 +40,15 @@ export interface LiveServer {
   rtmp: RtmpServer;
   /** SRT publish/read over MPEG-TS (`srt.enabled`), else null. */
   srt: SrtServer | null;
+  /** RTSP publish/read over RTP (`rtsp.enabled`), else null. */
+  rtsp: RtspServer | null;
   /** Fastify plugin: HTTP-FLV `GET /live/<streamId>.flv`, thumbnails, LL-HLS and LL-DASH (with `cmafOutputs`), WHIP (with `ingest`) and WHEP. */
   routes: (app: FastifyInstance) => Promise<void>;
   /** Hook WS-FLV into the HTTP server's upgrade event. */
   attach(server: http.Server): void;
-  /** Start the RTMP listener (unless `rtmp.enabled` is false) and the SRT one (with `srt.enabled`); resolves to the RTMP port or null. */
+  /** Start the RTMP listener (unless `rtmp.enabled` is false), the SRT one (with `srt.enabled`) and the RTSP one (with `rtsp.enabled`); resolves to the RTMP port or null. */
   listen(): Promise<number | null>;
-  /** Close publishers, viewers and the RTMP and SRT listeners. */
+  /** Close publishers, viewers and the RTMP, SRT and RTSP listeners. */
   close(): Promise<void>;
   /** Status of one live stream (idle when unknown). */
   status(streamId: string): LiveStreamStatus;
@@ -92,6 +95,7 @@ export function createLiveServer(config: Config, log: Logger, opts: LiveServerOp
   registry.setSlateSource(slates);
   const rtmp = createRtmpServer(config, registry, log);
   const srt = config.srt.enabled ? createSrtServer(config, registry, log) : null;
+  const rtsp = config.rtsp.enabled ? createRtspServer(config, registry, log) : null;
   let detachWs: (() => void) | null = null;
   let guard: LivePlaybackGuard | null = null;
   // LL-HLS: /live/<streamId>/{index,master,plain}.m3u8, init_<run>.mp4, seg_<run>_N.m4s, part_<run>_N.m4s
@@ -114,6 +118,7 @@ export function createLiveServer(config: Config, log: Logger, opts: LiveServerOp
     events: registry.events,
     rtmp,
     srt,
+    rtsp,
     routes: async (app) => {
       await flvRoutes(app);
       await thumbRoutes(app); // before LL-HLS's /live/:streamId/:file (a static segment wins anyway)
@@ -130,6 +135,7 @@ export function createLiveServer(config: Config, log: Logger, opts: LiveServerOp
     },
     async listen() {
       await srt?.listen();
+      await rtsp?.listen();
       return config.rtmp.enabled ? rtmp.listen() : null;
     },
     async close() {
@@ -142,6 +148,7 @@ export function createLiveServer(config: Config, log: Logger, opts: LiveServerOp
       detachWs = null;
       await rtmp.close();
       await srt?.close();
+      await rtsp?.close();
       await webrtcReleased; // werift sockets/timers released (bounded) before close resolves
     },
     status: (id) => registry.status(id),

@@ -55,6 +55,8 @@ export async function wireLive(live: LiveServer, wiring: LiveWiring, config: Con
     return row ? { streamId: row.id } : fallback(key);
   });
   // SRT: a stream's own passphrase, else srt.passphrase (the service's default).
+  // RTSP Digest publishers: the stream's key, checked against the Digest response (docs/RTSP.md).
+  live.rtsp?.setKeyLookup(async (streamId) => (await store.liveStreams.get(streamId))?.stream_key ?? null);
   live.srt?.setPassphraseLookup(async (streamId) => (await store.liveStreams.get(streamId))?.srt_passphrase ?? null);
   const setStatus = (streamId: string, status: 'active' | 'idle') => {
     store.liveStreams.update(streamId, { status }).catch((err: unknown) => log.warn({ err, streamId }, 'could not record live status'));

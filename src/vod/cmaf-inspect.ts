@@ -4,36 +4,10 @@
  * source buffer or a player drop the variant). A walk over the box tree down to the sample entry;
  * no full ISO BMFF parser is needed for two fields.
  */
+import { findBox } from '../media/iso-bmff/find-box.js';
 
-const CONTAINERS = new Set(['moov', 'trak', 'mdia', 'minf', 'stbl', 'moof', 'traf']);
-
-/** Find the first box of `type` in the box tree of `buf` (ISO/IEC 14496-12 §4.2), returning its payload. */
-export function findBox(buf: Buffer, path: string[], start = 0, end = buf.length): Buffer | null {
-  let off = start;
-  while (off + 8 <= end) {
-    let size = buf.readUInt32BE(off);
-    const type = buf.toString('latin1', off + 4, off + 8);
-    let header = 8;
-    if (size === 1) {
-      size = Number(buf.readBigUInt64BE(off + 8));
-      header = 16;
-    } else if (size === 0) size = end - off;
-    if (size < header || off + size > end) return null;
-    if (type === path[0]) {
-      if (path.length === 1) return buf.subarray(off + header, off + size);
-      const rest = path.slice(1);
-      // stsd: version/flags + entry_count before its sample entries (§8.5.2).
-      if (type === 'stsd') return findBox(buf, rest, off + header + 8, off + size);
-      // Visual sample entry: 78 bytes of fields before child boxes (§12.1.3); audio: 28 (§12.2.3).
-      if (type === 'avc1' || type === 'avc3') return findBox(buf, rest, off + header + 78, off + size);
-      if (type === 'mp4a') return findBox(buf, rest, off + header + 28, off + size);
-      if (CONTAINERS.has(type)) return findBox(buf, rest, off + header, off + size);
-      return null;
-    }
-    off += size;
-  }
-  return null;
-}
+/** Re-exported: the box walker lives with the other ISO BMFF primitives. */
+export { findBox };
 
 const hex2 = (n: number): string => n.toString(16).padStart(2, '0');
 

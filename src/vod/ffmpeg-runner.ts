@@ -6,7 +6,7 @@
  * a damaged file, and the last lines are the ones that explain a failure.
  */
 import { spawn } from 'node:child_process';
-import { fail, StromError } from '../errors.js';
+import { fail, isNoSpace, StromError } from '../errors.js';
 
 /** One progress update parsed from ffmpeg's `-progress` output. */
 export interface FfmpegProgress {
@@ -153,6 +153,7 @@ export async function runFfmpeg(args: string[], o: RunOptions = {}): Promise<Too
     },
   });
   if (res.code !== 0) {
+    if (isNoSpace({ message: res.stderr })) throw fail('STORAGE_FULL', 'the transcode output');
     if (reached > 0) throw fail('MEDIA_DECODE_FAILED', reached, lastLine(res.stderr));
     throw fail('TRANSCODE_FAILED', lastLine(res.stderr));
   }

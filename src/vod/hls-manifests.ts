@@ -9,12 +9,15 @@
  * `EXT-X-ENDLIST` (§4.4.3.4) and type VOD. URLs never change between the two.
  */
 import type { AudioRendition, VideoRendition } from './ladder.js';
+import { aesKeyLine, type SegmentKey } from './protection/aes-128.js';
 
 /** A published media segment. */
 export interface SegmentInfo {
   uri: string;
   durationS: number;
   bytes: number;
+  /** AES-128: the key period and IV the segment is encrypted with. */
+  key?: SegmentKey;
 }
 
 /** A rendition with its published segments and real codec string. */
@@ -32,8 +35,13 @@ export function targetDuration(segments: SegmentInfo[], segmentSeconds: number):
   return Math.max(segmentSeconds, ...segments.map((s) => Math.round(s.durationS)));
 }
 
-/** A media playlist (§4.4.3): fMP4 segments after one EXT-X-MAP (§4.4.4.5, version 6+ for fMP4). */
-export function mediaPlaylist(segments: SegmentInfo[], o: { segmentSeconds: number; ended: boolean; initUri?: string }): string {
+/**
+ * A media playlist (§4.4.3): fMP4 segments after one EXT-X-MAP (§4.4.4.5, version 6+ for fMP4).
+ * `sessionKeys` (cbcs) apply to every segment and the init, so they come before EXT-X-MAP; an
+ * AES-128 segment's EXT-X-KEY comes after it (§4.3.2.5: the init stays clear and needs no IV) and
+ * is repeated only when key or IV change.
+ */
+export function mediaPlaylist(segments: SegmentInfo[], o: { segmentSeconds: number; ended: boolean; initUri?: string; sessionKeys?: readonly string[] }): string {
   const lines = [
     '#EXTM3U',
     '#EXT-X-VERSION:7',
@@ -43,8 +51,14 @@ export function mediaPlaylist(segments: SegmentInfo[], o: { segmentSeconds: numb
     '#EXT-X-INDEPENDENT-SEGMENTS',
   ];
   if (!o.ended) lines.push('#EXT-X-START:TIME-OFFSET=0,PRECISE=YES');
-  lines.push(`#EXT-X-MAP:URI="${o.initUri ?? 'init.mp4'}"`);
-  for (const s of segments) lines.push(`#EXTINF:${s.durationS.toFixed(6)},`, s.uri);
+  lines.push(...(o.sessionKeys ?? []), `#EXT-X-MAP:URI="${o.initUri ?? 'init.mp4'}"`);
+  let keyLine = '';
+  for (const s of segments) {
+    const k = s.key ? aesKeyLine(s.key) : '';
+    if (k !== keyLine) lines.push(k === '' ? '#EXT-X-KEY:METHOD=NONE' : k);
+    keyLine = k;
+    lines.push(`#EXTINF:${s.durationS.toFixed(6)},`, s.uri);
+  }
   if (o.ended) lines.push('#EXT-X-ENDLIST');
   return `${lines.join('\n')}\n`;
 }

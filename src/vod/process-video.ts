@@ -13,7 +13,7 @@ import { randomBytes } from 'node:crypto';
 import { access, mkdir, rename, rm } from 'node:fs/promises';
 import path from 'node:path';
 import type { Config } from '../config.js';
-import { fail, isStromError } from '../errors.js';
+import { fail, isNoSpace, isStromError } from '../errors.js';
 import { buildLadderArgs, type ImageOutputs } from './ffmpeg-args.js';
 import { runFfmpeg } from './ffmpeg-runner.js';
 import { storyboardLayout, storyboardVtt, writeDownloadMp4 } from './extras.js';
@@ -21,6 +21,7 @@ import { trackBandwidth } from './hls-manifests.js';
 import { parseLadder, planLadder, type Rendition } from './ladder.js';
 import { probeMedia, type ProbeResult } from './probe.js';
 import { AssetPublisher, moveInto, writeAtomic } from './publisher.js';
+import type { MediaProtector } from './protection/media-protector.js';
 
 /** A progress report. `speed` is the encode speed as a multiple of realtime. */
 export interface VodProgress {
@@ -47,6 +48,8 @@ export interface ProcessVideoOptions {
   progressive?: boolean;
   /** Publish the finished asset directory somewhere else (object storage); implies `progressive: false`. */
   publish?: (outDir: string) => Promise<void>;
+  /** Encrypt the published media (docs/VOD.md "Content protection"); no MP4 download is made then. */
+  protector?: MediaProtector;
 }
 
 /** One published rendition. */
@@ -71,7 +74,8 @@ export interface AssetSummary {
   probe: ProbeResult;
   renditions: RenditionSummary[];
   /** Paths relative to the asset directory. */
-  files: { master: string; mpd: string; download: string; poster: string | null; storyboard: string | null; storyboardVtt: string | null };
+  /** `mpd` is null for AES-128 (HLS only) and `download` for every protected asset (it would be clear media). */
+  files: { master: string; mpd: string | null; download: string | null; poster: string | null; storyboard: string | null; storyboardVtt: string | null };
   downloadBytes: number;
   timings: { probeMs: number; transcodeMs: number; packageMs: number; totalMs: number; playableMs: number };
   /** Media seconds encoded per wall second over the transcode. */
@@ -123,7 +127,7 @@ export async function processVideo(o: ProcessVideoOptions): Promise<AssetSummary
     created = true;
     const images = imageOutputs(probe, plan, workDir, cfg.storyboardTiles);
     const args = buildLadderArgs({ source: o.source, plan, segmentSeconds: cfg.segmentSeconds, firstSegmentSeconds: cfg.firstSegmentSeconds, preset: cfg.preset, workDir, sourceFps: probe.video?.fps, images });
-    publisher = new AssetPublisher({ workDir, outDir, plan, segmentSeconds: cfg.segmentSeconds, startKbps: cfg.startKbps, playableSegments: PLAYABLE_SEGMENTS });
+    publisher = new AssetPublisher({ workDir, outDir, plan, segmentSeconds: cfg.segmentSeconds, startKbps: cfg.startKbps, playableSegments: PLAYABLE_SEGMENTS, protector: o.protector });
     let playableMs = 0;
     const announce = (became: boolean): void => {
       if (!became || !progressive || playableMs > 0) return;
@@ -167,8 +171,10 @@ export async function processVideo(o: ProcessVideoOptions): Promise<AssetSummary
     if (encodedS < probe.durationS * 0.9 - 1) throw fail('MEDIA_DECODE_FAILED', encodedS, `media data ends before the ${probe.durationS.toFixed(1)} s the container declares`);
     report({ phase: 'package', percent: 96, speed, etaS: null });
     const tPackage = performance.now();
-    const downloadBytes = await writeDownloadMp4({ outDir, workDir, video: publisher.video[0], audio: publisher.audio, to: path.join(workDir, 'download.mp4'), signal: job.signal });
-    await moveInto(path.join(workDir, 'download.mp4'), path.join(outDir, 'download.mp4'));
+    // A protected asset gets no progressive MP4: it would be the clear media (and its segments are ciphertext by now).
+    const download = o.protector === undefined;
+    const downloadBytes = download ? await writeDownloadMp4({ outDir, workDir, video: publisher.video[0], audio: publisher.audio, to: path.join(workDir, 'download.mp4'), signal: job.signal }) : 0;
+    if (download) await moveInto(path.join(workDir, 'download.mp4'), path.join(outDir, 'download.mp4'));
     const hasPoster = images !== undefined && (await exists(images.posterFile));
     if (hasPoster) await moveInto(images.posterFile, path.join(outDir, 'poster.jpg'));
     const hasStoryboard = images !== undefined && (await exists(images.storyboardFile));
@@ -199,7 +205,7 @@ export async function processVideo(o: ProcessVideoOptions): Promise<AssetSummary
         const geo = r.kind === 'video' ? { width: r.width, height: r.height, fps: r.fps } : {};
         return { name: r.name, kind: r.kind, ...geo, codecs: t.codecs, bandwidth: bw.peak, averageBandwidth: bw.average, segments: t.segments.length };
       }),
-      files: { master: 'master.m3u8', mpd: 'manifest.mpd', download: 'download.mp4', poster: hasPoster ? 'poster.jpg' : null, storyboard: hasStoryboard ? 'storyboard.jpg' : null, storyboardVtt: hasStoryboard ? 'storyboard.vtt' : null },
+      files: { master: 'master.m3u8', mpd: o.protector?.mode === 'aes-128' ? null : 'manifest.mpd', download: download ? 'download.mp4' : null, poster: hasPoster ? 'poster.jpg' : null, storyboard: hasStoryboard ? 'storyboard.jpg' : null, storyboardVtt: hasStoryboard ? 'storyboard.vtt' : null },
       downloadBytes,
       timings: { probeMs, transcodeMs, packageMs, totalMs, playableMs },
       speed: probe.durationS / (transcodeMs / 1000),
@@ -209,6 +215,7 @@ export async function processVideo(o: ProcessVideoOptions): Promise<AssetSummary
     await publisher?.idle();
     if (created && !o.publish) await rm(assetDir, { recursive: true, force: true }); // a failed publish removes its own objects
     if (isStromError(err)) throw err;
+    if (isNoSpace(err)) throw fail('STORAGE_FULL', 'the assets directory');
     throw fail('TRANSCODE_FAILED', err instanceof Error ? err.message : String(err));
   } finally {
     clearTimeout(timer);

@@ -6,7 +6,9 @@
  * As soon as every rendition has `playableSegments` segments, Strom's own EVENT media playlists and
  * the master are published (each written to a dot-file and renamed over), and `onPlayable` fires.
  * `finish()` turns the same playlists into VOD ones and adds the MPD: the URLs a player already
- * holds keep working and only gain segments and ENDLIST.
+ * holds keep working and only gain segments and ENDLIST. With a protector, every segment is
+ * encrypted on its way from the work directory to the output (so the output — and object storage
+ * after it — only ever holds ciphertext) and init segments are rewritten as the scheme needs.
  */
 import { copyFile, mkdir, readFile, rename, stat, unlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
@@ -17,6 +19,8 @@ import { ffmpegInitName } from './ffmpeg-args.js';
 import type { PublishedTrack } from './hls-manifests.js';
 import { masterPlaylist, mediaPlaylist, parseMediaPlaylist } from './hls-manifests.js';
 import type { AudioRendition, Rendition, VideoRendition } from './ladder.js';
+import type { SegmentKey } from './protection/aes-128.js';
+import type { MediaProtector, TrackProtector } from './protection/media-protector.js';
 
 /** Move a finished file into place atomically; across filesystems copy to a dot-file then rename. */
 export async function moveInto(from: string, to: string): Promise<void> {
@@ -48,6 +52,18 @@ export interface PublisherOptions {
   startKbps?: number;
   /** Segments every rendition needs before the asset is announced playable. */
   playableSegments: number;
+  /** Encrypt what is published (docs/VOD.md "Content protection"); absent: clear media. */
+  protector?: MediaProtector;
+}
+
+/** Encrypt segment `seq` of a track from the work directory into place (dot-file, then rename). */
+async function encryptInto(guard: TrackProtector, from: string, to: string, seq: number): Promise<SegmentKey | undefined> {
+  const out = guard.segment(await readFile(from), seq);
+  const part = path.join(path.dirname(to), `.${path.basename(to)}.part`);
+  await writeFile(part, out.data);
+  await rename(part, to);
+  await unlink(from);
+  return out.key;
 }
 
 /** Moves finished segments from the work directory to the output directory and keeps playlists current. */
@@ -56,6 +72,8 @@ export class AssetPublisher {
   playable = false;
   private readonly o: PublisherOptions;
   private busy: Promise<void> = Promise.resolve();
+  /** Per-track encryption state, set when the track's init segment is published. */
+  private readonly guards = new Map<PublishedTrack, TrackProtector>();
 
   constructor(o: PublisherOptions) {
     this.o = o;
@@ -97,8 +115,12 @@ export class AssetPublisher {
       if (listed.length > t.segments.length && t.codecs === '') await this.publishInit(t, i);
       for (const seg of listed.slice(t.segments.length)) {
         const to = path.join(this.o.outDir, name, seg.uri);
-        await moveInto(path.join(this.o.workDir, name, seg.uri), to);
-        t.segments.push({ uri: seg.uri, durationS: seg.durationS, bytes: (await stat(to)).size });
+        const from = path.join(this.o.workDir, name, seg.uri);
+        const guard = this.guards.get(t);
+        let key: SegmentKey | undefined;
+        if (guard) key = await encryptInto(guard, from, to, t.segments.length);
+        else await moveInto(from, to);
+        t.segments.push({ uri: seg.uri, durationS: seg.durationS, bytes: (await stat(to)).size, ...(key ? { key } : {}) });
         grew = true;
       }
     }
@@ -119,8 +141,10 @@ export class AssetPublisher {
     const init = await readFile(path.join(dirIn, ffmpegInitName(index))).catch(() => readFile(path.join(dirIn, 'init.mp4')));
     const codecs = codecString(init);
     if (!codecs) throw fail('TRANSCODE_FAILED', `no codec configuration in the init segment of ${t.rendition.name}`);
+    const guard = this.o.protector?.track(init, t.rendition.kind);
+    if (guard) this.guards.set(t, guard);
     const part = path.join(dir, '.init.mp4.part');
-    await writeFile(part, init);
+    await writeFile(part, guard ? guard.init : init);
     await rename(part, path.join(dir, 'init.mp4'));
     t.codecs = codecs;
     t.initBytes = init.length;
@@ -128,7 +152,7 @@ export class AssetPublisher {
 
   private async writeMediaPlaylists(ended: boolean): Promise<void> {
     for (const t of this.tracks) {
-      const text = mediaPlaylist(t.segments, { segmentSeconds: this.o.segmentSeconds, ended });
+      const text = mediaPlaylist(t.segments, { segmentSeconds: this.o.segmentSeconds, ended, sessionKeys: this.guards.get(t)?.playlistKeys });
       await writeAtomic(path.join(this.o.outDir, t.rendition.name, 'index.m3u8'), text);
     }
   }
@@ -152,7 +176,9 @@ export class AssetPublisher {
       if (t.segments.length === 0) throw fail('TRANSCODE_FAILED', `rendition ${t.rendition.name} produced no segments`);
     }
     await this.writePlaylists(true);
-    const mpd = dashManifest(this.video, this.audio, { durationS: this.durationS(), segmentSeconds: this.o.segmentSeconds });
+    // DASH has no whole-segment AES-128: such an asset is HLS only.
+    if (this.o.protector?.mode === 'aes-128') return void (this.playable = true);
+    const mpd = dashManifest(this.video, this.audio, { durationS: this.durationS(), segmentSeconds: this.o.segmentSeconds, protection: this.o.protector?.dash });
     await writeAtomic(path.join(this.o.outDir, 'manifest.mpd'), mpd);
     this.playable = true;
   }

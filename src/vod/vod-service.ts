@@ -19,7 +19,9 @@ import type { Config } from '../config.js';
 import { fail, isStromError } from '../errors.js';
 import type { EventBus } from '../events/event-bus.js';
 import type { Store } from '../store/db/database.js';
-import type { JobRow } from '../store/db/schema.js';
+import type { JobRow, VideoRow } from '../store/db/schema.js';
+import type { ContentKeys } from './protection/content-keys.js';
+import { mediaProtector, type MediaProtector } from './protection/media-protector.js';
 import { WorkerPool, isTransient, type JobContext, type JobHandler } from '../jobs/worker-pool.js';
 import { processVideo, type AssetSummary, type VodProgress } from './process-video.js';
 import { assetPrefix, STORAGE_URI, type BlobStorage } from '../storage/blob-storage.js';
@@ -44,6 +46,8 @@ export interface VodServiceOptions {
   storage?: BlobStorage;
   /** Other job kinds run by the same pool (clips), by kind. */
   handlers?: Record<string, JobHandler>;
+  /** Content keys of protected videos (src/vod/protection); without them a protected video's job fails. */
+  keys?: ContentKeys;
 }
 
 /** Where the original of a video is kept (docs/STORAGE.md). */
@@ -157,7 +161,7 @@ export class VodService {
       }
       summary = await processVideo({
         source: localSource, assetsDir: this.assetsDir, tmpDir: this.tmpDir, assetId: videoId,
-        config: this.o.config.vod, signal: ctx.signal, onProgress, onPlayable,
+        config: this.o.config.vod, signal: ctx.signal, onProgress, onPlayable, protector: this.protector(video, job.id),
         publish: this.storage.kind === 'fs' ? undefined : (outDir) => this.storage.publish(outDir, assetPrefix(videoId)),
       });
     } catch (err) {
@@ -177,6 +181,13 @@ export class VodService {
       metadata: { ...safeJson(video.metadata), renditions: summary.renditions.map((r) => r.name), audioOnly: summary.audioOnly, speed: summary.speed, timings: summary.timings },
     });
     bus.publish('video.ready', { videoId, durationS: summary.durationS });
+  }
+
+  /** The encryption of a protected video's media, undefined for a clear one. */
+  private protector(video: VideoRow, jobId: string): MediaProtector | undefined {
+    if (video.protection === 'none') return undefined;
+    if (!this.o.keys) throw fail('JOB_FAILED', jobId, 'content keys are not available on this node');
+    return mediaProtector(video.protection, video.id, this.o.keys, this.o.config.vod.protectionKeyRotationSegments);
   }
 
   /** Remove whatever is published of an asset (its folder, or its objects in a bucket). */

@@ -47,6 +47,8 @@ export interface PlayOptions {
   hlsConfig?: Record<string, unknown>;
   /** dash.js settings object for player.updateSettings. */
   dashSettings?: Record<string, unknown>;
+  /** dash.js protection data (player.setProtectionData), e.g. { 'org.w3.clearkey': { serverURL } }. */
+  dashProtection?: Record<string, unknown>;
   /** Extra headers for every request the page makes. */
   headers?: Record<string, string>;
   /** … or once a text track of the video has an active cue with this text (captions). */
@@ -66,6 +68,7 @@ function playerPage(o: PlayOptions): string {
     : `const p = dashjs.MediaPlayer().create();
        window.__player = p;
        p.updateSettings(${JSON.stringify(o.dashSettings ?? {})});
+       ${o.dashProtection ? `p.setProtectionData(${JSON.stringify(o.dashProtection)});` : ''}
        p.on(dashjs.MediaPlayer.events.ERROR, (e) => window.__errors.push('dash/' + JSON.stringify(e.error && (e.error.code || e.error.message) || e)));
        p.initialize(v, ${JSON.stringify(o.src)}, true);`;
   return `<!doctype html><html><body><video id="v" muted autoplay playsinline></video>

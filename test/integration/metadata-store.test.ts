@@ -50,6 +50,18 @@ forEachDialect((d) => {
     assert.deepEqual([back?.progress, back?.duration_s], [0.1, 12.345], 'floats are 8 bytes on both engines');
   });
 
+  test('videos.protection defaults to none and is stored; server secrets: one per name, the same for concurrent callers', async (t) => {
+    const s = await d.open(t);
+    assert.equal((await s.videos.create({})).protection, 'none');
+    const v = await s.videos.create({ protection: 'cenc' });
+    assert.equal((await s.videos.get(v.id))?.protection, 'cenc');
+    const [a, b] = await Promise.all([s.serverSecrets.getOrCreate('content-keys'), s.serverSecrets.getOrCreate('content-keys')]);
+    assert.equal(a.length, 32);
+    assert.deepEqual(a, b, 'both nodes end up with the row that won');
+    assert.deepEqual(await s.serverSecrets.getOrCreate('content-keys'), a);
+    assert.notDeepEqual(await s.serverSecrets.getOrCreate('other'), a);
+  });
+
   test('videos: ids, status and progress updates, error set and cleared, visibility listener', async (t) => {
     const s = await d.open(t);
     const heard: Array<[string, string | null]> = [];

@@ -4,11 +4,13 @@
  * output published atomically to the bucket, temp files removed — and then played by ffprobe from
  * node B, whose own data directory never held any of it; B renders a thumbnail from the bucket
  * (init + one segment) and deleting the video on B empties the bucket of it. A source that is not
- * media errors without leaving anything under the asset's prefix.
+ * media errors without leaving anything under the asset's prefix. An `aes-128` video puts only ciphertext in
+ * the bucket, and node B serves the derived key that decrypts node A's segments.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile, execFileSync } from 'node:child_process';
+import { createDecipheriv } from 'node:crypto';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -115,4 +117,35 @@ test('a source that is not media errors; nothing is published under its prefix',
   assert.deepEqual(await bucket.list(`assets/${id}/`), []);
   assert.deepEqual(await bucket.list('staging/'), []);
   assert.deepEqual(filesUnder(path.join(a.dataDir, 'tmp')), []);
+});
+
+test('aes-128 into the bucket: only ciphertext is published; node B serves the derived key that decrypts it', { timeout: 240_000 }, async (t) => {
+  const clip = path.join(scratch, 'clip-aes.mp4');
+  execFileSync('ffmpeg', ['-hide_banner', '-loglevel', 'error', '-y', '-f', 'lavfi', '-i', 'testsrc2=size=320x180:rate=30:duration=4',
+    '-f', 'lavfi', '-i', 'sine=frequency=440:duration=4', '-c:v', 'libx264', '-preset', 'ultrafast', '-c:a', 'aac', clip]);
+  const a = await startUploads(t, { ...settings, 'jobs.enabled': true });
+  const b = await startUploads(t, settings);
+  const form = new FormData();
+  form.append('protection', 'aes-128');
+  form.append('file', new Blob([new Uint8Array(readFileSync(clip))]), 'clip-aes.mp4');
+  const res = await fetch(`${a.url}/api/v1/video/upload`, { method: 'POST', headers: { authorization: `Bearer ${await a.token()}` }, body: form });
+  assert.equal(res.status, 201, await res.clone().text());
+  const id = ((await res.json()) as { id: string }).id;
+  const done = await settled(a, id, ['video.ready', 'video.errored']);
+  assert.equal(done.type, 'video.ready', JSON.stringify(done.data));
+  const keys = (await bucket.list(`assets/${id}/`)).map((e) => e.key.slice(`assets/${id}/`.length));
+  assert.ok(!keys.includes('download.mp4') && !keys.includes('manifest.mpd'), keys.join(', '));
+  const segKey = keys.find((k) => /^v\d+\/seg_00001\.m4s$/.test(k))!;
+  const rendition = segKey.split('/')[0]!;
+  const seg = await bucket.readAll(`assets/${id}/${segKey}`);
+  assert.equal(seg.indexOf('moof'), -1, 'the bucket holds no clear fragment');
+  const playlist = await (await fetch(`${b.url}/v/${id}/${rendition}/index.m3u8`)).text();
+  const line = playlist.split('\n').findIndex((l) => l === segKey.slice(rendition.length + 1));
+  const keyLine = playlist.split('\n').slice(0, line).reverse().find((l) => l.startsWith('#EXT-X-KEY'))!;
+  const [, n, iv] = /keys\/(\d+)\.key",IV=0x([0-9a-f]{32})/.exec(keyLine)!;
+  const key = await fetch(`${b.url}/v/${id}/keys/${n}.key`);
+  assert.equal(key.status, 200);
+  const d = createDecipheriv('aes-128-cbc', Buffer.from(await key.arrayBuffer()), Buffer.from(iv!, 'hex'));
+  const clear = Buffer.concat([d.update(seg), d.final()]);
+  assert.ok(clear.indexOf('moof') > 0 && clear.indexOf('mdat') > 0, 'node B\'s key decrypts node A\'s segment');
 });

@@ -1,7 +1,7 @@
 /** Pure parts of clips and oEmbed: range snapping, tfdt rebasing, cue cutting, the clip MPD, DVR clip ranges, oEmbed URL parsing and sizing. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { box, fullBox, u32, u64 } from '../../src/live/formats/cmaf/box.js';
+import { box, fullBox, u32, u64 } from '../../src/media/iso-bmff/box.js';
 import { isStromError } from '../../src/errors.js';
 import { snapRange, spanNear } from '../../src/vod/clips/clip-range.js';
 import { firstDecodeTimes, rebaseDelta, shiftDecodeTimes } from '../../src/vod/clips/tfdt-rebase.js';

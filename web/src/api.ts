@@ -80,6 +80,8 @@ export interface Video {
   title: string;
   description: string;
   visibility: 'public' | 'signed';
+  /** Content protection (docs/VOD.md "Content protection"). */
+  protection: 'none' | 'aes-128' | 'cenc';
   status: 'waiting' | 'queued' | 'processing' | 'ready' | 'errored';
   /** 0..1 */
   progress: number;
@@ -111,10 +113,10 @@ export interface LiveStream {
   status: 'idle' | 'active';
   record: boolean;
   createdAt: string;
-  ingest: { rtmp: string; /** WHIP endpoint (Bearer = stream key) */ whip?: string; /** SRT caller URL with the stream id (when the server runs SRT) */ srt?: string };
+  ingest: { rtmp: string; /** WHIP endpoint (Bearer = stream key) */ whip?: string; /** SRT caller URL with the stream id (when the server runs SRT) */ srt?: string; /** RTSP publish URL (when the server runs RTSP) */ rtsp?: string };
   /** SRT callers must encrypt with the stream's passphrase. */
   srtEncrypted?: boolean;
-  playback: { flv: string; hls: string; dash: string; whep: string; thumbnail: string; /** SRT reader URL (MPEG-TS) */ srt?: string };
+  playback: { flv: string; hls: string; dash: string; whep: string; thumbnail: string; /** SRT reader URL (MPEG-TS) */ srt?: string; /** RTSP reader URL */ rtsp?: string };
   /** Optional: live status if the API reports it (several names tolerated). */
   live?: LiveStatus;
   viewers?: number | { total: number };

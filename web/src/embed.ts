@@ -25,6 +25,8 @@ interface EmbedConfig {
   loop: boolean;
   /** Start position in seconds (0: the beginning). */
   start: number;
+  /** ClearKey license URL of a `cenc` video (cbcs through EME), else null. */
+  license: string | null;
 }
 
 const cfg = JSON.parse(document.getElementById('strom-embed')!.textContent ?? '{}') as EmbedConfig;
@@ -47,6 +49,7 @@ if (Hls.isSupported()) {
     enableWorker: false,
     startPosition: cfg.start > 0 ? cfg.start : -1,
     ...(bw === undefined ? {} : { abrEwmaDefaultEstimate: bw }),
+    ...(cfg.license ? { emeEnabled: true, drmSystems: { 'org.w3.clearkey': { licenseUrl: cfg.license } } } : {}),
   });
   hls.attachMedia(video);
   hls.loadSource(cfg.hls);

@@ -21,12 +21,27 @@ export interface PlayerSource {
   storyboard?: string;
   /** CMCD content id (the video or stream id). */
   contentId: string;
+  /**
+   * ClearKey license URL (W3C EME §9.1.4) of a `cenc` video: hls.js then plays its cbcs segments
+   * through EME (docs/VOD.md "Content protection"). AES-128 needs nothing: hls.js decrypts itself.
+   */
+  licenseUrl?: string;
   title: string;
   /**
    * Started on a guess (the watch page plays a public video's URL before the API has confirmed
    * it): errors are held back until `confirm()`, so a wrong guess never flashes an error.
    */
   speculative?: boolean;
+}
+
+/** hls.js options that play cbcs content through EME with a ClearKey license server. */
+export function clearKeyConfig(licenseUrl: string | undefined): { emeEnabled?: boolean; drmSystems?: { 'org.w3.clearkey': { licenseUrl: string } } } {
+  return licenseUrl === undefined ? {} : { emeEnabled: true, drmSystems: { 'org.w3.clearkey': { licenseUrl } } };
+}
+
+/** The license URL next to a VOD master playlist URL (`…/master.m3u8[?q]` → `…/license[?q]`). */
+export function licenseUrlOf(masterUrl: string): string {
+  return masterUrl.replace(/master\.m3u8(?=\?|$)/, 'license');
 }
 
 /** A mounted player. */
@@ -110,6 +125,7 @@ export async function createPlayer(host: HTMLElement, src: PlayerSource): Promis
         ...(bw === undefined ? {} : { abrEwmaDefaultEstimate: bw }),
         // CMCD (CTA-5004): every request carries session/content ids, buffer and throughput hints.
         cmcd: { contentId: src.contentId, useHeaders: false },
+        ...clearKeyConfig(src.licenseUrl),
       });
       hlsEvents = HlsCtor.Events;
       hls.on(HlsCtor.Events.MANIFEST_PARSED, (_e, d) => {

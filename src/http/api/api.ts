@@ -40,6 +40,8 @@ export interface ControlPlane {
   setRtmpPort(port: () => number | null): void;
   /** Where the SRT listener is bound (SRT URLs in live stream answers); null when it is off. */
   setSrtPort(port: () => number | null): void;
+  /** Where the RTSP listener is bound (RTSP URLs in live stream answers); null when it is off. */
+  setRtspPort(port: () => number | null): void;
   /** Give the API the stream hub's runtime status. */
   setLiveStatus(status: (id: string) => LiveStreamStatus | null | Promise<LiveStreamStatus | null>): void;
   /** Give the API the restreaming outputs' runtime. */
@@ -73,9 +75,10 @@ export async function registerControlPlane(app: FastifyInstance, config: Config,
   await registerOpenApi(app);
   let rtmpPort = (): number | null => config.rtmp.port;
   let srtPort = (): number | null => null;
+  let rtspPort = (): number | null => null;
   let liveStatus = (_id: string): LiveStreamStatus | null | Promise<LiveStreamStatus | null> => null;
   let restream: RestreamService | null = null;
-  const ctx = { config, store, tokens, delivery, rtmpPort: () => rtmpPort() ?? config.rtmp.port, srtPort: () => srtPort(), liveStatus: (id: string) => liveStatus(id), restream: () => restream };
+  const ctx = { config, store, tokens, delivery, rtmpPort: () => rtmpPort() ?? config.rtmp.port, srtPort: () => srtPort(), rtspPort: () => rtspPort(), liveStatus: (id: string) => liveStatus(id), restream: () => restream };
   await app.register(openApiRoutes);
   await app.register(videosRoutes(ctx));
   await app.register(liveStreamsRoutes(ctx));
@@ -85,5 +88,5 @@ export async function registerControlPlane(app: FastifyInstance, config: Config,
   await app.register(thumbnailRoutes(ctx)); // thumbnails at a requested time
   const captions = new CaptionPublisher({ storage: delivery.storage, list: (id) => store.captions.list(id), invalidate: (id) => delivery.catalog.invalidateAsset(id) });
   await app.register(captionsRoutes(ctx, captions)); // caption tracks: files and manifests
-  return { store, policy, tokens, mediaLimiter, streamCap, guard, captions, setRtmpPort: (p) => void (rtmpPort = p), setSrtPort: (p) => void (srtPort = p), setLiveStatus: (f) => void (liveStatus = f), setRestream: (r) => void (restream = r) };
+  return { store, policy, tokens, mediaLimiter, streamCap, guard, captions, setRtmpPort: (p) => void (rtmpPort = p), setSrtPort: (p) => void (srtPort = p), setRtspPort: (p) => void (rtspPort = p), setLiveStatus: (f) => void (liveStatus = f), setRestream: (r) => void (restream = r) };
 }

@@ -16,6 +16,8 @@ export interface ApiContext {
   rtmpPort: () => number;
   /** Bound SRT port, or null when SRT is off or not yet listening. */
   srtPort: () => number | null;
+  /** Bound RTSP port, or null when RTSP is off or not yet listening. */
+  rtspPort: () => number | null;
   /** Runtime state of a live stream from the stream hub (or, in a cluster, the origin map), or null when it has none. */
   liveStatus: (id: string) => LiveStreamStatus | null | Promise<LiveStreamStatus | null>;
   /** The restreaming outputs' runtime (null until the live server is wired). */

@@ -28,18 +28,31 @@ export function srtBase(config: Config, port: number | null): string | null {
   return `srt://${host}:${port ?? config.srt.port}`;
 }
 
-/** Playback URLs of a live stream: HTTP paths, and the SRT reader URL with `srt` (`token` appended for signed streams). */
-export function livePlayback(id: string, token?: string, srt?: string | null): { flv: string; hls: string; dash: string; whep: string; thumbnail: string; srt?: string } {
+/** Base of RTSP URLs (`rtsp.publicUrl`, else rtsp://<publicUrl host or host>:<rtsp port>/live), or null when RTSP is off. */
+export function rtspBase(config: Config, port: number | null): string | null {
+  if (!config.rtsp.enabled) return null;
+  if (config.rtsp.publicUrl) return config.rtsp.publicUrl.replace(/\/+$/, '');
+  const host = new URL(rtmpBase(config)).host.replace(/:\d+$/, '');
+  return `rtsp://${host}:${port ?? config.rtsp.port}/live`;
+}
+
+/** Playback URLs of a live stream: HTTP paths, and the SRT / RTSP reader URLs when given their bases (`token` appended for signed streams). */
+export function livePlayback(id: string, token?: string, srt?: string | null, rtsp?: string | null): { flv: string; hls: string; dash: string; whep: string; thumbnail: string; srt?: string; rtsp?: string } {
   const q = token ? `?token=${token}` : '';
   const urls = { flv: `/live/${id}.flv${q}`, hls: `/live/${id}/index.m3u8${q}`, dash: `/live/${id}/manifest.mpd${q}`, whep: `/live/${id}/whep${q}`, thumbnail: `/live/${id}/thumbnail.jpg${q}` };
-  // SRT Access Control stream id (libsrt docs/features/access-control.md); the token rides as a custom key.
-  return srt ? { ...urls, srt: `${srt}?streamid=#!::r=${id},m=request${token ? `,token=${token}` : ''}` } : urls;
+  return {
+    ...urls,
+    // SRT Access Control stream id (libsrt docs/features/access-control.md); the token rides as a custom key.
+    ...(srt ? { srt: `${srt}?streamid=#!::r=${id},m=request${token ? `,token=${token}` : ''}` } : {}),
+    ...(rtsp ? { rtsp: `${rtsp}/${id}${q}` } : {}),
+  };
 }
 
 /** The API's JSON shape of a live stream row. */
-export function liveStreamJson(r: LiveStreamRow, config: Config, port?: number, runtime: LiveStreamStatus | null = null, srtPort: number | null = null) {
+export function liveStreamJson(r: LiveStreamRow, config: Config, port?: number, runtime: LiveStreamStatus | null = null, srtPort: number | null = null, rtspPort: number | null = null) {
   const active = runtime !== null && runtime.state === 'active';
   const srt = srtBase(config, srtPort);
+  const rtsp = rtspBase(config, rtspPort);
   return {
     id: r.id,
     title: r.title,
@@ -54,9 +67,10 @@ export function liveStreamJson(r: LiveStreamRow, config: Config, port?: number, 
       rtmp: `${rtmpBase(config, port)}/${r.stream_key}`,
       whip: `${(config.publicUrl ?? '').replace(/\/+$/, '')}/whip`, // the publisher sends Authorization: Bearer <streamKey>
       ...(srt ? { srt: `${srt}?streamid=#!::r=${r.stream_key},m=publish` } : {}),
+      ...(rtsp ? { rtsp: `${rtsp}/${r.stream_key}` } : {}), // the RTMP ingest path shape: /live/<streamKey>
     },
     srtEncrypted: (r.srt_passphrase ?? config.srt.passphrase) !== null,
-    playback: livePlayback(r.id, undefined, srt),
+    playback: livePlayback(r.id, undefined, srt, rtsp),
     live: active ? {
       publishedAt: runtime.publishedAt, ingestBitrate: runtime.ingestBitrate, fps: runtime.fps,
       video: runtime.video, audio: runtime.audio, viewers: runtime.viewers, drops: runtime.drops,
@@ -73,7 +87,7 @@ const tags = ['live'];
 /** Register the live stream routes (scope live:write: responses carry stream keys). */
 export function liveStreamsRoutes(ctx: ApiContext) {
   const { store, config } = ctx;
-  const json = async (r: LiveStreamRow) => liveStreamJson(r, config, ctx.rtmpPort(), await ctx.liveStatus(r.id), ctx.srtPort());
+  const json = async (r: LiveStreamRow) => liveStreamJson(r, config, ctx.rtmpPort(), await ctx.liveStatus(r.id), ctx.srtPort(), ctx.rtspPort());
   const must = async (id: string) => {
     const r = await store.liveStreams.get(id);
     if (!r) throw fail('LIVE_STREAM_NOT_FOUND', id);
@@ -142,7 +156,7 @@ export function liveStreamsRoutes(ctx: ApiContext) {
       await must(id);
       const b = req.body ?? {};
       const t = await ctx.tokens.sign(id, { ttlMs: b.ttlS ? b.ttlS * 1000 : config.playback.tokenTtlMs, ip: b.ip, referrer: b.referrer });
-      return { token: t.token, kid: t.kid, expiresAt: iso(t.expiresAt), playback: livePlayback(id, t.token, srtBase(config, ctx.srtPort())) };
+      return { token: t.token, kid: t.kid, expiresAt: iso(t.expiresAt), playback: livePlayback(id, t.token, srtBase(config, ctx.srtPort()), rtspBase(config, ctx.rtspPort())) };
     });
   };
 }

@@ -8,6 +8,8 @@ import type {} from '@fastify/swagger'; // augments FastifySchema with tags/summ
 
 /** Who may play: anyone, or holders of a signed playback token. */
 export const Visibility = Type.Union([Type.Literal('public'), Type.Literal('signed')], { description: 'public, or signed (needs a playback token)' });
+/** How a video's media is encrypted (docs/VOD.md "Content protection"); fixed at creation. */
+export const Protection = Type.Union([Type.Literal('none'), Type.Literal('aes-128'), Type.Literal('cenc')], { description: 'none; aes-128 (HLS AES-128 whole-segment encryption, keys from Strom); cenc (CMAF cbcs, ClearKey license from Strom, KIDs and PSSH for other DRM systems)' });
 /** Video lifecycle. */
 export const VideoStatus = Type.Union(['waiting', 'queued', 'processing', 'ready', 'errored'].map((s) => Type.Literal(s)));
 
@@ -37,7 +39,7 @@ export const VideoPatch = Type.Object({
 }, { additionalProperties: false, minProperties: 1 });
 export type VideoPatch = Static<typeof VideoPatch>;
 
-const Playback = Type.Object({ hls: Type.String(), dash: Type.String(), mp4: Type.String(), poster: Type.String() });
+const Playback = Type.Object({ hls: Type.String(), dash: Type.String(), mp4: Type.String(), poster: Type.String(), license: Type.Optional(Type.String({ description: 'ClearKey license URL (W3C EME §9.1.4), cenc videos only' })) });
 
 /** Where a clip was cut from: source video and range (seconds, snapped to segment boundaries). */
 export const ClipOf = Type.Object({ videoId: Type.String(), start: Type.Number(), end: Type.Number() });
@@ -48,6 +50,7 @@ export const Video = Type.Object({
   title: Type.String(),
   description: Type.String(),
   visibility: Visibility,
+  protection: Protection,
   status: VideoStatus,
   progress: Type.Number(),
   error: Type.Union([Type.Object({ code: Type.String(), message: Type.String() }), Type.Null()]),
@@ -124,12 +127,14 @@ export const LiveStream = Type.Object({
     rtmp: Type.String(),
     whip: Type.String({ description: 'WHIP endpoint (RFC 9725); send the stream key as Authorization: Bearer' }),
     srt: Type.Optional(Type.String({ description: 'SRT caller URL with the stream id (when srt.enabled); docs/LIVE.md "SRT"' })),
+    rtsp: Type.Optional(Type.String({ description: 'RTSP publish URL rtsp://host:port/live/<streamKey> (when rtsp.enabled); docs/RTSP.md' })),
   }),
   srtEncrypted: Type.Boolean({ description: 'SRT callers of this stream must encrypt (its own passphrase or srt.passphrase)' }),
   playback: Type.Object({
     flv: Type.String(), hls: Type.String(), dash: Type.String(), whep: Type.String(),
     thumbnail: Type.String({ description: 'JPEG of the latest keyframe (docs/LIVE.md "Live thumbnails")' }),
     srt: Type.Optional(Type.String({ description: 'SRT reader URL (MPEG-TS), when srt.enabled' })),
+    rtsp: Type.Optional(Type.String({ description: 'RTSP reader URL (RTP over TCP or UDP), when rtsp.enabled' })),
   }),
   /** Runtime figures while a publisher is connected; null when idle. */
   live: Type.Union([Type.Null(), Type.Object({

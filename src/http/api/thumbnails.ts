@@ -15,6 +15,7 @@ import { Type, type Static } from '@sinclair/typebox';
 import { fail, failWith } from '../../errors.js';
 import { thumbnailAt } from '../../vod/extras.js';
 import { thumbnailSource } from '../../vod/thumbnail-source.js';
+import { STORAGE_URI } from '../../storage/blob-storage.js';
 import type { ApiContext } from './context.js';
 import { errors, IdParams } from './schemas.js';
 
@@ -54,11 +55,16 @@ export function thumbnailRoutes(ctx: ApiContext) {
       if (jpeg === undefined) {
         let render = pending.get(key);
         if (render === undefined) {
+          // A protected asset's segments are ciphertext and it has no download.mp4: render from the kept source.
+          const source = row.protection === 'none' ? null : row.source_path;
+          if (source === null && row.protection !== 'none') throw fail('PROTECTED_MEDIA', id, row.protection, 'thumbnails need its source file, which is gone');
+          if (source !== null && source.startsWith(STORAGE_URI)) throw fail('PROTECTED_MEDIA', id, row.protection, 'thumbnails are rendered from the source, which is in object storage');
           if (rendering >= ctx.config.vod.thumbnailConcurrency) throw failWith('BUSY', { 'Retry-After': '1' }, 'thumbnail renderer');
           rendering++;
           const storage = ctx.delivery.storage;
-          const rendered = storage.kind === 'fs'
-            ? thumbnailAt(assetDir, tenths / 10, width, { signal: req.signal })
+          const rendered = source !== null
+            ? thumbnailAt(source, tenths / 10, width, { signal: req.signal })
+            : storage.kind === 'fs' ? thumbnailAt(assetDir, tenths / 10, width, { signal: req.signal })
             : thumbnailSource(storage, id, tenths / 10, path.join(ctx.config.dataDir, 'tmp')).then((src) =>
               thumbnailAt(src.file, src.offsetS, width, { signal: req.signal }).finally(() => src.cleanup()));
           render = rendered.finally(() => {

@@ -7,15 +7,21 @@ import { rm } from 'node:fs/promises';
 import path from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { fail } from '../../errors.js';
-import type { VideoRow } from '../../store/db/schema.js';
+import type { Protection, VideoRow } from '../../store/db/schema.js';
 import type { ClipOf } from '../../store/db/videos-repo.js';
+import { LICENSE_PATH } from '../../vod/protection/content-keys.js';
 import { iso, type ApiContext } from './context.js';
 import { errors, IdParams, ListQuery, PlaybackToken, PlaybackTokenRequest, Video, VideoList, VideoPatch } from './schemas.js';
 
-/** Playback URL paths of a video (prefix `/v/` public, `/s/<token>/` signed). */
-export function videoPlayback(id: string, token?: string): { hls: string; dash: string; mp4: string; poster: string } {
+/**
+ * Playback URL paths of a video (prefix `/v/` public, `/s/<token>/` signed). A `cenc` video adds
+ * its ClearKey license URL; protected videos have no MP4 download and `aes-128` ones no DASH
+ * manifest (the URLs answer 404; docs/VOD.md "Content protection").
+ */
+export function videoPlayback(id: string, protection: Protection, token?: string): { hls: string; dash: string; mp4: string; poster: string; license?: string } {
   const base = token ? `/s/${token}/${id}` : `/v/${id}`;
-  return { hls: `${base}/master.m3u8`, dash: `${base}/manifest.mpd`, mp4: `${base}/download.mp4`, poster: `${base}/poster.jpg` };
+  const urls = { hls: `${base}/master.m3u8`, dash: `${base}/manifest.mpd`, mp4: `${base}/download.mp4`, poster: `${base}/poster.jpg` };
+  return protection === 'cenc' ? { ...urls, license: `${base}/${LICENSE_PATH}` } : urls;
 }
 
 /** The API's JSON shape of a video row. */
@@ -25,6 +31,7 @@ export function videoJson(r: VideoRow) {
     title: r.title,
     description: r.description,
     visibility: r.visibility,
+    protection: r.protection,
     status: r.status,
     progress: r.progress,
     error: r.error_code ? { code: r.error_code, message: r.error_message ?? '' } : null,
@@ -35,7 +42,7 @@ export function videoJson(r: VideoRow) {
     clipOf: r.clip_of ? (JSON.parse(r.clip_of) as ClipOf) : null,
     createdAt: iso(r.created_at),
     updatedAt: iso(r.updated_at),
-    playback: videoPlayback(r.id),
+    playback: videoPlayback(r.id, r.protection),
   };
 }
 
@@ -105,10 +112,11 @@ export function videosRoutes(ctx: ApiContext) {
       schema: { tags: ['videos', 'playback'], summary: 'Sign a playback token and URLs for a video', security, params: IdParams, body: PlaybackTokenRequest, response: { 200: PlaybackToken, ...errors(400, 401, 403, 404) } },
     }, async (req) => {
       const { id } = req.params;
-      if (!(await store.videos.get(id))) throw fail('VIDEO_NOT_FOUND', id);
+      const video = await store.videos.get(id);
+      if (!video) throw fail('VIDEO_NOT_FOUND', id);
       const body = req.body ?? {};
       const t = await ctx.tokens.sign(id, { ttlMs: body.ttlS ? body.ttlS * 1000 : ctx.config.playback.tokenTtlMs, ip: body.ip, referrer: body.referrer });
-      return { token: t.token, kid: t.kid, expiresAt: iso(t.expiresAt), playback: { ...videoPlayback(id, t.token), stream: `/api/v1/video/stream/${id}?token=${t.token}` } };
+      return { token: t.token, kid: t.kid, expiresAt: iso(t.expiresAt), playback: { ...videoPlayback(id, video.protection, t.token), stream: `/api/v1/video/stream/${id}?token=${t.token}` } };
     });
   };
 }

@@ -7,6 +7,7 @@
  * (`storage.kind = s3`) behind the same metadata and hot caches (file-catalog.ts).
  */
 import type { Logger } from 'pino';
+import type { Registry } from 'prom-client';
 import type { Config } from '../../config.js';
 import { fail, failWith, isStromError, type StromError } from '../../errors.js';
 import { FileCatalog, type FileEntry } from './file-catalog.js';
@@ -17,6 +18,8 @@ import { acceptsEarlyHints, defaultAudio, earlyHintLinks, firstVariant, resolveU
 import http2, { type Http2ServerResponse } from 'node:http2';
 import type { MediaObserver } from '../../observability/media-accounting.js';
 import { createStorage, type InstrumentedStorage } from '../../storage/create-storage.js';
+import { ContentKeys, KEYS_DIR, LICENSE_PATH } from '../../vod/protection/content-keys.js';
+import { protectionEndpoints, type ProtectionRoute } from './protection-routes.js';
 
 /** URL prefix of published assets. */
 export const ASSET_PREFIX = '/v/';
@@ -28,6 +31,16 @@ export type DeliveryGuard = (req: AnyRequest, assetId: string, rel: string, path
 /** URL prefix of signed playback: `/s/<token>/<assetId>/<path>` serves `/v/<assetId>/<path>` once the guard accepts the token. */
 export const SIGNED_PREFIX = '/s/';
 const MAX_TOKEN_CHARS = 2048;
+const KEYS_PREFIX = `${KEYS_DIR}/`;
+/** The protection endpoint a `/v/<id>/…` URL names, or null; no allocation (it runs on every media request). */
+function protectionRouteOf(url: string): ProtectionRoute | null {
+  const end = url.indexOf('/', ASSET_PREFIX.length);
+  if (end < 0) return null;
+  if (url.startsWith(KEYS_PREFIX, end + 1)) return 'key';
+  const after = end + 1 + LICENSE_PATH.length;
+  return url.startsWith(LICENSE_PATH, end + 1) && (url.length === after || url.charCodeAt(after) === 63 /* ? */) ? 'license' : null;
+}
+
 /** Asset id of a `/v/…` pathname, unvalidated (the guard only looks it up; serveSlow validates). */
 function assetIdOf(pathname: string): string {
   const end = pathname.indexOf('/', ASSET_PREFIX.length);
@@ -45,6 +58,12 @@ export interface Delivery {
   serveAssetFile(req: AnyRequest, res: AnyResponse, assetId: string, rel: string, forceStream: boolean): Promise<void>;
   /** Guard every request (set by the auth layer). */
   setGuard(guard: DeliveryGuard | null): void;
+  /** Serve AES-128 keys and ClearKey licenses with keys derived from this secret (src/vod/protection). */
+  setContentSecret(secret: Buffer): void;
+  /** The secret given to setContentSecret (base64url), for delivery workers; null before. */
+  contentSecret(): string | null;
+  /** Count key and license answers in a metrics registry. */
+  attachProtectionMetrics(registry: Registry): void;
   /** Tell the origin which assets are signed (their non-`/s/` responses get `private, no-store`). */
   setPrivacy(isPrivate: (assetId: string) => boolean): void;
   /** Requests currently being answered (for graceful shutdown and metrics). */
@@ -199,6 +218,25 @@ export function createDelivery(config: Config, log: Logger, storage: Instrumente
     sendObject(req, res, e, catalog, { chunkBytes, forceStream, beforeBody: signed ? undefined : hintsFor(req, res, e), privateCache: !signed && isPrivate(e.assetId), fail: failer(req, res) });
   }
 
+  // Content protection: AES-128 keys and ClearKey licenses, behind the same guard as the media.
+  let keys: ContentKeys | null = null;
+  let secret: string | null = null;
+  const protection = protectionEndpoints({ catalog, lookup, cors, licenseMaxBytes: config.vod.licenseMaxBytes });
+  const licensePreflight = [...cors, 'Access-Control-Allow-Methods', 'POST, OPTIONS', 'Access-Control-Allow-Headers', 'Content-Type, Authorization', 'Access-Control-Max-Age', '86400', 'Content-Length', '0'];
+  function serveProtection(req: AnyRequest, res: AnyResponse, route: ProtectionRoute, url: string, token: string | null): void {
+    if (req.method === 'OPTIONS') {
+      writeHead(req, res, 204, route === 'license' ? licensePreflight : preflight);
+      return void res.end();
+    }
+    const q = url.indexOf('?');
+    const run = async (): Promise<void> => {
+      const p = parseAssetPath(q < 0 ? url : url.slice(0, q), ASSET_PREFIX);
+      if (guard) await guard(req, p.assetId, p.rel, token, res);
+      await protection.serve(req, res, route, p.assetId, p.rel, keys!);
+    };
+    run().catch((err) => onError(req, res, err));
+  }
+
   // Request tracking: the one close listener per response also feeds the observer.
   let observer: MediaObserver | null = null;
   /** Shared close listener when nobody observes: no closure allocated per request. */
@@ -230,6 +268,12 @@ export function createDelivery(config: Config, log: Logger, storage: Instrumente
     setPrivacy(fn) {
       isPrivate = fn;
     },
+    setContentSecret(s) {
+      keys = new ContentKeys(s);
+      secret = s.toString('base64url');
+    },
+    contentSecret: () => secret,
+    attachProtectionMetrics: (registry) => protection.attach(registry),
     inFlight: () => active,
     prepare: (e) => prepareHints(e),
     startupHints,
@@ -251,8 +295,15 @@ export function createDelivery(config: Config, log: Logger, storage: Instrumente
         url = ASSET_PREFIX + url.slice(end + 1);
       }
       if (!url.startsWith(ASSET_PREFIX)) return false;
+      const route = protectionRouteOf(url);
+      // A delivery worker without content keys leaves key and license requests to the main.
+      if (route !== null && keys === null) return false;
       track(req, res);
       const method = req.method;
+      if (route !== null) {
+        serveProtection(req, res, route, url, token);
+        return true;
+      }
       if (method === 'OPTIONS') {
         writeHead(req, res, 204, preflight);
         res.end();

@@ -12,7 +12,7 @@ import { Type, type Static } from '@sinclair/typebox';
 import { fail } from '../../errors.js';
 import { newId } from '../../store/db/ids.js';
 import type { DirectUploadRow } from '../../store/db/schema.js';
-import { errors, Visibility } from '../api/schemas.js';
+import { errors, Protection, Visibility } from '../api/schemas.js';
 import { videoFields, type UploadOptions } from './upload-files.js';
 import { publicBase } from '../public-base.js';
 
@@ -44,6 +44,7 @@ const DirectUploadBody = Type.Object({
   expiresInS: Type.Integer({ minimum: 1, maximum: MAX_EXPIRES_S, default: 3600 }),
   title: Type.Optional(Type.String({ maxLength: 500 })),
   visibility: Type.Optional(Visibility),
+  protection: Type.Optional(Protection),
   corsOrigin: Type.Optional(Type.String({ maxLength: 300, pattern: '^https?://[^/\\s]+$', description: 'the only browser Origin that may use the URL' })),
 }, { additionalProperties: false });
 type DirectUploadBody = Static<typeof DirectUploadBody>;
@@ -87,7 +88,7 @@ export function directUploadRoutes(app: FastifyInstance, o: UploadOptions, disca
     const b = req.body;
     const limit = o.config.uploads.maxBytes;
     if (b.maxSizeBytes !== undefined && b.maxSizeBytes > limit) throw fail('DIRECT_UPLOAD_INVALID', `maxSizeBytes ${b.maxSizeBytes} exceeds uploads.maxBytes ${limit}`);
-    const fields = videoFields({ title: b.title, visibility: b.visibility });
+    const fields = videoFields({ title: b.title, visibility: b.visibility, protection: b.protection });
     const id = newId('du_');
     const credential = randomBytes(32).toString('base64url');
     const video = await store.videos.create({ id: newId('v_'), ...fields, status: 'waiting', metadata: { upload: DIRECT_MARKER, directUploadId: id } });

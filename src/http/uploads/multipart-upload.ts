@@ -14,10 +14,10 @@ import { pipeline } from 'node:stream/promises';
 import type { IncomingMessage } from 'node:http';
 import { Busboy, type BusboyHeaders } from '@fastify/busboy';
 import type { FastifyInstance } from 'fastify';
-import { fail, StromError } from '../../errors.js';
+import { fail, isNoSpace, StromError } from '../../errors.js';
 import { newId } from '../../store/db/ids.js';
 import { videoJson } from '../api/videos.js';
-import { finishUpload, removeQuietly, uploadsDir, videoFields, type UploadOptions } from './upload-files.js';
+import { finishUpload, removeQuietly, UploadFieldError, uploadsDir, videoFields, type UploadOptions } from './upload-files.js';
 import { sourceKey, type BlobStorage } from '../../storage/blob-storage.js';
 
 /** Route of the multipart alias. */
@@ -94,7 +94,7 @@ function receive(req: IncomingMessage, sink: () => Sink, maxBytes: number): Prom
         stop(fail('UPLOAD_TOO_LARGE', maxBytes));
       });
       file = target.write(stream).then(() => ({ tmp: target.name, bytes: stream.bytesRead, filename }));
-      file.catch((err: unknown) => stop(err instanceof StromError ? err : fail('UPLOAD_MALFORMED', (err as Error).message)));
+      file.catch((err: unknown) => stop(err instanceof StromError ? err : isNoSpace(err) ? fail('STORAGE_FULL', 'the uploads directory') : fail('UPLOAD_MALFORMED', (err as Error).message)));
     });
     bb.on('error', (err: unknown) => stop(fail('UPLOAD_MALFORMED', (err as Error).message)));
     bb.on('finish', () => {
@@ -137,10 +137,10 @@ export function multipartRoutes(app: FastifyInstance, o: UploadOptions): void {
     }
     let fields;
     try {
-      fields = videoFields({ title: got.fields.title, filename: got.filename ? path.parse(got.filename).name : undefined, visibility: got.fields.visibility });
+      fields = videoFields({ title: got.fields.title, filename: got.filename ? path.parse(got.filename).name : undefined, visibility: got.fields.visibility, protection: got.fields.protection });
     } catch (err) {
       await remove();
-      throw fail('VALIDATION_FAILED', 'visibility', (err as Error).message);
+      throw fail('VALIDATION_FAILED', err instanceof UploadFieldError ? err.field : 'field', (err as Error).message);
     }
     let created;
     let row;

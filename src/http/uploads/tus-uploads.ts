@@ -21,7 +21,7 @@ import { S3Store } from '@tus/s3-store';
 import type { DataStore } from '@tus/utils';
 import type { S3Client } from '@aws-sdk/client-s3';
 import { normalizePrefix, s3ClientConfig } from '../../storage/s3-storage.js';
-import { fail, isStromError } from '../../errors.js';
+import { fail, isNoSpace, isStromError } from '../../errors.js';
 import { newId } from '../../store/db/ids.js';
 import { finishUpload, TUS_MARKER, uploadsDir, videoFields, type UploadOptions } from './upload-files.js';
 import { credentialOf, hashCredential } from './direct-uploads.js';
@@ -119,17 +119,27 @@ export function createTus(o: UploadOptions, log: FastifyInstance['log']): Tus {
       return row.video_id;
     },
     // A catalog error from a hook (the metadata store unavailable: 503) keeps its status and JSON body.
-    onResponseError: (_req, err) => (isStromError(err) ? { status_code: err.statusCode, body: `${JSON.stringify(err.toJSON())}\n` } : undefined),
+    onResponseError: async (req, err) => {
+      if (isStromError(err)) return { status_code: err.statusCode, body: `${JSON.stringify(err.toJSON())}\n` };
+      if (!isNoSpace(err)) return undefined;
+      // A full disk: the partial upload would hold the space every other write needs, so it goes
+      // (bytes and waiting video); the client gets 507 and starts over once space is freed.
+      const id = req.method === 'PATCH' ? new URL(req.url).pathname.split('/').at(-1) : undefined;
+      if (id !== undefined) await discard(id).catch((e: unknown) => log.warn({ err: e, id }, 'could not remove the partial upload'));
+      log.error({ err, id }, 'disk full during an upload: partial upload removed');
+      const full = fail('STORAGE_FULL', 'the uploads directory');
+      return { status_code: full.statusCode, body: `${JSON.stringify(full.toJSON())}\n` };
+    },
     async onUploadCreate(req: TusRequest, upload: Upload) {
       if (credentialOf(new URL(req.url).pathname)) {
-        // Title and visibility were fixed when the direct upload was created.
+        // Title, visibility and protection were fixed when the direct upload was created.
         req.runtime?.node?.res?.setHeader(VIDEO_ID_HEADER, upload.id);
         return {};
       }
       const md = upload.metadata ?? {};
       let fields;
       try {
-        fields = videoFields({ title: md.title ?? undefined, filename: md.filename ?? undefined, visibility: md.visibility ?? undefined });
+        fields = videoFields({ title: md.title ?? undefined, filename: md.filename ?? undefined, visibility: md.visibility ?? undefined, protection: md.protection ?? undefined });
       } catch (err) {
         throw tusError(400, `invalid Upload-Metadata: ${(err as Error).message}`);
       }

@@ -13,7 +13,7 @@ import type { FastifyBaseLogger } from 'fastify';
 import type { Config } from '../../config.js';
 import type { EventBus } from '../../events/event-bus.js';
 import type { Store } from '../../store/db/database.js';
-import type { VideoRow, Visibility } from '../../store/db/schema.js';
+import type { Protection, VideoRow, Visibility } from '../../store/db/schema.js';
 import { sourceKey, STORAGE_URI, type BlobStorage } from '../../storage/blob-storage.js';
 
 /** Called once an upload is complete and its file is at `sourceFile`; the app enqueues the transcode. */
@@ -39,19 +39,32 @@ export function sourceFile(config: Config, videoId: string): string {
   return path.join(config.dataDir, 'sources', videoId, 'source');
 }
 
-/** Title / visibility as the client gave them (tus Upload-Metadata or multipart fields). */
+/** Title / visibility / protection as the client gave them (tus Upload-Metadata or multipart fields). */
 export interface UploadMeta {
   title?: string;
   filename?: string;
   visibility?: string;
+  protection?: string;
 }
 
-/** Validated title and visibility; throws a message (the caller maps it to its protocol's 400). */
-export function videoFields(m: UploadMeta): { title: string; visibility: Visibility } {
+/** A refused upload field; `field` names it for the protocol's 400. */
+export class UploadFieldError extends Error {
+  constructor(readonly field: string, message: string) {
+    super(message);
+  }
+}
+
+/** The protection values a video may be created with (docs/VOD.md "Content protection"). */
+export const PROTECTIONS: readonly Protection[] = ['none', 'aes-128', 'cenc'];
+
+/** Validated title, visibility and protection; throws an UploadFieldError (the caller maps it to its protocol's 400). */
+export function videoFields(m: UploadMeta): { title: string; visibility: Visibility; protection: Protection } {
   const title = (m.title ?? m.filename ?? '').trim().slice(0, 500);
   const v = m.visibility ?? 'public';
-  if (v !== 'public' && v !== 'signed') throw new Error(`visibility must be "public" or "signed", not ${JSON.stringify(v).slice(0, 40)}`);
-  return { title, visibility: v };
+  if (v !== 'public' && v !== 'signed') throw new UploadFieldError('visibility', `visibility must be "public" or "signed", not ${JSON.stringify(v).slice(0, 40)}`);
+  const p = m.protection ?? 'none';
+  if (!(PROTECTIONS as readonly string[]).includes(p)) throw new UploadFieldError('protection', `protection must be "none", "aes-128" or "cenc", not ${JSON.stringify(p).slice(0, 40)}`);
+  return { title, visibility: v, protection: p as Protection };
 }
 
 /** Marker in `videos.metadata` of rows created by a tus upload (expiry cleanup only touches these). */

@@ -16,7 +16,7 @@ import { audioToUnit, scriptToUnit, TAG, videoToUnit } from '../formats/flv/flv-
 import type { MediaUnit } from '../stream/media-unit.js';
 import type { Publisher } from '../stream/stream.js';
 import { decodeAmf0, type Amf0Object } from '../rtmp/amf0.js';
-import { spsSize } from '../webrtc/rtp/h264-sps.js';
+import { spsSize } from '../rtp/h264-sps.js';
 import type { RelayStats } from './relay-metrics.js';
 
 /** An upstream that sends nothing this long is dropped (and the origin looked up again). */

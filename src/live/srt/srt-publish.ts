@@ -8,7 +8,7 @@ import type { Logger } from 'pino';
 import { TsDemuxer, type TsWarningCode } from '../formats/ts/ts-demuxer.js';
 import { parseAvcConfig } from '../formats/video/nal.js';
 import type { MediaUnit } from '../stream/media-unit.js';
-import { spsSize } from '../webrtc/rtp/h264-sps.js';
+import { spsSize } from '../rtp/h264-sps.js';
 import type { LiveStream, Publisher } from '../stream/stream.js';
 import type { StreamRegistry } from '../stream/stream-registry.js';
 import type { SrtConnection } from './protocol/connection.js';

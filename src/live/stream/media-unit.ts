@@ -34,6 +34,8 @@ export interface MediaUnit {
   httpChunk?: Buffer;
   /** Lazily built RTMP chunks of this unit, shared by every RTMP player. */
   rtmpChunks?: Buffer;
+  /** Lazily built RTP payloads of this unit (RFC 6184/7798/3640/7587), shared by every RTSP reader. */
+  rtpPayloads?: ReadonlyArray<{ payload: Buffer; marker: boolean }>;
 }
 
 /** Bytes a unit costs in a reader's queue (its FLV tag size). */

@@ -28,7 +28,7 @@ export interface ReaderLimits {
 
 /** Output protocol of a reader (status counts viewers per protocol). */
 export type ViewerProtocol = 'http-flv' | 'ws-flv' | 'rtmp' | /* one CMAF/LL-HLS muxer per watched stream */ 'll-hls' | /* one RTP packetizer per watched stream */ 'whep'
-  | /* SRT readers (MPEG-TS) */ 'srt' | /* restream outputs: not viewers, pushed to another server */ 'restream'
+  | /* SRT readers (MPEG-TS) */ 'srt' | /* RTSP readers (RTP over TCP or UDP) */ 'rtsp' | /* restream outputs: not viewers, pushed to another server */ 'restream'
   | /* another node of the cluster pulling the stream (internal relay): counted apart from viewers */ 'relay';
 
 /** Whether readers of this protocol are viewers (another node's relay and restream outputs are not). */

@@ -139,6 +139,8 @@ export class StreamRegistry {
   private slates: SlateSource | null = null;
   /** Set by close(): a publisher leaving at shutdown gets no slate. */
   private closing = false;
+  /** Checks once a second for publishers that stopped sending media (`live.publisherIdleTimeoutMs`). */
+  private watchdog: NodeJS.Timeout | null = null;
 
   /** Install the slate renderer; the live server does it when `live.reconnectWindowS` > 0. */
   setSlateSource(source: SlateSource | null): void {
@@ -186,8 +188,32 @@ export class StreamRegistry {
     return s !== undefined && this.config.live.takeover === 'reject' && this.slotFor(s, backup, false).holder !== null;
   }
 
+  /**
+   * A publisher whose connection stays open but sends no media (a frozen encoder, a camera whose
+   * pipeline stalled; SRT and TCP keep-alives keep such a session up) holds viewers on a frozen
+   * stream forever: after `live.publisherIdleTimeoutMs` without a unit it is closed, which ends the
+   * stream (or starts the slate, or switches to a backup) like any publisher leaving.
+   */
+  private watchStalls(): void {
+    const limit = this.config.live.publisherIdleTimeoutMs;
+    if (this.watchdog !== null || limit <= 0) return;
+    this.watchdog = setInterval(() => {
+      const now = Date.now();
+      for (const s of this.streams.values()) {
+        const p = s.publisher;
+        if (p === null || p.slate === true || p.relayFrom !== undefined || now - s.lastMediaAt < limit) continue;
+        const reason = `no media for ${Math.round((now - s.lastMediaAt) / 1000)} s (live.publisherIdleTimeoutMs)`;
+        this.log.warn({ streamId: s.id, sessionId: p.id, reason }, 'publisher stalled: closed');
+        this.stopPublish(s, p, reason);
+        p.close(reason);
+      }
+    }, 1000);
+    this.watchdog.unref();
+  }
+
   /** Start publishing `streamId` from `p`; handles takeover/reject and the standby slot. */
   startPublish(streamId: string, p: Publisher): LiveStream {
+    this.watchStalls();
     let s = this.streams.get(streamId);
     if (s === undefined) {
       s = new LiveStream(streamId, this.config.live.gopCacheMaxBytes, {
@@ -318,7 +344,7 @@ export class StreamRegistry {
   /** Status of one stream (idle when unknown). */
   status(streamId: string): LiveStreamStatus {
     const s = this.streams.get(streamId);
-    const viewers = { total: 0, 'http-flv': 0, 'ws-flv': 0, rtmp: 0, 'll-hls': 0, whep: 0, srt: 0, restream: 0, relay: 0 };
+    const viewers = { total: 0, 'http-flv': 0, 'ws-flv': 0, rtmp: 0, 'll-hls': 0, whep: 0, srt: 0, rtsp: 0, restream: 0, relay: 0 };
     if (s === undefined) {
       return { streamId, state: 'idle', publishedAt: null, publisher: null, standby: null, slate: null, ingestBitrate: 0, fps: 0, video: null, audio: null, viewers, drops: 0, slowDisconnects: 0, originNode: null };
     }
@@ -358,6 +384,8 @@ export class StreamRegistry {
   /** Close every publisher and reader (shutdown); resolves once the audio bridges' children are reaped. */
   async close(reason = 'server shutting down'): Promise<void> {
     this.closing = true;
+    if (this.watchdog !== null) clearInterval(this.watchdog);
+    this.watchdog = null;
     for (const s of this.streams.values()) {
       for (const r of [...s.readers]) r.close(reason);
       if (s.standby) {

@@ -35,6 +35,8 @@ export interface PublisherSwitch {
 }
 
 const WINDOW_S = 5;
+/** A unit this far ahead of the last one sent is an encoder clock jump, not elapsed time (ms). */
+const MAX_FORWARD_JUMP_MS = 10_000;
 
 /** A live stream and its fan-out. */
 export class LiveStream {
@@ -54,6 +56,8 @@ export class LiveStream {
   /** Readers disconnected for being too slow. */
   slowDisconnects = 0;
   bytesIn = 0;
+  /** When the active publisher last delivered a unit (ms since the epoch; the registry's stall watchdog reads it). */
+  lastMediaAt = 0;
   private gop: MediaUnit[] = [];
   private gopBytes = 0;
   /** The latest video keyframe, kept even when the GOP cache overflows (live thumbnails). */
@@ -68,6 +72,11 @@ export class LiveStream {
   /** Duration of the last frame sent (video, or audio on audio-only streams): the gap at a switch. */
   private frameMs = 33;
   private lastFrameDts = -1;
+  /** Last decode time sent per track: a track must never go backwards (ms, -1: none yet). */
+  private lastVideoDts = -1;
+  private lastAudioDts = -1;
+  /** Publisher clock jumps (backwards, or forward beyond MAX_FORWARD_JUMP_MS) absorbed by a rebase. */
+  timestampJumps = 0;
   /** Per-second ingest buckets for bitrate and fps: [second, bytes, videoFrames]. */
   private window: Array<[number, number, number]> = [];
 
@@ -87,6 +96,7 @@ export class LiveStream {
   attach(p: Publisher, takeover: boolean): void {
     this.publisher = p;
     this.publishedAt = Date.now();
+    this.lastMediaAt = this.publishedAt;
     this.gop = [];
     this.gopBytes = 0;
     this.keyframe = null;
@@ -99,6 +109,8 @@ export class LiveStream {
       this.meta = {};
       this.lastDts = 0;
       this.lastFrameDts = -1;
+      this.lastVideoDts = -1;
+      this.lastAudioDts = -1;
     }
   }
 
@@ -165,6 +177,7 @@ export class LiveStream {
     } else this.standby = null;
     const configChanged = !sameConfig(oldVideo, sb.video) || !sameConfig(oldAudio, sb.audio);
     this.publisher = sb.publisher;
+    this.lastMediaAt = Date.now();
     this.meta = sb.meta;
     this.metadata = null;
     this.tracks = {};
@@ -191,11 +204,14 @@ export class LiveStream {
   /** Rebase and fan out one unit of the active publisher. */
   private ingest(u: MediaUnit, ingestBytes: number): void {
     if (this.tsOffset === null) this.tsOffset = this.lastDts + this.gapMs - u.dts; // takeover or switch: continue the timeline
+    else if (!u.config && u.kind !== 'data') this.absorbClockJump(u, this.tsOffset);
     if (this.tsOffset !== 0) {
       u.dts += this.tsOffset;
       u.pts += this.tsOffset;
     }
     if (u.dts > this.lastDts) this.lastDts = u.dts;
+    if (!u.config && u.kind === 'video') this.lastVideoDts = u.dts;
+    else if (!u.config && u.kind === 'audio') this.lastAudioDts = u.dts;
     this.account(u, ingestBytes);
     if (!u.config && (u.kind === 'video' || (u.kind === 'audio' && this.tracks.video === undefined))) {
       const d = u.dts - this.lastFrameDts;
@@ -203,6 +219,27 @@ export class LiveStream {
       this.lastFrameDts = u.dts;
     }
     this.fanOut(u);
+  }
+
+  /**
+   * An encoder whose clock goes backwards (a restart inside one session, a wrapped 32-bit RTMP
+   * timestamp) or leaps ahead (hours, a clock set mid-stream) would give viewers timestamps that
+   * decoders and CMAF muxers cannot follow (a non-monotonic FLV, a segment hours long). Such a unit
+   * starts a new rebase: it lands one frame after the last unit sent, like a switch, and the rest
+   * of the publisher's units follow it. A track resuming after a pause is not a jump while the
+   * other track kept the stream's clock going.
+   */
+  private absorbClockJump(u: MediaUnit, offset: number): void {
+    const dts = u.dts + offset;
+    const lastOfTrack = u.kind === 'video' ? this.lastVideoDts : this.lastAudioDts;
+    const backwards = lastOfTrack >= 0 && dts <= lastOfTrack;
+    const leap = this.lastFrameDts >= 0 && dts - this.lastDts > MAX_FORWARD_JUMP_MS;
+    if (!backwards && !leap) return;
+    this.tsOffset = this.lastDts + this.frameMs - u.dts;
+    this.timestampJumps++;
+    if (this.timestampJumps <= 3 || this.timestampJumps % 100 === 0) {
+      this.log.warn({ streamId: this.id, publisher: this.publisher?.id, kind: u.kind, from: backwards ? lastOfTrack : this.lastDts, to: dts, jumps: this.timestampJumps }, `publisher timestamps ${backwards ? 'went backwards' : 'leapt ahead'}: rebased to continue the timeline`);
+    }
   }
 
   /** Cache (configuration, GOP) and hand one unit to every reader. */
@@ -288,6 +325,7 @@ export class LiveStream {
 
   private account(u: MediaUnit, bytes: number): void {
     this.bytesIn += bytes;
+    this.lastMediaAt = Date.now();
     const sec = Math.floor(Date.now() / 1000);
     let last = this.window.at(-1);
     if (last === undefined || last[0] !== sec) {

@@ -24,7 +24,7 @@ import type { Logger } from 'pino';
 import type { MediaUnit } from '../stream/media-unit.js';
 import type { Reader } from '../stream/reader.js';
 import type { StreamRegistry } from '../stream/stream-registry.js';
-import { packetizeH264, parseAvcConfig, splitAvcc } from './rtp/h264-packetizer.js';
+import { packetizeH264, parseAvcConfig, splitAvcc } from '../rtp/h264-packetizer.js';
 import type { WebRtcStats } from './webrtc-metrics.js';
 
 /** One packetized RTP payload, shared by every viewer. */

@@ -20,34 +20,14 @@ import type { Config } from '../../config.js';
 import { avcConfigUnit, avcDecoderConfig, avcUnit, opusConfigUnit, opusHead, opusUnit } from '../formats/flv/unit-builders.js';
 import type { LiveStream, Publisher } from '../stream/stream.js';
 import type { StreamRegistry } from '../stream/stream-registry.js';
-import { H264Depacketizer } from './rtp/h264-depacketizer.js';
-import { spsSize } from './rtp/h264-sps.js';
+import { H264Depacketizer } from '../rtp/h264-depacketizer.js';
+import { spsSize } from '../rtp/h264-sps.js';
+import { RtpClock } from '../rtp/rtp-clock.js';
 import { WebRtcSession } from './sdp-resource.js';
 import type { WebRtcMetrics } from './webrtc-metrics.js';
 
 /** Keyframe requests to the publisher are spaced at least this far apart. */
 const PLI_MIN_INTERVAL_MS = 500;
-
-/** RTP timestamps of one track → ms on the session timeline. */
-class TrackClock {
-  private first = -1;
-  private last = 0;
-  private unwrapped = 0;
-  private baseMs = 0;
-  constructor(private readonly rate: number, private readonly start: number) {}
-  toMs(ts: number): number {
-    if (this.first === -1) {
-      this.first = ts;
-      this.last = ts;
-      this.baseMs = Date.now() - this.start;
-    }
-    let d = (ts - this.last) | 0; // signed 32-bit difference handles wrap-around
-    if (d < -this.rate * 10) d = 0; // a jump back of >10 s: treat as a reset, not as time travel
-    this.last = ts;
-    this.unwrapped += d;
-    return this.baseMs + (this.unwrapped * 1000) / this.rate;
-  }
-}
 
 /** One WHIP publisher. */
 export class WhipPublisher extends WebRtcSession implements Publisher {
@@ -67,13 +47,13 @@ export class WhipPublisher extends WebRtcSession implements Publisher {
   private videoTrack: MediaStreamTrack | null = null;
   private lastKeyframe = 0;
   private keyTimer: NodeJS.Timeout | null = null;
-  private readonly clocks: { video: TrackClock; audio: TrackClock };
+  private readonly clocks: { video: RtpClock; audio: RtpClock };
 
   constructor(streamId: string, remote: string, pc: RTCPeerConnection, private readonly registry: StreamRegistry, cfg: Config['webrtc'], metrics: WebRtcMetrics, log: Logger, onEnded: (s: WebRtcSession) => void) {
     super('whip', streamId, pc, cfg, metrics, log, onEnded);
     this.remote = remote;
     this.depack = new H264Depacketizer(cfg.maxFrameBytes);
-    this.clocks = { video: new TrackClock(90000, this.createdAt), audio: new TrackClock(48000, this.createdAt) };
+    this.clocks = { video: new RtpClock(90000, this.createdAt), audio: new RtpClock(48000, this.createdAt) };
     pc.onTrack.subscribe((track) => {
       if (track.kind === 'video') this.videoTrack = track;
       track.onReceiveRtp.subscribe((rtp) => this.onRtp(track.kind === 'video', rtp));

@@ -28,6 +28,7 @@ import { WebhooksRepo } from './webhooks-repo.js';
 import { WebhookOutboxRepo } from './webhook-outbox-repo.js';
 import { CaptionsRepo } from './captions-repo.js';
 import { DirectUploadsRepo } from './direct-uploads-repo.js';
+import { ServerSecretsRepo } from './server-secrets-repo.js';
 
 /** The opened store: the query builder plus one repository per table. */
 export interface Store {
@@ -50,6 +51,8 @@ export interface Store {
   webhookOutbox: WebhookOutboxRepo;
   /** One-time tus upload URLs (src/http/uploads/direct-uploads.ts). */
   directUploads: DirectUploadsRepo;
+  /** Secrets shared by every node (the content key derivation secret, src/vod/protection). */
+  serverSecrets: ServerSecretsRepo;
   /** Close the database (after the HTTP server stopped). */
   close(): Promise<void>;
 }
@@ -116,6 +119,7 @@ export async function openStore(dataDir: string, o: StoreOptions = {}): Promise<
     webhooks: new WebhooksRepo(db, dialect),
     webhookOutbox: new WebhookOutboxRepo(db, dialect, nodeId),
     directUploads: new DirectUploadsRepo(db),
+    serverSecrets: new ServerSecretsRepo(db),
     close: () => db.destroy(),
   };
 }

@@ -216,6 +216,18 @@ export const migrations: readonly Migration[] = [
       await db.schema.alterTable('videos').addColumn('clip_of', 'text').execute();
     },
   },
+  {
+    version: 10,
+    name: 'content protection: videos.protection, server_secrets (the content key derivation secret)',
+    async up(db) {
+      await db.schema.alterTable('videos').addColumn('protection', 'varchar(16)', (c) => c.notNull().defaultTo('none')).execute();
+      await db.schema.createTable('server_secrets')
+        .addColumn('name', 'varchar(64)', (c) => c.primaryKey())
+        .addColumn('secret', 'text', (c) => c.notNull())
+        .addColumn('created_at', 'bigint', (c) => c.notNull())
+        .execute();
+    },
+  },
 ];
 
 /** Apply every migration newer than the database's version; returns the versions applied. */

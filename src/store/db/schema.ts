@@ -7,6 +7,8 @@
 
 /** Who may play an asset: anyone (`public`) or holders of a signed playback token. */
 export type Visibility = 'public' | 'signed';
+/** Content protection of a video's media (docs/VOD.md "Content protection"). */
+export type Protection = 'none' | 'aes-128' | 'cenc';
 /** Lifecycle of a video from upload to playable. */
 export type VideoStatus = 'waiting' | 'queued' | 'processing' | 'ready' | 'errored';
 /** Durable job states (src/jobs). */
@@ -18,6 +20,8 @@ export interface VideoRow {
   title: string;
   description: string;
   visibility: Visibility;
+  /** How the published media is encrypted (fixed at creation: the keys are derived from the id). */
+  protection: Protection;
   status: VideoStatus;
   error_code: string | null;
   error_message: string | null;
@@ -187,6 +191,14 @@ export interface SchemaMigrationRow {
   applied_at: number;
 }
 
+/** `server_secrets`: secrets every node of a cluster must share (one row per purpose). */
+export interface ServerSecretRow {
+  name: string;
+  /** base64url */
+  secret: string;
+  created_at: number;
+}
+
 /** The whole database, for `Kysely<Database>`. */
 export interface Database {
   videos: VideoRow;
@@ -199,5 +211,6 @@ export interface Database {
   webhook_outbox: WebhookOutboxRow;
   video_captions: CaptionRow;
   direct_uploads: DirectUploadRow;
+  server_secrets: ServerSecretRow;
   schema_migrations: SchemaMigrationRow;
 }

@@ -4,7 +4,7 @@
  * made them: the API, the VOD pipeline or the live recorder.
  */
 import type { Kysely } from 'kysely';
-import type { Database, VideoRow, VideoStatus, Visibility } from './schema.js';
+import type { Database, Protection, VideoRow, VideoStatus, Visibility } from './schema.js';
 import { newId } from './ids.js';
 import { clientText, diagnosticText, type SqlDialect } from './sql-dialect.js';
 
@@ -14,6 +14,7 @@ export interface NewVideo {
   title?: string;
   description?: string;
   visibility?: Visibility;
+  protection?: Protection;
   status?: VideoStatus;
   sourcePath?: string | null;
   metadata?: Record<string, unknown>;
@@ -79,6 +80,7 @@ export class VideosRepo {
       title: clientText(this.d, 'title', v.title ?? ''),
       description: clientText(this.d, 'description', v.description ?? ''),
       visibility: v.visibility ?? 'public',
+      protection: v.protection ?? 'none',
       status: v.status ?? 'waiting',
       error_code: null,
       error_message: null,

@@ -82,6 +82,8 @@ export class ClipJobs {
   async create(source: VideoRow, input: ClipInput): Promise<VideoRow> {
     const { store, config } = this.o;
     if (source.status !== 'ready') throw fail('VIDEO_NOT_READY', source.id, source.status);
+    // Its segments are ciphertext under keys derived from its own id: a copy would not play.
+    if (source.protection !== 'none') throw fail('PROTECTED_MEDIA', source.id, source.protection, 'clips of protected videos are not made');
     const src = await readClipSource(this.o.storage, source.id);
     checkRange(input.start, input.end, src.durationS, config.vod.clipMinSeconds);
     const plan = planClip(src, input.start, input.end);

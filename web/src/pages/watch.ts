@@ -6,7 +6,7 @@
 import { api, events, type Video } from '../api.js';
 import { append, fmtDuration, h } from '../dom.js';
 import { captionsPanel } from '../captions-panel.js';
-import { createPlayer, type Player } from '../player.js';
+import { createPlayer, licenseUrlOf, type Player } from '../player.js';
 import { playbackOf } from '../playback.js';
 import { embedCard } from '../embed-code.js';
 
@@ -25,7 +25,7 @@ export async function watchPage(main: HTMLElement, signal: AbortSignal, id: stri
   signal.addEventListener('abort', () => player?.destroy());
   const early = createPlayer(stage, {
     kind: 'hls', url: `${base}master.m3u8`, live: false, poster: `${base}poster.jpg`, contentId: id, title: id,
-    storyboard: `${base}storyboard.vtt`, speculative: true,
+    storyboard: `${base}storyboard.vtt`, speculative: true, licenseUrl: licenseUrlOf(`${base}master.m3u8`),
   }).then((p) => (player = p));
   let v: Video;
   try {
@@ -69,7 +69,7 @@ export async function watchPage(main: HTMLElement, signal: AbortSignal, id: stri
     const url = fresh ? `${pb.hls}${pb.hls.includes('?') ? '&' : '?'}r=${Date.now()}` : pb.hls;
     player = await createPlayer(stage, {
       kind: 'hls', url, live: false, poster: pb.poster, contentId: v.id, title: v.title,
-      storyboard: pb.hls.replace(/master\.m3u8$/, 'storyboard.vtt'),
+      storyboard: pb.hls.replace(/master\.m3u8$/, 'storyboard.vtt'), licenseUrl: v.protection === 'cenc' ? licenseUrlOf(pb.hls) : undefined,
     });
     directLinks(pb);
   };

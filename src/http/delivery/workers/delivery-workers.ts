@@ -222,7 +222,7 @@ export class DeliveryWorkers {
     });
     const { policy, tokens } = this.o.control;
     const sharedLimits = this.o.config.cluster.redisUrl !== null; // the cluster sync counts every process (cluster-wiring.ts)
-    this.post(s, { type: 'init', index: s.index, processes: this.slots.length + 1, config: this.o.config, signedIds: policy.signedIds(), keys: tokens.activeKeys(), sharedLimits });
+    this.post(s, { type: 'init', index: s.index, processes: this.slots.length + 1, config: this.o.config, signedIds: policy.signedIds(), keys: tokens.activeKeys(), sharedLimits, contentSecret: this.o.delivery.contentSecret() });
   }
 
   private onMessage(s: Slot, msg: FromWorker, handle?: Socket): void {

@@ -16,7 +16,8 @@ export interface WorkerKey {
 /** Main → worker. */
 export type ToWorker =
   /** `sharedLimits`: the media limit and stream cap are the cluster's, not divided among the processes. */
-  | { type: 'init'; index: number; processes: number; config: Config; signedIds: string[]; keys: WorkerKey[]; sharedLimits: boolean }
+  /** `contentSecret`: the content key derivation secret (base64url), so workers answer key and license requests. */
+  | { type: 'init'; index: number; processes: number; config: Config; signedIds: string[]; keys: WorkerKey[]; sharedLimits: boolean; contentSecret: string | null }
   /** A connection (handle attached); `head` = bytes the router already read from it. */
   | { type: 'conn'; head: string }
   | { type: 'visibility'; id: string; signed: boolean }

@@ -39,7 +39,7 @@ import { clientIp } from '../../../auth/playback-tokens.js';
 import { MAX_QOE_BATCH, type FromWorker, type QoeRecord, type ToWorker, type WorkerKey } from './ipc-protocol.js';
 
 /** Metric families a worker reports (everything else is the main's alone). */
-const REPORTED = /^strom_(http_|hot_cache_|media_|storage_)/;
+const REPORTED = /^strom_(http_|hot_cache_|media_|storage_|content_key_)/;
 
 function send(msg: FromWorker, handle?: Socket): void {
   if (process.connected) process.send!(msg, handle as never);
@@ -69,11 +69,13 @@ function start(init: Extract<ToWorker, { type: 'init' }>): void {
     report.unref();
   }
   delivery.setPrivacy((id) => policy.isSigned(id));
+  if (init.contentSecret !== null) delivery.setContentSecret(Buffer.from(init.contentSecret, 'base64url'));
 
   // Observability: local counters (merged by the main at scrape), CMCD to the main, sampled access log.
   const metrics = new StromMetrics({ defaultMetrics: false });
   const sockets = new Set<Socket>();
   delivery.storage.metrics.attach(metrics.registry); // this process's reads from media storage
+  delivery.attachProtectionMetrics(metrics.registry); // its key and license answers
   metrics.sources.hotCache = () => delivery.catalog.hot.stats();
   metrics.sources.mediaInFlight = () => delivery.inFlight();
   metrics.sources.openConnections = () => sockets.size + lean.size();

@@ -6,7 +6,7 @@
  * size, flags and composition offset. The moof is measured before the mdat is laid out: its size
  * does not depend on the offset values, so it is built once with zero offsets, then for real.
  */
-import { box, fullBox, u32, u64 } from './box.js';
+import { box, fullBox, u32, u64 } from '../../../media/iso-bmff/box.js';
 
 /** One sample of a track run, in the track's timescale. */
 export interface CmafSample {

@@ -4,7 +4,7 @@
  * fragments), zero durations (a live presentation has none yet) and `mvex`/`trex` announcing
  * that the file is fragmented. One pure function per box, fields commented where not obvious.
  */
-import { box, fullBox, u16, u32, UNITY_MATRIX, zeros } from './box.js';
+import { box, fullBox, u16, u32, UNITY_MATRIX, zeros } from '../../../media/iso-bmff/box.js';
 import { sampleEntry, type CmafTrack } from './sample-entry.js';
 
 /** `ftyp` (§4.3): major brand iso6 (tfdt v1, default-base-is-moof), CMAF brand cmfc. */

@@ -8,7 +8,7 @@
  */
 import { fail } from '../../../errors.js';
 import type { LiveCodec } from '../../stream/media-unit.js';
-import { box, fullBox, u16, u32, u8, zeros } from './box.js';
+import { box, fullBox, u16, u32, u8, zeros } from '../../../media/iso-bmff/box.js';
 
 /** What an init segment needs to know about one track. */
 export interface CmafTrack {

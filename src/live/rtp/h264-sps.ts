@@ -3,7 +3,7 @@
  * like RTMP ones do through onMetaData (API status, CMAF `tkhd`). Only the fields before
  * frame_cropping are walked; emulation-prevention bytes (§7.4.1) are removed first.
  */
-import { Bits, rbsp } from '../../formats/video/nal.js';
+import { Bits, rbsp } from '../formats/video/nal.js';
 
 /** Width and height in pixels of an SPS NAL unit (with its 1-byte header), or null if unreadable. */
 export function spsSize(sps: Buffer): { width: number; height: number } | null {

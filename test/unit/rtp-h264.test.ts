@@ -3,9 +3,9 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { H264Depacketizer, type H264AccessUnit } from '../../src/live/webrtc/rtp/h264-depacketizer.js';
-import { packetizeH264, parseAvcConfig, splitAvcc } from '../../src/live/webrtc/rtp/h264-packetizer.js';
-import { spsSize } from '../../src/live/webrtc/rtp/h264-sps.js';
+import { H264Depacketizer, type H264AccessUnit } from '../../src/live/rtp/h264-depacketizer.js';
+import { packetizeH264, parseAvcConfig, splitAvcc } from '../../src/live/rtp/h264-packetizer.js';
+import { spsSize } from '../../src/live/rtp/h264-sps.js';
 import { avcDecoderConfig } from '../../src/live/formats/flv/unit-builders.js';
 
 const nal = (type: number, size: number) => Buffer.concat([Buffer.from([0x60 | type]), randomBytes(size - 1)]);

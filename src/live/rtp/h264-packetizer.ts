@@ -1,49 +1,31 @@
 /**
- * H.264 → RTP payloads (RFC 6184, packetization-mode=1): a NAL unit that fits the MTU budget goes
- * as a Single NAL Unit packet (§5.6), a larger one as FU-A fragments (§5.8). STAP-A is not used
- * (only worth it for tiny SPS/PPS; sending them as single packets costs two headers per keyframe).
+ * H.264 → RTP payloads (RFC 6184, packetization-mode=1): a NAL unit that fits the payload budget
+ * goes as a Single NAL Unit packet (§5.6), a larger one as FU-A fragments (§5.8), and with
+ * `aggregate` runs of small ones (SPS, PPS, SEI) share one STAP-A packet (§5.7.1) — WHEP leaves it
+ * off (two small packets per keyframe cost little), RTSP readers get it as ffmpeg sends it.
  *
  * Why not werift's packetizer: werift 0.24 only ships one inside its `nonstandard` file-playback
  * helper, typed against mediabunny's EncodedPacket and building complete RtpPackets with its own
  * sequence state. Strom packetizes a unit ONCE per stream and gives every viewer its own RTP
- * header (own sequence numbers), so it needs bare payloads — this file is that, ~40 lines.
+ * header (own sequence numbers), so it needs bare payloads.
  */
+import { packetizeNals, type RtpPayload } from './nal-packetizer.js';
 
-/** One RTP payload of a frame; `marker` is set on the last packet of the access unit (§5.1). */
-export interface RtpPayload {
-  payload: Buffer;
-  marker: boolean;
-}
+export { DEFAULT_MAX_PAYLOAD, type RtpPayload } from './nal-packetizer.js';
 
-/** Default payload budget: 1200 bytes keeps SRTP + IP/UDP under a 1280-byte IPv6 minimum MTU. */
-export const DEFAULT_MAX_PAYLOAD = 1200;
+/** The H.264 NAL structures of RFC 6184: 1-byte header, STAP-A type 24, FU-A type 28. */
+const H264_NAL = {
+  headerBytes: 1,
+  aggregationHeader: (nalus: readonly Buffer[]) => Buffer.from([(Math.max(...nalus.map((n) => n[0]! & 0x60))) | 24]), // F=0, NRI = the highest, type 24
+  fragmentHeader(nal: Buffer, start: boolean, end: boolean): Buffer {
+    // FU indicator (F + NRI of the NAL, type 28), FU header (S, E, the NAL's type)
+    return Buffer.from([(nal[0]! & 0xe0) | 28, (start ? 0x80 : 0) | (end ? 0x40 : 0) | (nal[0]! & 0x1f)]);
+  },
+};
 
 /** Packetize one access unit given as NAL units (no start codes, no length prefixes). */
-export function packetizeH264(nalus: readonly Buffer[], maxPayload = DEFAULT_MAX_PAYLOAD): RtpPayload[] {
-  const out: RtpPayload[] = [];
-  nalus.forEach((nal, i) => {
-    const last = i === nalus.length - 1;
-    if (nal.length === 0) return;
-    if (nal.length <= maxPayload) {
-      out.push({ payload: nal, marker: last });
-      return;
-    }
-    const indicator = (nal[0]! & 0xe0) | 28; // F + NRI of the NAL, type 28 = FU-A
-    const type = nal[0]! & 0x1f;
-    const body = nal.subarray(1);
-    const step = maxPayload - 2;
-    for (let off = 0; off < body.length; off += step) {
-      const end = Math.min(body.length, off + step);
-      const header = (off === 0 ? 0x80 : 0) | (end === body.length ? 0x40 : 0) | type; // S, E bits
-      const payload = Buffer.allocUnsafe(2 + end - off); // one allocation per fragment
-      payload[0] = indicator;
-      payload[1] = header;
-      body.copy(payload, 2, off, end);
-      out.push({ payload, marker: last && end === body.length });
-    }
-  });
-  if (out.length > 0) out[out.length - 1]!.marker = true;
-  return out;
+export function packetizeH264(nalus: readonly Buffer[], maxPayload?: number, aggregate = false): RtpPayload[] {
+  return packetizeNals(nalus, H264_NAL, maxPayload, aggregate);
 }
 
 /** Split AVCC (4-byte length-prefixed NAL units, ISO/IEC 14496-15 §5.3.2) into NAL units. */

@@ -1,7 +1,8 @@
 /**
  * ISO BMFF box primitives (ISO/IEC 14496-12 §4.2): a box is a 32-bit size, a FourCC and its
- * payload; a FullBox adds an 8-bit version and 24-bit flags. Every box writer in this folder is a
+ * payload; a FullBox adds an 8-bit version and 24-bit flags. Every box writer built on them is a
  * pure function returning one Buffer built from these, so sizes are always measured, never guessed.
+ * Shared by the live CMAF packager (src/live/formats/cmaf) and VOD content protection (src/vod/protection).
  */
 
 /** A box (§4.2 Box): size + type + the concatenated payload parts. */
