@@ -1,9 +1,9 @@
 /**
  * WebRTC input Strom parses itself: the WHIP/WHEP offer check run before werift sees an SDP
- * (RFC 8866 §5, RFC 9725 §4.2), and the H.264 RTP depacketizer (RFC 6184 §5.6–5.8).
+ * (RFC 8866 §5, RFC 9725 §4.2), and the H.264 RTP depacketizer shared by WHIP and RTSP ingest (RFC 6184 §5.6–5.8).
  */
 import { checkOffer } from '../../src/live/webrtc/sdp-resource.js';
-import { H264Depacketizer } from '../../src/live/webrtc/rtp/h264-depacketizer.js';
+import { H264Depacketizer } from '../../src/live/rtp/h264-depacketizer.js';
 import { invariant, rejectsOnlyWithCatalog, type FuzzTarget } from '../engine/target.js';
 
 /** SDP offers: accepted or WEBRTC_BAD_SDP; an accepted offer has what the check promises. */
