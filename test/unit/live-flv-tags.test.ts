@@ -67,3 +67,34 @@ test('httpChunkOf frames the shared tag as one HTTP/1.1 chunk, once per unit', (
   assert.ok(c.subarray(5, 5 + tagLen).equals(flvTagOf(u)));
   assert.equal(c.toString('latin1', 5 + tagLen), '\r\n');
 });
+
+/** An FLV header whose DataOffset leaves `extra` bytes after the 9-byte header, then PreviousTagSize0 and `tags`. */
+function flvWithLongHeader(extra: number, tags: Buffer[]): Buffer {
+  const head = Buffer.alloc(9 + extra + 4, 0xee); // the extension bytes look like anything, even a tag
+  head.write('FLV', 0, 'latin1');
+  head[3] = 1;
+  head[4] = 5;
+  head.writeUInt32BE(9 + extra, 5);
+  head.writeUInt32BE(0, 9 + extra);
+  return Buffer.concat([head, ...tags]);
+}
+
+test('FLV demuxer: a DataOffset past the first read skips the same bytes however the stream is cut (fuzz regression)', () => {
+  const units = [videoToUnit(Buffer.from([0x17, 0, 0, 0, 0, 1, 0x64, 0, 0x1f]), 0)!, videoToUnit(Buffer.from([0x17, 1, 0, 0, 0, 9, 9, 9]), 40)!];
+  const stream = flvWithLongHeader(200, units.map((u) => flvTagOf(u)));
+  const tagsOf = (step: number) => {
+    const d = new FlvDemuxer();
+    const out = [];
+    for (let i = 0; i < stream.length; i += step) out.push(...d.push(stream.subarray(i, i + step)));
+    return out.map((t) => `${t.type}/${t.timestamp}/${t.body.toString('hex')}`);
+  };
+  const whole = tagsOf(stream.length);
+  assert.deepEqual(whole, ['9/0/17000000000164001f', '9/40/1701000000090909']);
+  for (const step of [13, 14, 50, 211, 212, 213]) assert.deepEqual(tagsOf(step), whole, `cut every ${step} bytes`);
+});
+
+test('FLV demuxer: a header size below 9 is refused with BAD_REQUEST', () => {
+  const bad = flvWithLongHeader(0, []);
+  bad.writeUInt32BE(4, 5);
+  assert.throws(() => new FlvDemuxer().push(bad), (err: Error & { code?: string }) => err.code === 'BAD_REQUEST' && /FLV header size 4/.test(err.message));
+});

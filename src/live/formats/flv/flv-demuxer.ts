@@ -16,6 +16,8 @@ export interface FlvTag {
 export class FlvDemuxer {
   private buf: Buffer = Buffer.alloc(0);
   private headerDone = false;
+  /** Bytes still to skip before the first tag when DataOffset reaches past the bytes received so far. */
+  private skip = 0;
   /** Flags byte of the FLV header (4 = audio, 1 = video), once read. */
   flags = -1;
 
@@ -30,8 +32,16 @@ export class FlvDemuxer {
       if (this.buf.length < 13) return out;
       if (this.buf.toString('latin1', 0, 3) !== 'FLV') throw fail('BAD_REQUEST', 'not an FLV stream');
       this.flags = this.buf[4]!;
-      off = this.buf.readUInt32BE(5) + 4;
+      // DataOffset is the header's size (E.2: 9 in version 1); the first tag follows PreviousTagSize0.
+      const dataOffset = this.buf.readUInt32BE(5);
+      if (dataOffset < 9) throw fail('BAD_REQUEST', `FLV header size ${dataOffset} (at least 9)`);
+      this.skip = dataOffset + 4;
       this.headerDone = true;
+    }
+    if (this.skip > 0) {
+      // The skip may reach past this read: carry the rest over, so where the stream is cut does not move the tags.
+      off = Math.min(this.skip, this.buf.length);
+      this.skip -= off;
     }
     while (this.buf.length - off >= 11) {
       const size = this.buf.readUIntBE(off + 1, 3);
