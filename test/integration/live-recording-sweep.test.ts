@@ -19,7 +19,12 @@ test('interrupted recordings: complete ones are published at start, empty ones r
   t.after(() => h1.close());
   const c = await syntheticPublisher(h1.rtmpPort);
   t.after(() => c.destroy());
-  sendFrames(c, 0, 45);
+  // The recording starts asynchronously (its stream's record flag is looked up): send the rest of
+  // the frames once it is attached, or a burst sent before that reaches it only as the GOP cache.
+  sendFrames(c, 0, 5);
+  await waitUntil(() => (h1.strom.live.recorder?.size ?? 0) === 1, 'the recording started');
+  await new Promise((r) => setTimeout(r, 100));
+  sendFrames(c, 6, 45);
   const tmp1 = path.join(h1.strom.config.dataDir, 'tmp');
   const journal = () => {
     const d = existsSync(tmp1) ? readdirSync(tmp1).find((n) => n.startsWith('rec-')) : undefined;
