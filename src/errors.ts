@@ -99,6 +99,12 @@ export const catalog = {
   LIVE_OUTPUT_REFUSED: spec(502, (why: string) => `the destination refused the stream: ${why}`),
   LIVE_OUTPUT_LIMIT: spec(409, (streamId: string, limit: number) => `live stream ${show(streamId)} already has ${limit} outputs (live.maxOutputsPerStream)`),
   // --- live across the nodes of a cluster (src/cluster/origin-map.ts, src/live/relay) ---
+  LIVE_SOURCE_BAD_URL: spec(400, (url: string, why: string) => `source URL ${show(url)} is not usable: ${why}`),
+  LIVE_SOURCE_SCHEME_UNSUPPORTED: spec(422, (scheme: string, supported: string) => `source scheme ${show(scheme)} is not supported (supported: ${supported})`),
+  LIVE_SOURCE_UNREACHABLE: spec(502, (url: string, why: string) => `source ${show(url)} cannot be reached: ${why}`),
+  LIVE_SOURCE_REFUSED: spec(502, (url: string, why: string) => `source ${show(url)} refused the connection: ${why}`),
+  LIVE_SOURCE_TIMEOUT: spec(504, (url: string, what: string, ms: number) => `source ${show(url)}: ${what} did not happen within ${ms} ms`),
+  LIVE_SOURCE_PROTOCOL: spec(502, (url: string, why: string) => `source ${show(url)} answered something Strom cannot use: ${why}`),
   LIVE_ORIGIN_UNREACHABLE: spec(503, (streamId: string, nodeId: string, why: string) => `live stream ${show(streamId)} is published on node ${show(nodeId)}, which cannot be reached: ${why}`),
   LIVE_ORIGIN_LOOKUP_FAILED: spec(503, (streamId: string, why: string) => `cannot look up which node publishes live stream ${show(streamId)}: ${why}`),
   EDGE_ORIGIN_UNREACHABLE: spec(502, (path: string, why: string) => `no origin answered for ${show(path)}: ${why}`),
