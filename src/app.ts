@@ -43,6 +43,7 @@ import { createLiveServer, type LiveServer } from './live/live-server.js';
 import { wireLive } from './live/live-wiring.js';
 import { RestreamService } from './live/restream/restream-service.js';
 import { wirePull } from './live/pull/pull-wiring.js';
+import type { PullManager } from './live/pull/pull-manager.js';
 import { createLiveCluster, createRelayEndpoint } from './live/live-cluster.js';
 import { VodService } from './vod/vod-service.js';
 import { CLIP, ClipJobs } from './vod/clips/clip-jobs.js';
@@ -79,6 +80,8 @@ export interface Strom {
   uploads: Uploads;
   /** Webhooks: this node's events into the store's outbox, and the outbox's due deliveries to `/api/v1/webhooks` receivers. */
   webhooks: WebhookDispatcher;
+  /** Live streams pulled from their source URLs (cameras, other servers). */
+  pull: PullManager;
   server: http.Server | http2.Http2SecureServer;
   /** Start listening on config host/port; resolves to the bound address. */
   listen(): Promise<{ host: string; port: number; url: string }>;
@@ -227,7 +230,7 @@ export async function buildStrom(given: Config, log: Logger = createLogger(given
   }
 
   return {
-    config, log, cluster, clusterLink, app, delivery, control, bus, live, vod, webhooks, uploads, obs, metricsListener, deliveryWorkers, server,
+    config, log, cluster, clusterLink, app, delivery, control, bus, live, vod, webhooks, pull, uploads, obs, metricsListener, deliveryWorkers, server,
     async listen() {
       await app.listen({ host: config.host, port: config.port });
       deliveryWorkers?.start(server as http.Server);

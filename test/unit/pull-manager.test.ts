@@ -15,7 +15,7 @@ import { StreamRegistry, staticKeyResolver } from '../../src/live/stream/stream-
 import type { ReaderSink } from '../../src/live/stream/reader.js';
 import { PullManager } from '../../src/live/pull/pull-manager.js';
 import type { SourceSpec } from '../../src/live/pull/pulled-source.js';
-import { ConnectorRegistry, type SourceConnection, type SourceConnector, type SourceEnd, type SourceSink } from '../../src/live/pull/source-connector.js';
+import { ConnectorRegistry, type SourceConnection, type SourceConnector, type SourceEnd, type SourceSink } from '../../src/live/pull/connector/source-connector.js';
 
 const log = pino({ level: 'silent' });
 

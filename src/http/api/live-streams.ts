@@ -10,7 +10,7 @@ import { fail } from '../../errors.js';
 import type { LiveStreamRow } from '../../store/db/schema.js';
 import type { SourceStatus } from '../../live/pull/pull-manager.js';
 import { iso, type ApiContext } from './context.js';
-import { maskSourceUrl } from '../../live/pull/source-url.js';
+import { maskSourceUrl } from '../../live/pull/connector/source-url.js';
 import { errors, IdParams, ListQuery, LiveStream, LiveStreamCreate, LiveStreamList, LiveStreamPatch, PlaybackToken, PlaybackTokenRequest } from './schemas.js';
 
 /** Base of RTMP ingest URLs: `live.rtmpPublicUrl`, else rtmp://<publicUrl host or host>:<rtmp.port>/live. */

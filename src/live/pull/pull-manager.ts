@@ -23,8 +23,8 @@ import type { LiveStream } from '../stream/stream.js';
 import type { RemoteStreamSource, StreamRegistry } from '../stream/stream-registry.js';
 import { PullMetrics } from './pull-metrics.js';
 import { PulledSource, type PullTuning, type SourceSpec, type SourceState } from './pulled-source.js';
-import type { ConnectorRegistry } from './source-connector.js';
-import { maskSourceUrl } from './source-url.js';
+import type { ConnectorRegistry } from './connector/source-connector.js';
+import { maskSourceUrl } from './connector/source-url.js';
 
 /** A source's status as the API shows it. */
 export interface SourceStatus {

@@ -17,7 +17,7 @@ import type { StreamRegistry } from '../stream/stream-registry.js';
 import { defaultConnectors } from './connectors.js';
 import { PullManager, type SourceStatus } from './pull-manager.js';
 import type { SourceSpec, SourceState } from './pulled-source.js';
-import type { ConnectorRegistry } from './source-connector.js';
+import type { ConnectorRegistry } from './connector/source-connector.js';
 
 /** What the pull wiring connects. */
 export interface PullWiring {

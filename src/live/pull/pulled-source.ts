@@ -18,9 +18,9 @@ import type { Logger } from 'pino';
 import { fail, isStromError, type StromError } from '../../errors.js';
 import type { LiveStream } from '../stream/stream.js';
 import type { StreamRegistry } from '../stream/stream-registry.js';
-import type { ConnectorRegistry, SourceConnection, SourceEnd } from './source-connector.js';
+import type { ConnectorRegistry, SourceConnection, SourceEnd } from './connector/source-connector.js';
 import { SourcePublisher } from './source-publisher.js';
-import { maskSourceUrl, redactSource } from './source-url.js';
+import { maskSourceUrl, redactSource } from './connector/source-url.js';
 
 /** Where a source stands. */
 export type SourceState = 'idle' | 'connecting' | 'live' | 'failed';

@@ -13,7 +13,7 @@
 import type { MediaUnit } from '../stream/media-unit.js';
 import type { LiveStream, Publisher } from '../stream/stream.js';
 import type { StreamRegistry } from '../stream/stream-registry.js';
-import type { SourceMeta, SourceSink } from './source-connector.js';
+import type { SourceMeta, SourceSink } from './connector/source-connector.js';
 
 let nextId = 0;
 
