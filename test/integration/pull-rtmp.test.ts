@@ -44,11 +44,9 @@ test('pulls an ffmpeg stream from Strom: config first, keyframe first, rising dt
 
 test('pulls from node-media-server (a third-party RTMP server); close() ends it with the given reason', async (t) => {
   const root = mkdtempSync(path.join(tmpdir(), 'strom-pull-nms-'));
+  t.after(() => rmSync(root, { recursive: true, force: true }));
   const nms = await startNms(root);
-  t.after(async () => {
-    await nms.stop();
-    rmSync(root, { recursive: true, force: true });
-  });
+  t.after(() => nms.stop());
   const pub = ffmpegPublish(nms.rtmpPort, 'feed_Zq81xLmw', 20);
   t.after(() => pub.child.kill('SIGKILL'));
   await waitUntil(() => nms.events.some((e) => e.event === 'postPublish'), 'ffmpeg publishes to node-media-server', 15_000);
