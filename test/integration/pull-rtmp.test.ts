@@ -13,7 +13,8 @@ import path from 'node:path';
 import { rtmpConnector } from '../../src/live/pull/sources/rtmp-source.js';
 import { ensureSelfSignedCert } from '../../src/http/tls-self-signed.js';
 import { isStromError } from '../../src/errors.js';
-import { ffmpegPublish, sendFrames, startLive, syntheticPublisher, waitUntil } from '../helpers/live-fixtures.js';
+import { RtmpClient } from '../../src/live/rtmp/rtmp-client.js';
+import { aacConfigBody, aacFrameBody, ffmpegPublish, sendFrames, startLive, syntheticPublisher, waitUntil } from '../helpers/live-fixtures.js';
 import { freePort } from '../helpers/free-port.js';
 import { startNms } from '../helpers/nms-receiver.js';
 import { assertLiveUnits, assertSourceError, recordingSink, sourceOptions } from '../helpers/source-sink.js';
@@ -109,4 +110,30 @@ test('URL forms: validate refuses a URL without a stream name; the query stays o
   assert.deepEqual(sink.metas.at(-1), { width: 640, height: 360, framerate: 25 });
   const end = await conn.closed; // the publisher stays connected but sends nothing more
   assert.deepEqual(end, { reason: 'no media from the source for 1000 ms', permanent: false });
+});
+
+test('Enhanced RTMP: HEVC (FourCC hvc1) video is pulled as hevc units', async (t) => {
+  const h = await startLive();
+  t.after(() => h.close());
+  const publisher = await RtmpClient.connect('127.0.0.1', h.rtmpPort, 'live');
+  t.after(() => publisher.destroy());
+  assert.equal(await publisher.publish('secret'), 'NetStream.Publish.Start');
+  const ex = (frameType: number, packetType: number, rest: Buffer) => Buffer.concat([Buffer.from([0x80 | (frameType << 4) | packetType]), Buffer.from('hvc1', 'latin1'), rest]);
+  publisher.send(9, 0, ex(1, 0, Buffer.from([1, 1, 0x60, 0, 0, 0, 0x90, 0, 0, 0, 0, 0, 0x5d, 0xf0, 0, 0xfc, 0xfd, 0xf8, 0xf8, 0, 0, 0x0f, 0])));
+  publisher.send(8, 0, aacConfigBody());
+  for (let i = 0; i < 10; i++) {
+    publisher.send(9, i * 40, ex(i === 0 ? 1 : 2, 1, Buffer.from([0, 0, 0, 0, 0, 0, 4, 0x26, 1, 0xaf, i])));
+    publisher.send(8, i * 40, aacFrameBody(30));
+  }
+  await waitUntil(() => h.strom.live.registry.active('cam1') !== null, 'live', 5000);
+  const sink = recordingSink();
+  const conn = await rtmpConnector.connect(new URL(`rtmp://127.0.0.1:${h.rtmpPort}/live/cam1`), sink, sourceOptions());
+  await sink.videoFrames(10, 5000);
+  const video = sink.units.filter((u) => u.kind === 'video');
+  assert.ok(video.every((u) => u.codec === 'hevc'), video.map((u) => u.codec).join());
+  assert.equal(video[0]!.config, true);
+  assert.equal(video[1]!.keyframe, true);
+  assert.deepEqual(video.slice(1).map((u) => u.payload.at(-1)), [0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
+  conn.close('done');
+  await conn.closed;
 });

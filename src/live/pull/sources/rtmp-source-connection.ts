@@ -33,14 +33,15 @@ export class RtmpSourceConnection extends PulledConnection {
     client.socket.on('error', (err) => (this.socketError = redactSource(err.message, rawUrl)));
     void client.closed.then(() => this.end(this.socketError === null ? 'the source closed the connection' : `connection failed: ${this.socketError}`));
     client.onMedia = (m) => this.onMedia(m);
-  }
-
-  /** Start watching for statuses that end the stream, and for silence longer than `idleMs`. */
-  started(idleMs: number): void {
-    this.client.onStatus = (info) => {
+    client.onStatus = (info) => {
+      // Statuses other than the one `play` waits for: an end of the stream closes the connection.
       const code = String(info.code ?? '');
       if (ENDED.has(code) || info.level === 'error') this.end(`source: ${code || 'error'} (${redactSource(describeStatus(info), this.rawUrl)})`);
     };
+  }
+
+  /** Play started: watch for silence longer than `idleMs`. */
+  started(idleMs: number): void {
     this.watchIdle(idleMs);
   }
 
