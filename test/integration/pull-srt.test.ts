@@ -43,7 +43,7 @@ test('reads a live stream from Strom over SRT (#!:: and read: stream ids): confi
   assert.match(end.reason, /SRT connection closed|no media/);
 });
 
-test('encryption: the right passphrase reads, a wrong or missing one is refused; unknown stream refused; a silent port times out', async (t) => {
+test('encryption: the right passphrase reads, a wrong or missing one is refused; unknown stream refused; a silent port times out; nothing left open', async (t) => {
   const s = await srtStrom({ 'srt.passphrase': PASS });
   t.after(() => s.close());
   const url = (q: string) => new URL(`srt://127.0.0.1:${s.port}?streamid=#!::r=cam1,m=request${q}`);
@@ -54,12 +54,15 @@ test('encryption: the right passphrase reads, a wrong or missing one is refused;
   conn.close('done');
   await conn.closed;
 
+  const udpSockets = () => process.getActiveResourcesInfo().filter((r) => r === 'UDPWrap').length;
+  const baseline = udpSockets();
   const wrong = 'wrong-passphrase-987';
   await assertSourceError(srtConnector.connect(url(`&passphrase=${wrong}`), recordingSink(), sourceOptions()), 'LIVE_SOURCE_REFUSED', /1010|passphrase/, [wrong]);
   await assertSourceError(srtConnector.connect(url(''), recordingSink(), sourceOptions()), 'LIVE_SOURCE_REFUSED', /SRT rejection/);
   await assertSourceError(srtConnector.connect(new URL(`srt://127.0.0.1:${s.port}?streamid=#!::r=nope_Zq81xLmw,m=request&passphrase=${PASS}`), recordingSink(), sourceOptions()), 'LIVE_SOURCE_REFUSED', /1404/, ['nope_Zq81xLmw', PASS]);
   const silent = await freePort();
   await assertSourceError(srtConnector.connect(new URL(`srt://127.0.0.1:${silent}?streamid=read:cam1`), recordingSink(), sourceOptions(800)), 'LIVE_SOURCE_TIMEOUT', /800 ms/);
+  assert.equal(udpSockets(), baseline, 'no caller socket left open after the failures');
   assert.throws(() => srtConnector.validate(new URL('srt://example.com?streamid=x')), (e: unknown) => isStromError(e, 'LIVE_SOURCE_BAD_URL') && /no port/.test(e.message));
   assert.throws(() => srtConnector.validate(new URL('srt://example.com:9000?mode=listener')), (e: unknown) => isStromError(e, 'LIVE_SOURCE_BAD_URL'));
 });
