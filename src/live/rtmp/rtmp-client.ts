@@ -8,7 +8,7 @@
 import net from 'node:net';
 import tls from 'node:tls';
 import { fail } from '../../errors.js';
-import { decodeAmf0, encodeAmf0, type Amf0Object, type Amf0Value } from './amf0.js';
+import { decodeAmf0, describeStatus, encodeAmf0, isAmf0Object, type Amf0Object, type Amf0Value } from './amf0.js';
 import { ChunkReader, splitAggregate, type RtmpMessage } from './chunk-reader.js';
 import { chunkMessage, command, CSID, MSG, setBufferLength, setChunkSize } from './chunk-writer.js';
 import { clientHandshake } from './handshake.js';
@@ -226,8 +226,7 @@ export class RtmpClient {
         this.pending.get(tx)?.(args);
         this.pending.delete(tx);
       } else if (name === 'onStatus') {
-        const o = args[3];
-        const info = o !== null && typeof o === 'object' && !Array.isArray(o) && !(o instanceof Date) ? o : {};
+        const info = isAmf0Object(args[3]) ? args[3] : {};
         const w = this.statusWaiter;
         if (w !== null && w.decides(info)) {
           this.statusWaiter = null;
@@ -246,13 +245,4 @@ const SET_DATA_FRAME = encodeAmf0('@setDataFrame');
 /** Audio, video and script data messages: what a player hands on. */
 function isMedia(typeId: number): boolean {
   return typeId === MSG.AUDIO || typeId === MSG.VIDEO || typeId === MSG.DATA_AMF0;
-}
-
-/** The description (or code) of an `_error`/status object, for messages. */
-export function describeStatus(v: Amf0Value | undefined): string {
-  if (v !== null && typeof v === 'object' && !Array.isArray(v) && !(v instanceof Date)) {
-    const o = v as Amf0Object;
-    return String(o.description ?? o.code ?? 'no reason given');
-  }
-  return 'no reason given';
 }

@@ -7,10 +7,10 @@
  * (NetStream.Play.UnpublishNotify, Play.Stop, an error status), closes the connection, sends
  * something it cannot parse, or sends no media for the idle time.
  */
-import { decodeAmf0, encodeAmf0, type Amf0Object, type Amf0Value } from '../../rtmp/amf0.js';
+import { decodeAmf0, describeStatus, encodeAmf0, isAmf0Object, type Amf0Object, type Amf0Value } from '../../rtmp/amf0.js';
 import type { RtmpMessage } from '../../rtmp/chunk-reader.js';
 import { MSG } from '../../rtmp/chunk-writer.js';
-import { describeStatus, type RtmpClient } from '../../rtmp/rtmp-client.js';
+import type { RtmpClient } from '../../rtmp/rtmp-client.js';
 import { audioToUnit, scriptToUnit, videoToUnit } from '../../formats/flv/flv-tags.js';
 import type { SourceMeta, SourceSink } from '../source-connector.js';
 import { redactSource } from '../source-url.js';
@@ -68,7 +68,7 @@ export class RtmpSourceConnection extends PulledConnection {
     const setDataFrame = values[0] === '@setDataFrame';
     const name = setDataFrame ? values[1] : values[0];
     const obj = setDataFrame ? values[2] : values[1];
-    if (name !== 'onMetaData' || obj === null || typeof obj !== 'object' || Array.isArray(obj) || obj instanceof Date) return;
+    if (name !== 'onMetaData' || !isAmf0Object(obj)) return;
     const meta = metaOf(obj);
     if (Object.keys(meta).length > 0) this.sink.meta(meta);
     this.deliver(scriptToUnit(encodeAmf0('onMetaData', obj), m.timestamp));

@@ -9,7 +9,8 @@
  * once playing, a source that sends no media for `timeoutMs` is closed.
  */
 import { fail, isStromError } from '../../../errors.js';
-import { describeStatus, RtmpClient } from '../../rtmp/rtmp-client.js';
+import { describeStatus } from '../../rtmp/amf0.js';
+import { RtmpClient } from '../../rtmp/rtmp-client.js';
 import type { SourceConnection, SourceConnectOptions, SourceConnector, SourceSink } from '../source-connector.js';
 import { maskSourceUrl, redactSource } from '../source-url.js';
 import { RtmpSourceConnection } from './rtmp-source-connection.js';
