@@ -17,7 +17,8 @@ import { RtmpClient } from '../../src/live/rtmp/rtmp-client.js';
 import { aacConfigBody, aacFrameBody, ffmpegPublish, sendFrames, startLive, syntheticPublisher, waitUntil } from '../helpers/live-fixtures.js';
 import { freePort } from '../helpers/free-port.js';
 import { startNms } from '../helpers/nms-receiver.js';
-import { assertLiveUnits, assertSourceError, recordingSink, sourceOptions } from '../helpers/source-sink.js';
+import { assertLiveUnits, assertSourceError, videoFrames } from '../helpers/pull-checks.js';
+import { connectOptions, RecordingSink } from '../helpers/source-sink.js';
 
 /** Client TCP sockets open in this process (Strom's own accepted sockets included). */
 function tcpSockets(): number {
@@ -30,17 +31,17 @@ test('pulls an ffmpeg stream from Strom: config first, keyframe first, rising dt
   const pub = ffmpegPublish(h.rtmpPort, 'secret', 6);
   t.after(() => pub.child.kill('SIGKILL'));
   await waitUntil(() => h.strom.live.registry.active('cam1') !== null, 'ffmpeg is publishing', 15_000);
-  const sink = recordingSink();
-  const conn = await rtmpConnector.connect(new URL(`rtmp://127.0.0.1:${h.rtmpPort}/live/cam1`), sink, sourceOptions());
-  await sink.videoFrames(50);
-  assertLiveUnits(sink.units, 50);
+  const sink = new RecordingSink();
+  const conn = await rtmpConnector.connect(new URL(`rtmp://127.0.0.1:${h.rtmpPort}/live/cam1`), sink, connectOptions());
+  await videoFrames(sink, 50);
+  assertLiveUnits(sink, 50);
   assert.deepEqual(sink.metas.at(-1), { width: 320, height: 240, framerate: 25 });
   assert.ok(sink.bytes > 10_000, `${sink.bytes} bytes counted`);
   assert.equal(h.strom.live.status('cam1').viewers.rtmp, 1);
   const end = await conn.closed; // ffmpeg stops after 6 s
   assert.equal(end.permanent, false);
   assert.match(end.reason, /source closed the connection|UnpublishNotify/);
-  assertLiveUnits(sink.units, 100);
+  assertLiveUnits(sink, 100);
 });
 
 test('pulls from node-media-server (a third-party RTMP server); close() ends it with the given reason', async (t) => {
@@ -51,10 +52,10 @@ test('pulls from node-media-server (a third-party RTMP server); close() ends it 
   const pub = ffmpegPublish(nms.rtmpPort, 'feed_Zq81xLmw', 20);
   t.after(() => pub.child.kill('SIGKILL'));
   await waitUntil(() => nms.events.some((e) => e.event === 'postPublish'), 'ffmpeg publishes to node-media-server', 15_000);
-  const sink = recordingSink();
-  const conn = await rtmpConnector.connect(new URL(`rtmp://127.0.0.1:${nms.rtmpPort}/live/feed_Zq81xLmw`), sink, sourceOptions());
-  await sink.videoFrames(30);
-  assertLiveUnits(sink.units, 30);
+  const sink = new RecordingSink();
+  const conn = await rtmpConnector.connect(new URL(`rtmp://127.0.0.1:${nms.rtmpPort}/live/feed_Zq81xLmw`), sink, connectOptions());
+  await videoFrames(sink, 30);
+  assertLiveUnits(sink, 30);
   assert.equal(sink.metas.at(-1)?.width, 320);
   assert.equal(sink.metas.at(-1)?.height, 240);
   conn.close('stopped by the test');
@@ -68,11 +69,11 @@ test('refusals and failures: stream not found, connection refused, a silent serv
   const settled = () => waitUntil(() => tcpSockets() <= baseline, `sockets back to ${baseline} (now ${tcpSockets()})`, 5000);
 
   const key = 'missing_Zq81xLmw0pQr';
-  await assertSourceError(rtmpConnector.connect(new URL(`rtmp://127.0.0.1:${h.rtmpPort}/live/${key}`), recordingSink(), sourceOptions()), 'LIVE_SOURCE_REFUSED', /StreamNotFound/, [key]);
+  await assertSourceError(rtmpConnector.connect(new URL(`rtmp://127.0.0.1:${h.rtmpPort}/live/${key}`), new RecordingSink(), connectOptions()), 'LIVE_SOURCE_REFUSED', /StreamNotFound/, [key]);
   await settled();
 
   const closedPort = await freePort();
-  await assertSourceError(rtmpConnector.connect(new URL(`rtmp://127.0.0.1:${closedPort}/live/cam1`), recordingSink(), sourceOptions()), 'LIVE_SOURCE_UNREACHABLE', /ECONNREFUSED/);
+  await assertSourceError(rtmpConnector.connect(new URL(`rtmp://127.0.0.1:${closedPort}/live/cam1`), new RecordingSink(), connectOptions()), 'LIVE_SOURCE_UNREACHABLE', /ECONNREFUSED/);
   await settled();
 
   const held: net.Socket[] = [];
@@ -80,7 +81,7 @@ test('refusals and failures: stream not found, connection refused, a silent serv
   await new Promise<void>((r) => silent.listen(0, '127.0.0.1', r));
   t.after(() => silent.close());
   const started = Date.now();
-  await assertSourceError(rtmpConnector.connect(new URL(`rtmp://127.0.0.1:${(silent.address() as net.AddressInfo).port}/live/cam1`), recordingSink(), sourceOptions(600)), 'LIVE_SOURCE_TIMEOUT', /600 ms/);
+  await assertSourceError(rtmpConnector.connect(new URL(`rtmp://127.0.0.1:${(silent.address() as net.AddressInfo).port}/live/cam1`), new RecordingSink(), connectOptions({ timeoutMs: 600 })), 'LIVE_SOURCE_TIMEOUT', /600 ms/);
   assert.ok(Date.now() - started < 3000, 'gave up at the timeout');
   await waitUntil(() => held.length === 1 && held[0]!.destroyed, 'the silent server sees the connection closed', 3000);
   await settled();
@@ -91,7 +92,7 @@ test('refusals and failures: stream not found, connection refused, a silent serv
   const tlsServer = tls.createServer({ cert: readFileSync(cert.cert), key: readFileSync(cert.key) }, (s) => s.destroy());
   await new Promise<void>((r) => tlsServer.listen(0, '127.0.0.1', r));
   t.after(() => tlsServer.close());
-  await assertSourceError(rtmpConnector.connect(new URL(`rtmps://127.0.0.1:${(tlsServer.address() as net.AddressInfo).port}/live/cam1`), recordingSink(), sourceOptions()), 'LIVE_SOURCE_REFUSED', /certificate/);
+  await assertSourceError(rtmpConnector.connect(new URL(`rtmps://127.0.0.1:${(tlsServer.address() as net.AddressInfo).port}/live/cam1`), new RecordingSink(), connectOptions()), 'LIVE_SOURCE_REFUSED', /certificate/);
   await settled();
 });
 
@@ -104,9 +105,9 @@ test('URL forms: validate refuses a URL without a stream name; the query stays o
   t.after(() => publisher.destroy());
   sendFrames(publisher, 0, 19); // the GOP cache hands a new player frames 10–19
   await waitUntil(() => h.strom.live.registry.active('cam1') !== null, 'live', 5000);
-  const sink = recordingSink();
-  const conn = await rtmpConnector.connect(new URL(`rtmp://127.0.0.1:${h.rtmpPort}/live/cam1?token=abc`), sink, sourceOptions(1000));
-  await sink.videoFrames(10, 5000);
+  const sink = new RecordingSink();
+  const conn = await rtmpConnector.connect(new URL(`rtmp://127.0.0.1:${h.rtmpPort}/live/cam1?token=abc`), sink, connectOptions({ timeoutMs: 1000 }));
+  await videoFrames(sink, 10, 5000);
   assert.deepEqual(sink.metas.at(-1), { width: 640, height: 360, framerate: 25 });
   const end = await conn.closed; // the publisher stays connected but sends nothing more
   assert.deepEqual(end, { reason: 'no media from the source for 1000 ms', permanent: false });
@@ -126,10 +127,10 @@ test('Enhanced RTMP: HEVC (FourCC hvc1) video is pulled as hevc units', async (t
     publisher.send(8, i * 40, aacFrameBody(30));
   }
   await waitUntil(() => h.strom.live.registry.active('cam1') !== null, 'live', 5000);
-  const sink = recordingSink();
-  const conn = await rtmpConnector.connect(new URL(`rtmp://127.0.0.1:${h.rtmpPort}/live/cam1`), sink, sourceOptions());
-  await sink.videoFrames(10, 5000);
-  const video = sink.units.filter((u) => u.kind === 'video');
+  const sink = new RecordingSink();
+  const conn = await rtmpConnector.connect(new URL(`rtmp://127.0.0.1:${h.rtmpPort}/live/cam1`), sink, connectOptions());
+  await videoFrames(sink, 10, 5000);
+  const video = sink.of('video');
   assert.ok(video.every((u) => u.codec === 'hevc'), video.map((u) => u.codec).join());
   assert.equal(video[0]!.config, true);
   assert.equal(video[1]!.keyframe, true);

@@ -10,7 +10,8 @@ import { srtConnector } from '../../src/live/pull/sources/srt-source.js';
 import { isStromError } from '../../src/errors.js';
 import { ffmpegPublish, startLive, waitUntil } from '../helpers/live-fixtures.js';
 import { freePort } from '../helpers/free-port.js';
-import { assertLiveUnits, assertSourceError, recordingSink, sourceOptions } from '../helpers/source-sink.js';
+import { assertLiveUnits, assertSourceError, videoFrames } from '../helpers/pull-checks.js';
+import { connectOptions, RecordingSink } from '../helpers/source-sink.js';
 
 const PASS = 'pull-passphrase-0123';
 
@@ -24,17 +25,17 @@ async function srtStrom(overrides: Record<string, string> = {}, seconds = 20) {
 test('reads a live stream from Strom over SRT (#!:: and read: stream ids): config first, keyframe first, rising dts, size from the SPS; ends when the publisher stops', async (t) => {
   const s = await srtStrom({}, 7);
   t.after(() => s.close());
-  const sink = recordingSink();
-  const conn = await srtConnector.connect(new URL(`srt://127.0.0.1:${s.port}?streamid=#!::r=cam1,m=request&latency=120`), sink, sourceOptions());
-  await sink.videoFrames(50);
-  assertLiveUnits(sink.units, 50);
+  const sink = new RecordingSink();
+  const conn = await srtConnector.connect(new URL(`srt://127.0.0.1:${s.port}?streamid=#!::r=cam1,m=request&latency=120`), sink, connectOptions());
+  await videoFrames(sink, 50);
+  assertLiveUnits(sink, 50);
   assert.deepEqual(sink.metas.at(-1), { width: 320, height: 240 });
   assert.ok(sink.bytes > 10_000);
   assert.equal(s.h.strom.live.status('cam1').viewers.srt, 1);
 
-  const other = recordingSink();
-  const second = await srtConnector.connect(new URL(`srt://127.0.0.1:${s.port}?streamid=read:cam1`), other, sourceOptions());
-  await other.videoFrames(10);
+  const other = new RecordingSink();
+  const second = await srtConnector.connect(new URL(`srt://127.0.0.1:${s.port}?streamid=read:cam1`), other, connectOptions());
+  await videoFrames(other, 10);
   second.close('enough');
   assert.deepEqual(await second.closed, { reason: 'enough', permanent: false });
 
@@ -47,21 +48,21 @@ test('encryption: the right passphrase reads, a wrong or missing one is refused;
   const s = await srtStrom({ 'srt.passphrase': PASS });
   t.after(() => s.close());
   const url = (q: string) => new URL(`srt://127.0.0.1:${s.port}?streamid=#!::r=cam1,m=request${q}`);
-  const sink = recordingSink();
-  const conn = await srtConnector.connect(url(`&passphrase=${PASS}&pbkeylen=32`), sink, sourceOptions());
-  await sink.videoFrames(25);
-  assertLiveUnits(sink.units, 25);
+  const sink = new RecordingSink();
+  const conn = await srtConnector.connect(url(`&passphrase=${PASS}&pbkeylen=32`), sink, connectOptions());
+  await videoFrames(sink, 25);
+  assertLiveUnits(sink, 25);
   conn.close('done');
   await conn.closed;
 
   const udpSockets = () => process.getActiveResourcesInfo().filter((r) => r === 'UDPWrap').length;
   const baseline = udpSockets();
   const wrong = 'wrong-passphrase-987';
-  await assertSourceError(srtConnector.connect(url(`&passphrase=${wrong}`), recordingSink(), sourceOptions()), 'LIVE_SOURCE_REFUSED', /1010|passphrase/, [wrong]);
-  await assertSourceError(srtConnector.connect(url(''), recordingSink(), sourceOptions()), 'LIVE_SOURCE_REFUSED', /SRT rejection/);
-  await assertSourceError(srtConnector.connect(new URL(`srt://127.0.0.1:${s.port}?streamid=#!::r=nope_Zq81xLmw,m=request&passphrase=${PASS}`), recordingSink(), sourceOptions()), 'LIVE_SOURCE_REFUSED', /1404/, ['nope_Zq81xLmw', PASS]);
+  await assertSourceError(srtConnector.connect(url(`&passphrase=${wrong}`), new RecordingSink(), connectOptions()), 'LIVE_SOURCE_REFUSED', /1010|passphrase/, [wrong]);
+  await assertSourceError(srtConnector.connect(url(''), new RecordingSink(), connectOptions()), 'LIVE_SOURCE_REFUSED', /SRT rejection/);
+  await assertSourceError(srtConnector.connect(new URL(`srt://127.0.0.1:${s.port}?streamid=#!::r=nope_Zq81xLmw,m=request&passphrase=${PASS}`), new RecordingSink(), connectOptions()), 'LIVE_SOURCE_REFUSED', /1404/, ['nope_Zq81xLmw', PASS]);
   const silent = await freePort();
-  await assertSourceError(srtConnector.connect(new URL(`srt://127.0.0.1:${silent}?streamid=read:cam1`), recordingSink(), sourceOptions(800)), 'LIVE_SOURCE_TIMEOUT', /800 ms/);
+  await assertSourceError(srtConnector.connect(new URL(`srt://127.0.0.1:${silent}?streamid=read:cam1`), new RecordingSink(), connectOptions({ timeoutMs: 800 })), 'LIVE_SOURCE_TIMEOUT', /800 ms/);
   assert.equal(udpSockets(), baseline, 'no caller socket left open after the failures');
   assert.throws(() => srtConnector.validate(new URL('srt://example.com?streamid=x')), (e: unknown) => isStromError(e, 'LIVE_SOURCE_BAD_URL') && /no port/.test(e.message));
   assert.throws(() => srtConnector.validate(new URL('srt://example.com:9000?mode=listener')), (e: unknown) => isStromError(e, 'LIVE_SOURCE_BAD_URL'));
@@ -78,18 +79,18 @@ test('reads from srt-live-transmit (libsrt) as a listener fed MPEG-TS over UDP b
   const ffmpeg = spawn('ffmpeg', ['-hide_banner', '-loglevel', 'error', '-re', '-f', 'lavfi', '-i', 'testsrc2=size=320x240:rate=25', '-f', 'lavfi', '-i', 'sine=frequency=440:sample_rate=48000',
     '-c:v', 'libx264', '-preset', 'ultrafast', '-tune', 'zerolatency', '-g', '25', '-c:a', 'aac', '-t', '20', '-f', 'mpegts', `udp://127.0.0.1:${udpPort}?pkt_size=1316`], { stdio: 'ignore' });
   t.after(() => ffmpeg.kill('SIGKILL'));
-  const sink = recordingSink();
+  const sink = new RecordingSink();
   let conn = null;
   for (let i = 0; i < 20 && conn === null; i++) {
     try {
-      conn = await srtConnector.connect(new URL(`srt://127.0.0.1:${srtPort}`), sink, sourceOptions(1000));
+      conn = await srtConnector.connect(new URL(`srt://127.0.0.1:${srtPort}`), sink, connectOptions({ timeoutMs: 1000 }));
     } catch (err) {
       if (!isStromError(err, 'LIVE_SOURCE_TIMEOUT')) throw err; // srt-live-transmit still starting
     }
   }
   assert.ok(conn, 'connected to srt-live-transmit');
-  await sink.videoFrames(40);
-  assertLiveUnits(sink.units, 40);
+  await videoFrames(sink, 40);
+  assertLiveUnits(sink, 40);
   assert.deepEqual(sink.metas.at(-1), { width: 320, height: 240 });
   conn.close('done');
   assert.equal((await conn.closed).reason, 'done');
