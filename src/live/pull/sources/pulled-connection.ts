@@ -7,7 +7,7 @@
  * TCP connection, an SRT peer that only sends keep-alives) would otherwise hold the stream forever.
  */
 import type { MediaUnit } from '../../stream/media-unit.js';
-import type { SourceConnection, SourceEnd, SourceSink } from '../source-connector.js';
+import type { SourceConnection, SourceEnd, SourceSink } from '../connector/source-connector.js';
 
 /** Base of the connections the pull connectors return. */
 export abstract class PulledConnection implements SourceConnection {

@@ -12,8 +12,8 @@ import type { RtmpMessage } from '../../rtmp/chunk-reader.js';
 import { MSG } from '../../rtmp/chunk-writer.js';
 import type { RtmpClient } from '../../rtmp/rtmp-client.js';
 import { audioToUnit, scriptToUnit, videoToUnit } from '../../formats/flv/flv-tags.js';
-import type { SourceMeta, SourceSink } from '../source-connector.js';
-import { redactSource } from '../source-url.js';
+import type { SourceMeta, SourceSink } from '../connector/source-connector.js';
+import { redactSource } from '../connector/source-url.js';
 import { PulledConnection } from './pulled-connection.js';
 
 /** Statuses after play started that mean the stream is over. */

@@ -11,8 +11,8 @@
 import { fail, isStromError } from '../../../errors.js';
 import { describeStatus } from '../../rtmp/amf0.js';
 import { RtmpClient } from '../../rtmp/rtmp-client.js';
-import type { SourceConnection, SourceConnectOptions, SourceConnector, SourceSink } from '../source-connector.js';
-import { maskSourceUrl, redactSource } from '../source-url.js';
+import type { SourceConnection, SourceConnectOptions, SourceConnector, SourceSink } from '../connector/source-connector.js';
+import { maskSourceUrl, redactSource } from '../connector/source-url.js';
 import { RtmpSourceConnection } from './rtmp-source-connection.js';
 
 /** How long the server is asked to buffer before playing (SetBufferLength): a live player's small buffer. */

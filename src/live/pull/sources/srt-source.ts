@@ -17,8 +17,8 @@ import { srtSettings } from '../../restream/srt-transport.js';
 import { avcConfigSize } from '../../rtp/h264-sps.js';
 import { callSrt, rejectionOf } from '../../srt/protocol/caller.js';
 import type { SrtConnection } from '../../srt/protocol/connection.js';
-import type { SourceConnection, SourceConnectOptions, SourceConnector, SourceSink } from '../source-connector.js';
-import { maskSourceUrl, redactSource } from '../source-url.js';
+import type { SourceConnection, SourceConnectOptions, SourceConnector, SourceSink } from '../connector/source-connector.js';
+import { maskSourceUrl, redactSource } from '../connector/source-url.js';
 import { PulledConnection } from './pulled-connection.js';
 
 /** Rejections of the stream itself (libsrt SRT_REJ_BADSECRET/UNSECURE, SRT_REJX_* 400/401/403/404/405): retrying cannot help. */
