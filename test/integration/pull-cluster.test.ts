@@ -1,6 +1,6 @@
 /**
  * Pulled sources in cluster mode, with a real private Redis and two real nodes in this process:
- * the source is a third Strom (single node) serving HTTP-FLV of a synthetic RTMP publisher.
+ * the source is a third Strom (single node) playing a synthetic RTMP publisher's streams over RTMP.
  * - viewers of an on-demand source on both nodes at once → ONE connection to the source (the pull
  *   lease), the other node relays it; both viewers start on a keyframe;
  * - an always-on source is pulled by exactly one node; when that node shuts down, the other takes
@@ -36,8 +36,8 @@ test('one node pulls each source: on-demand viewers on two nodes share one conne
   }
   const [n1, n2] = (await startNodes(t, redis.url, 2, FAST)) as [TestNode, TestNode];
   for (const n of [n1, n2]) {
-    await n.strom.control.store.liveStreams.create({ id: 'ondemand', source: `${origin.url}/live/cam1.flv` });
-    await n.strom.control.store.liveStreams.create({ id: 'always', source: `${origin.url}/live/cam2.flv`, sourceOnDemand: false });
+    await n.strom.control.store.liveStreams.create({ id: 'ondemand', source: `rtmp://127.0.0.1:${port}/live/cam1` });
+    await n.strom.control.store.liveStreams.create({ id: 'always', source: `rtmp://127.0.0.1:${port}/live/cam2`, sourceOnDemand: false });
   }
 
   const a = flvViewer(`${n1.url}/live/ondemand.flv`);

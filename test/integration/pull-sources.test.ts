@@ -1,7 +1,7 @@
 /**
- * Pulled sources through a real Strom and its API: the source is another real Strom serving an
- * HTTP-FLV stream of a synthetic RTMP publisher (exact frames, the frame number in each payload),
- * pulled with the FLV connector. The protocols' own behaviour (RTSP, RTMP, SRT, HLS) has its own
+ * Pulled sources through a real Strom and its API: the source is another real Strom playing a
+ * synthetic RTMP publisher's stream (exact frames, the frame number in each payload) over RTMP,
+ * pulled with the RTMP connector. The protocols' own behaviour (RTSP, RTMP, SRT, HLS) has its own
  * tests; this file covers the lifecycle every protocol shares:
  * - nothing connects before a viewer; the first viewer waits for media, later ones share the pull;
  *   LL-HLS plays it too; viewers gone → the source is released after the linger time;
@@ -14,6 +14,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { FlvTag } from '../../src/live/formats/flv/flv-demuxer.js';
 import { RtmpClient } from '../../src/live/rtmp/rtmp-client.js';
+import { maskSourceUrl } from '../../src/live/pull/connector/source-url.js';
 import { startApi, type ApiServer } from '../helpers/api-server.js';
 import { flvViewer, sendFrames, syntheticPublisher, waitUntil } from '../helpers/live-fixtures.js';
 
@@ -54,11 +55,11 @@ test('on demand: pulled for the first viewer, shared, played over LL-HLS, releas
   t.after(node.strom.bus.subscribe((e) => {
     if (e.type === 'live.source.state') events.push((e.data as { state: string }).state);
   }));
-  const sourceUrl = `${origin.url}/live/cam1.flv?token=not-needed-but-secret`;
+  const sourceUrl = `rtmp://127.0.0.1:${origin.strom.live.rtmp.port()!}/live/cam1?token=not-needed-but-secret`;
   const created = await node.call('POST', '/api/v1/live-streams', { token, json: { title: 'Pulled', source: sourceUrl } });
   assert.equal(created.status, 201);
   const s = (await created.json()) as { id: string; source: SourceJson };
-  assert.deepEqual([s.source.url, s.source.onDemand, s.source.state], [`${origin.url}/live/cam1.flv?token=••••`, true, 'idle']);
+  assert.deepEqual([s.source.url, s.source.onDemand, s.source.state], [maskSourceUrl(sourceUrl), true, 'idle']);
   assert.ok(!JSON.stringify(s).includes('not-needed-but-secret'), 'the secret is never answered');
   await new Promise((r) => setTimeout(r, 300));
   assert.equal(origin.strom.live.status('cam1').viewers.total, 0, 'nothing connects before a viewer');
@@ -71,7 +72,7 @@ test('on demand: pulled for the first viewer, shared, played over LL-HLS, releas
   assert.ok(isKeyframe(a.tags.find(isVideoFrame)!), 'the first frame is a keyframe');
   assert.equal(origin.strom.live.status('cam1').viewers.total, 1, 'one connection to the source for both viewers');
   const live = await sourceOf(node, token, s.id);
-  assert.deepEqual([live?.state, live?.protocol], ['live', 'flv']);
+  assert.deepEqual([live?.state, live?.protocol], ['live', 'rtmp']);
   const hls = await fetch(`${node.url}/live/${s.id}/index.m3u8`);
   assert.equal(hls.status, 200);
   assert.match(await hls.text(), /#EXTM3U/);
@@ -99,7 +100,7 @@ test('on demand: pulled for the first viewer, shared, played over LL-HLS, releas
   c.req.destroy();
   again.stop();
   const connects = await metricLines(node.url, 'strom_live_source_connects_total');
-  assert.ok(connects.some((l) => l.includes('protocol="flv"') && l.includes('result="ok"')), connects.join('\n'));
+  assert.ok(connects.some((l) => l.includes('protocol="rtmp"') && l.includes('result="ok"')), connects.join('\n'));
   assert.ok((await metricLines(node.url, 'strom_live_source_bytes_total'))[0]!.split(' ')[1] !== '0');
 });
 
@@ -120,7 +121,7 @@ test('API: validation, masking, pushers refused, failures with their code, alway
   assert.equal(html.status, 400, 'http sources name a playlist or an FLV stream');
 
   // A source nobody answers: the viewer gets the catalog error naming the masked URL.
-  const dead = (await (await post({ source: 'http://user:pw-secret@127.0.0.1:9/x.flv' })).json()) as { id: string };
+  const dead = (await (await post({ source: 'rtmp://user:pw-secret@127.0.0.1:9/live/x' })).json()) as { id: string };
   const r = await fetch(`${node.url}/live/${dead.id}.flv`);
   assert.equal(r.status, 502);
   const err = await code(r);
@@ -138,7 +139,7 @@ test('API: validation, masking, pushers refused, failures with their code, alway
 
   // Always on by PATCH: connected with no viewer; removing the source stops the pull.
   const pub = await publish(t, origin.strom.live.rtmp.port()!);
-  const patched = await node.call('PATCH', `/api/v1/live-streams/${dead.id}`, { token, json: { source: `${origin.url}/live/cam1.flv`, sourceOnDemand: false } });
+  const patched = await node.call('PATCH', `/api/v1/live-streams/${dead.id}`, { token, json: { source: `rtmp://127.0.0.1:${origin.strom.live.rtmp.port()!}/live/cam1`, sourceOnDemand: false } });
   assert.equal(patched.status, 200);
   await waitUntil(() => node.strom.live.registry.active(dead.id) !== null, 'always-on source connected without viewers', 8000);
   assert.equal(origin.strom.live.status('cam1').viewers.total, 1);
