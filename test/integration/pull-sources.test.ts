@@ -8,7 +8,8 @@
  * - the source's publisher leaves and comes back within the grace time: the viewer keeps its
  *   response and gets the new frames from a keyframe;
  * - API: masked URL, state, reason; validation (400/422); pushers refused (LIVE_SOURCE_PULLED);
- *   always-on via PATCH, removal; live.source.state events; metrics.
+ *   always-on via PATCH, removal; live.source.state events; metrics;
+ * - camera realities with real encoders: a resolution change mid-stream and B-frames.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -16,7 +17,7 @@ import type { FlvTag } from '../../src/live/formats/flv/flv-demuxer.js';
 import { RtmpClient } from '../../src/live/rtmp/rtmp-client.js';
 import { maskSourceUrl } from '../../src/live/pull/connector/source-url.js';
 import { startApi, type ApiServer } from '../helpers/api-server.js';
-import { flvViewer, sendFrames, syntheticPublisher, waitUntil } from '../helpers/live-fixtures.js';
+import { ffmpegPublish, flvViewer, run, sendFrames, syntheticPublisher, waitUntil } from '../helpers/live-fixtures.js';
 
 const isVideoFrame = (tag: FlvTag) => tag.type === 9 && tag.body[1] === 1;
 const isKeyframe = (tag: FlvTag) => isVideoFrame(tag) && tag.body[0] === 0x17;
@@ -148,4 +149,38 @@ test('API: validation, masking, pushers refused, failures with their code, alway
   await waitUntil(() => origin.strom.live.status('cam1').viewers.total === 0, 'the pull stops when the source is removed', 5000);
   assert.equal(node.strom.live.registry.active(dead.id), null);
   pub.stop();
+});
+
+test('camera realities through a pulled source: the source changes resolution mid-stream (new init, discontinuity) and sends B-frames; viewers stay', { timeout: 90_000 }, async (t) => {
+  const origin = await startApi(t, { 'rtmp.enabled': true, 'rtmp.port': 0, 'live.staticKeys': 'cam1:secret' });
+  const node = await startApi(t, { 'rtmp.enabled': true, 'rtmp.port': 0 });
+  const port = origin.strom.live.rtmp.port()!;
+  const first = ffmpegPublish(port, 'secret', 40);
+  t.after(() => first.child.kill('SIGKILL'));
+  await waitUntil(() => origin.strom.live.registry.active('cam1') !== null, 'ffmpeg publishes to the source', 15_000);
+  const row = await node.strom.control.store.liveStreams.create({ title: 'cam', source: `rtmp://127.0.0.1:${port}/live/cam1` });
+  const viewer = flvViewer(`${node.url}/live/${row.id}.flv`);
+  await viewer.waitTags(30, 20_000);
+  const maps = new Set<string>();
+  let discontinuity = false;
+  const poll = setInterval(() => {
+    void fetch(`${node.url}/live/${row.id}/index.m3u8`).then((r) => r.text()).then((text) => {
+      for (const m of text.matchAll(/#EXT-X-MAP:URI="([^"]+)"/g)) maps.add(m[1]!);
+      if (text.includes('#EXT-X-DISCONTINUITY')) discontinuity = true;
+    }, () => undefined);
+  }, 300);
+  t.after(() => clearInterval(poll));
+  await waitUntil(() => maps.size >= 1, 'an LL-HLS playlist with an init segment', 15_000);
+  // The camera restarts its encoder at 480x270 with B-frames (a takeover on the source's side).
+  const second = run('ffmpeg', ['-hide_banner', '-loglevel', 'error', '-re', '-f', 'lavfi', '-i', 'testsrc2=size=480x270:rate=25', '-f', 'lavfi', '-i', 'sine=frequency=440:sample_rate=44100',
+    '-c:v', 'libx264', '-preset', 'ultrafast', '-bf', '2', '-g', '25', '-c:a', 'aac', '-t', '30', '-f', 'flv', `rtmp://127.0.0.1:${port}/live/secret`], 50_000);
+  t.after(() => second.child.kill('SIGKILL'));
+  await waitUntil(() => node.strom.live.status(row.id).video?.width === 480, 'the pulled stream reports the new size', 20_000);
+  await waitUntil(() => maps.size >= 2 && discontinuity, `a new init segment after a discontinuity (maps: ${[...maps].join(', ')})`, 20_000);
+  const n = viewer.tags.length;
+  await viewer.waitTags(n + 50, 20_000);
+  const later = viewer.tags.slice(n).filter(isVideoFrame);
+  assert.ok(later.some((tag) => (tag.body.readUIntBE(2, 3) << 8 >> 8) !== 0), 'B-frames arrive with composition offsets');
+  assert.equal((await viewer.res).statusCode, 200);
+  viewer.req.destroy();
 });
