@@ -1,0 +1,107 @@
+/**
+ * Pulled HTTP-FLV sources (`http(s)://…/<name>.flv`): one long GET whose body is a live FLV stream
+ * (FLV 10.1 Annex E: header, then tags), demuxed and read into hub MediaUnits by the same code as
+ * the cluster relay (formats/flv, relay/flv-tag-unit.ts); onMetaData and the AVC sequence header
+ * tell the picture size. The connection is accepted once a valid FLV header came (anything else is
+ * LIVE_SOURCE_PROTOCOL); a body silent for STALL_MS ends it. Redirects and HTTP status mapping:
+ * shared/http-source.ts. FLV carries its own timeline, sent as it is produced: no pacing is needed.
+ */
+import { fail, isStromError } from '../../../errors.js';
+import { FlvDemuxer, type FlvTag } from '../../formats/flv/flv-demuxer.js';
+import { flvTagUnit } from '../../relay/flv-tag-unit.js';
+import type { SourceConnection, SourceConnector, SourceMeta, SourceSink } from '../source-connector.js';
+import { maskSourceUrl } from '../source-url.js';
+import { discard, SourceHttp } from './shared/http-source.js';
+import { ending } from './shared/source-end.js';
+
+/** A source that sends nothing this long is dropped (the pull manager reconnects). */
+const STALL_MS = 10_000;
+
+/** HTTP-FLV pull. */
+export const flvConnector: SourceConnector = {
+  name: 'flv',
+  schemes: ['http', 'https'],
+  accepts: (url) => url.pathname.toLowerCase().endsWith('.flv'),
+  validate(url) {
+    if (url.hostname === '') throw fail('LIVE_SOURCE_BAD_URL', maskSourceUrl(url.href), 'no host');
+  },
+  async connect(url, sink, o) {
+    const http = new SourceHttp(url);
+    const ac = new AbortController();
+    const timer = setTimeout(() => ac.abort(fail('LIVE_SOURCE_TIMEOUT', maskSourceUrl(url.href), 'the FLV header', o.timeoutMs)), o.timeoutMs);
+    let res;
+    try {
+      res = await http.open(url, { signal: ac.signal, headersTimeoutMs: o.timeoutMs, bodyTimeoutMs: STALL_MS });
+    } catch (err) {
+      clearTimeout(timer);
+      http.close();
+      throw err;
+    }
+    const body = res.body;
+    const demux = new FlvDemuxer(o.maxBufferBytes);
+    let accepted = false;
+    let pending: FlvTag[] = [];
+    const { closed, end, ended } = ending(() => {
+      clearTimeout(timer);
+      ac.abort();
+      discard(body);
+      http.close();
+    });
+    const header = new Promise<void>((resolve, reject) => {
+      body.on('data', (chunk: Buffer) => {
+        sink.received(chunk.length);
+        let tags: FlvTag[];
+        try {
+          tags = demux.push(chunk);
+        } catch (err) {
+          const why = err instanceof Error ? err.message : String(err);
+          const e = fail('LIVE_SOURCE_PROTOCOL', maskSourceUrl(url.href), why);
+          reject(e);
+          return end(e.message, !accepted && demux.flags < 0);
+        }
+        if (demux.flags >= 0) resolve();
+        if (!accepted) pending.push(...tags);
+        else for (const t of tags) deliver(t, sink);
+      });
+      body.on('end', () => {
+        reject(fail('LIVE_SOURCE_PROTOCOL', maskSourceUrl(url.href), 'the response ended before an FLV header'));
+        end('source ended');
+      });
+      body.on('error', (err: Error) => {
+        const e = http.error('LIVE_SOURCE_UNREACHABLE', url, err.message);
+        reject(ac.signal.aborted && isStromError(ac.signal.reason) ? ac.signal.reason : e);
+        end(e.message);
+      });
+    });
+    try {
+      await header;
+    } catch (err) {
+      end('connect failed');
+      throw err;
+    }
+    clearTimeout(timer);
+    o.log.info({ url: maskSourceUrl(res.url.href) }, 'FLV source connected');
+    setImmediate(() => {
+      accepted = true;
+      for (const t of pending) if (!ended()) deliver(t, sink);
+      pending = [];
+    });
+    const conn: SourceConnection = { closed, close: (reason) => end(reason) };
+    return conn;
+  },
+};
+
+/** One tag to the sink: its unit, and the metadata it tells. */
+function deliver(tag: FlvTag, sink: SourceSink): void {
+  const read = flvTagUnit(tag);
+  if (read === null) return;
+  if (read.meta !== null) {
+    const m: SourceMeta = {};
+    const { width, height, framerate } = read.meta;
+    if (typeof width === 'number' && width > 0) m.width = width;
+    if (typeof height === 'number' && height > 0) m.height = height;
+    if (typeof framerate === 'number' && framerate > 0) m.framerate = framerate;
+    if (Object.keys(m).length > 0) sink.meta(m);
+  }
+  sink.unit(read.unit);
+}
