@@ -27,7 +27,7 @@ export function flvTagUnit(tag: FlvTag): FlvTagUnit | null {
     meta = onMetaData(tag.body);
   } else return null;
   if (u === null) return null;
-  if (u.kind === 'video' && u.config && u.codec === 'avc') meta = avcSize(u.payload);
+  if (u.kind === 'video' && u.config && u.codec === 'avc') meta = avcConfigSize(u.payload);
   return { unit: u, meta };
 }
 
@@ -43,7 +43,7 @@ function onMetaData(body: Buffer): Record<string, unknown> | null {
 }
 
 /** Picture size from the first SPS of an AVCDecoderConfigurationRecord (ISO/IEC 14496-15 §5.3.3.1). */
-function avcSize(record: Buffer): { width: number; height: number } | null {
+export function avcConfigSize(record: Buffer): { width: number; height: number } | null {
   if (record.length < 8 || (record[5]! & 0x1f) === 0) return null;
   const len = record.readUInt16BE(6);
   return record.length < 8 + len ? null : spsSize(record.subarray(8, 8 + len));
