@@ -31,14 +31,18 @@ export class Fmp4Demuxer {
 
   constructor(private readonly out: (u: MediaUnit) => void) {}
 
-  /** A (new) initialisation section. */
+  /** A (new) initialisation section; throws Fmp4Error when it cannot be used. */
   init(buf: Buffer): void {
-    this.tracks = parseInit(buf);
+    this.tracks = bounded(() => parseInit(buf));
   }
 
-  /** One media segment (any number of moof + mdat pairs). */
+  /** One media segment (any number of moof + mdat pairs); throws Fmp4Error on a damaged one. */
   push(seg: Buffer): void {
     if (this.tracks.size === 0) throw new Fmp4Error('a media segment before any init section (EXT-X-MAP)');
+    bounded(() => this.boxes(seg));
+  }
+
+  private boxes(seg: Buffer): void {
     for (let at = 0; at + 8 <= seg.length;) {
       let size = seg.readUInt32BE(at);
       let header = 8;
@@ -138,6 +142,16 @@ export class Fmp4Demuxer {
     }
     const pts = ms(s.dts + s.cts);
     this.out(t.codec === 'avc' ? avcUnit(nalus, dts, pts, s.sync) : hevcUnit(nalus, dts, pts, s.sync));
+  }
+}
+
+/** `fn()`, a read past a box's bytes (Buffer's RangeError) reported as a damaged box. */
+function bounded<T>(fn: () => T): T {
+  try {
+    return fn();
+  } catch (err) {
+    if (err instanceof RangeError) throw new Fmp4Error(`a box shorter than its fields (${err.message})`);
+    throw err;
   }
 }
 

@@ -162,6 +162,7 @@ function parseMedia(lines: string[]): MediaPlaylist {
     } else if (l.startsWith('#EXT-X-TARGETDURATION:')) {
       targetDuration = Number(l.slice(22));
     } else if (l.startsWith('#EXT-X-MEDIA-SEQUENCE:')) {
+      if (segments.length > 0) throw new PlaylistError('EXT-X-MEDIA-SEQUENCE after the first segment (§4.3.3.2)');
       mediaSequence = Number(l.slice(22));
       if (!Number.isSafeInteger(mediaSequence) || mediaSequence < 0) throw new PlaylistError('bad EXT-X-MEDIA-SEQUENCE');
     } else if (l === '#EXT-X-ENDLIST') endList = true;
