@@ -165,6 +165,36 @@ test('ENDLIST plays out to `source ended`; a playlist that stops advancing ends 
   await until(() => server.open === 0, 'no connection left open');
 });
 
+test('after the start: a missing segment is retried then skipped, a discontinuity keeps the timeline going forward', async (t) => {
+  const dir = tempDir(t);
+  const { code, stderr } = await run('ffmpeg', ['-hide_banner', '-loglevel', 'error', '-f', 'lavfi', '-i', 'testsrc2=size=320x240:rate=25', '-f', 'lavfi', '-i', 'sine=frequency=440:sample_rate=44100',
+    '-c:v', 'libx264', '-preset', 'ultrafast', '-g', '25', '-c:a', 'aac', '-t', '6', '-f', 'hls', '-hls_time', '1', '-hls_list_size', '0', '-hls_segment_filename', path.join(dir, 's%d.ts'), path.join(dir, 'all.m3u8')]).done;
+  assert.equal(code, 0, stderr);
+  // A live playlist looping over the six segments, one more each second, a discontinuity at each loop; segment 5 is missing.
+  const t0 = Date.now();
+  const server = await serve(t, dir, (req, res) => {
+    const p = req.url!.split('?')[0]!;
+    if (p === '/loop.m3u8') {
+      const n = Math.floor((Date.now() - t0) / 1000) + 4;
+      const lines = ['#EXTM3U', '#EXT-X-TARGETDURATION:1', `#EXT-X-MEDIA-SEQUENCE:${Math.max(0, n - 5)}`];
+      for (let i = Math.max(0, n - 5); i < n; i++) lines.push(...(i % 6 === 0 && i > 0 ? ['#EXT-X-DISCONTINUITY'] : []), '#EXTINF:1.0,', `seg${i}.ts`);
+      res.end(lines.join('\n') + '\n');
+      return true;
+    }
+    const m = /^\/seg(\d+)\.ts$/.exec(p);
+    if (m === null || m[1] === '5') return false;
+    req.url = `/s${Number(m[1]) % 6}.ts`;
+    return false;
+  });
+  const sink = new RecordingSink();
+  await pull(`${server.url}/loop.m3u8`, sink, 8_500, connectOptions());
+  assert.equal(server.asked.filter((a) => a === '/seg5.ts').length, 3, 'the missing segment tried 3 times');
+  assert.ok(server.asked.includes('/seg7.ts'), `went on past the loop: ${server.asked.join(' ')}`);
+  assertMedia(sink);
+  const dts = sink.of('video').filter((u) => !u.config).map((u) => u.dts);
+  assert.ok(dts.at(-1)! - dts[0]! > 5000, `media went on: ${dts[0]} → ${dts.at(-1)}`);
+});
+
 test('bad sources fail the connect with the right error, secrets masked, nothing left open', async (t) => {
   const bigSegment = '#EXTM3U\n#EXT-X-TARGETDURATION:2\n#EXTINF:2,\nbig.ts\n#EXT-X-ENDLIST\n';
   const server = await serve(t, null, (req, res) => {
