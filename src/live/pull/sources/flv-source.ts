@@ -9,87 +9,81 @@
 import { fail, isStromError } from '../../../errors.js';
 import { FlvDemuxer, type FlvTag } from '../../formats/flv/flv-demuxer.js';
 import { flvTagUnit } from '../../relay/flv-tag-unit.js';
-import type { SourceConnection, SourceConnector, SourceMeta, SourceSink } from '../source-connector.js';
+import type { SourceConnectOptions, SourceConnection, SourceConnector, SourceMeta, SourceSink } from '../source-connector.js';
 import { maskSourceUrl } from '../source-url.js';
-import { discard, SourceHttp } from './shared/http-source.js';
+import { discard, httpConnector, SourceHttp } from './shared/http-source.js';
 import { ending } from './shared/source-end.js';
 
 /** A source that sends nothing this long is dropped (the pull manager reconnects). */
 const STALL_MS = 10_000;
 
 /** HTTP-FLV pull. */
-export const flvConnector: SourceConnector = {
-  name: 'flv',
-  schemes: ['http', 'https'],
-  accepts: (url) => url.pathname.toLowerCase().endsWith('.flv'),
-  validate(url) {
-    if (url.hostname === '') throw fail('LIVE_SOURCE_BAD_URL', maskSourceUrl(url.href), 'no host');
-  },
-  async connect(url, sink, o) {
-    const http = new SourceHttp(url);
-    const ac = new AbortController();
-    const timer = setTimeout(() => ac.abort(fail('LIVE_SOURCE_TIMEOUT', maskSourceUrl(url.href), 'the FLV header', o.timeoutMs)), o.timeoutMs);
-    let res;
-    try {
-      res = await http.open(url, { signal: ac.signal, headersTimeoutMs: o.timeoutMs, bodyTimeoutMs: STALL_MS });
-    } catch (err) {
-      clearTimeout(timer);
-      http.close();
-      throw err;
-    }
-    const body = res.body;
-    const demux = new FlvDemuxer(o.maxBufferBytes);
-    let accepted = false;
-    let pending: FlvTag[] = [];
-    const { closed, end, ended } = ending(() => {
-      clearTimeout(timer);
-      ac.abort();
-      discard(body);
-      http.close();
-    });
-    const header = new Promise<void>((resolve, reject) => {
-      body.on('data', (chunk: Buffer) => {
-        sink.received(chunk.length);
-        let tags: FlvTag[];
-        try {
-          tags = demux.push(chunk);
-        } catch (err) {
-          const why = err instanceof Error ? err.message : String(err);
-          const e = fail('LIVE_SOURCE_PROTOCOL', maskSourceUrl(url.href), why);
-          reject(e);
-          return end(e.message, !accepted && demux.flags < 0);
-        }
-        if (demux.flags >= 0) resolve();
-        if (!accepted) pending.push(...tags);
-        else for (const t of tags) deliver(t, sink);
-      });
-      body.on('end', () => {
-        reject(fail('LIVE_SOURCE_PROTOCOL', maskSourceUrl(url.href), 'the response ended before an FLV header'));
-        end('source ended');
-      });
-      body.on('error', (err: Error) => {
-        const e = http.error('LIVE_SOURCE_UNREACHABLE', url, err.message);
-        reject(ac.signal.aborted && isStromError(ac.signal.reason) ? ac.signal.reason : e);
-        end(e.message);
-      });
-    });
-    try {
-      await header;
-    } catch (err) {
-      end('connect failed');
-      throw err;
-    }
+export const flvConnector: SourceConnector = httpConnector('flv', '.flv', (url, sink, o) => connectFlv(url, sink, o));
+
+async function connectFlv(url: URL, sink: SourceSink, o: SourceConnectOptions): Promise<SourceConnection> {
+  const http = new SourceHttp(url);
+  const ac = new AbortController();
+  const timer = setTimeout(() => ac.abort(fail('LIVE_SOURCE_TIMEOUT', maskSourceUrl(url.href), 'the FLV header', o.timeoutMs)), o.timeoutMs);
+  let res;
+  try {
+    res = await http.open(url, { signal: ac.signal, headersTimeoutMs: o.timeoutMs, bodyTimeoutMs: STALL_MS });
+  } catch (err) {
     clearTimeout(timer);
-    o.log.info({ url: maskSourceUrl(res.url.href) }, 'FLV source connected');
-    setImmediate(() => {
-      accepted = true;
-      for (const t of pending) if (!ended()) deliver(t, sink);
-      pending = [];
+    http.close();
+    throw err;
+  }
+  const body = res.body;
+  const demux = new FlvDemuxer(o.maxBufferBytes);
+  let accepted = false;
+  let pending: FlvTag[] = [];
+  const { closed, end, ended } = ending(() => {
+    clearTimeout(timer);
+    ac.abort();
+    discard(body);
+    http.close();
+  });
+  const header = new Promise<void>((resolve, reject) => {
+    body.on('data', (chunk: Buffer) => {
+      sink.received(chunk.length);
+      let tags: FlvTag[];
+      try {
+        tags = demux.push(chunk);
+      } catch (err) {
+        const why = err instanceof Error ? err.message : String(err);
+        const e = fail('LIVE_SOURCE_PROTOCOL', maskSourceUrl(url.href), why);
+        reject(e);
+        return end(e.message, !accepted && demux.flags < 0);
+      }
+      if (demux.flags >= 0) resolve();
+      if (!accepted) pending.push(...tags);
+      else for (const t of tags) deliver(t, sink);
     });
-    const conn: SourceConnection = { closed, close: (reason) => end(reason) };
-    return conn;
-  },
-};
+    body.on('end', () => {
+      reject(fail('LIVE_SOURCE_PROTOCOL', maskSourceUrl(url.href), 'the response ended before an FLV header'));
+      end('source ended');
+    });
+    body.on('error', (err: Error) => {
+      const e = http.error('LIVE_SOURCE_UNREACHABLE', url, err.message);
+      reject(ac.signal.aborted && isStromError(ac.signal.reason) ? ac.signal.reason : e);
+      end(e.message);
+    });
+  });
+  try {
+    await header;
+  } catch (err) {
+    end('connect failed');
+    throw err;
+  }
+  clearTimeout(timer);
+  o.log.info({ url: maskSourceUrl(res.url.href) }, 'FLV source connected');
+  setImmediate(() => {
+    accepted = true;
+    for (const t of pending) if (!ended()) deliver(t, sink);
+    pending = [];
+  });
+  const conn: SourceConnection = { closed, close: (reason) => end(reason) };
+  return conn;
+}
 
 /** One tag to the sink: its unit, and the metadata it tells. */
 function deliver(tag: FlvTag, sink: SourceSink): void {

@@ -16,7 +16,7 @@ import { fail, isStromError } from '../../../errors.js';
 import { avcConfigSize } from '../../relay/flv-tag-unit.js';
 import type { SourceConnection, SourceConnector, SourceSink } from '../source-connector.js';
 import { maskSourceUrl } from '../source-url.js';
-import { SourceHttp } from './shared/http-source.js';
+import { httpConnector, SourceHttp } from './shared/http-source.js';
 import { ending } from './shared/source-end.js';
 import { loadPlaylist, MediaFollower, type FollowContext } from './hls/media-follower.js';
 import { Pacer } from './hls/pacer.js';
@@ -36,15 +36,7 @@ export function audioRenditionUri(master: MasterPlaylist, v: Variant): string | 
 }
 
 /** HLS pull. */
-export const hlsConnector: SourceConnector = {
-  name: 'hls',
-  schemes: ['http', 'https'],
-  accepts: (url) => url.pathname.toLowerCase().endsWith('.m3u8'),
-  validate(url) {
-    if (url.hostname === '') throw fail('LIVE_SOURCE_BAD_URL', maskSourceUrl(url.href), 'no host');
-  },
-  connect: (url, sink, o) => connectHls(url, sink, o),
-};
+export const hlsConnector: SourceConnector = httpConnector('hls', '.m3u8', (url, sink, o) => connectHls(url, sink, o));
 
 async function connectHls(url: URL, sink: SourceSink, o: Parameters<SourceConnector['connect']>[2]): Promise<SourceConnection> {
   const ac = new AbortController();

@@ -8,6 +8,7 @@
  */
 import { Agent, type Dispatcher } from 'undici';
 import { fail, isStromError, type StromError } from '../../../../errors.js';
+import type { SourceConnector } from '../../source-connector.js';
 import { maskSourceUrl, redactSource } from '../../source-url.js';
 
 /** Redirect hops followed per request. */
@@ -118,4 +119,17 @@ export class SourceHttp {
 export function discard(body: Dispatcher.ResponseData['body']): void {
   body.on('error', () => undefined);
   body.destroy();
+}
+
+/** A connector for HTTP(S) URLs whose path ends in `suffix` (`.m3u8`, `.flv`; the query may be anything). */
+export function httpConnector(name: string, suffix: string, connect: SourceConnector['connect']): SourceConnector {
+  return {
+    name,
+    schemes: ['http', 'https'],
+    accepts: (url) => url.pathname.toLowerCase().endsWith(suffix),
+    validate(url) {
+      if (url.hostname === '') throw fail('LIVE_SOURCE_BAD_URL', maskSourceUrl(url.href), 'no host');
+    },
+    connect,
+  };
 }
