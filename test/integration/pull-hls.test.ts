@@ -144,16 +144,21 @@ test('Strom’s own LL-HLS output of an RTMP publish as a source', async (t) => 
   assertPaced(sink);
 });
 
-test('ENDLIST plays out to `source ended`; a playlist that stops advancing ends the source', async (t) => {
+test('ENDLIST (behind a redirect) plays out to `source ended`; a playlist that stops advancing ends the source', async (t) => {
   const dir = tempDir(t);
   const { code, stderr } = await run('ffmpeg', ['-hide_banner', '-loglevel', 'error', '-f', 'lavfi', '-i', 'testsrc2=size=320x240:rate=25', '-f', 'lavfi', '-i', 'sine=frequency=440:sample_rate=44100',
     '-c:v', 'libx264', '-preset', 'ultrafast', '-g', '25', '-c:a', 'aac', '-t', '2', '-f', 'hls', '-hls_time', '1', '-hls_list_size', '0', path.join(dir, 'vod.m3u8')]).done;
   assert.equal(code, 0, stderr);
   const vod = await readFile(path.join(dir, 'vod.m3u8'), 'utf8');
   writeFileSync(path.join(dir, 'stalled.m3u8'), vod.replace('#EXT-X-ENDLIST', ''));
-  const server = await serve(t, dir);
+  const server = await serve(t, dir, (req, res) => {
+    if (!req.url!.startsWith('/old/moved.m3u8')) return false;
+    res.writeHead(302, { location: '/vod.m3u8' }).end();
+    return true;
+  });
   const sink = new RecordingSink();
-  const conn = await hlsConnector.connect(new URL(`${server.url}/vod.m3u8`), sink, connectOptions());
+  // Through a redirect: segment URIs resolve against the playlist that answered.
+  const conn = await hlsConnector.connect(new URL(`${server.url}/old/moved.m3u8`), sink, connectOptions());
   const end = await within(conn.closed, 'the VOD played out', 10_000);
   assert.deepEqual(end, { reason: 'source ended', permanent: false });
   assertMedia(sink);
@@ -203,6 +208,7 @@ test('bad sources fail the connect with the right error, secrets masked, nothing
     else if (p === '/notarget.m3u8') res.end('#EXTM3U\n#EXTINF:2,\na.ts\n');
     else if (p === '/big.m3u8') res.end(bigSegment);
     else if (p === '/big.ts') res.end(Buffer.alloc(300_000, 0x47));
+    else if (p === '/nosegment.m3u8') res.end(bigSegment.replace('big.ts', 'gone.ts'));
     else if (p === '/loop.m3u8') res.writeHead(302, { location: '/loop.m3u8?again=1' }).end();
     else if (p === '/silent.m3u8') return true;
     else res.writeHead(404).end('no');
@@ -220,6 +226,9 @@ test('bad sources fail the connect with the right error, secrets masked, nothing
   const big = await fails('big.m3u8', connectOptions({ maxBufferBytes: 100_000 }));
   assert.equal(big.code, 'LIVE_SOURCE_PROTOCOL');
   assert.match(big.message, /100000 bytes/);
+  const gone = await fails('nosegment.m3u8');
+  assert.equal(gone.code, 'LIVE_SOURCE_UNREACHABLE', 'a missing first segment is not a refused source');
+  assert.match(gone.message, /HTTP 404/);
   const loop = await fails('loop.m3u8');
   assert.equal(loop.code, 'LIVE_SOURCE_PROTOCOL');
   assert.match(loop.message, /redirects/);

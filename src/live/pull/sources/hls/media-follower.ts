@@ -170,6 +170,8 @@ export class MediaFollower {
         return (await this.c.http.bytes(at, o, this.c.o.maxBufferBytes, this.c.received)).body;
       } catch (err) {
         const e = err as StromError;
+        // A missing segment is not a missing source (the playlist was there): worth a retry later.
+        if (strict && e.code === 'LIVE_SOURCE_REFUSED') throw this.c.http.error('LIVE_SOURCE_UNREACHABLE', at, `segment answered ${/HTTP \d+/.exec(e.message)?.[0] ?? 'a refusal'}`);
         if (strict || this.c.signal.aborted || e.code === 'LIVE_SOURCE_PROTOCOL') throw err;
         if (attempt >= SEGMENT_TRIES) return null;
         await sleep((this.pl.targetDuration * 1000) / 4, undefined, { signal: this.c.signal });
