@@ -27,7 +27,11 @@ async function serve(t: TestContext, dir: string | null, handler?: (req: http.In
   const server = http.createServer((req, res) => {
     state.asked.push(req.url!);
     if (handler?.(req, res) === true) return;
-    readFile(path.join(dir ?? '/nonexistent', path.normalize(req.url!.split('?')[0]!))).then((b) => res.end(b), () => res.writeHead(404).end());
+    const range = /^bytes=(\d+)-(\d+)$/.exec(req.headers.range ?? '');
+    readFile(path.join(dir ?? '/nonexistent', path.normalize(req.url!.split('?')[0]!))).then((b) => {
+      if (range === null) return res.end(b);
+      res.writeHead(206, { 'content-range': `bytes ${range[1]}-${range[2]}/${b.length}` }).end(b.subarray(Number(range[1]), Number(range[2]) + 1));
+    }, () => res.writeHead(404).end());
   });
   server.on('connection', (s) => {
     state.open++;
@@ -144,11 +148,13 @@ test('Strom’s own LL-HLS output of an RTMP publish as a source', async (t) => 
   assertPaced(sink);
 });
 
-test('ENDLIST (behind a redirect) plays out to `source ended`; a playlist that stops advancing ends the source', async (t) => {
+test('ENDLIST (behind a redirect, with byte ranges) plays out to `source ended`; a playlist that stops advancing ends the source', async (t) => {
   const dir = tempDir(t);
   const { code, stderr } = await run('ffmpeg', ['-hide_banner', '-loglevel', 'error', '-f', 'lavfi', '-i', 'testsrc2=size=320x240:rate=25', '-f', 'lavfi', '-i', 'sine=frequency=440:sample_rate=44100',
     '-c:v', 'libx264', '-preset', 'ultrafast', '-g', '25', '-c:a', 'aac', '-t', '2', '-f', 'hls', '-hls_time', '1', '-hls_list_size', '0', path.join(dir, 'vod.m3u8')]).done;
   assert.equal(code, 0, stderr);
+  const single = await run('ffmpeg', ['-hide_banner', '-loglevel', 'error', '-i', path.join(dir, 'vod.m3u8'), '-c', 'copy', '-f', 'hls', '-hls_time', '1', '-hls_list_size', '0', '-hls_flags', 'single_file', path.join(dir, 'single.m3u8')]).done;
+  assert.equal(single.code, 0, single.stderr);
   const vod = await readFile(path.join(dir, 'vod.m3u8'), 'utf8');
   writeFileSync(path.join(dir, 'stalled.m3u8'), vod.replace('#EXT-X-ENDLIST', ''));
   const server = await serve(t, dir, (req, res) => {
@@ -164,6 +170,11 @@ test('ENDLIST (behind a redirect) plays out to `source ended`; a playlist that s
   assertMedia(sink);
   const lastVideo = sink.of('video').at(-1)!;
   assert.ok(lastVideo.dts - sink.of('video')[0]!.dts > 1800, 'played to the last frame');
+  const ranged = new RecordingSink();
+  const one = await hlsConnector.connect(new URL(`${server.url}/single.m3u8`), ranged, connectOptions());
+  assert.equal((await within(one.closed, 'the byte-range playlist played out', 10_000)).reason, 'source ended');
+  assertMedia(ranged);
+  assert.equal(ranged.of('video').length, sink.of('video').length, 'EXT-X-BYTERANGE: the same frames from one file');
   const stalled = await hlsConnector.connect(new URL(`${server.url}/stalled.m3u8`), new RecordingSink(), connectOptions());
   const gone = await within(stalled.closed, 'a stalled playlist ends', 15_000);
   assert.match(gone.reason, /not advanced/);

@@ -14,8 +14,8 @@
  */
 import { fail, isStromError } from '../../../errors.js';
 import { avcConfigSize } from '../../relay/flv-tag-unit.js';
-import type { SourceConnection, SourceConnector, SourceSink } from '../source-connector.js';
-import { maskSourceUrl } from '../source-url.js';
+import type { SourceConnectOptions, SourceConnection, SourceConnector, SourceSink } from '../source-connector.js';
+import { maskSourceUrl, redactSource } from '../source-url.js';
 import { httpConnector, SourceHttp } from './shared/http-source.js';
 import { ending } from './shared/source-end.js';
 import { loadPlaylist, MediaFollower, type FollowContext } from './hls/media-follower.js';
@@ -38,7 +38,7 @@ export function audioRenditionUri(master: MasterPlaylist, v: Variant): string | 
 /** HLS pull. */
 export const hlsConnector: SourceConnector = httpConnector('hls', '.m3u8', (url, sink, o) => connectHls(url, sink, o));
 
-async function connectHls(url: URL, sink: SourceSink, o: Parameters<SourceConnector['connect']>[2]): Promise<SourceConnection> {
+async function connectHls(url: URL, sink: SourceSink, o: SourceConnectOptions): Promise<SourceConnection> {
   const ac = new AbortController();
   const http = new SourceHttp(url);
   const pacer = new Pacer((u) => {
@@ -71,7 +71,11 @@ async function connectHls(url: URL, sink: SourceSink, o: Parameters<SourceConnec
   pacer.start();
   Promise.all(followers.map((f) => f.run()))
     .then(() => pacer.drained())
-    .then(() => end('source ended'), (err: unknown) => end(err instanceof Error ? err.message : String(err)));
+    .then(() => end('source ended'), (err: unknown) => {
+      const why = redactSource(err instanceof Error ? err.message : String(err), url.href);
+      // Retrying cannot help a refused URL or a codec or encryption Strom does not read.
+      end(why, isStromError(err, 'LIVE_SOURCE_REFUSED') || /not supported/.test(why));
+    });
   return { closed, close: (reason) => end(reason) };
 }
 

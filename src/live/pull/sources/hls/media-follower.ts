@@ -121,6 +121,7 @@ export class MediaFollower {
       const got = await loadPlaylist(this.c, this.url);
       if (got.playlist.kind !== 'media') throw this.c.http.error('LIVE_SOURCE_PROTOCOL', got.url, 'a media playlist became a master playlist');
       fresh = got.playlist;
+      this.url = got.url;
     } catch (err) {
       if (this.c.signal.aborted) throw err;
       this.c.o.log.warn({ err: (err as Error).message }, 'HLS playlist reload failed');
