@@ -42,6 +42,8 @@ import { WebhookDispatcher } from './events/webhook-dispatcher.js';
 import { createLiveServer, type LiveServer } from './live/live-server.js';
 import { wireLive } from './live/live-wiring.js';
 import { RestreamService } from './live/restream/restream-service.js';
+import { wirePull } from './live/pull/pull-wiring.js';
+import type { PullManager } from './live/pull/pull-manager.js';
 import { createLiveCluster, createRelayEndpoint } from './live/live-cluster.js';
 import { VodService } from './vod/vod-service.js';
 import { CLIP, ClipJobs } from './vod/clips/clip-jobs.js';
@@ -78,6 +80,8 @@ export interface Strom {
   uploads: Uploads;
   /** Webhooks: this node's events into the store's outbox, and the outbox's due deliveries to `/api/v1/webhooks` receivers. */
   webhooks: WebhookDispatcher;
+  /** Live streams pulled from their source URLs (cameras, other servers). */
+  pull: PullManager;
   server: http.Server | http2.Http2SecureServer;
   /** Start listening on config host/port; resolves to the bound address. */
   listen(): Promise<{ host: string; port: number; url: string }>;
@@ -158,6 +162,12 @@ export async function buildStrom(given: Config, log: Logger = createLogger(given
   // Restreaming: a live stream's outputs are pushed from the node its publisher is connected to.
   const restream = new RestreamService(live.registry, control.store, bus, config, log);
   control.setRestream(restream);
+  // Pulled sources: streams with a source URL are connected on demand (or always), one node per source in a cluster.
+  const pull = await wirePull({
+    registry: live.registry, hlsLastAccess: (id) => live.llhls.lastAccess(id), store: control.store, bus,
+    cluster: cluster && liveCluster ? { cluster, origins: liveCluster.origins } : undefined,
+  }, config, log);
+  control.setPull(pull);
 
   // Observability: scrape-time sources, /metrics, /readyz, QoE, the dashboard's history.
   live.webrtc.metrics.register(obs.metrics.registry);
@@ -167,6 +177,7 @@ export async function buildStrom(given: Config, log: Logger = createLogger(given
   live.rtsp?.metrics.register(obs.metrics.registry); // RTSP connections, sessions, requests, bytes, RTP losses, auth failures
   live.srt?.metrics.register(obs.metrics.registry); // SRT connections, handshakes, bytes, repaired and lost packets
   restream.metrics.register(obs.metrics.registry); // restreaming outputs by state, bytes, reconnects
+  pull.metrics.register(obs.metrics.registry); // pulled sources by state, connects, bytes
   webhooks.metrics.register(obs.metrics.registry); // outbox by state, attempts, drops
   relayEndpoint?.register(obs.metrics.registry);
   obs.attach({
@@ -199,6 +210,7 @@ export async function buildStrom(given: Config, log: Logger = createLogger(given
     metricsHistory.stop();
     const workersStopped = deliveryWorkers?.stop(); // workers finish their in-flight responses meanwhile
     restream.close(); // stop pushes and their reconnect timers before the streams end
+    pull.close(); // stop source connections and their reconnect timers; live.close ends the streams
     await live.close(); // end publishers and never-ending FLV responses first
     await liveCluster?.close(); // release this node's origin entries while Redis is still open
     await vod.stop(); // running jobs go back to the queue for the next start
@@ -218,7 +230,7 @@ export async function buildStrom(given: Config, log: Logger = createLogger(given
   }
 
   return {
-    config, log, cluster, clusterLink, app, delivery, control, bus, live, vod, webhooks, uploads, obs, metricsListener, deliveryWorkers, server,
+    config, log, cluster, clusterLink, app, delivery, control, bus, live, vod, webhooks, pull, uploads, obs, metricsListener, deliveryWorkers, server,
     async listen() {
       await app.listen({ host: config.host, port: config.port });
       deliveryWorkers?.start(server as http.Server);

@@ -140,6 +140,13 @@ export const settings: readonly Setting[] = [
   // --- end live thumbnails ---
   // --- restreaming outputs (src/live/restream; docs/LIVE.md "Restreaming") ---
   { key: 'live.maxOutputsPerStream', kind: 'int', default: 5, min: 0, max: 100, doc: 'restreaming outputs (pushes to other platforms) one live stream may have; one more is refused with 409 LIVE_OUTPUT_LIMIT' },
+  // --- pulled sources (src/live/pull; docs/LIVE.md "Pulled sources") ---
+  { key: 'live.sourceConnectTimeoutMs', kind: 'duration', default: 10_000, min: 100, doc: 'a pulled source must accept the connection and send its first media within this long; viewers who arrived meanwhile wait at most this long' },
+  { key: 'live.sourceLingerMs', kind: 'duration', default: 10_000, min: 0, doc: 'an on-demand source stays connected this long after its last viewer left' },
+  { key: 'live.sourceReconnectGraceMs', kind: 'duration', default: 10_000, min: 0, doc: 'a source that drops keeps its viewers connected this long while Strom reconnects; then the stream ends (or plays the slate)' },
+  { key: 'live.sourceRetryMaxMs', kind: 'duration', default: 30_000, min: 1000, doc: 'longest wait between reconnection attempts of an always-on source (backoff from 1 s doubles up to this); an on-demand source that failed answers its error for 1/6 of it before trying again' },
+  { key: 'live.sourceMaxBufferBytes', kind: 'bytes', default: 32 * MB, min: 64 * 1024, doc: 'bytes one source connection may hold at once (demuxer buffers, one HLS segment); more ends the connection with LIVE_SOURCE_PROTOCOL' },
+  { key: 'live.maxPulledSources', kind: 'int', default: 200, min: 0, max: 100_000, doc: 'sources this node pulls at once; a viewer of one more on-demand source gets 503 BUSY' },
   { key: 'live.rtmpPublicUrl', kind: 'string', default: null, doc: 'base of ingest URLs returned by the API (default rtmp://<host>:<rtmp.port>/live)' },
   // --- WebRTC (src/live/webrtc; docs/WEBRTC.md) ---
   { key: 'webrtc.enabled', kind: 'bool', default: true, doc: 'serve WHIP ingest (POST /whip) and WHEP playback (POST /live/<id>/whep)' },
@@ -323,6 +330,13 @@ export interface Config {
     reconnectWindowS: number;
     publisherIdleTimeoutMs: number;
     slateImage: string | null;
+    /** pulled sources (src/live/pull) */
+    sourceConnectTimeoutMs: number;
+    sourceLingerMs: number;
+    sourceReconnectGraceMs: number;
+    sourceRetryMaxMs: number;
+    sourceMaxBufferBytes: number;
+    maxPulledSources: number;
   };
   // --- LL-HLS ---
   llhls: { partTargetMs: number; segmentTargetMs: number; windowSegments: number; idleTimeoutMs: number; /** DVR */ dvrWindowS: number; dvrMaxBytes: number; maxHeldRequests: number };

@@ -104,6 +104,7 @@ export const catalog = {
   LIVE_SOURCE_UNREACHABLE: spec(502, (url: string, why: string) => `source ${show(url)} cannot be reached: ${why}`),
   LIVE_SOURCE_REFUSED: spec(502, (url: string, why: string) => `source ${show(url)} refused the connection: ${why}`),
   LIVE_SOURCE_TIMEOUT: spec(504, (url: string, what: string, ms: number) => `source ${show(url)}: ${what} did not happen within ${ms} ms`),
+  LIVE_SOURCE_PULLED: spec(409, (streamId: string) => `live stream ${show(streamId)} is pulled from its source URL and takes no publishers (remove its source to push to it)`),
   LIVE_SOURCE_PROTOCOL: spec(502, (url: string, why: string) => `source ${show(url)} answered something Strom cannot use: ${why}`),
   LIVE_ORIGIN_UNREACHABLE: spec(503, (streamId: string, nodeId: string, why: string) => `live stream ${show(streamId)} is published on node ${show(nodeId)}, which cannot be reached: ${why}`),
   LIVE_ORIGIN_LOOKUP_FAILED: spec(503, (streamId: string, why: string) => `cannot look up which node publishes live stream ${show(streamId)}: ${why}`),

@@ -32,6 +32,8 @@ export interface EventMap {
   'live.viewer.leave': { streamId: string; protocol: string; viewerId: string };
   /** A restreaming output changed state (src/live/restream); `reason` explains failures. */
   'live.output.state': { streamId: string; outputId: string; state: string; reason: string | null; bytesSent: number; reconnects: number; connectedAt: string | null };
+  /** A pulled source changed state (src/live/pull): connecting, live, failed (with the reason), idle; `url` is masked. */
+  'live.source.state': { streamId: string; state: string; reason: string | null; url: string; since: string };
 }
 
 /** Event type names. */

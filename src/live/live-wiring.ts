@@ -10,6 +10,7 @@
  */
 import type { Logger } from 'pino';
 import type { Config } from '../config.js';
+import { fail } from '../errors.js';
 import type { LivePlaybackGuard } from '../auth/playback-guard.js';
 import type { EventBus } from '../events/event-bus.js';
 import type { Store } from '../store/db/database.js';
@@ -52,6 +53,7 @@ export async function wireLive(live: LiveServer, wiring: LiveWiring, config: Con
   const fallback = staticKeyResolver(config.live.staticKeys);
   live.setResolver(async (key) => {
     const row = await store.liveStreams.findLiveStreamByKey(key);
+    if (row?.source) throw fail('LIVE_SOURCE_PULLED', row.id); // one publisher: the source
     return row ? { streamId: row.id } : fallback(key);
   });
   // SRT: a stream's own passphrase, else srt.passphrase (the service's default).

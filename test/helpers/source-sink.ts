@@ -1,6 +1,6 @@
 /** A SourceSink that records what a pulled source's connector delivers, and when, for the pull tests. */
 import pino from 'pino';
-import type { SourceConnectOptions, SourceMeta, SourceSink } from '../../src/live/pull/source-connector.js';
+import type { SourceConnectOptions, SourceMeta, SourceSink } from '../../src/live/pull/connector/source-connector.js';
 import type { MediaUnit } from '../../src/live/stream/media-unit.js';
 
 /** A unit as delivered, with the wall-clock time it came. */

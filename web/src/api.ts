@@ -117,10 +117,22 @@ export interface LiveStream {
   /** SRT callers must encrypt with the stream's passphrase. */
   srtEncrypted?: boolean;
   playback: { flv: string; hls: string; dash: string; whep: string; thumbnail: string; /** SRT reader URL (MPEG-TS) */ srt?: string; /** RTSP reader URL */ rtsp?: string };
+  /** The pulled source (a camera or another server), or null for a pushed stream. */
+  source?: LiveSource | null;
   /** Optional: live status if the API reports it (several names tolerated). */
   live?: LiveStatus;
   viewers?: number | { total: number };
   ingestBitrate?: number;
+}
+
+/** A live stream's pulled source as the API shows it (URL masked). */
+export interface LiveSource {
+  url: string;
+  onDemand: boolean;
+  state: 'idle' | 'connecting' | 'live' | 'failed';
+  since: string | null;
+  reason: string | null;
+  protocol: string | null;
 }
 
 /** A page of items. */

@@ -21,6 +21,7 @@ import { videosRoutes } from './videos.js';
 import { liveStreamsRoutes } from './live-streams.js';
 import { liveOutputsRoutes } from './live-outputs.js';
 import type { RestreamService } from '../../live/restream/restream-service.js';
+import type { PullManager } from '../../live/pull/pull-manager.js';
 import { signingKeysRoutes } from './signing-keys.js';
 import { thumbnailRoutes } from './thumbnails.js';
 import { webhooksRoutes } from './webhooks.js';
@@ -46,6 +47,8 @@ export interface ControlPlane {
   setLiveStatus(status: (id: string) => LiveStreamStatus | null | Promise<LiveStreamStatus | null>): void;
   /** Give the API the restreaming outputs' runtime. */
   setRestream(restream: RestreamService): void;
+  /** Give the API the pulled sources' runtime. */
+  setPull(pull: PullManager): void;
   /** Writes caption tracks into assets (the API, and the VOD service after every packaging). */
   captions: CaptionPublisher;
 }
@@ -78,7 +81,8 @@ export async function registerControlPlane(app: FastifyInstance, config: Config,
   let rtspPort = (): number | null => null;
   let liveStatus = (_id: string): LiveStreamStatus | null | Promise<LiveStreamStatus | null> => null;
   let restream: RestreamService | null = null;
-  const ctx = { config, store, tokens, delivery, rtmpPort: () => rtmpPort() ?? config.rtmp.port, srtPort: () => srtPort(), rtspPort: () => rtspPort(), liveStatus: (id: string) => liveStatus(id), restream: () => restream };
+  let pull: PullManager | null = null;
+  const ctx = { config, store, tokens, delivery, rtmpPort: () => rtmpPort() ?? config.rtmp.port, srtPort: () => srtPort(), rtspPort: () => rtspPort(), liveStatus: (id: string) => liveStatus(id), restream: () => restream, pull: () => pull };
   await app.register(openApiRoutes);
   await app.register(videosRoutes(ctx));
   await app.register(liveStreamsRoutes(ctx));
@@ -88,5 +92,5 @@ export async function registerControlPlane(app: FastifyInstance, config: Config,
   await app.register(thumbnailRoutes(ctx)); // thumbnails at a requested time
   const captions = new CaptionPublisher({ storage: delivery.storage, list: (id) => store.captions.list(id), invalidate: (id) => delivery.catalog.invalidateAsset(id) });
   await app.register(captionsRoutes(ctx, captions)); // caption tracks: files and manifests
-  return { store, policy, tokens, mediaLimiter, streamCap, guard, captions, setRtmpPort: (p) => void (rtmpPort = p), setSrtPort: (p) => void (srtPort = p), setRtspPort: (p) => void (rtspPort = p), setLiveStatus: (f) => void (liveStatus = f), setRestream: (r) => void (restream = r) };
+  return { store, policy, tokens, mediaLimiter, streamCap, guard, captions, setRtmpPort: (p) => void (rtmpPort = p), setSrtPort: (p) => void (srtPort = p), setRtspPort: (p) => void (rtspPort = p), setLiveStatus: (f) => void (liveStatus = f), setRestream: (r) => void (restream = r), setPull: (p) => void (pull = p) };
 }

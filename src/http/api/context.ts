@@ -5,6 +5,7 @@ import type { PlaybackTokens } from '../../auth/playback-tokens.js';
 import type { Delivery } from '../delivery/delivery-handler.js';
 import type { LiveStreamStatus } from '../../live/stream/stream-registry.js';
 import type { RestreamService } from '../../live/restream/restream-service.js';
+import type { PullManager } from '../../live/pull/pull-manager.js';
 
 /** Shared dependencies of the API plugins. */
 export interface ApiContext {
@@ -22,6 +23,8 @@ export interface ApiContext {
   liveStatus: (id: string) => LiveStreamStatus | null | Promise<LiveStreamStatus | null>;
   /** The restreaming outputs' runtime (null until the live server is wired). */
   restream: () => RestreamService | null;
+  /** The pulled sources' runtime (null until the live server is wired). */
+  pull: () => PullManager | null;
 }
 
 /** ISO-8601 text of an epoch-ms time. */

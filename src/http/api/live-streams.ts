@@ -8,7 +8,9 @@ import type { LiveStreamStatus } from '../../live/stream/stream-registry.js';
 import type { Config } from '../../config.js';
 import { fail } from '../../errors.js';
 import type { LiveStreamRow } from '../../store/db/schema.js';
+import type { SourceStatus } from '../../live/pull/pull-manager.js';
 import { iso, type ApiContext } from './context.js';
+import { maskSourceUrl } from '../../live/pull/connector/source-url.js';
 import { errors, IdParams, ListQuery, LiveStream, LiveStreamCreate, LiveStreamList, LiveStreamPatch, PlaybackToken, PlaybackTokenRequest } from './schemas.js';
 
 /** Base of RTMP ingest URLs: `live.rtmpPublicUrl`, else rtmp://<publicUrl host or host>:<rtmp.port>/live. */
@@ -49,7 +51,7 @@ export function livePlayback(id: string, token?: string, srt?: string | null, rt
 }
 
 /** The API's JSON shape of a live stream row. */
-export function liveStreamJson(r: LiveStreamRow, config: Config, port?: number, runtime: LiveStreamStatus | null = null, srtPort: number | null = null, rtspPort: number | null = null) {
+export function liveStreamJson(r: LiveStreamRow, config: Config, port?: number, runtime: LiveStreamStatus | null = null, srtPort: number | null = null, rtspPort: number | null = null, source: SourceStatus | null = null) {
   const active = runtime !== null && runtime.state === 'active';
   const srt = srtBase(config, srtPort);
   const rtsp = rtspBase(config, rtspPort);
@@ -71,6 +73,7 @@ export function liveStreamJson(r: LiveStreamRow, config: Config, port?: number, 
     },
     srtEncrypted: (r.srt_passphrase ?? config.srt.passphrase) !== null,
     playback: livePlayback(r.id, undefined, srt, rtsp),
+    source,
     live: active ? {
       publishedAt: runtime.publishedAt, ingestBitrate: runtime.ingestBitrate, fps: runtime.fps,
       video: runtime.video, audio: runtime.audio, viewers: runtime.viewers, drops: runtime.drops,
@@ -87,7 +90,15 @@ const tags = ['live'];
 /** Register the live stream routes (scope live:write: responses carry stream keys). */
 export function liveStreamsRoutes(ctx: ApiContext) {
   const { store, config } = ctx;
-  const json = async (r: LiveStreamRow) => liveStreamJson(r, config, ctx.rtmpPort(), await ctx.liveStatus(r.id), ctx.srtPort(), ctx.rtspPort());
+  const json = async (r: LiveStreamRow) => liveStreamJson(r, config, ctx.rtmpPort(), await ctx.liveStatus(r.id), ctx.srtPort(), ctx.rtspPort(), r.source ? await sourceStatus(r) : null);
+  /** The source's runtime status; the stored row alone before the live server is wired. */
+  const sourceStatus = async (r: LiveStreamRow): Promise<SourceStatus | null> => {
+    return (await ctx.pull()?.status(r.id)) ?? { url: maskSourceUrl(r.source!), onDemand: r.source_on_demand !== 0, state: 'idle', since: null, reason: null, protocol: null };
+  };
+  /** Throws LIVE_SOURCE_BAD_URL / LIVE_SOURCE_SCHEME_UNSUPPORTED for a source no connector can pull. */
+  const checkSource = (url: string | null | undefined) => {
+    if (url) ctx.pull()?.validate(url);
+  };
   const must = async (id: string) => {
     const r = await store.liveStreams.get(id);
     if (!r) throw fail('LIVE_STREAM_NOT_FOUND', id);
@@ -96,10 +107,12 @@ export function liveStreamsRoutes(ctx: ApiContext) {
   return async function routes(app: FastifyInstance): Promise<void> {
     app.post<{ Body: LiveStreamCreate }>('/api/v1/live-streams', {
       config: { scope: 'live:write' },
-      schema: { tags, summary: 'Create a live stream (returns its stream key and ingest URL)', security, body: LiveStreamCreate, response: { 201: LiveStream, ...errors(400, 401, 403) } },
+      schema: { tags, summary: 'Create a live stream (returns its stream key and ingest URL); with `source`, one pulled from a URL', security, body: LiveStreamCreate, response: { 201: LiveStream, ...errors(400, 401, 403) } },
     }, async (req, reply) => {
       const b = req.body ?? {};
-      const row = await store.liveStreams.create({ title: b.title, visibility: b.visibility, record: b.record, abr: b.abr, srtPassphrase: b.srtPassphrase });
+      checkSource(b.source);
+      const row = await store.liveStreams.create({ title: b.title, visibility: b.visibility, record: b.record, abr: b.abr, srtPassphrase: b.srtPassphrase, source: b.source, sourceOnDemand: b.sourceOnDemand });
+      if (row.source) await ctx.pull()?.changed(row.id); // an always-on source connects now
       return reply.code(201).send(await json(row));
     });
 
@@ -123,10 +136,12 @@ export function liveStreamsRoutes(ctx: ApiContext) {
 
     app.patch<{ Params: IdParams; Body: LiveStreamPatch }>('/api/v1/live-streams/:id', {
       config: { scope: 'live:write' },
-      schema: { tags, summary: 'Change title, visibility, recording or live ABR', security, params: IdParams, body: LiveStreamPatch, response: { 200: LiveStream, ...errors(400, 401, 403, 404) } },
+      schema: { tags, summary: 'Change title, visibility, recording, live ABR or the pulled source', security, params: IdParams, body: LiveStreamPatch, response: { 200: LiveStream, ...errors(400, 401, 403, 404) } },
     }, async (req) => {
+      checkSource(req.body.source);
       const row = await store.liveStreams.update(req.params.id, req.body);
       if (!row) throw fail('LIVE_STREAM_NOT_FOUND', req.params.id);
+      if (req.body.source !== undefined || req.body.sourceOnDemand !== undefined) await ctx.pull()?.changed(row.id);
       return json(row);
     });
 
@@ -145,6 +160,7 @@ export function liveStreamsRoutes(ctx: ApiContext) {
     }, async (req, reply) => {
       if (!(await store.liveStreams.delete(req.params.id))) throw fail('LIVE_STREAM_NOT_FOUND', req.params.id);
       await ctx.restream()?.changed(req.params.id); // its outputs went with it: stop the running ones
+      await ctx.pull()?.changed(req.params.id); // its source too
       return reply.code(204).send();
     });
 

@@ -99,6 +99,8 @@ export const LiveStreamCreate = Type.Object({
   record: Type.Optional(Type.Boolean()),
   abr: Type.Optional(Type.Boolean({ description: 'live ABR: transcode the live.abrLadder renditions while watched' })),
   srtPassphrase: Type.Optional(Type.Union([Type.String({ minLength: 10, maxLength: 79 }), Type.Null()], { description: 'SRT publishers and readers of this stream must encrypt with this passphrase (AES, the caller picks 128/192/256); null removes it (then srt.passphrase applies). Write-only: answers say only srtEncrypted' })),
+  source: Type.Optional(Type.Union([Type.String({ minLength: 1, maxLength: 2048 }), Type.Null()], { description: 'pull the stream from this URL instead of waiting for a publisher: rtsp://, rtsps://, rtmp://, rtmps://, srt://, http(s)://….m3u8 (HLS) or http(s)://….flv; credentials in it are kept secret (answers show it masked); null makes it a pushed stream again. docs/LIVE.md "Pulled sources"' })),
+  sourceOnDemand: Type.Optional(Type.Boolean({ description: 'true (default): connect the source while someone watches; false: keep it connected always' })),
 }, { additionalProperties: false });
 export type LiveStreamCreate = Static<typeof LiveStreamCreate>;
 
@@ -109,6 +111,8 @@ export const LiveStreamPatch = Type.Object({
   record: Type.Optional(Type.Boolean()),
   abr: Type.Optional(Type.Boolean({ description: 'live ABR: transcode the live.abrLadder renditions while watched' })),
   srtPassphrase: Type.Optional(Type.Union([Type.String({ minLength: 10, maxLength: 79 }), Type.Null()], { description: 'SRT publishers and readers of this stream must encrypt with this passphrase (AES, the caller picks 128/192/256); null removes it (then srt.passphrase applies). Write-only: answers say only srtEncrypted' })),
+  source: Type.Optional(Type.Union([Type.String({ minLength: 1, maxLength: 2048 }), Type.Null()], { description: 'pull the stream from this URL instead of waiting for a publisher: rtsp://, rtsps://, rtmp://, rtmps://, srt://, http(s)://….m3u8 (HLS) or http(s)://….flv; credentials in it are kept secret (answers show it masked); null makes it a pushed stream again. docs/LIVE.md "Pulled sources"' })),
+  sourceOnDemand: Type.Optional(Type.Boolean({ description: 'true (default): connect the source while someone watches; false: keep it connected always' })),
 }, { additionalProperties: false, minProperties: 1 });
 export type LiveStreamPatch = Static<typeof LiveStreamPatch>;
 
@@ -136,6 +140,14 @@ export const LiveStream = Type.Object({
     srt: Type.Optional(Type.String({ description: 'SRT reader URL (MPEG-TS), when srt.enabled' })),
     rtsp: Type.Optional(Type.String({ description: 'RTSP reader URL (RTP over TCP or UDP), when rtsp.enabled' })),
   }),
+  source: Type.Union([Type.Null(), Type.Object({
+    url: Type.String({ description: 'the source URL with its secrets masked' }),
+    onDemand: Type.Boolean(),
+    state: Type.Union([Type.Literal('idle'), Type.Literal('connecting'), Type.Literal('live'), Type.Literal('failed')]),
+    since: Type.Union([Type.String(), Type.Null()]),
+    reason: Type.Union([Type.String(), Type.Null()], { description: 'why it failed, is reconnecting or went idle' }),
+    protocol: Type.Union([Type.String(), Type.Null()]),
+  })], { description: 'the pulled source, or null for a pushed stream; docs/LIVE.md "Pulled sources"' }),
   /** Runtime figures while a publisher is connected; null when idle. */
   live: Type.Union([Type.Null(), Type.Object({
     publishedAt: Type.Union([Type.String(), Type.Null()]),

@@ -123,6 +123,11 @@ export class LlHlsService {
     return e.mux;
   }
 
+  /** When an HLS or DASH request last used the muxer of `streamId` (epoch ms), or null when none runs; does not touch it. */
+  lastAccess(streamId: string): number | null {
+    return this.muxers.get(streamId)?.mux.lastAccess ?? null;
+  }
+
   /** Stop and forget the muxer of `streamId`. */
   stop(streamId: string, reason: string): void {
     const e = this.muxers.get(streamId);

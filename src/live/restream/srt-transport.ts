@@ -9,8 +9,8 @@
  * other's range. Audio goes out as AAC, which every MPEG-TS ingest takes. UDP has no
  * backpressure: a destination that cannot keep up loses packets (the sender's ring is bounded).
  */
-import { fail, isStromError } from '../../errors.js';
-import { callSrt } from '../srt/protocol/caller.js';
+import { fail } from '../../errors.js';
+import { callSrt, rejectionOf } from '../srt/protocol/caller.js';
 import type { SrtConnection } from '../srt/protocol/connection.js';
 import { SrtTsWriter } from '../srt/srt-ts-writer.js';
 import type { MediaUnit } from '../stream/media-unit.js';
@@ -20,17 +20,8 @@ import type { ConnectOptions, PushConnection, RestreamTransport } from './transp
 /** Rejection codes meaning the destination refused this stream itself (key, passphrase, mode): retrying soon will not help. */
 const REFUSALS = new Set([1010, 1011, 1400, 1401, 1403, 1405]);
 
-/** What the common SRT rejection codes mean (libsrt SRT_REJ_* and the SRT_REJX_* of access control). */
-const REJECTION_NAMES: Record<number, string> = {
-  1000: 'unknown reason', 1001: 'system error on the destination', 1002: 'rejected by the destination', 1003: 'destination out of resources',
-  1004: 'handshake not accepted', 1005: 'destination backlog full', 1007: 'destination closing', 1008: 'SRT version too old',
-  1010: 'wrong passphrase', 1011: 'encryption required by one side only', 1013: 'congestion control mismatch', 1014: 'packet filter mismatch',
-  1016: 'handshake timed out', 1400: 'bad stream id', 1401: 'unauthorized', 1403: 'stream key refused', 1404: 'stream not found',
-  1405: 'mode refused', 1409: 'stream already published', 1500: 'destination internal error', 1503: 'destination unavailable',
-};
-
-/** Connection settings taken from an srt:// destination. */
-interface SrtSettings {
+/** Connection settings taken from an srt:// URL. */
+export interface SrtSettings {
   host: string;
   port: number;
   streamId: string | undefined;
@@ -41,13 +32,21 @@ interface SrtSettings {
 
 /** The settings of `t`; throws LIVE_OUTPUT_BAD_URL naming what is wrong (never a secret). */
 function settingsOf(t: OutputTarget): SrtSettings {
-  const where = `srt://${t.url.host}`;
-  const bad = (why: string) => fail('LIVE_OUTPUT_BAD_URL', where, why);
-  if (t.url.port === '') throw bad('no port (expected srt://host:port?streamid=…)');
-  if (t.url.pathname.replace(/^\/+/, '') !== '') throw bad('srt:// destinations have no path: give the stream id as ?streamid=… or as streamKey');
-  const p = srtParams(t.url);
+  const key = t.streamKey;
+  const s = srtSettings(t.url, (why) => fail('LIVE_OUTPUT_BAD_URL', `srt://${t.url.host}`, why));
+  return key ? { ...s, streamId: key.startsWith('#!::') ? key : `#!::r=${key},m=publish` } : s;
+}
+
+/**
+ * The caller settings of an srt:// URL (libsrt/ffmpeg parameters: streamid, passphrase, pbkeylen,
+ * latency, mode=caller, transtype=live); `bad` makes the error naming what is wrong (never a secret).
+ */
+export function srtSettings(url: URL, bad: (why: string) => Error): SrtSettings {
+  if (url.port === '') throw bad('no port (expected srt://host:port?streamid=…)');
+  if (url.pathname.replace(/^\/+/, '') !== '') throw bad('srt:// URLs have no path: give the stream id as ?streamid=…');
+  const p = srtParams(url);
   const mode = p.get('mode');
-  if (mode !== undefined && mode !== 'caller') throw bad(`mode=${mode}: an output always calls its destination (mode=caller)`);
+  if (mode !== undefined && mode !== 'caller') throw bad(`mode=${mode}: Strom always calls (mode=caller)`);
   const transtype = p.get('transtype');
   if (transtype !== undefined && transtype !== 'live') throw bad(`transtype=${transtype}: only live is supported`);
   const passphrase = p.get('passphrase') || undefined;
@@ -62,9 +61,8 @@ function settingsOf(t: OutputTarget): SrtSettings {
     latencyMs = n < 10_000 ? n : Math.round(n / 1000);
     if (latencyMs < 20 || latencyMs > 8000) throw bad(`latency=${latency} is ${latencyMs} ms: 20 to 8000 ms`);
   }
-  const key = t.streamKey;
-  const streamId = key ? (key.startsWith('#!::') ? key : `#!::r=${key},m=publish`) : p.get('streamid') || undefined;
-  return { host: t.url.hostname.replace(/^\[|\]$/g, ''), port: Number(t.url.port), streamId, passphrase, keyLength: Number(keyText) as 16 | 24 | 32, latencyMs };
+  const streamId = p.get('streamid') || undefined;
+  return { host: url.hostname.replace(/^\[|\]$/g, ''), port: Number(url.port), streamId, passphrase, keyLength: Number(keyText) as 16 | 24 | 32, latencyMs };
 }
 
 /** The srt:// transport. */
@@ -89,12 +87,9 @@ export const srtTransport: RestreamTransport = {
 
 /** A failed call with its rejection code explained; a refusal of the stream itself as LIVE_OUTPUT_REFUSED. */
 function named(err: unknown, target: string): unknown {
-  // callSrt names the listener's answer in its message ("rejected with code 1010").
-  const m = isStromError(err, 'SRT_CONNECT_FAILED') ? /rejected with code (\d+)/.exec(err.message) : null;
-  if (m === null) return err;
-  const code = Number(m[1]);
-  const why = `SRT rejection ${code}${REJECTION_NAMES[code] ? ` (${REJECTION_NAMES[code]})` : ''}`;
-  return REFUSALS.has(code) ? fail('LIVE_OUTPUT_REFUSED', why) : fail('SRT_CONNECT_FAILED', target, why);
+  const r = rejectionOf(err);
+  if (r === null) return err;
+  return REFUSALS.has(r.code) ? fail('LIVE_OUTPUT_REFUSED', r.why) : fail('SRT_CONNECT_FAILED', target, r.why);
 }
 
 /** Wrap a connected caller as a push connection. */

@@ -13,6 +13,16 @@ export interface Amf0Object {
   [key: string]: Amf0Value;
 }
 
+/** True for an object or ECMA array (not null, a strict array or a date). */
+export function isAmf0Object(v: Amf0Value | undefined): v is Amf0Object {
+  return v !== null && typeof v === 'object' && !Array.isArray(v) && !(v instanceof Date);
+}
+
+/** The description (or code) of an `_error` or onStatus information object, for messages. */
+export function describeStatus(v: Amf0Value | undefined): string {
+  return isAmf0Object(v) ? String(v.description ?? v.code ?? 'no reason given') : 'no reason given';
+}
+
 const MAX_DEPTH = 16;
 const MAX_ENTRIES = 4096;
 

@@ -215,3 +215,23 @@ export class ChunkReader {
     this.onMessage({ csid, typeId: cs.typeId, streamId: cs.streamId, timestamp: cs.timestamp, payload });
   }
 }
+
+/**
+ * The messages of an Aggregate message (§7.1.6): FLV tags (11-byte header, body, 4-byte back
+ * pointer) whose timestamps are offsets from the first, rebased on the aggregate's own. A
+ * truncated tag ends the list.
+ */
+export function splitAggregate(m: RtmpMessage): RtmpMessage[] {
+  const out: RtmpMessage[] = [];
+  const p = m.payload;
+  let first = -1;
+  for (let off = 0; off + 11 <= p.length;) {
+    const size = p.readUIntBE(off + 1, 3);
+    if (off + 11 + size > p.length) break;
+    const ts = (p.readUIntBE(off + 4, 3) | (p[off + 7]! << 24)) >>> 0;
+    if (first < 0) first = ts;
+    out.push({ csid: m.csid, typeId: p[off]! & 0x1f, streamId: m.streamId, timestamp: (m.timestamp + ts - first) >>> 0, payload: p.subarray(off + 11, off + 11 + size) });
+    off += 11 + size + 4;
+  }
+  return out;
+}

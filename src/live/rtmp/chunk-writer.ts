@@ -20,6 +20,7 @@ export const MSG = {
   COMMAND_AMF3: 17,
   DATA_AMF0: 18,
   COMMAND_AMF0: 20,
+  AGGREGATE: 22,
 } as const;
 
 /** Chunk stream ids the server uses per kind of message (conventional, as ffmpeg/NMS use). */
@@ -104,6 +105,15 @@ export function userControl(event: number, value: number): Buffer {
   const b = Buffer.allocUnsafe(6);
   b.writeUInt16BE(event);
   b.writeUInt32BE(value >>> 0, 2);
+  return chunkMessage(CSID.CONTROL, MSG.USER_CONTROL, 0, 0, b, 128);
+}
+
+/** User Control SetBufferLength (§7.1.7, event 3): how many ms the player buffers of message stream `streamId`. */
+export function setBufferLength(streamId: number, ms: number): Buffer {
+  const b = Buffer.allocUnsafe(10);
+  b.writeUInt16BE(3);
+  b.writeUInt32BE(streamId >>> 0, 2);
+  b.writeUInt32BE(ms >>> 0, 6);
   return chunkMessage(CSID.CONTROL, MSG.USER_CONTROL, 0, 0, b, 128);
 }
 

@@ -1,11 +1,12 @@
 /**
- * RTMP handshake, server side (Adobe RTMP 1.0 §5.2): C0 (version 3) + C1 (1536 bytes) in, S0 + S1
- * + S2 out, C2 in. We answer with the simple (non-digest) form: S1 carries zero in its "version"
+ * RTMP handshake (Adobe RTMP 1.0 §5.2). Server side: C0 (version 3) + C1 (1536 bytes) in, S0 + S1
+ * + S2 out, C2 in. Client side: C0 + C1 out, S0 + S1 + S2 in, C2 (S1 echoed) out. We answer with the simple (non-digest) form: S1 carries zero in its "version"
  * field (bytes 4–7), which tells ffmpeg/librtmp/OBS not to look for the Flash-player HMAC digest,
  * and S2 echoes C1. Incremental: bytes may arrive in any split; the leftover after C2 is the first
  * chunk-stream data.
  */
 import { randomBytes } from 'node:crypto';
+import type { Socket } from 'node:net';
 import { fail } from '../../errors.js';
 
 /** Size of C1/S1/C2/S2. */
@@ -62,4 +63,23 @@ export function clientHello(): Buffer {
   b.writeUInt32BE(0, 5);
   randomBytes(HANDSHAKE_SIZE - 8).copy(b, 9);
   return b;
+}
+
+/** Client side of the handshake on a connecting socket: C0+C1, wait for S0+S1+S2, send C2; resolves with bytes read past S2. */
+export function clientHandshake(socket: Socket, secure: boolean): Promise<Buffer> {
+  return new Promise<Buffer>((resolve, reject) => {
+    let buf = Buffer.alloc(0);
+    const onData = (d: Buffer) => {
+      buf = Buffer.concat([buf, d]);
+      if (buf.length < 1 + 2 * HANDSHAKE_SIZE) return;
+      socket.off('data', onData);
+      if (buf[0] !== 3) return void socket.destroy(fail('RTMP_PROTOCOL', `handshake version ${buf[0]!}, expected 3`));
+      socket.write(buf.subarray(1, 1 + HANDSHAKE_SIZE)); // C2 = echo of S1
+      resolve(buf.subarray(1 + 2 * HANDSHAKE_SIZE));
+    };
+    socket.once(secure ? 'secureConnect' : 'connect', () => socket.write(clientHello()));
+    socket.on('data', onData);
+    socket.once('error', reject);
+    socket.once('close', () => reject(fail('RTMP_PROTOCOL', 'closed during handshake')));
+  });
 }

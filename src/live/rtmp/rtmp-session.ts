@@ -16,7 +16,8 @@ import type { LiveStream, Publisher } from '../stream/stream.js';
 import type { StreamRegistry } from '../stream/stream-registry.js';
 import { decodeAmf0, encodeAmf0, type Amf0Object, type Amf0Value } from './amf0.js';
 import { ChunkReader, type RtmpMessage } from './chunk-reader.js';
-import { acknowledgement, command, MSG, setChunkSize, setPeerBandwidth, userControl, windowAckSize } from './chunk-writer.js';
+import { command, MSG, setChunkSize, setPeerBandwidth, userControl, windowAckSize } from './chunk-writer.js';
+import { RtmpControl } from './protocol-control.js';
 import { sampleAccess, STREAM_ID, writePlayBatch } from './rtmp-playback.js';
 import { ServerHandshake } from './handshake.js';
 
@@ -35,9 +36,8 @@ export class RtmpSession implements Publisher {
   private app = '';
   private stream: LiveStream | null = null;
   private player: Reader | null = null;
+  private readonly control: RtmpControl;
   private bytesIn = 0;
-  private lastAck = 0;
-  private peerWindow = 0;
   private timer: NodeJS.Timeout | null;
   private starting = false;
   /** A backup publisher (`publish <key>?backup=1`). */
@@ -54,6 +54,7 @@ export class RtmpSession implements Publisher {
     this.log = log.child({ sessionId: this.id, remote: this.remote });
     this.chunkSize = config.rtmp.chunkSize;
     this.reader = new ChunkReader({ maxMessageBytes: config.rtmp.maxMessageBytes, maxChunkStreams: config.rtmp.maxChunkStreams }, (m) => this.onMessage(m));
+    this.control = new RtmpControl(this.reader, (b) => socket.write(b));
     this.timer = setTimeout(() => this.close('no publish or play before rtmp.handshakeTimeoutMs'), config.rtmp.handshakeTimeoutMs);
     socket.setNoDelay(true);
     socket.setKeepAlive(true, 15_000); // notice publishers whose network vanished without a FIN
@@ -108,32 +109,15 @@ export class RtmpSession implements Publisher {
         d = step.rest;
       }
       this.reader.push(d);
-      if (this.peerWindow > 0 && this.bytesIn - this.lastAck >= this.peerWindow) {
-        this.lastAck = this.bytesIn;
-        this.socket.write(acknowledgement(this.bytesIn));
-      }
+      this.control.received(d.length);
     } catch (err) {
       this.fail(err);
     }
   }
 
   private onMessage(m: RtmpMessage): void {
+    if (this.control.handle(m)) return;
     switch (m.typeId) {
-      case MSG.SET_CHUNK_SIZE: {
-        const size = m.payload.length >= 4 ? m.payload.readUInt32BE(0) & 0x7fffffff : 0;
-        if (size < 1) return this.close(`bad chunk size ${size}`);
-        this.reader.chunkSize = size;
-        return;
-      }
-      case MSG.ABORT:
-        if (m.payload.length >= 4) this.reader.abort(m.payload.readUInt32BE(0));
-        return;
-      case MSG.WINDOW_ACK_SIZE:
-        if (m.payload.length >= 4) this.peerWindow = m.payload.readUInt32BE(0);
-        return;
-      case MSG.USER_CONTROL:
-        if (m.payload.length >= 6 && m.payload.readUInt16BE(0) === 6) this.socket.write(userControl(7, m.payload.readUInt32BE(2)));
-        return;
       case MSG.COMMAND_AMF0:
       case MSG.COMMAND_AMF3:
         return this.onCommand(decodeAmf0(m.typeId === MSG.COMMAND_AMF3 ? m.payload.subarray(1) : m.payload), m.streamId);
@@ -147,7 +131,7 @@ export class RtmpSession implements Publisher {
         return;
       }
       default:
-        return; // ack, peer bandwidth, AMF3 data, shared objects, aggregates: not needed
+        return; // AMF3 data, shared objects, aggregates: not needed
     }
   }
 
@@ -182,6 +166,7 @@ export class RtmpSession implements Publisher {
         this.app = typeof cmd.app === 'string' ? cmd.app.replace(/\/$/, '') : '';
         this.socket.cork();
         this.socket.write(windowAckSize(WINDOW));
+        this.control.announced(WINDOW);
         this.socket.write(setPeerBandwidth(WINDOW));
         this.socket.write(setChunkSize(this.chunkSize));
         this.send('_result', tx, { fmsVer: 'FMS/3,0,1,123', capabilities: 31 }, {

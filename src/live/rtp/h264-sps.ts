@@ -3,7 +3,7 @@
  * like RTMP ones do through onMetaData (API status, CMAF `tkhd`). Only the fields before
  * frame_cropping are walked; emulation-prevention bytes (§7.4.1) are removed first.
  */
-import { Bits, rbsp } from '../formats/video/nal.js';
+import { Bits, parseAvcConfig, rbsp } from '../formats/video/nal.js';
 
 /** Width and height in pixels of an SPS NAL unit (with its 1-byte header), or null if unreadable. */
 export function spsSize(sps: Buffer): { width: number; height: number } | null {
@@ -56,4 +56,10 @@ export function spsSize(sps: Buffer): { width: number; height: number } | null {
   } catch {
     return null;
   }
+}
+
+/** Picture size from the SPS in an AVCDecoderConfigurationRecord (ISO/IEC 14496-15 §5.3.3.1); null without a usable SPS. */
+export function avcConfigSize(record: Buffer): { width: number; height: number } | null {
+  const sps = parseAvcConfig(record)?.nalus.find((n) => (n[0]! & 0x1f) === 7);
+  return sps === undefined ? null : spsSize(sps);
 }

@@ -6,9 +6,8 @@
  */
 import type { Logger } from 'pino';
 import { TsDemuxer, type TsWarningCode } from '../formats/ts/ts-demuxer.js';
-import { parseAvcConfig } from '../formats/video/nal.js';
 import type { MediaUnit } from '../stream/media-unit.js';
-import { spsSize } from '../rtp/h264-sps.js';
+import { avcConfigSize } from '../rtp/h264-sps.js';
 import type { LiveStream, Publisher } from '../stream/stream.js';
 import type { StreamRegistry } from '../stream/stream-registry.js';
 import type { SrtConnection } from './protocol/connection.js';
@@ -62,8 +61,7 @@ export class SrtPublishSession implements Publisher {
    * segments carry it (Chromium refuses an `avc1` sample entry of 0×0) and the API reports it.
    */
   private learnSize(config: MediaUnit): void {
-    const sps = parseAvcConfig(config.payload)?.nalus.find((n) => (n[0]! & 0x1f) === 7);
-    const size = sps === undefined ? null : spsSize(sps);
+    const size = avcConfigSize(config.payload);
     if (size !== null) this.stream.setMeta({ ...size }, this);
   }
 

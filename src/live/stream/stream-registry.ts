@@ -135,6 +135,8 @@ export class StreamRegistry {
 
   /** Cluster: pulls streams live on other nodes (null on a single node). */
   private remote: RemoteStreamSource | null = null;
+  /** Streams pulled from their source URL (null without the store: an edge, a bare test registry). */
+  private pulled: RemoteStreamSource | null = null;
   /** Makes slate clips (null: no slate, a stream ends when its publisher leaves). */
   private slates: SlateSource | null = null;
   /** Set by close(): a publisher leaving at shutdown gets no slate. */
@@ -145,6 +147,11 @@ export class StreamRegistry {
   /** Install the slate renderer; the live server does it when `live.reconnectWindowS` > 0. */
   setSlateSource(source: SlateSource | null): void {
     this.slates = source;
+  }
+
+  /** Install (or remove) the pulled sources (streams with a source URL, src/live/pull). */
+  setPulledSource(source: RemoteStreamSource | null): void {
+    this.pulled = source;
   }
 
   /** Install (or remove) the source of streams live on other nodes; the live server does it in cluster mode. */
@@ -159,13 +166,16 @@ export class StreamRegistry {
   }
 
   /**
-   * The active stream `streamId`: the local one, or — in cluster mode — the stream pulled from the
-   * node it is live on (waits for the pull, bounded by the relay's connect timeout). Null when it
+   * The active stream `streamId`: the local one, one pulled from its source URL, or — in cluster
+   * mode — the stream pulled from the node it is live on (waits for the pull, bounded by the relay's connect timeout). Null when it
    * is live nowhere; rejects when its node cannot be reached. Callers try `active()` first.
    */
   async acquire(streamId: string): Promise<LiveStream | null> {
     const local = this.active(streamId);
-    if (local !== null || this.remote === null || !LIVE_STREAM_ID.test(streamId)) return local;
+    if (local !== null || !LIVE_STREAM_ID.test(streamId)) return local;
+    // A stream with a source URL is pulled (on demand); null: it has none, or another node pulls it.
+    const pulled = this.pulled === null ? null : await this.pulled.pull(streamId);
+    if (pulled !== null || this.remote === null) return pulled;
     return this.remote.pull(streamId);
   }
 

@@ -22,7 +22,7 @@ export class LiveStreamsRepo {
   constructor(private readonly db: Kysely<Database>, private readonly d: SqlDialect) {}
 
   /** Create a stream with a new key. */
-  async create(o: { title?: string; visibility?: Visibility; record?: boolean; id?: string; /** live ABR: transcode the ladder while watched */ abr?: boolean; srtPassphrase?: string | null } = {}): Promise<LiveStreamRow> {
+  async create(o: { title?: string; visibility?: Visibility; record?: boolean; id?: string; /** live ABR: transcode the ladder while watched */ abr?: boolean; srtPassphrase?: string | null; /** pulled source URL */ source?: string | null; sourceOnDemand?: boolean } = {}): Promise<LiveStreamRow> {
     const now = Date.now();
     const row: LiveStreamRow = {
       id: o.id ?? newId('ls_'),
@@ -33,6 +33,8 @@ export class LiveStreamsRepo {
       record: o.record ? 1 : 0,
       abr: o.abr ? 1 : 0,
       srt_passphrase: o.srtPassphrase ?? null,
+      source: o.source ?? null,
+      source_on_demand: o.sourceOnDemand === false ? 0 : 1,
       created_at: now,
       updated_at: now,
     };
@@ -66,7 +68,7 @@ export class LiveStreamsRepo {
   }
 
   /** Change title, visibility, record flag or status (the live engine sets `active`/`idle`). */
-  async update(id: string, p: { title?: string; visibility?: Visibility; record?: boolean; status?: 'idle' | 'active'; /** live ABR: transcode the ladder while watched */ abr?: boolean; /** null removes it */ srtPassphrase?: string | null }): Promise<LiveStreamRow | undefined> {
+  async update(id: string, p: { title?: string; visibility?: Visibility; record?: boolean; status?: 'idle' | 'active'; /** live ABR: transcode the ladder while watched */ abr?: boolean; /** null removes it */ srtPassphrase?: string | null; /** null removes it */ source?: string | null; sourceOnDemand?: boolean }): Promise<LiveStreamRow | undefined> {
     const set: Partial<LiveStreamRow> = { updated_at: Date.now() };
     if (p.title !== undefined) set.title = clientText(this.d, 'title', p.title);
     if (p.visibility !== undefined) set.visibility = p.visibility;
@@ -74,6 +76,8 @@ export class LiveStreamsRepo {
     if (p.abr !== undefined) set.abr = p.abr ? 1 : 0;
     if (p.status !== undefined) set.status = p.status;
     if (p.srtPassphrase !== undefined) set.srt_passphrase = p.srtPassphrase;
+    if (p.source !== undefined) set.source = p.source;
+    if (p.sourceOnDemand !== undefined) set.source_on_demand = p.sourceOnDemand ? 1 : 0;
     const row = await this.db.updateTable('live_streams').set(set).where('id', '=', id).returningAll().executeTakeFirst();
     if (row && p.visibility !== undefined) this.onVisibility?.(id, row.visibility);
     return row;
@@ -90,6 +94,11 @@ export class LiveStreamsRepo {
     const gone = Number(r.numDeletedRows) > 0;
     if (gone) this.onVisibility?.(id, null);
     return gone;
+  }
+
+  /** Streams pulled from a source, for the pull manager's start (always-on ones connect at once). */
+  async withSources(): Promise<LiveStreamRow[]> {
+    return this.db.selectFrom('live_streams').selectAll().where('source', 'is not', null).execute();
   }
 
   /** Every stream's visibility, to fill the policy map at start. */

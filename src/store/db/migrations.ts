@@ -228,6 +228,14 @@ export const migrations: readonly Migration[] = [
         .execute();
     },
   },
+  {
+    version: 11,
+    name: 'live_streams.source, source_on_demand: a stream pulled from a URL instead of pushed (the URL is a secret)',
+    async up(db) {
+      await db.schema.alterTable('live_streams').addColumn('source', 'text').execute();
+      await db.schema.alterTable('live_streams').addColumn('source_on_demand', 'integer', (c) => c.notNull().defaultTo(1)).execute();
+    },
+  },
 ];
 
 /** Apply every migration newer than the database's version; returns the versions applied. */

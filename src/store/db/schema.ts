@@ -51,6 +51,10 @@ export interface LiveStreamRow {
   abr: number;
   /** SRT publishers and readers of this stream must encrypt with it (null: `srt.passphrase`); a secret. */
   srt_passphrase: string | null;
+  /** Pulled source URL (rtsp://, rtmp://, srt://, http(s)://….m3u8 / .flv), null for pushed streams; a secret (may carry credentials). */
+  source: string | null;
+  /** 1: connect the source while someone watches; 0: always connected. */
+  source_on_demand: number;
   created_at: number;
   updated_at: number;
 }

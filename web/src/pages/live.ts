@@ -2,7 +2,8 @@
  * `#/live`: create a live stream and list them; `#/live/<id>`: its ingest URL and key to copy
  * (with OBS settings), a low-latency preview (HTTP-FLV through mpegts.js), the latest keyframe
  * (live-thumb.ts), viewers and ingest bitrate; the preview can be switched to WebRTC (WHEP) with a latency readout. Whether the stream is on air comes from the API's status, else from probing the FLV URL
- * (404 while nobody publishes; docs/LIVE.md).
+ * (404 while nobody publishes; docs/LIVE.md). A pulled stream (a source URL) shows its source's state
+ * instead of the ingest settings, and an on-demand one connects when the preview is started.
  */
 import { api, events, fetchMetrics, type LiveStream, type Page } from '../api.js';
 import { parseProm, sum } from '../prom.js';
@@ -16,15 +17,21 @@ import type { WhepPlayer } from '../whep-player.js'; // types only: the module i
 /** `#/live`: the list and the create form. */
 export async function liveListPage(main: HTMLElement, signal: AbortSignal): Promise<void> {
   const title = h('input', { id: 'live-title', name: 'title', type: 'text', required: true, placeholder: 'My stream' });
+  // A source URL makes a pulled stream: Strom connects to the camera or server instead of waiting for a publisher.
+  const source = h('input', { id: 'live-source', name: 'source', type: 'url', placeholder: 'rtsp://camera.local/stream (optional)', class: 'mono' });
+  const alwaysOn = h('input', { id: 'live-always-on', name: 'always-on', type: 'checkbox' });
   const form = h('form', { class: 'card row wrap', id: 'create-live' },
     h('div', { class: 'field grow' }, h('label', { for: 'live-title' }, 'Stream title'), title),
+    h('div', { class: 'field grow' }, h('label', { for: 'live-source' }, 'Pull from URL (RTSP camera, RTMP, SRT, HLS .m3u8, HTTP-FLV .flv)'), source,
+      h('label', { class: 'check' }, alwaysOn, ' Keep connected (otherwise only while someone watches)')),
     h('button', { type: 'submit' }, 'Create live stream'));
   const status = h('p', { role: 'status' });
   const list = h('ul', { class: 'list', 'aria-label': 'Live streams' });
   main.append(h('h1', {}, 'Live'), form, status, list);
   form.addEventListener('submit', (e) => {
     e.preventDefault();
-    api<LiveStream>('POST', '/api/v1/live-streams', { title: title.value.trim() || 'Live stream' }).then((s) => {
+    const url = source.value.trim();
+    api<LiveStream>('POST', '/api/v1/live-streams', { title: title.value.trim() || 'Live stream', ...(url ? { source: url, sourceOnDemand: !alwaysOn.checked } : {}) }).then((s) => {
       location.hash = `#/live/${s.id}`;
     }, (err: Error) => {
       status.className = 'error';
@@ -34,7 +41,7 @@ export async function liveListPage(main: HTMLElement, signal: AbortSignal): Prom
   const page = await api<Page<LiveStream>>('GET', '/api/v1/live-streams?limit=100', undefined, signal);
   const text = page.items.length ? await fetchMetrics(signal) : null;
   const onAir = new Set(text ? parseProm(text).filter((x) => x.name === 'strom_live_ingest_bitrate_bps').map((x) => x.labels.stream ?? '') : []);
-  list.replaceChildren(...page.items.map((s) => h('li', {}, h('a', { href: `#/live/${s.id}` }, s.title || s.id), ' ', s.status === 'active' || onAir.has(s.id) ? h('span', { class: 'badge live' }, 'LIVE') : h('span', { class: 'badge' }, 'idle'))));
+  list.replaceChildren(...page.items.map((s) => h('li', {}, h('a', { href: `#/live/${s.id}` }, s.title || s.id), ' ', s.status === 'active' || onAir.has(s.id) ? h('span', { class: 'badge live' }, 'LIVE') : h('span', { class: 'badge' }, 'idle'), s.source ? h('span', { class: 'badge' }, `pulled · ${s.source.state}`) : null)));
   if (!page.items.length) list.append(h('li', { class: 'empty' }, 'No live streams yet.'));
 }
 
@@ -86,7 +93,17 @@ export async function livePage(main: HTMLElement, signal: AbortSignal, id: strin
   // Preview player: HTTP-FLV (mpegts.js) or WebRTC (WHEP)
   const kind = h('select', { id: 'preview-kind', name: 'preview-kind' }, h('option', { value: 'flv' }, 'HTTP-FLV (mpegts.js)'), h('option', { value: 'webrtc' }, 'WebRTC (WHEP)'));
   const outputs = liveOutputsCard(id, signal); // restreaming to other platforms
-  const stage = h('div', { class: 'stage' }, h('p', { class: 'placeholder' }, 'Waiting for a publisher… start OBS or ffmpeg with the settings on this page.'));
+  const pulled = s.source != null;
+  const sourceState = h('span', { class: 'badge', id: 'source-state' }, s.source?.state ?? '');
+  const sourceReason = h('p', { class: 'hint', id: 'source-reason' });
+  const watch = h('button', { type: 'button', id: 'source-watch' }, 'Watch (connects the source)');
+  const stage = h('div', { class: 'stage' }, pulled
+    ? h('p', { class: 'placeholder' }, s.source!.onDemand ? 'Strom connects to the source while someone watches. ' : 'Connecting to the source… ', s.source!.onDemand ? watch : null)
+    : h('p', { class: 'placeholder' }, 'Waiting for a publisher… start OBS or ffmpeg with the settings on this page.'));
+  const sourceCard = !pulled ? null : h('section', { class: 'card', 'aria-labelledby': 'source-h' }, h('h2', { id: 'source-h' }, 'Source'),
+    copyField('source-url', 'Pulled from', s.source!.url),
+    h('p', {}, 'State: ', sourceState, s.source!.onDemand ? ' · on demand' : ' · always connected'), sourceReason,
+    h('p', { class: 'hint' }, 'Credentials in the URL are kept secret. Change or remove the source with PATCH /api/v1/live-streams/<id> (docs/LIVE.md "Pulled sources").'));
   main.append(
     h('div', { class: 'page-head' }, h('h1', {}, s.title || s.id), state),
     h('div', { class: 'live-grid' },
@@ -97,7 +114,7 @@ export async function livePage(main: HTMLElement, signal: AbortSignal, id: strin
         h('p', { class: 'links' }, 'Play elsewhere: ', h('a', { href: pb.flv }, 'HTTP-FLV'), ' · ', h('a', { href: pb.hls }, 'LL-HLS')),
         pb.srt === undefined ? null : copyField('playback-srt', 'SRT playback (ffplay, VLC, srt-live-transmit)', pb.srt),
         pb.rtsp === undefined ? null : copyField('playback-rtsp', 'RTSP playback (VLC, ffplay, NVRs)', pb.rtsp)),
-      h('section', { class: 'card', 'aria-labelledby': 'ingest-h' }, h('h2', { id: 'ingest-h' }, 'Go live'),
+      sourceCard ?? h('section', { class: 'card', 'aria-labelledby': 'ingest-h' }, h('h2', { id: 'ingest-h' }, 'Go live'),
         copyField('ingest-server', 'Server', server),
         copyField('ingest-key', 'Stream key', s.streamKey, true),
         copyField('ingest-url', 'Full ingest URL (ffmpeg)', rtmp, true),
@@ -148,6 +165,7 @@ export async function livePage(main: HTMLElement, signal: AbortSignal, id: strin
     void startPlayer();
   });
   signal.addEventListener('abort', stopPlayer);
+  watch.addEventListener('click', () => void startPlayer()); // an on-demand source connects for its first viewer
 
   const refresh = async () => {
     void outputs.refresh();
@@ -157,7 +175,13 @@ export async function livePage(main: HTMLElement, signal: AbortSignal, id: strin
     const samples = text === null ? null : parseProm(text);
     const mine = (l: Record<string, string>) => l.stream === id;
     const hasGauge = !!samples?.some((x) => x.name === 'strom_live_ingest_bitrate_bps' && x.labels.stream === id);
-    const live = hasGauge || player !== null || await onAir(s, pb.flv, signal);
+    // A pulled stream is never probed: a request for its media would connect an on-demand source.
+    const live = hasGauge || player !== null || (s.source ? s.source.state === 'live' || s.status === 'active' : await onAir(s, pb.flv, signal));
+    if (s.source) {
+      sourceState.textContent = s.source.state;
+      sourceState.className = s.source.state === 'live' ? 'badge live' : 'badge';
+      sourceReason.textContent = s.source.reason ?? '';
+    }
     if (signal.aborted) return;
     const slate = s.live?.slate ?? null;
     state.textContent = slate !== null ? 'RECONNECTING' : live ? 'LIVE' : 'offline';

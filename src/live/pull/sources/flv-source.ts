@@ -9,10 +9,10 @@
 import { fail, isStromError } from '../../../errors.js';
 import { FlvDemuxer, type FlvTag } from '../../formats/flv/flv-demuxer.js';
 import { flvTagUnit } from '../../relay/flv-tag-unit.js';
-import type { SourceConnectOptions, SourceConnection, SourceConnector, SourceMeta, SourceSink } from '../source-connector.js';
-import { maskSourceUrl } from '../source-url.js';
+import type { SourceConnectOptions, SourceConnection, SourceConnector, SourceMeta, SourceSink } from '../connector/source-connector.js';
+import { maskSourceUrl } from '../connector/source-url.js';
 import { discard, httpConnector, SourceHttp } from './shared/http-source.js';
-import { ending } from './shared/source-end.js';
+import { PulledConnection } from './pulled-connection.js';
 
 /** A source that sends nothing this long is dropped (the pull manager reconnects). */
 const STALL_MS = 10_000;
@@ -36,12 +36,13 @@ async function connectFlv(url: URL, sink: SourceSink, o: SourceConnectOptions): 
   const demux = new FlvDemuxer(o.maxBufferBytes);
   let accepted = false;
   let pending: FlvTag[] = [];
-  const { closed, end, ended } = ending(() => {
+  const conn = new FlvConnection(sink, () => {
     clearTimeout(timer);
     ac.abort();
     discard(body);
     http.close();
   });
+  const end = (reason: string, permanent = false) => conn.stop(reason, permanent);
   const header = new Promise<void>((resolve, reject) => {
     body.on('data', (chunk: Buffer) => {
       sink.received(chunk.length);
@@ -56,7 +57,7 @@ async function connectFlv(url: URL, sink: SourceSink, o: SourceConnectOptions): 
       }
       if (demux.flags >= 0) resolve();
       if (!accepted) pending.push(...tags);
-      else for (const t of tags) deliver(t, sink);
+      else for (const t of tags) conn.tag(t);
     });
     body.on('end', () => {
       reject(fail('LIVE_SOURCE_PROTOCOL', maskSourceUrl(url.href), 'the response ended before an FLV header'));
@@ -78,24 +79,39 @@ async function connectFlv(url: URL, sink: SourceSink, o: SourceConnectOptions): 
   o.log.info({ url: maskSourceUrl(res.url.href) }, 'FLV source connected');
   setImmediate(() => {
     accepted = true;
-    for (const t of pending) if (!ended()) deliver(t, sink);
+    for (const t of pending) conn.tag(t);
     pending = [];
   });
-  const conn: SourceConnection = { closed, close: (reason) => end(reason) };
   return conn;
 }
 
-/** One tag to the sink: its unit, and the metadata it tells. */
-function deliver(tag: FlvTag, sink: SourceSink): void {
-  const read = flvTagUnit(tag);
-  if (read === null) return;
-  if (read.meta !== null) {
-    const m: SourceMeta = {};
-    const { width, height, framerate } = read.meta;
-    if (typeof width === 'number' && width > 0) m.width = width;
-    if (typeof height === 'number' && height > 0) m.height = height;
-    if (typeof framerate === 'number' && framerate > 0) m.framerate = framerate;
-    if (Object.keys(m).length > 0) sink.meta(m);
+/** An open HTTP-FLV response. */
+class FlvConnection extends PulledConnection {
+  constructor(sink: SourceSink, private readonly cleanup: () => void) {
+    super(sink);
   }
-  sink.unit(read.unit);
+
+  /** End it (idempotent). */
+  stop(reason: string, permanent: boolean): void {
+    this.end(reason, permanent);
+  }
+
+  /** One tag to the sink: its unit, and the metadata it tells. */
+  tag(tag: FlvTag): void {
+    const read = flvTagUnit(tag);
+    if (read === null || this.ended) return;
+    if (read.meta !== null) {
+      const m: SourceMeta = {};
+      const { width, height, framerate } = read.meta;
+      if (typeof width === 'number' && width > 0) m.width = width;
+      if (typeof height === 'number' && height > 0) m.height = height;
+      if (typeof framerate === 'number' && framerate > 0) m.framerate = framerate;
+      if (Object.keys(m).length > 0) this.sink.meta(m);
+    }
+    this.deliver(read.unit);
+  }
+
+  protected release(): void {
+    this.cleanup();
+  }
 }

@@ -14,10 +14,11 @@
  */
 import { fail, isStromError } from '../../../errors.js';
 import { avcConfigSize } from '../../relay/flv-tag-unit.js';
-import type { SourceConnectOptions, SourceConnection, SourceConnector, SourceSink } from '../source-connector.js';
-import { maskSourceUrl, redactSource } from '../source-url.js';
+import type { SourceConnectOptions, SourceConnection, SourceConnector, SourceSink } from '../connector/source-connector.js';
+import type { MediaUnit } from '../../stream/media-unit.js';
+import { maskSourceUrl, redactSource } from '../connector/source-url.js';
 import { httpConnector, SourceHttp } from './shared/http-source.js';
-import { ending } from './shared/source-end.js';
+import { PulledConnection } from './pulled-connection.js';
 import { loadPlaylist, MediaFollower, type FollowContext } from './hls/media-follower.js';
 import { Pacer } from './hls/pacer.js';
 import type { MasterPlaylist, MediaPlaylist, Variant } from './hls/playlist.js';
@@ -41,17 +42,14 @@ export const hlsConnector: SourceConnector = httpConnector('hls', '.m3u8', (url,
 async function connectHls(url: URL, sink: SourceSink, o: SourceConnectOptions): Promise<SourceConnection> {
   const ac = new AbortController();
   const http = new SourceHttp(url);
-  const pacer = new Pacer((u) => {
-    const size = u.config && u.codec === 'avc' ? avcConfigSize(u.payload) : null;
-    if (size !== null) sink.meta(size);
-    sink.unit(u);
-  }, o.maxBufferBytes);
-  const c: FollowContext = { http, source: url, signal: ac.signal, o, pacer, received: (n) => sink.received(n) };
   const shut = (why: string) => {
     ac.abort(new Error(why));
     pacer.close();
     http.close();
   };
+  const conn = new HlsConnection(sink, shut);
+  const pacer = new Pacer((u) => conn.unit(u), o.maxBufferBytes);
+  const c: FollowContext = { http, source: url, signal: ac.signal, o, pacer, received: (n) => sink.received(n) };
   const timer = setTimeout(() => ac.abort(fail('LIVE_SOURCE_TIMEOUT', maskSourceUrl(url.href), 'reading the playlist and its first segment', o.timeoutMs)), o.timeoutMs);
   let followers: MediaFollower[];
   try {
@@ -67,16 +65,38 @@ async function connectHls(url: URL, sink: SourceSink, o: SourceConnectOptions): 
   }
   clearTimeout(timer);
   o.log.info({ playlists: followers.length }, 'HLS source connected');
-  const { closed, end } = ending(shut);
   pacer.start();
   Promise.all(followers.map((f) => f.run()))
     .then(() => pacer.drained())
-    .then(() => end('source ended'), (err: unknown) => {
+    .then(() => conn.stop('source ended', false), (err: unknown) => {
       const why = redactSource(err instanceof Error ? err.message : String(err), url.href);
       // Retrying cannot help a refused URL or a codec or encryption Strom does not read.
-      end(why, isStromError(err, 'LIVE_SOURCE_REFUSED') || /not supported/.test(why));
+      conn.stop(why, isStromError(err, 'LIVE_SOURCE_REFUSED') || /not supported/.test(why));
     });
-  return { closed, close: (reason) => end(reason) };
+  return conn;
+}
+
+/** An open HLS source: its units leave the pacer through here; ending it stops the followers. */
+class HlsConnection extends PulledConnection {
+  constructor(sink: SourceSink, private readonly shut: (why: string) => void) {
+    super(sink);
+  }
+
+  /** End it (idempotent). */
+  stop(reason: string, permanent: boolean): void {
+    this.end(reason, permanent);
+  }
+
+  /** A paced unit to the sink (an AVC configuration also tells the picture size). */
+  unit(u: MediaUnit): void {
+    const size = u.config && u.codec === 'avc' ? avcConfigSize(u.payload) : null;
+    if (size !== null && !this.ended) this.sink.meta(size);
+    this.deliver(u);
+  }
+
+  protected release(): void {
+    this.shut('closed');
+  }
 }
 
 /** The media playlists to follow for `url`: itself, or the chosen variant (and its audio rendition). */

@@ -3,10 +3,10 @@
  * induction (version 4, UDT_DGRAM) until the listener answers with its cookie, then conclusion
  * (version 5, HSREQ, stream id, key material when a passphrase is set), repeated every 250 ms until
  * the listener accepts or refuses, within `connectTimeoutMs`. Strom calls out for `srt://`
- * restream outputs; tests use it to drive the listener exactly.
+ * restream outputs and pulled `srt://` sources; tests use it to drive the listener exactly.
  */
 import dgram from 'node:dgram';
-import { fail } from '../../../errors.js';
+import { fail, isStromError } from '../../../errors.js';
 import { newKeyMaterial, PacketCipher, sealKeyMaterial } from './crypto.js';
 import { monotonicMs, SrtConnection } from './connection.js';
 import { buildHandshake, HS_EXT, HS_TYPE, parseHandshake, SRT_MAGIC, STROM_SRT_FLAGS, STROM_SRT_VERSION, UDT_DGRAM, type Handshake } from './handshake.js';
@@ -34,14 +34,39 @@ export interface SrtCall {
 
 const RETRY_MS = 250;
 
+/** What the common SRT rejection codes mean (libsrt SRT_REJ_* and the SRT_REJX_* of access control). */
+const REJECTION_NAMES: Record<number, string> = {
+  1000: 'unknown reason', 1001: 'system error on the listener', 1002: 'rejected by the listener', 1003: 'listener out of resources',
+  1004: 'handshake not accepted', 1005: 'listener backlog full', 1007: 'listener closing', 1008: 'SRT version too old',
+  1010: 'wrong passphrase', 1011: 'encryption required by one side only', 1013: 'congestion control mismatch', 1014: 'packet filter mismatch',
+  1016: 'handshake timed out', 1400: 'bad stream id', 1401: 'unauthorized', 1403: 'stream key refused', 1404: 'stream not found',
+  1405: 'mode refused', 1409: 'stream already published', 1500: 'listener internal error', 1503: 'listener unavailable',
+};
+
+/** The listener's rejection in a failed `callSrt` (code and its meaning), or null when it was no rejection. */
+export function rejectionOf(err: unknown): { code: number; why: string } | null {
+  const m = isStromError(err, 'SRT_CONNECT_FAILED') ? /rejected with code (\d+)/.exec(err.message) : null;
+  if (m === null) return null;
+  const code = Number(m[1]);
+  return { code, why: `SRT rejection ${code}${REJECTION_NAMES[code] ? ` (${REJECTION_NAMES[code]})` : ''}` };
+}
+
 /** Connect to an SRT listener; rejects with SRT_CONNECT_FAILED naming the reason. */
 export async function callSrt(o: CallOptions): Promise<SrtCall> {
   const socket = dgram.createSocket(o.host.includes(':') ? 'udp6' : 'udp4');
   socket.on('error', () => {});
   await new Promise<void>((resolve, reject) => {
-    socket.once('error', reject);
+    const failed = (err: Error) => {
+      try {
+        socket.close(); // a failed lookup or connect leaves nothing open
+      } catch {
+        // never bound
+      }
+      reject(err);
+    };
+    socket.once('error', failed);
     socket.connect(o.port, o.host, () => {
-      socket.off('error', reject);
+      socket.off('error', failed);
       resolve();
     });
   });

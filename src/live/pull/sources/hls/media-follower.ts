@@ -12,8 +12,8 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fail, isStromError, type StromError } from '../../../../errors.js';
 import type { TrackKind } from '../../../stream/media-unit.js';
-import type { SourceConnectOptions } from '../../source-connector.js';
-import { maskSourceUrl } from '../../source-url.js';
+import type { SourceConnectOptions } from '../../connector/source-connector.js';
+import { maskSourceUrl } from '../../connector/source-url.js';
 import type { SourceHttp } from '../shared/http-source.js';
 import type { Pacer } from './pacer.js';
 import { parsePlaylist, type MasterPlaylist, type MediaPlaylist, type Segment } from './playlist.js';

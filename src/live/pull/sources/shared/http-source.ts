@@ -8,8 +8,8 @@
  */
 import { Agent, type Dispatcher } from 'undici';
 import { fail, isStromError, type StromError } from '../../../../errors.js';
-import type { SourceConnector } from '../../source-connector.js';
-import { maskSourceUrl, redactSource } from '../../source-url.js';
+import type { SourceConnector } from '../../connector/source-connector.js';
+import { maskSourceUrl, redactSource } from '../../connector/source-url.js';
 
 /** Redirect hops followed per request. */
 export const MAX_REDIRECTS = 5;

@@ -5,7 +5,7 @@
  * port and (except for RTMP's key) the path, so an operator can still tell sources apart:
  * `rtsp://••••@camera.local:554/Streaming/Channels/101`, `https://cdn.example/live.m3u8?token=••••`.
  */
-import { maskOutputUrl, redact, secretsOf } from '../restream/output-url.js';
+import { maskOutputUrl, redact, secretsOf } from '../../restream/output-url.js';
 
 const DOTS = '••••';
 

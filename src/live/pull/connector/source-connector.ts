@@ -7,8 +7,8 @@
  * sources/, one file (or folder) per protocol; connectors.ts lists those that exist.
  */
 import type { Logger } from 'pino';
-import { fail } from '../../errors.js';
-import type { MediaUnit } from '../stream/media-unit.js';
+import { fail } from '../../../errors.js';
+import type { MediaUnit } from '../../stream/media-unit.js';
 import { maskSourceUrl } from './source-url.js';
 
 /** Stream metadata a source can tell (picture size from the SPS or the source's metadata, frame rate). */
