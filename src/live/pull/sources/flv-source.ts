@@ -9,10 +9,12 @@
 import { fail, isStromError } from '../../../errors.js';
 import { FlvDemuxer, type FlvTag } from '../../formats/flv/flv-demuxer.js';
 import { flvTagUnit } from '../../relay/flv-tag-unit.js';
-import type { SourceConnectOptions, SourceConnection, SourceConnector, SourceMeta, SourceSink } from '../connector/source-connector.js';
+import type { Amf0Object } from '../../rtmp/amf0.js';
+import type { SourceConnectOptions, SourceConnection, SourceConnector, SourceSink } from '../connector/source-connector.js';
 import { maskSourceUrl } from '../connector/source-url.js';
 import { discard, httpConnector, SourceHttp } from './shared/http-source.js';
 import { PulledConnection } from './pulled-connection.js';
+import { metaOf } from './rtmp-source-connection.js';
 
 /** A source that sends nothing this long is dropped (the pull manager reconnects). */
 const STALL_MS = 10_000;
@@ -100,14 +102,8 @@ class FlvConnection extends PulledConnection {
   tag(tag: FlvTag): void {
     const read = flvTagUnit(tag);
     if (read === null || this.ended) return;
-    if (read.meta !== null) {
-      const m: SourceMeta = {};
-      const { width, height, framerate } = read.meta;
-      if (typeof width === 'number' && width > 0) m.width = width;
-      if (typeof height === 'number' && height > 0) m.height = height;
-      if (typeof framerate === 'number' && framerate > 0) m.framerate = framerate;
-      if (Object.keys(m).length > 0) this.sink.meta(m);
-    }
+    const meta = read.meta === null ? {} : metaOf(read.meta as Amf0Object);
+    if (Object.keys(meta).length > 0) this.sink.meta(meta);
     this.deliver(read.unit);
   }
 
