@@ -189,5 +189,15 @@ put('captions', {
   'basic.vtt': 'WEBVTT - sample\n\nSTYLE\n::cue { color: yellow }\n\nNOTE a comment\n\n1\n00:00:01.000 --> 00:00:03.500 line:0 align:start\n<b>Hello</b> there\n\n00:01:02.250 --> 00:01:04.000\nSecond cue\nwith two lines\n',
   'basic.srt': '1\r\n00:00:01,000 --> 00:00:02,500\r\nFirst subtitle\r\n\r\n2\r\n00:00:03,000 --> 00:00:05,000\r\n<i>Second</i>\r\n',
 });
+put('fmp4', {
+  'ffmpeg-avc-aac.mp4': ffmpegFile('frag.mp4', [...H264, '-c:a', 'aac', '-t', '0.3', '-movflags', 'frag_keyframe+empty_moov+default_base_moof', '-f', 'mp4']),
+});
+put('m3u8', {
+  'ffmpeg-ts-live.m3u8': '#EXTM3U\n#EXT-X-VERSION:3\n#EXT-X-TARGETDURATION:1\n#EXT-X-MEDIA-SEQUENCE:7\n#EXTINF:1.000000,\ns7.ts\n#EXTINF:1.000000,\ns8.ts\n#EXT-X-DISCONTINUITY\n#EXTINF:0.960000,\ns9.ts\n',
+  'ffmpeg-fmp4.m3u8': '#EXTM3U\n#EXT-X-VERSION:7\n#EXT-X-TARGETDURATION:1\n#EXT-X-MEDIA-SEQUENCE:0\n#EXT-X-MAP:URI="init_0.mp4"\n#EXTINF:1.000000,\ns0_0.m4s\n#EXTINF:1.000000,\ns0_1.m4s\n#EXT-X-ENDLIST\n',
+  'ffmpeg-master-audio.m3u8': '#EXTM3U\n#EXT-X-VERSION:7\n#EXT-X-MEDIA:TYPE=AUDIO,GROUP-ID="group_aud",NAME="audio_1",DEFAULT=YES,URI="p1.m3u8"\n#EXT-X-STREAM-INF:BANDWIDTH=75900,RESOLUTION=320x240,CODECS="avc1.42c00d,mp4a.40.2",AUDIO="group_aud"\np0.m3u8\n\n#EXT-X-STREAM-INF:BANDWIDTH=75900,CODECS="mp4a.40.2",AUDIO="group_aud"\np1.m3u8\n',
+  'byterange.m3u8': '#EXTM3U\n#EXT-X-TARGETDURATION:4\n#EXT-X-VERSION:4\n#EXT-X-MAP:URI="main.mp4",BYTERANGE="720@0"\n#EXTINF:4.0,\n#EXT-X-BYTERANGE:75232@720\nmain.mp4\n#EXTINF:4.0,\n#EXT-X-BYTERANGE:82112\nmain.mp4\n#EXT-X-KEY:METHOD=NONE\n#EXT-X-ENDLIST\n',
+  'll-hls.m3u8': '#EXTM3U\n#EXT-X-VERSION:9\n#EXT-X-TARGETDURATION:2\n#EXT-X-SERVER-CONTROL:CAN-BLOCK-RELOAD=YES,PART-HOLD-BACK=1.5,CAN-SKIP-UNTIL=12\n#EXT-X-PART-INF:PART-TARGET=0.5\n#EXT-X-MEDIA-SEQUENCE:3\n#EXT-X-MAP:URI="init_abc.mp4"\n#EXT-X-PROGRAM-DATE-TIME:2026-12-07T12:00:00.000Z\n#EXT-X-PART:DURATION=0.5,URI="part_abc_12.m4s",INDEPENDENT=YES\n#EXTINF:2.000,\nseg_abc_3.m4s\n#EXT-X-PRELOAD-HINT:TYPE=PART,URI="part_abc_13.m4s"\n',
+});
 rmSync(tmp, { recursive: true, force: true });
 process.stdout.write('corpus written\n');

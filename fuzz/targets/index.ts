@@ -9,9 +9,11 @@ import { tusHeaders } from './tus.js';
 import { tsDemux } from './ts.js';
 import { srtPacket, srtReceiver } from './srt.js';
 import { captions } from './captions.js';
+import { fmp4 } from './fmp4.js';
+import { m3u8 } from './hls.js';
 
 /** All targets. */
-export const targets: readonly FuzzTarget[] = [rtmpChunk, amf0, flv, leanHttp, rangeHeaders, sdp, rtpH264, cmcd, llHlsQuery, tusHeaders, tsDemux, srtPacket, srtReceiver, srtStreamId, captions];
+export const targets: readonly FuzzTarget[] = [rtmpChunk, amf0, flv, leanHttp, rangeHeaders, sdp, rtpH264, cmcd, llHlsQuery, tusHeaders, tsDemux, srtPacket, srtReceiver, srtStreamId, captions, m3u8, fmp4];
 
 /** The target called `name`, or undefined. */
 export function targetNamed(name: string): FuzzTarget | undefined {

@@ -12,11 +12,9 @@ import http from 'node:http';
 import https from 'node:https';
 import type { OriginEntry } from '../../cluster/origin-map.js';
 import { FlvDemuxer, type FlvTag } from '../formats/flv/flv-demuxer.js';
-import { audioToUnit, scriptToUnit, TAG, videoToUnit } from '../formats/flv/flv-tags.js';
 import type { MediaUnit } from '../stream/media-unit.js';
 import type { Publisher } from '../stream/stream.js';
-import { decodeAmf0, type Amf0Object } from '../rtmp/amf0.js';
-import { spsSize } from '../rtp/h264-sps.js';
+import { flvTagUnit } from './flv-tag-unit.js';
 import type { RelayStats } from './relay-metrics.js';
 
 /** An upstream that sends nothing this long is dropped (and the origin looked up again). */
@@ -148,38 +146,13 @@ export class RelayUpstream implements Publisher {
 
   /** One FLV tag → a unit for the pull. */
   private tag(tag: FlvTag, attempt: Attempt): void {
-    let u: MediaUnit | null;
-    let meta: Record<string, unknown> | null = null;
-    if (tag.type === TAG.VIDEO) u = videoToUnit(tag.body, tag.timestamp);
-    else if (tag.type === TAG.AUDIO) u = audioToUnit(tag.body, tag.timestamp);
-    else if (tag.type === TAG.SCRIPT) {
-      u = scriptToUnit(tag.body, tag.timestamp);
-      meta = onMetaData(tag.body);
-    } else return;
-    if (u === null) return;
-    if (u.kind === 'video' && u.config && u.codec === 'avc') meta = avcSize(u.payload);
+    const read = flvTagUnit(tag);
+    if (read === null) return;
+    const u = read.unit;
     if (!attempt.streamed && !u.config && u.kind !== 'data') {
       attempt.streamed = true;
       this.stats.connects++;
     }
-    this.handlers.unit(this, u, tag.body.length + 15, meta);
+    this.handlers.unit(this, u, tag.body.length + 15, read.meta);
   }
-}
-
-/** The origin's onMetaData object (width, height, framerate: playlists and status use them), or null. */
-function onMetaData(body: Buffer): Record<string, unknown> | null {
-  try {
-    const [name, obj] = decodeAmf0(body);
-    if (name === 'onMetaData' && obj !== null && typeof obj === 'object' && !Array.isArray(obj) && !(obj instanceof Date)) return { ...(obj as Amf0Object) };
-  } catch {
-    // not AMF0 metadata: the unit is still passed on as is
-  }
-  return null;
-}
-
-/** Picture size from the first SPS of an AVCDecoderConfigurationRecord (ISO/IEC 14496-15 §5.3.3.1). */
-function avcSize(record: Buffer): { width: number; height: number } | null {
-  if (record.length < 8 || (record[5]! & 0x1f) === 0) return null;
-  const len = record.readUInt16BE(6);
-  return record.length < 8 + len ? null : spsSize(record.subarray(8, 8 + len));
 }

@@ -76,7 +76,7 @@ export class RtmpSourceConnection extends PulledConnection {
 }
 
 /** Picture size and frame rate from an onMetaData object (FLV 10.1 §E.5). */
-function metaOf(o: Amf0Object): SourceMeta {
+export function metaOf(o: Amf0Object): SourceMeta {
   const num = (v: Amf0Value | undefined) => (typeof v === 'number' && Number.isFinite(v) && v > 0 ? v : undefined);
   const out: SourceMeta = {};
   const width = num(o.width);
