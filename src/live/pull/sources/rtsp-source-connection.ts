@@ -1,0 +1,180 @@
+/**
+ * A playing RTSP pull: the session client-session.ts opened, its RTP turned into units
+ * (rtp-receiver.ts, the same path an RTSP publisher's packets take) and handed to the pull sink.
+ * It keeps the session alive (GET_PARAMETER or OPTIONS at half the Session timeout, RFC 2326
+ * §12.37), sends receiver reports every RR_INTERVAL_MS (RFC 3550 §6.4.2) and PLIs to ask for a
+ * keyframe (RFC 4585 §6.3.1). Video before the first keyframe is dropped (a decoder cannot start
+ * there); a source that gives none within KEYFRAME_WAIT_MS, or no RTP for the idle limit, is
+ * ended. Over UDP, no RTP within UDP_FIRST_PACKET_MS after PLAY (a firewall, NAT) makes it start
+ * over with RTP interleaved in the RTSP connection. close() sends TEARDOWN (best effort).
+ */
+import { isStromError, type StromError } from '../../../errors.js';
+import { isPermanent, openPlaying, type PlayingSession, type PlayOptions } from '../../rtsp/client-session.js';
+import type { TrackOutput } from '../../rtsp/ingest-tracks.js';
+import { interleavedFrame } from '../../rtsp/rtsp-message.js';
+import { RtpReceiver } from '../../rtsp/rtp-receiver.js';
+import { receiverReport } from '../../rtp/rtcp.js';
+import type { MediaUnit } from '../../stream/media-unit.js';
+import type { SourceConnection, SourceEnd, SourceSink } from '../source-connector.js';
+
+/** Over UDP, this long without a first RTP packet after PLAY falls back to TCP. */
+export const UDP_FIRST_PACKET_MS = 3_000;
+/** Video without a keyframe for this long after its first frame ends the connection. */
+const KEYFRAME_WAIT_MS = 10_000;
+const RR_INTERVAL_MS = 5_000;
+/** PLIs are sent at most this often. */
+const PLI_INTERVAL_MS = 1_000;
+const TEARDOWN_WAIT_MS = 1_000;
+
+/** One pull from an RTSP source. */
+export class RtspSourceConnection implements SourceConnection {
+  readonly closed: Promise<SourceEnd>;
+  private resolveClosed!: (e: SourceEnd) => void;
+  private session: PlayingSession;
+  private receiver!: RtpReceiver;
+  private readonly started = Date.now();
+  private readonly ssrc = (Math.random() * 0xffffffff) >>> 0;
+  private timers: NodeJS.Timeout[] = [];
+  /** Ended (closed resolves once sockets are freed). */
+  private settled = false;
+  /** Ending or falling back: the watchdog does nothing. */
+  private ending = false;
+  private keyed = false;
+  private firstVideoAt = 0;
+  private lastPli = 0;
+  private size = { width: 0, height: 0 };
+  private playedAt = Date.now();
+
+  constructor(session: PlayingSession, private readonly sink: SourceSink, private readonly o: PlayOptions, private readonly url: URL, private readonly idleMs: number) {
+    this.closed = new Promise((resolve) => { this.resolveClosed = resolve; });
+    this.session = session;
+    this.attach();
+  }
+
+  /** Close the connection: TEARDOWN (best effort), then free sockets and timers. */
+  close(reason: string): void {
+    void this.finish({ reason, permanent: false }, true);
+  }
+
+  /** Ask the camera for a keyframe (RTCP PLI about its video track). */
+  requestKeyframe(): void {
+    const i = this.session.tracks.findIndex((t) => t.ingest.kind === 'video');
+    const ssrc = i < 0 ? null : this.receiver.ssrc(i);
+    if (ssrc === null || Date.now() - this.lastPli < PLI_INTERVAL_MS) return;
+    this.lastPli = Date.now();
+    this.sendReports(i, ssrc);
+  }
+
+  private attach(): void {
+    const s = this.session;
+    const out: TrackOutput = { unit: (u) => this.unit(u), size: (width, height) => this.resized(width, height) };
+    this.receiver = new RtpReceiver(s.tracks.map((t) => t.ingest), s.tracks.map((t) => t.udp !== null), 64, { bytesIn: 0, badPackets: 0 }, out, this.started);
+    this.keyed = false;
+    this.firstVideoAt = 0;
+    this.playedAt = Date.now();
+    const channels = new Map<number, [number, boolean]>();
+    s.tracks.forEach((t, i) => {
+      if (t.udp !== null) {
+        t.udp.onPacket = (data, rtcp) => {
+          this.sink.received(data.length);
+          this.receiver.packet(i, data, rtcp);
+        };
+      } else {
+        channels.set(t.channels[0], [i, false]);
+        channels.set(t.channels[1], [i, true]);
+      }
+    });
+    let counted = s.client.bytesIn;
+    s.client.onData = (channel, data) => {
+      const c = channels.get(channel);
+      if (c !== undefined) this.receiver.packet(c[0], data, c[1]);
+      this.sink.received(s.client.bytesIn - counted);
+      counted = s.client.bytesIn;
+    };
+    s.client.onEnd = (why) => void this.finish({ reason: why.message, permanent: false }, false);
+    const keepAlive = Math.max(1_000, s.client.sessionTimeoutMs / 2);
+    this.timers = [
+      setInterval(() => s.client.request(s.keepAlive, s.url, keepAlive).catch(() => {}), keepAlive),
+      setInterval(() => this.sendReports(), RR_INTERVAL_MS),
+      setInterval(() => this.watch(), 250),
+    ];
+  }
+
+  /** Idle, first packet and keyframe limits; over UDP the TCP fallback. */
+  private watch(): void {
+    if (this.ending) return;
+    const now = Date.now();
+    const last = this.receiver.lastPacketAt;
+    const udp = this.session.tracks.some((t) => t.udp !== null);
+    if (last === 0 && udp && now - this.playedAt > UDP_FIRST_PACKET_MS) void this.fallback();
+    else if (now - (last || this.playedAt) > this.idleMs) void this.finish({ reason: `no RTP from the source for ${(this.idleMs / 1000).toFixed(1)} s`, permanent: false }, true);
+    else if (!this.keyed && this.firstVideoAt > 0 && now - this.firstVideoAt > KEYFRAME_WAIT_MS) void this.finish({ reason: `no keyframe within ${KEYFRAME_WAIT_MS / 1000} s of the first video frame`, permanent: false }, true);
+  }
+
+  /** No RTP over UDP: tear down and play again with interleaved RTP. */
+  private async fallback(): Promise<void> {
+    this.ending = true;
+    this.o.log.info({ afterMs: UDP_FIRST_PACKET_MS }, 'rtsp source sent no RTP over UDP: falling back to TCP');
+    this.detach(true);
+    try {
+      this.session = await openPlaying(this.url, { ...this.o, transport: 'tcp', deadline: Date.now() + this.o.timeoutMs });
+    } catch (err) {
+      const e = err as StromError;
+      this.ending = false;
+      return void this.finish({ reason: isStromError(e) ? e.message : String(err), permanent: isStromError(e) && isPermanent(e) }, false);
+    }
+    this.ending = false;
+    if (this.settled) return this.detach(true);
+    this.attach();
+  }
+
+  private async finish(end: SourceEnd, teardown: boolean): Promise<void> {
+    if (this.settled) return;
+    this.settled = true;
+    this.ending = true;
+    await this.detach(teardown);
+    this.o.log.info({ reason: end.reason, bytesIn: this.receiver.bytes, framesDropped: this.receiver.dropped(), ...this.receiver.sequenceStats() }, 'rtsp source ended');
+    this.resolveClosed(end);
+  }
+
+  /** Stop timers, TEARDOWN (bounded wait), close the connection and the UDP sockets. */
+  private async detach(teardown: boolean): Promise<void> {
+    for (const t of this.timers) clearInterval(t);
+    this.timers = [];
+    const s = this.session;
+    s.client.onEnd = () => {};
+    s.client.onData = () => {};
+    for (const t of s.tracks) t.udp?.close();
+    if (teardown && !s.client.closed) await s.client.request('TEARDOWN', s.url, TEARDOWN_WAIT_MS).catch(() => {});
+    s.client.close('closed');
+  }
+
+  private unit(u: MediaUnit): void {
+    if (u.kind === 'video' && !u.config && !this.keyed) {
+      if (!u.keyframe) {
+        this.firstVideoAt ||= Date.now();
+        this.requestKeyframe();
+        return; // a decoder cannot start here
+      }
+      this.keyed = true;
+    }
+    this.sink.unit(u);
+  }
+
+  private resized(width: number, height: number): void {
+    if (width === this.size.width && height === this.size.height) return;
+    this.size = { width, height };
+    this.sink.meta({ width, height });
+  }
+
+  /** Receiver reports for every track (with a PLI about `pliSsrc` on track `pliTrack`). */
+  private sendReports(pliTrack = -1, pliSsrc?: number): void {
+    this.session.tracks.forEach((t, i) => {
+      const report = this.receiver.report(i);
+      if (report === null) return;
+      const b = receiverReport({ ssrc: this.ssrc, cname: 'strom', reports: [report], now: Date.now(), pli: i === pliTrack ? pliSsrc : undefined });
+      if (t.udp !== null) t.udp.sendRtcp(b);
+      else this.session.client.write(interleavedFrame(t.channels[1], b));
+    });
+  }
+}
