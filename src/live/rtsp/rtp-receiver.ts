@@ -11,7 +11,7 @@ import { isStromError } from '../../errors.js';
 import { parseRtcp, RTCP_TYPE, type ReceptionReport } from '../rtp/rtcp.js';
 import { ReorderBuffer, type SequenceStats } from '../rtp/reorder-buffer.js';
 import { RtpClock } from '../rtp/rtp-clock.js';
-import { parseRtp, type RtpPacket } from '../rtp/rtp-packet.js';
+import { parseRtp } from '../rtp/rtp-packet.js';
 import type { IngestTrack, TrackOutput } from './ingest-tracks.js';
 
 /** Counters a receiver adds to (the RTSP server's stats, or a pull connection's own). */
@@ -66,14 +66,8 @@ export class RtpReceiver {
     const t = this.tracks[index];
     if (t === undefined) return;
     if (rtcp) return this.rtcp(t, data);
-    let p: RtpPacket;
-    try {
-      p = parseRtp(data);
-    } catch (err) {
-      if (!isStromError(err)) throw err;
-      this.counters.badPackets++;
-      return;
-    }
+    const p = this.parse(parseRtp, data);
+    if (p === null) return;
     this.bytes += p.payload.length;
     this.counters.bytesIn += p.payload.length;
     this.lastPacketAt = Date.now();
@@ -113,6 +107,17 @@ export class RtpReceiver {
     return { ssrc: t.ssrc, lost: Math.max(0, t.past.lost + t.reorder.stats.lost), fractionLost: expected > 0 && lostInterval > 0 ? Math.floor((lostInterval * 256) / expected) : 0, highestSeq, lastSr: t.lastSr };
   }
 
+  /** `parse(data)`, or null for a malformed packet (counted). */
+  private parse<T>(parse: (b: Buffer) => T, data: Buffer): T | null {
+    try {
+      return parse(data);
+    } catch (err) {
+      if (!isStromError(err)) throw err;
+      this.counters.badPackets++;
+      return null;
+    }
+  }
+
   private newSource(t: ReceiveTrack, ssrc: number): void {
     if (t.ssrc >= 0) {
       for (const k of ['lost', 'reordered', 'late'] as const) t.past[k] += t.reorder.stats[k];
@@ -139,15 +144,7 @@ export class RtpReceiver {
   }
 
   private rtcp(t: ReceiveTrack, data: Buffer): void {
-    let packets;
-    try {
-      packets = parseRtcp(data);
-    } catch (err) {
-      if (!isStromError(err)) throw err;
-      this.counters.badPackets++;
-      return;
-    }
-    for (const r of packets) {
+    for (const r of this.parse(parseRtcp, data) ?? []) {
       if (r.type !== RTCP_TYPE.SR || r.sender === null) continue;
       this.ntpStart ??= r.sender.ntpMs - (Date.now() - this.started);
       t.clock.senderReport(r.sender.ntpMs, r.sender.rtpTimestamp);
