@@ -9,9 +9,10 @@ import { tusHeaders } from './tus.js';
 import { tsDemux } from './ts.js';
 import { srtPacket, srtReceiver } from './srt.js';
 import { captions } from './captions.js';
+import { rtspResponse } from './rtsp.js';
 
 /** All targets. */
-export const targets: readonly FuzzTarget[] = [rtmpChunk, amf0, flv, leanHttp, rangeHeaders, sdp, rtpH264, cmcd, llHlsQuery, tusHeaders, tsDemux, srtPacket, srtReceiver, srtStreamId, captions];
+export const targets: readonly FuzzTarget[] = [rtmpChunk, amf0, flv, leanHttp, rangeHeaders, sdp, rtpH264, cmcd, llHlsQuery, tusHeaders, tsDemux, srtPacket, srtReceiver, srtStreamId, captions, rtspResponse];
 
 /** The target called `name`, or undefined. */
 export function targetNamed(name: string): FuzzTarget | undefined {

@@ -128,13 +128,14 @@ export class RtspClient {
     this.end(fail('LIVE_SOURCE_UNREACHABLE', this.o.display, reason));
   }
 
-  private send(method: string, uri: string, timeoutMs: number, headers: ReadonlyArray<[string, string]>): Promise<RtspResponse> {
+  private send(method: string, rawUri: string, timeoutMs: number, headers: ReadonlyArray<[string, string]>): Promise<RtspResponse> {
     if (this.ended !== null) return Promise.reject(this.ended);
+    const uri = safeUri(rawUri);
     const cseq = ++this.cseq;
-    let head = `${method} ${uri} RTSP/1.0\r\nCSeq: ${cseq}\r\nUser-Agent: ${USER_AGENT}\r\n`;
-    if (this.session !== null) head += `Session: ${this.session}\r\n`;
-    if (this.auth !== null) head += `Authorization: ${this.auth.header(method, uri)}\r\n`;
-    for (const [k, v] of headers) head += `${k}: ${v.replace(/[\r\n]/g, ' ')}\r\n`;
+    const all: Array<[string, string]> = [['CSeq', String(cseq)], ['User-Agent', USER_AGENT]];
+    if (this.session !== null) all.push(['Session', this.session]);
+    if (this.auth !== null) all.push(['Authorization', this.auth.header(method, uri)]);
+    const head = requestHead(method, uri, [...all, ...headers]);
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
         const i = this.pending.findIndex((p) => p.cseq === cseq);
@@ -142,7 +143,7 @@ export class RtspClient {
         reject(fail('LIVE_SOURCE_TIMEOUT', this.o.display, `an answer to ${method}`, this.o.budgetMs ?? timeoutMs));
       }, timeoutMs);
       this.pending.push({ cseq, resolve, reject, timer });
-      this.socket.write(`${head}\r\n`, 'latin1');
+      this.socket.write(head, 'latin1');
     });
   }
 
@@ -168,8 +169,8 @@ export class RtspClient {
   }
 
   private answered(r: RtspResponse): void {
-    const cseq = Number(r.headers.get('cseq'));
-    const i = Math.max(0, this.pending.findIndex((p) => p.cseq === cseq)); // no or unknown CSeq: the oldest request
+    const cseq = r.headers.get('cseq');
+    const i = cseq === undefined ? 0 : this.pending.findIndex((p) => String(p.cseq) === cseq.trim()); // no CSeq: the oldest request
     const p = this.pending[i];
     if (p === undefined) return;
     this.pending.splice(i, 1);
@@ -194,4 +195,19 @@ export class RtspClient {
     }
     this.onEnd(why);
   }
+}
+
+/** A URI fit for a request line: whitespace (from an SDP's control attribute) percent-encoded. */
+export function safeUri(uri: string): string {
+  return uri.replace(/\s/g, encodeURIComponent);
+}
+
+/**
+ * A request's head, blank line included. Values that came from the server (Session, a Digest
+ * realm or nonce, a control URL) cannot break its lines: CR and LF become spaces.
+ */
+export function requestHead(method: string, uri: string, headers: ReadonlyArray<[string, string]>): string {
+  let head = `${method} ${safeUri(uri)} RTSP/1.0\r\n`;
+  for (const [k, v] of headers) head += `${k}: ${v.replace(/[\r\n]/g, ' ')}\r\n`;
+  return `${head}\r\n`;
 }
