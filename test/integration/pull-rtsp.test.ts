@@ -16,7 +16,9 @@ import pino from 'pino';
 import { fail, isStromError } from '../../src/errors.js';
 import { rtspConnector } from '../../src/live/pull/sources/rtsp-source.js';
 import type { SourceConnection, SourceMeta, SourceSink } from '../../src/live/pull/source-connector.js';
-import { RtspReader, type RtspRequest } from '../../src/live/rtsp/rtsp-message.js';
+import { interleavedFrame, RtspReader, type RtspRequest } from '../../src/live/rtsp/rtsp-message.js';
+import { packetizeH264 } from '../../src/live/rtp/h264-packetizer.js';
+import { serializeRtp } from '../../src/live/rtp/rtp-packet.js';
 import type { MediaUnit } from '../../src/live/stream/media-unit.js';
 import { run, startLive } from '../helpers/live-fixtures.js';
 import { until, within } from '../helpers/until.js';
@@ -275,4 +277,79 @@ test('hostile servers: silence, redirect loop, lying interleaved length, garbage
   }
   await sleep(100);
   await until(() => openSockets() <= before, `sockets closed (${openSockets()} open, ${before} before)`, 5_000);
+});
+
+/** H.264 access units (NAL units without start codes) of a short ffmpeg test pattern, one AUD each. */
+async function accessUnits(size: string, frames: number): Promise<Buffer[][]> {
+  const r = await new Promise<Buffer>((resolve, reject) => {
+    const c = spawn('ffmpeg', ['-v', 'error', '-f', 'lavfi', '-i', `testsrc=size=${size}:rate=25`, '-frames:v', String(frames), '-c:v', 'libx264', '-preset', 'ultrafast', '-bf', '0', '-g', '5', '-x264-params', 'aud=1', '-f', 'h264', '-'], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const parts: Buffer[] = [];
+    c.stdout.on('data', (d: Buffer) => parts.push(d));
+    c.on('close', (code) => (code === 0 ? resolve(Buffer.concat(parts)) : reject(new Error(`ffmpeg exited ${code}`))));
+  });
+  const nalus: Buffer[] = [];
+  let start = -1;
+  for (let i = 0; i + 2 < r.length; i++) {
+    if (r[i] === 0 && r[i + 1] === 0 && r[i + 2] === 1) {
+      if (start >= 0) nalus.push(r.subarray(start, i > 0 && r[i - 1] === 0 ? i - 1 : i));
+      start = i + 3;
+      i += 2;
+    }
+  }
+  nalus.push(r.subarray(start));
+  const aus: Buffer[][] = [];
+  for (const n of nalus) {
+    if ((n[0]! & 0x1f) === 9) aus.push([]);
+    aus.at(-1)?.push(n);
+  }
+  return aus;
+}
+
+test('camera realities: no IDR at start (dropped, PLI sent), RTP timestamp wrap, SSRC change, resolution change mid-stream', { skip: ffmpegMissing }, async () => {
+  const small = await accessUnits('320x240', 10);
+  const large = await accessUnits('640x480', 10);
+  const sps = small[0]!.find((n) => (n[0]! & 0x1f) === 7)!;
+  const pps = small[0]!.find((n) => (n[0]! & 0x1f) === 8)!;
+  const sdp = SDP().replace('a=control:trackID=0', `a=fmtp:96 packetization-mode=1;sprop-parameter-sets=${sps.toString('base64')},${pps.toString('base64')}\r\na=control:trackID=0`);
+  let plis = 0;
+  const server = await fakeServer(camLike((s) => {
+    // P-frames first (no IDR yet), then a GOP near the 32-bit timestamp wrap, then the camera restarts: new SSRC, new size.
+    const plan = [...small.slice(1, 3).map((au) => ({ au, ssrc: 1 })), ...small.map((au) => ({ au, ssrc: 1 })), ...large.map((au) => ({ au, ssrc: 2 }))];
+    let seq = 65_530;
+    let ts = 0xffffffff - 3600 * 4;
+    const send = (i: number) => {
+      const step = plan[i];
+      if (step === undefined || s.destroyed) return;
+      if (i > 0 && step.ssrc !== plan[i - 1]!.ssrc) {
+        seq = 100;
+        ts = 123_456_789;
+      }
+      for (const p of packetizeH264(step.au)) s.write(interleavedFrame(0, serializeRtp({ payloadType: 96, marker: p.marker, sequenceNumber: seq++ & 0xffff, timestamp: ts >>> 0, ssrc: step.ssrc, payload: p.payload })));
+      ts = (ts + 3600) >>> 0;
+      setTimeout(() => send(i + 1), 40);
+    };
+    send(0);
+    const frames = new RtspReader({ maxHeaderBytes: 8192, maxBodyBytes: 8192 });
+    s.on('data', (d: Buffer) => {
+      try {
+        for (const item of frames.push(d)) if (item.type === 'data' && item.channel === 1 && item.data.includes(Buffer.from([0x81, 206]))) plis++;
+      } catch { /* requests are read by fakeServer */ }
+    });
+  }, sdp));
+  try {
+    const p = await pull(`rtsp://127.0.0.1:${server.port}/x?transport=tcp`);
+    await until(() => p.c.video().filter((u) => !u.config).length >= 20, '20 frames', 10_000);
+    await stop(p.conn);
+    const v = p.c.video();
+    assert.equal(v.filter((u) => !u.config).length, 20, 'the two P-frames before the first IDR were dropped');
+    checkVideo(p.c, 640, 480);
+    assert.equal(v.filter((u) => u.config).length, 2, 'a new configuration unit for the new SPS');
+    assert.ok(v[11]!.config, 'the second configuration comes before the first 640x480 frame');
+    assert.deepEqual(p.c.metas, [{ width: 320, height: 240 }, { width: 640, height: 480 }]);
+    const frames = v.filter((u) => !u.config);
+    for (let i = 1; i < frames.length; i++) assert.ok(frames[i]!.dts - frames[i - 1]!.dts < 1_000, `no leap across the wrap or the SSRC change (${frames[i - 1]!.dts} → ${frames[i]!.dts})`);
+    assert.ok(plis >= 1, 'a PLI asked for a keyframe');
+  } finally {
+    server.close();
+  }
 });

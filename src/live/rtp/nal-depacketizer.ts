@@ -56,6 +56,17 @@ export abstract class NalDepacketizer {
     return out;
   }
 
+  /** The sender restarted (a new SSRC): forget the access unit in progress and the sequence; wait for a keyframe. */
+  restart(): void {
+    this.nalus = [];
+    this.fu = null;
+    this.broken = false;
+    this.bytes = 0;
+    this.ts = -1;
+    this.lastSeq = -1;
+    this.needKeyframe = true;
+  }
+
   /** Parse one payload into `nalus` (or `fu`), setting `broken` on what cannot be used. */
   protected abstract parse(p: Buffer): void;
   /** Whether a NAL unit makes the access unit a random access point. */

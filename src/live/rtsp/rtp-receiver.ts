@@ -123,6 +123,7 @@ export class RtpReceiver {
       for (const k of ['lost', 'reordered', 'late'] as const) t.past[k] += t.reorder.stats[k];
       t.reorder = new ReorderBuffer(t.udp ? this.reorderPackets : 0);
       t.clock.restart();
+      t.track?.restart?.();
     }
     t.ssrc = ssrc;
     t.maxSeq = -1;

@@ -106,8 +106,9 @@ export class RtspSourceConnection implements SourceConnection {
     const now = Date.now();
     const last = this.receiver.lastPacketAt;
     const udp = this.session.tracks.some((t) => t.udp !== null);
-    if (last === 0 && udp && now - this.playedAt > UDP_FIRST_PACKET_MS) void this.fallback();
-    else if (now - (last || this.playedAt) > this.idleMs) void this.finish({ reason: `no RTP from the source for ${(this.idleMs / 1000).toFixed(1)} s`, permanent: false }, true);
+    if (last === 0 && udp) {
+      if (now - this.playedAt > UDP_FIRST_PACKET_MS) void this.fallback(); // over UDP the first packet decides the transport, not the idle limit
+    } else if (now - (last || this.playedAt) > this.idleMs) void this.finish({ reason: `no RTP from the source for ${(this.idleMs / 1000).toFixed(1)} s`, permanent: false }, true);
     else if (!this.keyed && this.firstVideoAt > 0 && now - this.firstVideoAt > KEYFRAME_WAIT_MS) void this.finish({ reason: `no keyframe within ${KEYFRAME_WAIT_MS / 1000} s of the first video frame`, permanent: false }, true);
   }
 
