@@ -217,16 +217,17 @@ const SDP = (encoding = 'H264/90000') => `v=0\r\no=- 0 0 IN IP4 127.0.0.1\r\ns=x
 const reply = (req: RtspRequest, status: string, headers: string[] = [], body = '') =>
   `RTSP/1.0 ${status}\r\nCSeq: ${req.headers.get('cseq')}\r\n${headers.map((h) => `${h}\r\n`).join('')}${body ? `Content-Length: ${Buffer.byteLength(body)}\r\n` : ''}\r\n${body}`;
 
-/** Answers OPTIONS, DESCRIBE (the SDP), SETUP over TCP and PLAY; `played` runs after PLAY. */
-function camLike(played: (s: net.Socket) => void, sdp = SDP()) {
+/** Answers OPTIONS, DESCRIBE (the SDP), SETUP over TCP, PLAY and keep-alives; `played` runs after PLAY. */
+function camLike(played: (s: net.Socket) => void, sdp = SDP(), timeoutS = 60, seen: string[] = []) {
   return (req: RtspRequest, s: net.Socket) => {
-    if (req.method === 'OPTIONS') s.write(reply(req, '200 OK', ['Public: OPTIONS, DESCRIBE, SETUP, PLAY, TEARDOWN']));
+    seen.push(req.method);
+    if (req.method === 'OPTIONS') s.write(reply(req, '200 OK', ['Public: OPTIONS, DESCRIBE, SETUP, PLAY, TEARDOWN, GET_PARAMETER']));
     else if (req.method === 'DESCRIBE') s.write(reply(req, '200 OK', ['Content-Type: application/sdp'], sdp));
-    else if (req.method === 'SETUP') s.write(reply(req, '200 OK', ['Session: 1234;timeout=60', 'Transport: RTP/AVP/TCP;unicast;interleaved=0-1']));
+    else if (req.method === 'SETUP') s.write(reply(req, '200 OK', [`Session: 1234;timeout=${timeoutS}`, 'Transport: RTP/AVP/TCP;unicast;interleaved=0-1']));
     else if (req.method === 'PLAY') {
       s.write(reply(req, '200 OK', ['Session: 1234']));
       played(s);
-    }
+    } else s.write(reply(req, '200 OK', ['Session: 1234']));
   };
 }
 
@@ -245,6 +246,7 @@ test('hostile servers: silence, redirect loop, lying interleaved length, garbage
   const notFound = await fakeServer((req, s) => s.write(reply(req, '404 Not Found')));
   const jpeg = await fakeServer(camLike(() => {}, SDP('JPEG/90000')));
   const liar = await fakeServer(camLike((s) => s.write(Buffer.from([0x24, 0, 0xff, 0xff, 1, 2, 3]))));
+  const huge = await fakeServer((req, s) => s.write(`RTSP/1.0 200 OK\r\nCSeq: ${req.headers.get('cseq')}\r\nContent-Length: 99999999\r\n\r\nv=0`));
   const afterLie = await fakeServer(camLike((s) => setTimeout(() => s.write(Buffer.concat([Buffer.from([0x24, 0, 0, 4, 1, 2, 3, 4]), Buffer.from('NOT RTSP AT ALL\r\n'.repeat(2000))])), 300)));
   try {
     const t = await refused(`rtsp://127.0.0.1:${silent.port}/x`);
@@ -256,6 +258,9 @@ test('hostile servers: silence, redirect loop, lying interleaved length, garbage
     assert.doesNotMatch(r.message, /pw/);
     assert.equal((await refused(`rtsp://127.0.0.1:${garbage.port}/x`)).code, 'LIVE_SOURCE_PROTOCOL');
     assert.equal((await refused(`rtsp://127.0.0.1:${notFound.port}/x`)).code, 'LIVE_SOURCE_REFUSED');
+    const big = await refused(`rtsp://127.0.0.1:${huge.port}/x`);
+    assert.equal(big.code, 'LIVE_SOURCE_PROTOCOL');
+    assert.match(big.message, /body bytes/);
     const j = await refused(`rtsp://127.0.0.1:${jpeg.port}/x`);
     assert.equal(j.code, 'LIVE_SOURCE_PROTOCOL');
     assert.match(j.message, /JPEG/);
@@ -273,10 +278,26 @@ test('hostile servers: silence, redirect loop, lying interleaved length, garbage
     const end2 = await within(bad.closed, 'the garbage source to be ended', 6_000);
     assert.match(end2.reason, /cannot use|header|malformed/);
   } finally {
-    for (const s of [silent, loop, garbage, notFound, jpeg, liar, afterLie]) s.close();
+    for (const s of [silent, loop, garbage, notFound, huge, jpeg, liar, afterLie]) s.close();
   }
   await sleep(100);
   await until(() => openSockets() <= before, `sockets closed (${openSockets()} open, ${before} before)`, 5_000);
+});
+
+test('keep-alives at half the Session timeout (GET_PARAMETER when listed), TEARDOWN on close', async () => {
+  const seen: string[] = [];
+  const server = await fakeServer(camLike(() => {}, SDP(), 2, seen));
+  try {
+    const p = await pull(`rtsp://127.0.0.1:${server.port}/x?transport=tcp`);
+    await sleep(2_600);
+    await stop(p.conn);
+    await until(() => seen.includes('TEARDOWN'), 'TEARDOWN', 2_000);
+    assert.deepEqual(seen.slice(0, 4), ['OPTIONS', 'DESCRIBE', 'SETUP', 'PLAY']);
+    const keepAlives = seen.filter((m) => m === 'GET_PARAMETER').length;
+    assert.ok(keepAlives >= 2 && keepAlives <= 3, `${keepAlives} keep-alives in 2.6 s with timeout=2`);
+  } finally {
+    server.close();
+  }
 });
 
 /** H.264 access units (NAL units without start codes) of a short ffmpeg test pattern, one AUD each. */
