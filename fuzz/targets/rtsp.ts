@@ -10,49 +10,41 @@ import { requestHead } from '../../src/live/rtsp/rtsp-client.js';
 import { RtspReader } from '../../src/live/rtsp/rtsp-message.js';
 import { parseTransportAnswer } from '../../src/live/rtsp/rtsp-transport.js';
 import { parseSdp } from '../../src/live/rtsp/sdp.js';
-import { invariant, rejectsOnlyWithCatalog, type FuzzTarget } from '../engine/target.js';
+import { inPieces, invariant, rejectsOnlyWithCatalog, sameWhenSplit, type FuzzTarget } from '../engine/target.js';
 
 const LIMITS = { maxHeaderBytes: 4096, maxBodyBytes: 4096 };
 
 /** Responses in pieces: only RTSP_PROTOCOL / RTSP_LIMIT; split-invariant; what the client builds from them stays one line. */
 export const rtspResponse: FuzzTarget = {
   name: 'rtsp-response',
-  checks: 'only RTSP_PROTOCOL/RTSP_LIMIT; the same items whether the bytes arrive whole or in pieces; bytes held ≤ header + body limits (or one 64 KiB frame); statuses of three digits; bodies of exactly Content-Length bytes; Authorization headers built from any challenge, and control URLs, contain no CR/LF; Transport answers give ports within range; SDP bodies refused only with RTSP_PROTOCOL',
+  checks: 'only RTSP_PROTOCOL/RTSP_LIMIT; the same items whether the bytes arrive whole or in pieces; bytes held ≤ header + body limits (or one 64 KiB frame); statuses of three digits; bodies of exactly Content-Length bytes; request heads built from any challenge, Session value and SDP control URL keep their lines; Transport answers give ports within range; SDP bodies refused only with RTSP_PROTOCOL',
   dict: ['RTSP/1.0 200 OK\r\n', 'RTSP/1.0 401 Unauthorized\r\n', 'RTSP/1.0 302 Found\r\n', 'CSeq: 1\r\n', 'Content-Length: 10\r\n', 'WWW-Authenticate: Digest realm="a", nonce="b", qop="auth"\r\n', 'WWW-Authenticate: Basic realm="x"\r\n', 'algorithm=SHA-256', 'Transport: RTP/AVP/TCP;unicast;interleaved=0-1\r\n', 'server_port=6970-6971', 'Session: 12;timeout=60\r\n', 'Content-Base: rtsp://h/x/\r\n', '\r\n\r\n', Buffer.from([0x24, 0, 0, 4]), 'm=video 0 RTP/AVP 96\r\n', 'a=control:trackID=0\r\n'],
   maxLen: 12 * 1024,
   run(input) {
-    const split = read(input, (k) => 1 + ((input[k % input.length]! * 7 + k) % 700));
-    const whole = read(input, () => input.length);
-    if (split !== null && whole !== null) invariant(split.join() === whole.join(), `split input gave ${split.length} items, whole input ${whole.length}`);
+    sameWhenSplit(input, 700, (size) => read(input, size));
   },
 };
 
 /** Reads `input` pushed in pieces of `size(k)` bytes; item signatures, or null when refused. */
 function read(input: Buffer, size: (k: number) => number): string[] | null {
   const r = new RtspReader(LIMITS);
-  const sigs: string[] = [];
-  let refused = true;
-  rejectsOnlyWithCatalog(() => {
-    for (let i = 0, k = 0; i < input.length; k++) {
-      const n = size(k);
-      for (const item of r.push(input.subarray(i, i + n))) {
-        if (item.type === 'data') {
-          invariant(item.data.length <= 0xffff, `interleaved frame of ${item.data.length} bytes`);
-          sigs.push(`$${item.channel}/${item.data.length}`);
-        } else if (item.type === 'response') {
-          invariant(item.status >= 0 && item.status <= 999, `status ${item.status}`);
-          invariant(item.body.length === Number(item.headers.get('content-length') ?? 0), `body of ${item.body.length} bytes`);
-          invariant(item.authenticate.length <= 8, `${item.authenticate.length} challenges kept`);
-          client(item.headers, item.authenticate, item.body);
-          sigs.push(`${item.status}/${[...item.headers].join()}/${item.body.length}`);
-        } else sigs.push(`req/${item.request.method}`);
-      }
-      invariant(r.buffered <= LIMITS.maxHeaderBytes + LIMITS.maxBodyBytes + 0x10004 + n, `${r.buffered} bytes held`);
-      i += n;
+  return inPieces(input, size, ['RTSP_PROTOCOL', 'RTSP_LIMIT'], (piece) => {
+    const sigs: string[] = [];
+    for (const item of r.push(piece)) {
+      if (item.type === 'data') {
+        invariant(item.data.length <= 0xffff, `interleaved frame of ${item.data.length} bytes`);
+        sigs.push(`$${item.channel}/${item.data.length}`);
+      } else if (item.type === 'response') {
+        invariant(item.status >= 0 && item.status <= 999, `status ${item.status}`);
+        invariant(item.body.length === Number(item.headers.get('content-length') ?? 0), `body of ${item.body.length} bytes`);
+        invariant(item.authenticate.length <= 8, `${item.authenticate.length} challenges kept`);
+        client(item.headers, item.authenticate, item.body);
+        sigs.push(`${item.status}/${[...item.headers].join()}/${item.body.length}`);
+      } else sigs.push(`req/${item.request.method}`);
     }
-    refused = false;
-  }, ['RTSP_PROTOCOL', 'RTSP_LIMIT']);
-  return refused ? null : sigs;
+    invariant(r.buffered <= LIMITS.maxHeaderBytes + LIMITS.maxBodyBytes + 0x10004 + piece.length, `${r.buffered} bytes held`);
+    return sigs;
+  });
 }
 
 /** What Strom's client derives from one response. */
