@@ -8,6 +8,7 @@
  * ended. Over UDP, no RTP within UDP_FIRST_PACKET_MS after PLAY (a firewall, NAT) makes it start
  * over with RTP interleaved in the RTSP connection. close() sends TEARDOWN (best effort).
  */
+import { randomBytes } from 'node:crypto';
 import { isStromError, type StromError } from '../../../errors.js';
 import { isPermanent, openPlaying, type PlayingSession, type PlayOptions } from '../../rtsp/client-session.js';
 import type { TrackOutput } from '../../rtsp/ingest-tracks.js';
@@ -33,7 +34,7 @@ export class RtspSourceConnection implements SourceConnection {
   private session: PlayingSession;
   private receiver!: RtpReceiver;
   private readonly started = Date.now();
-  private readonly ssrc = (Math.random() * 0xffffffff) >>> 0;
+  private readonly ssrc = randomBytes(4).readUInt32BE(0);
   private timers: NodeJS.Timeout[] = [];
   /** Ended (closed resolves once sockets are freed). */
   private settled = false;
