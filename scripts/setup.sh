@@ -19,9 +19,9 @@ mode="${1:-run}"
 want=("ffmpeg:ffmpeg" "ffprobe:ffmpeg")
 case "$mode" in
   run) ;;
-  test) want+=("chromium:chromium" "curl:curl" "nghttp:nghttp2-client" "openssl:openssl" "redis-server:redis-server" "initdb:postgresql" "nginx:nginx-light" "varnishd:varnish" "srt-live-transmit:srt-tools" "gst-launch-1.0:gstreamer1.0-tools" "gst:rtspclientsink:gstreamer1.0-rtsp" "gst:rtspsrc:gstreamer1.0-plugins-good" "gst:x264enc:gstreamer1.0-plugins-ugly" "gst:opusenc:gstreamer1.0-plugins-base" "gst:avdec_h264:gstreamer1.0-libav" "py:gi:python3-gi" "gir:GstRtspServer:gir1.2-gst-rtsp-server-1.0") ;;
+  test) want+=("chromium:chromium" "curl:curl" "nghttp:nghttp2-client" "openssl:openssl" "redis-server:redis-server" "initdb:postgresql" "nginx:nginx-light" "varnishd:varnish" "srt-live-transmit:srt-tools" "gst-launch-1.0:gstreamer1.0-tools" "gst:rtspclientsink:gstreamer1.0-rtsp" "gst:rtspsrc:gstreamer1.0-plugins-good" "gst:x264enc:gstreamer1.0-plugins-ugly" "gst:opusenc:gstreamer1.0-plugins-base" "gst:avdec_h264:gstreamer1.0-libav" "gst:x265enc:gstreamer1.0-plugins-bad" "py:gi:python3-gi" "gir:GstRtspServer:gir1.2-gst-rtsp-server-1.0") ;;
   bench) want+=("nginx:nginx-light" "wrk:wrk" "curl:curl") ;;
-  all) want+=("chromium:chromium" "curl:curl" "nghttp:nghttp2-client" "openssl:openssl" "redis-server:redis-server" "initdb:postgresql" "nginx:nginx-light" "wrk:wrk" "varnishd:varnish" "srt-live-transmit:srt-tools" "gst-launch-1.0:gstreamer1.0-tools" "gst:rtspclientsink:gstreamer1.0-rtsp" "gst:rtspsrc:gstreamer1.0-plugins-good" "gst:x264enc:gstreamer1.0-plugins-ugly" "gst:opusenc:gstreamer1.0-plugins-base" "gst:avdec_h264:gstreamer1.0-libav" "py:gi:python3-gi" "gir:GstRtspServer:gir1.2-gst-rtsp-server-1.0") ;;
+  all) want+=("chromium:chromium" "curl:curl" "nghttp:nghttp2-client" "openssl:openssl" "redis-server:redis-server" "initdb:postgresql" "nginx:nginx-light" "wrk:wrk" "varnishd:varnish" "srt-live-transmit:srt-tools" "gst-launch-1.0:gstreamer1.0-tools" "gst:rtspclientsink:gstreamer1.0-rtsp" "gst:rtspsrc:gstreamer1.0-plugins-good" "gst:x264enc:gstreamer1.0-plugins-ugly" "gst:opusenc:gstreamer1.0-plugins-base" "gst:avdec_h264:gstreamer1.0-libav" "gst:x265enc:gstreamer1.0-plugins-bad" "py:gi:python3-gi" "gir:GstRtspServer:gir1.2-gst-rtsp-server-1.0") ;;
   *) echo "usage: $0 run|test|bench|all" >&2; exit 2 ;;
 esac
 

@@ -1,6 +1,6 @@
 /**
  * Strom pulling RTSP (src/live/pull/sources/rtsp-source.ts) from a camera nobody here wrote —
- * GStreamer's RTSP server library (test/fixtures/rtsp-camera.py) — over UDP, TCP, with Digest
+ * GStreamer's RTSP server library (test/fixtures/rtsp-camera.py): H.264 + Opus and H.265 + AAC — over UDP, TCP, with Digest
  * credentials, refusing UDP (461) and with UDP blackholed (no RTP: TCP fallback); from Strom's own
  * RTSP server (ffmpeg publishes H.264 + AAC, the pull reads it back with the Basic password of a
  * guarded stream); and from hostile fake servers (never answering, a redirect loop, a lying
@@ -92,7 +92,7 @@ async function stop(conn: SourceConnection): Promise<void> {
 
 test('GStreamer camera: H.264 over UDP and H.264 + Opus over TCP', { skip: gstMissing }, async () => {
   const before = openSockets();
-  const cam = await camera(['--audio']);
+  const cam = await camera(['--audio', 'opus']);
   try {
     const udp = await pull(`rtsp://127.0.0.1:${cam.port}/cam`);
     await until(() => udp.c.video().filter((u) => !u.config).length >= 30, 'video frames over UDP', 20_000);
@@ -112,6 +112,22 @@ test('GStreamer camera: H.264 over UDP and H.264 + Opus over TCP', { skip: gstMi
     cam.child.kill('SIGKILL');
   }
   await until(() => openSockets() <= before, 'sockets closed', 5_000);
+});
+
+test('GStreamer camera: H.265 + AAC (mpeg4-generic) over UDP', { skip: gstMissing || (spawnSync('gst-inspect-1.0', ['x265enc']).status !== 0 ? 'needs the GStreamer x265enc element (gstreamer1.0-plugins-bad)' : false) }, async () => {
+  const cam = await camera(['--codec', 'h265', '--audio', 'aac']);
+  try {
+    const p = await pull(`rtsp://127.0.0.1:${cam.port}/cam`);
+    await until(() => p.c.video().filter((u) => !u.config).length >= 30 && p.c.units.some((u) => u.codec === 'aac' && !u.config), 'H.265 and AAC frames', 20_000);
+    await stop(p.conn);
+    checkVideo(p.c, 320, 240);
+    assert.equal(p.c.video()[0]!.codec, 'hevc');
+    const audio = p.c.units.filter((u) => u.kind === 'audio');
+    assert.ok(audio[0]!.config && audio[0]!.codec === 'aac', 'the AudioSpecificConfig comes first');
+    assert.match(p.log.text(), /hevc\/udp.*aac\/udp/);
+  } finally {
+    cam.child.kill('SIGKILL');
+  }
 });
 
 test('GStreamer camera with Digest credentials: the right password plays, a wrong one is refused (permanent)', { skip: gstMissing }, async () => {
