@@ -71,6 +71,7 @@ test('control URLs resolve against Content-Base, then Content-Location, then the
 test('request URLs carry no credentials and no transport hint; bad hints are named', () => {
   assert.equal(requestUrl(new URL('rtsp://admin:pw@cam:554/live?transport=tcp&ch=1')), 'rtsp://cam:554/live?ch=1');
   assert.equal(requestUrl(new URL('rtsp://admin:pw@cam/live?transport=tcp')), 'rtsp://cam/live');
+  assert.equal(requestUrl(new URL('rtsp://admin:pw@cam/cam/realmonitor?channel=1&subtype=0&name=a%20b')), 'rtsp://cam/cam/realmonitor?channel=1&subtype=0&name=a%20b', 'a query without the hint goes as written');
   assert.equal(transportHint(new URL('rtsp://cam/x?transport=TCP')), 'tcp');
   assert.equal(transportHint(new URL('rtsp://cam/x')), 'auto');
   assert.throws(() => transportHint(new URL('rtsp://cam/x?transport=sctp')), /sctp/);

@@ -26,8 +26,10 @@ export function requestUrl(url: URL): string {
   const u = new URL(url.href);
   u.username = '';
   u.password = '';
-  u.searchParams.delete('transport');
-  if ([...u.searchParams.keys()].length === 0) u.search = '';
+  if (u.searchParams.has('transport')) { // rewriting the query re-encodes it: only when there is something to take out
+    u.searchParams.delete('transport');
+    if ([...u.searchParams.keys()].length === 0) u.search = '';
+  }
   return u.href;
 }
 
