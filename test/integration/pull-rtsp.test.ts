@@ -316,6 +316,24 @@ test('keep-alives at half the Session timeout (GET_PARAMETER when listed), TEARD
   }
 });
 
+test('a frame past a quarter of maxBufferBytes ends the connection as a protocol error', async () => {
+  const sps = Buffer.from('Z0LAFdoFB+wFqDAwNSgAAAMACAAAAwGUeLF1', 'base64');
+  const pps = Buffer.from('aM48gA==', 'base64');
+  const huge = Buffer.concat([Buffer.from([0x65]), Buffer.alloc(40_000, 0x5a)]); // one 40 kB IDR slice
+  const server = await fakeServer(camLike((s) => {
+    let seq = 1;
+    for (const p of packetizeH264([sps, pps, huge])) s.write(interleavedFrame(0, serializeRtp({ payloadType: 96, marker: p.marker, sequenceNumber: seq++, timestamp: 9000, ssrc: 7, payload: p.payload })));
+  }));
+  try {
+    const conn = await rtspConnector.connect(new URL(`rtsp://127.0.0.1:${server.port}/x?transport=tcp`), collector().sink, { timeoutMs: 5_000, maxBufferBytes: 64 * 1024, log: logger().log });
+    const end = await within(conn.closed, 'the connection to end', 5_000);
+    assert.match(end.reason, /cannot use: a frame larger than 16384 bytes/);
+    assert.equal(end.permanent, false);
+  } finally {
+    server.close();
+  }
+});
+
 /** H.264 access units (NAL units without start codes) of a short ffmpeg test pattern, one AUD each. */
 async function accessUnits(size: string, frames: number): Promise<Buffer[][]> {
   const r = await new Promise<Buffer>((resolve, reject) => {

@@ -37,6 +37,8 @@ export interface IngestTrack {
   push(p: RtpPacket, ms: number, out: TrackOutput): void;
   /** The sender restarted (a new SSRC): its sequence numbers start anywhere. */
   restart?(): void;
+  /** Frames dropped for growing past the track's frame size limit. */
+  oversized?(): number;
 }
 
 /** The track for one SDP media section, or null when its codec is not supported (its packets are ignored). */
@@ -80,6 +82,10 @@ class NalTrack implements IngestTrack {
 
   restart(): void {
     this.depack.restart();
+  }
+
+  oversized(): number {
+    return this.depack.oversized;
   }
 
   push(p: RtpPacket, ms: number, out: TrackOutput): void {

@@ -89,6 +89,11 @@ export class RtpReceiver {
     return this.tracks.reduce((n, t) => n + (t.track?.dropped() ?? 0), 0);
   }
 
+  /** Frames dropped for growing past their track's frame size limit. */
+  oversized(): number {
+    return this.tracks.reduce((n, t) => n + (t.track?.oversized?.() ?? 0), 0);
+  }
+
   /** The SSRC track `index` receives now, or null before its first packet. */
   ssrc(index: number): number | null {
     const s = this.tracks[index]?.ssrc ?? -1;

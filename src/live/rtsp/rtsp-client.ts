@@ -15,6 +15,8 @@ import { RtspReader, rtspResponse, type RtspResponse } from './rtsp-message.js';
 
 /** Header block bytes a source may send in one response. */
 export const MAX_RESPONSE_HEADER_BYTES = 16 * 1024;
+/** Interleaved bytes kept for a handler not set yet (what a camera sends right behind the PLAY answer). */
+const MAX_EARLY_BYTES = 256 * 1024;
 const USER_AGENT = 'Strom';
 
 /** How to reach a source. */
@@ -39,8 +41,14 @@ interface Pending {
 
 /** An open RTSP connection to a server. */
 export class RtspClient {
-  /** Interleaved data (channel, packet); the payload is a view of the read buffer. */
-  onData: (channel: number, data: Buffer) => void = () => {};
+  /** Interleaved data that came before a handler was set (with the PLAY answer, in the same read). */
+  private early: Array<[number, Buffer]> | null = [];
+  private earlyBytes = 0;
+  private dataHandler: (channel: number, data: Buffer) => void = (channel, data) => {
+    if (this.early === null || this.earlyBytes + data.length > MAX_EARLY_BYTES) return;
+    this.early.push([channel, data]);
+    this.earlyBytes += data.length;
+  };
   /** Called once when the connection ends (by the server, an error, or `close`). */
   onEnd: (why: StromError) => void = () => {};
   /** The Session id a SETUP answered, and its timeout in ms (RFC 2326 §12.37: 60 s when not given). */
@@ -88,6 +96,18 @@ export class RtspClient {
         resolve(new RtspClient(socket, o, creds));
       });
     });
+  }
+
+  /**
+   * Where interleaved data (channel, packet) goes; the payload is a view of the read buffer. Data
+   * that arrived before the first handler was set is handed to it at once.
+   */
+  set onData(h: (channel: number, data: Buffer) => void) {
+    this.dataHandler = h;
+    const early = this.early ?? [];
+    this.early = null;
+    this.earlyBytes = 0;
+    for (const [channel, data] of early) h(channel, data);
   }
 
   /** The server's address (IPv4-mapped addresses as plain IPv4). */
@@ -158,7 +178,7 @@ export class RtspClient {
     }
     for (const item of items) {
       if (this.ended !== null) return;
-      if (item.type === 'data') this.onData(item.channel, item.data);
+      if (item.type === 'data') this.dataHandler(item.channel, item.data);
       else if (item.type === 'response') this.answered(item);
       else {
         // A server's own request (RFC 2326 §10: ANNOUNCE, GET_PARAMETER…): Strom answers that it does not implement it.

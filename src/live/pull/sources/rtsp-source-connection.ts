@@ -5,11 +5,13 @@
  * §12.37), sends receiver reports every RR_INTERVAL_MS (RFC 3550 §6.4.2) and PLIs to ask for a
  * keyframe (RFC 4585 §6.3.1). Video before the first keyframe is dropped (a decoder cannot start
  * there); a source that gives none within KEYFRAME_WAIT_MS, or no RTP for the idle limit, is
- * ended. Over UDP, no RTP within UDP_FIRST_PACKET_MS after PLAY (a firewall, NAT) makes it start
- * over with RTP interleaved in the RTSP connection. close() sends TEARDOWN (best effort).
+ * ended, as is one whose frame outgrows its share of the buffer bound (LIVE_SOURCE_PROTOCOL: memory
+ * stays bounded, and dropping every frame would fail silently). Over UDP, no RTP within
+ * UDP_FIRST_PACKET_MS after PLAY (a firewall, NAT) makes it start over with RTP interleaved in the
+ * RTSP connection. close() sends TEARDOWN (best effort).
  */
 import { randomBytes } from 'node:crypto';
-import { isStromError, type StromError } from '../../../errors.js';
+import { fail, isStromError, type StromError } from '../../../errors.js';
 import { isPermanent, openPlaying, type PlayingSession, type PlayOptions } from '../../rtsp/client-session.js';
 import type { TrackOutput } from '../../rtsp/ingest-tracks.js';
 import { interleavedFrame } from '../../rtsp/rtsp-message.js';
@@ -110,6 +112,7 @@ export class RtspSourceConnection implements SourceConnection {
     if (last === 0 && udp) {
       if (now - this.playedAt > UDP_FIRST_PACKET_MS) void this.fallback(); // over UDP the first packet decides the transport, not the idle limit
     } else if (now - (last || this.playedAt) > this.idleMs) void this.finish({ reason: `no RTP from the source for ${(this.idleMs / 1000).toFixed(1)} s`, permanent: false }, true);
+    else if (this.receiver.oversized() > 0) void this.finish({ reason: fail('LIVE_SOURCE_PROTOCOL', this.o.display, `a frame larger than ${this.o.maxFrameBytes} bytes (a quarter of the source buffer bound)`).message, permanent: false }, true);
     else if (!this.keyed && this.firstVideoAt > 0 && now - this.firstVideoAt > KEYFRAME_WAIT_MS) void this.finish({ reason: `no keyframe within ${KEYFRAME_WAIT_MS / 1000} s of the first video frame`, permanent: false }, true);
   }
 
