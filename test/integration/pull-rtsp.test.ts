@@ -9,11 +9,16 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import net from 'node:net';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import tls from 'node:tls';
 import { Writable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import pino from 'pino';
 import { fail, isStromError } from '../../src/errors.js';
+import { ensureSelfSignedCert } from '../../src/http/tls-self-signed.js';
 import { rtspConnector } from '../../src/live/pull/sources/rtsp-source.js';
 import type { SourceConnection, SourceMeta, SourceSink } from '../../src/live/pull/source-connector.js';
 import { interleavedFrame, RtspReader, type RtspRequest } from '../../src/live/rtsp/rtsp-message.js';
@@ -127,6 +132,43 @@ test('GStreamer camera: H.265 + AAC (mpeg4-generic) over UDP', { skip: gstMissin
     assert.match(p.log.text(), /hevc\/udp.*aac\/udp/);
   } finally {
     cam.child.kill('SIGKILL');
+  }
+});
+
+test('rtsps:// (RTSP over TLS): an untrusted certificate is refused; a trusted one plays, interleaved', { skip: gstMissing }, async () => {
+  const dir = mkdtempSync(path.join(tmpdir(), 'strom-rtsps-'));
+  const cam = await camera();
+  const cert = await ensureSelfSignedCert(dir, '127.0.0.1');
+  // TLS in front of the camera, as a camera with RTSPS on port 322 would be.
+  const proxy = tls.createServer({ cert: readFileSync(cert.cert), key: readFileSync(cert.key) }, (client) => {
+    const up = net.connect(cam.port, '127.0.0.1');
+    client.pipe(up).pipe(client);
+    client.on('error', () => up.destroy());
+    up.on('error', () => client.destroy());
+    client.on('close', () => up.destroy());
+  });
+  await new Promise<void>((r) => proxy.listen(0, '127.0.0.1', r));
+  const url = `rtsps://127.0.0.1:${(proxy.address() as net.AddressInfo).port}/cam`;
+  try {
+    const err = await rtspConnector.connect(new URL(url), collector().sink, opts(logger().log)).then(() => null, (e: unknown) => e);
+    assert.ok(isStromError(err, 'LIVE_SOURCE_UNREACHABLE'), String(err));
+    assert.match(err.message, /SELF_SIGNED|certificate/i);
+    // Trust is process-wide (NODE_EXTRA_CA_CERTS is read at start): a child process pulls with the certificate trusted.
+    const script = `import { rtspConnector } from './src/live/pull/sources/rtsp-source.js'; import pino from 'pino';
+      const conn = await rtspConnector.connect(new URL(${JSON.stringify(url)}), { unit(u) { if (u.kind === 'video' && u.keyframe && !u.config) { console.log('KEYFRAME'); conn.close('done'); } }, meta() {}, received() {} }, { timeoutMs: 5000, maxBufferBytes: 1 << 23, log: pino({ level: 'info' }) });
+      console.log((await conn.closed).reason);`;
+    const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { env: { ...process.env, NODE_EXTRA_CA_CERTS: cert.cert }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+    child.stderr!.on('data', (d: Buffer) => (out += d.toString()));
+    const code = await within(new Promise<number | null>((r) => child.on('close', r)), 'the rtsps pull', 30_000);
+    assert.equal(code, 0, out);
+    assert.match(out, /KEYFRAME/);
+    assert.match(out, /avc\/tcp/, 'rtsps interleaves');
+  } finally {
+    cam.child.kill('SIGKILL');
+    proxy.close();
+    rmSync(dir, { recursive: true, force: true });
   }
 });
 
