@@ -1,10 +1,13 @@
 /**
  * Strom pulling RTSP (src/live/pull/sources/rtsp-source.ts) from a camera nobody here wrote —
- * GStreamer's RTSP server library (test/fixtures/rtsp-camera.py): H.264 + Opus and H.265 + AAC — over UDP, TCP, with Digest
- * credentials, refusing UDP (461) and with UDP blackholed (no RTP: TCP fallback); from Strom's own
- * RTSP server (ffmpeg publishes H.264 + AAC, the pull reads it back with the Basic password of a
- * guarded stream); and from hostile fake servers (never answering, a redirect loop, a lying
- * interleaved length, garbage, 404, no usable track). Nothing may stay open after any of them.
+ * GStreamer's RTSP server library (test/fixtures/rtsp-camera.py): H.264 + Opus and H.265 + AAC,
+ * over UDP and TCP, over TLS (rtsps://), with Digest credentials, refusing UDP (461) and with UDP
+ * blackholed (no RTP: TCP fallback); from Strom's own RTSP server (ffmpeg publishes H.264 with
+ * B-frames + AAC, the pull reads it back with the Basic password of a guarded stream); and from
+ * fake servers written here: hostile ones (never answering, a redirect loop, a lying interleaved
+ * length, garbage, an oversized body, 404, no usable track, a frame past the buffer bound), one
+ * checking keep-alives and TEARDOWN, and one playing camera realities (no IDR at start, RTP
+ * timestamp wrap, SSRC change, resolution change). Nothing may stay open after any of them.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
