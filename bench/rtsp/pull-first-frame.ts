@@ -16,7 +16,7 @@ import { spawn } from 'node:child_process';
 import { parseArgs } from 'node:util';
 import pino from 'pino';
 import { rtspConnector } from '../../src/live/pull/sources/rtsp-source.js';
-import type { SourceSink } from '../../src/live/pull/source-connector.js';
+import type { SourceSink } from '../../src/live/pull/connector/source-connector.js';
 
 const { values } = parseArgs({ options: { runs: { type: 'string', default: '7' }, transport: { type: 'string', default: 'both' } } });
 const runs = Number(values.runs);

@@ -23,7 +23,7 @@ import pino from 'pino';
 import { fail, isStromError } from '../../src/errors.js';
 import { ensureSelfSignedCert } from '../../src/http/tls-self-signed.js';
 import { rtspConnector } from '../../src/live/pull/sources/rtsp-source.js';
-import type { SourceConnection, SourceMeta, SourceSink } from '../../src/live/pull/source-connector.js';
+import type { SourceConnection, SourceMeta, SourceSink } from '../../src/live/pull/connector/source-connector.js';
 import { interleavedFrame, RtspReader, type RtspRequest } from '../../src/live/rtsp/rtsp-message.js';
 import { packetizeH264 } from '../../src/live/rtp/h264-packetizer.js';
 import { serializeRtp } from '../../src/live/rtp/rtp-packet.js';

@@ -18,7 +18,7 @@ import { interleavedFrame } from '../../rtsp/rtsp-message.js';
 import { RtpReceiver } from '../../rtsp/rtp-receiver.js';
 import { receiverReport } from '../../rtp/rtcp.js';
 import type { MediaUnit } from '../../stream/media-unit.js';
-import type { SourceConnection, SourceEnd, SourceSink } from '../source-connector.js';
+import type { SourceConnection, SourceEnd, SourceSink } from '../connector/source-connector.js';
 
 /** Over UDP, this long without a first RTP packet after PLAY falls back to TCP. */
 export const UDP_FIRST_PACKET_MS = 3_000;

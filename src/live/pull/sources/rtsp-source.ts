@@ -10,8 +10,8 @@
 import { fail } from '../../../errors.js';
 import { openPlaying, type PlayOptions } from '../../rtsp/client-session.js';
 import { transportHint } from '../../rtsp/rtsp-client-url.js';
-import type { SourceConnector } from '../source-connector.js';
-import { maskSourceUrl } from '../source-url.js';
+import type { SourceConnector } from '../connector/source-connector.js';
+import { maskSourceUrl } from '../connector/source-url.js';
 import { RtspSourceConnection } from './rtsp-source-connection.js';
 
 /** The largest SDP (DESCRIBE body) accepted. */
