@@ -15,6 +15,8 @@ import { RtspReader, rtspResponse, type RtspResponse } from './rtsp-message.js';
 
 /** Header block bytes a source may send in one response. */
 export const MAX_RESPONSE_HEADER_BYTES = 16 * 1024;
+/** How long a last request (TEARDOWN) may take to be written before the socket is destroyed. */
+const LAST_REQUEST_MS = 1_000;
 /** Interleaved bytes kept for a handler not set yet (what a camera sends right behind the PLAY answer). */
 const MAX_EARLY_BYTES = 256 * 1024;
 const USER_AGENT = 'Strom';
@@ -143,6 +145,19 @@ export class RtspClient {
     if (this.ended === null) this.socket.write(b);
   }
 
+  /**
+   * Send a last request (TEARDOWN) without waiting for its answer, then close: the socket ends
+   * once the request is written and is destroyed after LAST_REQUEST_MS if the server keeps it open.
+   */
+  closeWith(method: string, uri: string): void {
+    if (this.ended !== null) return;
+    const head = this.head(method, uri, []);
+    this.end(fail('LIVE_SOURCE_UNREACHABLE', this.o.display, 'closed'), () => {
+      this.socket.end(head, 'latin1');
+      setTimeout(() => this.socket.destroy(), LAST_REQUEST_MS).unref();
+    });
+  }
+
   /** Close the connection (idempotent); pending requests reject. */
   close(reason = 'closed'): void {
     this.end(fail('LIVE_SOURCE_UNREACHABLE', this.o.display, reason));
@@ -150,12 +165,8 @@ export class RtspClient {
 
   private send(method: string, rawUri: string, timeoutMs: number, headers: ReadonlyArray<[string, string]>): Promise<RtspResponse> {
     if (this.ended !== null) return Promise.reject(this.ended);
-    const uri = safeUri(rawUri);
-    const cseq = ++this.cseq;
-    const all: Array<[string, string]> = [['CSeq', String(cseq)], ['User-Agent', USER_AGENT]];
-    if (this.session !== null) all.push(['Session', this.session]);
-    if (this.auth !== null) all.push(['Authorization', this.auth.header(method, uri)]);
-    const head = requestHead(method, uri, [...all, ...headers]);
+    const head = this.head(method, rawUri, headers);
+    const cseq = this.cseq;
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
         const i = this.pending.findIndex((p) => p.cseq === cseq);
@@ -165,6 +176,15 @@ export class RtspClient {
       this.pending.push({ cseq, resolve, reject, timer });
       this.socket.write(head, 'latin1');
     });
+  }
+
+  /** The head of the next request (it takes the next CSeq). */
+  private head(method: string, rawUri: string, headers: ReadonlyArray<[string, string]>): string {
+    const uri = safeUri(rawUri);
+    const all: Array<[string, string]> = [['CSeq', String(++this.cseq)], ['User-Agent', USER_AGENT]];
+    if (this.session !== null) all.push(['Session', this.session]);
+    if (this.auth !== null) all.push(['Authorization', this.auth.header(method, uri)]);
+    return requestHead(method, uri, [...all, ...headers]);
   }
 
   private onChunk(chunk: Buffer): void {
@@ -205,10 +225,10 @@ export class RtspClient {
     p.resolve(r);
   }
 
-  private end(why: StromError): void {
+  private end(why: StromError, close: () => void = () => this.socket.destroy()): void {
     if (this.ended !== null) return;
     this.ended = why;
-    this.socket.destroy();
+    close();
     for (const p of this.pending.splice(0)) {
       clearTimeout(p.timer);
       p.reject(why);

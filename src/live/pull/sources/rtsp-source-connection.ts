@@ -1,24 +1,26 @@
 /**
  * A playing RTSP pull: the session client-session.ts opened, its RTP turned into units
- * (rtp-receiver.ts, the same path an RTSP publisher's packets take) and handed to the pull sink.
- * It keeps the session alive (GET_PARAMETER or OPTIONS at half the Session timeout, RFC 2326
- * §12.37), sends receiver reports every RR_INTERVAL_MS (RFC 3550 §6.4.2) and PLIs to ask for a
- * keyframe (RFC 4585 §6.3.1). Video before the first keyframe is dropped (a decoder cannot start
- * there); a source that gives none within KEYFRAME_WAIT_MS, or no RTP for the idle limit, is
- * ended, as is one whose frame outgrows its share of the buffer bound (LIVE_SOURCE_PROTOCOL: memory
+ * (rtp-receiver.ts, the same path an RTSP publisher's packets take) and handed to the pull sink
+ * through PulledConnection (one end, video from a keyframe, the idle limit). It keeps the session
+ * alive (GET_PARAMETER or OPTIONS at half the Session timeout, RFC 2326 §12.37), sends receiver
+ * reports every RR_INTERVAL_MS (RFC 3550 §6.4.2), and asks for a keyframe with a PLI
+ * (RFC 4585 §6.3.1) as soon as video starts without one; no keyframe within KEYFRAME_WAIT_MS ends
+ * it, as does a frame that outgrows its share of the buffer bound (LIVE_SOURCE_PROTOCOL: memory
  * stays bounded, and dropping every frame would fail silently). Over UDP, no RTP within
  * UDP_FIRST_PACKET_MS after PLAY (a firewall, NAT) makes it start over with RTP interleaved in the
- * RTSP connection. close() sends TEARDOWN (best effort).
+ * RTSP connection; the idle limit counts from the first packet there. Ending sends TEARDOWN
+ * without waiting for its answer.
  */
 import { randomBytes } from 'node:crypto';
-import { fail, isStromError, type StromError } from '../../../errors.js';
+import { fail, isStromError } from '../../../errors.js';
 import { isPermanent, openPlaying, type PlayingSession, type PlayOptions } from '../../rtsp/client-session.js';
 import type { TrackOutput } from '../../rtsp/ingest-tracks.js';
 import { interleavedFrame } from '../../rtsp/rtsp-message.js';
 import { RtpReceiver } from '../../rtsp/rtp-receiver.js';
 import { receiverReport } from '../../rtp/rtcp.js';
 import type { MediaUnit } from '../../stream/media-unit.js';
-import type { SourceConnection, SourceEnd, SourceSink } from '../connector/source-connector.js';
+import type { SourceSink } from '../connector/source-connector.js';
+import { PulledConnection } from './pulled-connection.js';
 
 /** Over UDP, this long without a first RTP packet after PLAY falls back to TCP. */
 export const UDP_FIRST_PACKET_MS = 3_000;
@@ -27,36 +29,27 @@ const KEYFRAME_WAIT_MS = 10_000;
 const RR_INTERVAL_MS = 5_000;
 /** PLIs are sent at most this often. */
 const PLI_INTERVAL_MS = 1_000;
-const TEARDOWN_WAIT_MS = 1_000;
 
 /** One pull from an RTSP source. */
-export class RtspSourceConnection implements SourceConnection {
-  readonly closed: Promise<SourceEnd>;
-  private resolveClosed!: (e: SourceEnd) => void;
+export class RtspSourceConnection extends PulledConnection {
   private session: PlayingSession;
   private receiver!: RtpReceiver;
   private readonly started = Date.now();
   private readonly ssrc = randomBytes(4).readUInt32BE(0);
   private timers: NodeJS.Timeout[] = [];
-  /** Ended (closed resolves once sockets are freed). */
-  private settled = false;
-  /** Ending or falling back: the watchdog does nothing. */
-  private ending = false;
+  /** Falling back to TCP: the watchdog waits. */
+  private fallingBack = false;
+  private idleWatched = false;
   private keyed = false;
   private firstVideoAt = 0;
   private lastPli = 0;
   private size = { width: 0, height: 0 };
   private playedAt = Date.now();
 
-  constructor(session: PlayingSession, private readonly sink: SourceSink, private readonly o: PlayOptions, private readonly url: URL, private readonly idleMs: number) {
-    this.closed = new Promise((resolve) => { this.resolveClosed = resolve; });
+  constructor(session: PlayingSession, sink: SourceSink, private readonly o: PlayOptions, private readonly url: URL, private readonly idleMs: number) {
+    super(sink);
     this.session = session;
     this.attach();
-  }
-
-  /** Close the connection: TEARDOWN (best effort), then free sockets and timers. */
-  close(reason: string): void {
-    void this.finish({ reason, permanent: false }, true);
   }
 
   /** Ask the camera for a keyframe (RTCP PLI about its video track). */
@@ -68,12 +61,15 @@ export class RtspSourceConnection implements SourceConnection {
     this.sendReports(i, ssrc);
   }
 
+  protected release(): void {
+    this.detach();
+    this.o.log.info({ bytesIn: this.receiver.bytes, framesDropped: this.receiver.dropped(), ...this.receiver.sequenceStats() }, 'rtsp source ended');
+  }
+
   private attach(): void {
     const s = this.session;
     const out: TrackOutput = { unit: (u) => this.unit(u), size: (width, height) => this.resized(width, height) };
     this.receiver = new RtpReceiver(s.tracks.map((t) => t.ingest), s.tracks.map((t) => t.udp !== null), 64, { bytesIn: 0, badPackets: 0 }, out, this.started);
-    this.keyed = false;
-    this.firstVideoAt = 0;
     this.playedAt = Date.now();
     const channels = new Map<number, [number, boolean]>();
     s.tracks.forEach((t, i) => {
@@ -94,7 +90,7 @@ export class RtspSourceConnection implements SourceConnection {
       this.sink.received(s.client.bytesIn - counted);
       counted = s.client.bytesIn;
     };
-    s.client.onEnd = (why) => void this.finish({ reason: why.message, permanent: false }, false);
+    s.client.onEnd = (why) => this.end(why.message);
     const keepAlive = Math.max(1_000, s.client.sessionTimeoutMs / 2);
     this.timers = [
       setInterval(() => s.client.request(s.keepAlive, s.url, keepAlive).catch(() => {}), keepAlive),
@@ -103,67 +99,58 @@ export class RtspSourceConnection implements SourceConnection {
     ];
   }
 
-  /** Idle, first packet and keyframe limits; over UDP the TCP fallback. */
+  /** The first packet (TCP fallback over UDP), frame size and keyframe limits; starts the idle watch. */
   private watch(): void {
-    if (this.ending) return;
-    const now = Date.now();
-    const last = this.receiver.lastPacketAt;
+    if (this.ended || this.fallingBack) return;
     const udp = this.session.tracks.some((t) => t.udp !== null);
-    if (last === 0 && udp) {
-      if (now - this.playedAt > UDP_FIRST_PACKET_MS) void this.fallback(); // over UDP the first packet decides the transport, not the idle limit
-    } else if (now - (last || this.playedAt) > this.idleMs) void this.finish({ reason: `no RTP from the source for ${(this.idleMs / 1000).toFixed(1)} s`, permanent: false }, true);
-    else if (this.receiver.oversized() > 0) void this.finish({ reason: fail('LIVE_SOURCE_PROTOCOL', this.o.display, `a frame larger than ${this.o.maxFrameBytes} bytes (a quarter of the source buffer bound)`).message, permanent: false }, true);
-    else if (!this.keyed && this.firstVideoAt > 0 && now - this.firstVideoAt > KEYFRAME_WAIT_MS) void this.finish({ reason: `no keyframe within ${KEYFRAME_WAIT_MS / 1000} s of the first video frame`, permanent: false }, true);
+    if (this.receiver.lastPacketAt === 0 && udp) {
+      if (Date.now() - this.playedAt > UDP_FIRST_PACKET_MS) void this.fallback(); // over UDP the first packet decides the transport, not the idle limit
+      return;
+    }
+    if (!this.idleWatched) {
+      this.idleWatched = true;
+      this.watchIdle(this.idleMs);
+    }
+    if (this.receiver.oversized() > 0) this.end(fail('LIVE_SOURCE_PROTOCOL', this.o.display, `a frame larger than ${this.o.maxFrameBytes} bytes (a quarter of the source buffer bound)`).message);
+    else if (!this.keyed && this.firstVideoAt > 0 && Date.now() - this.firstVideoAt > KEYFRAME_WAIT_MS) this.end(`no keyframe within ${KEYFRAME_WAIT_MS / 1000} s of the first video frame`);
   }
 
   /** No RTP over UDP: tear down and play again with interleaved RTP. */
   private async fallback(): Promise<void> {
-    this.ending = true;
+    this.fallingBack = true;
     this.o.log.info({ afterMs: UDP_FIRST_PACKET_MS }, 'rtsp source sent no RTP over UDP: falling back to TCP');
-    this.detach(true);
+    this.detach();
     try {
       this.session = await openPlaying(this.url, { ...this.o, transport: 'tcp', deadline: Date.now() + this.o.timeoutMs });
     } catch (err) {
-      const e = err as StromError;
-      this.ending = false;
-      return void this.finish({ reason: isStromError(e) ? e.message : String(err), permanent: isStromError(e) && isPermanent(e) }, false);
+      return this.end(isStromError(err) ? err.message : String(err), isStromError(err) && isPermanent(err));
+    } finally {
+      this.fallingBack = false;
     }
-    this.ending = false;
-    if (this.settled) return this.detach(true);
+    if (this.ended) return this.detach(); // closed meanwhile
     this.attach();
   }
 
-  private async finish(end: SourceEnd, teardown: boolean): Promise<void> {
-    if (this.settled) return;
-    this.settled = true;
-    this.ending = true;
-    await this.detach(teardown);
-    this.o.log.info({ reason: end.reason, bytesIn: this.receiver.bytes, framesDropped: this.receiver.dropped(), ...this.receiver.sequenceStats() }, 'rtsp source ended');
-    this.resolveClosed(end);
-  }
-
-  /** Stop timers, TEARDOWN (bounded wait), close the connection and the UDP sockets. */
-  private async detach(teardown: boolean): Promise<void> {
+  /** Stop the timers, send TEARDOWN (not waited for), close the connection and the UDP sockets. */
+  private detach(): void {
     for (const t of this.timers) clearInterval(t);
     this.timers = [];
     const s = this.session;
     s.client.onEnd = () => {};
     s.client.onData = () => {};
     for (const t of s.tracks) t.udp?.close();
-    if (teardown && !s.client.closed) await s.client.request('TEARDOWN', s.url, TEARDOWN_WAIT_MS).catch(() => {});
-    s.client.close('closed');
+    s.client.closeWith('TEARDOWN', s.url);
   }
 
   private unit(u: MediaUnit): void {
     if (u.kind === 'video' && !u.config && !this.keyed) {
+      this.keyed = u.keyframe;
       if (!u.keyframe) {
         this.firstVideoAt ||= Date.now();
-        this.requestKeyframe();
-        return; // a decoder cannot start here
+        this.requestKeyframe(); // the unit is dropped by deliver: a decoder cannot start here
       }
-      this.keyed = true;
     }
-    this.sink.unit(u);
+    this.deliver(u);
   }
 
   private resized(width: number, height: number): void {
