@@ -5,7 +5,9 @@
 #                                cluster tests; store tests start a private PostgreSQL server), nginx and
 #                                Varnish (CDN tests run private instances of deploy/cdn/ in front of Strom), srt-tools
 #                                (srt-live-transmit, libsrt's reference client, for the SRT interoperability tests),
-#                                GStreamer (rtspclientsink/rtspsrc and the plugins they use, for the RTSP interoperability test)
+#                                GStreamer (rtspclientsink/rtspsrc and the plugins they use, for the RTSP interoperability test),
+#                                GStreamer's RTSP server library for Python (python3-gi, gir1.2-gst-rtsp-server-1.0: the
+#                                camera stand-in of the RTSP pull tests, test/fixtures/rtsp-camera.py)
 #   bash scripts/setup.sh bench  + nginx and wrk (side-by-side benchmarks)
 # System tools come from Debian packages: installed with apt-get when running as root, otherwise
 # the script stops and names the packages to install. npm packages come from `npm ci`.
@@ -17,16 +19,20 @@ mode="${1:-run}"
 want=("ffmpeg:ffmpeg" "ffprobe:ffmpeg")
 case "$mode" in
   run) ;;
-  test) want+=("chromium:chromium" "curl:curl" "nghttp:nghttp2-client" "openssl:openssl" "redis-server:redis-server" "initdb:postgresql" "nginx:nginx-light" "varnishd:varnish" "srt-live-transmit:srt-tools" "gst-launch-1.0:gstreamer1.0-tools" "gst:rtspclientsink:gstreamer1.0-rtsp" "gst:rtspsrc:gstreamer1.0-plugins-good" "gst:x264enc:gstreamer1.0-plugins-ugly" "gst:opusenc:gstreamer1.0-plugins-base" "gst:avdec_h264:gstreamer1.0-libav") ;;
+  test) want+=("chromium:chromium" "curl:curl" "nghttp:nghttp2-client" "openssl:openssl" "redis-server:redis-server" "initdb:postgresql" "nginx:nginx-light" "varnishd:varnish" "srt-live-transmit:srt-tools" "gst-launch-1.0:gstreamer1.0-tools" "gst:rtspclientsink:gstreamer1.0-rtsp" "gst:rtspsrc:gstreamer1.0-plugins-good" "gst:x264enc:gstreamer1.0-plugins-ugly" "gst:opusenc:gstreamer1.0-plugins-base" "gst:avdec_h264:gstreamer1.0-libav" "gst:x265enc:gstreamer1.0-plugins-bad" "py:gi:python3-gi" "gir:GstRtspServer:gir1.2-gst-rtsp-server-1.0") ;;
   bench) want+=("nginx:nginx-light" "wrk:wrk" "curl:curl") ;;
-  all) want+=("chromium:chromium" "curl:curl" "nghttp:nghttp2-client" "openssl:openssl" "redis-server:redis-server" "initdb:postgresql" "nginx:nginx-light" "wrk:wrk" "varnishd:varnish" "srt-live-transmit:srt-tools" "gst-launch-1.0:gstreamer1.0-tools" "gst:rtspclientsink:gstreamer1.0-rtsp" "gst:rtspsrc:gstreamer1.0-plugins-good" "gst:x264enc:gstreamer1.0-plugins-ugly" "gst:opusenc:gstreamer1.0-plugins-base" "gst:avdec_h264:gstreamer1.0-libav") ;;
+  all) want+=("chromium:chromium" "curl:curl" "nghttp:nghttp2-client" "openssl:openssl" "redis-server:redis-server" "initdb:postgresql" "nginx:nginx-light" "wrk:wrk" "varnishd:varnish" "srt-live-transmit:srt-tools" "gst-launch-1.0:gstreamer1.0-tools" "gst:rtspclientsink:gstreamer1.0-rtsp" "gst:rtspsrc:gstreamer1.0-plugins-good" "gst:x264enc:gstreamer1.0-plugins-ugly" "gst:opusenc:gstreamer1.0-plugins-base" "gst:avdec_h264:gstreamer1.0-libav" "gst:x265enc:gstreamer1.0-plugins-bad" "py:gi:python3-gi" "gir:GstRtspServer:gir1.2-gst-rtsp-server-1.0") ;;
   *) echo "usage: $0 run|test|bench|all" >&2; exit 2 ;;
 esac
 
 # Debian keeps PostgreSQL's server tools (initdb, pg_ctl) off PATH, in /usr/lib/postgresql/<ver>/bin.
 # A GStreamer plugin has no command: `gst:<element>` asks gst-inspect-1.0 for the element instead.
+# Python pieces neither: `py:<module>` imports the module with Debian's /usr/bin/python3, `gir:<Namespace>`
+# asks python3-gi for a GObject introspection namespace (version 1.0).
 found() {
   if [[ "$1" == gst:* ]]; then gst-inspect-1.0 "${1#gst:}" >/dev/null 2>&1; return; fi
+  if [[ "$1" == py:* ]]; then /usr/bin/python3 -c "import ${1#py:}" >/dev/null 2>&1; return; fi
+  if [[ "$1" == gir:* ]]; then /usr/bin/python3 -c "import gi; gi.require_version('${1#gir:}', '1.0')" >/dev/null 2>&1; return; fi
   command -v "$1" >/dev/null 2>&1 || [ -x "/usr/sbin/$1" ] || compgen -G "/usr/lib/postgresql/*/bin/$1" >/dev/null
 }
 

@@ -38,3 +38,32 @@ export function rejectsOnlyWithCatalog(fn: () => void, codes?: readonly string[]
     throw err;
   }
 }
+
+/**
+ * Feeds `input` to `push` in pieces of `size(k)` bytes (k = 0, 1, …), as a socket may cut a stream;
+ * `push` returns what the piece completed (signatures to compare between cuttings). Returns all of
+ * it, or null when the parser refused the input with a catalog error of `codes`.
+ */
+export function inPieces(input: Buffer, size: (k: number) => number, codes: readonly string[], push: (piece: Buffer) => string[]): string[] | null {
+  const out: string[] = [];
+  let refused = true;
+  rejectsOnlyWithCatalog(() => {
+    for (let i = 0, k = 0; i < input.length; k++) {
+      const n = size(k);
+      out.push(...push(input.subarray(i, i + n)));
+      i += n;
+    }
+    refused = false;
+  }, codes);
+  return refused ? null : out;
+}
+
+/**
+ * A socket may cut a stream anywhere: reads `input` whole and in pieces of 1..maxPiece bytes
+ * (drawn from the input itself) and requires the same signatures from both unless either refused.
+ */
+export function sameWhenSplit(input: Buffer, maxPiece: number, read: (size: (k: number) => number) => string[] | null): void {
+  const split = read((k) => 1 + ((input[k % input.length]! * 13 + k) % maxPiece));
+  const whole = read(() => input.length);
+  if (split !== null && whole !== null) invariant(split.join() === whole.join(), `split input gave ${split.length} items, whole input ${whole.length}`);
+}

@@ -11,9 +11,10 @@ import { srtPacket, srtReceiver } from './srt.js';
 import { captions } from './captions.js';
 import { fmp4 } from './fmp4.js';
 import { m3u8 } from './hls.js';
+import { rtspResponse } from './rtsp.js';
 
 /** All targets. */
-export const targets: readonly FuzzTarget[] = [rtmpChunk, amf0, flv, leanHttp, rangeHeaders, sdp, rtpH264, cmcd, llHlsQuery, tusHeaders, tsDemux, srtPacket, srtReceiver, srtStreamId, captions, m3u8, fmp4];
+export const targets: readonly FuzzTarget[] = [rtmpChunk, amf0, flv, leanHttp, rangeHeaders, sdp, rtpH264, cmcd, llHlsQuery, tusHeaders, tsDemux, srtPacket, srtReceiver, srtStreamId, captions, m3u8, fmp4, rtspResponse];
 
 /** The target called `name`, or undefined. */
 export function targetNamed(name: string): FuzzTarget | undefined {

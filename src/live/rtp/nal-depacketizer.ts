@@ -23,6 +23,8 @@ export interface NalAccessUnit {
 export abstract class NalDepacketizer {
   /** Access units dropped because a packet was missing or malformed. */
   dropped = 0;
+  /** Access units dropped because they grew past `maxBytes`. */
+  oversized = 0;
   /** True after a loss until the next keyframe: frames in between reference what was lost. */
   needKeyframe = false;
   protected nalus: Buffer[] = [];
@@ -33,6 +35,8 @@ export abstract class NalDepacketizer {
   private ts = -1;
   private lastSeq = -1;
   private bytes = 0;
+  /** The access unit being collected went past maxBytes. */
+  private over = false;
 
   constructor(private readonly maxBytes = 8 * 1024 * 1024) {}
 
@@ -48,12 +52,26 @@ export abstract class NalDepacketizer {
     this.ts = timestamp;
     this.bytes += payload.length;
     if (this.bytes > this.maxBytes) {
+      if (!this.over) this.oversized++;
+      this.over = true;
       this.broken = true;
       this.nalus = []; // keep nothing of it: the whole AU is dropped when it ends
       this.fu = null;
     } else if (!this.broken) this.parse(payload);
     if (marker) this.finish(out);
     return out;
+  }
+
+  /** The sender restarted (a new SSRC): forget the access unit in progress and the sequence; wait for a keyframe. */
+  restart(): void {
+    this.nalus = [];
+    this.fu = null;
+    this.broken = false;
+    this.bytes = 0;
+    this.over = false;
+    this.ts = -1;
+    this.lastSeq = -1;
+    this.needKeyframe = true;
   }
 
   /** Parse one payload into `nalus` (or `fu`), setting `broken` on what cannot be used. */
@@ -84,6 +102,7 @@ export abstract class NalDepacketizer {
     this.fu = null;
     this.broken = false;
     this.bytes = 0;
+    this.over = false;
     const ts = this.ts;
     this.ts = -1;
     if (nalus.length === 0 && !broken) return;

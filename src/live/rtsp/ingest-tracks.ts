@@ -35,6 +35,10 @@ export interface IngestTrack {
   dropped(): number;
   /** One RTP packet (in sequence order) and its time on the session timeline in ms. */
   push(p: RtpPacket, ms: number, out: TrackOutput): void;
+  /** The sender restarted (a new SSRC): its sequence numbers start anywhere. */
+  restart?(): void;
+  /** Frames dropped for growing past the track's frame size limit. */
+  oversized?(): number;
 }
 
 /** The track for one SDP media section, or null when its codec is not supported (its packets are ignored). */
@@ -74,6 +78,14 @@ class NalTrack implements IngestTrack {
 
   dropped(): number {
     return this.depack.dropped;
+  }
+
+  restart(): void {
+    this.depack.restart();
+  }
+
+  oversized(): number {
+    return this.depack.oversized;
   }
 
   push(p: RtpPacket, ms: number, out: TrackOutput): void {

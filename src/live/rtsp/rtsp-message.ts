@@ -20,8 +20,18 @@ export interface RtspRequest {
   body: Buffer;
 }
 
-/** What the reader yields: a request, a response (clients answering a server request), or interleaved data. */
-export type RtspItem = { type: 'request'; request: RtspRequest } | { type: 'response'; status: number; headers: Map<string, string> } | { type: 'data'; channel: number; data: Buffer };
+/** One parsed response (what a server answers Strom's RTSP client, or a client answering a server request). */
+export interface RtspResponse {
+  status: number;
+  /** Header fields as for requests. */
+  headers: Map<string, string>;
+  /** Every `WWW-Authenticate` value (a server may offer several schemes, one field each). */
+  authenticate: string[];
+  body: Buffer;
+}
+
+/** What the reader yields: a request, a response, or interleaved data. */
+export type RtspItem = { type: 'request'; request: RtspRequest } | ({ type: 'response' } & RtspResponse) | { type: 'data'; channel: number; data: Buffer };
 
 /** Limits of the reader. */
 export interface RtspReaderLimits {
@@ -77,11 +87,13 @@ export class RtspReader {
     const lines = b.subarray(0, end.at).toString('latin1').split(/\r?\n/);
     const first = lines[0]!;
     const headers = new Map<string, string>();
+    const authenticate: string[] = [];
     for (const line of lines.slice(1)) {
       if (line === '') continue;
       const colon = line.indexOf(':');
       if (colon <= 0 || !TOKEN.test(line.slice(0, colon).trim())) throw fail('RTSP_PROTOCOL', `malformed header line ${JSON.stringify(line.slice(0, 80))}`);
       const name = line.slice(0, colon).trim().toLowerCase();
+      if (name === 'www-authenticate' && authenticate.length < 8) authenticate.push(line.slice(colon + 1).trim());
       if (!headers.has(name)) headers.set(name, line.slice(colon + 1).trim());
     }
     const cl = headers.get('content-length') ?? '0';
@@ -94,8 +106,8 @@ export class RtspReader {
     const parts = first.split(' ');
     if (first.startsWith('RTSP/')) {
       const status = Number(parts[1]);
-      if (!Number.isInteger(status)) throw fail('RTSP_PROTOCOL', `malformed status line ${JSON.stringify(first.slice(0, 80))}`);
-      return { type: 'response', status, headers };
+      if (!/^\d{3}$/.test(parts[1] ?? '')) throw fail('RTSP_PROTOCOL', `malformed status line ${JSON.stringify(first.slice(0, 80))}`);
+      return { type: 'response', status, headers, authenticate, body };
     }
     if (parts.length !== 3 || !TOKEN.test(parts[0]!) || parts[1] === '' || !/^RTSP\/\d\.\d$/.test(parts[2]!)) throw fail('RTSP_PROTOCOL', `malformed request line ${JSON.stringify(first.slice(0, 80))}`);
     return { type: 'request', request: { method: parts[0]!, uri: parts[1]!, version: parts[2]!, headers, body } };

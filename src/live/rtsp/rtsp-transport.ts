@@ -4,7 +4,8 @@
  * (`RTP/AVP/TCP;interleaved=a-b`) or over UDP (`RTP/AVP[/UDP];unicast;client_port=a-b`, sent from
  * the server's shared RTP/RTCP port pair). A client may list alternatives separated by commas
  * (§12.39 "in order of preference"): the first one Strom supports is chosen. Multicast is not
- * offered: a request for it alone is answered 461 Unsupported Transport.
+ * offered: a request for it alone is answered 461 Unsupported Transport. As a client (pulling from a
+ * camera) Strom reads the server's answer with parseTransportAnswer.
  */
 
 /** One chosen transport. */
@@ -16,12 +17,7 @@ export type RtspTransport =
 export function parseTransport(header: string | undefined): RtspTransport | null {
   if (header === undefined) return null;
   for (const spec of header.split(',')) {
-    const [proto = '', ...params] = spec.trim().split(';').map((s) => s.trim());
-    const p = new Map<string, string>();
-    for (const kv of params) {
-      const eq = kv.indexOf('=');
-      p.set((eq < 0 ? kv : kv.slice(0, eq)).toLowerCase(), eq < 0 ? '' : kv.slice(eq + 1));
-    }
+    const { proto, p } = transportSpec(spec);
     if (p.has('multicast')) continue;
     const upper = proto.toUpperCase();
     if (upper === 'RTP/AVP/TCP') {
@@ -33,6 +29,17 @@ export function parseTransport(header: string | undefined): RtspTransport | null
     }
   }
   return null;
+}
+
+/** One transport spec: its protocol and its parameters (names lower-cased). */
+function transportSpec(spec: string): { proto: string; p: Map<string, string> } {
+  const [proto = '', ...params] = spec.trim().split(';').map((s) => s.trim());
+  const p = new Map<string, string>();
+  for (const kv of params) {
+    const eq = kv.indexOf('=');
+    p.set((eq < 0 ? kv : kv.slice(0, eq)).toLowerCase(), eq < 0 ? '' : kv.slice(eq + 1));
+  }
+  return { proto, p };
 }
 
 /** `a-b` (or `a` alone, then b = a + 1), each in 0..max. */
@@ -51,4 +58,26 @@ export function transportHeader(t: RtspTransport, ssrc: number, server: { rtpPor
   if (t.kind === 'tcp') return `RTP/AVP/TCP;unicast;interleaved=${t.rtpChannel}-${t.rtcpChannel};ssrc=${ssrcHex}${mode}`;
   const sp = server === null ? '' : `;server_port=${server.rtpPort}-${server.rtcpPort}`;
   return `RTP/AVP;unicast;client_port=${t.rtpPort}-${t.rtcpPort}${sp};ssrc=${ssrcHex}${mode}`;
+}
+
+/** What a server's SETUP answer says about the transport it chose (as a client reads it). */
+export interface TransportAnswer {
+  tcp: boolean;
+  /** `interleaved=a-b`, or null. */
+  interleaved: [number, number] | null;
+  /** `server_port=a-b`, or null. */
+  serverPort: [number, number] | null;
+  /** `source=`: where the server sends from when it is not the RTSP host, or null. */
+  source: string | null;
+}
+
+/** Read a SETUP answer's Transport header (the first transport spec); null when absent or not RTP/AVP. */
+export function parseTransportAnswer(header: string | undefined): TransportAnswer | null {
+  if (header === undefined) return null;
+  const { proto, p } = transportSpec(header.split(',')[0] ?? '');
+  const upper = proto.toUpperCase();
+  if (!upper.startsWith('RTP/AVP')) return null;
+  const pair = (k: string, max: number) => (p.has(k) ? portPair(p.get(k)!, max) : null);
+  const source = p.get('source') ?? null;
+  return { tcp: upper === 'RTP/AVP/TCP', interleaved: pair('interleaved', 255), serverPort: pair('server_port', 65535), source: source !== null && /^[0-9a-fA-F.:]{2,45}$/.test(source) ? source : null };
 }
