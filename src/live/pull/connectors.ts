@@ -6,9 +6,10 @@ import { ConnectorRegistry } from './connector/source-connector.js';
 import { flvConnector } from './sources/flv-source.js';
 import { hlsConnector } from './sources/hls-source.js';
 import { rtmpConnector } from './sources/rtmp-source.js';
+import { rtspConnector } from './sources/rtsp-source.js';
 import { srtConnector } from './sources/srt-source.js';
 
 /** A registry with every connector Strom ships. */
 export function defaultConnectors(): ConnectorRegistry {
-  return new ConnectorRegistry().register(rtmpConnector).register(srtConnector).register(hlsConnector).register(flvConnector);
+  return new ConnectorRegistry().register(rtspConnector).register(rtmpConnector).register(srtConnector).register(hlsConnector).register(flvConnector);
 }
