@@ -11,7 +11,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
@@ -30,11 +30,9 @@ import { serializeRtp } from '../../src/live/rtp/rtp-packet.js';
 import type { MediaUnit } from '../../src/live/stream/media-unit.js';
 import { run, startLive } from '../helpers/live-fixtures.js';
 import { until, within } from '../helpers/until.js';
+import { camera, cameraMissing } from '../helpers/rtsp-camera.js';
 
-const PY = '/usr/bin/python3';
-const gstMissing = spawnSync(PY, ['-c', "import gi; gi.require_version('GstRtspServer','1.0'); from gi.repository import GstRtspServer"]).status !== 0
-  ? 'needs /usr/bin/python3 with python3-gi and gir1.2-gst-rtsp-server-1.0 (apt-get install python3-gi gir1.2-gst-rtsp-server-1.0, or bash scripts/setup.sh test)'
-  : spawnSync('gst-inspect-1.0', ['x264enc']).status !== 0 ? 'needs the GStreamer x264enc element (gstreamer1.0-plugins-ugly)' : false;
+const gstMissing = cameraMissing;
 const ffmpegMissing = spawnSync('ffmpeg', ['-version']).status !== 0 ? 'needs ffmpeg (apt-get install ffmpeg)' : false;
 
 /** A sink that keeps what it gets. */
@@ -54,21 +52,6 @@ function logger() {
 }
 
 const opts = (log: pino.Logger, timeoutMs = 5_000) => ({ timeoutMs, maxBufferBytes: 8 * 1024 * 1024, log });
-
-/** Start the GStreamer camera; resolves once it listens. */
-async function camera(args: string[] = []): Promise<{ port: number; child: ChildProcess }> {
-  const child = spawn(PY, ['test/fixtures/rtsp-camera.py', '--port', '0', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  const port = await within(new Promise<number>((resolve, reject) => {
-    child.stdout!.on('data', (d: Buffer) => {
-      out += d.toString();
-      const m = /READY (\d+)/.exec(out);
-      if (m) resolve(Number(m[1]));
-    });
-    child.on('exit', (code) => reject(new Error(`camera exited ${code}`)));
-  }), 'the GStreamer camera to listen', 15_000);
-  return { port, child };
-}
 
 /** Handles that must not leak: sockets (TCP, TLS, UDP). */
 function openSockets(): number {
