@@ -58,6 +58,16 @@ export class RtspConnection implements RtspClient {
     this.onClose(this);
   }
 
+  /** Hold writes until `uncork` (one writev for a batch of interleaved packets). */
+  cork(): void {
+    if (!this.closed) this.socket.cork();
+  }
+
+  /** Send what `cork` held. */
+  uncork(): void {
+    if (!this.closed) this.socket.uncork();
+  }
+
   /** Write bytes to the client; false when the socket buffer is full (back-pressure). */
   write(b: Buffer): boolean {
     if (this.closed) return true;

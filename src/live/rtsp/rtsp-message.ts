@@ -142,6 +142,15 @@ export function rtspResponse(status: number, headers: ReadonlyArray<[string, str
   return Buffer.concat([Buffer.from(`${head}\r\n`, 'latin1'), payload]);
 }
 
+/** The 4-byte header of an interleaved frame (RFC 2326 §10.12) carrying `length` bytes on `channel`. */
+export function interleavedPrefix(channel: number, length: number): Buffer {
+  const out = Buffer.allocUnsafe(4);
+  out[0] = 0x24;
+  out[1] = channel;
+  out.writeUInt16BE(length, 2);
+  return out;
+}
+
 /** An interleaved frame (`$`, channel, length, data) carrying one RTP or RTCP packet over TCP. */
 export function interleavedFrame(channel: number, packet: Buffer): Buffer {
   const out = Buffer.allocUnsafe(4 + packet.length);

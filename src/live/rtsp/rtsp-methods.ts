@@ -13,7 +13,7 @@ import { ingestTrack } from './ingest-tracks.js';
 import { playTracks } from './play-tracks.js';
 import type { RtspAccess, RtspTarget } from './rtsp-access.js';
 import { parseRtspUrl } from './rtsp-access.js';
-import { interleavedFrame, type RtspRequest } from './rtsp-message.js';
+import { interleavedPrefix, type RtspRequest } from './rtsp-message.js';
 import { RtspPlayer, type PlayOutput } from './rtsp-play.js';
 import { RtspPublisher } from './rtsp-publish.js';
 import { RtspSession, type RtspAnswer, type RtspClient, type SessionRole } from './rtsp-session.js';
@@ -217,7 +217,18 @@ function play(ctx: MethodContext): RtspAnswer {
 function output(ctx: MethodContext, t: ReturnType<typeof parseTransport> & object): PlayOutput & { kind: string } {
   const { conn } = ctx;
   if (t.kind === 'tcp') {
-    return { kind: 'tcp', send: (rtcp, parts) => conn.write(interleavedFrame(rtcp ? t.rtcpChannel : t.rtpChannel, parts.length === 1 ? parts[0]! : Buffer.concat(parts))) };
+    // RFC 2326 §10.12: `$`, channel, 16-bit length, then the packet — written as separate buffers
+    // (the shared payload is never copied per reader) into a corked socket: one writev per batch.
+    return {
+      kind: 'tcp',
+      send: (rtcp, parts) => {
+        let ok = conn.write(interleavedPrefix(rtcp ? t.rtcpChannel : t.rtpChannel, parts.reduce((n, p) => n + p.length, 0)));
+        for (const p of parts) ok = conn.write(p) && ok;
+        return ok;
+      },
+      cork: () => conn.cork(),
+      uncork: () => conn.uncork(),
+    };
   }
   const udp = ctx.udp!;
   return { kind: 'udp', send: (rtcp, parts) => { udp.send(rtcp, parts, rtcp ? t.rtcpPort : t.rtpPort, conn.remoteAddress); return true; } };

@@ -26,6 +26,9 @@ const SR_INTERVAL_MS = 5_000;
 export interface PlayOutput {
   /** Send RTP (`rtcp` false) or RTCP; parts are concatenated on the wire. Returns false when the transport is backed up. */
   send(rtcp: boolean, parts: Buffer[]): boolean;
+  /** Hold this batch's sends in the socket (TCP): one write for the batch. */
+  cork?(): void;
+  uncork?(): void;
 }
 
 /** Per-track sending state. */
@@ -103,6 +106,16 @@ export class RtspPlayer {
   }
 
   private write(units: readonly MediaUnit[]): boolean {
+    const outs = new Set(this.states.map((s) => s.out));
+    for (const o of outs) o.cork?.();
+    try {
+      return this.send(units);
+    } finally {
+      for (const o of outs) o.uncork?.();
+    }
+  }
+
+  private send(units: readonly MediaUnit[]): boolean {
     let ok = true;
     const now = Date.now();
     for (const u of units) {

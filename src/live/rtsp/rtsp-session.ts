@@ -48,6 +48,9 @@ export interface RtspClient {
   readonly socket: net.Socket;
   /** Write bytes; false when the socket buffer is full. */
   write(b: Buffer): boolean;
+  /** Hold writes until `uncork` (a batch of interleaved packets in one writev). */
+  cork(): void;
+  uncork(): void;
   /** Close the connection and its session. */
   close(reason: string): void;
 }
