@@ -97,10 +97,12 @@ export async function runSoak(o: SoakOptions): Promise<SoakResult> {
     if (viewer) loads.push(viewerPool({ base, protocol, viewer, count, streams: watched, lifeS: o.viewerLifeS, rampS: o.rampS, tally, stop }));
     else loads.push(vodViewers(target, ready, count, o.viewerLifeS));
   }
-  await pause(o.minutes * 60_000, AbortSignal.timeout(o.minutes * 60_000 + 1000));
+  await pause(o.minutes * 60_000, new AbortController().signal);
   stopper.abort();
   // Uploads in flight settle (bounded); everything else ends at once.
-  await Promise.race([Promise.allSettled(loads), pause(180_000, AbortSignal.timeout(181_000))]);
+  const settled = new AbortController();
+  await Promise.race([Promise.allSettled(loads), pause(180_000, settled.signal)]);
+  settled.abort(); // no timer left holding the process
   sampler.stop();
   await sampler.take().catch(() => undefined);
   await server.stop();
