@@ -1,8 +1,8 @@
 /**
  * The soak's sampler: every interval it reads, for each Strom process (the main and its delivery
  * workers), resident memory from /proc/<pid>/status and open descriptors from /proc/<pid>/fd, and
- * from GET /metrics (which sums the workers' series into the main's) the V8 heap, active handles,
- * event-loop delay p99, live viewers and slow-viewer drops; plus what the clients saw (tally) and
+ * from GET /metrics the main process's V8 heap, active handles and event-loop delay p99 (delivery
+ * workers export no process metrics), live viewers and slow-viewer drops; plus what the clients saw (tally) and
  * the error lines of Strom's log. Rows go to a CSV as they are taken.
  */
 import { appendFileSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
