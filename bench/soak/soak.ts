@@ -98,13 +98,13 @@ export async function runSoak(o: SoakOptions): Promise<SoakResult> {
     else loads.push(vodViewers(target, ready, count, o.viewerLifeS));
   }
   await pause(o.minutes * 60_000, new AbortController().signal);
+  sampler.stop();
+  await sampler.take().catch(() => undefined); // the last sample under load
   stopper.abort();
   // Uploads in flight settle (bounded); everything else ends at once.
   const settled = new AbortController();
   await Promise.race([Promise.allSettled(loads), pause(180_000, settled.signal)]);
   settled.abort(); // no timer left holding the process
-  sampler.stop();
-  await sampler.take().catch(() => undefined);
   await server.stop();
   const samples = sampler.samples;
   const png = path.join(o.outDir, 'soak.png');
