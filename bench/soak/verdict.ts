@@ -10,7 +10,7 @@ import type { Tally } from './tally.js';
 /** The bounds a soak is judged against. */
 export interface Targets {
   warmupS: number;
-  /** Largest slope of RSS and of fds, in % of the mean per hour. */
+  /** Largest growth (slope) of RSS and of fds, in % of the mean per hour; shrinking passes. */
   slopePctPerHour: number;
   loopP99Ms: number;
 }
@@ -55,9 +55,9 @@ export function judge(samples: readonly Sample[], tally: Tally, errorLines: numb
   const expectedReady = u.started - u.cancelled - u.failed;
   const f = (n: number) => n.toFixed(2);
   return [
-    { name: `RSS flat after ${t.warmupS} s (slope < ${t.slopePctPerHour} %/h)`, ok: after.length >= 2 && Math.abs(rss) < t.slopePctPerHour,
+    { name: `RSS flat after ${t.warmupS} s (slope < ${t.slopePctPerHour} %/h)`, ok: after.length >= 2 && rss < t.slopePctPerHour,
       figure: `${f(rss)} %/h over ${after.length} samples, ${after[0]?.rssMiB ?? '-'} → ${after.at(-1)?.rssMiB ?? '-'} MiB` },
-    { name: `fds flat after ${t.warmupS} s (slope < ${t.slopePctPerHour} %/h)`, ok: after.length >= 2 && Math.abs(fds) < t.slopePctPerHour,
+    { name: `fds flat after ${t.warmupS} s (slope < ${t.slopePctPerHour} %/h)`, ok: after.length >= 2 && fds < t.slopePctPerHour,
       figure: `${f(fds)} %/h, ${after[0]?.fds ?? '-'} → ${after.at(-1)?.fds ?? '-'} fds` },
     { name: `event-loop delay p99 < ${t.loopP99Ms} ms (every sample)`, ok: worstLoop < t.loopP99Ms, figure: `worst ${f(worstLoop)} ms` },
     { name: 'no unexpected viewer disconnect', ok: tally.unexpected.length === 0,
