@@ -44,7 +44,7 @@ export async function ingest(argv: string[]): Promise<void> {
   const flags: RawSettings = { dataDir: values.data, logLevel: process.env.STROM_LOG_LEVEL ?? 'warn', ...parseSetFlags(values.set) };
   const config = loadConfig({ file: values.config, flags });
   const log = createLogger(config.logLevel, 2); // stdout carries the --json result
-  const store = await openStore(config.dataDir, { ...config.store, nodeId: config.cluster.nodeId ?? undefined });
+  const store = await openStore(config.dataDir, { ...config.store, nodeId: config.cluster.nodeId ?? undefined, busyTimeoutMs: 5000 }); // waits for the server's writes
   const bus = new EventBus(16);
   const vod = new VodService({ config, store, bus, log, invalidate: () => undefined });
   const bar = new ProgressBar();

@@ -120,17 +120,19 @@ export class WorkerPool {
     const leaseMs = this.o.leaseMs ?? 30_000;
     const beatMs = leaseMs / 3; // three tries per lease: one failed heartbeat is survived
     let leaseLost = false;
-    // When the lease surely still runs: from the send time of the last heartbeat that held it.
-    let heldUntil = job.lease_until ?? Date.now() + leaseMs;
+    // When the lease surely still runs: from the send time of the last heartbeat that held it, on
+    // the monotonic clock (performance.now), so a step of the wall clock neither stops a job whose
+    // heartbeats succeed nor lets one run on past its lease while they fail.
+    let heldUntil = performance.now() + Math.min(leaseMs, (job.lease_until ?? Infinity) - Date.now());
     let beatFailures = 0;
     const beat = setInterval(() => {
       if (ctrl.signal.aborted) return;
-      if (Date.now() + beatMs >= heldUntil) {
+      if (performance.now() + beatMs >= heldUntil) {
         leaseLost = true;
         log.warn({ heartbeatFailures: beatFailures }, 'lease could not be renewed before it expires (metadata store unreachable?): stopping the job; it runs again once the lease expired');
         return ctrl.abort('cancelled');
       }
-      const sentAt = Date.now();
+      const sentAt = performance.now();
       this.o.jobs.heartbeat(job, leaseMs).then((held) => {
         beatFailures = 0;
         if (held) return void (heldUntil = Math.max(heldUntil, sentAt + leaseMs));

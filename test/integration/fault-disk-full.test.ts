@@ -17,26 +17,10 @@ import { testConfig, type RawSettings } from '../../src/config.js';
 import { loadApiSecret, signApiToken } from '../../src/auth/api-auth.js';
 import { noise } from '../helpers/upload-server.js';
 import { until } from '../helpers/until.js';
+import { smallDisk } from '../helpers/small-disk.js';
 
 const T = { 'Tus-Resumable': '1.0.0' };
 const MB = 1024 * 1024;
-
-/** A tmpfs of `mb` MiB mounted at a new directory (unmounted after `t`), or null where mounting is refused. */
-function smallDisk(t: TestContext, mb: number): string | null {
-  const dir = mkdtempSync(path.join(tmpdir(), 'strom-full-'));
-  try {
-    execFileSync('mount', ['-t', 'tmpfs', '-o', `size=${mb}m`, 'tmpfs', dir], { stdio: 'pipe' });
-  } catch (err) {
-    rmSync(dir, { recursive: true, force: true });
-    t.skip(`cannot mount a tmpfs here (needs root): ${(err as Error).message.split('\n')[0]}`);
-    return null;
-  }
-  t.after(() => {
-    execFileSync('umount', ['-l', dir]);
-    rmSync(dir, { recursive: true, force: true });
-  });
-  return dir;
-}
 
 /** Bytes in files under `dir` whose name matches `re`. */
 function bytesUnder(dir: string, re: RegExp): number {

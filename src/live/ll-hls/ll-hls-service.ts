@@ -76,7 +76,7 @@ export class LlHlsService {
     const stream = this.registry.get(streamId);
     const e = this.muxers.get(streamId);
     if (e && !(e.mux.ended && stream?.active)) {
-      e.mux.lastAccess = Date.now();
+      e.mux.lastAccess = performance.now();
       return e.mux;
     }
     if (e) this.stop(streamId, 'stream published again');
@@ -119,7 +119,7 @@ export class LlHlsService {
   running(streamId: string): LlHlsMuxer | null {
     const e = this.muxers.get(streamId);
     if (e === undefined) return null;
-    e.mux.lastAccess = Date.now();
+    e.mux.lastAccess = performance.now();
     return e.mux;
   }
 
@@ -150,7 +150,7 @@ export class LlHlsService {
     const t = setTimeout(() => {
       const e = this.muxers.get(streamId);
       if (!e) return;
-      const left = e.mux.lastAccess + this.config.llhls.idleTimeoutMs - Date.now();
+      const left = e.mux.lastAccess + this.config.llhls.idleTimeoutMs - performance.now(); // monotonic: a wall-clock step does not stop a watched stream
       if (this.pinned.has(streamId)) e.idle = this.armIdle(streamId, this.config.llhls.idleTimeoutMs); // recording
       else if (left > 0 && e.mux.waiters.size === 0) e.idle = this.armIdle(streamId, left);
       else if (e.mux.waiters.size > 0) e.idle = this.armIdle(streamId, this.config.llhls.idleTimeoutMs);

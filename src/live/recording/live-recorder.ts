@@ -7,7 +7,8 @@
  * gets static manifests (vod-manifests.ts: RFC 8216bis VOD playlist, ISO/IEC 23009-1 static MPD)
  * and is handed to `publish`, which renames it into `assets/<videoId>/` (atomic publication,
  * docs/STORAGE.md). Disk use per recording is bounded by `live.recordMaxBytes`: past it, further
- * segments are dropped and the recording ends there.
+ * segments are dropped and the recording ends there. A write that fails (the disk full) ends the
+ * recording the same way, at its last complete segment, logged with STORAGE_FULL.
  * With `alwaysOn` (DVR) every published stream gets a pinned muxer the same way, recorded or not.
  * The muxer is started when the stream's first media unit arrives (a short-lived probe reader), not
  * at publish.start: the muxer's track set comes from the sequence headers, sent after `publish`.
@@ -15,6 +16,7 @@
 import { appendFile, mkdir, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Logger } from 'pino';
+import { fail, isNoSpace } from '../../errors.js';
 import { codecParameter } from '../formats/cmaf/sample-entry.js';
 import type { LiveSegment, LlHlsMuxer } from '../formats/hls/ll-hls-muxer.js';
 import type { LiveEvents } from '../stream/live-events.js';
@@ -73,6 +75,8 @@ interface Session {
   written: Set<number>;
   bytes: number;
   full: boolean;
+  /** A write failed (disk full): nothing more is written, the recording ends at its last complete segment. */
+  failed: boolean;
   queue: Promise<void>;
   off: () => void;
 }
@@ -115,9 +119,9 @@ export class LiveRecorder {
     if (stream?.active !== true) return;
     const dir = path.join(this.o.tmpDir, `rec-${streamId}-${sessionId}`);
     // Registered before any further await, so a publish.stop from now on finishes this session.
-    const queue = record ? mkdir(dir, { recursive: true }).then(() => undefined) : Promise.resolve();
-    const s: Session = { record, rec: { streamId, sessionId, dir, info: { segments: [], codecs: [] }, startedAt: Date.now() }, mux: null, written: new Set(), bytes: 0, full: false, queue, off: () => undefined };
+    const s: Session = { record, rec: { streamId, sessionId, dir, info: { segments: [], codecs: [] }, startedAt: Date.now() }, mux: null, written: new Set(), bytes: 0, full: false, failed: false, queue: Promise.resolve(), off: () => undefined };
     this.sessions.set(streamId, s);
+    if (record) this.write(s, -1, () => mkdir(dir, { recursive: true }).then(() => undefined));
     this.llhls.pin(streamId, true);
     // Probe: the first media unit means the sequence headers are in; start the muxer from there.
     let probe: { close(reason: string): void } | null = null;
@@ -141,7 +145,7 @@ export class LiveRecorder {
     s.mux = mux;
     // Crash safety: the journal head holds what a restart needs to finish this directory.
     const head = { streamId, sessionId: s.rec.sessionId, startedAt: s.rec.startedAt, codecs: s.rec.info.codecs, width: s.rec.info.width, height: s.rec.info.height };
-    if (s.record) s.queue = s.queue.then(() => writeFile(path.join(s.rec.dir, JOURNAL_HEAD), JSON.stringify(head)));
+    if (s.record) this.write(s, -1, () => writeFile(path.join(s.rec.dir, JOURNAL_HEAD), JSON.stringify(head)));
     const l = (seg: LiveSegment, init: Buffer | null) => this.onSegment(s, seg, init);
     mux.segmentListeners.add(l);
     s.off = () => mux.segmentListeners.delete(l);
@@ -160,10 +164,34 @@ export class LiveRecorder {
     s.written.add(seg.initVersion);
     s.rec.info.segments.push({ msn: seg.msn, startMs: seg.startMs, durationMs: seg.durationMs, initVersion: seg.initVersion, bytes });
     const parts = seg.parts.map((p) => p.bytes);
-    s.queue = s.queue.then(async () => {
+    this.write(s, seg.msn, async () => {
       if (newInit) await writeFile(path.join(s.rec.dir, initName(seg.initVersion)), init);
       await writeFile(path.join(s.rec.dir, `seg_${seg.msn}.m4s`), Buffer.concat(parts));
       await appendFile(path.join(s.rec.dir, JOURNAL), `${JSON.stringify({ msn: seg.msn, startMs: seg.startMs, durationMs: seg.durationMs, initVersion: seg.initVersion, bytes })}\n`); // after the segment: a listed one is complete
+    });
+  }
+
+  /**
+   * Queue a write of segment `msn` (or of the journal head, msn -1). When a write fails — the disk
+   * full, above all — recording stops there: the segment being written and every later one are
+   * dropped (its partial file removed), so the recording ends consistent at the last complete
+   * segment and is published as usual when the stream ends. The live stream is not affected.
+   */
+  private write(s: Session, msn: number, what: () => Promise<void>): void {
+    s.queue = s.queue.then(async () => {
+      if (s.failed) return;
+      try {
+        await what();
+      } catch (err) {
+        s.failed = true;
+        s.full = true;
+        const kept = s.rec.info.segments.filter((x) => x.msn < msn);
+        s.rec.info.segments = msn < 0 ? [] : kept;
+        if (msn >= 0) await rm(path.join(s.rec.dir, `seg_${msn}.m4s`), { force: true }).catch(() => undefined);
+        const reason = isNoSpace(err) ? fail('STORAGE_FULL', `the recording of live stream ${s.rec.streamId} (${s.rec.dir})`) : err;
+        this.log.error({ err: reason, streamId: s.rec.streamId, failedSegment: msn, keptSegments: s.rec.info.segments.length },
+          'recording stopped: a write failed; the recording ends at its last complete segment, the live stream goes on');
+      }
     });
   }
 

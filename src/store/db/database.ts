@@ -1,8 +1,8 @@
 /**
  * Opens the metadata database named by `store.url` (src/store/db/store-url.ts). The default is
  * `<dataDir>/strom.db` through better-sqlite3 and Kysely, in WAL mode (readers never block the
- * writer, and a crash loses at most the last uncommitted transaction) with a busy timeout so a
- * second process waits instead of failing. In cluster mode it is a PostgreSQL shared by every
+ * writer, and a crash loses at most the last uncommitted transaction) with a short busy timeout; a
+ * database that stays locked, read-only or full answers 503 STORE_UNAVAILABLE (sqlite-connection.ts). In cluster mode it is a PostgreSQL shared by every
  * node, through Kysely's PostgresDialect over a `pg` pool of `store.poolMax` connections with
  * bounded waits, whose failures to reach the server are 503 STORE_UNAVAILABLE (pg-pool.ts).
  * Migrations run before use, on a connection of their own without the statement timeout (a
@@ -12,10 +12,10 @@
 import { mkdirSync } from 'node:fs';
 import { hostname } from 'node:os';
 import path from 'node:path';
-import BetterSqlite3 from 'better-sqlite3';
 import { Kysely, PostgresDialect, SqliteDialect } from 'kysely';
 import { migrate } from './migrations.js';
 import { createPgPool } from './pg-pool.js';
+import { openSqlite } from './sqlite-connection.js';
 import type { Database } from './schema.js';
 import { POSTGRES, SQLITE, type SqlDialect } from './sql-dialect.js';
 import { maskPassword, parseStoreUrl } from './store-url.js';
@@ -67,6 +67,8 @@ export interface StoreOptions {
   connectTimeoutMs?: number;
   /** `store.queryTimeoutMs`: PostgreSQL statement bound (0 = none). */
   queryTimeoutMs?: number;
+  /** SQLite: how long a statement waits for another process's lock (default sqlite-connection.ts SERVER_BUSY_TIMEOUT_MS). */
+  busyTimeoutMs?: number;
   /** `cluster.nodeId`: names this process in job leases (default `<hostname>-<pid>`); a random part is added per lease. */
   nodeId?: string;
 }
@@ -90,12 +92,7 @@ export async function openStore(dataDir: string, o: StoreOptions = {}): Promise<
     dialect = SQLITE;
     named = `SQLite ${where.file}`;
     if (where.file !== ':memory:') mkdirSync(path.dirname(where.file), { recursive: true });
-    const sqlite = new BetterSqlite3(where.file);
-    sqlite.pragma('journal_mode = WAL');
-    sqlite.pragma('busy_timeout = 5000');
-    sqlite.pragma('synchronous = NORMAL'); // safe with WAL: durable at checkpoints, never corrupt
-    sqlite.pragma('foreign_keys = ON');
-    db = new Kysely<Database>({ dialect: new SqliteDialect({ database: sqlite }) });
+    db = new Kysely<Database>({ dialect: new SqliteDialect({ database: openSqlite(where.file, named, o.busyTimeoutMs) }) });
   }
   try {
     await migrate(migrationDb ?? db, dialect);

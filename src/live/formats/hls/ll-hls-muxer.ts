@@ -67,7 +67,8 @@ export class LlHlsMuxer {
   private fixedTargetS = 0;
   /** Bytes/s of the largest segment (master playlist BANDWIDTH). */
   peakBitrate = 0;
-  lastAccess = Date.now();
+  /** When an HLS request last asked for this stream, on the monotonic clock (performance.now). */
+  lastAccess = performance.now();
   /** Discontinuities that slid out of the window (EXT-X-DISCONTINUITY-SEQUENCE). */
   discontinuitySequence = 0;
   private readonly segmenter: LiveSegmenter;
