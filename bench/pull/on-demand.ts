@@ -52,7 +52,7 @@ const opts = { timeoutMs: 10_000, maxBufferBytes: 8 << 20, log };
 const warm = await rtspConnector.connect(new URL(`${camUrl}?transport=tcp`), idle, opts);
 
 const dir = mkdtempSync(path.join(tmpdir(), 'strom-bench-pull-'));
-const strom = await buildStrom(testConfig({ dataDir: dir, 'rtmp.enabled': false, 'live.sourceLingerMs': 300, 'llhls.segmentTargetMs': 1000, 'llhls.partTargetMs': 250, 'llhls.idleTimeoutMs': 1000 }));
+const strom = await buildStrom(testConfig({ dataDir: dir, logLevel: process.env.STROM_LOG ?? 'silent', 'rtmp.enabled': false, 'live.sourceLingerMs': 300, 'llhls.segmentTargetMs': 1000, 'llhls.partTargetMs': 250, 'llhls.idleTimeoutMs': 1000 }));
 const { url } = await strom.listen();
 const row = await strom.control.store.liveStreams.create({ title: 'camera', source: camUrl });
 await sleep(2000);
@@ -89,7 +89,7 @@ function flv(): Promise<number> {
 
 async function text(u: string): Promise<string> {
   const r = await fetch(u);
-  if (!r.ok) throw new Error(`${u}: ${r.status}`);
+  if (!r.ok) throw new Error(`${u}: ${r.status} ${await r.text()}`);
   return r.text();
 }
 

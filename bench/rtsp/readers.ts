@@ -9,7 +9,7 @@
  * 3 s settle: the publisher alone; plus `--readers` HTTP-FLV viewers (bench/live/viewers.ts, one
  * child); plus the same number of RTSP readers (bench/rtsp/rtsp-readers.ts, one child, Strom's own
  * RTSP client) instead. Measured on the server process: CPU (utime + stime from /proc/<pid>/stat
- * over the window) and RSS (VmRSS). Printed: per phase, and per reader the added CPU (% of one
+ * over the window) and RSS (VmRSS, growth from just before the readers joined). Printed: per phase, and per reader the added CPU (% of one
  * core) and RSS (KiB), with the RTSP/HTTP-FLV ratios; and the bytes every reader received (a
  * reader that got nothing makes the run invalid).
  */
@@ -36,7 +36,7 @@ function cpuTicks(pid: number): number {
 }
 const rssKiB = (pid: number) => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))![1]);
 
-/** CPU (% of one core) and RSS (KiB) of `pid` over the next window. */
+/** CPU (% of one core) and RSS (KiB, at the end) of `pid` over the next window. */
 async function measure(pid: number): Promise<{ cpu: number; rss: number }> {
   await sleep(3000);
   const t0 = performance.now();
@@ -79,18 +79,21 @@ try {
   while (!started) await sleep(20);
   const base = await measure(pid);
 
+  const rssBeforeFlv = rssKiB(pid);
   const flv = await readers(path.join(here, '..', 'live', 'viewers.ts'), [`http://127.0.0.1:${http}/live/bench.flv`, String(N), '0']);
   const withFlv = await measure(pid);
   const flvStats = (await flv.stop()) as Array<{ bytes?: number }>;
   await sleep(2000);
 
+  const rssBeforeRtsp = rssKiB(pid);
   const rtspReaders = await readers(path.join(here, 'rtsp-readers.ts'), [`rtsp://127.0.0.1:${rtsp}/live/bench`, String(N)]);
   const withRtsp = await measure(pid);
   const rtspBytes = (await rtspReaders.stop()) as number[];
 
-  const per = (m: { cpu: number; rss: number }) => ({ cpu: (m.cpu - base.cpu) / N, rss: (m.rss - base.rss) / N });
-  const f = per(withFlv);
-  const r = per(withRtsp);
+  // RSS per reader: growth from just before the readers joined (the heap moves between phases).
+  const per = (m: { cpu: number; rss: number }, rssBefore: number) => ({ cpu: (m.cpu - base.cpu) / N, rss: (m.rss - rssBefore) / N });
+  const f = per(withFlv, rssBeforeFlv);
+  const r = per(withRtsp, rssBeforeRtsp);
   const flvMin = Math.min(...flvStats.map((s) => s.bytes ?? 0));
   const rtspMin = Math.min(...rtspBytes);
   console.log(`\n${N} readers of one 720p30 3 Mbps stream, ${WINDOW_S} s windows, load ${os.loadavg()[0]!.toFixed(1)} (${os.cpus().length} cores)`);
