@@ -157,10 +157,14 @@ test('a source that drops is reconnected within the grace time: readers stay; pa
     assert.equal(t.registry.active('cam'), s, 'the same stream went on');
     const dts = sink.got.filter((u) => !u.config).map((u) => u.dts);
     assert.ok(dts.every((d, i) => i === 0 || d >= dts[i - 1]!), `timestamps keep increasing: ${dts.join(',')}`);
-    // Now the source stays away: after the grace time the stream ends.
-    t.connector.mode = 'down';
+    // Now the source stays away (refusing, as an origin does while its publisher restarts): retried
+    // until the grace time is spent, then the stream ends.
+    t.connector.mode = 'refuse';
     t.connector.live[1]!.end({ reason: 'gone', permanent: false });
-    await sleep(2000);
+    await sleep(1200);
+    assert.equal(sink.closed, null, 'a refusal inside the grace time is retried');
+    assert.ok(t.connector.connects >= 3);
+    await sleep(1000);
     assert.match(sink.closed ?? '', /stream ended/);
     assert.equal((await t.m.status('cam'))?.state, 'failed');
   } finally {

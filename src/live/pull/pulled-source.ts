@@ -215,10 +215,14 @@ export class PulledSource {
     if (!this.spec.onDemand) this.retryLater(permanent);
   }
 
-  /** Reconnect while the publisher holds the viewers, until the grace time is spent. */
+  /**
+   * Reconnect while the publisher holds the viewers, until the grace time is spent. A refusal does
+   * not end it early: a source that worked a moment ago and now says "not found" is usually an
+   * upstream publisher restarting (an encoder reconnecting to the origin we pull from).
+   */
   private retryWithinGrace(reason: string, permanent: boolean): void {
     const left = this.droppedAt + this.d.tuning.reconnectGraceMs - Date.now();
-    if (permanent || left <= 0) {
+    if (left <= 0) {
       this.droppedAt = 0;
       this.endPublish(`source lost: ${reason}`);
       this.failedAt = Date.now();
