@@ -34,6 +34,8 @@ export interface EventMap {
   'live.output.state': { streamId: string; outputId: string; state: string; reason: string | null; bytesSent: number; reconnects: number; connectedAt: string | null };
   /** A pulled source changed state (src/live/pull): connecting, live, failed (with the reason), idle; `url` is masked. */
   'live.source.state': { streamId: string; state: string; reason: string | null; url: string; since: string };
+  /** A stream's source URL or mode was changed through the API (every node re-reads it). */
+  'live.source.changed': { streamId: string };
 }
 
 /** Event type names. */

@@ -51,6 +51,8 @@ export interface PullManagerOptions {
   demand(streamId: string): boolean;
   /** State changes, for the event bus. */
   onState?(streamId: string, s: SourceStatus): void;
+  /** A source was changed through this node's API (cluster: the other nodes call `changed` too). */
+  onChanged?(streamId: string): void;
   /** Cluster mode: the origin map and the pull lease; absent on a single node. */
   cluster?: { origins: OriginLookup; lock: PullLock; ttlMs: number };
 }
@@ -110,9 +112,15 @@ export class PullManager implements RemoteStreamSource {
     }
   }
 
-  /** The stream's stored source changed (created, patched, deleted): restart or stop its pull. */
-  async changed(streamId: string): Promise<void> {
+  /**
+   * The stream's stored source changed (created, patched, deleted): restart or stop its pull here,
+   * and (unless the news came from another node) tell the other nodes through `onChanged`.
+   */
+  async changed(streamId: string, fromPeer = false): Promise<void> {
+    if (!fromPeer) this.o.onChanged?.(streamId);
     this.cache.delete(streamId);
+    clearTimeout(this.waiting.get(streamId));
+    this.waiting.delete(streamId);
     const spec = await this.spec(streamId);
     const running = this.sources.get(streamId);
     if (running !== undefined && (spec === null || spec.url !== running.spec.url || spec.onDemand !== running.spec.onDemand)) {
@@ -144,9 +152,12 @@ export class PullManager implements RemoteStreamSource {
 
   /** Always on: pull now if this node may, else look again every ttl/2 (cluster). */
   private async keepOn(spec: SourceSpec): Promise<void> {
-    if (this.closed || (this.cache.get(spec.streamId)?.spec?.url ?? spec.url) !== spec.url) return;
     clearTimeout(this.waiting.get(spec.streamId));
     this.waiting.delete(spec.streamId);
+    if (this.closed) return;
+    // Stop looking once the source was removed or changed (the store, read at most every 2 s).
+    const now = await this.spec(spec.streamId).catch(() => spec);
+    if (now === null || now.url !== spec.url || now.onDemand) return;
     const c = this.o.cluster;
     if (c !== undefined && !(await this.lease(spec.streamId))) {
       const t = setTimeout(() => void this.keepOn(spec), Math.max(100, Math.floor(c.ttlMs / 2)));

@@ -2,8 +2,9 @@
  * Connects the pulled sources to the process: stored sources come from `live_streams.source`,
  * demand from the stream hub (viewers of every protocol, other nodes' relays, recent HLS/DASH
  * requests), state changes go on the event bus as `live.source.state` (SSE, webhooks; other
- * nodes' events keep the last known state of sources pulled elsewhere), and in cluster mode the
- * pull lease lives in Redis. app.ts builds it after wireLive; it is the registry's pulled source.
+ * nodes' events keep the last known state of sources pulled elsewhere), a source changed through
+ * one node's API reaches the others as `live.source.changed`, and in cluster mode the pull lease
+ * lives in Redis. app.ts builds it after wireLive; it is the registry's pulled source.
  */
 import type { Logger } from 'pino';
 import type { Config } from '../../config.js';
@@ -63,6 +64,7 @@ export async function wirePull(w: PullWiring, config: Config, log: Logger): Prom
       const last = w.hlsLastAccess(id);
       return last !== null && Date.now() - last < recentHlsMs;
     },
+    onChanged: (streamId) => w.bus.publish('live.source.changed', { streamId }),
     onState: (streamId, s) => w.bus.publish('live.source.state', { streamId, state: s.state, reason: s.reason, url: s.url, since: s.since ?? new Date().toISOString() }),
     cluster: w.cluster && {
       origins: w.cluster.origins,
@@ -72,6 +74,8 @@ export async function wirePull(w: PullWiring, config: Config, log: Logger): Prom
   });
   manager.remoteStatus = (id) => lastKnown.get(id) ?? null;
   w.bus.subscribe((e) => {
+    // Another node's API changed a source: this node may be the one pulling it.
+    if (!e.local && e.type === 'live.source.changed') void manager.changed((e.data as EventMap['live.source.changed']).streamId, true);
     if (e.local || e.type !== 'live.source.state') return;
     const d = e.data as EventMap['live.source.state'];
     if (lastKnown.size > 10_000) lastKnown.clear(); // bounded
