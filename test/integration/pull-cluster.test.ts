@@ -3,6 +3,7 @@
  * the source is a third Strom (single node) playing a synthetic RTMP publisher's streams over RTMP.
  * - viewers of an on-demand source on both nodes at once → ONE connection to the source (the pull
  *   lease), the other node relays it; both viewers start on a keyframe;
+ * - a source removed through one node's API stops the pull on the node pulling it (the bus);
  * - an always-on source is pulled by exactly one node; when that node shuts down, the other takes
  *   the source over within the lease time.
  * Each node has its own database here, so the stream rows are created on both (one shared
@@ -50,6 +51,17 @@ test('one node pulls each source: on-demand viewers on two nodes share one conne
   a.req.destroy();
   b.req.destroy();
   await waitUntil(() => origin.strom.live.status('cam1').viewers.total === 0, 'released after the linger', 15_000);
+
+  // A source removed through one node's API stops the pull on the node pulling it (live.source.changed).
+  for (const n of [n1, n2]) await n.strom.control.store.liveStreams.create({ id: 'gone', source: `rtmp://127.0.0.1:${port}/live/cam1`, sourceOnDemand: false });
+  await Promise.all([n1.strom.pull.changed('gone'), n2.strom.pull.changed('gone')]);
+  await waitUntil(() => origin.strom.live.status('cam1').viewers.total === 1, 'the always-on source is pulled', 8000);
+  const puller = [n1, n2].find((n) => n.strom.live.registry.active('gone')?.publisher?.relayFrom === undefined && n.strom.live.registry.active('gone') !== null)!;
+  const bystander = puller === n1 ? n2 : n1;
+  for (const n of [n1, n2]) await n.strom.control.store.liveStreams.update('gone', { source: null }); // one shared database in production
+  await bystander.strom.pull.changed('gone'); // what the bystander's API does on PATCH
+  await waitUntil(() => origin.strom.live.status('cam1').viewers.total === 0, 'the puller stopped: the change reached it over the bus', 8000);
+  assert.equal(puller.strom.live.registry.active('gone'), null);
 
   // Always on: start both nodes' always-on sources (a node does at its start; the rows came later here).
   await Promise.all([n1.strom.pull.changed('always'), n2.strom.pull.changed('always')]);
