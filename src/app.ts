@@ -164,7 +164,7 @@ export async function buildStrom(given: Config, log: Logger = createLogger(given
   control.setRestream(restream);
   // Pulled sources: streams with a source URL are connected on demand (or always), one node per source in a cluster.
   const pull = await wirePull({
-    registry: live.registry, hlsLastAccess: (id) => live.llhls.lastAccess(id), store: control.store, bus,
+    registry: live.registry, hlsSinceLastAccess: (id) => live.llhls.sinceLastAccess(id), store: control.store, bus,
     cluster: cluster && liveCluster ? { cluster, origins: liveCluster.origins } : undefined,
   }, config, log);
   control.setPull(pull);

@@ -14,7 +14,7 @@ import { waitUntil } from '../helpers/live-fixtures.js';
 test('hls.js plays an RTSP camera pulled on demand as LL-HLS; the camera is released after the viewer leaves', { skip: cameraMissing, timeout: 120_000 }, async (t) => {
   const cam = await camera(['--audio', 'aac']);
   t.after(() => cam.child.kill('SIGKILL'));
-  const node = await startApi(t, { 'llhls.segmentTargetMs': 1000, 'llhls.partTargetMs': 500, 'live.sourceLingerMs': 1000 });
+  const node = await startApi(t, { 'llhls.segmentTargetMs': 1000, 'llhls.partTargetMs': 500, 'live.sourceLingerMs': 3000 });
   const token = await node.token(['live:write']);
   const created = await node.call('POST', '/api/v1/live-streams', { token, json: { title: 'Camera', source: `rtsp://127.0.0.1:${cam.port}/cam` } });
   assert.equal(created.status, 201);

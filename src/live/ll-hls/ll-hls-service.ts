@@ -123,9 +123,15 @@ export class LlHlsService {
     return e.mux;
   }
 
-  /** When an HLS or DASH request last used the muxer of `streamId` (epoch ms), or null when none runs; does not touch it. */
-  lastAccess(streamId: string): number | null {
-    return this.muxers.get(streamId)?.mux.lastAccess ?? null;
+  /**
+   * How long ago (ms) an HLS or DASH request last used the muxer of `streamId` — 0 while blocking
+   * requests are held: a player waiting for the next part is watching — or null when none runs.
+   * Does not touch it.
+   */
+  sinceLastAccess(streamId: string): number | null {
+    const mux = this.muxers.get(streamId)?.mux;
+    if (mux === undefined) return null;
+    return mux.waiters.size > 0 ? 0 : performance.now() - mux.lastAccess; // lastAccess is monotonic time
   }
 
   /** Stop and forget the muxer of `streamId`. */

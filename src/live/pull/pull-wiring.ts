@@ -23,8 +23,8 @@ import type { ConnectorRegistry } from './connector/source-connector.js';
 /** What the pull wiring connects. */
 export interface PullWiring {
   registry: StreamRegistry;
-  /** When an HLS/DASH request last used a stream's muxer (LlHlsService.lastAccess). */
-  hlsLastAccess(streamId: string): number | null;
+  /** How long ago an HLS/DASH request used a stream's muxer (LlHlsService.sinceLastAccess), null without one. */
+  hlsSinceLastAccess(streamId: string): number | null;
   store: Store;
   bus: EventBus;
   /** Cluster mode: Redis (the pull lease) and the origin map. */
@@ -61,8 +61,8 @@ export async function wirePull(w: PullWiring, config: Config, log: Logger): Prom
       // LL-HLS/LL-DASH viewers are requests, not readers: the muxer's reader (also held by a
       // recording or DVR) does not count, a request within a few segments does.
       if (v.total - v['ll-hls'] + v.relay > 0) return true;
-      const last = w.hlsLastAccess(id);
-      return last !== null && Date.now() - last < recentHlsMs;
+      const since = w.hlsSinceLastAccess(id);
+      return since !== null && since < recentHlsMs;
     },
     onChanged: (streamId) => w.bus.publish('live.source.changed', { streamId }),
     onState: (streamId, s) => w.bus.publish('live.source.state', { streamId, state: s.state, reason: s.reason, url: s.url, since: s.since ?? new Date().toISOString() }),
