@@ -17,7 +17,6 @@
  * A background client keeps the camera's encoder running, as a real camera's never stops, so each
  * round joins mid-GOP. Printed: every round and the p50 of each, and the ratio to the peer.
  */
-import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import http from 'node:http';
 import { tmpdir } from 'node:os';
@@ -30,21 +29,14 @@ import { testConfig } from '../../src/config.js';
 import { FlvDemuxer } from '../../src/live/formats/flv/flv-demuxer.js';
 import type { SourceSink } from '../../src/live/pull/connector/source-connector.js';
 import { rtspConnector } from '../../src/live/pull/sources/rtsp-source.js';
+import { camera } from '../../test/helpers/rtsp-camera.js';
 
 const { values } = parseArgs({ options: { runs: { type: 'string', default: '7' } } });
 const RUNS = Number(values.runs);
 const p50 = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor((xs.length - 1) / 2)]!;
 
-const cam = spawn('/usr/bin/python3', ['test/fixtures/rtsp-camera.py', '--port', '0', '--gop', '25', '--audio', 'aac'], { stdio: ['ignore', 'pipe', 'inherit'] });
-const port = await new Promise<number>((resolve, reject) => {
-  let out = '';
-  cam.stdout.on('data', (d: Buffer) => {
-    out += d.toString();
-    const m = /READY (\d+)/.exec(out);
-    if (m) resolve(Number(m[1]));
-  });
-  cam.on('exit', (code) => reject(new Error(`camera exited with ${code} (python3-gi and gir1.2-gst-rtsp-server-1.0 installed?)`)));
-});
+const cam = await camera(['--gop', '25', '--audio', 'aac']);
+const port = cam.port;
 const camUrl = `rtsp://127.0.0.1:${port}/cam`;
 const log = pino({ level: 'silent' });
 const idle: SourceSink = { unit() {}, meta() {}, received() {} };
@@ -128,5 +120,5 @@ console.log(`on-demand HTTP-FLV first keyframe / connector alone: ${(p50(results
 warm.close('bench done');
 await warm.closed;
 await strom.close();
-cam.kill('SIGKILL');
+cam.child.kill('SIGKILL');
 rmSync(dir, { recursive: true, force: true });

@@ -12,10 +12,10 @@
  * ~100 ms with or without the PLI: measured with the PLI taken out.)
  * Printed per transport: every run's connect (PLAY answered) and first keyframe times, and p50.
  */
-import { spawn } from 'node:child_process';
 import { parseArgs } from 'node:util';
 import pino from 'pino';
 import { rtspConnector } from '../../src/live/pull/sources/rtsp-source.js';
+import { camera } from '../../test/helpers/rtsp-camera.js';
 import type { SourceSink } from '../../src/live/pull/connector/source-connector.js';
 
 const { values } = parseArgs({ options: { runs: { type: 'string', default: '7' }, transport: { type: 'string', default: 'both' } } });
@@ -24,16 +24,8 @@ const log = pino({ level: 'silent' });
 const opts = { timeoutMs: 10_000, maxBufferBytes: 8 * 1024 * 1024, log };
 const idle: SourceSink = { unit() {}, meta() {}, received() {} };
 
-const cam = spawn('/usr/bin/python3', ['test/fixtures/rtsp-camera.py', '--port', '0', '--gop', '25'], { stdio: ['ignore', 'pipe', 'inherit'] });
-const port = await new Promise<number>((resolve, reject) => {
-  let out = '';
-  cam.stdout.on('data', (d: Buffer) => {
-    out += d.toString();
-    const m = /READY (\d+)/.exec(out);
-    if (m) resolve(Number(m[1]));
-  });
-  cam.on('exit', (code) => reject(new Error(`camera exited with ${code} (python3-gi and gir1.2-gst-rtsp-server-1.0 installed?)`)));
-});
+const cam = await camera(['--gop', '25']);
+const port = cam.port;
 const base = `rtsp://127.0.0.1:${port}/cam`;
 const warm = await rtspConnector.connect(new URL(`${base}?transport=tcp`), idle, opts);
 await new Promise((r) => setTimeout(r, 2_000));
@@ -75,4 +67,4 @@ for (const t of transports) {
 }
 warm.close('bench done');
 await warm.closed;
-cam.kill('SIGKILL');
+cam.child.kill('SIGKILL');

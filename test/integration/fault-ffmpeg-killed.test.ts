@@ -7,7 +7,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { buildStrom } from '../../src/app.js';
@@ -15,6 +15,7 @@ import { testConfig } from '../../src/config.js';
 import { openStore } from '../../src/store/db/database.js';
 import { sourceDir, TRANSCODE } from '../../src/vod/vod-service.js';
 import { childPids } from '../../bench/soak/server.js';
+import { assertAssetCompleteOnce } from '../helpers/asset-checks.js';
 import { setTimeout as sleep } from 'node:timers/promises';
 
 /** ffmpeg children of this process working in `dir`. */
@@ -76,14 +77,5 @@ test('ffmpeg SIGKILLed mid-transcode: the job is retried and the asset ends comp
   assert.equal(jobs[0]!.state, 'done');
   assert.equal(jobs[0]!.attempts, 2, 'the killed attempt, then the one that finished');
 
-  const asset = path.join(dataDir, 'assets', v.id);
-  for (const rung of ['v360', 'v240', 'a128']) {
-    const playlist = readFileSync(path.join(asset, rung, 'index.m3u8'), 'utf8');
-    assert.match(playlist, /#EXT-X-ENDLIST/);
-    const listed = playlist.split('\n').filter((l) => l.endsWith('.m4s')).sort();
-    const onDisk = readdirSync(path.join(asset, rung)).filter((f) => f.endsWith('.m4s')).sort();
-    assert.deepEqual(onDisk, listed, `${rung}: segments on disk = segments listed`);
-  }
-  const tmp = path.join(dataDir, 'tmp');
-  assert.deepEqual(existsSync(tmp) ? readdirSync(tmp).filter((n) => !n.startsWith('.readyz-')) : [], [], 'no work directory left behind');
+  assertAssetCompleteOnce(dataDir, v.id);
 });

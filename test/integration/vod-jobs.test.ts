@@ -6,18 +6,14 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync, copyFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync, copyFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { openStore } from '../../src/store/db/database.js';
 import { sourceDir, TRANSCODE } from '../../src/vod/vod-service.js';
 import { buildStrom } from '../../src/app.js';
 import { testConfig } from '../../src/config.js';
-
-/** Entries of tmp/ other than the readiness check's write probes (`.readyz-*`, written and removed each check). */
-function workDirs(tmp: string): string[] {
-  return existsSync(tmp) ? readdirSync(tmp).filter((n) => !n.startsWith('.readyz-')) : [];
-}
+import { assertAssetCompleteOnce, workDirs } from '../helpers/asset-checks.js';
 
 const ROOT = new URL('../../', import.meta.url).pathname;
 const LADDER = '360:600,240:300';
@@ -96,16 +92,7 @@ test('kill -9 mid-transcode: after restart the job runs again and the asset ends
   assert.equal(done.jobs[0]!.state, 'done');
 
   // Complete and not duplicated: every rendition's playlist lists exactly the segments on disk.
-  const asset = path.join(dataDir, 'assets', id);
-  for (const rung of ['v360', 'v240', 'a128']) {
-    const playlist = readFileSync(path.join(asset, rung, 'index.m3u8'), 'utf8');
-    assert.match(playlist, /#EXT-X-ENDLIST/);
-    const listed = playlist.split('\n').filter((l) => l.endsWith('.m4s')).sort();
-    const onDisk = readdirSync(path.join(asset, rung)).filter((f) => f.endsWith('.m4s')).sort();
-    assert.deepEqual(onDisk, listed, `${rung}: segments on disk = segments listed`);
-  }
-  const tmp = path.join(dataDir, 'tmp');
-  assert.deepEqual(workDirs(tmp), [], 'no work directory left behind');
+  assertAssetCompleteOnce(dataDir, id);
 });
 
 test('bad media errors at once with its code and is not retried', { timeout: 60_000 }, async (t) => {

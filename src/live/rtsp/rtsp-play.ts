@@ -46,6 +46,8 @@ interface TrackState {
 /** The reading side of one RTSP session. */
 export class RtspPlayer {
   private readonly states: TrackState[];
+  /** The tracks' outputs, corked around each batch (nested corks on one connection are counted by Node). */
+  private readonly outs: PlayOutput[];
   private reader: Reader | null = null;
   /** Stream time (ms) that RTP time `tsOffset` stands for: the joining keyframe's. */
   private readonly baseMs: number;
@@ -62,6 +64,7 @@ export class RtspPlayer {
     private readonly stats: RtspStats,
     private readonly cname: string,
   ) {
+    this.outs = [...new Set(tracks.map((t) => t.out))];
     this.states = tracks.map(({ track, out, ssrc }) => ({ track, out, ssrc, seq: randomInt(0, 0x10000), tsOffset: randomInt(0, 2 ** 31), packets: 0, octets: 0, lastSr: 0 }));
     const stream = registry.get(streamId);
     this.baseMs = stream?.latestKeyframe()?.unit.dts ?? 0;
@@ -106,12 +109,11 @@ export class RtspPlayer {
   }
 
   private write(units: readonly MediaUnit[]): boolean {
-    const outs = new Set(this.states.map((s) => s.out));
-    for (const o of outs) o.cork?.();
+    for (const o of this.outs) o.cork?.();
     try {
       return this.send(units);
     } finally {
-      for (const o of outs) o.uncork?.();
+      for (const o of this.outs) o.uncork?.();
     }
   }
 
