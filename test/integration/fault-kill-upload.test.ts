@@ -38,7 +38,7 @@ function serve(dataDir: string, port: number): ChildProcess {
 }
 
 async function healthy(url: string): Promise<void> {
-  await until(async () => (await fetch(`${url}/healthz`).catch(() => null))?.status === 200, 'the server answers /healthz', 30_000, 100);
+  await until(async () => (await fetch(`${url}/healthz`).catch(() => null))?.status === 200, 'the server answers /healthz', 60_000, 100);
 }
 
 test('SIGKILL mid-upload: after a restart tus-js-client resumes at the kept offset and the source is byte-identical', { timeout: 120_000 }, async (t) => {
