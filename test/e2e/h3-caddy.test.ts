@@ -3,12 +3,15 @@
  * forced for the front's origin) plays a VOD asset and the LL-HLS live stream, and CDP shows every
  * playlist and segment arriving over h3. Over h2 (node:http2) the front advertises h3 in Alt-Svc,
  * a blocking playlist reload comes back before the next part exists (Caddy does not hold it), the
- * origin sees the viewer's address in X-Forwarded-For and the viewer's traceparent; HTTP-FLV and
+ * origin sees the viewer's address in X-Forwarded-For and the viewer's traceparent; the embed
+ * page's 103 Early Hints reach an h3 viewer (Caddy names the viewer's protocol to Strom, which
+ * trusts it as a trustProxy peer) and Chromium uses them; HTTP-FLV and
  * WebSocket-FLV stream through Caddy, and a viewer who leaves is gone at Strom too. One origin (the
  * CDN tests' origin, behind its counting proxy), one Caddy and one browser for the file.
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { request as httpRequest } from 'node:http';
 import http2 from 'node:http2';
 import { readFileSync } from 'node:fs';
 import type { Browser } from 'playwright-core';
@@ -38,7 +41,10 @@ describe('HTTP/3 through Caddy (deploy/h3/Caddyfile) in front of Strom', { skip:
   let h2: http2.ClientHttp2Session;
 
   before(async () => {
-    origin = await startCdnOrigin();
+    // Early Hints on (the CDN origin turns them off for nginx and Varnish) and Caddy believed:
+    // the embed page's 103 goes to viewers Caddy names as h2/h3.
+    origin = await startCdnOrigin({ 'delivery.earlyHints': true, trustProxy: '127.0.0.1' });
+    await origin.strom.control.store.videos.create({ id: VOD_ID, title: 'h3', status: 'ready' });
     front = await startCaddy(origin.proxy.port);
     browser = await launchBrowser(quicChromiumArgs(front));
     h2 = http2.connect(`https://127.0.0.1:${front.port}`, { servername: H3_HOST, ca: readFileSync(front.cert) });
@@ -95,6 +101,40 @@ describe('HTTP/3 through Caddy (deploy/h3/Caddyfile) in front of Strom', { skip:
     assert.ok(blocking.length > 0, 'blocking playlist reloads');
     assertAllH3(res.protocols, /\/part_[0-9a-z]{8}_\d+\.m4s$/);
     console.log(`h3: hls.js LL latency ${String(res.info.latency)} s, ${blocking.length} blocking reloads`);
+  });
+
+  test('the embed page\'s 103 Early Hints reach an h3 viewer through Caddy and are used', async () => {
+    const page = await browser.newPage();
+    try {
+      const res = await page.goto(`${front.url}/embed/${VOD_ID}?autoplay=1&muted=1`);
+      assert.equal(res?.status(), 200);
+      await page.waitForFunction(() => (document.querySelector('video')?.currentTime ?? 0) > 0.5, undefined, { timeout: 20_000 });
+      const entries = await page.evaluate(() => (performance.getEntriesByType('resource') as PerformanceResourceTiming[])
+        .map((e) => ({ path: new URL(e.name).pathname, initiatorType: e.initiatorType, protocol: e.nextHopProtocol })));
+      const master = entries.filter((e) => e.path === `/v/${VOD_ID}/master.m3u8`);
+      assert.equal(master.length, 1, `the master was fetched once: ${JSON.stringify(entries)}`);
+      assert.equal(master[0]!.initiatorType, 'early-hints', 'the master came from the 103');
+      assert.equal(master[0]!.protocol, 'h3');
+    } finally {
+      await page.close();
+    }
+  });
+
+  test('Strom-Viewer-Protocol is believed only from a trustProxy peer', async () => {
+    // Straight to Strom over HTTP/1.1, as Caddy would send it, from 127.0.0.1 (trusted) and from
+    // 127.0.0.2 (not in trustProxy): only the first gets the embed page's 103.
+    const informational = (localAddress: string) => new Promise<number[]>((resolve, reject) => {
+      const seen: number[] = [];
+      const req = httpRequest(`${origin.url}/embed/${VOD_ID}`, {
+        localAddress, headers: { 'strom-viewer-protocol': 'HTTP/3.0', 'x-forwarded-for': '198.51.100.7', 'user-agent': 'Mozilla/5.0' },
+      });
+      req.on('information', (i) => seen.push(i.statusCode));
+      req.on('response', (r) => r.resume().on('end', () => resolve(seen)));
+      req.on('error', reject);
+      req.end();
+    });
+    assert.deepEqual(await informational('127.0.0.1'), [103], 'a trusted front\'s h3 viewer');
+    assert.deepEqual(await informational('127.0.0.2'), [], 'a forged header from anyone else');
   });
 
   test('over h2 the front advertises h3 in Alt-Svc', async () => {
