@@ -3,12 +3,15 @@
 #   bash scripts/setup.sh run    ffmpeg/ffprobe + npm packages (what `strom serve` needs)
 #   bash scripts/setup.sh test   + Chromium, curl, nghttp, openssl, Redis, PostgreSQL (browser, protocol and
 #                                cluster tests; store tests start a private PostgreSQL server), nginx and
-#                                Varnish (CDN tests run private instances of deploy/cdn/ in front of Strom), srt-tools
+#                                Varnish (CDN tests run private instances of deploy/cdn/ in front of Strom), Caddy
+#                                (the HTTP/3 test runs a private instance of deploy/h3/Caddyfile: its own port, admin
+#                                endpoint off, own data directory — the package's caddy.service, which Debian starts
+#                                where systemd runs and containers never start, does not matter to it), srt-tools
 #                                (srt-live-transmit, libsrt's reference client, for the SRT interoperability tests),
 #                                GStreamer (rtspclientsink/rtspsrc and the plugins they use, for the RTSP interoperability test),
 #                                GStreamer's RTSP server library for Python (python3-gi, gir1.2-gst-rtsp-server-1.0: the
 #                                camera stand-in of the RTSP pull tests, test/fixtures/rtsp-camera.py)
-#   bash scripts/setup.sh bench  + nginx and wrk (side-by-side benchmarks)
+#   bash scripts/setup.sh bench  + nginx and wrk (side-by-side benchmarks), Caddy (bench/h3/ll-hls.ts)
 # System tools come from Debian packages: installed with apt-get when running as root, otherwise
 # the script stops and names the packages to install. npm packages come from `npm ci`.
 set -euo pipefail
@@ -19,9 +22,9 @@ mode="${1:-run}"
 want=("ffmpeg:ffmpeg" "ffprobe:ffmpeg")
 case "$mode" in
   run) ;;
-  test) want+=("chromium:chromium" "curl:curl" "nghttp:nghttp2-client" "openssl:openssl" "redis-server:redis-server" "initdb:postgresql" "nginx:nginx-light" "varnishd:varnish" "srt-live-transmit:srt-tools" "gst-launch-1.0:gstreamer1.0-tools" "gst:rtspclientsink:gstreamer1.0-rtsp" "gst:rtspsrc:gstreamer1.0-plugins-good" "gst:x264enc:gstreamer1.0-plugins-ugly" "gst:opusenc:gstreamer1.0-plugins-base" "gst:avdec_h264:gstreamer1.0-libav" "gst:x265enc:gstreamer1.0-plugins-bad" "py:gi:python3-gi" "gir:GstRtspServer:gir1.2-gst-rtsp-server-1.0") ;;
-  bench) want+=("nginx:nginx-light" "wrk:wrk" "curl:curl") ;;
-  all) want+=("chromium:chromium" "curl:curl" "nghttp:nghttp2-client" "openssl:openssl" "redis-server:redis-server" "initdb:postgresql" "nginx:nginx-light" "wrk:wrk" "varnishd:varnish" "srt-live-transmit:srt-tools" "gst-launch-1.0:gstreamer1.0-tools" "gst:rtspclientsink:gstreamer1.0-rtsp" "gst:rtspsrc:gstreamer1.0-plugins-good" "gst:x264enc:gstreamer1.0-plugins-ugly" "gst:opusenc:gstreamer1.0-plugins-base" "gst:avdec_h264:gstreamer1.0-libav" "gst:x265enc:gstreamer1.0-plugins-bad" "py:gi:python3-gi" "gir:GstRtspServer:gir1.2-gst-rtsp-server-1.0") ;;
+  test) want+=("chromium:chromium" "curl:curl" "nghttp:nghttp2-client" "openssl:openssl" "redis-server:redis-server" "initdb:postgresql" "nginx:nginx-light" "varnishd:varnish" "caddy:caddy" "srt-live-transmit:srt-tools" "gst-launch-1.0:gstreamer1.0-tools" "gst:rtspclientsink:gstreamer1.0-rtsp" "gst:rtspsrc:gstreamer1.0-plugins-good" "gst:x264enc:gstreamer1.0-plugins-ugly" "gst:opusenc:gstreamer1.0-plugins-base" "gst:avdec_h264:gstreamer1.0-libav" "gst:x265enc:gstreamer1.0-plugins-bad" "py:gi:python3-gi" "gir:GstRtspServer:gir1.2-gst-rtsp-server-1.0") ;;
+  bench) want+=("nginx:nginx-light" "wrk:wrk" "curl:curl" "caddy:caddy" "chromium:chromium") ;;
+  all) want+=("chromium:chromium" "curl:curl" "nghttp:nghttp2-client" "openssl:openssl" "redis-server:redis-server" "initdb:postgresql" "nginx:nginx-light" "wrk:wrk" "varnishd:varnish" "caddy:caddy" "srt-live-transmit:srt-tools" "gst-launch-1.0:gstreamer1.0-tools" "gst:rtspclientsink:gstreamer1.0-rtsp" "gst:rtspsrc:gstreamer1.0-plugins-good" "gst:x264enc:gstreamer1.0-plugins-ugly" "gst:opusenc:gstreamer1.0-plugins-base" "gst:avdec_h264:gstreamer1.0-libav" "gst:x265enc:gstreamer1.0-plugins-bad" "py:gi:python3-gi" "gir:GstRtspServer:gir1.2-gst-rtsp-server-1.0") ;;
   *) echo "usage: $0 run|test|bench|all" >&2; exit 2 ;;
 esac
 

@@ -44,7 +44,7 @@ export const settings: readonly Setting[] = [
   { key: 'delivery.metaTtlMs', kind: 'duration', default: 2_000, min: 0, doc: 'how long cached file metadata is trusted before a re-stat' },
   { key: 'delivery.metaEntries', kind: 'int', default: 100_000, min: 16, doc: 'max cached file-metadata entries' },
   { key: 'delivery.corsOrigin', kind: 'string', default: '*', doc: 'Access-Control-Allow-Origin for media ("" disables CORS)' },
-  { key: 'delivery.earlyHints', kind: 'bool', default: true, doc: 'send 103 Early Hints for master playlists and, over HTTP/2, for the embed player page' },
+  { key: 'delivery.earlyHints', kind: 'bool', default: true, doc: 'send 103 Early Hints for master playlists and, to viewers on HTTP/2 or HTTP/3 (directly or through a trustProxy front that sends Strom-Viewer-Protocol), for the embed player page' },
   { key: 'delivery.embedFrameAncestors', kind: 'string', default: '*', doc: 'CSP frame-ancestors of the embed page /embed/<id>: which sites may put it in an iframe ("*" any, "\'none\'", or a list of origins)' },
   { key: 'delivery.oembedProviderName', kind: 'string', default: 'Strom', doc: 'provider_name of oEmbed answers (GET /oembed)' },
   { key: 'delivery.http2Push', kind: 'bool', default: false, doc: 'HTTP/2 push of hinted objects to peers that allow it' },

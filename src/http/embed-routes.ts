@@ -6,7 +6,8 @@
  * - `<link rel=preload>` for what the player fetches first — the master, the start variant's
  *   playlist, init and first segment, and the default audio rendition's (Delivery.startupHints) —
  *   plus `modulepreload` for the player's code, so all of it is requested in parallel with the page;
- * - over HTTP/2, the same links in a 103 Early Hints response before the page (RFC 8297). Chromium
+ * - to a viewer on HTTP/2 or HTTP/3 (directly, or through a trusted front: viewer-protocol.ts), the
+ *   same links in a 103 Early Hints response before the page (RFC 8297). Chromium
  *   acts on 103 only for top-level navigations and only over HTTP/2+ (chromium docs/early-hints.md),
  *   which is why the hints that matter are on this page, not on the master playlist a player fetches.
  *
@@ -26,6 +27,7 @@ import type { ControlPlane } from './api/api.js';
 import { WEB_DIST } from './web.js';
 import { oembedLink } from './oembed-routes.js';
 import { publicBase } from './public-base.js';
+import { viewerHttpMajor } from './viewer-protocol.js';
 
 const ID = /^[A-Za-z0-9_-]{1,64}$/;
 const TOKEN = /^[A-Za-z0-9._~-]{1,2048}$/;
@@ -95,7 +97,7 @@ export function embedRoutes(o: { config: Config; delivery: Delivery; control: Co
       const start = Number(q.start ?? 0);
       const media = (await o.delivery.startupHints(id)).map((l) => l.replace(`</v/${id}/`, `<${base}`));
       const modules = [build.script, ...build.modules].map((m) => `<${m}>; rel=modulepreload`);
-      if (o.config.delivery.earlyHints && req.raw.httpVersionMajor >= 2 && media.length > 0) {
+      if (o.config.delivery.earlyHints && viewerHttpMajor(req) >= 2 && media.length > 0) {
         reply.raw.writeEarlyHints({ link: [...media, ...modules] });
       }
       const cfg = {

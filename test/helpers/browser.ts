@@ -15,9 +15,9 @@ const require = createRequire(import.meta.url);
 /** Chromium flags that work on this closed-network machine (SPECS.md "Real clients"). */
 export const CHROMIUM_ARGS = ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--autoplay-policy=no-user-gesture-required', '--mute-audio'];
 
-/** Launch headless Chromium (/usr/bin/chromium or $CHROMIUM_PATH). */
-export function launchBrowser(): Promise<Browser> {
-  return chromium.launch({ executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium', headless: true, args: CHROMIUM_ARGS });
+/** Launch headless Chromium (/usr/bin/chromium or $CHROMIUM_PATH), with `args` (CHROMIUM_ARGS unless told). */
+export function launchBrowser(args: string[] = CHROMIUM_ARGS): Promise<Browser> {
+  return chromium.launch({ executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium', headless: true, args });
 }
 
 /** What a playback run observed. */
@@ -53,6 +53,8 @@ export interface PlayOptions {
   headers?: Record<string, string>;
   /** … or once a text track of the video has an active cue with this text (captions). */
   untilCue?: string;
+  /** Called with the page before it loads (CDP sessions, network emulation). */
+  onPage?: (page: Page) => Promise<void>;
 }
 
 function playerPage(o: PlayOptions): string {
@@ -103,6 +105,7 @@ export async function playInBrowser(browser: Browser, o: PlayOptions): Promise<P
   });
   if (o.headers) await page.setExtraHTTPHeaders(o.headers);
   try {
+    if (o.onPage) await o.onPage(page);
     await page.goto(`${origin}/`);
     const timeout = o.timeoutMs ?? 60_000;
     await page.waitForFunction(

@@ -57,8 +57,8 @@ export interface CdnOrigin {
   close(): Promise<void>;
 }
 
-/** Build the origin; the live stream is publishing when this resolves. */
-export async function startCdnOrigin(): Promise<CdnOrigin> {
+/** Build the origin (CDN_ORIGIN_SETTINGS with `overrides`); the live stream is publishing when this resolves. */
+export async function startCdnOrigin(overrides: RawSettings = {}): Promise<CdnOrigin> {
   const dataDir = mkdtempSync(path.join(tmpdir(), 'strom-cdn-origin-'));
   const logs: Array<Record<string, unknown>> = [];
   const sink = new Writable({
@@ -67,7 +67,7 @@ export async function startCdnOrigin(): Promise<CdnOrigin> {
       cb();
     },
   });
-  const strom = await buildStrom(testConfig({ dataDir, 'live.staticKeys': `${LIVE_ID}:secret`, ...CDN_ORIGIN_SETTINGS }), pino({ level: 'info' }, sink));
+  const strom = await buildStrom(testConfig({ dataDir, 'live.staticKeys': `${LIVE_ID}:secret`, ...CDN_ORIGIN_SETTINGS, ...overrides }), pino({ level: 'info' }, sink));
   const source = await makeClip(path.join(dataDir, 'source.mp4'), { width: 480, height: 270, seconds: 5 });
   await processVideo({ source, assetsDir: path.join(dataDir, 'assets'), tmpDir: path.join(dataDir, 'tmp'), assetId: VOD_ID, config: vodTestConfig({ 'vod.ladder': '240:300,144:150' }) });
   // Random bytes: the delivery origin serves any file with a known extension, and a 3 MiB body
