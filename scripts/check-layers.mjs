@@ -15,7 +15,7 @@ import ts from 'typescript';
 
 /** Layers, lowest first. A file belongs to the first entry whose prefix matches its path. */
 const LAYERS = [
-  ['core', ['src/config.ts', 'src/errors.ts', 'src/logger.ts', 'src/http-message.ts']],
+  ['core', ['src/config.ts', 'src/errors.ts', 'src/logger.ts', 'src/http-message.ts', 'src/optional-module.ts']],
   ['media formats', ['src/media/']],
   ['store', ['src/store/']],
   ['storage', ['src/storage/']],

@@ -8,8 +8,10 @@
  * off, one retry per request): callers turn that into a 503 naming Redis, or fall back to what
  * the node can do alone, rather than holding requests until a timeout.
  */
-import { Redis, type RedisOptions } from 'ioredis';
+import type * as IoRedis from 'ioredis';
+import type { Redis, RedisOptions } from 'ioredis';
 import type { Logger } from 'pino';
+import { optionalModule } from '../optional-module.js';
 
 /** Redis as the cluster uses it. */
 export interface RedisConnection {
@@ -35,9 +37,10 @@ export function connectRedis(url: string, nodeId: string, log: Logger): RedisCon
     retryStrategy: (times) => Math.min(100 * 2 ** Math.min(times, 5), 2000),
     lazyConnect: false,
   };
+  const { Redis: RedisClient } = optionalModule<typeof IoRedis>('ioredis'); // cluster mode only
   const opened: Redis[] = [];
   const open = (name: string, extra: RedisOptions = {}): Redis => {
-    const r = new Redis(url, { ...opts, ...extra, connectionName: `${opts.connectionName}:${name}` });
+    const r = new RedisClient(url, { ...opts, ...extra, connectionName: `${opts.connectionName}:${name}` });
     let down = false;
     r.on('error', (err: Error) => {
       if (!down) log.warn({ err: err.message, connection: name }, 'redis unreachable; retrying');

@@ -10,10 +10,12 @@
  * - live: one span per publish session (`live.publish`) and per viewer (`live.view`).
  */
 import { context as otelContext, ROOT_CONTEXT, SpanStatusCode, trace, TraceFlags, type Context, type Span, type Tracer } from '@opentelemetry/api';
-import { BasicTracerProvider, BatchSpanProcessor } from '@opentelemetry/sdk-trace-base';
-import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
+import type * as TraceBase from '@opentelemetry/sdk-trace-base';
+import type { BasicTracerProvider } from '@opentelemetry/sdk-trace-base';
+import type * as OtlpHttp from '@opentelemetry/exporter-trace-otlp-http';
 import { resourceFromAttributes } from '@opentelemetry/resources';
 import { ATTR_SERVICE_NAME, ATTR_SERVICE_VERSION } from '@opentelemetry/semantic-conventions';
+import { optionalModule } from '../optional-module.js';
 import type { BusEvent, EventMap } from '../events/event-bus.js';
 import type { LiveEventMap } from '../live/stream/live-events.js';
 
@@ -39,7 +41,10 @@ export class Tracing {
     if (!this.enabled) return;
     const base = o.otlpEndpoint!.replace(/\/+$/, '');
     const url = base.endsWith('/v1/traces') ? base : `${base}/v1/traces`;
-    this.provider = new BasicTracerProvider({
+    // The SDK and exporter are loaded only when tracing is on (optional-module.ts).
+    const { BasicTracerProvider: Provider, BatchSpanProcessor } = optionalModule<typeof TraceBase>('@opentelemetry/sdk-trace-base');
+    const { OTLPTraceExporter } = optionalModule<typeof OtlpHttp>('@opentelemetry/exporter-trace-otlp-http');
+    this.provider = new Provider({
       resource: resourceFromAttributes({ [ATTR_SERVICE_NAME]: o.serviceName, [ATTR_SERVICE_VERSION]: '0.1.0' }),
       spanProcessors: [new BatchSpanProcessor(new OTLPTraceExporter({ url }), { scheduledDelayMillis: 1000 })],
     });

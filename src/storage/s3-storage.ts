@@ -28,13 +28,11 @@ import https from 'node:https';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import {
-  AbortMultipartUploadCommand, CompleteMultipartUploadCommand, CopyObjectCommand, CreateMultipartUploadCommand, DeleteObjectCommand,
-  DeleteObjectsCommand, GetObjectCommand, HeadObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client, UploadPartCopyCommand,
-  type GetObjectCommandOutput, type S3ClientConfig,
-} from '@aws-sdk/client-s3';
-import { Upload } from '@aws-sdk/lib-storage';
+import type * as S3Sdk from '@aws-sdk/client-s3';
+import type { GetObjectCommandOutput, S3Client, S3ClientConfig } from '@aws-sdk/client-s3';
+import type * as S3Upload from '@aws-sdk/lib-storage';
 import type { Config } from '../config.js';
+import { optionalModule } from '../optional-module.js';
 import { fail, isStromError } from '../errors.js';
 import { contentTypeOf, publishRank, type BlobEntry, type BlobRange, type BlobStat, type BlobStorage, type WriteOptions } from './blob-storage.js';
 import { forEachLimited, Semaphore } from './semaphore.js';
@@ -108,13 +106,16 @@ export class S3Storage implements BlobStorage {
   private readonly gets: Semaphore;
   private readonly writes: Semaphore;
   private readonly partBytes: number;
+  /** The SDK's commands, loaded with the first bucket (see optional-module.ts). */
+  private readonly sdk: typeof S3Sdk;
 
   constructor(s3: S3Settings) {
     if (s3.bucket === null) throw fail('CONFIG_INVALID', 'storage.s3.bucket', null, 'storage.kind=s3 needs a bucket');
     this.bucket = s3.bucket;
     this.prefix = normalizePrefix(s3.prefix);
     this.where = `s3://${s3.bucket}/${this.prefix} at ${s3.endpoint ?? `AWS ${s3.region}`}`;
-    this.client = new S3Client(s3ClientConfig(s3));
+    this.sdk = optionalModule<typeof S3Sdk>('@aws-sdk/client-s3');
+    this.client = new this.sdk.S3Client(s3ClientConfig(s3));
     this.gets = new Semaphore(s3.maxConcurrentGets);
     this.writes = new Semaphore(s3.maxConcurrentWrites);
     this.partBytes = s3.partBytes;
@@ -143,7 +144,7 @@ export class S3Storage implements BlobStorage {
   stat(key: string): Promise<BlobStat | null> {
     return this.metrics.time('stat', () => this.gets.run(async () => {
       try {
-        return S3Storage.statOf(await this.client.send(new HeadObjectCommand({ Bucket: this.bucket, Key: this.keyOf(key) })));
+        return S3Storage.statOf(await this.client.send(new this.sdk.HeadObjectCommand({ Bucket: this.bucket, Key: this.keyOf(key) })));
       } catch (err) {
         if (isNotFound(err)) return null;
         throw this.unavailable(`stat ${key}`, err);
@@ -157,7 +158,7 @@ export class S3Storage implements BlobStorage {
     const t0 = performance.now();
     let out: GetObjectCommandOutput;
     try {
-      out = await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: this.keyOf(key), Range: range }));
+      out = await this.client.send(new this.sdk.GetObjectCommand({ Bucket: this.bucket, Key: this.keyOf(key), Range: range }));
     } catch (err) {
       release();
       if (isNotFound(err)) {
@@ -244,9 +245,9 @@ export class S3Storage implements BlobStorage {
     return this.metrics.time('put', () => this.writes.run(async () => {
       try {
         if (typeof body === 'string' || Buffer.isBuffer(body)) {
-          await this.client.send(new PutObjectCommand({ Bucket: this.bucket, Key: this.keyOf(key), Body: body, ContentType: contentType }));
+          await this.client.send(new this.sdk.PutObjectCommand({ Bucket: this.bucket, Key: this.keyOf(key), Body: body, ContentType: contentType }));
         } else {
-          await new Upload({ client: this.client, params: { Bucket: this.bucket, Key: this.keyOf(key), Body: body, ContentType: contentType }, partSize: this.partBytes, queueSize: 2 }).done();
+          await new (optionalModule<typeof S3Upload>('@aws-sdk/lib-storage').Upload)({ client: this.client, params: { Bucket: this.bucket, Key: this.keyOf(key), Body: body, ContentType: contentType }, partSize: this.partBytes, queueSize: 2 }).done();
         }
       } catch (err) {
         throw this.unavailable(`write ${key}`, err);
@@ -261,7 +262,7 @@ export class S3Storage implements BlobStorage {
       const contentType = opts.contentType ?? contentTypeOf(key);
       return this.metrics.time('put', () => this.writes.run(async () => {
         try {
-          await this.client.send(new PutObjectCommand({ Bucket: this.bucket, Key: this.keyOf(key), Body: createReadStream(file), ContentLength: size, ContentType: contentType }));
+          await this.client.send(new this.sdk.PutObjectCommand({ Bucket: this.bucket, Key: this.keyOf(key), Body: createReadStream(file), ContentLength: size, ContentType: contentType }));
         } catch (err) {
           throw this.unavailable(`write ${key}`, err);
         }
@@ -292,7 +293,7 @@ export class S3Storage implements BlobStorage {
     return this.metrics.time('copy', () => this.writes.run(async () => {
       try {
         if (size <= MAX_SINGLE_COPY) {
-          await this.client.send(new CopyObjectCommand({ Bucket: this.bucket, Key: this.keyOf(to), CopySource: copySource(this.bucket, this.keyOf(from)) }));
+          await this.client.send(new this.sdk.CopyObjectCommand({ Bucket: this.bucket, Key: this.keyOf(to), CopySource: copySource(this.bucket, this.keyOf(from)) }));
           return;
         }
         await this.multipartCopy(from, to, size);
@@ -305,18 +306,18 @@ export class S3Storage implements BlobStorage {
 
   private async multipartCopy(from: string, to: string, size: number): Promise<void> {
     const Key = this.keyOf(to);
-    const { UploadId } = await this.client.send(new CreateMultipartUploadCommand({ Bucket: this.bucket, Key, ContentType: contentTypeOf(to) }));
+    const { UploadId } = await this.client.send(new this.sdk.CreateMultipartUploadCommand({ Bucket: this.bucket, Key, ContentType: contentTypeOf(to) }));
     try {
       const part = Math.max(this.partBytes, Math.ceil(size / 10_000), 64 * 1024 * 1024);
       const parts: Array<{ ETag?: string; PartNumber: number }> = [];
       for (let start = 0, n = 1; start < size; start += part, n++) {
         const end = Math.min(size, start + part) - 1;
-        const r = await this.client.send(new UploadPartCopyCommand({ Bucket: this.bucket, Key, UploadId, PartNumber: n, CopySource: copySource(this.bucket, this.keyOf(from)), CopySourceRange: `bytes=${start}-${end}` }));
+        const r = await this.client.send(new this.sdk.UploadPartCopyCommand({ Bucket: this.bucket, Key, UploadId, PartNumber: n, CopySource: copySource(this.bucket, this.keyOf(from)), CopySourceRange: `bytes=${start}-${end}` }));
         parts.push({ ETag: r.CopyPartResult?.ETag, PartNumber: n });
       }
-      await this.client.send(new CompleteMultipartUploadCommand({ Bucket: this.bucket, Key, UploadId, MultipartUpload: { Parts: parts } }));
+      await this.client.send(new this.sdk.CompleteMultipartUploadCommand({ Bucket: this.bucket, Key, UploadId, MultipartUpload: { Parts: parts } }));
     } catch (err) {
-      await this.client.send(new AbortMultipartUploadCommand({ Bucket: this.bucket, Key, UploadId })).catch(() => undefined);
+      await this.client.send(new this.sdk.AbortMultipartUploadCommand({ Bucket: this.bucket, Key, UploadId })).catch(() => undefined);
       throw err;
     }
   }
@@ -327,7 +328,7 @@ export class S3Storage implements BlobStorage {
       let token: string | undefined;
       try {
         do {
-          const page = await this.client.send(new ListObjectsV2Command({ Bucket: this.bucket, Prefix: this.keyOf(prefix), ContinuationToken: token }));
+          const page = await this.client.send(new this.sdk.ListObjectsV2Command({ Bucket: this.bucket, Prefix: this.keyOf(prefix), ContinuationToken: token }));
           for (const o of page.Contents ?? []) if (o.Key !== undefined) out.push({ key: o.Key.slice(this.prefix.length), size: o.Size ?? 0, etag: o.ETag, mtimeMs: o.LastModified?.getTime() });
           token = page.IsTruncated ? page.NextContinuationToken : undefined;
         } while (token !== undefined);
@@ -341,7 +342,7 @@ export class S3Storage implements BlobStorage {
   delete(key: string): Promise<void> {
     return this.metrics.time('delete', () => this.writes.run(async () => {
       try {
-        await this.client.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: this.keyOf(key) }));
+        await this.client.send(new this.sdk.DeleteObjectCommand({ Bucket: this.bucket, Key: this.keyOf(key) }));
       } catch (err) {
         if (!isNotFound(err)) throw this.unavailable(`delete ${key}`, err);
       }
@@ -359,7 +360,7 @@ export class S3Storage implements BlobStorage {
     return this.metrics.time('delete', async () => {
       let batched = true;
       try {
-        const r = await this.writes.run(() => this.client.send(new DeleteObjectsCommand({ Bucket: this.bucket, Delete: { Objects: keys.map((k) => ({ Key: this.keyOf(k) })), Quiet: true } })));
+        const r = await this.writes.run(() => this.client.send(new this.sdk.DeleteObjectsCommand({ Bucket: this.bucket, Delete: { Objects: keys.map((k) => ({ Key: this.keyOf(k) })), Quiet: true } })));
         const failed = (r.Errors ?? []).filter((e) => e.Code !== 'NoSuchKey');
         if (failed.length > 0) throw this.unavailable(`delete ${failed[0]!.Key}`, new Error(`${failed[0]!.Code}: ${failed[0]!.Message}`));
       } catch (err) {
@@ -401,7 +402,7 @@ export class S3Storage implements BlobStorage {
   private any(prefix: string): Promise<boolean> {
     return this.gets.run(async () => {
       try {
-        const page = await this.client.send(new ListObjectsV2Command({ Bucket: this.bucket, Prefix: this.keyOf(prefix) }));
+        const page = await this.client.send(new this.sdk.ListObjectsV2Command({ Bucket: this.bucket, Prefix: this.keyOf(prefix) }));
         return (page.KeyCount ?? page.Contents?.length ?? 0) > 0;
       } catch (err) {
         throw this.unavailable(`list ${prefix}`, err);

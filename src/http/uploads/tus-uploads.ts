@@ -17,11 +17,13 @@ import path from 'node:path';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { EVENTS, Server, type ServerOptions, type Upload } from '@tus/server';
 import { FileStore } from '@tus/file-store';
-import { S3Store } from '@tus/s3-store';
+import type * as TusS3 from '@tus/s3-store';
+import type { S3Store } from '@tus/s3-store';
 import type { DataStore } from '@tus/utils';
 import type { S3Client } from '@aws-sdk/client-s3';
 import { normalizePrefix, s3ClientConfig } from '../../storage/s3-storage.js';
 import { fail, isNoSpace, isStromError } from '../../errors.js';
+import { optionalModule } from '../../optional-module.js';
 import { newId } from '../../store/db/ids.js';
 import { finishUpload, TUS_MARKER, uploadsDir, videoFields, type UploadOptions } from './upload-files.js';
 import { credentialOf, hashCredential } from './direct-uploads.js';
@@ -58,12 +60,15 @@ function prefixKeys(client: S3Client, prefix: string): void {
   }, { step: 'initialize', name: 'stromUploadKeyPrefix' });
 }
 
-/** @tus/s3-store with its objects under a key prefix (its client is protected: set up here). */
-class PrefixedS3Store extends S3Store {
-  constructor(prefix: string, options: ConstructorParameters<typeof S3Store>[0]) {
-    super(options);
-    prefixKeys(this.client, prefix);
-  }
+/** @tus/s3-store with its objects under a key prefix (its client is protected: set up here); loaded with the first bucket. */
+function prefixedS3Store(prefix: string, options: ConstructorParameters<typeof S3Store>[0]): S3Store {
+  const { S3Store: Store } = optionalModule<typeof TusS3>('@tus/s3-store');
+  return new (class PrefixedS3Store extends Store {
+    constructor() {
+      super(options);
+      prefixKeys(this.client, prefix);
+    }
+  })();
 }
 
 /** Where tus keeps upload bytes: files under `<dataDir>/uploads`, or the bucket under `<prefix>uploads/`. */
@@ -71,7 +76,7 @@ function createDatastore(o: UploadOptions): DataStore {
   const { config } = o;
   if (o.storage.kind === 'fs') return new FileStore({ directory: uploadsDir(config), expirationPeriodInMilliseconds: config.uploads.expireAfterMs });
   const s3 = config.storage.s3;
-  const store = new PrefixedS3Store(`${normalizePrefix(s3.prefix)}uploads/`, {
+  const store = prefixedS3Store(`${normalizePrefix(s3.prefix)}uploads/`, {
     partSize: s3.partBytes,
     maxConcurrentPartUploads: s3.maxConcurrentWrites,
     expirationPeriodInMilliseconds: config.uploads.expireAfterMs,
