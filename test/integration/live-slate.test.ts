@@ -78,7 +78,7 @@ test('publisher leaves → viewers get the slate, the publisher returns → its 
   const resumed = reg.events.next('publish.resumed');
   const framesAtReturn = videoFrames(viewer.tags).length;
   enc = ffmpegPublish(h.rtmpPort, 'secret', 40);
-  const back = await within(resumed, 'publish.resumed', 10_000);
+  const back = await within(resumed, 'publish.resumed', 30_000);
   assert.equal(back.previousSessionId, firstSession);
   assert.ok(back.afterMs > 0 && back.afterMs < 3000, `${back.afterMs} ms`);
   const secondSession = back.sessionId;
