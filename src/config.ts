@@ -5,6 +5,7 @@
  * docs/CONFIGURATION.md lists them all (generated from the same table by `strom config --help`).
  */
 import { readFileSync } from 'node:fs';
+import { isIPv4 } from 'node:net';
 import path from 'node:path';
 import { fail } from './errors.js';
 
@@ -151,6 +152,7 @@ export const settings: readonly Setting[] = [
   // --- WebRTC (src/live/webrtc; docs/WEBRTC.md) ---
   { key: 'webrtc.enabled', kind: 'bool', default: true, doc: 'serve WHIP ingest (POST /whip) and WHEP playback (POST /live/<id>/whep)' },
   { key: 'webrtc.hostAddresses', kind: 'list', default: ['127.0.0.1'], doc: 'IPv4 addresses offered as ICE host candidates (the only ones advertised); empty = every interface' },
+  { key: 'webrtc.announcedAddresses', kind: 'list', default: [], doc: 'NAT 1:1 mapping: the public IPv4 written in the SDP candidates instead of the webrtc.hostAddresses entry at the same position (same port; e.g. a cloud VM\'s public IP); empty = announce the bound addresses' },
   { key: 'webrtc.udpPortMin', kind: 'int', default: 40000, min: 1024, max: 65534, doc: 'lowest UDP port of ICE/media sockets (one per session)' },
   { key: 'webrtc.udpPortMax', kind: 'int', default: 40999, min: 1025, max: 65535, doc: 'highest UDP port of ICE/media sockets; must exceed webrtc.udpPortMin' },
   { key: 'webrtc.stunServers', kind: 'list', default: [], doc: 'STUN URLs (stun:host:port) used for server-reflexive candidates and advertised in Link rel="ice-server"' },
@@ -341,7 +343,7 @@ export interface Config {
   // --- LL-HLS ---
   llhls: { partTargetMs: number; segmentTargetMs: number; windowSegments: number; idleTimeoutMs: number; /** DVR */ dvrWindowS: number; dvrMaxBytes: number; maxHeldRequests: number };
   // --- WebRTC ---
-  webrtc: { enabled: boolean; hostAddresses: string[]; udpPortMin: number; udpPortMax: number; stunServers: string[]; turnServers: string[]; turnUsername: string | null; turnCredential: string | null; maxSessions: number; sessionTimeoutMs: number; keyframeIntervalMs: number; fanoutIdleMs: number; maxFrameBytes: number };
+  webrtc: { enabled: boolean; hostAddresses: string[]; announcedAddresses: string[]; udpPortMin: number; udpPortMax: number; stunServers: string[]; turnServers: string[]; turnUsername: string | null; turnCredential: string | null; maxSessions: number; sessionTimeoutMs: number; keyframeIntervalMs: number; fanoutIdleMs: number; maxFrameBytes: number };
   // --- auth, playback, rate limits, deadlines ---
   auth: { jwtSecret: string | null; jwksUrl: string | null; issuer: string; audience: string; clockToleranceS: number };
   playback: { tokenTtlMs: number; tokenCacheEntries: number };
@@ -516,6 +518,13 @@ export function resolveConfig(...layers: RawSettings[]): Config {
   }
   if (config.metrics.historyIntervalMs > 0 && config.metrics.historyIntervalMs < 100) throw fail('CONFIG_INVALID', 'metrics.historyIntervalMs', config.metrics.historyIntervalMs, 'must be 0 (off) or at least 100 ms');
   if (config.webrtc.udpPortMax <= config.webrtc.udpPortMin) throw fail('CONFIG_INVALID', 'webrtc.udpPortMax', config.webrtc.udpPortMax, 'must exceed webrtc.udpPortMin');
+  for (const a of [...config.webrtc.hostAddresses, ...config.webrtc.announcedAddresses]) {
+    if (!isIPv4(a)) throw fail('CONFIG_INVALID', config.webrtc.announcedAddresses.includes(a) ? 'webrtc.announcedAddresses' : 'webrtc.hostAddresses', a, 'expected an IPv4 address (IPv6 ICE is off)');
+  }
+  const announced = config.webrtc.announcedAddresses.length;
+  if (announced > 0 && announced !== config.webrtc.hostAddresses.length) {
+    throw fail('CONFIG_INVALID', 'webrtc.announcedAddresses', config.webrtc.announcedAddresses.join(','), `maps 1:1 onto webrtc.hostAddresses: needs ${config.webrtc.hostAddresses.length} address(es), one per bound address`);
+  }
   if (config.rtsp.rtpPort !== 0 && config.rtsp.rtpPort === config.rtsp.rtcpPort) throw fail('CONFIG_INVALID', 'rtsp.rtcpPort', config.rtsp.rtcpPort, 'must differ from rtsp.rtpPort (RTP and RTCP need a port each)');
   const pass = config.srt.passphrase;
   if (pass !== null && (pass.length < 10 || pass.length > 79)) throw fail('CONFIG_INVALID', 'srt.passphrase', '(hidden)', `must be 10 to 79 characters, not ${pass.length} (libsrt SRTO_PASSPHRASE)`);

@@ -22,6 +22,7 @@ import { buildStrom } from '../../src/app.js';
 import { testConfig } from '../../src/config.js';
 import { launchWebRtcBrowser } from '../../test/helpers/webrtc.js';
 import { cleanup, cleanups } from './cleanup-stack.js';
+import { BARCODE_JS } from './g2g-barcode.js';
 
 const sampleSeconds = Number(process.argv[2] ?? 20);
 const settleSeconds = Number(process.argv[3] ?? 5);
@@ -32,22 +33,7 @@ const HARD_LIMIT_MS = 120_000;
 const watchdog = setTimeout(() => void cleanup().finally(() => process.exit(2)), HARD_LIMIT_MS);
 
 const PAGE = `<!doctype html><html><body><canvas id="src" width="320" height="240"></canvas><video id="v" muted autoplay playsinline></video><canvas id="dst" width="320" height="240"></canvas><script>
-const BW = 32, COLS = 10, ROWS = 4;
-function draw(ctx, t) {
-  const v = t % 4294967296; const bytes = [v >>> 24 & 255, v >>> 16 & 255, v >>> 8 & 255, v & 255];
-  bytes.push((bytes[0] + bytes[1] + bytes[2] + bytes[3] + 0x5a) & 255);
-  ctx.fillStyle = '#808080'; ctx.fillRect(0, 0, 320, 240);
-  if (window.busy) for (let i = 0; i < 300; i++) { ctx.fillStyle = 'rgb(' + (Math.random() * 255 | 0) + ',' + (Math.random() * 255 | 0) + ',' + (Math.random() * 255 | 0) + ')'; ctx.fillRect(Math.random() * 310, 130 + Math.random() * 100, 10, 10); }
-  for (let i = 0; i < 40; i++) { const bit = (bytes[i >> 3] >> (7 - (i & 7))) & 1; ctx.fillStyle = bit ? '#fff' : '#000'; ctx.fillRect((i % COLS) * BW, ((i / COLS) | 0) * BW, BW, BW); }
-}
-function read(ctx) {
-  const px = ctx.getImageData(0, 0, 320, ROWS * BW).data; const bytes = [0, 0, 0, 0, 0];
-  for (let i = 0; i < 40; i++) { const x = (i % COLS) * BW + BW / 2, y = ((i / COLS) | 0) * BW + BW / 2; const o = (y * 320 + x) * 4;
-    const lum = (px[o] + px[o + 1] + px[o + 2]) / 3; if (lum > 128) bytes[i >> 3] |= 1 << (7 - (i & 7)); }
-  if (((bytes[0] + bytes[1] + bytes[2] + bytes[3] + 0x5a) & 255) !== bytes[4]) return null;
-  const low = ((bytes[0] << 24) >>> 0) + (bytes[1] << 16) + (bytes[2] << 8) + bytes[3];
-  const now = Date.now(); return now - ((now - low) % 4294967296 + 4294967296) % 4294967296 === now ? null : now - (((now % 4294967296) - low + 4294967296) % 4294967296);
-}
+${BARCODE_JS}
 window.samples = []; window.bad = 0; window.frames = 0;
 async function gather(pc) { if (pc.iceGatheringState === 'complete') return; await new Promise((r) => pc.addEventListener('icegatheringstatechange', () => pc.iceGatheringState === 'complete' && r())); }
 async function exchange(pc, url, headers) {

@@ -1,74 +1,158 @@
 /**
- * A userspace UDP relay that loses packets on purpose (this machine has no netem qdisc): clients
- * send to the relay's port, the relay forwards to the target and the answers back, dropping a
- * seeded-random share of the datagrams in each direction. One client address per relay socket
- * pair, as SRT uses. Used by the SRT tests and benchmarks; `filter` can exempt datagrams (e.g. the
- * handshake) so a test's loss hits only what it means to.
+ * A userspace UDP relay that impairs traffic on purpose (this machine has no netem qdisc): clients
+ * send to the relay's port, the relay forwards to the target and the answers back, each direction
+ * through its own `LinkModel` (loss, rate cap, delay, jitter). Each client address gets its own
+ * socket towards the target, so the target sees one peer per client (SRT, ICE).
+ *
+ * Port-range mode (`startUdpPortRange`) binds LISTEN:p → TARGET:p for every p of a range: with
+ * Strom's WebRTC sockets on 127.0.0.1:p and `webrtc.announcedAddresses` = 127.0.0.2, a browser
+ * talks to 127.0.0.2:p and every ICE/DTLS/RTP packet crosses the relay (127/8 is all loopback on
+ * Linux). All ports share one link per direction, so a rate cap is the link's, not a port's.
+ * `droppable` exempts datagrams (e.g. a handshake) from loss so a test's loss hits what it means to.
  */
 import dgram from 'node:dgram';
+import { DelayLine } from './delay-line.js';
+import { LinkModel, seededRandom, type DirectionStats, type Impairment } from './model.js';
 
-/** Relay settings. */
-export interface UdpRelayOptions {
+/** Relay settings shared by the single-port and the port-range relays. */
+export interface UdpLinkOptions {
   targetHost: string;
-  targetPort: number;
-  /** Share of client → target datagrams dropped (0..1). */
-  lossUp?: number;
-  /** Share of target → client datagrams dropped (0..1). */
-  lossDown?: number;
+  /** client → target. */
+  up?: Impairment;
+  /** target → client. */
+  down?: Impairment;
+  /** Seeds the one PRNG both directions draw from (default 1). */
   seed?: number;
-  /** Datagrams for which this returns false are never dropped. */
+  /** Datagrams for which this returns false are never lost (still delayed and rate-capped). */
   droppable?: (datagram: Buffer) => boolean;
+  /** Distinct clients per listening port; datagrams from more are ignored (default 64). */
+  maxClients?: number;
+  /** Pending datagrams per direction (delay line bound, default 20,000); more are queue-dropped. */
+  maxInFlight?: number;
+}
+
+/** Single-port relay settings. */
+export interface UdpRelayOptions extends UdpLinkOptions {
+  targetPort: number;
+  listenHost?: string;
+  /** 0 (default) = a free port. */
+  listenPort?: number;
+}
+
+/** Port-range relay settings: listenHost:p → targetHost:p for p in portMin..portMax. */
+export interface UdpPortRangeOptions extends UdpLinkOptions {
+  listenHost: string;
+  portMin: number;
+  portMax: number;
+}
+
+/** Counters of both directions; `received` counts datagrams that reached the relay. */
+export interface RelayStats {
+  up: DirectionStats & { received: number };
+  down: DirectionStats & { received: number };
 }
 
 /** A running relay. */
 export interface UdpRelay {
+  /** The (first) listening port. */
   port: number;
-  stats: { up: number; down: number; droppedUp: number; droppedDown: number };
+  stats: RelayStats;
   close(): Promise<void>;
 }
 
-/** A small seeded PRNG (mulberry32), so a loss pattern can be replayed. */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+interface Direction {
+  model: LinkModel;
+  line: DelayLine;
+  stats: DirectionStats & { received: number };
+}
+
+function direction(o: Impairment | undefined, rnd: () => number, maxInFlight: number): Direction {
+  const model = new LinkModel(o ?? {}, rnd);
+  return { model, line: new DelayLine(maxInFlight), stats: Object.assign(model.stats, { received: 0 }) };
+}
+
+/** Pass one datagram through a direction: counted, judged by the model, sent when due. */
+function pass(d: Direction, data: Buffer, droppable: boolean, send: () => void): void {
+  d.stats.received++;
+  const v = d.model.admit(data.length, performance.now(), droppable);
+  if (v.kind !== 'send') return;
+  if (!d.line.schedule(v.at, send)) {
+    d.stats.sent--;
+    d.stats.queueDropped++;
+  }
+}
+
+const closeSocket = (s: dgram.Socket) => new Promise<void>((r) => s.close(() => r()));
+
+async function bindSocket(host: string, port: number): Promise<dgram.Socket> {
+  const s = dgram.createSocket('udp4');
+  await new Promise<void>((resolve, reject) => {
+    s.once('error', reject);
+    s.bind(port, host, () => {
+      s.off('error', reject);
+      resolve();
+    });
+  });
+  s.on('error', () => undefined); // ICMP port unreachable from a gone peer must not crash the relay
+  return s;
+}
+
+/** Start a relay over a set of (listen port → target port) pairs sharing one link per direction. */
+async function startLink(o: UdpLinkOptions, listenHost: string, pairs: [number, number][]): Promise<UdpRelay> {
+  const rnd = seededRandom(o.seed ?? 1);
+  const maxInFlight = o.maxInFlight ?? 20_000;
+  const up = direction(o.up, rnd, maxInFlight);
+  const down = direction(o.down, rnd, maxInFlight);
+  const sockets: dgram.Socket[] = [];
+  const droppable = (d: Buffer) => o.droppable?.(d) ?? true;
+  let port = 0;
+  try {
+    for (const [listenPort, targetPort] of pairs) {
+      const front = await bindSocket(listenHost, listenPort);
+      sockets.push(front);
+      port ||= front.address().port;
+      const backs = new Map<string, Promise<dgram.Socket>>();
+      front.on('message', (data, r) => {
+        const key = `${r.address}:${r.port}`;
+        let back = backs.get(key);
+        if (back === undefined) {
+          if (backs.size >= (o.maxClients ?? 64)) return;
+          back = bindSocket(o.targetHost.startsWith('127.') ? '127.0.0.1' : '0.0.0.0', 0).then((s) => {
+            sockets.push(s);
+            s.on('message', (answer) => pass(down, answer, droppable(answer), () => front.send(answer, r.port, r.address)));
+            return s;
+          });
+          backs.set(key, back);
+        }
+        void back.then((s) => pass(up, data, droppable(data), () => s.send(data, targetPort, o.targetHost)));
+      });
+    }
+  } catch (e) {
+    await Promise.all(sockets.map(closeSocket));
+    throw e;
+  }
+  return {
+    port,
+    stats: { up: up.stats, down: down.stats },
+    close: async () => {
+      up.line.close();
+      down.line.close();
+      await Promise.all(sockets.map(closeSocket));
+    },
   };
 }
 
-/** Start a relay on a free loopback port. */
-export async function startUdpRelay(o: UdpRelayOptions): Promise<UdpRelay> {
-  const rnd = seededRandom(o.seed ?? 1);
-  const front = dgram.createSocket('udp4');
-  const back = dgram.createSocket('udp4');
-  const stats = { up: 0, down: 0, droppedUp: 0, droppedDown: 0 };
-  let client: { address: string; port: number } | null = null;
-  const drop = (share: number | undefined, d: Buffer) => share !== undefined && share > 0 && (o.droppable?.(d) ?? true) && rnd() < share;
-  front.on('message', (d, r) => {
-    client = { address: r.address, port: r.port };
-    stats.up++;
-    if (drop(o.lossUp, d)) return void stats.droppedUp++;
-    back.send(d, o.targetPort, o.targetHost);
-  });
-  back.on('message', (d) => {
-    stats.down++;
-    if (client === null) return;
-    if (drop(o.lossDown, d)) return void stats.droppedDown++;
-    front.send(d, client.port, client.address);
-  });
-  await new Promise<void>((r) => front.bind(0, '127.0.0.1', () => r()));
-  await new Promise<void>((r) => back.bind(0, '127.0.0.1', () => r()));
-  return {
-    port: front.address().port,
-    stats,
-    close: async () => {
-      await new Promise<void>((r) => front.close(() => r()));
-      await new Promise<void>((r) => back.close(() => r()));
-    },
-  };
+/** Start a relay on one port (default: a free loopback port) towards targetHost:targetPort. */
+export function startUdpRelay(o: UdpRelayOptions): Promise<UdpRelay> {
+  return startLink(o, o.listenHost ?? '127.0.0.1', [[o.listenPort ?? 0, o.targetPort]]);
+}
+
+/** Start a relay binding listenHost:p and forwarding to targetHost:p for every p in the range. */
+export function startUdpPortRange(o: UdpPortRangeOptions): Promise<UdpRelay> {
+  if (!(o.portMin > 0 && o.portMax >= o.portMin && o.portMax - o.portMin < 1024)) throw new RangeError(`port range ${o.portMin}-${o.portMax}: at most 1024 ports, min <= max`);
+  const pairs: [number, number][] = [];
+  for (let p = o.portMin; p <= o.portMax; p++) pairs.push([p, p]);
+  return startLink(o, o.listenHost, pairs);
 }
 
 /** SRT datagrams worth dropping in a loss test: data packets (control packets have the top bit set). */

@@ -205,7 +205,7 @@ async function phase(name: 'clean' | 'loss', tags: readonly FlvTag[]): Promise<P
     cleanups.push(() => child.kill('SIGKILL'));
     await waitLine(child, 'ready');
     const loss = name === 'loss' ? LOSS : 0;
-    const relay = name === 'loss' ? await startUdpRelay({ targetHost: '127.0.0.1', targetPort: srt, lossUp: loss, seed: Number(values.seed), droppable: srtDataOnly }) : null;
+    const relay = name === 'loss' ? await startUdpRelay({ targetHost: '127.0.0.1', targetPort: srt, up: { loss }, seed: Number(values.seed), droppable: srtDataOnly }) : null;
     if (relay) cleanups.push(() => relay.close());
     const udpBefore = udpRcvbufErrors();
     let started = 0;
@@ -247,7 +247,7 @@ async function phase(name: 'clean' | 'loss', tags: readonly FlvTag[]): Promise<P
     return {
       phase: name, loss, load: os.loadavg()[0]!, rtmp: strip(r), srt: strip(s),
       perFrameDiff: { p50: pct(diffs, 50), p99: pct(diffs, 99), frames: diffs.length },
-      srtDtsShiftMs: srtPub.shiftMs, srtMetrics, srtCounters, sender: srtPub.sender, relay: relay ? { ...relay.stats } : null, kernelUdpRcvbufErrors, stromDiag,
+      srtDtsShiftMs: srtPub.shiftMs, srtMetrics, srtCounters, sender: srtPub.sender, relay: relay ? { up: { ...relay.stats.up }, down: { ...relay.stats.down } } : null, kernelUdpRcvbufErrors, stromDiag,
     };
   } finally {
     for (const c of cleanups.splice(mark).reverse()) {
@@ -272,7 +272,7 @@ function print(p: PhaseResult): void {
   console.log(`dts mapping: SRT viewers' dts = source dts + ${p.srtDtsShiftMs} ms; every frame received maps to a frame sent, every viewer starts on a source keyframe`);
   const c = p.srtCounters;
   console.log(`Strom SRT packets: recovered=${c.recovered} lost=${c.lost} (${c.source}); MPEG-TS problems: ${Object.entries(c.tsProblems).map(([k, v]) => `${k}=${v}`).join(' ') || 'none'}`);
-  console.log(`SRT caller: ${p.sender.packets} packets sent, ${p.sender.retransmitted} retransmitted, ${p.sender.dropped} dropped unacknowledged${p.relay ? `; relay: ${p.relay.up} datagrams towards Strom, ${p.relay.droppedUp} data packets dropped (${((100 * p.relay.droppedUp) / (p.sender.packets + p.sender.retransmitted)).toFixed(2)} % of the data packets sent, retransmissions included), ${p.relay.down} back, ${p.relay.droppedDown} dropped` : ''}`);
+  console.log(`SRT caller: ${p.sender.packets} packets sent, ${p.sender.retransmitted} retransmitted, ${p.sender.dropped} dropped unacknowledged${p.relay ? `; relay: ${p.relay.up.received} datagrams towards Strom, ${p.relay.up.dropped} data packets dropped (${((100 * p.relay.up.dropped) / (p.sender.packets + p.sender.retransmitted)).toFixed(2)} % of the data packets sent, retransmissions included), ${p.relay.down.received} back, ${p.relay.down.dropped} dropped` : ''}`);
   console.log(`kernel UDP receive-buffer drops during the phase (whole machine): ${p.kernelUdpRcvbufErrors}; Strom ${p.stromDiag}`);
   if (p.phase === 'clean') console.log(`target SRT p50 ≤ window + 20 = ${WINDOW_MS + 20} ms: ${p.srt.p50 <= WINDOW_MS + 20 ? 'met' : 'NOT met'} (${p.srt.p50.toFixed(1)} ms)`);
   else console.log(`target no video frame missing at any viewer under loss: ${p.srt.framesMissing === 0 ? 'met' : `NOT met (${p.srt.framesMissing} missing at ${p.srt.viewersMissingFrames} viewers)`}`);

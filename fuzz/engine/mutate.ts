@@ -5,7 +5,7 @@
  * branches that random bytes almost never would. Deterministic for a given PRNG.
  */
 
-import { seededRandom } from '../../bench/netem/udp-relay.js';
+import { seededRandom } from '../../bench/netem/model.js';
 
 /** A PRNG returning [0, 1). */
 export type Rnd = () => number;

@@ -24,10 +24,14 @@ async function waitGathering(pc) {
   if (pc.iceGatheringState === 'complete') return;
   await new Promise((r) => { const t = setTimeout(r, 3000); pc.addEventListener('icegatheringstatechange', () => { if (pc.iceGatheringState === 'complete') { clearTimeout(t); r(); } }); });
 }
-async function exchange(pc, url, headers) {
+async function exchange(pc, url, headers, opts) {
   await pc.setLocalDescription(await pc.createOffer());
   await waitGathering(pc);
-  const res = await fetch(url, { method: 'POST', headers: { 'Content-Type': 'application/sdp', ...headers }, body: pc.localDescription.sdp });
+  window.__states = [];
+  pc.addEventListener('connectionstatechange', () => window.__states.push(pc.connectionState));
+  /* candidates: false posts the offer without candidates, so the server can reach the page only through the address its checks come from (as behind a NAT) */
+  const sdp = opts && opts.candidates === false ? pc.localDescription.sdp.replace(/a=candidate:[^\\r]*\\r\\n/g, '').replace(/a=end-of-candidates\\r\\n/g, '') : pc.localDescription.sdp;
+  const res = await fetch(url, { method: 'POST', headers: { 'Content-Type': 'application/sdp', ...headers }, body: sdp });
   const text = await res.text();
   if (res.status !== 201) throw new Error('POST ' + url + ' → ' + res.status + ' ' + text);
   await pc.setRemoteDescription({ type: 'answer', sdp: text });
@@ -44,11 +48,11 @@ window.whipPublish = async (url, key, opts) => {
   }
   const pc = new RTCPeerConnection(); window.__pub = pc;
   for (const t of stream.getTracks()) pc.addTransceiver(t, { direction: 'sendonly' });
-  const r = await exchange(pc, url, { Authorization: 'Bearer ' + key });
+  const r = await exchange(pc, url, { Authorization: 'Bearer ' + key }, opts);
   window.__whip = r;
   return r;
 };
-window.whepPlay = async (url) => {
+window.whepPlay = async (url, opts) => {
   const pc = new RTCPeerConnection(); window.__play = pc;
   pc.addTransceiver('video', { direction: 'recvonly' }); pc.addTransceiver('audio', { direction: 'recvonly' });
   const v = document.createElement('video'); v.muted = true; v.autoplay = true; v.playsInline = true; document.body.appendChild(v);
@@ -57,7 +61,7 @@ window.whepPlay = async (url) => {
   pc.ontrack = (e) => { ms.addTrack(e.track); v.srcObject = ms; v.play().catch(() => {}); };
   const onFrame = (_now, meta) => { window.__frames++; window.__size = [meta.width, meta.height]; v.requestVideoFrameCallback(onFrame); };
   v.requestVideoFrameCallback(onFrame);
-  return exchange(pc, url, {});
+  return exchange(pc, url, {}, opts);
 };
 window.inboundStats = async () => {
   const out = {};
@@ -67,7 +71,10 @@ window.inboundStats = async () => {
 };
 `;
 
-/** A page on its own loopback origin with `whipPublish`, `whepPlay` and `inboundStats` on window. */
+/**
+ * A page on its own loopback origin with `whipPublish(url, key, { audio, candidates })`,
+ * `whepPlay(url, { candidates })` and `inboundStats` on window; `__states` lists the connection states.
+ */
 export async function webrtcPage(browser: Browser): Promise<{ page: Page; close(): Promise<void> }> {
   const server = http.createServer((_req, res) => res.writeHead(200, { 'Content-Type': 'text/html' }).end(`<!doctype html><html><body><script>${PAGE_SCRIPT}</script></body></html>`));
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));

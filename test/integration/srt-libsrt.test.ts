@@ -162,7 +162,7 @@ test('refusals: unknown key 1403, a stream that is not live 1404, no stream id 1
 test('2 % data-packet loss between ffmpeg and Strom at a 120 ms window: every packet recovered, the TS arrives whole', async (t) => {
   const s = await startSrt();
   t.after(() => s.close());
-  const relay = await startUdpRelay({ targetHost: '127.0.0.1', targetPort: s.port, lossUp: 0.02, seed: 3, droppable: srtDataOnly });
+  const relay = await startUdpRelay({ targetHost: '127.0.0.1', targetPort: s.port, up: { loss: 0.02 }, seed: 3, droppable: srtDataOnly });
   t.after(() => relay.close());
   const started = s.h.strom.live.events.next('publish.start');
   const pub = run('ffmpeg', [...SOURCE, '-b:v', '1500k', '-t', '8', '-f', 'mpegts', srtUrl(relay.port, { streamid: 'secret', latency: '120000' })], 40_000);
@@ -172,8 +172,8 @@ test('2 % data-packet loss between ffmpeg and Strom at a 120 ms window: every pa
   assert.equal(res.code, 0, res.stderr);
   await waitUntil(() => logsOf(s.h, 'srt publish ended').length === 1, 'publish ended');
   const ended = logsOf(s.h, 'srt publish ended')[0]!;
-  assert.ok(relay.stats.droppedUp >= 10, `relay dropped ${relay.stats.droppedUp} data packets`);
-  assert.ok(Number(ended.recovered) >= relay.stats.droppedUp * 0.8, `recovered ${String(ended.recovered)} of ${relay.stats.droppedUp} dropped`);
+  assert.ok(relay.stats.up.dropped >= 10, `relay dropped ${relay.stats.up.dropped} data packets`);
+  assert.ok(Number(ended.recovered) >= relay.stats.up.dropped * 0.8, `recovered ${String(ended.recovered)} of ${relay.stats.up.dropped} dropped`);
   assert.equal(ended.dropped, 0, 'nothing given up');
   assert.equal(ended.ccErrors, 0, 'the TS is continuous');
   const metrics = await (await fetch(`${s.h.httpUrl}/metrics`)).text();

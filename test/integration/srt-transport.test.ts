@@ -12,7 +12,8 @@ import type { SrtConnection } from '../../src/live/srt/protocol/connection.js';
 import { buildHandshake, HS_TYPE } from '../../src/live/srt/protocol/handshake.js';
 import { SrtListener, type AcceptDecision } from '../../src/live/srt/protocol/listener.js';
 import { CTRL, controlPacket } from '../../src/live/srt/protocol/packet.js';
-import { seededRandom, startUdpRelay } from '../../bench/netem/udp-relay.js';
+import { seededRandom } from '../../bench/netem/model.js';
+import { startUdpRelay } from '../../bench/netem/udp-relay.js';
 import { until } from '../helpers/until.js';
 
 interface Server {
@@ -62,7 +63,7 @@ async function call(o: Partial<CallOptions> & { port: number }) {
 
 test('caller → listener: 3,000 payloads in order through 5 % loss each way (data, ACKs and NAKs), none lost', async (t) => {
   const s = await server();
-  const relay = await startUdpRelay({ targetHost: '127.0.0.1', targetPort: s.port, lossUp: 0.05, lossDown: 0.05, seed: 11, droppable: dataAckNak });
+  const relay = await startUdpRelay({ targetHost: '127.0.0.1', targetPort: s.port, up: { loss: 0.05 }, down: { loss: 0.05 }, seed: 11, droppable: dataAckNak });
   t.after(async () => {
     await relay.close();
     await s.listener.close();
@@ -75,10 +76,10 @@ test('caller → listener: 3,000 payloads in order through 5 % loss each way (da
   await until(() => s.received.length === 3000, '3000 payloads delivered', 15_000);
   assertInOrder(s.received, 3000);
   const st = s.conns[0]!.receiver.stats;
-  assert.ok(relay.stats.droppedUp > 50, `relay dropped ${relay.stats.droppedUp} upstream`);
+  assert.ok(relay.stats.up.dropped > 50, `relay dropped ${relay.stats.up.dropped} upstream`);
   assert.ok(st.recovered > 50, `recovered ${st.recovered}`);
   assert.equal(st.dropped, 0);
-  assert.ok(conn.sender.stats.retransmitted >= relay.stats.droppedUp * 0.5, `retransmitted ${conn.sender.stats.retransmitted}`);
+  assert.ok(conn.sender.stats.retransmitted >= relay.stats.up.dropped * 0.5, `retransmitted ${conn.sender.stats.retransmitted}`);
   conn.close('done');
   await until(() => s.conns[0]!.closed, 'connection closed', 2000);
   assert.equal(s.conns[0]!.closeReason, 'peer shut the connection down');
@@ -86,7 +87,7 @@ test('caller → listener: 3,000 payloads in order through 5 % loss each way (da
 
 test('listener → caller (a reader): in order through loss; AES-256 both ways with the caller\'s key', async (t) => {
   const s = await server({ accept: true, passphrase: 'a good passphrase' });
-  const relay = await startUdpRelay({ targetHost: '127.0.0.1', targetPort: s.port, lossDown: 0.03, seed: 5, droppable: (d) => (d[0]! & 0x80) === 0 });
+  const relay = await startUdpRelay({ targetHost: '127.0.0.1', targetPort: s.port, down: { loss: 0.03 }, seed: 5, droppable: (d) => (d[0]! & 0x80) === 0 });
   t.after(async () => {
     await relay.close();
     await s.listener.close();
@@ -105,7 +106,7 @@ test('listener → caller (a reader): in order through loss; AES-256 both ways w
   await until(() => got.length === 1500 && s.received.length === 1, 'both directions delivered', 5000).catch((e: unknown) => { console.log('DEBUG', got.length, s.received.length, serverSide.sender.stats, conn.receiver.stats, relay.stats, serverSide.sender.inFlight()); throw e; });
   assertInOrder(got, 1500);
   assert.deepEqual(s.received[0], payload(0));
-  assert.ok(relay.stats.droppedDown > 10 && serverSide.sender.stats.retransmitted > 10, `dropped ${relay.stats.droppedDown}, retransmitted ${serverSide.sender.stats.retransmitted}`);
+  assert.ok(relay.stats.down.dropped > 10 && serverSide.sender.stats.retransmitted > 10, `dropped ${relay.stats.down.dropped}, retransmitted ${serverSide.sender.stats.retransmitted}`);
   assert.equal(conn.undecryptable + serverSide.undecryptable, 0);
   conn.close('done');
 });

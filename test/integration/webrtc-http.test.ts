@@ -41,6 +41,19 @@ async function waitUntil(cond: () => boolean, what: string, ms = 15_000): Promis
   assert.ok(cond(), what);
 }
 
+test('webrtc.announcedAddresses (NAT 1:1): the answer names the announced address on the bound port', async (t) => {
+  const h = await startLive({ 'webrtc.announcedAddresses': '203.0.113.7' });
+  t.after(() => h.close());
+  const r = await whip(h, offer());
+  assert.equal(r.status, 201);
+  const answer = await r.text();
+  const hosts = [...answer.matchAll(/a=candidate:\S+ 1 udp \d+ (\S+) (\d+) typ host/g)];
+  assert.ok(hosts.length > 0, answer);
+  assert.deepEqual([...new Set(hosts.map((m) => m[1]))], ['203.0.113.7']);
+  assert.ok(hosts.every((m) => Number(m[2]) >= 40000 && Number(m[2]) <= 40999), 'the bound port, unchanged');
+  assert.doesNotMatch(answer, /127\.0\.0\.1 \d+ typ host/);
+});
+
 test('WHIP refuses bad requests with precise 4xx and keeps no session', async (t) => {
   const h = await startLive();
   t.after(() => h.close());

@@ -114,6 +114,14 @@ test('bad values throw naming the setting', () => {
   throwsNaming(() => loadConfig({ env: { STROM_PORT: 'abc' } }), 'port');
 });
 
+test('webrtc.announcedAddresses: IPv4 only, one per webrtc.hostAddresses entry', () => {
+  assert.deepEqual(testConfig({ 'webrtc.announcedAddresses': '203.0.113.7' }).webrtc.announcedAddresses, ['203.0.113.7']);
+  throwsNaming(() => testConfig({ 'webrtc.announcedAddresses': 'vm.example.com' }), 'webrtc.announcedAddresses');
+  throwsNaming(() => testConfig({ 'webrtc.announcedAddresses': '203.0.113.7,203.0.113.8' }), 'webrtc.announcedAddresses');
+  throwsNaming(() => testConfig({ 'webrtc.hostAddresses': '', 'webrtc.announcedAddresses': '203.0.113.7' }), 'webrtc.announcedAddresses');
+  throwsNaming(() => testConfig({ 'webrtc.hostAddresses': '::1' }), 'webrtc.hostAddresses');
+});
+
 test('unknown settings are rejected, from any layer', () => {
   throwsNaming(() => testConfig({ foo: 1 }), 'foo');
   throwsNaming(() => testConfig({ 'delivery.cacheByte': '1MB' }), 'delivery.cacheByte');

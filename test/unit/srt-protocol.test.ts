@@ -9,7 +9,7 @@ import { SrtReceiver } from '../../src/live/srt/protocol/receiver.js';
 import { SrtSender } from '../../src/live/srt/protocol/sender.js';
 import { MAX_SEQ, seqAdd, seqLt, seqOff } from '../../src/live/srt/protocol/seq.js';
 import { parseStreamId } from '../../src/live/srt/stream-id.js';
-import { seededRandom } from '../../bench/netem/udp-relay.js';
+import { seededRandom } from '../../bench/netem/model.js';
 
 test('sequence numbers wrap at 2^31', () => {
   assert.equal(seqAdd(MAX_SEQ, 1), 0);

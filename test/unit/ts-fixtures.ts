@@ -102,7 +102,7 @@ export function demuxFile(file: string, step: number | ((i: number) => number) =
 }
 
 /** A deterministic PRNG (mulberry32): the same seed gives the same sequence on every run. */
-export { seededRandom as prng } from '../../bench/netem/udp-relay.js';
+export { seededRandom as prng } from '../../bench/netem/model.js';
 
 /** A media unit's identity for comparisons: kind, config, key, times to the tick, payload bytes. */
 export function unitKey(u: MediaUnit): string {

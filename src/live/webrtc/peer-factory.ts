@@ -56,16 +56,35 @@ export function pruneCodecs(t: RTCRtpTransceiver, preferProfile?: number): void 
   t.codecs = [...ok, ...rtx];
 }
 
-/** Drop candidates on addresses outside `webrtc.hostAddresses` from an SDP Strom sends (what it advertises). */
+/**
+ * The candidates Strom advertises in an SDP it sends: host candidates on addresses outside
+ * `webrtc.hostAddresses` are dropped, and with `webrtc.announcedAddresses` (NAT 1:1) a bound
+ * address is replaced by its announced one, same port. ICE needs no more: the peer's checks reach
+ * the bound socket through the NAT and their source is learnt as peer-reflexive (RFC 8445 §7.3.1.3);
+ * the c= line carries the same address (RFC 8839 §4.2.1.2 default candidate).
+ */
 export function filterCandidates(sdp: string, c: WebRtcConfig): string {
   if (c.hostAddresses.length === 0) return sdp;
   const allowed = new Set(c.hostAddresses);
+  const announce = new Map(c.announcedAddresses.map((a, i) => [c.hostAddresses[i]!, a]));
   return sdp
     .split('\r\n')
     .filter((line) => {
       if (!line.startsWith('a=candidate:')) return true;
       const f = line.split(' ');
       return f[7] !== 'host' || allowed.has(f[4] ?? ''); // srflx/relay candidates stay
+    })
+    .map((line) => {
+      if (announce.size === 0) return line;
+      if (line.startsWith('a=candidate:')) {
+        const f = line.split(' ');
+        const to = f[7] === 'host' ? announce.get(f[4] ?? '') : undefined;
+        if (to !== undefined) f[4] = to;
+        return f.join(' ');
+      }
+      const m = /^c=IN IP4 (\S+)$/.exec(line);
+      const to = m ? announce.get(m[1]!) : undefined;
+      return to === undefined ? line : `c=IN IP4 ${to}`;
     })
     .join('\r\n');
 }

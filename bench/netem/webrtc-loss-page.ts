@@ -1,0 +1,65 @@
+/**
+ * The page side of bench/netem/webrtc-loss.ts (needs BARCODE_JS before it): `publish(base)` sends
+ * a barcode canvas and a tone over WHIP, `play(url, barcode)` watches over WHEP and records
+ * glass-to-glass samples, `snapshot()` returns the getStats counters the bench differences. Offers
+ * go without candidates so Strom reaches the pages only through the relay (as behind a NAT).
+ */
+
+/** Cumulative counters of the WHEP page at one instant. */
+export interface Snapshot {
+  at: number;
+  framesDecoded: number;
+  freezeCount: number;
+  totalFreezesDuration: number;
+  nackCount: number;
+  pliCount: number;
+  concealedSamples: number;
+  totalSamplesReceived: number;
+  samples: number[];
+  states: string[];
+}
+
+/** Page script defining publish, play and snapshot on window. */
+export const pageScript = `
+window.busy = true; window.samples = []; window.states = [];
+async function post(pc, url, headers) {
+  await pc.setLocalDescription(await pc.createOffer());
+  const sdp = pc.localDescription.sdp.replace(/a=candidate:[^\\r]*\\r\\n/g, '');
+  const res = await fetch(url, { method: 'POST', headers: { 'Content-Type': 'application/sdp', ...headers }, body: sdp });
+  if (res.status !== 201) throw new Error(url + ' ' + res.status + ' ' + await res.text());
+  await pc.setRemoteDescription({ type: 'answer', sdp: await res.text() });
+}
+window.publish = async (base) => {
+  const c = document.createElement('canvas'); c.width = 320; c.height = 240; document.body.appendChild(c);
+  const ctx = c.getContext('2d');
+  setInterval(() => draw(ctx, Date.now()), 33);
+  const stream = c.captureStream(30);
+  const ac = new AudioContext(); const osc = ac.createOscillator(); const dst = ac.createMediaStreamDestination(); osc.connect(dst); osc.start();
+  const pc = new RTCPeerConnection(); window.__pub = pc;
+  const t = pc.addTransceiver(stream.getVideoTracks()[0], { direction: 'sendonly' });
+  t.setCodecPreferences(RTCRtpSender.getCapabilities('video').codecs.filter((x) => x.mimeType === 'video/H264' && /packetization-mode=1/.test(x.sdpFmtpLine || '')));
+  pc.addTransceiver(dst.stream.getAudioTracks()[0], { direction: 'sendonly' });
+  await post(pc, base + '/whip', { Authorization: 'Bearer secret' });
+};
+window.play = async (url, barcode) => {
+  const pc = new RTCPeerConnection(); window.__play = pc;
+  pc.addEventListener('connectionstatechange', () => window.states.push(pc.connectionState));
+  pc.addTransceiver('video', { direction: 'recvonly' }); pc.addTransceiver('audio', { direction: 'recvonly' });
+  const v = document.createElement('video'); v.muted = true; v.autoplay = true; v.playsInline = true; document.body.appendChild(v);
+  const d = document.createElement('canvas'); d.width = 320; d.height = 240; const dctx = d.getContext('2d', { willReadFrequently: true });
+  const ms = new MediaStream();
+  pc.ontrack = (e) => { ms.addTrack(e.track); v.srcObject = ms; v.play().catch(() => {}); };
+  const onFrame = () => { if (barcode) { dctx.drawImage(v, 0, 0, 320, 240); const t0 = read(dctx); if (t0 !== null) window.samples.push(Date.now() - t0); } v.requestVideoFrameCallback(onFrame); };
+  v.requestVideoFrameCallback(onFrame);
+  await post(pc, url, {});
+};
+window.snapshot = async () => {
+  const o = { at: Date.now(), framesDecoded: 0, freezeCount: 0, totalFreezesDuration: 0, nackCount: 0, pliCount: 0, concealedSamples: 0, totalSamplesReceived: 0, samples: window.samples.slice(), states: window.states.slice() };
+  (await window.__play.getStats()).forEach((s) => {
+    if (s.type !== 'inbound-rtp') return;
+    if (s.kind === 'video') Object.assign(o, { framesDecoded: s.framesDecoded || 0, freezeCount: s.freezeCount || 0, totalFreezesDuration: s.totalFreezesDuration || 0, nackCount: s.nackCount || 0, pliCount: s.pliCount || 0 });
+    else { o.concealedSamples = s.concealedSamples || 0; o.totalSamplesReceived = s.totalSamplesReceived || 0; }
+  });
+  return o;
+};
+`;
