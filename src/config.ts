@@ -162,6 +162,7 @@ export const settings: readonly Setting[] = [
   { key: 'webrtc.maxSessions', kind: 'int', default: 200, min: 1, doc: 'WHIP + WHEP sessions at once; more are answered 503 with Retry-After' },
   { key: 'webrtc.sessionTimeoutMs', kind: 'duration', default: 15_000, min: 500, doc: 'a session whose ICE/DTLS has not connected (or stays disconnected) this long is closed' },
   { key: 'webrtc.keyframeIntervalMs', kind: 'duration', default: 2_000, min: 0, doc: 'ask WHIP publishers (RTCP PLI) for a keyframe when none came for this long, so HLS segments and viewer joins have one; 0 = only on loss or a viewer\'s request' },
+  { key: 'webrtc.ingestRepairWaitMs', kind: 'duration', default: 200, min: 0, max: 2_000, doc: 'after a lost video packet from a WHIP publisher, the packets behind it wait this long for the retransmission the NACK asks for before the gap is given up (frames dropped until a keyframe, which a PLI asks for); delays only while a gap is open; 0 = give up at once' },
   { key: 'webrtc.fanoutIdleMs', kind: 'duration', default: 10_000, min: 0, max: 300_000, doc: 'a WHEP fan-out (one per watched stream: hub reader, audio bridge, GOP cache) is started when an offer arrives and kept this long without viewers, so a viewer finds it ready when its DTLS completes and the next viewer of a stream just left joins at once; 0 = closed with its last viewer' },
   { key: 'webrtc.maxFrameBytes', kind: 'bytes', default: 4 * MB, min: 64 * 1024, doc: 'largest video frame a WHIP publisher may send; a bigger one is dropped (and a keyframe asked for)' },
   // --- end WebRTC ---
@@ -343,7 +344,7 @@ export interface Config {
   // --- LL-HLS ---
   llhls: { partTargetMs: number; segmentTargetMs: number; windowSegments: number; idleTimeoutMs: number; /** DVR */ dvrWindowS: number; dvrMaxBytes: number; maxHeldRequests: number };
   // --- WebRTC ---
-  webrtc: { enabled: boolean; hostAddresses: string[]; announcedAddresses: string[]; udpPortMin: number; udpPortMax: number; stunServers: string[]; turnServers: string[]; turnUsername: string | null; turnCredential: string | null; maxSessions: number; sessionTimeoutMs: number; keyframeIntervalMs: number; fanoutIdleMs: number; maxFrameBytes: number };
+  webrtc: { enabled: boolean; hostAddresses: string[]; announcedAddresses: string[]; udpPortMin: number; udpPortMax: number; stunServers: string[]; turnServers: string[]; turnUsername: string | null; turnCredential: string | null; maxSessions: number; sessionTimeoutMs: number; keyframeIntervalMs: number; ingestRepairWaitMs: number; fanoutIdleMs: number; maxFrameBytes: number };
   // --- auth, playback, rate limits, deadlines ---
   auth: { jwtSecret: string | null; jwksUrl: string | null; issuer: string; audience: string; clockToleranceS: number };
   playback: { tokenTtlMs: number; tokenCacheEntries: number };

@@ -22,18 +22,18 @@ export interface SequenceStats {
 /** A jump this far ahead is a sender restart, not a loss: the buffer starts over. */
 const RESYNC_DISTANCE = 3000;
 
-/** A bounded reorder buffer for one SSRC. */
-export class ReorderBuffer {
+/** A bounded reorder buffer for one SSRC (of RTP packets, or anything carrying their sequence number). */
+export class ReorderBuffer<P extends Pick<RtpPacket, 'sequenceNumber'> = RtpPacket> {
   readonly stats: SequenceStats = { lost: 0, reordered: 0, late: 0 };
   private next = -1;
-  private readonly held = new Map<number, RtpPacket>();
+  private readonly held = new Map<number, P>();
   /** When the oldest packet now held started waiting. */
   private heldSince = 0;
 
   constructor(private readonly size = 64, private readonly maxWaitMs = 100, private readonly now: () => number = Date.now) {}
 
   /** Take one packet; returns the packets now ready, in order. */
-  push(p: RtpPacket): RtpPacket[] {
+  push(p: P): P[] {
     if (this.next === -1) {
       this.next = (p.sequenceNumber + 1) & 0xffff;
       return [p];
@@ -63,8 +63,8 @@ export class ReorderBuffer {
   }
 
   /** Release everything held, counting the gaps in between as lost. */
-  drain(): RtpPacket[] {
-    const out: RtpPacket[] = [];
+  drain(): P[] {
+    const out: P[] = [];
     while (this.held.size > 0) {
       let gap = 0;
       while (!this.held.has(this.next)) {
@@ -78,7 +78,7 @@ export class ReorderBuffer {
   }
 
   /** Move the consecutive run starting at `next` from the buffer to `out`. */
-  private release(out: RtpPacket[]): void {
+  private release(out: P[]): void {
     for (let p = this.held.get(this.next); p !== undefined; p = this.held.get(this.next)) {
       this.held.delete(this.next);
       out.push(p);

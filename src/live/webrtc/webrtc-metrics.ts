@@ -20,6 +20,10 @@ export class WebRtcStats {
   plisReceived = 0;
   plisSent = 0;
   framesDropped = 0;
+  /** WHIP video packets that arrived after later ones, in time to fill their gap (retransmitted or reordered). */
+  ingestGapsRepaired = 0;
+  /** WHIP video packets given up on after `webrtc.ingestRepairWaitMs`. */
+  ingestPacketsLost = 0;
 }
 
 /** The WebRTC metrics of one process. */
@@ -49,6 +53,7 @@ export class WebRtcMetrics {
       total('strom_webrtc_rtp_bytes_total', 'RTP payload bytes received (in) and sent (out)', ['direction'], () => [[{ direction: 'in' }, st.bytesIn], [{ direction: 'out' }, st.bytesOut]]),
       total('strom_webrtc_nacks_total', 'Generic NACKs received from WHEP viewers (answered from the sender history)', [], () => [[{}, st.nacksReceived]]),
       total('strom_webrtc_plis_total', 'Picture loss indications received from viewers and sent to WHIP publishers', ['direction'], () => [[{ direction: 'received' }, st.plisReceived], [{ direction: 'sent' }, st.plisSent]]),
+      total('strom_webrtc_ingest_gaps_total', 'WHIP video packets missing at first: repaired (a retransmission or late packet arrived within webrtc.ingestRepairWaitMs) or lost', ['result'], () => [[{ result: 'repaired' }, st.ingestGapsRepaired], [{ result: 'lost' }, st.ingestPacketsLost]]),
       total('strom_webrtc_frames_dropped_total', 'Incoming video frames dropped because an RTP packet was lost', [], () => [[{}, st.framesDropped]]),
     ];
     this.setup = new Histogram({ name: 'strom_webrtc_setup_seconds', help: 'Offer received → ICE and DTLS connected', labelNames: ['role'], buckets: [0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10], registers: [] });

@@ -5,7 +5,10 @@
  *
  * Video: H.264 access units from `H264Depacketizer` → SPS/PPS become an AVC sequence header unit
  * (again when they change), frames go as AVCC without SPS/PPS/AUD; keyframe = IDR present. After a
- * lost packet the depacketizer drops frames until an IDR, and a PLI asks the publisher for one.
+ * lost packet the packets behind it wait up to `webrtc.ingestRepairWaitMs` in a reorder buffer for
+ * the retransmission werift's NACK asks for (RFC 4585 §6.2.1; RTX is unwrapped by werift), so a
+ * loss costs one round trip of delay instead of a frozen picture; a gap not filled in time makes
+ * the depacketizer drop frames until an IDR, and a PLI asks the publisher for one.
  * Browsers send keyframes only when asked, so a PLI also goes out when none came for
  * `webrtc.keyframeIntervalMs`: LL-HLS cuts segments at keyframes and viewers join at one.
  * Audio: one Opus packet per RTP packet, after an OpusHead sequence header.
@@ -15,19 +18,26 @@
  * first packets' arrival skew (on a LAN: a few ms).
  */
 import type { Logger } from 'pino';
-import type { MediaStreamTrack, RTCPeerConnection, RtpPacket } from 'werift';
+import type { MediaStreamTrack, RTCPeerConnection, RtpPacket as WeriftRtpPacket } from 'werift';
 import type { Config } from '../../config.js';
 import { avcConfigUnit, avcDecoderConfig, avcUnit, opusConfigUnit, opusHead, opusUnit } from '../formats/flv/unit-builders.js';
 import type { LiveStream, Publisher } from '../stream/stream.js';
 import type { StreamRegistry } from '../stream/stream-registry.js';
 import { H264Depacketizer } from '../rtp/h264-depacketizer.js';
+import { ReorderBuffer } from '../rtp/reorder-buffer.js';
+import type { RtpPacket } from '../rtp/rtp-packet.js';
 import { spsSize } from '../rtp/h264-sps.js';
 import { RtpClock } from '../rtp/rtp-clock.js';
 import { WebRtcSession } from './sdp-resource.js';
 import type { WebRtcMetrics } from './webrtc-metrics.js';
 
+/** What the depacketizer needs of a video RTP packet. */
+type VideoPacket = Pick<RtpPacket, 'sequenceNumber' | 'timestamp' | 'marker' | 'payload'>;
+
 /** Keyframe requests to the publisher are spaced at least this far apart. */
 const PLI_MIN_INTERVAL_MS = 500;
+/** Video packets held behind a gap at most (a 1080p keyframe is ~300 packets; the wait bounds it first). */
+const REPAIR_MAX_PACKETS = 1024;
 
 /** One WHIP publisher. */
 export class WhipPublisher extends WebRtcSession implements Publisher {
@@ -38,6 +48,7 @@ export class WhipPublisher extends WebRtcSession implements Publisher {
   /** Picture size learnt from the SPS (the stream's metadata for this publisher). */
   private readonly meta: Record<string, unknown> = {};
   private readonly depack: H264Depacketizer;
+  private readonly reorder: ReorderBuffer<VideoPacket>;
   private sps: Buffer | null = null;
   private pps: Buffer | null = null;
   private audioStarted = false;
@@ -53,6 +64,7 @@ export class WhipPublisher extends WebRtcSession implements Publisher {
     super('whip', streamId, pc, cfg, metrics, log, onEnded);
     this.remote = remote;
     this.depack = new H264Depacketizer(cfg.maxFrameBytes);
+    this.reorder = new ReorderBuffer(cfg.ingestRepairWaitMs > 0 ? REPAIR_MAX_PACKETS : 0, cfg.ingestRepairWaitMs);
     this.clocks = { video: new RtpClock(90000, this.createdAt), audio: new RtpClock(48000, this.createdAt) };
     pc.onTrack.subscribe((track) => {
       if (track.kind === 'video') this.videoTrack = track;
@@ -96,20 +108,30 @@ export class WhipPublisher extends WebRtcSession implements Publisher {
     this.stream = null;
   }
 
-  private onRtp(video: boolean, rtp: RtpPacket): void {
+  private onRtp(video: boolean, rtp: WeriftRtpPacket): void {
     const stream = this.stream;
     if (stream === null || this.closed) return;
     const st = this.metrics.stats;
     st.packetsIn++;
     st.bytesIn += rtp.payload.length;
-    const ms = this.clocks[video ? 'video' : 'audio'].toMs(rtp.header.timestamp);
-    if (!video) return this.onOpus(stream, rtp.payload, ms);
+    if (!video) return this.onOpus(stream, rtp.payload, this.clocks.audio.toMs(rtp.header.timestamp));
+    const { lost, reordered } = this.reorder.stats;
+    const ready = this.reorder.push({ sequenceNumber: rtp.header.sequenceNumber, timestamp: rtp.header.timestamp, marker: rtp.header.marker, payload: rtp.payload });
+    st.ingestGapsRepaired += this.reorder.stats.reordered - reordered;
+    st.ingestPacketsLost += this.reorder.stats.lost - lost;
+    for (const p of ready) this.onVideoPacket(stream, p);
+  }
+
+  /** A video packet in sequence order (gaps given up on are skipped): through the depacketizer. */
+  private onVideoPacket(stream: LiveStream, p: VideoPacket): void {
+    const st = this.metrics.stats;
     const dropped = this.depack.dropped;
-    const aus = this.depack.push(rtp.header.sequenceNumber, rtp.header.timestamp, rtp.header.marker, rtp.payload);
+    const aus = this.depack.push(p.sequenceNumber, p.timestamp, p.marker, p.payload);
     if (this.depack.dropped !== dropped) {
       st.framesDropped += this.depack.dropped - dropped;
       this.requestKeyframe();
     }
+    const ms = this.clocks.video.toMs(p.timestamp);
     for (const au of aus) this.onAccessUnit(stream, au.nalus, au.keyframe, ms);
   }
 
