@@ -51,10 +51,8 @@ export async function weriftViewer(url: string): Promise<WeriftViewer> {
       const feedback = new GenericNack({ senderSsrc: t.receiver.rtcpSsrc, mediaSourceSsrc: ssrc, lost });
       await t.receiver.dtlsTransport.sendRtcp([new RtcpTransportLayerFeedback({ feedback })]);
     },
-    async pli() {
-      // Not from rtcpSsrc: werift's router on Strom's side routes a PSFB by its sender SSRC first, and
-      // this viewer's offer registered that SSRC as a (never used) receiver there.
-      await t.receiver.dtlsTransport.sendRtcp([new RtcpPayloadSpecificFeedback({ feedback: new PictureLossIndication({ senderSsrc: 1, mediaSsrc: ssrc }) })]);
+    async pli() { // sent directly: werift's sendRtcpPLI needs PLI enabled from the answer's rtcp-fb
+      await t.receiver.dtlsTransport.sendRtcp([new RtcpPayloadSpecificFeedback({ feedback: new PictureLossIndication({ senderSsrc: t.receiver.rtcpSsrc, mediaSsrc: ssrc }) })]);
     },
     async close() {
       await fetch(location, { method: 'DELETE' }).catch(() => undefined);

@@ -82,4 +82,6 @@ test('a PLI storm from 10 WHEP viewers of a WHIP stream: one PLI to the publishe
     await sleep(100);
   }
   assert.ok(counts.coalesced >= 2 * 39, `coalesced ${counts.coalesced}`);
+  // werift viewers declare their RTCP SSRC in the offer: their PLIs reach Strom's receivers, not its senders.
+  assert.ok(h.strom.live.webrtc.metrics.stats.plisReceived >= 80, `every viewer PLI counted (${h.strom.live.webrtc.metrics.stats.plisReceived})`);
 });

@@ -30,7 +30,8 @@ interface Out {
 
 /** Packets werift's RTCRtpSender keeps per viewer and resends on NACK itself (`RTP_HISTORY_SIZE`). */
 const WERIFT_HISTORY = 128;
-/** RTCP PSFB FMT of a Full Intra Request (RFC 5104 §4.3.1); werift only signals PLI (FMT 1). */
+/** RTCP PSFB FMTs: PLI (RFC 4585 §6.3.1) and FIR (RFC 5104 §4.3.1); werift's sender signals only PLI. */
+const PLI_FMT = 1;
 const FIR_FMT = 4;
 
 /** The playout-delay extension's 3 bytes: min and max delay, 12 bits each, in 10 ms units. */
@@ -65,7 +66,11 @@ export class WhepSession extends WebRtcSession implements FanoutViewer {
           this.metrics.stats.plisReceived++;
           this.fanout?.requestKeyframe();
         });
-        t.sender.onRtcp.subscribe((rtcp) => this.onFir(rtcp));
+        t.sender.onRtcp.subscribe((rtcp) => this.onPsfb(rtcp, false));
+        // werift's router hands a PSFB to the receiver registered under its *sender* SSRC before the
+        // sender it is about: a viewer whose recvonly offer declared that SSRC (werift, not Chromium)
+        // would have its PLIs dropped there.
+        for (const other of this.pc.getTransceivers()) other.receiver.onRtcp.subscribe((rtcp) => this.onPsfb(rtcp, true));
         t.sender.onGenericNack.subscribe((nack) => this.onNack(out, nack.lost));
       } else if (t.kind === 'audio' && this.audio === null) {
         this.audio = out;
@@ -89,10 +94,13 @@ export class WhepSession extends WebRtcSession implements FanoutViewer {
     out.sender.sendRtp(new RtpPacket(header, p.payload)).catch((err: unknown) => this.log.debug({ err }, 'rtp send failed'));
   }
 
-  /** A Full Intra Request (RFC 5104 §4.3.1) asks for a keyframe like a PLI. */
-  private onFir(rtcp: RtcpPacket): void {
-    if (rtcp.type !== RtcpPayloadSpecificFeedback.type || (rtcp as RtcpPayloadSpecificFeedback).feedback.count !== FIR_FMT) return;
-    this.metrics.stats.firsReceived++;
+  /** A FIR asks for a keyframe like a PLI; a PLI that werift routed to a receiver (`atReceiver`) too. */
+  private onPsfb(rtcp: RtcpPacket, atReceiver: boolean): void {
+    if (rtcp.type !== RtcpPayloadSpecificFeedback.type) return;
+    const fmt = (rtcp as RtcpPayloadSpecificFeedback).feedback.count;
+    if (fmt === FIR_FMT) this.metrics.stats.firsReceived++;
+    else if (fmt === PLI_FMT && atReceiver) this.metrics.stats.plisReceived++;
+    else return;
     this.fanout?.requestKeyframe();
   }
 
