@@ -18,7 +18,7 @@ async function connect(pc: RTCPeerConnection, url: string, headers: Record<strin
   const res = await fetch(url, { method: 'POST', headers: { 'Content-Type': 'application/sdp', ...headers }, body: pc.localDescription!.sdp });
   if (res.status !== 201) throw new Error(`POST ${url}: ${res.status} ${await res.text()}`);
   await pc.setRemoteDescription({ type: 'answer', sdp: await res.text() });
-  await pc.connectionStateChange.watch((s) => s === 'connected', 20_000);
+  if (pc.connectionState !== 'connected') await pc.connectionStateChange.watch((s) => s === 'connected', 20_000);
   return new URL(res.headers.get('Location')!, url).href;
 }
 
