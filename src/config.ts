@@ -165,6 +165,11 @@ export const settings: readonly Setting[] = [
   { key: 'webrtc.ingestRepairWaitMs', kind: 'duration', default: 200, min: 0, max: 2_000, doc: 'after a lost video packet from a WHIP publisher, the packets behind it wait this long for the retransmission the NACK asks for before the gap is given up (frames dropped until a keyframe, which a PLI asks for); delays only while a gap is open; 0 = give up at once' },
   { key: 'webrtc.fanoutIdleMs', kind: 'duration', default: 10_000, min: 0, max: 300_000, doc: 'a WHEP fan-out (one per watched stream: hub reader, audio bridge, GOP cache) is started when an offer arrives and kept this long without viewers, so a viewer finds it ready when its DTLS completes and the next viewer of a stream just left joins at once; 0 = closed with its last viewer' },
   { key: 'webrtc.maxFrameBytes', kind: 'bytes', default: 4 * MB, min: 64 * 1024, doc: 'largest video frame a WHIP publisher may send; a bigger one is dropped (and a keyframe asked for)' },
+  { key: 'webrtc.keyframeRequestWindowMs', kind: 'duration', default: 1_000, min: 0, max: 10_000, doc: 'viewer keyframe requests (RTCP PLI/FIR) of one stream are coalesced: one goes to a WHIP publisher, later ones wait for its keyframe, or this long if none comes; 0 = forward each (the publisher\'s own 500 ms floor only)' },
+  { key: 'webrtc.nackCacheMaxPackets', kind: 'int', default: 2048, min: 0, max: 65_536, doc: 'video RTP packets kept per watched stream (shared by its WHEP viewers) to answer NACKs for packets older than werift\'s 128-packet per-viewer history; 0 = werift\'s history only' },
+  { key: 'webrtc.nackCacheMaxAgeMs', kind: 'duration', default: 1_500, min: 50, max: 10_000, doc: 'a NACKed packet older than this is not resent from the stream cache (the viewer is past it: its jitter buffer gave up, a PLI follows)' },
+  { key: 'webrtc.opusRed', kind: 'bool', default: true, doc: 'send Opus with one redundant block (RFC 2198 RED) to WHEP viewers whose offer has red/48000/2: a lost audio packet is rebuilt from the next one, for ~2x audio bitrate' },
+  { key: 'webrtc.playoutDelayMaxMs', kind: 'duration', default: 0, min: 0, max: 10_000, doc: 'WHEP video carries the playout-delay header extension (min 0, max this, 10 ms steps) when the viewer offers it: the first frame is shown at once and the jitter buffer never holds more than this, which also leaves retransmissions less time under loss; 0 = not negotiated' },
   // --- end WebRTC ---
   // --- vod.* : the transcode engine (src/vod; docs/VOD.md) ---
   { key: 'vod.segmentSeconds', kind: 'int', default: 4, min: 1, max: 10, doc: 'CMAF segment and keyframe interval in seconds (aligned across rungs)' },
@@ -344,7 +349,7 @@ export interface Config {
   // --- LL-HLS ---
   llhls: { partTargetMs: number; segmentTargetMs: number; windowSegments: number; idleTimeoutMs: number; /** DVR */ dvrWindowS: number; dvrMaxBytes: number; maxHeldRequests: number };
   // --- WebRTC ---
-  webrtc: { enabled: boolean; hostAddresses: string[]; announcedAddresses: string[]; udpPortMin: number; udpPortMax: number; stunServers: string[]; turnServers: string[]; turnUsername: string | null; turnCredential: string | null; maxSessions: number; sessionTimeoutMs: number; keyframeIntervalMs: number; ingestRepairWaitMs: number; fanoutIdleMs: number; maxFrameBytes: number };
+  webrtc: { enabled: boolean; hostAddresses: string[]; announcedAddresses: string[]; udpPortMin: number; udpPortMax: number; stunServers: string[]; turnServers: string[]; turnUsername: string | null; turnCredential: string | null; maxSessions: number; sessionTimeoutMs: number; keyframeIntervalMs: number; ingestRepairWaitMs: number; fanoutIdleMs: number; maxFrameBytes: number; keyframeRequestWindowMs: number; nackCacheMaxPackets: number; nackCacheMaxAgeMs: number; opusRed: boolean; playoutDelayMaxMs: number };
   // --- auth, playback, rate limits, deadlines ---
   auth: { jwtSecret: string | null; jwksUrl: string | null; issuer: string; audience: string; clockToleranceS: number };
   playback: { tokenTtlMs: number; tokenCacheEntries: number };

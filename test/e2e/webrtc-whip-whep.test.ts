@@ -2,7 +2,8 @@
  * WebRTC end to end with real Chromium: a page publishes a canvas (H.264) + oscillator (Opus)
  * through WHIP; another page plays it through WHEP (frames decoded, getStats packets); the same
  * stream is readable as HTTP-FLV; DELETE ends the publish. Then ffmpeg publishes over RTMP and
- * Chromium plays that through WHEP, and the web UI's live page plays it with its "WebRTC" option.
+ * Chromium plays that through WHEP (Opus as RFC 2198 RED, video with the playout-delay extension),
+ * and the web UI's live page plays it with its "WebRTC" option.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -87,8 +88,8 @@ test('Chromium publishes over WHIP, another Chromium page plays over WHEP; DELET
   await pub.close();
 });
 
-test('ffmpeg publishes over RTMP, Chromium plays it over WHEP', { timeout: 90_000 }, async (t) => {
-  const h = await startLive();
+test('ffmpeg publishes over RTMP, Chromium plays it over WHEP with Opus RED and playout-delay', { timeout: 90_000 }, async (t) => {
+  const h = await startLive({ 'webrtc.playoutDelayMaxMs': 200 });
   let browser: Browser | null = null;
   const pub = ffmpegPublish(h.rtmpPort, 'secret', 40);
   t.after(async () => {
@@ -104,6 +105,15 @@ test('ffmpeg publishes over RTMP, Chromium plays it over WHEP', { timeout: 90_00
   const s = await waitPlay(viewer.page, (x) => x.frames >= 30 && (x.stats.audio?.packetsReceived ?? 0) > 20, 'WHEP viewer decodes the RTMP video and gets its AAC as Opus (audio bridge)');
   assert.ok(s.stats.video!.packetsReceived > 30);
   assert.deepEqual(s.size, [320, 240]);
+  // Chromium offers red/48000/2: the answer puts RED first (what Strom sends) and plays it as audio.
+  const answer = await viewer.page.evaluate(() => (window as unknown as { __play: RTCPeerConnection }).__play.remoteDescription!.sdp);
+  const audio = answer.split('m=audio')[1]!.split('m=video')[0]!;
+  const firstPt = /^ \d+ [A-Z/]+ (\d+)/.exec(audio)![1];
+  assert.match(audio, new RegExp(`a=rtpmap:${firstPt} red/48000/2`), `RED first in the audio answer:\n${audio}`);
+  assert.match(answer.split('m=video')[1]!, /a=extmap:\d+ http:\/\/www\.webrtc\.org\/experiments\/rtp-hdrext\/playout-delay/, 'playout-delay negotiated');
+  const samples = s.stats.audio!.totalSamplesReceived ?? 0;
+  await waitPlay(viewer.page, (x) => (x.stats.audio?.totalSamplesReceived ?? 0) > samples + 48_000, 'audio keeps playing from RED (a second of samples more)');
+  assert.ok(h.strom.live.webrtc.metrics.stats.redPackets > 20, 'audio went out as RED');
   await viewer.close();
 });
 

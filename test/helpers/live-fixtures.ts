@@ -60,6 +60,16 @@ export function avcFrameBody(key: boolean, seq: number, size = 200): Buffer {
   return b;
 }
 
+/** FLV VIDEODATA of one AVC access unit: a single NAL (IDR or non-IDR slice) of `size` bytes, length-prefixed. */
+export function avcNaluBody(key: boolean, size: number): Buffer {
+  const b = Buffer.alloc(9 + size, 0x22);
+  b[0] = key ? 0x17 : 0x27;
+  b[1] = 1; // AVC NALU
+  b.writeUInt32BE(size, 5); // 4-byte NAL length (the config record's lengthSizeMinusOne = 3)
+  b[9] = key ? 0x65 : 0x41;
+  return b;
+}
+
 /** AAC AudioSpecificConfig body (LC, 44.1 kHz, stereo). */
 export function aacConfigBody(): Buffer {
   return Buffer.from([0xaf, 0, 0x12, 0x10]);

@@ -9,17 +9,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { RtmpClient } from '../../src/live/rtmp/rtmp-client.js';
 import type { FanoutViewer, OutPacket } from '../../src/live/webrtc/whep-playback.js';
-import { avcConfigBody, startLive, waitUntil } from '../helpers/live-fixtures.js';
-
-/** FLV VIDEODATA of one AVC access unit: a single NAL (IDR or non-IDR slice) of `size` bytes. */
-function avcFrame(key: boolean, size: number): Buffer {
-  const b = Buffer.alloc(9 + size, 0x22);
-  b[0] = key ? 0x17 : 0x27;
-  b[1] = 1; // AVC NALU
-  b.writeUInt32BE(size, 5); // 4-byte NAL length (the config record's lengthSizeMinusOne = 3)
-  b[9] = key ? 0x65 : 0x41;
-  return b;
-}
+import { avcConfigBody, avcNaluBody as avcFrame, startLive, waitUntil } from '../helpers/live-fixtures.js';
 
 function collector(): FanoutViewer & { packets: OutPacket[]; closed: string | null } {
   const c = {

@@ -2,23 +2,30 @@
  * werift RTCPeerConnections configured from `webrtc.*`: which host addresses ICE offers (RFC 8445
  * §5.1.1.1; only `webrtc.hostAddresses`, default loopback), the UDP port range, optional STUN for
  * server-reflexive candidates, and the codecs Strom carries (H.264 packetization-mode=1 and Opus,
- * with NACK/PLI feedback, RFC 4585). Also the `Link: <…>; rel="ice-server"` header values that
+ * with NACK/PLI feedback, RFC 4585; Opus RED, RFC 2198, and the playout-delay extension when enabled).
+ * Also the `Link: <…>; rel="ice-server"` header values that
  * advertise STUN/TURN to WHIP/WHEP clients (RFC 9725 §4.6).
  *
  * Strom's side is passive (it only answers offers), so Chromium's mDNS-obfuscated host candidates
  * need not resolve: its connectivity checks arrive from a real address, which ICE learns as a
  * peer-reflexive candidate (RFC 8445 §7.3.1.3).
  */
-import { RTCPeerConnection, RTCRtpCodecParameters, useAbsSendTime, useNACK, usePLI, useSdesMid, type RTCIceServer, type RTCRtpTransceiver } from 'werift';
+import { RTCPeerConnection, RTCRtpCodecParameters, RTCRtpHeaderExtensionParameters, useAbsSendTime, useNACK, usePLI, useSdesMid, type RTCIceServer, type RTCRtpTransceiver } from 'werift';
 import type { Config } from '../../config.js';
 
 type WebRtcConfig = Config['webrtc'];
 
+/** The playout-delay RTP header extension (min/max delay the receiver should apply, 10 ms units). */
+export const PLAYOUT_DELAY_URI = 'http://www.webrtc.org/experiments/rtp-hdrext/playout-delay';
+
 /** The codecs Strom negotiates; payload types follow the offer. */
-function codecs() {
+function codecs(c: WebRtcConfig) {
+  const audio = [new RTCRtpCodecParameters({ mimeType: 'audio/opus', clockRate: 48000, channels: 2 })];
+  // RFC 2198 RED carrying Opus: werift's sender encodes it when `red` is its send codec (see pruneCodecs).
+  if (c.opusRed) audio.push(new RTCRtpCodecParameters({ mimeType: 'audio/red', clockRate: 48000, channels: 2 }));
   return {
     video: [new RTCRtpCodecParameters({ mimeType: 'video/H264', clockRate: 90000, rtcpFeedback: [useNACK(), usePLI()], parameters: 'level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=42e01f' })],
-    audio: [new RTCRtpCodecParameters({ mimeType: 'audio/opus', clockRate: 48000, channels: 2 })],
+    audio,
   };
 }
 
@@ -27,8 +34,11 @@ export function createPeer(c: WebRtcConfig): RTCPeerConnection {
   const iceServers: RTCIceServer[] = c.stunServers.map((urls) => ({ urls }));
   const hosts = c.hostAddresses;
   return new RTCPeerConnection({
-    codecs: codecs(),
-    headerExtensions: { video: [useSdesMid(), useAbsSendTime()], audio: [useSdesMid(), useAbsSendTime()] },
+    codecs: codecs(c),
+    headerExtensions: {
+      video: [useSdesMid(), useAbsSendTime(), ...(c.playoutDelayMaxMs > 0 ? [new RTCRtpHeaderExtensionParameters({ uri: PLAYOUT_DELAY_URI })] : [])],
+      audio: [useSdesMid(), useAbsSendTime()],
+    },
     iceServers, // werift's default is a public Google STUN server: never use it implicitly
     icePortRange: [c.udpPortMin, c.udpPortMax],
     iceAdditionalHostAddresses: hosts.length > 0 ? hosts : undefined,
@@ -40,13 +50,22 @@ export function createPeer(c: WebRtcConfig): RTCPeerConnection {
   });
 }
 
-/** Keep only codecs Strom can carry: H.264 with packetization-mode=1 (RFC 6184 §8.1), Opus, and their RTX. */
-export function pruneCodecs(t: RTCRtpTransceiver, preferProfile?: number): void {
+/**
+ * Keep only codecs Strom can carry: H.264 with packetization-mode=1 (RFC 6184 §8.1), Opus, their
+ * RTX, and — when `red` (Strom sends: WHEP) — RED over Opus (RFC 2198, only when it names the kept
+ * Opus payload type: `fmtp:63 111/111`) first, so the sender sends RED. A WHIP publisher is not
+ * asked for RED: the ingest takes plain Opus. werift picked its send codec from the unpruned offer: it is reset to
+ * the first kept one.
+ */
+export function pruneCodecs(t: RTCRtpTransceiver, preferProfile?: number, red = false): void {
+  const opus = t.codecs.find((c) => c.name.toLowerCase() === 'opus')?.payloadType;
   const ok = t.codecs.filter((c) => {
     const n = c.name.toLowerCase();
     if (n === 'h264') return /packetization-mode=1/.test(c.parameters ?? '');
+    if (n === 'red') return red && opus !== undefined && (c.parameters ?? '').split('/').every((pt) => Number(pt) === opus);
     return n === 'opus';
   });
+  ok.sort((a, b) => Number(b.name.toLowerCase() === 'red') - Number(a.name.toLowerCase() === 'red'));
   if (preferProfile !== undefined) {
     const idc = (c: RTCRtpCodecParameters) => Number.parseInt(/profile-level-id=([0-9a-f]{2})/i.exec(c.parameters ?? '')?.[1] ?? '0', 16);
     ok.sort((a, b) => Number(idc(b) === preferProfile) - Number(idc(a) === preferProfile));
@@ -54,6 +73,12 @@ export function pruneCodecs(t: RTCRtpTransceiver, preferProfile?: number): void 
   const pts = new Set(ok.map((c) => c.payloadType));
   const rtx = t.codecs.filter((c) => c.name.toLowerCase() === 'rtx' && pts.has(Number(/apt=(\d+)/.exec(c.parameters ?? '')?.[1])));
   t.codecs = [...ok, ...rtx];
+  const send = ok[0];
+  if (send !== undefined) {
+    t.sender.codec = send;
+    // werift wraps every payload in RED when this is set (RtpSender.prepareSend saw the whole offer).
+    t.sender.redRedundantPayloadType = send.name.toLowerCase() === 'red' ? opus : undefined;
+  }
 }
 
 /**

@@ -1,6 +1,7 @@
 /**
- * WebRTC metrics: sessions by role, RTP packets/bytes in and out, NACKs, PLIs, frames
- * dropped by the depacketizer, and session setup time (offer received → ICE+DTLS connected).
+ * WebRTC metrics: sessions by role, RTP packets/bytes in and out, NACKs (and who answered them),
+ * PLIs/FIRs, coalesced keyframe requests, RED audio packets, frames dropped by the depacketizer, and
+ * session setup time (offer received → ICE+DTLS connected).
  * Hot-path figures are plain integers bumped per packet and copied into prom-client at scrape time
  * (a labelled `inc()` per packet per viewer would cost more than the packet). The metrics are
  * created unregistered and joined to the process registry by `register` (app.ts owns the registry).
@@ -9,6 +10,22 @@ import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 
 /** Session roles. */
 export type WebRtcRole = 'whip' | 'whep';
+
+/** What happened to one viewer keyframe request (`KeyframeRequests`). */
+export type KeyframeOutcome = 'sent' | 'coalesced' | 'unsupported';
+
+/** Keyframe requests per outcome (metric `strom_webrtc_keyframe_requests_total`). */
+export type KeyframeCounts = Record<KeyframeOutcome, number>;
+
+/** NACKed packets by who answered (metric `strom_webrtc_nack_packets_total`). */
+export interface NackCounts {
+  /** Resent by werift from its per-viewer history. */
+  history: number;
+  /** Resent from the stream's NACK cache. */
+  cache: number;
+  /** Not resent: out of both, or too old. */
+  miss: number;
+}
 
 /** Monotonic totals, bumped on the hot path. */
 export class WebRtcStats {
@@ -19,11 +36,16 @@ export class WebRtcStats {
   nacksReceived = 0;
   plisReceived = 0;
   plisSent = 0;
+  firsReceived = 0;
   framesDropped = 0;
   /** WHIP video packets that arrived after later ones, in time to fill their gap (retransmitted or reordered). */
   ingestGapsRepaired = 0;
   /** WHIP video packets given up on after `webrtc.ingestRepairWaitMs`. */
   ingestPacketsLost = 0;
+  /** Audio packets sent with an RFC 2198 redundant block. */
+  redPackets = 0;
+  readonly keyframeRequests: KeyframeCounts = { sent: 0, coalesced: 0, unsupported: 0 };
+  readonly nackPackets: NackCounts = { history: 0, cache: 0, miss: 0 };
 }
 
 /** The WebRTC metrics of one process. */
@@ -33,7 +55,7 @@ export class WebRtcMetrics {
   private readonly setup: Histogram<'role'>;
   private readonly ended: Counter<'role'>;
 
-  constructor(sessions: () => Record<WebRtcRole, number>, gopBytes: () => number) {
+  constructor(sessions: () => Record<WebRtcRole, number>, gopBytes: () => number, nackCacheBytes: () => number) {
     const st = this.stats;
     const total = (name: string, help: string, labelNames: string[], read: () => Array<[Record<string, string>, number]>) =>
       new Counter({ name, help, labelNames, registers: [], collect() {
@@ -54,6 +76,13 @@ export class WebRtcMetrics {
       total('strom_webrtc_nacks_total', 'Generic NACKs received from WHEP viewers (answered from the sender history)', [], () => [[{}, st.nacksReceived]]),
       total('strom_webrtc_plis_total', 'Picture loss indications received from viewers and sent to WHIP publishers', ['direction'], () => [[{ direction: 'received' }, st.plisReceived], [{ direction: 'sent' }, st.plisSent]]),
       total('strom_webrtc_ingest_gaps_total', 'WHIP video packets missing at first: repaired (a retransmission or late packet arrived within webrtc.ingestRepairWaitMs) or lost', ['result'], () => [[{ result: 'repaired' }, st.ingestGapsRepaired], [{ result: 'lost' }, st.ingestPacketsLost]]),
+      new Gauge({ name: 'strom_webrtc_nack_cache_bytes', help: 'RTP payload bytes kept by WHEP fan-outs to answer NACKs (each ≤ webrtc.nackCacheMaxPackets packets)', registers: [], collect() {
+        this.set(nackCacheBytes());
+      } }),
+      total('strom_webrtc_nack_packets_total', 'Packets NACKed by WHEP viewers, by answer: history = resent by werift (128 per viewer), cache = resent from the stream cache, miss = not resent', ['answer'], () => [[{ answer: 'history' }, st.nackPackets.history], [{ answer: 'cache' }, st.nackPackets.cache], [{ answer: 'miss' }, st.nackPackets.miss]]),
+      total('strom_webrtc_firs_total', 'Full intra requests (RFC 5104 FIR) received from WHEP viewers', [], () => [[{}, st.firsReceived]]),
+      total('strom_webrtc_keyframe_requests_total', 'Viewer keyframe needs (PLI, FIR, join) by outcome: sent upstream, coalesced with one in flight, unsupported (the publisher cannot be asked)', ['outcome'], () => [[{ outcome: 'sent' }, st.keyframeRequests.sent], [{ outcome: 'coalesced' }, st.keyframeRequests.coalesced], [{ outcome: 'unsupported' }, st.keyframeRequests.unsupported]]),
+      total('strom_webrtc_red_packets_total', 'Opus packets sent to WHEP viewers with one RFC 2198 redundant block', [], () => [[{}, st.redPackets]]),
       total('strom_webrtc_frames_dropped_total', 'Incoming video frames dropped because an RTP packet was lost', [], () => [[{}, st.framesDropped]]),
     ];
     this.setup = new Histogram({ name: 'strom_webrtc_setup_seconds', help: 'Offer received → ICE and DTLS connected', labelNames: ['role'], buckets: [0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10], registers: [] });

@@ -22,7 +22,8 @@ export class WebRtcService {
   constructor(readonly config: Config, readonly registry: StreamRegistry, log: Logger) {
     this.log = log.child({ component: 'webrtc' });
     this.table = new SessionTable(config.webrtc.maxSessions);
-    this.metrics = new WebRtcMetrics(() => this.table.counts(), () => [...this.fanouts.values()].reduce((n, f) => n + f.cachedBytes, 0));
+    const sum = (bytes: (f: WhepFanout) => number) => () => [...this.fanouts.values()].reduce((n, f) => n + bytes(f), 0);
+    this.metrics = new WebRtcMetrics(() => this.table.counts(), sum((f) => f.cachedBytes), sum((f) => f.nack?.bytes ?? 0));
   }
 
   /**
@@ -33,7 +34,7 @@ export class WebRtcService {
   prepare(streamId: string): WhepFanout {
     let f = this.fanouts.get(streamId);
     if (f === undefined) {
-      f = new WhepFanout(streamId, this.registry, this.config.live.gopCacheMaxBytes, this.config.webrtc.fanoutIdleMs, this.metrics.stats, this.log, (done) => {
+      f = new WhepFanout(streamId, this.registry, this.config.live.gopCacheMaxBytes, this.config.webrtc.fanoutIdleMs, this.config.webrtc, this.metrics.stats, this.log, (done) => {
         if (this.fanouts.get(done.streamId) === done) this.fanouts.delete(done.streamId);
       });
       this.fanouts.set(streamId, f);

@@ -13,10 +13,11 @@
  * started when the offer arrives (WebRtcService.prepare) so its hub reader, audio bridge and GOP
  * are ready when DTLS completes, and it stays `webrtc.fanoutIdleMs` without viewers.
  * Without a cached keyframe a viewer waits for the next one, and the
- * publisher is asked for one when it can be (WHIP: RTCP PLI). Viewer PLIs go the same way. An RTMP
- * publisher cannot be asked for a keyframe: the viewer recovers at the encoder's next GOP (OBS and
- * ffmpeg default to 1–2 s keyframe intervals), and NACK retransmission (werift's 128-packet sender
- * history) repairs isolated losses without a keyframe.
+ * publisher is asked for one when it can be (WHIP: RTCP PLI). Viewer PLIs/FIRs go the same way,
+ * coalesced per stream (`KeyframeRequests`: one request upstream until its keyframe arrives). An
+ * RTMP publisher cannot be asked for a keyframe: the viewer recovers at the encoder's next GOP (OBS
+ * and ffmpeg default to 1–2 s keyframe intervals), and NACK retransmission (werift's 128-packet
+ * sender history, then the stream's shared `NackCache`) repairs isolated losses without a keyframe.
  * Slow viewers: werift sends over UDP without back-pressure, so nothing queues per viewer here;
  * what a congested path drops is lost or NACKed, never buffered without bound.
  */
@@ -25,7 +26,16 @@ import type { MediaUnit } from '../stream/media-unit.js';
 import type { Reader } from '../stream/reader.js';
 import type { StreamRegistry } from '../stream/stream-registry.js';
 import { packetizeH264, parseAvcConfig, splitAvcc } from '../rtp/h264-packetizer.js';
+import { KeyframeRequests } from './keyframe-requests.js';
+import { NackCache } from './nack-cache.js';
 import type { WebRtcStats } from './webrtc-metrics.js';
+
+/** Loss-repair settings of a fan-out (`webrtc.*`). */
+export interface FanoutRepair {
+  keyframeRequestWindowMs: number;
+  nackCacheMaxPackets: number;
+  nackCacheMaxAgeMs: number;
+}
 
 /** One packetized RTP payload, shared by every viewer. */
 export interface OutPacket {
@@ -36,6 +46,8 @@ export interface OutPacket {
   ts: number;
   /** First packet of a video keyframe: a viewer may start here. */
   keyStart: boolean;
+  /** Fan-out sequence number, counted per kind from 0: a viewer's RTP sequence number maps to it (NACKs). */
+  seq: number;
 }
 
 /** Cached packets replayed to a joining viewer per event-loop turn (after its keyframe). */
@@ -72,6 +84,10 @@ export class WhepFanout {
   private hasVideo = false;
   private warned = new Set<string>();
   private closed = false;
+  private readonly seqs = { video: 0, audio: 0 };
+  private readonly keyframes: KeyframeRequests;
+  /** Recent video packets for NACKs werift's per-viewer history cannot answer; null = off. */
+  readonly nack: NackCache<OutPacket> | null;
 
   constructor(
     readonly streamId: string,
@@ -79,10 +95,19 @@ export class WhepFanout {
     private readonly maxGopBytes: number,
     /** How long the fan-out stays without viewers (`webrtc.fanoutIdleMs`). */
     private readonly idleMs: number,
+    repair: FanoutRepair,
     private readonly stats: WebRtcStats,
     private readonly log: Logger,
     private readonly onClosed: (f: WhepFanout) => void,
-  ) {}
+  ) {
+    this.keyframes = new KeyframeRequests(repair.keyframeRequestWindowMs, () => {
+      const publisher = this.registry.get(this.streamId)?.publisher;
+      if (publisher?.requestKeyframe === undefined) return false; // RTMP/SRT/RTSP push: wait for the encoder's next keyframe
+      publisher.requestKeyframe();
+      return true;
+    }, stats.keyframeRequests);
+    this.nack = repair.nackCacheMaxPackets > 0 ? new NackCache(repair.nackCacheMaxPackets, repair.nackCacheMaxAgeMs) : null;
+  }
 
   /** Attach to the stream (throws LIVE_STREAM_NOT_FOUND when it is not live). */
   start(): void {
@@ -151,9 +176,9 @@ export class WhepFanout {
     });
   }
 
-  /** A viewer lost a picture (PLI/FIR): ask the publisher for a keyframe if it can make one. */
+  /** A viewer lost a picture (PLI/FIR) or joined without one: ask the publisher for a keyframe, once per GOP. */
   requestKeyframe(): void {
-    this.registry.get(this.streamId)?.publisher?.requestKeyframe?.(); // WHIP can; RTMP cannot (see the header)
+    this.keyframes.request();
   }
 
   /** Close the fan-out and every viewer still on it. */
@@ -184,17 +209,19 @@ export class WhepFanout {
       const inband = nalus.some((n) => (n[0]! & 0x1f) === 7);
       const au = u.keyframe && !inband ? [...this.sps, ...this.pps, ...nalus] : nalus;
       const ts = Math.round(u.pts * 90) >>> 0;
-      const pkts = packetizeH264(au).map((p, i): OutPacket => ({ video: true, payload: p.payload, marker: p.marker, ts, keyStart: i === 0 && u.keyframe }));
+      const pkts = packetizeH264(au).map((p, i): OutPacket => ({ video: true, payload: p.payload, marker: p.marker, ts, keyStart: i === 0 && u.keyframe, seq: this.seqs.video++ }));
       if (u.keyframe) {
         this.gop = [];
         this.gopBytes = 0;
+        this.keyframes.keyframe();
       }
+      if (this.nack !== null) for (const p of pkts) this.nack.push(p);
       this.emit(pkts);
       return;
     }
     if (u.config) return;
     if (u.codec !== 'opus') return this.warnOnce(`audio codec ${u.codec} arrived un-transcoded; WHEP carries Opus only`);
-    this.emit([{ video: false, payload: u.payload, marker: true, ts: Math.round(u.dts * 48) >>> 0, keyStart: false }]);
+    this.emit([{ video: false, payload: u.payload, marker: true, ts: Math.round(u.dts * 48) >>> 0, keyStart: false, seq: this.seqs.audio++ }]);
   }
 
   private emit(pkts: OutPacket[]): void {
