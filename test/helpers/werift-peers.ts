@@ -11,11 +11,16 @@ function peer(): RTCPeerConnection {
   return new RTCPeerConnection({ codecs: { video: [H264()] }, iceServers: [], iceAdditionalHostAddresses: ['127.0.0.1'], iceUseIpv6: false });
 }
 
-/** Offer, POST, answer, wait for connected; returns the session resource URL. */
-async function connect(pc: RTCPeerConnection, url: string, headers: Record<string, string> = {}): Promise<string> {
+/**
+ * Offer, POST, answer, wait for connected; returns the session resource URL. Without `candidates`
+ * the offer carries none, so Strom reaches the peer only through the address its checks come from
+ * (as behind a NAT, or through bench/netem's relay).
+ */
+async function connect(pc: RTCPeerConnection, url: string, headers: Record<string, string> = {}, candidates = true): Promise<string> {
   await pc.setLocalDescription(await pc.createOffer());
   while (pc.iceGatheringState !== 'complete') await new Promise((r) => setTimeout(r, 20));
-  const res = await fetch(url, { method: 'POST', headers: { 'Content-Type': 'application/sdp', ...headers }, body: pc.localDescription!.sdp });
+  const offer = candidates ? pc.localDescription!.sdp : pc.localDescription!.sdp.replace(/a=candidate:[^\r]*\r\n/g, '').replace(/a=end-of-candidates\r\n/g, '');
+  const res = await fetch(url, { method: 'POST', headers: { 'Content-Type': 'application/sdp', ...headers }, body: offer });
   if (res.status !== 201) throw new Error(`POST ${url}: ${res.status} ${await res.text()}`);
   await pc.setRemoteDescription({ type: 'answer', sdp: await res.text() });
   if (pc.connectionState !== 'connected') await pc.connectionStateChange.watch((s) => s === 'connected', 20_000);
@@ -70,14 +75,14 @@ export interface WeriftPublisher {
   close(): Promise<void>;
 }
 
-/** Publish to a WHIP URL with `key`. */
-export async function weriftPublisher(url: string, key: string): Promise<WeriftPublisher> {
+/** Publish to a WHIP URL with `key` (`candidates: false`: an offer without candidates, see `connect`). */
+export async function weriftPublisher(url: string, key: string, opts: { candidates?: boolean } = {}): Promise<WeriftPublisher> {
   const pc = peer();
   const track = new MediaStreamTrack({ kind: 'video' });
   const t: RTCRtpTransceiver = pc.addTransceiver(track, { direction: 'sendonly' });
   let plis = 0;
   t.sender.onPictureLossIndication.subscribe(() => plis++);
-  const location = await connect(pc, url, { Authorization: `Bearer ${key}` });
+  const location = await connect(pc, url, { Authorization: `Bearer ${key}` }, opts.candidates ?? true);
   let seq = 1000;
   let ts = 0;
   const send = (nal: Buffer, marker: boolean) => {

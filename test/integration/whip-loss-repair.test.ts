@@ -1,0 +1,50 @@
+/**
+ * WHIP ingest under packet loss, over real werift peers through bench/netem's relay (5 % random loss
+ * from the publisher, 20 ms each way): packets behind a gap wait `webrtc.ingestRepairWaitMs` for the
+ * retransmission werift's NACK brings, so no frame is dropped; with the wait at 0 the same loss
+ * drops frames until the next keyframe.
+ */
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { startLive, waitUntil } from '../helpers/live-fixtures.js';
+import { relayedWebRtc } from '../helpers/netem.js';
+import { weriftPublisher } from '../helpers/werift-peers.js';
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Publish 6 s (a keyframe every 2 s at 25 fps) through a lossy relay; the ingest's counters after. */
+async function publishThroughLoss(repairWaitMs: number) {
+  const net = await relayedWebRtc({ loss: 0.05, delayMs: 20 }, { delayMs: 20 }, 20, 7);
+  const h = await startLive({ ...net.settings, 'webrtc.ingestRepairWaitMs': repairWaitMs, 'webrtc.keyframeIntervalMs': 0 });
+  try {
+    const pub = await weriftPublisher(`${h.httpUrl}/whip`, 'secret', { candidates: false });
+    try {
+      pub.frame(true);
+      await waitUntil(() => h.strom.live.registry.get('cam1')?.tracks.video !== undefined, 'WHIP stream live', 10_000);
+      const st = h.strom.live.webrtc.metrics.stats;
+      const before = { dropped: st.framesDropped, repaired: st.ingestGapsRepaired, lost: st.ingestPacketsLost };
+      for (let i = 1; i <= 150; i++) {
+        pub.frame(i % 50 === 0);
+        await sleep(40);
+      }
+      await sleep(500); // the last retransmissions
+      return { dropped: st.framesDropped - before.dropped, repaired: st.ingestGapsRepaired - before.repaired, lost: st.ingestPacketsLost - before.lost, relayDropped: net.relay.stats.up.dropped };
+    } finally {
+      await pub.close();
+    }
+  } finally {
+    await h.close();
+    await net.relay.close();
+  }
+}
+
+test('WHIP at 5 % loss: retransmissions fill the gaps within webrtc.ingestRepairWaitMs, no frame dropped; without the wait frames are dropped', async (t) => {
+  const repaired = await publishThroughLoss(200);
+  assert.ok(repaired.relayDropped >= 3, `the relay dropped packets from the publisher (${JSON.stringify(repaired)})`);
+  assert.ok(repaired.repaired >= 3, `gaps repaired by retransmission (${JSON.stringify(repaired)})`);
+  assert.equal(repaired.dropped, 0, `no frame dropped (${JSON.stringify(repaired)})`);
+
+  const unrepaired = await publishThroughLoss(0);
+  t.diagnostic(`with the wait ${JSON.stringify(repaired)}; without ${JSON.stringify(unrepaired)}`);
+  assert.ok(unrepaired.dropped > 0, `without the wait a gap drops frames (${JSON.stringify(unrepaired)})`);
+});
