@@ -17,7 +17,7 @@ import type { ForecastShare, ForecastShareEntry } from '../../cluster/forecast-s
 import type { LiveStreamRow } from '../../store/db/schema.js';
 import { CounterIncreases, parseProm, sum } from '../prom-text.js';
 import { scheduleWindow, type ScheduledStream } from './scheduled-audience.js';
-import { HORIZONS, MAX_HORIZON_MS, sumForecasts, ViewerForecaster, withScheduled, type ForecastFigures, type LoadSample } from './viewer-forecaster.js';
+import { HORIZONS, MAX_HORIZON_MS, sumForecasts, ViewerForecaster, withScheduled, type ForecastFigures, type HorizonLabel, type LoadSample } from './viewer-forecaster.js';
 
 /** Scheduled streams read per evaluation (the earliest first); more are left out of the forecast. */
 export const MAX_SCHEDULED_STREAMS = 1000;
@@ -57,6 +57,7 @@ export class ForecastService {
   private timer: NodeJS.Timeout | null = null;
   private busy = false;
   private failures: Counter | null = null;
+  private inflight: ReturnType<ForecastService['current']> | null = null;
 
   constructor(private readonly cfg: Config['forecast'], private readonly src: ForecastSources) {
     this.forecaster = new ViewerForecaster({ stepMs: cfg.sampleIntervalMs, historyMax: cfg.historyMaxSamples, rampMs: cfg.rampMs, bytesPerViewer: cfg.bytesPerViewer });
@@ -133,24 +134,27 @@ export class ForecastService {
     };
   }
 
+  /** `current()` shared by the gauges of one scrape (prom-client collects every metric concurrently). */
+  private scrape(): Promise<Awaited<ReturnType<ForecastService['current']>>> {
+    return (this.inflight ??= this.current().finally(() => (this.inflight = null)));
+  }
+
   /** Export the forecast gauges into `registry` (computed at scrape time). */
   register(registry: Registry): void {
     const registers = [registry];
     const labelNames = ['horizon', 'scope'] as const;
-    // Registered first: its collect() computes both forecasts once per scrape and fills the egress gauge.
-    const viewers = new Gauge({ name: 'strom_forecast_viewers', help: 'Expected viewers 5 and 15 minutes ahead (smoothing model + scheduled streams), for this node and the cluster', labelNames, registers, collect: async () => {
-      viewers.reset();
-      egress.reset();
-      if (!this.cfg.enabled) return;
-      const f = await this.current();
+    const enabled = this.cfg.enabled;
+    const scrape = () => this.scrape();
+    const gauge = (name: string, help: string, pick: (f: ForecastFigures) => Record<HorizonLabel, number>) => new Gauge({ name, help, labelNames, registers, collect: async function (this: Gauge<'horizon' | 'scope'>) {
+      this.reset();
+      if (!enabled) return;
+      const f = await scrape();
       for (const [scope, fig] of [['node', f.node], ['cluster', f.cluster]] as const) {
-        for (const h of HORIZONS) {
-          viewers.set({ horizon: h.label, scope }, fig.viewers[h.label]);
-          egress.set({ horizon: h.label, scope }, fig.egressBps[h.label]);
-        }
+        for (const h of HORIZONS) this.set({ horizon: h.label, scope }, pick(fig)[h.label]);
       }
     } });
-    const egress = new Gauge({ name: 'strom_forecast_egress_bytes_per_second', help: 'Expected egress (bytes/s) 5 and 15 minutes ahead, for this node and the cluster', labelNames, registers });
+    gauge('strom_forecast_viewers', 'Expected viewers 5 and 15 minutes ahead (smoothing model + scheduled streams), for this node and the cluster', (f) => f.viewers);
+    gauge('strom_forecast_egress_bytes_per_second', 'Expected egress (bytes/s) 5 and 15 minutes ahead, for this node and the cluster', (f) => f.egressBps);
     const forecaster = this.forecaster;
     new Gauge({ name: 'strom_forecast_history_samples', help: 'Load samples the forecaster holds (bounded by forecast.historyMaxSamples)', registers, collect() {
       this.set(forecaster.length);
