@@ -11,10 +11,12 @@ import { ViewerForecaster } from '../../src/observability/forecast/viewer-foreca
 
 const STEP = 30_000;
 const MIN = 60_000;
+/** The constants the hand computations below use (simpler decimals than DEFAULT_SMOOTHING). */
+const P = { alpha: 0.5, beta: 0.3, gamma: 0.1, phi: 0.9 };
 const near = (actual: number, expected: number, eps = 1e-6) => assert.ok(Math.abs(actual - expected) < eps, `${actual} ≠ ${expected}`);
 
 test('damped Holt on a 4-sample trace matches the hand computation', () => {
-  // α = 0.5, β = 0.3, φ = 0.9 (DEFAULT_SMOOTHING); y = 100, 110, 130, 140 every 30 s.
+  // α = 0.5, β = 0.3, φ = 0.9 (P); y = 100, 110, 130, 140 every 30 s.
   // Start: L0 = 100, T0 = 0.
   // y=110: L1 = 0.5·110 + 0.5·(100 + 0.9·0)            = 105
   //        T1 = 0.3·(105 − 100) + 0.7·0.9·0              = 1.5
@@ -29,14 +31,14 @@ test('damped Holt on a 4-sample trace matches the hand computation', () => {
   near(dampedSteps(0.9, 10), 5.861894039, 1e-8);
   near(dampedSteps(0.9, 30), 8.618479576, 1e-8);
   const points = [100, 110, 130, 140].map((v, i) => ({ t: i * STEP, v }));
-  const f = smoothForecast(points, STEP, [5 * MIN, 15 * MIN]);
+  const f = smoothForecast(points, STEP, [5 * MIN, 15 * MIN], P);
   assert.equal(f.model, 'trend');
   near(f.values[0]!, 172.4438495, 1e-6);
   near(f.values[1]!, 191.7960104, 1e-6);
 });
 
 test('the forecaster rounds the model forecast; a flat egress series forecasts itself', () => {
-  const fc = new ViewerForecaster({ stepMs: STEP, historyMax: 100, rampMs: 5 * MIN, bytesPerViewer: 1000 });
+  const fc = new ViewerForecaster({ stepMs: STEP, historyMax: 100, rampMs: 5 * MIN, bytesPerViewer: 1000, params: P });
   [100, 110, 130, 140].forEach((v, i) => fc.add({ t: i * STEP, viewers: v, egressBps: 1000 }));
   const b = fc.base();
   assert.deepEqual(b.viewers, { '5m': 172, '15m': 192 }); // 172.44 and 191.80 from the test above
@@ -45,7 +47,7 @@ test('the forecaster rounds the model forecast; a flat egress series forecasts i
 });
 
 test('history is bounded: the oldest samples are dropped and no longer shape the forecast', () => {
-  const fc = new ViewerForecaster({ stepMs: STEP, historyMax: 4, rampMs: 0, bytesPerViewer: 0 });
+  const fc = new ViewerForecaster({ stepMs: STEP, historyMax: 4, rampMs: 0, bytesPerViewer: 0, params: P });
   // 5000 and 9000 are dropped; the remaining four are the hand-computed trace above.
   [5000, 9000, 100, 110, 130, 140].forEach((v, i) => fc.add({ t: i * STEP, viewers: v, egressBps: 0 }));
   assert.equal(fc.length, 4);

@@ -30,7 +30,7 @@ export interface SmoothingParams {
 }
 
 /** The constants the forecaster uses (chosen on the bench/forecast traces; docs/BENCHMARKS.md). */
-export const DEFAULT_SMOOTHING: SmoothingParams = { alpha: 0.5, beta: 0.3, gamma: 0.1, phi: 0.9 };
+export const DEFAULT_SMOOTHING: SmoothingParams = { alpha: 0.3, beta: 0.1, gamma: 0.1, phi: 0.9 };
 
 /** One sample of a series: time (epoch ms) and value. */
 export interface SeriesPoint {
