@@ -116,7 +116,12 @@ export class ForecastService {
   /** The forecasts at `now` for this node and for the cluster (the same on a single node). */
   async current(): Promise<{ node: ForecastFigures; cluster: ForecastFigures; nodes: number }> {
     const now = this.now();
-    const rows = await this.scheduledRows(now);
+    // A store outage must not fail the whole /metrics scrape: the forecast goes on without the schedule.
+    const rows = await this.scheduledRows(now).catch((err: unknown) => {
+      this.failures?.inc();
+      this.src.log?.warn({ err, nodeId: this.src.share?.nodeId }, 'forecast: scheduled streams unreadable');
+      return [];
+    });
     const own = this.forecaster.base();
     const local = this.src.streamViewers();
     const others = [...this.peers.entries()].filter(([id]) => id !== this.src.share?.nodeId).map(([, e]) => e);
@@ -159,6 +164,6 @@ export class ForecastService {
     new Gauge({ name: 'strom_forecast_history_samples', help: 'Load samples the forecaster holds (bounded by forecast.historyMaxSamples)', registers, collect() {
       this.set(forecaster.length);
     } });
-    this.failures = new Counter({ name: 'strom_forecast_sample_failures_total', help: 'Forecast samples that failed (exposition, store or Redis unavailable)', registers });
+    this.failures = new Counter({ name: 'strom_forecast_sample_failures_total', help: 'Forecast samples or scrapes that failed (exposition, store or Redis unavailable)', registers });
   }
 }
