@@ -51,6 +51,8 @@ import { CONTENT_KEY_SECRET, ContentKeys } from './vod/protection/content-keys.j
 import { Observability } from './observability/observability.js';
 import { readinessChecks } from './observability/readiness.js';
 import { qoeRoutes } from './observability/qoe-routes.js';
+import { ForecastService } from './observability/forecast/forecast-service.js';
+import { ForecastShare } from './cluster/forecast-share.js';
 
 /** A built (not yet listening) Strom process. */
 export interface Strom {
@@ -201,6 +203,17 @@ export async function buildStrom(given: Config, log: Logger = createLogger(given
   }))));
   await app.register(qoeRoutes(obs.qoe, control.store));
   const metricsHistory = await registerMetricsHistory(app, () => obs.metrics.exposition(), config, log);
+  // Predictive scaling: viewers and egress 5 and 15 minutes ahead, shared between nodes through Redis.
+  const forecast = new ForecastService(config.forecast, {
+    exposition: () => obs.metrics.exposition(),
+    scheduled: (from, to, limit) => control.store.liveStreams.scheduled(from, to, limit),
+    streamViewers: () => new Map(live.registry.list().map((s) => [s.streamId, s.viewers.total])),
+    // Entries older than three intervals belong to a node that stopped sampling (or died).
+    share: cluster ? new ForecastShare(cluster.redis, cluster.nodeId, 3 * config.forecast.sampleIntervalMs) : undefined,
+    log: log.child({ component: 'forecast' }),
+  });
+  forecast.register(obs.metrics.registry);
+  forecast.start();
 
   // Delivery workers share player connections on plain HTTP; TLS/HTTP/2 stays in one process.
   const deliveryWorkers = config.delivery.workers > 0 && server instanceof http.Server ? new DeliveryWorkers({ config, log, delivery, control, obs }) : null;
@@ -208,6 +221,7 @@ export async function buildStrom(given: Config, log: Logger = createLogger(given
 
   async function close(): Promise<void> {
     metricsHistory.stop();
+    await forecast.stop(); // withdraws this node's shared forecast while Redis is still open
     const workersStopped = deliveryWorkers?.stop(); // workers finish their in-flight responses meanwhile
     restream.close(); // stop pushes and their reconnect timers before the streams end
     pull.close(); // stop source connections and their reconnect timers; live.close ends the streams

@@ -267,6 +267,12 @@ export const settings: readonly Setting[] = [
   { key: 'metrics.allow', kind: 'list', default: ['loopback'], doc: 'who may scrape without a token: "all", "loopback" or CIDRs; others need a Bearer API token with admin scope' },
   { key: 'metrics.defaultMetrics', kind: 'bool', default: true, doc: 'include prom-client process metrics (event-loop delay, GC, heap, CPU)' },
   { key: 'metrics.historyIntervalMs', kind: 'duration', default: 5_000, min: 0, doc: 'sample the dashboard\'s 15-minute history (GET /api/v1/metrics/history) this often; 0 disables, else at least 100 ms' },
+  // --- predictive scaling (src/observability/forecast; docs/SCALING.md "Predictive scaling") ---
+  { key: 'forecast.enabled', kind: 'bool', default: true, doc: 'sample the node\'s viewers and egress and export strom_forecast_viewers / strom_forecast_egress_bytes_per_second 5 and 15 minutes ahead' },
+  { key: 'forecast.sampleIntervalMs', kind: 'duration', default: 30_000, min: 1_000, max: 600_000, doc: 'sample viewers and egress this often (one step of the smoothing model)' },
+  { key: 'forecast.historyMaxSamples', kind: 'int', default: 8_640, min: 10, max: 100_000, doc: 'samples of history kept (oldest dropped); daily seasonality needs two days of it (5,760 at 30 s), else the forecast is trend only' },
+  { key: 'forecast.rampMs', kind: 'duration', default: 300_000, min: 0, max: 3_600_000, doc: 'a scheduled stream\'s expected viewers arrive linearly over this long before its scheduledStart (and count until this long after it)' },
+  { key: 'forecast.bytesPerViewer', kind: 'bytes', default: 375_000, min: 0, max: 12_500_000, doc: 'egress of one expected viewer of a scheduled stream (bytes/s; default 3 Mbit/s)' },
   { key: 'log.accessMediaEvery', kind: 'int', default: 0, min: 0, doc: 'access-log one media request in N (0 = none, 1 = all); API requests are always logged' },
   { key: 'tracing.otlpEndpoint', kind: 'string', default: null, doc: 'OTLP/HTTP base URL (e.g. http://collector:4318); enables OpenTelemetry tracing, no-op when unset' },
   { key: 'tracing.serviceName', kind: 'string', default: 'strom', doc: 'service.name resource attribute of exported spans' },
@@ -398,6 +404,7 @@ export interface Config {
   webhooks: { timeoutMs: number; maxAttempts: number; retryBaseMs: number; maxQueued: number; maxBuffered: number; concurrency: number; pollMs: number; retentionMs: number };
   // --- observability ---
   metrics: { enabled: boolean; port: number | null; host: string | null; allow: string[]; defaultMetrics: boolean; historyIntervalMs: number };
+  forecast: { enabled: boolean; sampleIntervalMs: number; historyMaxSamples: number; rampMs: number; bytesPerViewer: number };
   log: { accessMediaEvery: number };
   tracing: { otlpEndpoint: string | null; serviceName: string };
   qoe: { maxSessions: number; maxContents: number; sessionIdleMs: number; cmsd: boolean };

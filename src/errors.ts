@@ -85,6 +85,9 @@ export const catalog = {
 
   // --- live ingest and playback (src/live) ---
   LIVE_STREAM_NOT_FOUND: spec(404, (streamId: string) => `live stream ${show(streamId)} not found`),
+  // --- scheduled live streams (the viewer forecast, docs/SCALING.md "Predictive scaling") ---
+  LIVE_SCHEDULED_START_INVALID: spec(400, (value: unknown, why: string) => `scheduledStart ${show(value)} is not usable: ${why}`),
+  LIVE_EXPECTED_VIEWERS_INVALID: spec(400, (value: unknown, why: string) => `expectedViewers ${show(value)} is not usable: ${why}`),
   LIVE_BAD_KEY: spec(403, (key: string) => `stream key ${show(key)} is not known`),
   LIVE_PUBLISHER_ACTIVE: spec(409, (streamId: string) => `live stream ${show(streamId)} already has a publisher`),
   LIVE_READER_TOO_SLOW: spec(503, (behindMs: number) => `reader stayed behind for ${behindMs} ms after skipping to a keyframe`),

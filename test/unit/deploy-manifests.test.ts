@@ -13,7 +13,9 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parse, parseAllDocuments } from 'yaml';
 import { envName, resolveConfig, settings } from '../../src/config.js';
+import { Registry } from 'prom-client';
 import { StromMetrics } from '../../src/observability/metrics.js';
+import { ForecastService } from '../../src/observability/forecast/forecast-service.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const defaults = resolveConfig({});
@@ -78,11 +80,14 @@ test('compose: three Strom nodes on PostgreSQL, Redis and S3, real settings, def
   assert.doesNotMatch(nginx, /ip_hash|sticky|hash \$/, 'no session affinity');
 });
 
+/** prometheus-adapter's own configuration (not a Kubernetes object), checked on its own below. */
+const ADAPTER_RULES = 'prometheus-adapter-rules.yaml';
+
 /** Every Kubernetes document in deploy/kubernetes, by kind. */
 function kubernetes(): Map<string, Obj> {
   const dir = path.join(root, 'deploy/kubernetes');
   const out = new Map<string, Obj>();
-  for (const f of readdirSync(dir).filter((x) => x.endsWith('.yaml'))) {
+  for (const f of readdirSync(dir).filter((x) => x.endsWith('.yaml') && x !== ADAPTER_RULES)) {
     for (const d of parseAllDocuments(readFileSync(path.join(dir, f), 'utf8'))) {
       assert.equal(d.errors.length, 0, `${f}: ${d.errors.join('; ')}`);
       const o = obj(d.toJS(), f);
@@ -143,4 +148,21 @@ test('kubernetes: the Service, budget and autoscaler select the Deployment; the 
   const name = String(obj(obj(podMetric.pods, 'pods').metric, 'metric').name);
   const declared = new StromMetrics({ defaultMetrics: false }).registry.getMetricsAsArray().map((m) => m.name);
   assert.ok(declared.includes(name), `${name} is a metric Strom exports`);
+});
+
+test('kubernetes: the autoscaler\'s External metric is the adapter\'s name for the 5-minute cluster forecast Strom exports', () => {
+  const rules = list(obj(parse(readFileSync(path.join(root, 'deploy/kubernetes', ADAPTER_RULES), 'utf8')), ADAPTER_RULES).externalRules, 'externalRules').map((r) => obj(r, 'rule'));
+  const hpa = obj(kubernetes().get('HorizontalPodAutoscaler')!.spec, 'hpa');
+  const external = list(hpa.metrics, 'metrics').map((m) => obj(m, 'metric')).find((m) => m.type === 'External');
+  assert.ok(external, 'scales on an External metric');
+  const name = String(obj(obj(external.external, 'external').metric, 'metric').name);
+  const rule = rules.find((r) => obj(r.name, 'name').as === name);
+  assert.ok(rule, `an external rule names ${name}`);
+  const registry = new Registry();
+  new ForecastService(defaults.forecast, { exposition: async () => '', scheduled: async () => [], streamViewers: () => new Map() }).register(registry);
+  const exported = registry.getMetricsAsArray().map((m) => m.name);
+  const series = /^(\w+)\{/.exec(String(rule.seriesQuery));
+  assert.ok(series && exported.includes(series[1]!), `${String(rule.seriesQuery)} names a metric Strom exports (${exported.join(', ')})`);
+  // One value for the service: the cluster scope at the 5-minute horizon, max over pods (each exports the same figure).
+  assert.match(String(rule.metricsQuery), /^max\(strom_forecast_viewers\{horizon="5m",scope="cluster",/);
 });

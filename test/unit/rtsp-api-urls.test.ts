@@ -5,7 +5,7 @@ import { testConfig } from '../../src/config.js';
 import { livePlayback, liveStreamJson, rtspBase } from '../../src/http/api/live-streams.js';
 import type { LiveStreamRow } from '../../src/store/db/schema.js';
 
-const row: LiveStreamRow = { id: 'ls1', title: 't', stream_key: 'k3y', visibility: 'public', status: 'idle', record: 0, abr: 0, srt_passphrase: null, source: null, source_on_demand: 1, created_at: 0, updated_at: 0 };
+const row: LiveStreamRow = { id: 'ls1', title: 't', stream_key: 'k3y', visibility: 'public', status: 'idle', record: 0, abr: 0, srt_passphrase: null, source: null, source_on_demand: 1, scheduled_start: null, expected_viewers: null, created_at: 0, updated_at: 0 };
 
 test('RTSP URLs appear with rtsp.enabled, on the bound port, and carry playback tokens', () => {
   const off = liveStreamJson(row, testConfig());

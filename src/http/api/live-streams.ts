@@ -11,6 +11,7 @@ import type { LiveStreamRow } from '../../store/db/schema.js';
 import type { SourceStatus } from '../../live/pull/pull-manager.js';
 import { iso, type ApiContext } from './context.js';
 import { maskSourceUrl } from '../../live/pull/connector/source-url.js';
+import { checkExpectedViewers, parseScheduledStart } from './live-schedule.js';
 import { errors, IdParams, ListQuery, LiveStream, LiveStreamCreate, LiveStreamList, LiveStreamPatch, PlaybackToken, PlaybackTokenRequest } from './schemas.js';
 
 /** Base of RTMP ingest URLs: `live.rtmpPublicUrl`, else rtmp://<publicUrl host or host>:<rtmp.port>/live. */
@@ -74,6 +75,8 @@ export function liveStreamJson(r: LiveStreamRow, config: Config, port?: number, 
     srtEncrypted: (r.srt_passphrase ?? config.srt.passphrase) !== null,
     playback: livePlayback(r.id, undefined, srt, rtsp),
     source,
+    scheduledStart: r.scheduled_start === null ? null : iso(r.scheduled_start),
+    expectedViewers: r.expected_viewers,
     live: active ? {
       publishedAt: runtime.publishedAt, ingestBitrate: runtime.ingestBitrate, fps: runtime.fps,
       video: runtime.video, audio: runtime.audio, viewers: runtime.viewers, drops: runtime.drops,
@@ -111,7 +114,8 @@ export function liveStreamsRoutes(ctx: ApiContext) {
     }, async (req, reply) => {
       const b = req.body ?? {};
       checkSource(b.source);
-      const row = await store.liveStreams.create({ title: b.title, visibility: b.visibility, record: b.record, abr: b.abr, srtPassphrase: b.srtPassphrase, source: b.source, sourceOnDemand: b.sourceOnDemand });
+      const schedule = { scheduledStart: parseScheduledStart(b.scheduledStart, Date.now()), expectedViewers: checkExpectedViewers(b.expectedViewers) };
+      const row = await store.liveStreams.create({ title: b.title, visibility: b.visibility, record: b.record, abr: b.abr, srtPassphrase: b.srtPassphrase, source: b.source, sourceOnDemand: b.sourceOnDemand, ...schedule });
       if (row.source) await ctx.pull()?.changed(row.id); // an always-on source connects now
       return reply.code(201).send(await json(row));
     });
@@ -136,10 +140,11 @@ export function liveStreamsRoutes(ctx: ApiContext) {
 
     app.patch<{ Params: IdParams; Body: LiveStreamPatch }>('/api/v1/live-streams/:id', {
       config: { scope: 'live:write' },
-      schema: { tags, summary: 'Change title, visibility, recording, live ABR or the pulled source', security, params: IdParams, body: LiveStreamPatch, response: { 200: LiveStream, ...errors(400, 401, 403, 404) } },
+      schema: { tags, summary: 'Change title, visibility, recording, live ABR, the pulled source or the schedule (scheduledStart, expectedViewers)', security, params: IdParams, body: LiveStreamPatch, response: { 200: LiveStream, ...errors(400, 401, 403, 404) } },
     }, async (req) => {
       checkSource(req.body.source);
-      const row = await store.liveStreams.update(req.params.id, req.body);
+      const schedule = { scheduledStart: parseScheduledStart(req.body.scheduledStart, Date.now()), expectedViewers: checkExpectedViewers(req.body.expectedViewers) };
+      const row = await store.liveStreams.update(req.params.id, { ...req.body, ...schedule });
       if (!row) throw fail('LIVE_STREAM_NOT_FOUND', req.params.id);
       if (req.body.source !== undefined || req.body.sourceOnDemand !== undefined) await ctx.pull()?.changed(row.id);
       return json(row);

@@ -101,6 +101,9 @@ export const LiveStreamCreate = Type.Object({
   srtPassphrase: Type.Optional(Type.Union([Type.String({ minLength: 10, maxLength: 79 }), Type.Null()], { description: 'SRT publishers and readers of this stream must encrypt with this passphrase (AES, the caller picks 128/192/256); null removes it (then srt.passphrase applies). Write-only: answers say only srtEncrypted' })),
   source: Type.Optional(Type.Union([Type.String({ minLength: 1, maxLength: 2048 }), Type.Null()], { description: 'pull the stream from this URL instead of waiting for a publisher: rtsp://, rtsps://, rtmp://, rtmps://, srt://, http(s)://….m3u8 (HLS) or http(s)://….flv; credentials in it are kept secret (answers show it masked); null makes it a pushed stream again. docs/LIVE.md "Pulled sources"' })),
   sourceOnDemand: Type.Optional(Type.Boolean({ description: 'true (default): connect the source while someone watches; false: keep it connected always' })),
+  // Null first in these unions: Fastify's Ajv coerces types, and null would otherwise become "" or 0.
+  scheduledStart: Type.Optional(Type.Union([Type.Null(), Type.String({ maxLength: 64 })], { description: 'when the stream is scheduled to start (RFC 3339 date-time with a zone, from 60 s ago to a year ahead); with expectedViewers its audience is added to the viewer forecast before it arrives; null removes it. docs/SCALING.md "Predictive scaling"' })),
+  expectedViewers: Type.Optional(Type.Union([Type.Null(), Type.Number()], { description: 'viewers expected once the stream starts (integer, 0 to 100,000,000); null removes it' })),
 }, { additionalProperties: false });
 export type LiveStreamCreate = Static<typeof LiveStreamCreate>;
 
@@ -113,6 +116,9 @@ export const LiveStreamPatch = Type.Object({
   srtPassphrase: Type.Optional(Type.Union([Type.String({ minLength: 10, maxLength: 79 }), Type.Null()], { description: 'SRT publishers and readers of this stream must encrypt with this passphrase (AES, the caller picks 128/192/256); null removes it (then srt.passphrase applies). Write-only: answers say only srtEncrypted' })),
   source: Type.Optional(Type.Union([Type.String({ minLength: 1, maxLength: 2048 }), Type.Null()], { description: 'pull the stream from this URL instead of waiting for a publisher: rtsp://, rtsps://, rtmp://, rtmps://, srt://, http(s)://….m3u8 (HLS) or http(s)://….flv; credentials in it are kept secret (answers show it masked); null makes it a pushed stream again. docs/LIVE.md "Pulled sources"' })),
   sourceOnDemand: Type.Optional(Type.Boolean({ description: 'true (default): connect the source while someone watches; false: keep it connected always' })),
+  // Null first in these unions: Fastify's Ajv coerces types, and null would otherwise become "" or 0.
+  scheduledStart: Type.Optional(Type.Union([Type.Null(), Type.String({ maxLength: 64 })], { description: 'when the stream is scheduled to start (RFC 3339 date-time with a zone, from 60 s ago to a year ahead); with expectedViewers its audience is added to the viewer forecast before it arrives; null removes it. docs/SCALING.md "Predictive scaling"' })),
+  expectedViewers: Type.Optional(Type.Union([Type.Null(), Type.Number()], { description: 'viewers expected once the stream starts (integer, 0 to 100,000,000); null removes it' })),
 }, { additionalProperties: false, minProperties: 1 });
 export type LiveStreamPatch = Static<typeof LiveStreamPatch>;
 
@@ -148,6 +154,8 @@ export const LiveStream = Type.Object({
     reason: Type.Union([Type.String(), Type.Null()], { description: 'why it failed, is reconnecting or went idle' }),
     protocol: Type.Union([Type.String(), Type.Null()]),
   })], { description: 'the pulled source, or null for a pushed stream; docs/LIVE.md "Pulled sources"' }),
+  scheduledStart: Type.Union([Type.String({ format: 'date-time' }), Type.Null()], { description: 'scheduled start, or null' }),
+  expectedViewers: Type.Union([Type.Integer(), Type.Null()], { description: 'viewers expected once it starts, or null' }),
   /** Runtime figures while a publisher is connected; null when idle. */
   live: Type.Union([Type.Null(), Type.Object({
     publishedAt: Type.Union([Type.String(), Type.Null()]),

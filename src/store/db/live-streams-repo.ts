@@ -22,7 +22,7 @@ export class LiveStreamsRepo {
   constructor(private readonly db: Kysely<Database>, private readonly d: SqlDialect) {}
 
   /** Create a stream with a new key. */
-  async create(o: { title?: string; visibility?: Visibility; record?: boolean; id?: string; /** live ABR: transcode the ladder while watched */ abr?: boolean; srtPassphrase?: string | null; /** pulled source URL */ source?: string | null; sourceOnDemand?: boolean } = {}): Promise<LiveStreamRow> {
+  async create(o: { title?: string; visibility?: Visibility; record?: boolean; id?: string; /** live ABR: transcode the ladder while watched */ abr?: boolean; srtPassphrase?: string | null; /** pulled source URL */ source?: string | null; sourceOnDemand?: boolean; /** epoch ms */ scheduledStart?: number | null; expectedViewers?: number | null } = {}): Promise<LiveStreamRow> {
     const now = Date.now();
     const row: LiveStreamRow = {
       id: o.id ?? newId('ls_'),
@@ -35,6 +35,8 @@ export class LiveStreamsRepo {
       srt_passphrase: o.srtPassphrase ?? null,
       source: o.source ?? null,
       source_on_demand: o.sourceOnDemand === false ? 0 : 1,
+      scheduled_start: o.scheduledStart ?? null,
+      expected_viewers: o.expectedViewers ?? null,
       created_at: now,
       updated_at: now,
     };
@@ -68,7 +70,7 @@ export class LiveStreamsRepo {
   }
 
   /** Change title, visibility, record flag or status (the live engine sets `active`/`idle`). */
-  async update(id: string, p: { title?: string; visibility?: Visibility; record?: boolean; status?: 'idle' | 'active'; /** live ABR: transcode the ladder while watched */ abr?: boolean; /** null removes it */ srtPassphrase?: string | null; /** null removes it */ source?: string | null; sourceOnDemand?: boolean }): Promise<LiveStreamRow | undefined> {
+  async update(id: string, p: { title?: string; visibility?: Visibility; record?: boolean; status?: 'idle' | 'active'; /** live ABR: transcode the ladder while watched */ abr?: boolean; /** null removes it */ srtPassphrase?: string | null; /** null removes it */ source?: string | null; sourceOnDemand?: boolean; /** epoch ms; null removes it */ scheduledStart?: number | null; /** null removes it */ expectedViewers?: number | null }): Promise<LiveStreamRow | undefined> {
     const set: Partial<LiveStreamRow> = { updated_at: Date.now() };
     if (p.title !== undefined) set.title = clientText(this.d, 'title', p.title);
     if (p.visibility !== undefined) set.visibility = p.visibility;
@@ -78,6 +80,8 @@ export class LiveStreamsRepo {
     if (p.srtPassphrase !== undefined) set.srt_passphrase = p.srtPassphrase;
     if (p.source !== undefined) set.source = p.source;
     if (p.sourceOnDemand !== undefined) set.source_on_demand = p.sourceOnDemand ? 1 : 0;
+    if (p.scheduledStart !== undefined) set.scheduled_start = p.scheduledStart;
+    if (p.expectedViewers !== undefined) set.expected_viewers = p.expectedViewers;
     const row = await this.db.updateTable('live_streams').set(set).where('id', '=', id).returningAll().executeTakeFirst();
     if (row && p.visibility !== undefined) this.onVisibility?.(id, row.visibility);
     return row;
@@ -99,6 +103,13 @@ export class LiveStreamsRepo {
   /** Streams pulled from a source, for the pull manager's start (always-on ones connect at once). */
   async withSources(): Promise<LiveStreamRow[]> {
     return this.db.selectFrom('live_streams').selectAll().where('source', 'is not', null).execute();
+  }
+
+  /** Streams with a schedule and an expected audience starting in [from, to], earliest first (the viewer forecast). */
+  async scheduled(from: number, to: number, limit: number): Promise<LiveStreamRow[]> {
+    return this.db.selectFrom('live_streams').selectAll()
+      .where('scheduled_start', '>=', from).where('scheduled_start', '<=', to).where('expected_viewers', 'is not', null)
+      .orderBy('scheduled_start').limit(limit).execute();
   }
 
   /** Every stream's visibility, to fill the policy map at start. */

@@ -236,6 +236,16 @@ export const migrations: readonly Migration[] = [
       await db.schema.alterTable('live_streams').addColumn('source_on_demand', 'integer', (c) => c.notNull().defaultTo(1)).execute();
     },
   },
+  {
+    version: 12,
+    name: 'live_streams.scheduled_start, expected_viewers: the audience of a scheduled stream, for the viewer forecast',
+    async up(db) {
+      await db.schema.alterTable('live_streams').addColumn('scheduled_start', 'bigint').execute();
+      await db.schema.alterTable('live_streams').addColumn('expected_viewers', 'bigint').execute();
+      // The forecast reads the streams scheduled within its window at every scrape.
+      await db.schema.createIndex('live_streams_scheduled_start').on('live_streams').column('scheduled_start').execute();
+    },
+  },
 ];
 
 /** Apply every migration newer than the database's version; returns the versions applied. */

@@ -55,6 +55,10 @@ export interface LiveStreamRow {
   source: string | null;
   /** 1: connect the source while someone watches; 0: always connected. */
   source_on_demand: number;
+  /** Scheduled start (epoch ms) for the viewer forecast, null when unscheduled. */
+  scheduled_start: number | null;
+  /** Viewers expected once the scheduled stream starts, null when unknown. */
+  expected_viewers: number | null;
   created_at: number;
   updated_at: number;
 }
