@@ -14,27 +14,17 @@
 import { ViewerForecaster, type HorizonLabel } from '../../src/observability/forecast/viewer-forecaster.js';
 import type { ScheduledStream } from '../../src/observability/forecast/scheduled-audience.js';
 import { DAY_MS } from '../../src/observability/forecast/smoothing.js';
+import { seededRandom } from '../netem/model.js'; // deterministic noise: every run prints the same table
 
 const STEP = 30_000;
 const MIN = 60_000;
 const BYTES_PER_VIEWER = 375_000;
 
-/** Deterministic noise (mulberry32), so every run prints the same table. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 type Trace = { t: number; v: number }[];
 
 function diurnal(days: number): Trace {
-  const r = rng(7);
+  const r = seededRandom(7);
   const out: Trace = [];
   for (let t = 0; t < days * DAY_MS; t += STEP) {
     const hour = (t % DAY_MS) / 3_600_000;
@@ -47,7 +37,7 @@ function diurnal(days: number): Trace {
 
 const EVENT_AT = 60 * MIN;
 function liveEvent(): Trace {
-  const r = rng(11);
+  const r = seededRandom(11);
   const out: Trace = [];
   for (let t = 0; t < 150 * MIN; t += STEP) {
     const since = t - EVENT_AT;
