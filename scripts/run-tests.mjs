@@ -1,37 +1,42 @@
 #!/usr/bin/env node
 /**
- * `npm test`: lint, type-check and build, then every test file, in two lanes at once.
+ * `npm test`: lint, type-check and build, then every test file, two files at a time.
  *
  * Most test files spend their time waiting on real clients and servers (ffmpeg publishing in real
  * time, Chromium playing, a PostgreSQL starting), not on the CPU, so two files at a time nearly
- * halve the run on a 2-core machine. The lanes keep the heavy kinds apart: browser tests (one
- * Chromium at a time) followed by unit tests in one lane, integration tests in the other; each lane
- * runs its files one at a time, as `--test-concurrency=1` always did. Every file starts its own
- * servers on random ports, so no two files share state.
+ * halve the run on a 2-core machine. Two workers take files from a queue: the first takes browser
+ * tests (test/e2e) while there are any, so two Chromiums never run at once, then helps with the
+ * rest; the second takes integration and unit tests, slowest kinds first. Each file runs in its own
+ * `node --test` process and starts its own servers on random ports, so no two files share state.
  *
- * Output is each lane's spec report, line by line, prefixed with the lane's name; a summary follows.
- *   STROM_TEST_LANES=1  one lane, every file in turn (the old behaviour, e.g. to rule out contention)
- *   node scripts/run-tests.mjs test/e2e/x.test.ts …   only those files (one lane)
+ * Output is each file's spec report, line by line, prefixed with its worker; a summary follows.
+ *   STROM_TEST_LANES=1  one worker, every file in turn (e.g. to rule out contention)
+ *   node scripts/run-tests.mjs test/e2e/x.test.ts …   only those files
  */
 import { spawn } from 'node:child_process';
 import { readdirSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 
 const files = (dir) => readdirSync(dir).filter((f) => f.endsWith('.test.ts')).sort().map((f) => `${dir}/${f}`);
-const NODE_TEST = ['--import', 'tsx', '--test', '--test-reporter=spec', '--test-concurrency=1', '--test-timeout=300000', '--test-force-exit'];
+const NODE_TEST = ['--import', 'tsx', '--test', '--test-reporter=spec', '--test-timeout=300000', '--test-force-exit'];
+const npx = process.platform === 'win32' ? 'npx.cmd' : 'npx';
 
-/** Run a command to its end, output passed through with a prefix; resolves to its exit code. */
+/** Run a command to its end, output passed through with a prefix; resolves to its exit code and the lines it printed. */
 function run(name, cmd, args) {
   return new Promise((resolve) => {
     const started = Date.now();
+    const lines = [];
     const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, FORCE_COLOR: '0' } });
     for (const stream of [child.stdout, child.stderr]) {
-      createInterface({ input: stream }).on('line', (line) => process.stdout.write(`[${name}] ${line}\n`));
+      createInterface({ input: stream }).on('line', (line) => {
+        lines.push(line);
+        process.stdout.write(`[${name}] ${line}\n`);
+      });
     }
     child.on('close', (code, signal) => {
       const s = ((Date.now() - started) / 1000).toFixed(0);
-      process.stdout.write(`[${name}] exit ${code ?? signal} after ${s} s\n`);
-      resolve(code ?? 1);
+      process.stdout.write(`[${name}] exit ${code ?? signal} after ${s} s: ${args.at(-1)}\n`);
+      resolve({ code: code ?? 1, lines });
     });
   });
 }
@@ -39,34 +44,48 @@ function run(name, cmd, args) {
 /** Steps one after another; the first failure ends the lane. */
 async function lane(name, steps) {
   for (const [cmd, args] of steps) {
-    const code = await run(name, cmd, args);
-    if (code !== 0) return { name, code };
+    if ((await run(name, cmd, args)).code !== 0) return false;
   }
-  return { name, code: 0 };
+  return true;
+}
+
+/** Two workers over the test files (see the header); resolves to the files that failed and the test counts. */
+async function testFiles(browser, rest, workers) {
+  const failed = [];
+  const counts = { tests: 0, pass: 0, fail: 0 };
+  // Only the first worker runs browser files: two Chromiums at once would compete for the 2 cores.
+  const take = (first) => (first && browser.length > 0 ? browser.shift() : rest.shift());
+  const worker = async (name, first) => {
+    for (let file = take(first); file !== undefined; file = take(first)) {
+      const { code, lines } = await run(name, 'node', [...NODE_TEST, file]);
+      for (const l of lines) {
+        const m = /^ℹ (tests|pass|fail) (\d+)$/.exec(l);
+        if (m) counts[m[1]] += Number(m[2]);
+      }
+      if (code !== 0) failed.push(file);
+    }
+  };
+  await Promise.all(Array.from({ length: workers }, (_, i) => worker(`w${i + 1}`, i === 0)));
+  return { failed, counts };
 }
 
 const started = Date.now();
 const only = process.argv.slice(2);
-const npx = process.platform === 'win32' ? 'npx.cmd' : 'npx';
 
-// Static checks first: a type error fails fast, before minutes of tests.
+// Static checks first, side by side: a type error fails fast, before minutes of tests.
 const checks = await Promise.all([
   lane('lint', [[npx, ['eslint', '.']], ['node', ['scripts/check-layers.mjs']]]),
   lane('types', [[npx, ['tsc', '-p', 'tsconfig.check.json']]]),
 ]);
-let results = checks;
-if (checks.every((r) => r.code === 0)) {
-  const build = await lane('build', [[npx, ['tsc', '-p', 'tsconfig.json']], ['node', ['scripts/build-web.mjs']]]);
-  results = [...checks, build];
-  if (build.code === 0) {
-    const unit = files('test/unit'), integration = files('test/integration'), e2e = files('test/e2e');
-    const lanes = only.length > 0 ? [['tests', only]]
-      : process.env.STROM_TEST_LANES === '1' ? [['tests', [...unit, ...integration, ...e2e]]]
-      : [['browser+unit', [...e2e, ...unit]], ['integration', integration]];
-    results.push(...(await Promise.all(lanes.map(([name, list]) => lane(name, [['node', [...NODE_TEST, ...list]]])))));
-  }
+let ok = checks.every(Boolean) && (await lane('build', [[npx, ['tsc', '-p', 'tsconfig.json']], ['node', ['scripts/build-web.mjs']]]));
+let summary = 'static checks or build failed';
+if (ok) {
+  const e2e = only.length > 0 ? only.filter((f) => f.includes('/e2e/')) : files('test/e2e');
+  const rest = only.length > 0 ? only.filter((f) => !f.includes('/e2e/')) : [...files('test/integration'), ...files('test/unit')];
+  const { failed, counts } = await testFiles(e2e, rest, process.env.STROM_TEST_LANES === '1' ? 1 : 2);
+  ok = failed.length === 0;
+  summary = `${counts.tests} tests, ${counts.pass} passed, ${counts.fail} failed${ok ? '' : `; failing files:\n  ${failed.join('\n  ')}`}`;
 }
-const failed = results.filter((r) => r.code !== 0);
 const minutes = ((Date.now() - started) / 60_000).toFixed(1);
-process.stdout.write(failed.length === 0 ? `\nall passed in ${minutes} min\n` : `\nFAILED: ${failed.map((r) => r.name).join(', ')} (${minutes} min)\n`);
-process.exit(failed.length === 0 ? 0 : 1);
+process.stdout.write(`\n${ok ? 'all passed' : 'FAILED'} in ${minutes} min: ${summary}\n`);
+process.exit(ok ? 0 : 1);

@@ -2,7 +2,7 @@
  * LL-HLS over HTTP/3 against HTTP/2 through the same Caddy front (deploy/h3/Caddyfile), hls.js in
  * headless Chromium with 40 ms of added latency on both:
  *
- *   npx tsx bench/h3/ll-hls.ts [--runs 6] [--seconds 12]
+ *   npx tsx bench/h3/ll-hls.ts [--runs 6] [--seconds 12] [--loss 2]
  *
  * Stack: a Strom child process (bench/live/strom-server.ts: shipped LL-HLS defaults, 500 ms parts,
  * 2 s segments), ffmpeg publishing 320×240 25 fps over RTMP (test/helpers/live-fixtures.ts), Caddy
@@ -22,8 +22,11 @@
  * wraps each HTTP transaction, whatever stream carries it), so it delays h3 requests exactly as
  * h2 ones — the run checks that the smallest h3 request time is ≥ the latency — but it adds no
  * round trips to a handshake or to loss recovery: QUIC's 1-RTT handshake against TCP+TLS's 2 RTT
- * does not show here. Packet-level delay and loss for h3 go through a UDP relay between Chromium and
- * Caddy: `h3Origin()` is where its port replaces Caddy's.
+ * does not show here. `--loss P` puts bench/netem's UDP relay (P % random loss each way) between the
+ * QUIC browser and Caddy: strom.test resolves to 127.0.0.2 for it, where the relay listens on the
+ * front's port and forwards to Caddy on 127.0.0.1. h2 gets no loss: a TCP relay terminates TCP on
+ * both sides, so its losses would be repaired by the relay's own TCP, not the viewer's (this machine
+ * has no netem qdisc to drop TCP segments).
  *
  * Prints a table: TTFF p50/p90, part fetch p50/p99 (nearest rank) and counts, with the load average.
  */
@@ -41,11 +44,14 @@ import { terminate, waitPort } from '../../test/helpers/child-process.js';
 import { cleanEnv } from '../../test/helpers/strom-process.js';
 import { ffmpegPublish } from '../../test/helpers/live-fixtures.js';
 import { EMULATED } from '../startup/player-page.js';
+import { startUdpPortRange } from '../netem/udp-relay.js';
 import { LivePageHost } from '../startup/live-page.js';
 import { ROOT } from '../startup/strom-server.js';
 
-const { values: opt } = parseArgs({ options: { runs: { type: 'string', default: '6' }, seconds: { type: 'string', default: '12' } } });
+const { values: opt } = parseArgs({ options: { runs: { type: 'string', default: '6' }, seconds: { type: 'string', default: '12' }, loss: { type: 'string', default: '0' } } });
 const RUNS = Number(opt.runs);
+const LOSS = Number(opt.loss) / 100;
+if (!(LOSS >= 0 && LOSS < 1)) throw new Error(`--loss expects a percentage in 0..99, got ${opt.loss}`);
 const SECONDS = Number(opt.seconds);
 if (!Number.isInteger(RUNS) || RUNS < 1) throw new Error(`--runs expects a positive integer, got ${opt.runs}`);
 if (!(SECONDS >= 3)) throw new Error(`--seconds expects at least 3, got ${opt.seconds}`);
@@ -63,11 +69,6 @@ const watchdog = setTimeout(() => {
 /** Nearest-rank percentile. */
 const pct = (xs: number[], p: number) => [...xs].sort((a, b) => a - b)[Math.max(0, Math.ceil((p / 100) * xs.length) - 1)] ?? NaN;
 const ms = (x: number) => (Number.isNaN(x) ? '—' : x.toFixed(0));
-
-/** The origin hls.js is given per protocol. h3 through a UDP relay would return the relay's port here. */
-function h3Origin(front: CaddyFront): string {
-  return front.url;
-}
 
 async function startStack(): Promise<{ front: CaddyFront; src: Record<Proto, string> }> {
   const [port, rtmpPort] = [await freePort(), await freePort()];
@@ -88,7 +89,7 @@ async function startStack(): Promise<{ front: CaddyFront; src: Record<Proto, str
     if (i > 300) throw new Error(`the live playlist did not fill: ${out}`);
     await sleep(100);
   }
-  return { front, src: { h3: `${h3Origin(front)}/live/bench/index.m3u8`, h2: `${front.url}/live/bench/index.m3u8` } };
+  return { front, src: { h3: `${front.url}/live/bench/index.m3u8`, h2: `${front.url}/live/bench/index.m3u8` } };
 }
 
 /** One run of one protocol: a measured join, then a steady play with its part fetch times and protocols. */
@@ -126,7 +127,14 @@ try {
   const { front, src } = await startStack();
   const host = await LivePageHost.start();
   cleanups.push(() => host.close());
-  const browsers: Record<Proto, Browser> = { h3: await launchBrowser(quicChromiumArgs(front)), h2: await launchBrowser(tcpChromiumArgs(front)) };
+  let quicAddress = '127.0.0.1';
+  if (LOSS > 0) {
+    const relay = await startUdpPortRange({ listenHost: '127.0.0.2', targetHost: '127.0.0.1', portMin: front.port, portMax: front.port, up: { loss: LOSS }, down: { loss: LOSS }, seed: 3 });
+    cleanups.push(() => relay.close());
+    quicAddress = '127.0.0.2';
+    cleanups.push(() => console.log(`relay: ${JSON.stringify(relay.stats)}`));
+  }
+  const browsers: Record<Proto, Browser> = { h3: await launchBrowser(quicChromiumArgs(front, quicAddress)), h2: await launchBrowser(tcpChromiumArgs(front)) };
   cleanups.push(() => Promise.all([browsers.h3.close(), browsers.h2.close()]));
   const load0 = loadavg()[0]!;
   const got: Record<Proto, { ttff: number[]; parts: number[]; minRequest: number; invalid: string[] }> = {
@@ -145,7 +153,7 @@ try {
       console.error(`run ${run + 1} ${p}: TTFF ${m.ttff === null ? '—' : m.ttff.toFixed(0)} ms, ${m.parts.length} parts, part p99 ${ms(pct(m.parts, 99))} ms`);
     }
   }
-  console.log(`\nLL-HLS through Caddy ${front.url.replace(/:\d+$/, '')}, CDP latency ${EMULATED.latency} ms + ${(EMULATED.downloadThroughput * 8) / 1e6} Mbit/s, ${RUNS} runs × ${SECONDS} s, load average ${load0.toFixed(2)} → ${loadavg()[0]!.toFixed(2)}`);
+  console.log(`\nLL-HLS through Caddy ${front.url.replace(/:\d+$/, '')}${LOSS > 0 ? `, h3 through a UDP relay with ${opt.loss} % loss each way (h2: none)` : ''}, CDP latency ${EMULATED.latency} ms + ${(EMULATED.downloadThroughput * 8) / 1e6} Mbit/s, ${RUNS} runs × ${SECONDS} s, load average ${load0.toFixed(2)} → ${loadavg()[0]!.toFixed(2)}`);
   console.log('| protocol | TTFF p50 | TTFF p90 | part fetch p50 | part fetch p99 | parts | fastest request | invalid runs |');
   console.log('|---|---|---|---|---|---|---|---|');
   for (const p of ['h3', 'h2'] as Proto[]) {

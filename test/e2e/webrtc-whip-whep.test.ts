@@ -33,6 +33,12 @@ test('Chromium publishes over WHIP, another Chromium page plays over WHEP; DELET
   assert.match(whip.etag, /^"[^"]+"$/);
   assert.equal((await started).streamId, 'cam1');
   await waitUntil(() => h.strom.live.status('cam1').video !== null, 'WHIP video reaches the hub');
+  // Chromium offers red/48000/2: the WHIP answer puts RED first, so the publisher sends Opus with a
+  // redundant block and werift hands the ingest plain Opus packets (counted in the hub below).
+  const whipSession = [...h.strom.live.webrtc.table.sessions.values()].find((x) => x.role === 'whip')!;
+  const whipAudio = whipSession.pc.localDescription!.sdp.split(/(?=^m=)/m).find((m) => m.startsWith('m=audio'))!;
+  const whipFirstPt = /^m=audio \S+ \S+ (\d+)/.exec(whipAudio)![1];
+  assert.match(whipAudio, new RegExp(`a=rtpmap:${whipFirstPt} red/48000/2`), `RED first in the WHIP audio answer:\n${whipAudio}`);
 
   const viewer = await webrtcPage(browser);
   await viewer.page.evaluate((u) => (window as unknown as { whepPlay: (u: string) => Promise<unknown> }).whepPlay(u), `${h.httpUrl}/live/cam1/whep`);
@@ -51,15 +57,28 @@ test('Chromium publishes over WHIP, another Chromium page plays over WHEP; DELET
 
   // Chromium sends keyframes only when asked: Strom asks every webrtc.keyframeIntervalMs (2 s).
   const keyAt: number[] = [];
+  let opusFrames = 0;
   const probe = h.strom.live.registry.addReader('cam1', 'http-flv', {
     write(units) {
-      for (const u of units) if (u.kind === 'video' && u.keyframe && !u.config) keyAt.push(Date.now());
+      for (const u of units) {
+        if (u.kind === 'video' && u.keyframe && !u.config) keyAt.push(Date.now());
+        if (u.kind === 'audio' && !u.config) opusFrames++;
+      }
       return true;
     },
     close() {},
   });
+  const probeFrom = Date.now();
   await waitUntil(() => keyAt.length >= 3, 'periodic keyframes from the WHIP publisher', 15_000);
   probe.close('probe done');
+  // 20 ms Opus frames arrive at ~50/s when werift takes the RED blocks apart (none would if it did not).
+  const perSecond = opusFrames / ((Date.now() - probeFrom) / 1000);
+  assert.ok(perSecond >= 35, `Opus frames from the RED-carrying publisher reach the hub (${opusFrames}, ${perSecond.toFixed(1)}/s)`);
+  // …and they are Opus, not RED blocks: the WHEP viewer decodes them (garbage would be concealed).
+  const heard = await waitPlay(viewer.page, (x) => (x.stats.audio?.totalSamplesReceived ?? 0) > 96_000, 'two seconds of audio at the WHEP viewer');
+  const audio = heard.stats.audio!;
+  t.diagnostic(`WHIP (RED) → WHEP audio: ${JSON.stringify(audio)}, ${perSecond.toFixed(1)} Opus frames/s into the hub`);
+  assert.ok((audio.concealedSamples ?? 0) / audio.totalSamplesReceived! < 0.3, `audio decoded, not concealed: ${JSON.stringify(audio)}`);
 
   // The WHIP stream is also an ordinary live stream: LL-HLS (Opus in fMP4) and HTTP-FLV serve it.
   const master = await fetch(`${h.httpUrl}/live/cam1/master.m3u8`);

@@ -73,12 +73,12 @@ export async function startCaddy(upstreamPort: number): Promise<CaddyFront> {
   };
 }
 
-/** Chromium flags that speak QUIC to `front` from the first request (no Alt-Svc round) and trust its certificate. */
-export function quicChromiumArgs(front: CaddyFront): string[] {
+/** Chromium flags that speak QUIC to `front` from the first request (no Alt-Svc round) and trust its certificate; `address` is where the name resolves (a relay in front of the front's UDP port). */
+export function quicChromiumArgs(front: CaddyFront, address = '127.0.0.1'): string[] {
   return [
     ...CHROMIUM_ARGS.filter((a) => a !== '--disable-quic'),
     `--origin-to-force-quic-on=${H3_HOST}:${front.port}`,
-    `--host-resolver-rules=MAP ${H3_HOST} 127.0.0.1`,
+    `--host-resolver-rules=MAP ${H3_HOST} ${address}`,
     `--ignore-certificate-errors-spki-list=${front.spki}`,
   ];
 }

@@ -66,7 +66,7 @@ window.whepPlay = async (url, opts) => {
 window.inboundStats = async () => {
   const out = {};
   if (!window.__play) return out;
-  (await window.__play.getStats()).forEach((s) => { if (s.type === 'inbound-rtp') out[s.kind] = { packetsReceived: s.packetsReceived, framesDecoded: s.framesDecoded, packetsLost: s.packetsLost, codecId: s.codecId, nackCount: s.nackCount, totalSamplesReceived: s.totalSamplesReceived }; });
+  (await window.__play.getStats()).forEach((s) => { if (s.type === 'inbound-rtp') out[s.kind] = { packetsReceived: s.packetsReceived, framesDecoded: s.framesDecoded, packetsLost: s.packetsLost, codecId: s.codecId, nackCount: s.nackCount, totalSamplesReceived: s.totalSamplesReceived, concealedSamples: s.concealedSamples }; });
   return out;
 };
 `;
@@ -94,7 +94,7 @@ export async function webrtcPage(browser: Browser): Promise<{ page: Page; close(
 export interface PlayState {
   frames: number;
   size: [number, number] | null;
-  stats: Record<string, { packetsReceived: number; framesDecoded?: number; packetsLost?: number; nackCount?: number; totalSamplesReceived?: number }>;
+  stats: Record<string, { packetsReceived: number; framesDecoded?: number; packetsLost?: number; nackCount?: number; totalSamplesReceived?: number; concealedSamples?: number }>;
 }
 
 /** Read a WHEP page's counters. */

@@ -27,7 +27,7 @@ export async function negotiate(pc: RTCPeerConnection, sdp: string, direction: '
     throw fail('WEBRTC_BAD_SDP', msg);
   }
   for (const t of pc.getTransceivers()) {
-    pruneCodecs(t, t.kind === 'video' ? preferProfile : undefined, direction === 'sendonly');
+    pruneCodecs(t, t.kind === 'video' ? preferProfile : undefined);
     if (t.codecs.length === 0) throw fail('WEBRTC_UNSUPPORTED_CODEC', t.kind, offered(sdp));
     if (direction === 'recvonly') t.setDirection('recvonly');
   }

@@ -52,17 +52,18 @@ export function createPeer(c: WebRtcConfig): RTCPeerConnection {
 
 /**
  * Keep only codecs Strom can carry: H.264 with packetization-mode=1 (RFC 6184 §8.1), Opus, their
- * RTX, and — when `red` (Strom sends: WHEP) — RED over Opus (RFC 2198, only when it names the kept
- * Opus payload type: `fmtp:63 111/111`) first, so the sender sends RED. A WHIP publisher is not
- * asked for RED: the ingest takes plain Opus. werift picked its send codec from the unpruned offer: it is reset to
- * the first kept one.
+ * RTX, and RED over Opus (RFC 2198, when `webrtc.opusRed` registered it and it names the kept Opus
+ * payload type: `fmtp:63 111/111`) first, so the sender sends RED: werift to a WHEP viewer, the
+ * browser of a WHIP publisher (werift's receiver takes the blocks apart and hands the ingest plain
+ * Opus packets, a lost one rebuilt from the next). werift picked its send codec from the unpruned
+ * offer: it is reset to the first kept one.
  */
-export function pruneCodecs(t: RTCRtpTransceiver, preferProfile?: number, red = false): void {
+export function pruneCodecs(t: RTCRtpTransceiver, preferProfile?: number): void {
   const opus = t.codecs.find((c) => c.name.toLowerCase() === 'opus')?.payloadType;
   const ok = t.codecs.filter((c) => {
     const n = c.name.toLowerCase();
     if (n === 'h264') return /packetization-mode=1/.test(c.parameters ?? '');
-    if (n === 'red') return red && opus !== undefined && (c.parameters ?? '').split('/').every((pt) => Number(pt) === opus);
+    if (n === 'red') return opus !== undefined && (c.parameters ?? '').split('/').every((pt) => Number(pt) === opus);
     return n === 'opus';
   });
   ok.sort((a, b) => Number(b.name.toLowerCase() === 'red') - Number(a.name.toLowerCase() === 'red'));
