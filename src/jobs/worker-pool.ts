@@ -96,20 +96,27 @@ export class WorkerPool {
   kick(): void {
     if (this.stopped || this.polling || !this.outage.ready()) return;
     this.polling = true;
-    this.fill().then(() => this.outage.ok(), (err: unknown) => {
+    this.fill().then((asked) => asked && this.outage.ok(), (err: unknown) => {
       if (!this.outage.failed(err)) this.o.log.error({ err }, 'job poll failed');
     }).finally(() => {
       this.polling = false;
     });
   }
 
-  private async fill(): Promise<void> {
+  /**
+   * Lease jobs while there is room; true when the store was asked. A full pool asks nothing, so it
+   * says nothing about an outage (counting it as a success logged the same outage twice).
+   */
+  private async fill(): Promise<boolean> {
     const kinds = Object.keys(this.o.handlers);
+    let asked = false;
     while (!this.stopped && this.running.size < this.o.concurrency) {
+      asked = true;
       const job = await this.o.jobs.lease(kinds, this.o.leaseMs ?? 30_000);
-      if (!job) return;
+      if (!job) break;
       this.run(job);
     }
+    return asked;
   }
 
   private run(job: JobRow): void {
