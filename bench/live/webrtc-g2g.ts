@@ -12,16 +12,14 @@
  * are several FU-A packets, as a camera picture would be; `busy`=0 leaves a flat grey picture.
  *   npx tsx bench/live/webrtc-g2g.ts [sampleSeconds=20] [settleSeconds=5] [busy=1]
  */
-import http from 'node:http';
 import { mkdtempSync, rmSync } from 'node:fs';
-import type { AddressInfo } from 'node:net';
 import { loadavg, tmpdir } from 'node:os';
 import path from 'node:path';
 import { pino } from 'pino';
 import { buildStrom } from '../../src/app.js';
 import { testConfig } from '../../src/config.js';
 import { launchWebRtcBrowser } from '../../test/helpers/webrtc.js';
-import { cleanup, cleanups } from './cleanup-stack.js';
+import { cleanup, cleanups, servePage } from './cleanup-stack.js';
 import { BARCODE_JS } from './g2g-barcode.js';
 
 const sampleSeconds = Number(process.argv[2] ?? 20);
@@ -74,16 +72,11 @@ async function main(): Promise<void> {
   const strom = await buildStrom(testConfig({ dataDir, 'live.staticKeys': 'cam1:secret', 'rtmp.enabled': false }), pino({ level: 'silent' }));
   cleanups.push(() => strom.close());
   const { url } = await strom.listen();
-  const pageServer = http.createServer((_q, r) => r.writeHead(200, { 'Content-Type': 'text/html' }).end(PAGE));
-  await new Promise<void>((resolve) => pageServer.listen(0, '127.0.0.1', resolve));
-  cleanups.push(() => new Promise((resolve) => {
-    pageServer.closeAllConnections();
-    pageServer.close(resolve);
-  }));
+  const pageUrl = await servePage(PAGE);
   const browser = await launchWebRtcBrowser();
   cleanups.push(() => browser.close());
   const page = await browser.newPage();
-  await page.goto(`http://127.0.0.1:${(pageServer.address() as AddressInfo).port}/`);
+  await page.goto(pageUrl);
   await page.evaluate(([u, b]) => (window as unknown as { start: (u: string, b: boolean) => Promise<void> }).start(u as string, b as boolean), [url, busy] as const);
   await page.waitForFunction(() => (window as unknown as { frames: number }).frames > 10, undefined, { timeout: 20_000 });
   await new Promise((r) => setTimeout(r, settleSeconds * 1000));

@@ -14,15 +14,13 @@
  * `--set` applies to every run; each `--variant` (default one, "base", with no settings) runs every
  * case with its settings, so before/after of a setting compare in one run.
  */
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { loadavg } from 'node:os';
 import { parseArgs } from 'node:util';
 import type { Browser, Page } from 'playwright-core';
 import { ffmpegPublish, startLive } from '../../test/helpers/live-fixtures.js';
 import { relayedWebRtc } from '../../test/helpers/netem.js';
 import { launchWebRtcBrowser } from '../../test/helpers/webrtc.js';
-import { cleanup, cleanups } from '../live/cleanup-stack.js';
+import { cleanup, cleanups, servePage } from '../live/cleanup-stack.js';
 import { BARCODE_JS } from '../live/g2g-barcode.js';
 import { burstLoss, type Impairment } from './model.js';
 import { pageScript, type Snapshot } from './webrtc-loss-page.js';
@@ -105,15 +103,9 @@ async function runCase(browser: Browser, origin: string, variant: (typeof varian
 
 async function main(): Promise<void> {
   const loadBefore = loadavg().map((x) => x.toFixed(2)).join(' ');
-  const server = http.createServer((_q, r) => r.writeHead(200, { 'Content-Type': 'text/html' }).end(`<!doctype html><html><body><script>${BARCODE_JS}${pageScript}</script></body></html>`));
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  cleanups.push(() => new Promise((r) => {
-    server.closeAllConnections();
-    server.close(r);
-  }));
+  const origin = await servePage(`<!doctype html><html><body><script>${BARCODE_JS}${pageScript}</script></body></html>`);
   const browser = await launchWebRtcBrowser();
   cleanups.push(() => browser.close());
-  const origin = `http://127.0.0.1:${(server.address() as AddressInfo).port}/`;
   const rows: Row[] = [];
   for (const v of variants) {
     for (const p of paths) {
