@@ -1,7 +1,7 @@
 /**
  * The page side of bench/netem/webrtc-loss.ts (needs BARCODE_JS before it): `publish(base)` sends
  * a barcode canvas and a tone over WHIP, `play(url, barcode)` watches over WHEP and records
- * glass-to-glass samples, `snapshot()` returns the getStats counters the bench differences. Offers
+ * glass-to-glass samples and when each frame was presented, `snapshot()` returns the getStats counters the bench differences. Offers
  * go without candidates so Strom reaches the pages only through the relay (as behind a NAT).
  */
 
@@ -16,12 +16,14 @@ export interface Snapshot {
   concealedSamples: number;
   totalSamplesReceived: number;
   samples: number[];
+  /** Wall-clock times (ms) of the last presented frames (≤ 4,000), for the longest gap between two. */
+  presented: number[];
   states: string[];
 }
 
 /** Page script defining publish, play and snapshot on window. */
 export const pageScript = `
-window.busy = true; window.samples = []; window.states = [];
+window.busy = true; window.samples = []; window.states = []; window.presented = [];
 async function post(pc, url, headers) {
   await pc.setLocalDescription(await pc.createOffer());
   const sdp = pc.localDescription.sdp.replace(/a=candidate:[^\\r]*\\r\\n/g, '');
@@ -49,12 +51,12 @@ window.play = async (url, barcode) => {
   const d = document.createElement('canvas'); d.width = 320; d.height = 240; const dctx = d.getContext('2d', { willReadFrequently: true });
   const ms = new MediaStream();
   pc.ontrack = (e) => { ms.addTrack(e.track); v.srcObject = ms; v.play().catch(() => {}); };
-  const onFrame = () => { if (barcode) { dctx.drawImage(v, 0, 0, 320, 240); const t0 = read(dctx); if (t0 !== null) window.samples.push(Date.now() - t0); } v.requestVideoFrameCallback(onFrame); };
+  const onFrame = () => { window.presented.push(Date.now()); if (window.presented.length > 4000) window.presented.shift(); if (barcode) { dctx.drawImage(v, 0, 0, 320, 240); const t0 = read(dctx); if (t0 !== null) window.samples.push(Date.now() - t0); } v.requestVideoFrameCallback(onFrame); };
   v.requestVideoFrameCallback(onFrame);
   await post(pc, url, {});
 };
 window.snapshot = async () => {
-  const o = { at: Date.now(), framesDecoded: 0, freezeCount: 0, totalFreezesDuration: 0, nackCount: 0, pliCount: 0, concealedSamples: 0, totalSamplesReceived: 0, samples: window.samples.slice(), states: window.states.slice() };
+  const o = { at: Date.now(), framesDecoded: 0, freezeCount: 0, totalFreezesDuration: 0, nackCount: 0, pliCount: 0, concealedSamples: 0, totalSamplesReceived: 0, samples: window.samples.slice(), presented: window.presented.slice(), states: window.states.slice() };
   (await window.__play.getStats()).forEach((s) => {
     if (s.type !== 'inbound-rtp') return;
     if (s.kind === 'video') Object.assign(o, { framesDecoded: s.framesDecoded || 0, freezeCount: s.freezeCount || 0, totalFreezesDuration: s.totalFreezesDuration || 0, nackCount: s.nackCount || 0, pliCount: s.pliCount || 0 });

@@ -46,7 +46,7 @@ const cases = values.loss.split(',').map((c) => {
 });
 const paths = (values.only ? [values.only] : ['rtmp', 'whip']) as ('rtmp' | 'whip')[];
 
-interface Row { variant: string; path: string; loss: string; freezes: number; frozenShare: number; fps: number; concealed: number; nack: number; pli: number; g2gP50: number | null; relayDropped: number; states: string }
+interface Row { variant: string; path: string; loss: string; freezes: number; frozenShare: number; longestGapMs: number; fps: number; concealed: number; nack: number; pli: number; g2gP50: number | null; relayDropped: number; states: string }
 
 async function pageOn(browser: Browser, origin: string): Promise<Page> {
   const page = await browser.newPage();
@@ -54,6 +54,17 @@ async function pageOn(browser: Browser, origin: string): Promise<Page> {
   return page;
 }
 
+/** The longest time between two presented frames inside [from, to] (a freeze's length; 40 ms is 25 fps). */
+function longestGap(presented: number[], from: number, to: number): number {
+  let last = from;
+  let longest = 0;
+  for (const t of presented) {
+    if (t < from || t > to) continue;
+    longest = Math.max(longest, t - last);
+    last = t;
+  }
+  return Math.max(longest, to - last);
+}
 const snap = (p: Page) => p.evaluate(() => (window as unknown as { snapshot: () => Promise<Snapshot> }).snapshot());
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const pct = (xs: number[], p: number) => (xs.length === 0 ? null : [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.ceil((p / 100) * xs.length) - 1)]!);
@@ -89,6 +100,7 @@ async function runCase(browser: Browser, origin: string, variant: (typeof varian
       variant: variant.name, path, loss: c.label,
       freezes: b.freezeCount - a.freezeCount,
       frozenShare: (b.totalFreezesDuration - a.totalFreezesDuration) / secs,
+      longestGapMs: longestGap(b.presented, a.at, b.at),
       fps: (b.framesDecoded - a.framesDecoded) / secs,
       concealed: (b.concealedSamples - a.concealedSamples) / Math.max(1, b.totalSamplesReceived - a.totalSamplesReceived),
       nack: b.nackCount - a.nackCount, pli: b.pliCount - a.pliCount,
@@ -118,10 +130,10 @@ async function main(): Promise<void> {
   }
   const f = (x: number | null, d = 1) => (x === null ? '—' : x.toFixed(d));
   console.log(`\n${SECONDS} s measured per case after ${SETTLE} s, 50 ms each way; load before ${loadBefore}, after ${loadavg().map((x) => x.toFixed(2)).join(' ')}`);
-  console.log('| variant | path | loss each way | freezes | time frozen | frames/s | audio concealed | NACKs | PLIs | g2g p50 ms | relay drops | states |');
-  console.log('|---|---|---|---|---|---|---|---|---|---|---|---|');
+  console.log('| variant | path | loss each way | freezes | time frozen | longest freeze ms | frames/s | audio concealed | NACKs | PLIs | g2g p50 ms | relay drops | states |');
+  console.log('|---|---|---|---|---|---|---|---|---|---|---|---|---|');
   for (const r of rows) {
-    console.log(`| ${r.variant} | ${r.path} | ${r.loss} | ${r.freezes} | ${f(r.frozenShare * 100)} % | ${f(r.fps)} | ${f(r.concealed * 100)} % | ${r.nack} | ${r.pli} | ${f(r.g2gP50, 0)} | ${r.relayDropped} | ${r.states} |`);
+    console.log(`| ${r.variant} | ${r.path} | ${r.loss} | ${r.freezes} | ${f(r.frozenShare * 100)} % | ${r.longestGapMs} | ${f(r.fps)} | ${f(r.concealed * 100)} % | ${r.nack} | ${r.pli} | ${f(r.g2gP50, 0)} | ${r.relayDropped} | ${r.states} |`);
   }
 }
 
