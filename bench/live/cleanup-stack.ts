@@ -32,3 +32,18 @@ export async function servePage(html: string): Promise<string> {
   }));
   return `http://127.0.0.1:${(server.address() as AddressInfo).port}/`;
 }
+
+/**
+ * Run a bench's `main` with a hard limit: past `limitMs` everything is released and the process
+ * exits 2; otherwise cleanup() runs when `main` ends, and a failure sets exit code 1.
+ */
+export function runBench(main: () => Promise<void>, limitMs: number): void {
+  const watchdog = setTimeout(() => void cleanup().finally(() => process.exit(2)), limitMs);
+  main().catch((e: unknown) => {
+    console.error(e);
+    process.exitCode = 1;
+  }).finally(async () => {
+    await cleanup();
+    clearTimeout(watchdog);
+  });
+}

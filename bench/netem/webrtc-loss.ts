@@ -20,7 +20,7 @@ import type { Browser, Page } from 'playwright-core';
 import { ffmpegPublish, startLive } from '../../test/helpers/live-fixtures.js';
 import { relayedWebRtc } from '../../test/helpers/netem.js';
 import { launchWebRtcBrowser } from '../../test/helpers/webrtc.js';
-import { cleanup, cleanups, servePage } from '../live/cleanup-stack.js';
+import { cleanups, runBench, servePage } from '../live/cleanup-stack.js';
 import { BARCODE_JS } from '../live/g2g-barcode.js';
 import { burstLoss, type Impairment } from './model.js';
 import { pageScript, type Snapshot } from './webrtc-loss-page.js';
@@ -33,7 +33,6 @@ const { values } = parseArgs({
 });
 const SECONDS = Number(values.seconds);
 const SETTLE = Number(values.settle);
-const watchdog = setTimeout(() => void cleanup().finally(() => process.exit(2)), 60 * 60_000);
 
 const pairs = (s: string) => Object.fromEntries(s.split(',').filter(Boolean).map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]));
 const common = pairs(values.set.join(','));
@@ -137,10 +136,4 @@ async function main(): Promise<void> {
   }
 }
 
-main().catch((e) => {
-  console.error(e);
-  process.exitCode = 1;
-}).finally(async () => {
-  await cleanup();
-  clearTimeout(watchdog);
-});
+runBench(main, 60 * 60_000);
