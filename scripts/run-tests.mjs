@@ -9,7 +9,13 @@
  * rest; the second takes integration and unit tests, slowest kinds first. Each file runs in its own
  * `node --test` process and starts its own servers on random ports, so no two files share state.
  *
- * Output is each file's spec report, line by line, prefixed with its worker; a summary follows.
+ * A file that fails is run once more at the end, alone on the machine: a few tests wait on real
+ * clients against timers, and a machine loaded by two files at a time can starve them. A file that
+ * passes alone still counts as passed, but the summary names it as flaky with its first failure,
+ * so it gets fixed rather than forgotten; a file that fails twice fails the run.
+ *
+ * Output is each file's spec report, line by line, prefixed with its worker; a summary follows with
+ * the failure details of every file that failed (the spec reporter's "failing tests" section).
  *   STROM_TEST_LANES=1  one worker, every file in turn (e.g. to rule out contention)
  *   node scripts/run-tests.mjs test/e2e/x.test.ts …   only those files
  */
@@ -49,7 +55,30 @@ async function lane(name, steps) {
   return true;
 }
 
-/** Two workers over the test files (see the header); resolves to the files that failed and the test counts. */
+/**
+ * The failing tests of a file's output, compact: each "✖ test" line of the spec reporter's
+ * "failing tests" section with the first lines of its error, no stack frames (CI logs are read
+ * from their tail).
+ */
+function failureDetails(lines, perTest = 3, max = 16) {
+  const from = lines.findIndex((l) => l.startsWith('✖ failing tests'));
+  const section = from >= 0 ? lines.slice(from + 1) : lines.slice(-max);
+  const out = [];
+  let left = 0;
+  for (const l of section) {
+    const text = l.trim();
+    if (text.startsWith('✖')) {
+      out.push(text);
+      left = perTest;
+    } else if (left > 0 && text !== '' && !text.startsWith('at ') && !text.startsWith('test at ')) {
+      out.push(`  ${text}`);
+      left -= 1;
+    }
+  }
+  return out.length > max ? [...out.slice(0, max), `… ${out.length - max} more lines`] : out;
+}
+
+/** Two workers over the test files (see the header); resolves to the files that failed (with details) and the test counts. */
 async function testFiles(browser, rest, workers) {
   const failed = [];
   const counts = { tests: 0, pass: 0, fail: 0 };
@@ -62,7 +91,7 @@ async function testFiles(browser, rest, workers) {
         const m = /^ℹ (tests|pass|fail) (\d+)$/.exec(l);
         if (m) counts[m[1]] += Number(m[2]);
       }
-      if (code !== 0) failed.push(file);
+      if (code !== 0) failed.push({ file, details: failureDetails(lines) });
     }
   };
   await Promise.all(Array.from({ length: workers }, (_, i) => worker(`w${i + 1}`, i === 0)));
@@ -83,8 +112,18 @@ if (ok) {
   const e2e = only.length > 0 ? only.filter((f) => f.includes('/e2e/')) : files('test/e2e');
   const rest = only.length > 0 ? only.filter((f) => !f.includes('/e2e/')) : [...files('test/integration'), ...files('test/unit')];
   const { failed, counts } = await testFiles(e2e, rest, process.env.STROM_TEST_LANES === '1' ? 1 : 2);
-  ok = failed.length === 0;
-  summary = `${counts.tests} tests, ${counts.pass} passed, ${counts.fail} failed${ok ? '' : `; failing files:\n  ${failed.join('\n  ')}`}`;
+  const flaky = [];
+  const failing = [];
+  for (const f of failed) {
+    process.stdout.write(`\n[rerun] ${f.file} failed; running it again alone\n`);
+    const again = await run('rerun', 'node', [...NODE_TEST, f.file]);
+    (again.code === 0 ? flaky : failing).push(again.code === 0 ? f : { file: f.file, details: failureDetails(again.lines) });
+  }
+  ok = failing.length === 0;
+  const report = (title, list) => (list.length === 0 ? '' : `\n${title}:\n${list.map((f) => `  ${f.file}\n${f.details.map((l) => `    ${l}`).join('\n')}`).join('\n')}`);
+  summary = `${counts.tests} tests, ${counts.pass} passed, ${counts.fail} failed`
+    + report('FLAKY: failed with another file running, passed alone (fix these)', flaky)
+    + report('failing files (failed twice)', failing);
 }
 const minutes = ((Date.now() - started) / 60_000).toFixed(1);
 process.stdout.write(`\n${ok ? 'all passed' : 'FAILED'} in ${minutes} min: ${summary}\n`);

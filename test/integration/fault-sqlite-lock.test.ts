@@ -31,7 +31,9 @@ async function lockDatabase(t: TestContext, file: string, how: 'node' | 'shell')
     process.stdin.on('data', () => { db.exec('COMMIT'); db.close(); process.exit(0); });`], { cwd: ROOT, stdio: ['pipe', 'pipe', 'inherit'] })
     : spawn('sqlite3', [file], { stdio: ['pipe', 'pipe', 'inherit'] });
   t.after(() => child.kill('SIGKILL'));
-  if (how === 'shell') child.stdin.write("BEGIN EXCLUSIVE;\nSELECT 'locked';\n");
+  // The shell waits for Strom's own short writes (a live session being recorded) rather than failing
+  // its BEGIN at once; `.bail on` makes a failed BEGIN end the shell instead of printing 'locked'.
+  if (how === 'shell') child.stdin.write(".timeout 10000\n.bail on\nBEGIN EXCLUSIVE;\nSELECT 'locked';\n");
   await new Promise<void>((resolve, reject) => {
     child.stdout.on('data', (d: Buffer) => (d.toString().includes('locked') ? resolve() : undefined));
     child.once('exit', (c) => reject(new Error(`locker exited ${c}`)));
