@@ -22,7 +22,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createRequire } from 'node:module';
 import type { Browser, CDPSession } from 'playwright-core';
-import { EMULATED } from './player-page.js';
+import { emulateLink } from './player-page.js';
 
 const require = createRequire(import.meta.url);
 
@@ -148,7 +148,10 @@ window.__start = (src, wallOffsetMs) => {
   // timestamp minus the first frame's, against the wall time between them. Counters at the first frame.
   const video = (st, f) => st.forEach((s) => { if (s.type === 'inbound-rtp' && s.kind === 'video') f(s); });
   armFirstFrame(async (md, wall) => {
-    video(await pc.getStats(), (s) => { for (const k of ['packetsReceived', 'packetsLost', 'nackCount', 'pliCount', 'framesReceived', 'framesDecoded', 'keyFramesDecoded']) r.info[k] = s[k]; });
+    const st = await pc.getStats();
+    video(st, (s) => { for (const k of ['packetsReceived', 'packetsLost', 'nackCount', 'pliCount', 'framesReceived', 'framesDecoded', 'keyFramesDecoded']) r.info[k] = s[k]; });
+    // The round trip ICE measured on the media path: CDP emulation delays WebRTC's UDP too.
+    st.forEach((s) => { if (s.type === 'candidate-pair' && s.nominated && s.currentRoundTripTime !== undefined) r.info['ICE RTT ms'] = Math.round(s.currentRoundTripTime * 1000); });
     await new Promise((ok) => setTimeout(ok, 1500));
     const ssrc = pc.getReceivers().find((x) => x.track.kind === 'video')?.getSynchronizationSources()[0];
     const out = { 'behind live': ssrc && md.rtpTimestamp !== undefined ? (wall - ssrc.timestamp) / 1000 + ((ssrc.rtpTimestamp - md.rtpTimestamp) >>> 0) / 90000 : null, 'jitter buffer (1st 1.5 s)': null };
@@ -227,7 +230,7 @@ ${LIB[c] === null ? '' : `<script src="/${c}.js"></script>`}<script src="/common
       const cdp = await context.newCDPSession(page);
       await cdp.send('Network.enable');
       await cdp.send('Network.setCacheDisabled', { cacheDisabled: true });
-      if (o.emulate) await cdp.send('Network.emulateNetworkConditions', EMULATED);
+      if (o.emulate) await emulateLink(cdp);
       const reqs = watchNetwork(cdp);
       await page.goto(`${this.origin}/${c}`);
       await page.evaluate(([s, w]) => void (window as unknown as { __start(src: string, w: number | null): unknown }).__start(s, w), [src, o.wallOffsetMs] as const);

@@ -22,7 +22,9 @@
  * before new RTCPeerConnection) to the first requestVideoFrameCallback presentationTime. Before
  * each play a random 0–2 s pause, so joins land anywhere in the 2 s GOP; the case order rotates
  * every round. One unmeasured warm-up play per case first. Networks: loopback as is, and
- * emulated with CDP Network.emulateNetworkConditions (40 ms latency, 20 Mbit/s each way).
+ * emulated with CDP Network.emulateNetworkConditionsByRule: 40 ms round trips and 20 Mbit/s each
+ * way for HTTP and for WebRTC's UDP alike (player-page.ts emulateLink; ICE's measured RTT is
+ * recorded per WHEP play).
  * Latency at the first frame, seconds: LL-HLS now − PROGRAM-DATE-TIME of the frame presented
  * (hls.latency 250 ms later too); LL-DASH dash.js getCurrentLiveLatency() (clock from /live/time); HTTP-FLV
  * now − the frame's FLV dts put on the wall clock with Strom's own PDT mapping (a segment's PDT −
@@ -35,12 +37,12 @@
  * link); with --timeline the requests and player events of each case's median play. Raw results:
  * bench/results/live-join-<timestamp>.json.
  *
- * Caveats: CDP emulation shapes HTTP (the WHEP POST; its CORS preflight shows no added delay)
- * but not WebRTC's UDP (ICE, DTLS, media), and it models no TCP handshake cost. ffmpeg (720p encode), Strom, Chromium and the
+ * Caveats: CDP emulation delays HTTP requests (the WHEP POST; its CORS preflight shows no added
+ * delay) and WebRTC datagrams, and models no TCP handshake cost. ffmpeg (720p encode), Strom, Chromium and the
  * audio bridge share 2 cores: compare cases of one run, not absolute figures across machines.
  */
 import { spawn } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createWriteStream, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
@@ -124,6 +126,8 @@ async function startStrom(dataDir: string): Promise<{ url: string; rtmpPort: num
   const child = spawn(process.execPath, [...nodeArgs, '--import', 'tsx', path.join(ROOT, 'src', 'main.ts'), 'serve', '--host', '127.0.0.1', '--port', String(port), '--rtmp-port', String(rtmpPort),
     '--data', dataDir, '--set', 'live.staticKeys=cam1:secret', '--set', 'logLevel=warn'], { cwd: ROOT, env: cleanEnv(), stdio: ['ignore', 'pipe', 'pipe'] });
   for (const out of [child.stdout, child.stderr]) out.on('data', (d: Buffer) => (output = (output + d.toString()).slice(-8000)));
+  // BENCH_SERVER_LOG: keep the server's stderr in that file (e.g. with DEBUG='werift-dtls*').
+  if (process.env.BENCH_SERVER_LOG) child.stderr.pipe(createWriteStream(process.env.BENCH_SERVER_LOG));
   cleanups.push(() => terminate(child));
   await waitPort(port, child, 60_000, () => output);
   await waitPort(rtmpPort, child, 10_000, () => output);

@@ -27,6 +27,21 @@ const require = createRequire(import.meta.url);
 /** CDP Network.emulateNetworkConditions for the emulated case: 40 ms latency, 20 Mbit/s each way. */
 export const EMULATED = { offline: false, latency: 40, downloadThroughput: 2_500_000, uploadThroughput: 2_500_000 };
 
+/**
+ * The emulated link for pages that also use WebRTC: 40 ms round trips for HTTP and for WebRTC's UDP.
+ * Network.emulateNetworkConditions applies `latency` to HTTP as request → response headers (one
+ * round trip) but to every WebRTC datagram in each direction, so WebRTC saw an 80–90 ms round trip
+ * (ICE's measured RTT). Here HTTP requests match a rule with 40 ms; the global rule, which is the
+ * one Chromium applies to peer-to-peer traffic, adds 20 ms each way.
+ */
+export async function emulateLink(cdp: CDPSession): Promise<void> {
+  const { latency, downloadThroughput, uploadThroughput } = EMULATED;
+  await cdp.send('Network.emulateNetworkConditionsByRule', { matchedNetworkConditions: [
+    { urlPattern: '*://*:*/*', latency, downloadThroughput, uploadThroughput },
+    { urlPattern: '', latency: latency / 2, downloadThroughput, uploadThroughput },
+  ] });
+}
+
 /** One request of a play, times in ms from the loadSource mark. */
 export interface RequestTiming {
   url: string;

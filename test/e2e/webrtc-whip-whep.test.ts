@@ -130,6 +130,14 @@ test('ffmpeg publishes over RTMP, Chromium plays it over WHEP with Opus RED and 
   const firstPt = /^ \d+ [A-Z/]+ (\d+)/.exec(audio)![1];
   assert.match(audio, new RegExp(`a=rtpmap:${firstPt} red/48000/2`), `RED first in the audio answer:\n${audio}`);
   assert.match(answer.split('m=video')[1]!, /a=extmap:\d+ http:\/\/www\.webrtc\.org\/experiments\/rtp-hdrext\/playout-delay/, 'playout-delay negotiated');
+  // Strom answers as the DTLS server, so Chromium sends its ClientHello the moment ICE connects.
+  assert.equal(answer.match(/^a=setup:(\w+)/gm)?.every((l) => l === 'a=setup:passive'), true, `passive in every m-line:\n${answer}`);
+  const dtlsRole = await viewer.page.evaluate(async () => {
+    let role = '';
+    (await (window as unknown as { __play: RTCPeerConnection }).__play.getStats()).forEach((x: { type: string; dtlsRole?: string }) => { if (x.type === 'transport') role = x.dtlsRole ?? ''; });
+    return role;
+  });
+  assert.equal(dtlsRole, 'client', 'Chromium is the DTLS client');
   const samples = s.stats.audio!.totalSamplesReceived ?? 0;
   await waitPlay(viewer.page, (x) => (x.stats.audio?.totalSamplesReceived ?? 0) > samples + 48_000, 'audio keeps playing from RED (a second of samples more)');
   assert.ok(h.strom.live.webrtc.metrics.stats.redPackets > 20, 'audio went out as RED');

@@ -1,8 +1,9 @@
 /**
  * SDP offer/answer for WHIP and WHEP (RFC 9725 §4.2, RFC 8829 JSEP as werift implements it): a
  * sanity check of the offer, werift's negotiation, pruning to the codecs Strom carries (400 for a
- * broken offer, 422 when nothing is left), waiting for ICE gathering so the answer carries every
- * candidate, filtering advertised host candidates, and the 201 response with its headers.
+ * broken offer, 422 when nothing is left), Strom as the DTLS server, waiting for ICE gathering so
+ * the answer carries every candidate, filtering advertised host candidates, and the 201 response
+ * with its headers.
  */
 import type { FastifyReply } from 'fastify';
 import type { RTCPeerConnection } from 'werift';
@@ -10,14 +11,27 @@ import { fail } from '../../errors.js';
 import { filterCandidates, gathered, pruneCodecs } from './peer-factory.js';
 import { checkOffer, type WebRtcSession } from './sdp-resource.js';
 import type { Config } from '../../config.js';
+import { keepEarlyDtls } from './early-dtls.js';
+import type { WebRtcStats } from './webrtc-metrics.js';
 
 /** Offered codec names per m-line, for error messages. */
 function offered(sdp: string): string {
   return [...new Set([...sdp.matchAll(/a=rtpmap:\d+ ([\w-]+)\//g)].map((m) => m[1]!))].join(', ') || 'none';
 }
 
+/**
+ * Make Strom the DTLS server when the offer lets the answerer choose (`a=setup:actpass`; RFC 8842
+ * §5.3). werift answers `active` and, as DTLS client, waits 100 ms after ICE connects before its
+ * ClientHello; as server it answers the browser's ClientHello, which browsers send the moment ICE
+ * connects. The join's first frame comes that much sooner.
+ */
+export function dtlsServerRole(offer: string, answer: string): string {
+  if (!/^a=setup:actpass\r?$/m.test(offer)) return answer;
+  return answer.replace(/^a=setup:active(\r?)$/gm, 'a=setup:passive$1');
+}
+
 /** Apply the offer, keep supported codecs, answer, and wait for ICE gathering; returns the answer SDP. */
-export async function negotiate(pc: RTCPeerConnection, sdp: string, direction: 'recvonly' | 'sendonly', webrtc: Config['webrtc'], prepare?: () => Promise<void>, preferProfile?: number): Promise<string> {
+export async function negotiate(pc: RTCPeerConnection, sdp: string, direction: 'recvonly' | 'sendonly', webrtc: Config['webrtc'], stats: WebRtcStats, prepare?: () => Promise<void>, preferProfile?: number): Promise<string> {
   checkOffer(sdp, direction === 'recvonly'); // Strom receives ⇔ the client sends
   try {
     await pc.setRemoteDescription({ type: 'offer', sdp });
@@ -33,7 +47,8 @@ export async function negotiate(pc: RTCPeerConnection, sdp: string, direction: '
   }
   await prepare?.();
   const answer = await pc.createAnswer();
-  await pc.setLocalDescription(answer);
+  await pc.setLocalDescription({ type: 'answer', sdp: dtlsServerRole(sdp, answer.sdp) });
+  keepEarlyDtls(pc, (n) => (stats.earlyDtlsPackets += n));
   await gathered(pc, 5000);
   return filterCandidates(pc.localDescription!.sdp, webrtc);
 }

@@ -44,6 +44,8 @@ export class WebRtcStats {
   ingestPacketsLost = 0;
   /** Audio packets sent with an RFC 2198 redundant block. */
   redPackets = 0;
+  /** DTLS datagrams from a browser that arrived before werift's DTLS server started, held and replayed. */
+  earlyDtlsPackets = 0;
   readonly keyframeRequests: KeyframeCounts = { sent: 0, coalesced: 0, unsupported: 0 };
   readonly nackPackets: NackCounts = { history: 0, cache: 0, miss: 0 };
 }
@@ -83,6 +85,7 @@ export class WebRtcMetrics {
       total('strom_webrtc_firs_total', 'Full intra requests (RFC 5104 FIR) received from WHEP viewers', [], () => [[{}, st.firsReceived]]),
       total('strom_webrtc_keyframe_requests_total', 'Viewer keyframe needs (PLI, FIR, join) by outcome: sent upstream, coalesced with one in flight, unsupported (the publisher cannot be asked)', ['outcome'], () => [[{ outcome: 'sent' }, st.keyframeRequests.sent], [{ outcome: 'coalesced' }, st.keyframeRequests.coalesced], [{ outcome: 'unsupported' }, st.keyframeRequests.unsupported]]),
       total('strom_webrtc_red_packets_total', 'Opus packets sent to WHEP viewers with one RFC 2198 redundant block', [], () => [[{}, st.redPackets]]),
+      total('strom_webrtc_early_dtls_packets_total', 'DTLS datagrams (a browser ClientHello) that arrived before the DTLS server started, held and replayed instead of waiting for the retransmission', [], () => [[{}, st.earlyDtlsPackets]]),
       total('strom_webrtc_frames_dropped_total', 'Incoming video frames dropped because an RTP packet was lost', [], () => [[{}, st.framesDropped]]),
     ];
     this.setup = new Histogram({ name: 'strom_webrtc_setup_seconds', help: 'Offer received → ICE and DTLS connected', labelNames: ['role'], buckets: [0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10], registers: [] });

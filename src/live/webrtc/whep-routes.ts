@@ -39,7 +39,7 @@ export function whepRoutes(app: FastifyInstance, svc: WebRtcService, guard: () =
     try {
       const v = stream.tracks.video;
       const profile = v?.codec === 'avc' ? v.config.payload[1] : undefined; // AVCDecoderConfigurationRecord.AVCProfileIndication
-      const answer = await negotiate(pc, sdp, 'sendonly', config.webrtc, async () => {
+      const answer = await negotiate(pc, sdp, 'sendonly', config.webrtc, metrics.stats, async () => {
         await s.attachSenders();
         if (!s.hasMedia) throw fail('WEBRTC_UNSUPPORTED_CODEC', 'audio/video', 'no receivable m-line');
       }, profile);

@@ -37,7 +37,7 @@ export function whipRoutes(app: FastifyInstance, svc: WebRtcService): void {
     const s = new WhipPublisher(streamId, remote, pc, registry, config.webrtc, metrics, svc.log, (x) => table.delete(x));
     s.backup = backup;
     try {
-      const answer = await negotiate(pc, sdp, 'recvonly', config.webrtc);
+      const answer = await negotiate(pc, sdp, 'recvonly', config.webrtc, metrics.stats);
       s.publish(); // publish.start: events, webhooks, API status as for RTMP
       table.add(s);
       s.watch();
