@@ -178,7 +178,7 @@ function summarize(c: CaseName, plays: LivePlay[]) {
 type Summary = ReturnType<typeof summarize>;
 
 function printTable(net: Net, s: Partial<Record<CaseName, Summary>>): void {
-  console.log(`\n== ${net}${net === 'emulated' ? ' (CDP: 40 ms latency, 20 Mbit/s; WebRTC media not shaped)' : ''}: live join TTFF over ${ROUNDS} rounds`);
+  console.log(`\n== ${net}${net === 'emulated' ? ' (CDP: 40 ms round trips for HTTP and WebRTC, 20 Mbit/s)' : ''}: live join TTFF over ${ROUNDS} rounds`);
   const head = ['case', 'TTFF p50', 'TTFF p90', 'min–max', 'latency@FF p50', 'req<FF p50', 'bytes<FF p50', 'target (emulated p50)'];
   const rows = RUN.map((c) => {
     const [x, t] = [s[c]!, TARGET[c]];
