@@ -3,13 +3,16 @@
  * live stream until the first video frame is presented, for the four players/protocols Strom
  * serves live, with the latency the viewer starts at and where the milliseconds go.
  *
- *   npx tsx bench/startup/live.ts [--rounds 7] [--network loopback|emulated|both] [--only ll-hls,ll-dash,http-flv,whep] [--timeline]
+ *   npx tsx bench/startup/live.ts [--rounds 7] [--network loopback|emulated|both] [--only ll-hls,ll-dash,http-flv,whep] [--timeline] [--publisher copy|encode]
  *
  * Strom: `strom serve` as a child process (the working tree's src/ through tsx) on a temp data dir
  * with the shipped defaults (LL-HLS 500 ms parts / 2 s segments, WebRTC on, audio bridge on) plus
  * an RTMP port and `live.staticKeys=cam1:secret`. ffmpeg publishes one stream over RTMP in real
  * time: lavfi testsrc2 1280×720 30 fps + sine, libx264 veryfast zerolatency, a keyframe every
- * 2 s (-g 60 -keyint_min 60 -sc_threshold 0, OBS's default interval), AAC 128k. Measuring starts
+ * 2 s (-g 60 -keyint_min 60 -sc_threshold 0, OBS's default interval), AAC 128k. By default
+ * (`--publisher copy`) that encode is made beforehand (60 s, looped with -stream_loop and sent
+ * with -c copy), because a real encoder runs on the publisher's machine, not on the server's two
+ * cores; `--publisher encode` encodes live beside Strom and Chromium as earlier runs did. Measuring starts
  * once the LL-HLS playlist lists 3 complete segments; a background request for the playlist every
  * 5 s keeps the stream's LL-HLS muxer running (as any other HLS/DASH viewer would).
  * Cases (bench/startup/live-page.ts): LL-HLS with hls.js (lowLatencyMode, otherwise the web UI's
@@ -38,8 +41,8 @@
  * bench/results/live-join-<timestamp>.json.
  *
  * Caveats: CDP emulation delays HTTP requests (the WHEP POST; its CORS preflight shows no added
- * delay) and WebRTC datagrams, and models no TCP handshake cost. ffmpeg (720p encode), Strom, Chromium and the
- * audio bridge share 2 cores: compare cases of one run, not absolute figures across machines.
+ * delay) and WebRTC datagrams, and models no TCP handshake cost. Strom, Chromium (decoding 720p), the
+ * audio bridge and the publishing ffmpeg share 2 cores: compare cases of one run, not absolute figures across machines.
  */
 import { spawn } from 'node:child_process';
 import { createWriteStream, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -59,12 +62,14 @@ const { values: opt } = parseArgs({ options: {
   network: { type: 'string', default: 'both' },
   only: { type: 'string' },
   timeline: { type: 'boolean', default: false },
+  publisher: { type: 'string', default: 'copy' },
 } });
 const ROUNDS = Number(opt.rounds);
 if (!Number.isInteger(ROUNDS) || ROUNDS < 1) throw new Error(`--rounds expects a positive integer, got ${opt.rounds}`);
 if (!['loopback', 'emulated', 'both'].includes(opt.network)) throw new Error(`--network expects loopback, emulated or both, got ${opt.network}`);
 const NETWORKS = opt.network === 'both' ? ['loopback', 'emulated'] as const : [opt.network as 'loopback' | 'emulated'];
 type Net = (typeof NETWORKS)[number];
+if (!['copy', 'encode'].includes(opt.publisher)) throw new Error(`--publisher expects copy or encode, got ${opt.publisher}`);
 const ONLY = opt.only?.split(',').map((s) => s.trim()) ?? [...CASES];
 for (const c of ONLY) if (!(CASES as readonly string[]).includes(c)) throw new Error(`--only: unknown case ${c} (cases: ${CASES.join(', ')})`);
 const RUN = CASES.filter((c) => ONLY.includes(c));
@@ -73,8 +78,10 @@ const TARGET: Record<CaseName, number | null> = { 'll-hls': 1500, 'll-dash': nul
 /** The latency figure shown in the table per case (live-page.ts records it at the first frame). */
 const LATENCY_KEY: Record<CaseName, string> = { 'll-hls': 'now − PDT', 'll-dash': 'getCurrentLiveLatency', 'http-flv': 'now − PDT', whep: 'behind live' };
 const GOP_MS = 2000; // -g 60 at 30 fps
-const FFMPEG = ['-hide_banner', '-loglevel', 'error', '-re', '-f', 'lavfi', '-i', 'testsrc2=size=1280x720:rate=30', '-f', 'lavfi', '-i', 'sine=frequency=440:sample_rate=48000',
-  '-c:v', 'libx264', '-preset', 'veryfast', '-tune', 'zerolatency', '-g', '60', '-keyint_min', '60', '-sc_threshold', '0', '-pix_fmt', 'yuv420p', '-c:a', 'aac', '-b:a', '128k', '-f', 'flv'];
+const LAVFI = ['-f', 'lavfi', '-i', 'testsrc2=size=1280x720:rate=30', '-f', 'lavfi', '-i', 'sine=frequency=440:sample_rate=48000'];
+const ENCODE = ['-c:v', 'libx264', '-preset', 'veryfast', '-tune', 'zerolatency', '-g', '60', '-keyint_min', '60', '-sc_threshold', '0', '-pix_fmt', 'yuv420p', '-c:a', 'aac', '-b:a', '128k'];
+/** Seconds of the pre-encoded loop; a whole number of GOPs so the loop point is a keyframe on the 2 s grid. */
+const LOOP_S = 60;
 
 const cleanups: Array<() => Promise<unknown> | unknown> = [];
 async function cleanup(): Promise<void> {
@@ -134,9 +141,21 @@ async function startStrom(dataDir: string): Promise<{ url: string; rtmpPort: num
   return { url: `http://127.0.0.1:${port}`, rtmpPort, log: () => output };
 }
 
-function startFfmpeg(rtmpPort: number): () => string {
+/** The publisher's ffmpeg arguments: a live encode, or the same encode made beforehand into `work` and sent as is. */
+async function publisherArgs(work: string): Promise<string[]> {
+  const head = ['-hide_banner', '-loglevel', 'error'];
+  if (opt.publisher === 'encode') return [...head, '-re', ...LAVFI, ...ENCODE, '-f', 'flv'];
+  const file = path.join(work, 'publisher-source.mp4');
+  const made = spawn('ffmpeg', [...head, '-y', ...LAVFI, '-t', String(LOOP_S), ...ENCODE, file], { stdio: ['ignore', 'ignore', 'inherit'] });
+  const code = await new Promise<number | null>((resolve) => made.once('exit', resolve));
+  if (code !== 0) throw new Error(`pre-encoding the source failed (ffmpeg exit ${code})`);
+  // -stream_loop keeps timestamps rising across the loop point, so Strom sees one continuous stream.
+  return [...head, '-re', '-stream_loop', '-1', '-i', file, '-c', 'copy', '-f', 'flv'];
+}
+
+function startFfmpeg(args: string[], rtmpPort: number): () => string {
   let err = '';
-  const child = spawn('ffmpeg', [...FFMPEG, `rtmp://127.0.0.1:${rtmpPort}/live/secret`], { stdio: ['ignore', 'ignore', 'pipe'] });
+  const child = spawn('ffmpeg', [...args, `rtmp://127.0.0.1:${rtmpPort}/live/secret`], { stdio: ['ignore', 'ignore', 'pipe'] });
   child.stderr.on('data', (d: Buffer) => (err = (err + d.toString()).slice(-2000)));
   cleanups.push(() => terminate(child));
   return () => (child.exitCode !== null ? `ffmpeg exited ${child.exitCode}: ${err}` : err);
@@ -217,8 +236,9 @@ async function main(): Promise<void> {
   const work = mkdtempSync(path.join(tmpdir(), 'strom-bench-live-join-'));
   cleanups.push(() => rmSync(work, { recursive: true, force: true }));
   const code = checkoutCode(false);
+  const publisher = await publisherArgs(work);
   const strom = await startStrom(work);
-  const ffmpegErr = startFfmpeg(strom.rtmpPort);
+  const ffmpegErr = startFfmpeg(publisher, strom.rtmpPort);
   console.error(`Strom ${strom.url} (${code.label}), RTMP :${strom.rtmpPort}; waiting for 3 LL-HLS segments…`);
   const { wallOffsetMs, keyDtsMs, bandwidth } = await waitStream(strom.url, 3, ffmpegErr);
   // Segments start at keyframes, every GOP_MS of media time: where in the GOP did a join land?
@@ -259,13 +279,13 @@ async function main(): Promise<void> {
   for (const net of NETWORKS) printTable(net, summaries[net]);
   if (opt.timeline) for (const net of NETWORKS) for (const c of RUN) if (summaries[net][c].median) printTimeline(net, c, summaries[net][c].median!);
   const load1 = loadavg();
-  console.log(`\nload average ${load0[0]!.toFixed(2)} at the start, ${load1[0]!.toFixed(2)} at the end (2 cores shared by ffmpeg, Strom and Chromium)`);
+  console.log(`\nload average ${load0[0]!.toFixed(2)} at the start, ${load1[0]!.toFixed(2)} at the end (2 cores shared by Strom, Chromium${opt.publisher === 'encode' ? ' and the publisher\'s 720p encode' : ''} and the audio bridge)`);
   const warnings = strom.log().trim();
   if (warnings) console.log(`Strom warnings (last lines):\n${warnings.split('\n').slice(-5).join('\n').slice(0, 1500)}`);
   mkdirSync(path.join(ROOT, 'bench', 'results'), { recursive: true });
   const file = path.join(ROOT, 'bench', 'results', `live-join-${new Date().toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z')}.json`);
   writeFileSync(file, JSON.stringify({
-    startedAt: new Date(Date.now() - performance.now()).toISOString(), code: code.label, options: opt, ffmpeg: FFMPEG.join(' '), src, wallOffsetMs, load: { start: load0, end: load1 },
+    startedAt: new Date(Date.now() - performance.now()).toISOString(), code: code.label, options: opt, ffmpeg: publisher.join(' '), src, wallOffsetMs, load: { start: load0, end: load1 },
     summaries: Object.fromEntries(NETWORKS.map((n) => [n, Object.fromEntries(RUN.map((c) => [c, { ...summaries[n][c], median: undefined }]))])), plays,
   }, null, 1));
   console.log(`results: ${file}`);

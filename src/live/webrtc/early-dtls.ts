@@ -8,9 +8,10 @@
  * every datagram before that. The browser's ClientHello was then lost, and the handshake waited for
  * its retransmission timer: 150–480 ms of a WHEP join on a 40 ms link. Held here instead, at most a
  * few datagrams for at most a few seconds, and handed to the DTLS server as soon as it exists.
- * The server is also kept from restarting its key exchange on a late copy of the first ClientHello.
+ * The server then answers that ClientHello without a cookie round trip (dtls-no-cookie.ts).
  */
 import type { RTCDtlsTransport, RTCPeerConnection } from 'werift';
+import { skipCookieExchange, type WeriftDtlsServer } from './dtls-no-cookie.js';
 
 /** Datagrams held per transport: a ClientHello flight is one or two; a browser retransmits it a few times. */
 export const EARLY_DTLS_MAX_PACKETS = 8;
@@ -26,16 +27,8 @@ function isDtlsRecord(buf: Buffer): boolean {
 export type EarlyDtlsTransport = Pick<RTCDtlsTransport, 'state' | 'role' | 'onStateChange'> & {
   iceTransport: { connection: Pick<RTCDtlsTransport['iceTransport']['connection'], 'onData'> };
   /** werift's DTLS socket, built when the state turns 'connecting'. */
-  dtls?: { onHandleHandshakes: (assembled: HandshakeMessage[]) => Promise<void> };
+  dtls?: WeriftDtlsServer;
 };
-
-/** A reassembled DTLS handshake message as werift hands it to its flights. */
-interface HandshakeMessage {
-  msg_type: number;
-  fragment: Buffer;
-}
-
-const CLIENT_HELLO = 1;
 
 /** Hold DTLS datagrams that reach `pc` before its DTLS server starts; replay them once it has. Call after setLocalDescription. */
 export function keepEarlyDtls(pc: RTCPeerConnection, onReplayed?: (packets: number) => void): void {
@@ -44,7 +37,7 @@ export function keepEarlyDtls(pc: RTCPeerConnection, onReplayed?: (packets: numb
 
 /**
  * Hold the DTLS datagrams `transport` receives while still 'new'; once it turns 'connecting' as
- * the DTLS server, guard the server against stale ClientHellos and replay the held datagrams.
+ * the DTLS server, have it skip the cookie exchange and replay the held datagrams.
  */
 export function holdEarlyDtls(transport: EarlyDtlsTransport, onReplayed?: (packets: number) => void): void {
   if (transport.state !== 'new') return;
@@ -66,7 +59,7 @@ export function holdEarlyDtls(transport: EarlyDtlsTransport, onReplayed?: (packe
     // can come after the handshake has moved on, and a ClientHello replayed then restarts it.
     queueMicrotask(() => {
       if (transport.state !== 'connecting' || transport.dtls === undefined) return;
-      ignoreStaleClientHellos(transport.dtls);
+      skipCookieExchange(transport.dtls);
       for (const p of packets) ice.onData.execute(p);
       if (packets.length > 0) onReplayed?.(packets.length);
     });
@@ -77,32 +70,4 @@ export function holdEarlyDtls(transport: EarlyDtlsTransport, onReplayed?: (packe
     states.unSubscribe();
     held.length = 0;
   }
-}
-
-/** Whether a ClientHello body carries a cookie (RFC 6347 §4.2.1: version, random, session id, cookie). */
-export function clientHelloHasCookie(body: Buffer): boolean {
-  const cookieAt = 2 + 32 + 1 + (body[34] ?? 0);
-  return body.length > cookieAt && body[cookieAt]! > 0;
-}
-
-/**
- * Drop a ClientHello without cookie once one with the cookie has been taken. A browser retransmits
- * its first ClientHello until the HelloVerifyRequest reaches it, so a copy can arrive after the
- * handshake went on; werift answers every cookieless ClientHello with a fresh key exchange, which
- * no longer matches the ServerKeyExchange the browser is using, and every later record then fails
- * to decrypt: the session never connects. RFC 6347 §4.2.1 has the server answer the first
- * ClientHello statelessly; a stale one after the cookie exchange has nothing left to ask.
- */
-function ignoreStaleClientHellos(server: NonNullable<EarlyDtlsTransport['dtls']>): void {
-  const handle = server.onHandleHandshakes;
-  let cookieTaken = false;
-  server.onHandleHandshakes = (assembled) => {
-    const kept = assembled.filter((m) => {
-      if (m.msg_type !== CLIENT_HELLO) return true;
-      if (clientHelloHasCookie(m.fragment)) cookieTaken = true;
-      else if (cookieTaken) return false;
-      return true;
-    });
-    return kept.length === 0 && assembled.length > 0 ? Promise.resolve() : handle(kept);
-  };
 }
