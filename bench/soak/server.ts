@@ -57,7 +57,9 @@ export async function startSoakServer(root: string, dataDir: string, settings: R
   const port = await freePort();
   const rtmpPort = await freePort();
   const sets = Object.entries({ logLevel: 'info', ...settings }).flatMap(([k, v]) => ['--set', `${k}=${v}`]);
-  const child: ChildProcess = spawn(process.execPath, [path.join(root, 'bin', 'strom.js'), 'serve', '--host', '127.0.0.1', '--port', String(port),
+  // STROM_NODE_ARGS: extra node flags for the server (e.g. `--cpu-prof --cpu-prof-dir=/tmp/p`).
+  const nodeArgs = (process.env.STROM_NODE_ARGS ?? '').split(' ').filter(Boolean);
+  const child: ChildProcess = spawn(process.execPath, [...nodeArgs, path.join(root, 'bin', 'strom.js'), 'serve', '--host', '127.0.0.1', '--port', String(port),
     '--rtmp-port', String(rtmpPort), '--data', dataDir, ...sets], { cwd: root, env: cleanEnv(), stdio: ['ignore', 'pipe', 'pipe'] });
   const log = createWriteStream(path.join(dataDir, 'strom.log'));
   const errors = { count: 0, last: [] as string[] };

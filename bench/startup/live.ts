@@ -40,6 +40,8 @@
  * link); with --timeline the requests and player events of each case's median play. Raw results:
  * bench/results/live-join-<timestamp>.json.
  *
+ * BENCH_SET='key=value …' adds Strom settings (e.g. `webrtc.fanoutIdleMs=0`: every WHEP join starts a cold fan-out).
+ *
  * Caveats: CDP emulation delays HTTP requests (the WHEP POST; its CORS preflight shows no added
  * delay) and WebRTC datagrams, and models no TCP handshake cost. Strom, Chromium (decoding 720p), the
  * audio bridge and the publishing ffmpeg share 2 cores: compare cases of one run, not absolute figures across machines.
@@ -131,7 +133,7 @@ async function startStrom(dataDir: string): Promise<{ url: string; rtmpPort: num
   // STROM_NODE_ARGS: extra node flags for the server (e.g. `--cpu-prof --cpu-prof-dir=/tmp/p`).
   const nodeArgs = (process.env.STROM_NODE_ARGS ?? '').split(' ').filter(Boolean);
   const child = spawn(process.execPath, [...nodeArgs, '--import', 'tsx', path.join(ROOT, 'src', 'main.ts'), 'serve', '--host', '127.0.0.1', '--port', String(port), '--rtmp-port', String(rtmpPort),
-    '--data', dataDir, '--set', 'live.staticKeys=cam1:secret', '--set', 'logLevel=warn'], { cwd: ROOT, env: cleanEnv(), stdio: ['ignore', 'pipe', 'pipe'] });
+    '--data', dataDir, '--set', 'live.staticKeys=cam1:secret', '--set', 'logLevel=warn', ...(process.env.BENCH_SET ?? '').split(' ').filter(Boolean).flatMap((x) => ['--set', x])], { cwd: ROOT, env: cleanEnv(), stdio: ['ignore', 'pipe', 'pipe'] });
   for (const out of [child.stdout, child.stderr]) out.on('data', (d: Buffer) => (output = (output + d.toString()).slice(-8000)));
   // BENCH_SERVER_LOG: keep the server's stderr in that file (e.g. with DEBUG='werift-dtls*').
   if (process.env.BENCH_SERVER_LOG) child.stderr.pipe(createWriteStream(process.env.BENCH_SERVER_LOG));

@@ -21,7 +21,7 @@ function collector(): FanoutViewer & { packets: OutPacket[]; closed: string | nu
 }
 
 test('WHEP fan-out: ready before its viewer, keyframe at once, GOP replay paced and in order, idle close', async (t) => {
-  const h = await startLive({ 'webrtc.fanoutIdleMs': 400 });
+  const h = await startLive({ 'webrtc.fanoutIdleMs': 400, 'webrtc.sessionTimeoutMs': 500 });
   const pub = await RtmpClient.connect('127.0.0.1', h.rtmpPort, 'live');
   t.after(async () => {
     pub.destroy();
@@ -57,8 +57,37 @@ test('WHEP fan-out: ready before its viewer, keyframe at once, GOP replay paced 
   await waitUntil(() => svc.fanoutCount === 0, 'closed after webrtc.fanoutIdleMs without viewers', 3000);
   assert.equal(v.closed, null, 'the viewer that left is not closed again');
 
-  // Prepared for an offer whose viewer never connects: closed the same way.
+  // Prepared for an offer whose viewer never connects: closed once the session could no longer connect.
   svc.prepare('cam1');
   assert.equal(svc.fanoutCount, 1);
   await waitUntil(() => svc.fanoutCount === 0, 'an unused prepared fan-out closes', 3000);
+});
+
+test('WHEP fan-out with fanoutIdleMs 0: waits for the offer\'s viewer, closes when the last viewer leaves', async (t) => {
+  const h = await startLive({ 'webrtc.fanoutIdleMs': 0, 'webrtc.sessionTimeoutMs': 1000 });
+  const pub = await RtmpClient.connect('127.0.0.1', h.rtmpPort, 'live');
+  t.after(async () => {
+    pub.destroy();
+    await h.close();
+  });
+  assert.equal(await pub.publish('secret'), 'NetStream.Publish.Start');
+  pub.send(9, 0, avcConfigBody());
+  pub.send(9, 0, avcFrame(true, 2_000));
+  const svc = h.strom.live.webrtc;
+  await waitUntil(() => (h.strom.live.registry.get('cam1')?.tracks.video !== undefined), 'stream live');
+  await new Promise((resolve) => setTimeout(resolve, 200));
+
+  const f = svc.prepare('cam1');
+  await new Promise((resolve) => setTimeout(resolve, 300)); // ICE and DTLS take a while
+  assert.equal(svc.fanoutCount, 1, 'the fan-out started for the offer waits for its viewer');
+  assert.equal(svc.prepare('cam1'), f, 'the same fan-out is found when the viewer connects');
+  const v = collector();
+  f.add(v);
+  pub.send(9, 40, avcFrame(false, 300));
+  await waitUntil(() => v.packets.some((p) => p.keyStart) && v.packets.filter((p) => p.marker).length >= 2, 'the viewer gets the keyframe and a live frame');
+  f.remove(v);
+  assert.equal(svc.fanoutCount, 0, 'closed with its last viewer');
+
+  svc.prepare('cam1');
+  await waitUntil(() => svc.fanoutCount === 0, 'a prepared fan-out whose viewer never connects closes after webrtc.sessionTimeoutMs', 3000);
 });

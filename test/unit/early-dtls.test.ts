@@ -4,7 +4,7 @@
  * handshake wait for the browser's retransmission). The transport here is a stand-in for werift's
  * RTCDtlsTransport built on werift's own Event class, driven through the states werift goes through;
  * the DTLS answer role is checked on real SDP. The DTLS server without a cookie exchange is tested
- * against real werift peers in test/integration/dtls-no-cookie.test.ts.
+ * against real werift peers in test/integration/webrtc-handshake.test.ts.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';

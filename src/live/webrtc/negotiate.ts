@@ -8,7 +8,7 @@
 import type { FastifyReply } from 'fastify';
 import type { RTCPeerConnection } from 'werift';
 import { fail } from '../../errors.js';
-import { filterCandidates, gathered, pruneCodecs } from './peer-factory.js';
+import { filterCandidates, gathered, pruneCodecs, withoutDefaultStun } from './peer-factory.js';
 import { checkOffer, type WebRtcSession } from './sdp-resource.js';
 import type { Config } from '../../config.js';
 import { keepEarlyDtls } from './early-dtls.js';
@@ -40,6 +40,7 @@ export async function negotiate(pc: RTCPeerConnection, sdp: string, direction: '
     if (/codec/i.test(msg)) throw fail('WEBRTC_UNSUPPORTED_CODEC', 'audio/video', offered(sdp));
     throw fail('WEBRTC_BAD_SDP', msg);
   }
+  withoutDefaultStun(pc, webrtc);
   for (const t of pc.getTransceivers()) {
     pruneCodecs(t, t.kind === 'video' ? preferProfile : undefined);
     if (t.codecs.length === 0) throw fail('WEBRTC_UNSUPPORTED_CODEC', t.kind, offered(sdp));

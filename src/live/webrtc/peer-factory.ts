@@ -39,7 +39,7 @@ export function createPeer(c: WebRtcConfig): RTCPeerConnection {
       video: [useSdesMid(), useAbsSendTime(), ...(c.playoutDelayMaxMs > 0 ? [new RTCRtpHeaderExtensionParameters({ uri: PLAYOUT_DELAY_URI })] : [])],
       audio: [useSdesMid(), useAbsSendTime()],
     },
-    iceServers, // werift's default is a public Google STUN server: never use it implicitly
+    iceServers, // werift's default is a public Google STUN server: never use it implicitly (see withoutDefaultStun)
     icePortRange: [c.udpPortMin, c.udpPortMax],
     iceAdditionalHostAddresses: hosts.length > 0 ? hosts : undefined,
     // Filters the gathered interface addresses to the configured ones (werift keeps all if none match).
@@ -125,6 +125,20 @@ export function iceServerLinks(c: WebRtcConfig): string[] {
     links.push(l);
   }
   return links;
+}
+
+/**
+ * Keep werift's ICE agent from Google's public STUN server. With no STUN server configured, werift's
+ * `Connection` still gathers a server-reflexive candidate from stun.l.google.com:19302 (a DNS
+ * lookup and a binding request per session), and the answer waits for it: one round trip to Google
+ * on every WHEP/WHIP POST, up to 5 s where outbound UDP is filtered, and each viewer announced to a
+ * third party. `webrtc.stunServers` empty means none. Call after setRemoteDescription (which makes
+ * the ICE transports) and before setLocalDescription (which gathers).
+ */
+export function withoutDefaultStun(pc: RTCPeerConnection, c: WebRtcConfig): void {
+  if (c.stunServers.length > 0) return;
+  // werift types `stunServer` as set; it is read as optional when gathering (`if (stunServer)`).
+  for (const t of pc.iceTransports) (t.connection as { stunServer?: unknown }).stunServer = undefined;
 }
 
 /** Resolve once ICE gathering has completed (the answer then carries every candidate: no server-side trickle). */

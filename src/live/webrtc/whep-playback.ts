@@ -30,11 +30,13 @@ import { KeyframeRequests } from './keyframe-requests.js';
 import { NackCache } from './nack-cache.js';
 import type { WebRtcStats } from './webrtc-metrics.js';
 
-/** Loss-repair settings of a fan-out (`webrtc.*`). */
+/** Loss-repair and timing settings of a fan-out (`webrtc.*`). */
 export interface FanoutRepair {
   keyframeRequestWindowMs: number;
   nackCacheMaxPackets: number;
   nackCacheMaxAgeMs: number;
+  /** How long an offer's viewer may take to connect: the fan-out started for it waits that long. */
+  sessionTimeoutMs: number;
 }
 
 /** One packetized RTP payload, shared by every viewer. */
@@ -95,7 +97,7 @@ export class WhepFanout {
     private readonly maxGopBytes: number,
     /** How long the fan-out stays without viewers (`webrtc.fanoutIdleMs`). */
     private readonly idleMs: number,
-    repair: FanoutRepair,
+    private readonly repair: FanoutRepair,
     private readonly stats: WebRtcStats,
     private readonly log: Logger,
     private readonly onClosed: (f: WhepFanout) => void,
@@ -120,7 +122,9 @@ export class WhepFanout {
       close: (reason) => this.close(reason),
     }, { audioCodec: 'opus' });
     this.reader.viewerCount = () => this.viewers.size; // status/API count WHEP viewers, not packetizers
-    this.armIdle(); // started ahead of its first viewer
+    // Started ahead of its first viewer, which may take until its session times out to connect
+    // (even with fanoutIdleMs 0, which only closes the fan-out when its last viewer leaves).
+    this.armIdle(Math.max(this.idleMs, this.repair.sessionTimeoutMs));
   }
 
   /** Payload bytes of the cached GOP (metric). */
@@ -156,13 +160,13 @@ export class WhepFanout {
     this.armIdle();
   }
 
-  private armIdle(): void {
+  private armIdle(ms = this.idleMs): void {
     if (this.viewers.size > 0 || this.closed || this.idle !== null) return;
-    if (this.idleMs === 0) return this.close('no WHEP viewers left');
+    if (ms === 0) return this.close('no WHEP viewers left');
     this.idle = setTimeout(() => {
       this.idle = null;
-      if (this.viewers.size === 0) this.close(`no WHEP viewers for ${this.idleMs} ms`);
-    }, this.idleMs);
+      if (this.viewers.size === 0) this.close(`no WHEP viewers for ${ms} ms`);
+    }, ms);
     this.idle.unref();
   }
 

@@ -1,19 +1,21 @@
 /**
- * Strom's DTLS server skips the HelloVerifyRequest (src/live/webrtc/dtls-no-cookie.ts), tested with
- * real werift peers over loopback UDP: a werift viewer offers as Chromium does (actpass), Strom's
- * own negotiation answers (passive, so Strom is the DTLS server), and the datagrams Strom sends
- * are read off the viewer's ICE connection. Chromium (BoringSSL) against the same server is
- * covered by test/e2e/webrtc-whip-whep.test.ts.
+ * How a WebRTC session connects, with real werift peers over loopback UDP: a werift viewer offers
+ * as Chromium does (actpass), Strom's own negotiation answers (passive, so Strom is the DTLS
+ * server), and the datagrams Strom sends are read off the viewer's ICE connection. Strom's DTLS
+ * server skips the HelloVerifyRequest (src/live/webrtc/dtls-no-cookie.ts) and its ICE agent asks
+ * no STUN server unless one is configured (werift's default is Google's). Chromium (BoringSSL)
+ * against the same server is covered by test/e2e/webrtc-whip-whep.test.ts.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import dns from 'node:dns';
 import type { RTCPeerConnection } from 'werift';
 import { loadConfig } from '../../src/config.js';
-import { createPeer } from '../../src/live/webrtc/peer-factory.js';
+import { createPeer, withoutDefaultStun } from '../../src/live/webrtc/peer-factory.js';
 import { negotiate } from '../../src/live/webrtc/negotiate.js';
 import { WebRtcStats } from '../../src/live/webrtc/webrtc-metrics.js';
 
-const config = loadConfig({ env: {} });
+const defaults = loadConfig({ env: {} });
 
 /** A DTLS handshake record's first message: its type and message_seq (RFC 6347 §4.1, §4.2.2); null for other records. */
 function handshakeOf(buf: Buffer): { type: number; seq: number } | null {
@@ -42,7 +44,7 @@ function connected(pc: RTCPeerConnection): Promise<void> {
  * A werift viewer joins through Strom's negotiation; `tamper` may change the viewer's outgoing
  * datagrams. Resolves once both sides are connected, with the handshake messages Strom sent.
  */
-async function join(t: { after: (fn: () => Promise<void>) => void }, tamper?: (buf: Buffer, send: (b: Buffer) => Promise<void>) => Promise<void>): Promise<Array<{ type: number; seq: number }>> {
+async function join(t: { after: (fn: () => Promise<void>) => void }, tamper?: (buf: Buffer, send: (b: Buffer) => Promise<void>) => Promise<void>, config = defaults): Promise<Array<{ type: number; seq: number }>> {
   const viewer = createPeer(config.webrtc);
   const strom = createPeer(config.webrtc);
   t.after(async () => {
@@ -51,6 +53,7 @@ async function join(t: { after: (fn: () => Promise<void>) => void }, tamper?: (b
   });
   viewer.addTransceiver('video', { direction: 'recvonly' });
   viewer.addTransceiver('audio', { direction: 'recvonly' });
+  withoutDefaultStun(viewer, config.webrtc); // the viewer stands for a browser: only Strom's lookups count
   await viewer.setLocalDescription(await viewer.createOffer());
   const fromStrom: Array<{ type: number; seq: number }> = [];
   const ice = viewer.dtlsTransports[0]!.iceTransport.connection;
@@ -92,4 +95,21 @@ test('a retransmitted ClientHello gets the same flight again and the handshake s
   assert.equal(serverHellos.length, 2, 'flight 4 resent for the copy');
   assert.deepEqual(serverHellos.map((h) => h.seq), [0, 0], 'resent as it was, not renumbered');
   assert.equal(sent.filter((h) => h.type === HELLO_VERIFY_REQUEST).length, 0);
+});
+
+test('no STUN server is asked unless one is configured (werift would ask Google\'s on every session)', async (t) => {
+  const looked: string[] = [];
+  const lookup = dns.promises.lookup;
+  // werift resolves a STUN server's name through node:dns's promises API before its binding request.
+  dns.promises.lookup = ((host: string, ...rest: []) => {
+    looked.push(host);
+    return lookup(host, ...rest);
+  }) as typeof lookup;
+  t.after(() => void (dns.promises.lookup = lookup));
+  await join(t);
+  assert.equal(looked.length, 0, `no STUN lookup with webrtc.stunServers empty (looked up: ${looked.join(', ')})`);
+  // The same lookup is seen when a STUN server is configured: the spy sees what werift resolves.
+  const withStun = loadConfig({ env: {}, flags: { 'webrtc.stunServers': 'stun:stun.strom-test.invalid:3478' } });
+  await join(t, undefined, withStun).catch(() => undefined);
+  assert.ok(looked.includes('stun.strom-test.invalid'), `a configured STUN server is resolved (${looked.join(', ')})`);
 });
