@@ -94,6 +94,19 @@ export async function syntheticPublisher(port: number, key = 'secret'): Promise<
   return c;
 }
 
+/** A Strom with `overrides` and our own client publishing cam1 video only (sequence header sent), both closed after the test. */
+export async function startVideoOnlyLive(t: TestContext, overrides: RawSettings = {}): Promise<{ h: LiveHarness; pub: RtmpClient }> {
+  const h = await startLive(overrides);
+  const pub = await RtmpClient.connect('127.0.0.1', h.rtmpPort, 'live');
+  t.after(async () => {
+    pub.destroy();
+    await h.close();
+  });
+  assert.equal(await pub.publish('secret'), 'NetStream.Publish.Start');
+  pub.send(9, 0, avcConfigBody()); // video only: no audio bridge involved
+  return { h, pub };
+}
+
 /** An HTTP-FLV reader collecting demuxed tags. */
 export interface FlvViewer {
   tags: FlvTag[];

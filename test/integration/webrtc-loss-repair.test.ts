@@ -6,21 +6,13 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { RtmpClient } from '../../src/live/rtmp/rtmp-client.js';
-import { avcConfigBody, avcNaluBody, startLive, waitUntil } from '../helpers/live-fixtures.js';
+import { avcNaluBody, startLive, startVideoOnlyLive, waitUntil } from '../helpers/live-fixtures.js';
 import { weriftPublisher, weriftViewer, type WeriftViewer } from '../helpers/werift-peers.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 test('NACKs: werift resends its last 128 packets, the stream cache older ones, nothing past the cache', async (t) => {
-  const h = await startLive({ 'webrtc.nackCacheMaxPackets': 1024, 'webrtc.nackCacheMaxAgeMs': 10_000 });
-  const pub = await RtmpClient.connect('127.0.0.1', h.rtmpPort, 'live');
-  t.after(async () => {
-    pub.destroy();
-    await h.close();
-  });
-  assert.equal(await pub.publish('secret'), 'NetStream.Publish.Start');
-  pub.send(9, 0, avcConfigBody());
+  const { h, pub } = await startVideoOnlyLive(t, { 'webrtc.nackCacheMaxPackets': 1024, 'webrtc.nackCacheMaxAgeMs': 10_000 });
   pub.send(9, 0, avcNaluBody(true, 300));
   await waitUntil(() => h.strom.live.registry.get('cam1')?.tracks.video !== undefined, 'stream live');
   const v = await weriftViewer(`${h.httpUrl}/live/cam1/whep`);

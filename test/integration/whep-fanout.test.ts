@@ -7,9 +7,8 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { RtmpClient } from '../../src/live/rtmp/rtmp-client.js';
 import type { FanoutViewer, OutPacket } from '../../src/live/webrtc/whep-playback.js';
-import { avcConfigBody, avcNaluBody as avcFrame, startLive, waitUntil } from '../helpers/live-fixtures.js';
+import { avcNaluBody as avcFrame, startVideoOnlyLive, waitUntil } from '../helpers/live-fixtures.js';
 
 function collector(): FanoutViewer & { packets: OutPacket[]; closed: string | null } {
   const c = {
@@ -21,14 +20,7 @@ function collector(): FanoutViewer & { packets: OutPacket[]; closed: string | nu
 }
 
 test('WHEP fan-out: ready before its viewer, keyframe at once, GOP replay paced and in order, idle close', async (t) => {
-  const h = await startLive({ 'webrtc.fanoutIdleMs': 400, 'webrtc.sessionTimeoutMs': 500 });
-  const pub = await RtmpClient.connect('127.0.0.1', h.rtmpPort, 'live');
-  t.after(async () => {
-    pub.destroy();
-    await h.close();
-  });
-  assert.equal(await pub.publish('secret'), 'NetStream.Publish.Start');
-  pub.send(9, 0, avcConfigBody()); // video only: no audio bridge involved
+  const { h, pub } = await startVideoOnlyLive(t, { 'webrtc.fanoutIdleMs': 400, 'webrtc.sessionTimeoutMs': 500 });
   pub.send(9, 0, avcFrame(true, 20_000)); // a keyframe of ~17 RTP packets
   for (let i = 1; i <= 200; i++) pub.send(9, i * 40, avcFrame(false, 300)); // 200 one-packet frames
   const svc = h.strom.live.webrtc;
@@ -64,14 +56,7 @@ test('WHEP fan-out: ready before its viewer, keyframe at once, GOP replay paced 
 });
 
 test('WHEP fan-out with fanoutIdleMs 0: waits for the offer\'s viewer, closes when the last viewer leaves', async (t) => {
-  const h = await startLive({ 'webrtc.fanoutIdleMs': 0, 'webrtc.sessionTimeoutMs': 1000 });
-  const pub = await RtmpClient.connect('127.0.0.1', h.rtmpPort, 'live');
-  t.after(async () => {
-    pub.destroy();
-    await h.close();
-  });
-  assert.equal(await pub.publish('secret'), 'NetStream.Publish.Start');
-  pub.send(9, 0, avcConfigBody());
+  const { h, pub } = await startVideoOnlyLive(t, { 'webrtc.fanoutIdleMs': 0, 'webrtc.sessionTimeoutMs': 1000 });
   pub.send(9, 0, avcFrame(true, 2_000));
   const svc = h.strom.live.webrtc;
   await waitUntil(() => (h.strom.live.registry.get('cam1')?.tracks.video !== undefined), 'stream live');
