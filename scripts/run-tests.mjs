@@ -16,7 +16,7 @@
  *
  * Output is each file's spec report, line by line, prefixed with its worker; a summary follows with
  * the failure details of every file that failed (the spec reporter's "failing tests" section).
- *   STROM_TEST_LANES=1  one worker, every file in turn (e.g. to rule out contention)
+ *   STROM_TEST_LANES=N  N workers (default 2; 1 = every file in turn, e.g. to rule out contention)
  *   node scripts/run-tests.mjs test/e2e/x.test.ts …   only those files
  */
 import { spawn } from 'node:child_process';
@@ -78,7 +78,7 @@ function failureDetails(lines, perTest = 3, max = 16) {
   return out.length > max ? [...out.slice(0, max), `… ${out.length - max} more lines`] : out;
 }
 
-/** Two workers over the test files (see the header); resolves to the files that failed (with details) and the test counts. */
+/** Workers over the test files (see the header); resolves to the files that failed (with details) and the test counts. */
 async function testFiles(browser, rest, workers) {
   const failed = [];
   const counts = { tests: 0, pass: 0, fail: 0 };
@@ -100,6 +100,8 @@ async function testFiles(browser, rest, workers) {
 
 const started = Date.now();
 const only = process.argv.slice(2);
+const LANES = Number(process.env.STROM_TEST_LANES ?? 2);
+if (!Number.isInteger(LANES) || LANES < 1) throw new Error(`STROM_TEST_LANES expects a positive integer, got ${process.env.STROM_TEST_LANES}`);
 
 // Static checks first, side by side: a type error fails fast, before minutes of tests.
 const checks = await Promise.all([
@@ -111,7 +113,7 @@ let summary = 'static checks or build failed';
 if (ok) {
   const e2e = only.length > 0 ? only.filter((f) => f.includes('/e2e/')) : files('test/e2e');
   const rest = only.length > 0 ? only.filter((f) => !f.includes('/e2e/')) : [...files('test/integration'), ...files('test/unit')];
-  const { failed, counts } = await testFiles(e2e, rest, process.env.STROM_TEST_LANES === '1' ? 1 : 2);
+  const { failed, counts } = await testFiles(e2e, rest, LANES);
   const flaky = [];
   const failing = [];
   for (const f of failed) {
