@@ -283,6 +283,7 @@ export const settings: readonly Setting[] = [
   { key: 'health.toolCacheMs', kind: 'duration', default: 30_000, min: 0, doc: 'how long /readyz trusts a successful ffmpeg/ffprobe -version' },
   { key: 'vod.ffmpegPath', kind: 'string', default: 'ffmpeg', doc: 'ffmpeg executable (name on PATH or absolute path)' },
   { key: 'vod.ffprobePath', kind: 'string', default: 'ffprobe', doc: 'ffprobe executable (name on PATH or absolute path)' },
+  { key: 'vod.toolNiceness', kind: 'int', default: 10, min: 0, max: 19, doc: 'niceness added to Strom\'s own for the ffmpeg/ffprobe processes VOD jobs run (transcodes, thumbnails, clips): batch work yields the CPU to live ingest and delivery when both compete; 0 = the same priority as Strom' },
   // --- end observability ---
 ];
 
@@ -384,6 +385,7 @@ export interface Config {
     /** executables (readiness checks them; the runner spawns them) */
     ffmpegPath: string;
     ffprobePath: string;
+    toolNiceness: number;
   };
   jobs: { enabled: boolean; concurrency: number; maxAttempts: number; retryBaseMs: number; leaseMs: number; pollMs: number };
   /** The metadata database: SQLite (default) or a PostgreSQL shared by a cluster. */

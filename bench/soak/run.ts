@@ -4,7 +4,7 @@
  * (RSS and fds flat after the warm-up, event-loop delay p99, no unexpected disconnect, no error
  * line, every upload ready). Writes soak.csv, soak.png, verdict.json and strom.log to `--out`.
  *   npx tsx bench/soak/run.ts [--minutes 60] [--viewers 1000] [--whep 20] [--no-whip]
- *     [--upload-every 120] [--sse 5] [--warmup 300] [--out DIR]
+ *     [--upload-every 120] [--sse 5] [--warmup 300] [--out DIR] [--set key=value …]
  * Exit code 0 when every target is met, 1 otherwise.
  */
 import path from 'node:path';
@@ -26,8 +26,15 @@ const { values: a } = parseArgs({
     'viewer-life': { type: 'string', default: '30-300' },
     ramp: { type: 'string', default: '60' },
     out: { type: 'string' },
+    set: { type: 'string', multiple: true, default: [] },
   },
 });
+/** `--set key=value` (repeatable): extra Strom settings, e.g. to compare a setting's effect. */
+const settings = Object.fromEntries(a.set.map((kv) => {
+  const at = kv.indexOf('=');
+  if (at <= 0) throw new Error(`--set expects key=value, got ${kv}`);
+  return [kv.slice(0, at), kv.slice(at + 1)];
+}));
 const range = (s: string): [number, number] => {
   const [lo, hi] = s.split('-').map(Number);
   return [lo!, hi ?? lo!];
@@ -36,7 +43,7 @@ const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '.
 const outDir = a.out ?? path.join(root, 'bench', 'soak', 'out', new Date().toISOString().replace(/[:.]/g, '-'));
 const started = Date.now();
 const r = await runSoak({
-  root, outDir, minutes: Number(a.minutes), viewers: Number(a.viewers), whep: Number(a.whep), whip: !a['no-whip'],
+  root, outDir, settings, minutes: Number(a.minutes), viewers: Number(a.viewers), whep: Number(a.whep), whip: !a['no-whip'],
   uploadEveryS: Number(a['upload-every']), sse: Number(a.sse), sampleS: Number(a['sample-every']),
   publisherUpS: range(a['publisher-up']), viewerLifeS: range(a['viewer-life']), rampS: Number(a.ramp),
   targets: { warmupS: Number(a.warmup), slopePctPerHour: 5, loopP99Ms: 50 },

@@ -36,6 +36,8 @@ export interface SoakOptions {
   viewerLifeS: [number, number];
   rampS: number;
   outDir: string;
+  /** Extra Strom settings (`--set`). */
+  settings?: Record<string, string>;
   targets: Targets;
   /** Each sample as it is taken. */
   onSample?: (s: Sample) => void;
@@ -69,6 +71,7 @@ export async function runSoak(o: SoakOptions): Promise<SoakResult> {
     'webrtc.udpPortMin': '46000',
     'webrtc.udpPortMax': '46999',
     logLevel: 'warn',
+    ...o.settings,
   });
   const tally = new Tally();
   const stopper = new AbortController();

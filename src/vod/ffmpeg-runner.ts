@@ -6,6 +6,7 @@
  * a damaged file, and the last lines are the ones that explain a failure.
  */
 import { spawn } from 'node:child_process';
+import { getPriority, setPriority } from 'node:os';
 import { fail, isNoSpace, StromError } from '../errors.js';
 
 /** One progress update parsed from ffmpeg's `-progress` output. */
@@ -28,6 +29,8 @@ export interface RunOptions {
   killGraceMs?: number;
   /** Collect stdout as bytes (`stdoutBytes`) instead of text. */
   binaryStdout?: boolean;
+  /** Niceness added to Strom's own for the process (default: `setToolNiceness`'s); 0 = Strom's own priority. */
+  niceness?: number;
 }
 
 /** Outcome of a finished child process. */
@@ -69,6 +72,27 @@ export function setToolPaths(paths: Record<string, string>): void {
   Object.assign(toolPaths, paths);
 }
 
+/** Niceness added to Strom's own for spawned tools unless a run says otherwise (`vod.toolNiceness`). */
+let toolNiceness = 0;
+/** Set the default niceness of spawned tools; set once by VodService from the config. */
+export function setToolNiceness(n: number): void {
+  toolNiceness = n;
+}
+
+/**
+ * Lower a just-spawned tool's CPU priority. Linux keeps a niceness per thread and a new thread
+ * inherits its creator's: ffmpeg's encoder threads start after it has opened its input, well after
+ * this runs, so they all inherit it. A failure (the process already gone) changes nothing.
+ */
+function lowerPriority(pid: number | undefined, niceness: number): void {
+  if (pid === undefined || niceness <= 0) return;
+  try {
+    setPriority(pid, Math.min(19, getPriority() + niceness)); // relative to Strom's own, as nice(1) is
+  } catch {
+    // exited already: its exit is reported through 'close'
+  }
+}
+
 /**
  * Run a tool to completion. Rejects with TRANSCODE_ABORTED when `signal` fires and TRANSCODE_TIMEOUT
  * when `timeoutMs` passes; otherwise resolves with the exit code and output (stdout whole unless
@@ -78,6 +102,7 @@ export function runTool(cmd: string, args: string[], o: RunOptions = {}): Promis
   return new Promise((resolve, reject) => {
     if (o.signal?.aborted) return reject(abortError(o.signal));
     const child = spawn(toolPaths[cmd] ?? cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] }); // configurable path, else PATH
+    lowerPriority(child.pid, o.niceness ?? toolNiceness);
     let stdout = '';
     let stderr = '';
     let pending = '';

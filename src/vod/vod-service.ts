@@ -27,7 +27,7 @@ import { processVideo, type AssetSummary, type VodProgress } from './process-vid
 import { assetPrefix, STORAGE_URI, type BlobStorage } from '../storage/blob-storage.js';
 import { createStorage } from '../storage/create-storage.js';
 import { sweepStaging } from '../storage/staging-sweep.js';
-import { setToolPaths } from './ffmpeg-runner.js';
+import { setToolNiceness, setToolPaths } from './ffmpeg-runner.js';
 
 /** Job kind of a transcode. */
 export const TRANSCODE = 'transcode';
@@ -67,6 +67,7 @@ export class VodService {
     this.tmpDir = path.join(o.config.dataDir, 'tmp');
     this.storage = o.storage ?? createStorage(o.config);
     setToolPaths({ ffmpeg: o.config.vod.ffmpegPath, ffprobe: o.config.vod.ffprobePath });
+    setToolNiceness(o.config.vod.toolNiceness);
     this.pool = new WorkerPool({
       jobs: o.store.jobs,
       log: o.log,

@@ -161,7 +161,8 @@ export class SlateRenderer implements SlateSource {
     await this.slot();
     const started = performance.now();
     try {
-      const r = await runTool('ffmpeg', slateArgs(p, image), { binaryStdout: true, timeoutMs: RENDER_TIMEOUT_MS });
+      // A live stream waits for its slate: Strom's own priority, not the VOD jobs' lower one.
+      const r = await runTool('ffmpeg', slateArgs(p, image), { binaryStdout: true, timeoutMs: RENDER_TIMEOUT_MS, niceness: 0 });
       if (r.code !== 0 || r.stdoutBytes === undefined) throw fail('LIVE_SLATE_FAILED', `ffmpeg exited with ${r.code ?? 'a signal'}: ${r.stderr.trim().split('\n').at(-1) ?? ''}`);
       const units: MediaUnit[] = [];
       const demuxer = new TsDemuxer({ unit: (u) => units.push(u) });
