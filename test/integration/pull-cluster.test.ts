@@ -56,7 +56,10 @@ test('one node pulls each source: on-demand viewers on two nodes share one conne
   for (const n of [n1, n2]) await n.strom.control.store.liveStreams.create({ id: 'gone', source: `rtmp://127.0.0.1:${port}/live/cam1`, sourceOnDemand: false });
   await Promise.all([n1.strom.pull.changed('gone'), n2.strom.pull.changed('gone')]);
   await waitUntil(() => origin.strom.live.status('cam1').viewers.total === 1, 'the always-on source is pulled', 8000);
-  const puller = [n1, n2].find((n) => n.strom.live.registry.active('gone')?.publisher?.relayFrom === undefined && n.strom.live.registry.active('gone') !== null)!;
+  // The origin counts the connection as soon as it plays; the puller's stream is live at its first keyframe.
+  const pulling = () => [n1, n2].find((n) => n.strom.live.registry.active('gone')?.publisher?.relayFrom === undefined && n.strom.live.registry.active('gone') !== null);
+  await waitUntil(() => pulling() !== undefined, 'a node has the always-on source live', 8000);
+  const puller = pulling()!;
   const bystander = puller === n1 ? n2 : n1;
   for (const n of [n1, n2]) await n.strom.control.store.liveStreams.update('gone', { source: null }); // one shared database in production
   await bystander.strom.pull.changed('gone'); // what the bystander's API does on PATCH
