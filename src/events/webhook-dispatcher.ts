@@ -262,6 +262,9 @@ export class WebhookDispatcher {
       if (this.stopped) return void (await outbox.release(rows)); // stop() began meanwhile
       if (rows.length > 0) {
         const hooks = new Map((await this.o.store.webhooks.list()).map((w) => [w.id, w]));
+        // stop() may have begun during that read, and given up waiting for this poll: nothing may
+        // be sent once it has, or a delivery goes out from a stopped node and again from the next.
+        if (this.stopped) return void (await outbox.release(rows));
         for (const row of rows) this.send(row, hooks.get(row.webhook_id));
       }
       this.outage.ok();

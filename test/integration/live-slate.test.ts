@@ -31,7 +31,8 @@ function videoConfigs(tags: readonly FlvTag[]): string[] {
 }
 
 test('publisher leaves → viewers get the slate, the publisher returns → its picture, leaves again → the stream ends after the window', async (t) => {
-  const h = await startLive({ 'live.reconnectWindowS': '3', 'llhls.partTargetMs': '200', 'llhls.segmentTargetMs': '1000' });
+  // 6 s: the encoder must be back within it, and the checks below plus an ffmpeg start take 2–3 s on a loaded machine.
+  const h = await startLive({ 'live.reconnectWindowS': '6', 'llhls.partTargetMs': '200', 'llhls.segmentTargetMs': '1000' });
   const reg = h.strom.live.registry;
   let enc = ffmpegPublish(h.rtmpPort, 'secret', 40);
   t.after(async () => {
@@ -52,10 +53,10 @@ test('publisher leaves → viewers get the slate, the publisher returns → its 
   const configsBefore = videoConfigs(viewer.tags).length;
   enc.child.kill('SIGKILL');
   const ev = await within(interrupted, 'publish.interrupted', 5_000);
-  assert.deepEqual({ sessionId: ev.sessionId, window: ev.reconnectWindowS }, { sessionId: firstSession, window: 3 });
+  assert.deepEqual({ sessionId: ev.sessionId, window: ev.reconnectWindowS }, { sessionId: firstSession, window: 6 });
   const st = reg.status('cam1');
   assert.equal(st.state, 'active');
-  assert.ok(st.slate !== null && Date.parse(st.slate.until) - Date.parse(st.slate.since) === 3000, JSON.stringify(st.slate));
+  assert.ok(st.slate !== null && Date.parse(st.slate.until) - Date.parse(st.slate.since) === 6000, JSON.stringify(st.slate));
   await waitUntil(() => framesAfterConfig(viewer.tags, configsBefore).length >= 25, 'a second of slate frames', 8_000);
   const slate = framesAfterConfig(viewer.tags, configsBefore);
   assert.equal(slate[0]!.key, true, 'the slate starts with a keyframe');
@@ -80,20 +81,20 @@ test('publisher leaves → viewers get the slate, the publisher returns → its 
   enc = ffmpegPublish(h.rtmpPort, 'secret', 40);
   const back = await within(resumed, 'publish.resumed', 30_000);
   assert.equal(back.previousSessionId, firstSession);
-  assert.ok(back.afterMs > 0 && back.afterMs < 3000, `${back.afterMs} ms`);
+  assert.ok(back.afterMs > 0 && back.afterMs < 6000, `${back.afterMs} ms`);
   const secondSession = back.sessionId;
   assert.equal(reg.status('cam1').publisher?.sessionId, secondSession);
   assert.equal(reg.status('cam1').slate, null);
   await waitUntil(() => videoFrames(viewer.tags).length >= framesAtReturn + 50, 'the returned encoder\'s frames', 8_000);
   assert.equal(videoConfigs(viewer.tags).length, configsBefore + 2, 'the encoder\'s configuration again');
 
-  // It leaves for good: slate for the 3 s window, then the stream ends with one publish.stop.
+  // It leaves for good: slate for the 6 s window, then the stream ends with one publish.stop.
   const stop = reg.events.next('publish.stop');
   const left = Date.now();
   enc.child.kill('SIGKILL');
   await within(reg.events.next('publish.interrupted'), 'second interruption', 5_000);
-  const stopped = await within(stop, 'publish.stop after the window', 8_000);
-  assert.ok(Date.now() - left >= 2900, `ended after the window (${Date.now() - left} ms)`);
+  const stopped = await within(stop, 'publish.stop after the window', 11_000);
+  assert.ok(Date.now() - left >= 5900, `ended after the window (${Date.now() - left} ms)`);
   assert.equal(stopped.sessionId, secondSession);
   assert.match(stopped.reason, /reconnect window/);
   await within(viewer.ended, 'the viewer is ended with the stream', 5_000);
