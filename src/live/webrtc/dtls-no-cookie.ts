@@ -52,7 +52,7 @@ export function clientHelloHasCookie(body: Buffer): boolean {
 }
 
 /** A cookieless ClientHello body with `cookie` written in. */
-export function withCookie(body: Buffer, cookie: Buffer): Buffer {
+function withCookie(body: Buffer, cookie: Buffer): Buffer {
   const at = cookieOffset(body);
   return Buffer.concat([body.subarray(0, at), Buffer.from([cookie.length]), cookie, body.subarray(at + 1)]);
 }
