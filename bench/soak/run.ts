@@ -4,7 +4,9 @@
  * (RSS and fds flat after the warm-up, event-loop delay p99, no unexpected disconnect, no error
  * line, every upload ready). Writes soak.csv, soak.png, verdict.json and strom.log to `--out`.
  *   npx tsx bench/soak/run.ts [--minutes 60] [--viewers 1000] [--whep 20] [--no-whip]
- *     [--upload-every 120] [--sse 5] [--warmup 300] [--out DIR] [--set key=value …]
+ *     [--upload-every 120] [--sse 5] [--warmup 300] [--out DIR] [--set key=value …] [--clients-nice 10]
+ * The load generator runs `--clients-nice` below Strom's priority (0: same priority), so on a
+ * 2-core machine the figures are Strom's own, as on a server that does not host its viewers.
  * Exit code 0 when every target is met, 1 otherwise.
  */
 import path from 'node:path';
@@ -27,6 +29,7 @@ const { values: a } = parseArgs({
     ramp: { type: 'string', default: '60' },
     out: { type: 'string' },
     set: { type: 'string', multiple: true, default: [] },
+    'clients-nice': { type: 'string', default: '10' },
   },
 });
 /** `--set key=value` (repeatable): extra Strom settings, e.g. to compare a setting's effect. */
@@ -43,7 +46,7 @@ const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '.
 const outDir = a.out ?? path.join(root, 'bench', 'soak', 'out', new Date().toISOString().replace(/[:.]/g, '-'));
 const started = Date.now();
 const r = await runSoak({
-  root, outDir, settings, minutes: Number(a.minutes), viewers: Number(a.viewers), whep: Number(a.whep), whip: !a['no-whip'],
+  root, outDir, settings, clientsNice: Number(a['clients-nice']), minutes: Number(a.minutes), viewers: Number(a.viewers), whep: Number(a.whep), whip: !a['no-whip'],
   uploadEveryS: Number(a['upload-every']), sse: Number(a.sse), sampleS: Number(a['sample-every']),
   publisherUpS: range(a['publisher-up']), viewerLifeS: range(a['viewer-life']), rampS: Number(a.ramp),
   targets: { warmupS: Number(a.warmup), slopePctPerHour: 5, loopP99Ms: 50 },

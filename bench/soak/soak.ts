@@ -14,6 +14,7 @@ import { ensureDist } from '../../test/helpers/strom-process.js';
 import { httpFlv, llDash, llHls, whep, wsFlv, type Viewer } from './live-viewers.js';
 import { pause, rtmpPublisher, viewerPool, whipPublisher } from './live-load.js';
 import { plotPng } from './plot.js';
+import { reniceSelf } from './nice.js';
 import { Sampler, type Sample } from './sampler.js';
 import { startSoakServer } from './server.js';
 import { Tally, type Protocol } from './tally.js';
@@ -38,6 +39,12 @@ export interface SoakOptions {
   outDir: string;
   /** Extra Strom settings (`--set`). */
   settings?: Record<string, string>;
+  /**
+   * Niceness of the load generator (this process, its publishers and browsers), 0 to leave it
+   * alone. Strom keeps its own: the figures are Strom's, not the 2-core machine's contention
+   * between the server and the thousand clients it is given.
+   */
+  clientsNice?: number;
   targets: Targets;
   /** Each sample as it is taken. */
   onSample?: (s: Sample) => void;
@@ -73,6 +80,7 @@ export async function runSoak(o: SoakOptions): Promise<SoakResult> {
     logLevel: 'warn',
     ...o.settings,
   });
+  if (o.clientsNice) reniceSelf(o.clientsNice);
   const tally = new Tally();
   const stopper = new AbortController();
   const stop = stopper.signal;
