@@ -130,6 +130,7 @@ export const catalog = {
   WEBRTC_SESSION_NOT_FOUND: spec(404, (id: string) => `WebRTC session ${show(id)} not found`),
   WEBRTC_ICE_RESTART: spec(422, (id: string) => `session ${show(id)} does not support ICE restart; DELETE it and POST a new offer`),
   WEBRTC_OVERLOADED: spec(503, (limit: number) => `${limit} WebRTC sessions are already open (webrtc.maxSessions)`),
+  WEBRTC_NO_CANDIDATE: spec(503, (min: number, max: number) => `no ICE candidate to answer with: every UDP port in ${min}-${max} is taken (webrtc.udpPortMin/udpPortMax) or no webrtc.hostAddresses address can be bound`),
   RTMP_PROTOCOL: spec(400, (why: string) => `RTMP protocol error: ${why}`),
   SRT_CONNECT_FAILED: spec(502, (target: string, why: string) => `SRT connection to ${show(target)} failed: ${why}`),
   RTP_INVALID: spec(400, (why: string) => `bad RTP/RTCP packet: ${why}`),

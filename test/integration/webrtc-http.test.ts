@@ -7,6 +7,7 @@
  * texts; no media flows here (the e2e test does that).
  */
 import { test } from 'node:test';
+import dgram from 'node:dgram';
 import { readdirSync } from 'node:fs';
 import assert from 'node:assert/strict';
 import { loadApiSecret, signApiToken } from '../../src/auth/api-auth.js';
@@ -229,4 +230,28 @@ test('WHIP ?backup=1 while an RTMP primary is live: accepted as standby, also un
   assert.notEqual(st.publisher?.sessionId, st.standby?.sessionId);
   const again = await post(h, '/whip?backup=1', offer({ ufrag: 'EfGh' }), { 'Content-Type': 'application/sdp', Authorization: 'Bearer secret' });
   assert.equal(again.status, 409, 'the standby slot is taken');
+});
+
+test('no free UDP port for ICE → 503 WEBRTC_NO_CANDIDATE with Retry-After, not an answer that can never connect', async (t) => {
+  const port = 47_000 + Math.floor(Math.random() * 2000);
+  const taken = await Promise.all([port, port + 1].map((p) => new Promise<dgram.Socket>((resolve, reject) => {
+    const s = dgram.createSocket('udp4');
+    s.once('error', reject);
+    s.bind(p, '127.0.0.1', () => resolve(s));
+  })));
+  const h = await startLive({ 'webrtc.udpPortMin': port, 'webrtc.udpPortMax': port + 1 });
+  t.after(async () => {
+    for (const s of taken) await new Promise<void>((r) => s.close(() => r()));
+    await h.close();
+  });
+  const refused = await whip(h, offer());
+  assert.equal(refused.status, 503);
+  assert.equal(refused.headers.get('retry-after'), '5');
+  assert.equal(await code(refused), 'WEBRTC_NO_CANDIDATE');
+  assert.equal(h.strom.live.webrtc.table.sessions.size, 0, 'the refused session is not kept');
+  assert.equal(h.strom.live.status('cam1').state, 'idle', 'nothing published');
+  await new Promise<void>((r) => taken.pop()!.close(() => r()));
+  const accepted = await whip(h, offer());
+  assert.equal(accepted.status, 201, 'a port is free again');
+  assert.match(await accepted.text(), new RegExp(`^a=candidate:.* ${port + 1} typ host`, 'm'));
 });

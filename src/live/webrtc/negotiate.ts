@@ -2,12 +2,12 @@
  * SDP offer/answer for WHIP and WHEP (RFC 9725 §4.2, RFC 8829 JSEP as werift implements it): a
  * sanity check of the offer, werift's negotiation, pruning to the codecs Strom carries (400 for a
  * broken offer, 422 when nothing is left), Strom as the DTLS server, waiting for ICE gathering so
- * the answer carries every candidate, filtering advertised host candidates, and the 201 response
- * with its headers.
+ * the answer carries every candidate (503 when there is none to offer), filtering advertised host
+ * candidates, and the 201 response with its headers.
  */
 import type { FastifyReply } from 'fastify';
 import type { RTCPeerConnection } from 'werift';
-import { fail } from '../../errors.js';
+import { fail, failWith } from '../../errors.js';
 import { filterCandidates, gathered, pruneCodecs, withoutDefaultStun } from './peer-factory.js';
 import { checkOffer, type WebRtcSession } from './sdp-resource.js';
 import type { Config } from '../../config.js';
@@ -51,7 +51,11 @@ export async function negotiate(pc: RTCPeerConnection, sdp: string, direction: '
   await pc.setLocalDescription({ type: 'answer', sdp: dtlsServerRole(sdp, answer.sdp) });
   keepEarlyDtls(pc, (n) => (stats.earlyDtlsPackets += n));
   await gathered(pc, 5000);
-  return filterCandidates(pc.localDescription!.sdp, webrtc);
+  const answerSdp = filterCandidates(pc.localDescription!.sdp, webrtc);
+  // werift answers without candidates when it could bind no socket (the port range is full): such
+  // an answer can never connect, so the client gets a 503 to retry instead of a silent 15 s wait.
+  if (!/^a=candidate:/m.test(answerSdp)) throw failWith('WEBRTC_NO_CANDIDATE', { 'Retry-After': '5' }, webrtc.udpPortMin, webrtc.udpPortMax);
+  return answerSdp;
 }
 
 /** Send the 201 for a new session. */
