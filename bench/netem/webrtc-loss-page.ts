@@ -1,7 +1,8 @@
 /**
  * The page side of bench/netem/webrtc-loss.ts (needs BARCODE_JS before it): `publish(base)` sends
  * a barcode canvas and a tone over WHIP, `play(url, barcode)` watches over WHEP and records
- * glass-to-glass samples and when each frame was presented, `snapshot()` returns the getStats counters the bench differences. Offers
+ * glass-to-glass samples and when each frame was presented, `snapshot()` returns the getStats counters the bench differences
+ * (`pubSnapshot()` those of the publisher). Offers
  * go without candidates so Strom reaches the pages only through the relay (as behind a NAT).
  */
 
@@ -19,6 +20,29 @@ export interface Snapshot {
   /** Wall-clock times (ms) of the last presented frames (≤ 4,000), for the longest gap between two. */
   presented: number[];
   states: string[];
+}
+
+/** Cumulative counters of the WHIP publisher page (outbound video) at one instant. */
+export interface PublisherSnapshot {
+  at: number;
+  framesEncoded: number;
+  keyFramesEncoded: number;
+  retransmittedPacketsSent: number;
+  packetsSent: number;
+  nackCount: number;
+  pliCount: number;
+  /** Why the encoder runs below its configured quality: bandwidth, cpu, other or none. */
+  qualityLimitationReason: string;
+  targetBitrate: number;
+  frameWidth: number;
+  /** From Strom's last receiver report (remote-inbound-rtp): loss fraction 0–1, cumulative loss, RTT s. */
+  reportedFractionLost: number;
+  reportedPacketsLost: number;
+  roundTripTime: number;
+  /** The same report's loss fraction for the audio stream. */
+  reportedAudioFractionLost: number;
+  /** The RTX SSRC when retransmissions go as RTX (RFC 4588), else 0. */
+  rtxSsrc: number;
 }
 
 /** Page script defining publish, play and snapshot on window. */
@@ -54,6 +78,15 @@ window.play = async (url, barcode) => {
   const onFrame = () => { window.presented.push(Date.now()); if (window.presented.length > 4000) window.presented.shift(); if (barcode) { dctx.drawImage(v, 0, 0, 320, 240); const t0 = read(dctx); if (t0 !== null) window.samples.push(Date.now() - t0); } v.requestVideoFrameCallback(onFrame); };
   v.requestVideoFrameCallback(onFrame);
   await post(pc, url, {});
+};
+window.pubSnapshot = async () => {
+  const o = { at: Date.now(), framesEncoded: 0, keyFramesEncoded: 0, retransmittedPacketsSent: 0, packetsSent: 0, nackCount: 0, pliCount: 0, qualityLimitationReason: '', targetBitrate: 0, frameWidth: 0, reportedFractionLost: 0, reportedPacketsLost: 0, roundTripTime: 0, rtxSsrc: 0, reportedAudioFractionLost: 0 };
+  (await window.__pub.getStats()).forEach((s) => {
+    if (s.type === 'remote-inbound-rtp' && s.kind === 'audio') o.reportedAudioFractionLost = s.fractionLost || 0;
+    if (s.type === 'remote-inbound-rtp' && s.kind === 'video') Object.assign(o, { reportedFractionLost: s.fractionLost || 0, reportedPacketsLost: s.packetsLost || 0, roundTripTime: s.roundTripTime || 0 });
+    if (s.type === 'outbound-rtp' && s.kind === 'video') Object.assign(o, { rtxSsrc: s.rtxSsrc || 0, framesEncoded: s.framesEncoded || 0, keyFramesEncoded: s.keyFramesEncoded || 0, retransmittedPacketsSent: s.retransmittedPacketsSent || 0, packetsSent: s.packetsSent || 0, nackCount: s.nackCount || 0, pliCount: s.pliCount || 0, qualityLimitationReason: s.qualityLimitationReason || '', targetBitrate: s.targetBitrate || 0, frameWidth: s.frameWidth || 0 });
+  });
+  return o;
 };
 window.snapshot = async () => {
   const o = { at: Date.now(), framesDecoded: 0, freezeCount: 0, totalFreezesDuration: 0, nackCount: 0, pliCount: 0, concealedSamples: 0, totalSamplesReceived: 0, samples: window.samples.slice(), presented: window.presented.slice(), states: window.states.slice() };

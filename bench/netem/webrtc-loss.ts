@@ -10,9 +10,13 @@
  * received samples, NACKs and PLIs sent; for whip also glass-to-glass latency p50 (the barcode of
  * bench/live/webrtc-g2g.ts; both pages share one clock). Measures and prints; asserts nothing.
  *   npx tsx bench/netem/webrtc-loss.ts [--seconds 20] [--settle 5] [--only rtmp|whip] [--loss 0,1,5,10,5b]
- *     [--set key=value ...] [--variant name:key=value,key=value ...]
+ *     [--set key=value ...] [--variant name:key=value,key=value ...] [--repeat 1]
  * `--set` applies to every run; each `--variant` (default one, "base", with no settings) runs every
- * case with its settings, so before/after of a setting compare in one run.
+ * case with its settings, so before/after of a setting compare in one run. `--repeat N` runs the
+ * whole set N times (variants interleaved, so drift in the machine's load hits them alike) and adds
+ * a pooled table: freezes and frozen time summed over the runs, the longest freeze of any run, the
+ * median of the runs' glass-to-glass p50s. A single 15 s run at 5 % loss holds 1–3 freezes: one
+ * run per case decides nothing.
  */
 import { loadavg } from 'node:os';
 import { parseArgs } from 'node:util';
@@ -23,12 +27,13 @@ import { launchWebRtcBrowser } from '../../test/helpers/webrtc.js';
 import { cleanups, runBench, servePage } from '../live/cleanup-stack.js';
 import { BARCODE_JS } from '../live/g2g-barcode.js';
 import { burstLoss, type Impairment } from './model.js';
-import { pageScript, type Snapshot } from './webrtc-loss-page.js';
+import { pageScript, type PublisherSnapshot, type Snapshot } from './webrtc-loss-page.js';
 
 const { values } = parseArgs({
   options: {
     seconds: { type: 'string', default: '20' }, settle: { type: 'string', default: '5' }, only: { type: 'string' },
     loss: { type: 'string', default: '0,1,5,10,5b' }, set: { type: 'string', multiple: true, default: [] }, variant: { type: 'string', multiple: true, default: [] },
+    repeat: { type: 'string', default: '1' },
   },
 });
 const SECONDS = Number(values.seconds);
@@ -45,7 +50,13 @@ const cases = values.loss.split(',').map((c) => {
 });
 const paths = (values.only ? [values.only] : ['rtmp', 'whip']) as ('rtmp' | 'whip')[];
 
-interface Row { variant: string; path: string; loss: string; freezes: number; frozenShare: number; longestGapMs: number; fps: number; concealed: number; nack: number; pli: number; g2gP50: number | null; relayDropped: number; states: string }
+interface Row {
+  variant: string; path: string; loss: string; freezes: number; frozenShare: number; longestGapMs: number; fps: number; concealed: number; nack: number; pli: number; g2gP50: number | null; relayDropped: number; states: string;
+  /** whip: the publisher's side (frames encoded per second, its target bitrate and why it is limited, NACKs/PLIs it got, packets it resent). */
+  publisher?: { fps: number; keyframes: number; kbps: number; limit: string; nacks: number; plis: number; resent: number; width: number; reportedLoss: number; reportedAudioLoss: number; reportedLost: number; rttMs: number; rtx: boolean };
+  /** whip: Strom's ingest over the measured time (gaps repaired/lost, frames dropped, NACK requests, PLIs sent). */
+  ingest?: { repaired: number; lost: number; framesDropped: number; nackRequests: number; plis: number };
+}
 
 async function pageOn(browser: Browser, origin: string): Promise<Page> {
   const page = await browser.newPage();
@@ -65,6 +76,7 @@ function longestGap(presented: number[], from: number, to: number): number {
   return Math.max(longest, to - last);
 }
 const snap = (p: Page) => p.evaluate(() => (window as unknown as { snapshot: () => Promise<Snapshot> }).snapshot());
+const pubSnap = (p: Page) => p.evaluate(() => (window as unknown as { pubSnapshot: () => Promise<PublisherSnapshot> }).pubSnapshot());
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const pct = (xs: number[], p: number) => (xs.length === 0 ? null : [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.ceil((p / 100) * xs.length) - 1)]!);
 
@@ -73,6 +85,7 @@ async function runCase(browser: Browser, origin: string, variant: (typeof varian
   const mark = cleanups.length;
   try {
     const { relay, settings } = await relayedWebRtc(c.imp, c.imp, 20, 7);
+    let pub: Page | null = null;
     cleanups.push(() => relay.close());
     const h = await startLive({ ...settings, 'webrtc.sessionTimeoutMs': '30s', ...variant.settings });
     cleanups.push(() => h.close());
@@ -80,8 +93,9 @@ async function runCase(browser: Browser, origin: string, variant: (typeof varian
       const pub = ffmpegPublish(h.rtmpPort, 'secret', SETTLE + SECONDS + 40, ['-b:v', '800k']);
       cleanups.push(() => pub.child.kill('SIGKILL'));
     } else {
-      const pub = await pageOn(browser, origin);
-      cleanups.push(() => pub.close());
+      pub = await pageOn(browser, origin);
+      const page = pub;
+      cleanups.push(() => page.close());
       await pub.evaluate((u) => (window as unknown as { publish: (u: string) => Promise<void> }).publish(u), h.httpUrl);
     }
     for (let i = 0; i < 200 && h.strom.live.status('cam1').video === null; i++) await sleep(100);
@@ -90,9 +104,15 @@ async function runCase(browser: Browser, origin: string, variant: (typeof varian
     cleanups.push(() => viewer.close());
     await viewer.evaluate(([u, barcode]) => (window as unknown as { play: (u: string, b: boolean) => Promise<void> }).play(u, barcode), [`${h.httpUrl}/live/cam1/whep`, path === 'whip'] as const);
     await sleep(SETTLE * 1000);
+    const st = h.strom.live.webrtc.metrics.stats;
+    const ingestAt = () => ({ repaired: st.ingestGapsRepaired, lost: st.ingestPacketsLost, framesDropped: st.framesDropped, nackRequests: st.ingestNackRequests, plis: st.plisSent });
+    const i0 = ingestAt();
+    const p0 = pub ? await pubSnap(pub) : null;
     const a = await snap(viewer);
     await sleep(SECONDS * 1000);
     const b = await snap(viewer);
+    const p1 = pub ? await pubSnap(pub) : null;
+    const i1 = ingestAt();
     const secs = (b.at - a.at) / 1000;
     const samples = b.samples.slice(a.samples.length);
     return {
@@ -106,6 +126,14 @@ async function runCase(browser: Browser, origin: string, variant: (typeof varian
       g2gP50: path === 'whip' ? pct(samples, 50) : null,
       relayDropped: relay.stats.down.dropped + relay.stats.up.dropped,
       states: b.states.join('→'),
+      ...(p0 && p1 ? {
+        publisher: {
+          fps: (p1.framesEncoded - p0.framesEncoded) / ((p1.at - p0.at) / 1000), keyframes: p1.keyFramesEncoded - p0.keyFramesEncoded, kbps: Math.round(p1.targetBitrate / 1000),
+          limit: p1.qualityLimitationReason, nacks: p1.nackCount - p0.nackCount, plis: p1.pliCount - p0.pliCount, resent: p1.retransmittedPacketsSent - p0.retransmittedPacketsSent, width: p1.frameWidth,
+          reportedLoss: p1.reportedFractionLost, reportedAudioLoss: p1.reportedAudioFractionLost, reportedLost: p1.reportedPacketsLost - p0.reportedPacketsLost, rttMs: Math.round(p1.roundTripTime * 1000), rtx: p1.rtxSsrc !== 0,
+        },
+        ingest: { repaired: i1.repaired - i0.repaired, lost: i1.lost - i0.lost, framesDropped: i1.framesDropped - i0.framesDropped, nackRequests: i1.nackRequests - i0.nackRequests, plis: i1.plis - i0.plis },
+      } : {}),
     };
   } finally {
     for (const f of cleanups.splice(mark).reverse()) await Promise.resolve(f()).catch(() => undefined);
@@ -118,12 +146,14 @@ async function main(): Promise<void> {
   const browser = await launchWebRtcBrowser();
   cleanups.push(() => browser.close());
   const rows: Row[] = [];
-  for (const v of variants) {
-    for (const p of paths) {
-      for (const c of cases) {
-        const row = await runCase(browser, origin, v, p, c);
-        console.log(JSON.stringify(row));
-        rows.push(row);
+  for (let run = 0; run < Number(values.repeat); run++) {
+    for (const v of variants) {
+      for (const p of paths) {
+        for (const c of cases) {
+          const row = await runCase(browser, origin, v, p, c);
+          console.log(JSON.stringify(row));
+          rows.push(row);
+        }
       }
     }
   }
@@ -133,6 +163,23 @@ async function main(): Promise<void> {
   console.log('|---|---|---|---|---|---|---|---|---|---|---|---|---|');
   for (const r of rows) {
     console.log(`| ${r.variant} | ${r.path} | ${r.loss} | ${r.freezes} | ${f(r.frozenShare * 100)} % | ${r.longestGapMs} | ${f(r.fps)} | ${f(r.concealed * 100)} % | ${r.nack} | ${r.pli} | ${f(r.g2gP50, 0)} | ${r.relayDropped} | ${r.states} |`);
+  }
+  if (Number(values.repeat) > 1) printPooled(rows, f);
+}
+
+/** One line per variant, path and loss over every run (runs are equally long, so shares average). */
+function printPooled(rows: Row[], f: (x: number | null, d?: number) => string): void {
+  const groups = new Map<string, Row[]>();
+  for (const r of rows) groups.set(`${r.variant}|${r.path}|${r.loss}`, [...(groups.get(`${r.variant}|${r.path}|${r.loss}`) ?? []), r]);
+  const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
+  console.log(`\npooled over ${values.repeat} runs per case:`);
+  console.log('| variant | path | loss each way | runs | freezes | time frozen (each run) | longest freeze ms | frames/s | audio concealed | g2g p50 ms (median) |');
+  console.log('|---|---|---|---|---|---|---|---|---|---|');
+  for (const [key, rs] of groups) {
+    const [variant, path, loss] = key.split('|');
+    const each = rs.map((r) => f(r.frozenShare * 100)).join(' / ');
+    const g2g = pct(rs.map((r) => r.g2gP50).filter((x): x is number => x !== null), 50);
+    console.log(`| ${variant} | ${path} | ${loss} | ${rs.length} | ${rs.reduce((a, r) => a + r.freezes, 0)} | ${f(mean(rs.map((r) => r.frozenShare)) * 100)} % (${each}) | ${Math.max(...rs.map((r) => r.longestGapMs))} | ${f(mean(rs.map((r) => r.fps)))} | ${f(mean(rs.map((r) => r.concealed)) * 100)} % | ${f(g2g, 0)} |`);
   }
 }
 

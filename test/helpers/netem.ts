@@ -32,13 +32,16 @@ async function rangeFree(host: string, min: number, max: number): Promise<boolea
   }
 }
 
-/** Start the relay over `ports` ports (both directions impaired alike unless `down` is given). */
-export async function relayedWebRtc(up: Impairment, down: Impairment = up, ports = 20, seed = 1): Promise<RelayedWebRtc> {
+/**
+ * Start the relay over `ports` ports (both directions impaired alike unless `down` is given);
+ * `droppable` picks the datagrams the loss may hit (default: all).
+ */
+export async function relayedWebRtc(up: Impairment, down: Impairment = up, ports = 20, seed = 1, droppable?: (datagram: Buffer) => boolean): Promise<RelayedWebRtc> {
   for (let attempt = 0; attempt < 20; attempt++) {
     const min = 41_000 + Math.floor(Math.random() * 4000);
     const max = min + ports - 1;
     if (!(await rangeFree('127.0.0.1', min, max))) continue;
-    const relay = await startUdpPortRange({ listenHost: '127.0.0.2', targetHost: '127.0.0.1', portMin: min, portMax: max, up, down, seed }).catch(() => null);
+    const relay = await startUdpPortRange({ listenHost: '127.0.0.2', targetHost: '127.0.0.1', portMin: min, portMax: max, up, down, seed, droppable }).catch(() => null);
     if (relay === null) continue;
     return {
       relay,

@@ -1,13 +1,17 @@
 /**
  * The loss-repair components of the WHEP fan-out: keyframe-request coalescing (a PLI storm from 50
  * viewers → one request upstream per GOP; a publisher that cannot be asked is never asked) and the
- * shared NACK cache (bounded by packets and age, found by fan-out sequence number).
+ * shared NACK cache (bounded by packets and age, found by fan-out sequence number); and on the WHIP
+ * side the NACK requester (one retry per round trip, RTT from first tries only) and the reorder
+ * buffer's per-gap wait.
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { KeyframeRequests } from '../../src/live/webrtc/keyframe-requests.js';
 import type { KeyframeCounts } from '../../src/live/webrtc/webrtc-metrics.js';
 import { NackCache } from '../../src/live/webrtc/nack-cache.js';
+import { NackRequester } from '../../src/live/webrtc/nack-requester.js';
+import { ReorderBuffer } from '../../src/live/rtp/reorder-buffer.js';
 import type { OutPacket } from '../../src/live/webrtc/whep-playback.js';
 
 function clock(): { now: () => number; advance(ms: number): void } {
@@ -73,4 +77,74 @@ test('NACK cache: finds packets by fan-out sequence number within its packet and
   cache.push(pkt(1000));
   assert.equal(cache.get(999), undefined, 'older than maxAgeMs');
   assert.equal(cache.get(1000)?.seq, 1000);
+});
+
+test('NACK requester: asks at once, again one round trip later, never after the repair wait; RTT from first tries only', () => {
+  const c = clock();
+  const sent: number[][] = [];
+  let giveUp = 300;
+  const r = new NackRequester((seqs) => sent.push(seqs), () => giveUp, c.now);
+  try {
+    r.onPacket(65534);
+    r.onPacket(1); // 65535 and 0 missing, across the wrap
+    assert.deepEqual(sent, [[65535, 0]]);
+    c.advance(50);
+    r.poll();
+    assert.equal(sent.length, 1, 'no retry within a round trip (a sender ignores it)');
+    c.advance(r.retryMs - 50);
+    r.poll();
+    assert.deepEqual(sent[1], [65535, 0], 'asked again one round trip later');
+    c.advance(30);
+    r.onPacket(65535); // answers the second request: no RTT sample (Karn)
+    assert.equal(r.rttMs, 100);
+    assert.equal(r.stats.recovered, 1);
+    c.advance(r.retryMs);
+    r.poll(); // 0: a third request would arrive after the wait (300 ms) is over
+    assert.equal(sent.length, 2);
+    c.advance(300);
+    r.poll();
+    r.onPacket(0); // given up: arriving now changes nothing
+    assert.equal(r.stats.recovered, 1);
+
+    r.onPacket(3); // 2 missing
+    c.advance(40);
+    r.onPacket(2); // the first request's answer: a 40 ms sample
+    assert.equal(r.rttMs, 100 + (40 - 100) / 8);
+    r.onPacket(5); // 4 missing
+    r.onPacket(4); // before it was asked for again: a reordering, not a sample
+    assert.equal(r.rttMs, 92.5);
+    assert.deepEqual(sent.slice(2), [[2], [4]]);
+
+    giveUp = 0; // a receiver that gives up at once: nothing left to ask after the first request
+    r.onPacket(8);
+    c.advance(200);
+    r.poll();
+    assert.deepEqual(sent.slice(4), [[6, 7]]);
+    r.onPacket(9000); // a sender restart: nothing asked for
+    assert.equal(sent.length, 5);
+    assert.equal(r.stats.nacks, 5);
+    assert.equal(r.stats.requests, 8);
+  } finally {
+    r.close();
+  }
+});
+
+test('reorder buffer: each gap waits its own time; giving up on an old gap keeps a young one open', () => {
+  const c = clock();
+  const seq = (n: number) => ({ sequenceNumber: n });
+  const b = new ReorderBuffer<{ sequenceNumber: number }>(1024, 100, c.now);
+  b.push(seq(1));
+  assert.deepEqual(b.push(seq(3)), []); // gap at 2
+  c.advance(80);
+  assert.deepEqual(b.push(seq(5)), []); // gap at 4, 80 ms younger
+  c.advance(40);
+  assert.deepEqual(b.push(seq(6)).map((p) => p.sequenceNumber), [3], 'the 120 ms old gap is given up, the 40 ms one waits');
+  assert.equal(b.stats.lost, 1);
+  assert.deepEqual(b.push(seq(4)).map((p) => p.sequenceNumber), [4, 5, 6], 'its retransmission still fills it');
+  assert.equal(b.stats.lost, 1);
+  b.maxWaitMs = 10; // the wait follows the round trip
+  b.push(seq(8));
+  c.advance(11);
+  assert.deepEqual(b.push(seq(9)).map((p) => p.sequenceNumber), [8, 9]);
+  assert.equal(b.stats.lost, 2);
 });

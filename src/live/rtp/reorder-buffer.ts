@@ -3,7 +3,9 @@
  * arithmetic, modulo 2^16). A packet ahead of the next expected one waits in a buffer of at most
  * `size` packets and at most `maxWaitMs` (checked as packets arrive: a slow audio track would
  * otherwise wait seconds for `size` packets); then the missing packets are declared lost and what
- * follows them is released, so a loss costs bounded delay and memory stays bounded.
+ * follows them is released, so a loss costs bounded delay and memory stays bounded. Each gap gets
+ * its own wait, counted from the first packet seen behind it: giving up on one gap does not give
+ * up on a younger one further on, whose retransmission may still be on its way.
  * A packet behind the released point (a late duplicate or one already given up on) is dropped.
  * Over TCP (interleaved) packets cannot reorder: there `size` is 0 and the buffer only counts gaps.
  */
@@ -27,10 +29,11 @@ export class ReorderBuffer<P extends Pick<RtpPacket, 'sequenceNumber'> = RtpPack
   readonly stats: SequenceStats = { lost: 0, reordered: 0, late: 0 };
   private next = -1;
   private readonly held = new Map<number, P>();
-  /** When the oldest packet now held started waiting. */
-  private heldSince = 0;
+  /** When each held packet arrived. */
+  private readonly arrived = new Map<number, number>();
 
-  constructor(private readonly size = 64, private readonly maxWaitMs = 100, private readonly now: () => number = Date.now) {}
+  /** `maxWaitMs` may be changed later (a wait that follows the measured round trip). */
+  constructor(private readonly size = 64, public maxWaitMs = 100, private readonly now: () => number = Date.now) {}
 
   /** Take one packet; returns the packets now ready, in order. */
   push(p: P): P[] {
@@ -56,10 +59,29 @@ export class ReorderBuffer<P extends Pick<RtpPacket, 'sequenceNumber'> = RtpPack
       this.release(out);
       return out;
     }
-    if (this.held.size === 0) this.heldSince = this.now();
     this.held.set(p.sequenceNumber, p);
-    if (this.held.size <= this.size && this.now() - this.heldSince <= this.maxWaitMs) return [];
-    return this.drain(); // full or waited long enough: give up on the gap in front
+    this.arrived.set(p.sequenceNumber, this.now());
+    return this.expire();
+  }
+
+  /** Give up on the gaps in front while the buffer is over its size or the front gap waited too long. */
+  private expire(): P[] {
+    const out: P[] = [];
+    const now = this.now();
+    while (this.held.size > 0) {
+      let first = this.next;
+      let gap = 0;
+      while (!this.held.has(first)) {
+        first = (first + 1) & 0xffff;
+        gap++;
+      }
+      // The first packet behind the gap arrived when the gap became known.
+      if (this.held.size <= this.size && now - this.arrived.get(first)! <= this.maxWaitMs) break;
+      this.stats.lost += gap;
+      this.next = first;
+      this.release(out);
+    }
+    return out;
   }
 
   /** Release everything held, counting the gaps in between as lost. */
@@ -81,6 +103,7 @@ export class ReorderBuffer<P extends Pick<RtpPacket, 'sequenceNumber'> = RtpPack
   private release(out: P[]): void {
     for (let p = this.held.get(this.next); p !== undefined; p = this.held.get(this.next)) {
       this.held.delete(this.next);
+      this.arrived.delete(this.next);
       out.push(p);
       this.next = (this.next + 1) & 0xffff;
     }

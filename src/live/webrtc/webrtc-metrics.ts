@@ -42,6 +42,8 @@ export class WebRtcStats {
   ingestGapsRepaired = 0;
   /** WHIP video packets given up on after `webrtc.ingestRepairWaitMs`. */
   ingestPacketsLost = 0;
+  /** WHIP video packets asked for again by NACK (each retry counts). */
+  ingestNackRequests = 0;
   /** Audio packets sent with an RFC 2198 redundant block. */
   redPackets = 0;
   /** DTLS datagrams from a browser that arrived before werift's DTLS server started, held and replayed. */
@@ -78,6 +80,7 @@ export class WebRtcMetrics {
       total('strom_webrtc_nacks_total', 'Generic NACKs received from WHEP viewers (answered from the sender history)', [], () => [[{}, st.nacksReceived]]),
       total('strom_webrtc_plis_total', 'Picture loss indications received from viewers and sent to WHIP publishers', ['direction'], () => [[{ direction: 'received' }, st.plisReceived], [{ direction: 'sent' }, st.plisSent]]),
       total('strom_webrtc_ingest_gaps_total', 'WHIP video packets missing at first: repaired (a retransmission or late packet arrived within webrtc.ingestRepairWaitMs) or lost', ['result'], () => [[{ result: 'repaired' }, st.ingestGapsRepaired], [{ result: 'lost' }, st.ingestPacketsLost]]),
+      total('strom_webrtc_ingest_nack_requests_total', 'WHIP video packets asked for again by Generic NACK, each retry counted (one retry per measured round trip while the repair wait lasts)', [], () => [[{}, st.ingestNackRequests]]),
       new Gauge({ name: 'strom_webrtc_nack_cache_bytes', help: 'RTP payload bytes kept by WHEP fan-outs to answer NACKs (each ≤ webrtc.nackCacheMaxPackets packets)', registers: [], collect() {
         this.set(nackCacheBytes());
       } }),

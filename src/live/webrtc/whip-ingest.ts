@@ -5,10 +5,12 @@
  *
  * Video: H.264 access units from `H264Depacketizer` → SPS/PPS become an AVC sequence header unit
  * (again when they change), frames go as AVCC without SPS/PPS/AUD; keyframe = IDR present. After a
- * lost packet the packets behind it wait up to `webrtc.ingestRepairWaitMs` in a reorder buffer for
- * the retransmission werift's NACK asks for (RFC 4585 §6.2.1; RTX is unwrapped by werift), so a
- * loss costs one round trip of delay instead of a frozen picture; a gap not filled in time makes
- * the depacketizer drop frames until an IDR, and a PLI asks the publisher for one.
+ * lost packet the packets behind it wait in a reorder buffer for the retransmission a NACK asks
+ * for (RFC 4585 §6.2.1; RTX is unwrapped by werift), asked again every round trip, and receiver
+ * reports count repaired packets as received (IngestFeedback). The wait is three and a half measured
+ * round trips — three requests — and at most `webrtc.ingestRepairWaitMs`, so a loss costs a round
+ * trip of delay instead of a frozen picture; a gap not filled in time makes the depacketizer drop
+ * frames until an IDR, and a PLI asks the publisher for one.
  * Browsers send keyframes only when asked, so a PLI also goes out when none came for
  * `webrtc.keyframeIntervalMs`: LL-HLS cuts segments at keyframes and viewers join at one.
  * Audio: one Opus packet per RTP packet, after an OpusHead sequence header.
@@ -28,6 +30,7 @@ import { ReorderBuffer } from '../rtp/reorder-buffer.js';
 import type { RtpPacket } from '../rtp/rtp-packet.js';
 import { spsSize } from '../rtp/h264-sps.js';
 import { RtpClock } from '../rtp/rtp-clock.js';
+import { IngestFeedback, RepairedAsReceived } from './ingest-feedback.js';
 import { WebRtcSession } from './sdp-resource.js';
 import type { WebRtcMetrics } from './webrtc-metrics.js';
 
@@ -49,6 +52,7 @@ export class WhipPublisher extends WebRtcSession implements Publisher {
   private readonly meta: Record<string, unknown> = {};
   private readonly depack: H264Depacketizer;
   private readonly reorder: ReorderBuffer<VideoPacket>;
+  private feedback: IngestFeedback | null = null;
   private sps: Buffer | null = null;
   private pps: Buffer | null = null;
   private audioStarted = false;
@@ -67,7 +71,19 @@ export class WhipPublisher extends WebRtcSession implements Publisher {
     this.reorder = new ReorderBuffer(cfg.ingestRepairWaitMs > 0 ? REPAIR_MAX_PACKETS : 0, cfg.ingestRepairWaitMs);
     this.clocks = { video: new RtpClock(90000, this.createdAt), audio: new RtpClock(48000, this.createdAt) };
     pc.onTrack.subscribe((track) => {
-      if (track.kind === 'video') this.videoTrack = track;
+      if (track.kind === 'video') {
+        this.videoTrack = track;
+        const receiver = pc.getTransceivers().find((t) => t.receiver.tracks.includes(track))?.receiver;
+        if (receiver && cfg.ingestRepairWaitMs > 0) {
+          this.feedback = new IngestFeedback(receiver, track, cfg.ingestRepairWaitMs, (n) => (metrics.stats.ingestNackRequests += n), (err) => this.log.debug({ err }, 'NACK not sent'));
+          this.reorder.maxWaitMs = this.feedback.repairWaitMs;
+        }
+      }
+      if (track.kind === 'audio') {
+        const receiver = pc.getTransceivers().find((t) => t.receiver.tracks.includes(track))?.receiver;
+        const reports = receiver ? new RepairedAsReceived(receiver) : null;
+        track.onReceiveRtp.subscribe((rtp) => reports?.onDelivered(track.ssrc, rtp));
+      }
       track.onReceiveRtp.subscribe((rtp) => this.onRtp(track.kind === 'video', rtp));
     });
   }
@@ -102,6 +118,7 @@ export class WhipPublisher extends WebRtcSession implements Publisher {
   }
 
   protected onClose(reason: string): void {
+    this.feedback?.close();
     if (this.keyTimer) clearInterval(this.keyTimer);
     this.keyTimer = null;
     if (this.stream) this.registry.stopPublish(this.stream, this, reason);
@@ -115,6 +132,10 @@ export class WhipPublisher extends WebRtcSession implements Publisher {
     st.packetsIn++;
     st.bytesIn += rtp.payload.length;
     if (!video) return this.onOpus(stream, rtp.payload, this.clocks.audio.toMs(rtp.header.timestamp));
+    if (this.feedback) {
+      this.feedback.onVideoPacket(rtp);
+      this.reorder.maxWaitMs = this.feedback.repairWaitMs;
+    }
     const { lost, reordered } = this.reorder.stats;
     const ready = this.reorder.push({ sequenceNumber: rtp.header.sequenceNumber, timestamp: rtp.header.timestamp, marker: rtp.header.marker, payload: rtp.payload });
     st.ingestGapsRepaired += this.reorder.stats.reordered - reordered;
