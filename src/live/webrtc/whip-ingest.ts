@@ -71,18 +71,16 @@ export class WhipPublisher extends WebRtcSession implements Publisher {
     this.reorder = new ReorderBuffer(cfg.ingestRepairWaitMs > 0 ? REPAIR_MAX_PACKETS : 0, cfg.ingestRepairWaitMs);
     this.clocks = { video: new RtpClock(90000, this.createdAt), audio: new RtpClock(48000, this.createdAt) };
     pc.onTrack.subscribe((track) => {
+      const receiver = pc.getTransceivers().find((t) => t.receiver.tracks.includes(track))?.receiver;
       if (track.kind === 'video') {
         this.videoTrack = track;
-        const receiver = pc.getTransceivers().find((t) => t.receiver.tracks.includes(track))?.receiver;
         if (receiver && cfg.ingestRepairWaitMs > 0) {
           this.feedback = new IngestFeedback(receiver, track, cfg.ingestRepairWaitMs, (n) => (metrics.stats.ingestNackRequests += n), (err) => this.log.debug({ err }, 'NACK not sent'));
           this.reorder.maxWaitMs = this.feedback.repairWaitMs;
         }
-      }
-      if (track.kind === 'audio') {
-        const receiver = pc.getTransceivers().find((t) => t.receiver.tracks.includes(track))?.receiver;
-        const reports = receiver ? new RepairedAsReceived(receiver) : null;
-        track.onReceiveRtp.subscribe((rtp) => reports?.onDelivered(track.ssrc, rtp));
+      } else if (receiver) {
+        const reports = new RepairedAsReceived(receiver); // audio: RED-recovered packets count as received
+        track.onReceiveRtp.subscribe((rtp) => reports.onDelivered(track.ssrc, rtp));
       }
       track.onReceiveRtp.subscribe((rtp) => this.onRtp(track.kind === 'video', rtp));
     });
