@@ -70,7 +70,9 @@ async function spawnServe(t: TestContext, dataDir: string, settings: RawSettings
 forEachDialect((d) => {
   test('deliveries pending when a node stops are sent once by the next node on the same store', async (t) => {
     const { dataDir, url } = await d.location(t);
-    const settings: RawSettings = url === null ? {} : { 'store.url': url };
+    // A loaded machine must not time out an answered attempt (a stall past timeoutMs aborts it and
+    // the retry arrives as a second delivery, as at-least-once delivery allows); refusals fail at once.
+    const settings: RawSettings = { ...(url === null ? {} : { 'store.url': url }), 'webhooks.timeoutMs': 10_000 };
     const rx = await webhookReceiver(t, () => 204, { listen: false }); // down: connections are refused
     const a = await startNode(t, dataDir, settings);
     const hook = await a.strom.control.store.webhooks.create({ url: rx.url, events: ['video.*'] });
