@@ -61,7 +61,6 @@ export class RepairedAsReceived {
 /** Feedback to one WHIP publisher about its video track. */
 export class IngestFeedback {
   private readonly nacks: NackRequester;
-  private readonly internals: WeriftReceiverInternals;
   private readonly reports: RepairedAsReceived;
 
   /** `onRequests` counts the packets asked for; `maxWaitMs` bounds the repair wait. */
@@ -72,9 +71,8 @@ export class IngestFeedback {
     onRequests: (packets: number) => void,
     onSendError: (err: unknown) => void,
   ) {
-    this.internals = receiver as unknown as WeriftReceiverInternals;
     this.reports = new RepairedAsReceived(receiver);
-    this.internals.nack.addPacket = () => undefined; // werift's handler stays idle: no input, no timer
+    (receiver as unknown as WeriftReceiverInternals).nack.addPacket = () => undefined; // werift's handler stays idle: no input, no timer
     this.nacks = new NackRequester((lost) => {
       const ssrc = track.ssrc;
       if (ssrc === undefined) return;
